@@ -1,0 +1,56 @@
+//! `dir` pools: volumes are files in a local directory.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+use super::PoolBackend;
+
+#[derive(Debug)]
+pub struct DirBackend {
+    target: PathBuf,
+}
+
+impl DirBackend {
+    pub fn new(target: PathBuf) -> Self {
+        DirBackend { target }
+    }
+}
+
+impl PoolBackend for DirBackend {
+    fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Creates the target directory (and its parents), mode 0711 like libvirt.
+    fn build(&self, _overwrite: bool) -> Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(&self.target)
+            .map_err(Error::io(format!(
+                "cannot create target directory '{}'",
+                self.target.display()
+            )))
+    }
+
+    /// Checks that the target is a directory.
+    fn start(&self) -> Result<()> {
+        match std::fs::symlink_metadata(&self.target) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(Error::Invalid(format!(
+                "target '{}' is not a directory",
+                self.target.display()
+            ))),
+            Err(e) => Err(Error::io(format!(
+                "cannot open target directory '{}'",
+                self.target.display()
+            ))(e)),
+        }
+    }
+
+    fn stop(&self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,42 @@
+//! Pool backends: only what really differs between pool types.
+//!
+//! Every file-backed backend ends `start` with a directory (`target`) holding
+//! the volumes; the pool layer opens it and all volume I/O is shared code in
+//! `volume` and `core`. Contract for implementors:
+//! - `start`, `stop` and `build` are called with no poolfs lock held and may
+//!   block (mount, mkfs); they are idempotent ("already mounted" is success);
+//! - a failed `start` leaves nothing half-mounted;
+//! - `stop` never deletes, formats or edits data.
+
+mod dir;
+
+use std::fmt::Debug;
+use std::path::Path;
+
+use crate::config::PoolDef;
+use crate::error::{Error, Result};
+
+pub use dir::DirBackend;
+
+/// The lifecycle of one pool's storage (libvirt's check/start/stop/build).
+pub trait PoolBackend: Send + Sync + Debug {
+    /// The directory that holds the volumes while the pool runs.
+    fn target(&self) -> &Path;
+    /// Prepares the storage (create the target, make a filesystem).
+    fn build(&self, overwrite: bool) -> Result<()>;
+    /// Makes `target` available.
+    fn start(&self) -> Result<()>;
+    /// Releases what `start` acquired.
+    fn stop(&self) -> Result<()>;
+}
+
+/// The backend for a definition.
+pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
+    match def {
+        PoolDef::Dir { target } => Ok(Box::new(DirBackend::new(target.clone()))),
+        other => Err(Error::Unsupported(format!(
+            "pools of type '{}' are not supported by this build of poolfs",
+            other.pool_type()
+        ))),
+    }
+}

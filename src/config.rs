@@ -1,0 +1,270 @@
+//! Pool definitions: the TOML a pool's `config` file shows and accepts
+//! (SPEC 2.1), parsed with serde and validated before anything is applied.
+//!
+//! Parsing is pure: `PoolDef::parse` never touches the filesystem, so a bad
+//! definition is refused before the old one is replaced.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The longest pool or volume name (one path component).
+pub const NAME_MAX: usize = 255;
+
+/// A pool definition. The pool's name is its directory name and is not part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum PoolDef {
+    /// Volumes are files in a local directory.
+    Dir { target: PathBuf },
+    /// A block device or disk image holding a filesystem, mounted on `target`.
+    Fs {
+        source: PathBuf,
+        #[serde(default = "default_format")]
+        format: String,
+        target: PathBuf,
+    },
+    /// An NFS export mounted on `target`.
+    Netfs {
+        source: String,
+        target: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout: Option<u64>,
+    },
+    /// Raw block devices, each one a fixed-size volume.
+    Block { source: Vec<PathBuf> },
+}
+
+fn default_format() -> String {
+    "auto".into()
+}
+
+/// The pool types, as `info` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolType {
+    Dir,
+    Fs,
+    Netfs,
+    Block,
+}
+
+impl fmt::Display for PoolType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PoolType::Dir => "dir",
+            PoolType::Fs => "fs",
+            PoolType::Netfs => "netfs",
+            PoolType::Block => "block",
+        })
+    }
+}
+
+impl PoolDef {
+    /// A `dir` pool on `target`.
+    pub fn dir(target: PathBuf) -> Self {
+        PoolDef::Dir { target }
+    }
+
+    /// Parses and validates the text of a `config` file.
+    pub fn parse(text: &str) -> Result<PoolDef> {
+        let def: PoolDef = toml::from_str(text).map_err(|e| {
+            Error::Invalid(format!(
+                "invalid pool definition: {}",
+                one_line(e.message())
+            ))
+        })?;
+        def.validate()?;
+        Ok(def)
+    }
+
+    /// Checks what serde cannot: absolute paths, known formats and clients.
+    pub fn validate(&self) -> Result<()> {
+        let absolute = |what: &str, p: &PathBuf| {
+            if p.is_absolute() {
+                Ok(())
+            } else {
+                Err(Error::Invalid(format!(
+                    "{what} must be an absolute path, not '{}'",
+                    p.display()
+                )))
+            }
+        };
+        match self {
+            PoolDef::Dir { target } => absolute("target", target),
+            PoolDef::Fs {
+                source,
+                format,
+                target,
+            } => {
+                absolute("source", source)?;
+                absolute("target", target)?;
+                if !["auto", "ext4", "xfs", "btrfs"].contains(&format.as_str()) {
+                    return Err(Error::Invalid(format!(
+                        "format must be one of ext4, xfs, btrfs, auto, not '{format}'"
+                    )));
+                }
+                Ok(())
+            }
+            PoolDef::Netfs {
+                source,
+                target,
+                client,
+                version,
+                ..
+            } => {
+                absolute("target", target)?;
+                if !source.contains(":/") {
+                    return Err(Error::Invalid(format!(
+                        "source must look like host:/path, not '{source}'"
+                    )));
+                }
+                if let Some(c) = client
+                    .as_deref()
+                    .filter(|c| !["kernel", "userspace"].contains(c))
+                {
+                    return Err(Error::Invalid(format!(
+                        "client must be kernel or userspace, not '{c}'"
+                    )));
+                }
+                if let Some(v) = version
+                    .as_deref()
+                    .filter(|v| !["3", "4", "4.1", "4.2"].contains(v))
+                {
+                    return Err(Error::Invalid(format!(
+                        "version must be one of 3, 4, 4.1, 4.2, not '{v}'"
+                    )));
+                }
+                Ok(())
+            }
+            PoolDef::Block { source } => {
+                if source.is_empty() {
+                    return Err(Error::Invalid(
+                        "source must list at least one device".into(),
+                    ));
+                }
+                source
+                    .iter()
+                    .try_for_each(|s| absolute("every source device", s))
+            }
+        }
+    }
+
+    pub fn pool_type(&self) -> PoolType {
+        match self {
+            PoolDef::Dir { .. } => PoolType::Dir,
+            PoolDef::Fs { .. } => PoolType::Fs,
+            PoolDef::Netfs { .. } => PoolType::Netfs,
+            PoolDef::Block { .. } => PoolType::Block,
+        }
+    }
+
+    /// The directory volumes live in (block pools have none).
+    pub fn target(&self) -> Option<&PathBuf> {
+        match self {
+            PoolDef::Dir { target }
+            | PoolDef::Fs { target, .. }
+            | PoolDef::Netfs { target, .. } => Some(target),
+            PoolDef::Block { .. } => None,
+        }
+    }
+
+    /// The `source:` line of `info`.
+    pub fn source_text(&self) -> String {
+        match self {
+            PoolDef::Dir { .. } => "-".into(),
+            PoolDef::Fs { source, .. } => source.display().to_string(),
+            PoolDef::Netfs { source, .. } => source.clone(),
+            PoolDef::Block { source } => source
+                .iter()
+                .map(|s| s.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+
+    /// The TOML text the `config` file shows.
+    pub fn render(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Checks a pool or volume name (one path component).
+pub fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(Error::Invalid(format!("'{name}' is not a valid name")));
+    }
+    if name.contains('/') || name.contains('\0') {
+        return Err(Error::Invalid(format!(
+            "name '{name}' cannot contain '/' or NUL"
+        )));
+    }
+    if name.len() > NAME_MAX {
+        return Err(Error::Invalid(format!(
+            "name is longer than {NAME_MAX} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_dir_pool() {
+        let d = PoolDef::parse("type = \"dir\"\ntarget = \"/srv/x\"\n").unwrap();
+        assert_eq!(d, PoolDef::dir("/srv/x".into()));
+        assert_eq!(PoolDef::parse(&d.render()).unwrap(), d);
+    }
+
+    #[test]
+    fn parse_rejects_unknown_keys() {
+        let e = PoolDef::parse("type = \"dir\"\ntarget = \"/x\"\ncolour = \"red\"\n").unwrap_err();
+        assert!(matches!(e, Error::Invalid(_)), "{e}");
+    }
+
+    #[test]
+    fn parse_rejects_relative_target() {
+        assert!(PoolDef::parse("type = \"dir\"\ntarget = \"rel/x\"\n").is_err());
+    }
+
+    #[test]
+    fn parse_rejects_unknown_type_and_missing_fields() {
+        assert!(PoolDef::parse("type = \"zfs\"\ntarget = \"/x\"\n").is_err());
+        assert!(PoolDef::parse("type = \"dir\"\n").is_err());
+        assert!(PoolDef::parse("target = \"/x\"\n").is_err());
+    }
+
+    #[test]
+    fn parse_all_types_round_trip() {
+        for text in [
+            "type = \"fs\"\nsource = \"/dev/vdb\"\nformat = \"xfs\"\ntarget = \"/m\"\n",
+            "type = \"netfs\"\nsource = \"h:/e\"\ntarget = \"/m\"\nversion = \"4.1\"\nport = 2049\n",
+            "type = \"block\"\nsource = [\"/dev/vdc\"]\n",
+        ] {
+            let d = PoolDef::parse(text).unwrap();
+            assert_eq!(PoolDef::parse(&d.render()).unwrap(), d);
+        }
+    }
+
+    #[test]
+    fn check_name_rejects_path_tricks() {
+        for bad in ["", ".", "..", "a/b", &"x".repeat(256)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_name(".hidden").is_ok());
+    }
+}

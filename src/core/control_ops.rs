@@ -1,0 +1,227 @@
+//! Control files and pool directories: what reading shows and what writing does.
+//! Parsing and rendering are pure (`control`); this file applies requests.
+
+use std::ffi::OsStr;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use nix::fcntl::OFlag;
+
+use super::handles::{OpenFile, OpenKind};
+use super::{Entry, Opened, PoolFs, inodes};
+use crate::config::PoolDef;
+use crate::control::{self, Autostart, PoolFile, StatusRequest};
+use crate::error::{Error, Result};
+use crate::pool::{Pool, PoolState};
+
+impl PoolFs {
+    pub(super) fn open_control(
+        &self,
+        ino: u64,
+        pool: Arc<Pool>,
+        file: PoolFile,
+        flags: i32,
+    ) -> Result<Opened> {
+        let wants_write = flags & libc::O_ACCMODE != libc::O_RDONLY;
+        if wants_write && !file.writable() {
+            return Err(Error::ReadOnly(format!("'{}' is read-only", file.name())));
+        }
+        let snapshot = self.render_control(&pool, file).into_bytes();
+        let fh = self.handles.insert(OpenFile {
+            ino,
+            kind: OpenKind::Control {
+                pool,
+                file,
+                snapshot,
+            },
+        });
+        Ok(Opened {
+            fh,
+            direct_io: true,
+        })
+    }
+
+    fn render_control(&self, pool: &Pool, file: PoolFile) -> String {
+        let s = pool.snapshot();
+        match file {
+            PoolFile::Status => format!("{}\n", s.state.word()),
+            PoolFile::Autostart => format!("{}\n", Autostart(s.autostart)),
+            PoolFile::Config => s.def.render(),
+            PoolFile::Info => self.render_info(pool),
+        }
+    }
+
+    /// The `info` text (SPEC 3.3): numbers as libvirt computes them.
+    fn render_info(&self, pool: &Pool) -> String {
+        let s = pool.snapshot();
+        let dash = || "-".to_string();
+        let (mut capacity, mut allocation, mut available, mut volumes, mut shadowed) =
+            (dash(), dash(), dash(), dash(), dash());
+        if let (Some(a), PoolState::Running | PoolState::Inaccessible) = (&s.active, s.state) {
+            if let Ok(st) = nix::sys::statvfs::fstatvfs(&a.root) {
+                let cap = st.blocks() * st.fragment_size();
+                let avail = st.blocks_free() * st.fragment_size();
+                capacity = cap.to_string();
+                available = avail.to_string();
+                allocation = cap.saturating_sub(avail).to_string();
+            }
+            let (n, hidden) = count_volumes(a.root.as_fd());
+            volumes = n.to_string();
+            if !hidden.is_empty() {
+                shadowed = hidden.join(" ");
+            }
+        }
+        control::render_kv(&[
+            ("name", s.name),
+            ("uuid", s.uuid),
+            ("type", s.def.pool_type().to_string()),
+            ("state", s.state.word().to_string()),
+            ("autostart", Autostart(s.autostart).to_string()),
+            ("source", s.def.source_text()),
+            (
+                "target",
+                s.def
+                    .target()
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_else(dash),
+            ),
+            ("capacity", capacity),
+            ("allocation", allocation),
+            ("available", available),
+            ("volumes", volumes),
+            (
+                "last_error",
+                s.last_error.unwrap_or_else(dash).replace('\n', " "),
+            ),
+            ("shadowed", shadowed),
+        ])
+    }
+
+    /// Applies one request written to a control file.
+    pub(super) fn control_write(
+        &self,
+        pool: &Arc<Pool>,
+        file: PoolFile,
+        data: &[u8],
+    ) -> Result<()> {
+        let text = control::request_text(data)?;
+        match file {
+            PoolFile::Status => match text.parse::<StatusRequest>()? {
+                StatusRequest::Start => self.reg.start(pool),
+                StatusRequest::Stop => {
+                    if let Some(run) = self.reg.stop(pool)? {
+                        self.inodes.write().drop_run(pool.id, run);
+                    }
+                    Ok(())
+                }
+                StatusRequest::Refresh => {
+                    if pool.active().is_none() {
+                        return Err(Error::PoolInactive(format!(
+                            "pool '{}' is not running, there is nothing to refresh",
+                            pool.name()
+                        )));
+                    }
+                    Ok(())
+                }
+                StatusRequest::Build { overwrite } => self.reg.build(pool, overwrite),
+            },
+            PoolFile::Autostart => {
+                let Autostart(on) = text.parse()?;
+                self.reg.set_autostart(pool, on)
+            }
+            PoolFile::Config => {
+                let def = PoolDef::parse(text)?;
+                self.reg.set_def(pool, def)
+            }
+            PoolFile::Info => Err(Error::ReadOnly("'info' is read-only".into())),
+        }
+    }
+
+    /// `mkdir <mount>/<name>`: defines an inactive `dir` pool with the default target.
+    pub(super) fn define_pool(&self, name: &OsStr) -> Result<Entry> {
+        let name = name
+            .to_str()
+            .ok_or_else(|| Error::Invalid("a pool name must be UTF-8".into()))?;
+        let target = self.reg.state_dir().default_target(name);
+        let pool = self.reg.define(name, PoolDef::dir(target))?;
+        self.lookup(inodes::ROOT, OsStr::new(&pool.name()))
+    }
+
+    /// `rmdir <mount>/<name>`: undefines an inactive pool; its data stays.
+    pub(super) fn undefine_pool(&self, name: &OsStr) -> Result<()> {
+        let pool = self
+            .reg
+            .get(&name.to_string_lossy())
+            .ok_or_else(|| Error::NotFound("no such pool".into()))?;
+        self.reg.undefine(&pool)
+    }
+
+    /// `mv <mount>/a <mount>/b`: renames an inactive pool.
+    pub(super) fn rename_pool(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+    ) -> Result<()> {
+        if parent != inodes::ROOT || newparent != inodes::ROOT {
+            return Err(Error::CrossPool(
+                "pools and volumes cannot trade places: a pool is renamed within the mount's root"
+                    .into(),
+            ));
+        }
+        let pool = self
+            .reg
+            .get(&name.to_string_lossy())
+            .ok_or_else(|| Error::NotFound("no such pool".into()))?;
+        let newname = newname
+            .to_str()
+            .ok_or_else(|| Error::Invalid("a pool name must be UTF-8".into()))?;
+        self.reg.rename(&pool, newname)
+    }
+}
+
+/// Counts the volumes (regular files, in sub-directories too) under a pool's
+/// root and lists the top-level files hidden behind reserved names.
+fn count_volumes(root: std::os::fd::BorrowedFd<'_>) -> (u64, Vec<String>) {
+    let mut hidden = Vec::new();
+    let mut count = 0u64;
+    let mut stack = match crate::sys::reopen(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
+        Ok(fd) => vec![(fd, true)],
+        Err(_) => return (0, hidden),
+    };
+    while let Some((fd, top)) = stack.pop() {
+        let Ok(mut dir) = nix::dir::Dir::from_fd(fd) else {
+            continue;
+        };
+        let Ok(dirfd) = crate::sys::dup(dir.as_fd()) else {
+            continue;
+        };
+        for ent in dir.iter().flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if name == "." || name == ".." {
+                continue;
+            }
+            if top && control::is_reserved(&name) {
+                hidden.push(name);
+                continue;
+            }
+            match ent.file_type() {
+                Some(nix::dir::Type::File) => count += 1,
+                Some(nix::dir::Type::Directory) => {
+                    if let Ok(sub) = crate::sys::open_beneath(
+                        dirfd.as_fd(),
+                        ent.file_name(),
+                        OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+                        0,
+                    ) {
+                        stack.push((sub, false));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    hidden.sort();
+    (count, hidden)
+}

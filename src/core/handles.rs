@@ -1,0 +1,101 @@
+//! Open file and directory handles. Ids are monotonic and never reused; a
+//! handle is only valid together with the inode it was opened on.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+
+use super::inodes::Backing;
+use crate::control::PoolFile;
+use crate::error::{Error, Result};
+use crate::pool::Pool;
+
+/// File kinds poolfs shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+}
+
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub ino: u64,
+    pub kind: Kind,
+    pub name: OsString,
+}
+
+#[derive(Debug)]
+pub enum OpenKind {
+    /// An open volume: the backing file, opened with the caller's flags.
+    Volume {
+        node: Arc<Backing>,
+        file: File,
+        /// Opened with `O_DIRECT`: buffers must be aligned.
+        direct: bool,
+    },
+    /// An open control file: the text rendered at open.
+    Control {
+        pool: Arc<Pool>,
+        file: PoolFile,
+        snapshot: Vec<u8>,
+    },
+    /// An open directory: entries listed at open (and at every rewind), so
+    /// offsets stay stable while the directory changes.
+    Dir { entries: Mutex<Vec<DirEntry>> },
+}
+
+#[derive(Debug)]
+pub struct OpenFile {
+    pub ino: u64,
+    pub kind: OpenKind,
+}
+
+#[derive(Debug)]
+pub struct HandleTable {
+    map: RwLock<HashMap<u64, Arc<OpenFile>>>,
+    next: AtomicU64,
+}
+
+impl Default for HandleTable {
+    fn default() -> Self {
+        HandleTable {
+            map: RwLock::new(HashMap::new()),
+            next: AtomicU64::new(1),
+        }
+    }
+}
+
+impl HandleTable {
+    /// Reserves an id (used before the handle exists, to register it with its pool).
+    pub fn reserve(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn insert_at(&self, fh: u64, of: OpenFile) {
+        self.map.write().insert(fh, Arc::new(of));
+    }
+
+    pub fn insert(&self, of: OpenFile) -> u64 {
+        let fh = self.reserve();
+        self.insert_at(fh, of);
+        fh
+    }
+
+    /// The handle `fh`, if it was opened on `ino`.
+    pub fn get(&self, fh: u64, ino: u64) -> Result<Arc<OpenFile>> {
+        self.map
+            .read()
+            .get(&fh)
+            .filter(|h| h.ino == ino)
+            .cloned()
+            .ok_or(Error::BadHandle)
+    }
+
+    pub fn remove(&self, fh: u64) -> Option<Arc<OpenFile>> {
+        self.map.write().remove(&fh)
+    }
+}

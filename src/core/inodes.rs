@@ -1,0 +1,189 @@
+//! The inode table: kernel inode numbers <-> poolfs nodes.
+//!
+//! Numbering (stable, unique within the mount, never reused while the daemon runs):
+//! - `1` is the mount's root;
+//! - every pool gets a block of eight numbers from its registry id: its
+//!   directory, then its control files;
+//! - backing objects (volumes and sub-directories) get numbers from
+//!   `DYNAMIC_BASE` up, keyed by (pool, run, st_dev, st_ino), so a volume keeps
+//!   its number for as long as its pool runs, whatever the kernel forgets.
+//!
+//! The table is a plain struct; `core` owns the lock around it.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::control::PoolFile;
+use crate::pool::{Active, Pool};
+
+pub const ROOT: u64 = 1;
+const POOL_BASE: u64 = 16;
+const POOL_STRIDE: u64 = 8;
+const DYNAMIC_BASE: u64 = 1 << 40;
+
+/// A node whose number derives from the registry alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synthetic {
+    Root,
+    PoolDir(u32),
+    PoolCtl(u32, PoolFile),
+}
+
+pub fn pool_dir_ino(id: u32) -> u64 {
+    POOL_BASE + u64::from(id) * POOL_STRIDE
+}
+
+pub fn pool_ctl_ino(id: u32, f: PoolFile) -> u64 {
+    let k = PoolFile::ALL.iter().position(|x| *x == f).unwrap_or(0) as u64;
+    pool_dir_ino(id) + 1 + k
+}
+
+pub fn decode(ino: u64) -> Option<Synthetic> {
+    if ino == ROOT {
+        return Some(Synthetic::Root);
+    }
+    if !(POOL_BASE..DYNAMIC_BASE).contains(&ino) {
+        return None;
+    }
+    let id = u32::try_from((ino - POOL_BASE) / POOL_STRIDE).ok()?;
+    match (ino - POOL_BASE) % POOL_STRIDE {
+        0 => Some(Synthetic::PoolDir(id)),
+        k => PoolFile::ALL
+            .get(k as usize - 1)
+            .map(|f| Synthetic::PoolCtl(id, *f)),
+    }
+}
+
+/// Identity of a backing object within one run of one pool.
+pub type Key = (u32, u64, u64, u64);
+
+/// A volume or sub-directory in a running pool.
+#[derive(Debug)]
+pub struct Backing {
+    pub ino: u64,
+    pub pool: Arc<Pool>,
+    pub active: Arc<Active>,
+    /// `O_PATH` for files, `O_RDONLY | O_DIRECTORY` for directories. Holding
+    /// it pins the inode, so (st_dev, st_ino) cannot be reused meanwhile.
+    pub fd: OwnedFd,
+    pub is_dir: bool,
+    /// Path relative to the pool, for messages (kept up to date on renames
+    /// through poolfs).
+    pub path: RwLock<String>,
+}
+
+impl Backing {
+    /// True when this node belongs to its pool's current run.
+    pub fn is_live(&self) -> bool {
+        self.pool.is_current(self.active.run)
+    }
+
+    pub fn at_pool_top(&self) -> bool {
+        !self.path.read().contains('/')
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    node: Arc<Backing>,
+    lookups: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct InodeTable {
+    nodes: HashMap<u64, Entry>,
+    numbers: HashMap<Key, u64>,
+    next: u64,
+}
+
+impl InodeTable {
+    /// The stable number of a backing object, allocated on first sight.
+    pub fn number(&mut self, key: Key) -> u64 {
+        if let Some(n) = self.numbers.get(&key) {
+            return *n;
+        }
+        let n = DYNAMIC_BASE + self.next;
+        self.next += 1;
+        self.numbers.insert(key, n);
+        n
+    }
+
+    /// Counts one kernel lookup of the object `key`; `make` builds the node
+    /// when the table has none (its descriptor is dropped otherwise).
+    pub fn lookup(&mut self, key: Key, make: impl FnOnce(u64) -> Backing) -> Arc<Backing> {
+        let ino = self.number(key);
+        if let Some(e) = self.nodes.get_mut(&ino) {
+            e.lookups = e.lookups.saturating_add(1);
+            return e.node.clone();
+        }
+        let node = Arc::new(make(ino));
+        self.nodes.insert(
+            ino,
+            Entry {
+                node: node.clone(),
+                lookups: 1,
+            },
+        );
+        node
+    }
+
+    pub fn get(&self, ino: u64) -> Option<Arc<Backing>> {
+        self.nodes.get(&ino).map(|e| e.node.clone())
+    }
+
+    /// Drops `n` kernel references; the node goes at zero. Saturating: a
+    /// confused kernel cannot underflow the count.
+    pub fn forget(&mut self, ino: u64, n: u64) {
+        if let Some(e) = self.nodes.get_mut(&ino) {
+            e.lookups = e.lookups.saturating_sub(n);
+            if e.lookups == 0 {
+                self.nodes.remove(&ino);
+            }
+        }
+    }
+
+    /// Forgets every node and number of one run of a pool (after it stopped).
+    pub fn drop_run(&mut self, pool: u32, run: u64) {
+        self.nodes
+            .retain(|_, e| !(e.node.pool.id == pool && e.node.active.run == run));
+        self.numbers.retain(|k, _| !(k.0 == pool && k.1 == run));
+    }
+}
+
+/// A name from the kernel as a C string (names never hold NUL).
+pub fn cname(name: &std::ffi::OsStr) -> Option<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(name.as_bytes()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_numbers_round_trip() {
+        assert_eq!(decode(ROOT), Some(Synthetic::Root));
+        for id in [0u32, 1, 77] {
+            assert_eq!(decode(pool_dir_ino(id)), Some(Synthetic::PoolDir(id)));
+            for f in PoolFile::ALL {
+                assert_eq!(decode(pool_ctl_ino(id, f)), Some(Synthetic::PoolCtl(id, f)));
+            }
+        }
+        assert_eq!(decode(DYNAMIC_BASE + 5), None);
+    }
+
+    #[test]
+    fn numbers_are_stable_per_key() {
+        let mut t = InodeTable::default();
+        let a = t.number((0, 1, 2, 3));
+        let b = t.number((0, 1, 2, 4));
+        assert_ne!(a, b);
+        assert_eq!(t.number((0, 1, 2, 3)), a);
+        t.drop_run(0, 1);
+        assert_ne!(t.number((0, 1, 2, 3)), a, "numbers are never reused");
+    }
+}

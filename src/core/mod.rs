@@ -1,0 +1,1159 @@
+//! The namespace: every FUSE operation as a typed method returning
+//! `Result<T>`, callable without a mount (tests drive it directly).
+//!
+//! Request flow: resolve the inode number to a `Node` (a short read lock on
+//! the inode table, or the registry for synthetic nodes), clone the `Arc`s
+//! needed, drop every lock, do the syscall, then lock briefly again to record
+//! a new inode or handle.
+//!
+//! Lock order: registry -> pool -> inode table -> handle table. No lock is
+//! held across a syscall on a volume, nor across a backend start or stop.
+//!
+//! Confinement: every backing object is reached from its parent's descriptor
+//! one component at a time with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`;
+//! symlinks, FIFOs, sockets and devices are never shown nor followed.
+
+mod control_ops;
+pub mod handles;
+pub mod inodes;
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, RenameFlags};
+use nix::sys::stat::{FileStat, Mode, SFlag};
+use parking_lot::RwLock;
+
+use crate::control::{self, PoolFile};
+use crate::error::{Error, Result};
+use crate::pool::{Active, Pool, Registry};
+use crate::sys;
+use handles::{DirEntry, HandleTable, Kind, OpenFile, OpenKind};
+use inodes::{Backing, InodeTable, Synthetic, cname};
+
+/// Who asks: the caller's credentials from the FUSE request.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Attributes as poolfs reports them.
+#[derive(Debug, Clone, Copy)]
+pub struct Attr {
+    pub ino: u64,
+    pub size: u64,
+    pub blocks: u64,
+    pub atime: SystemTime,
+    pub mtime: SystemTime,
+    pub ctime: SystemTime,
+    pub kind: Kind,
+    pub perm: u16,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub blksize: u32,
+}
+
+/// How long the kernel may cache what a reply says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cache {
+    /// Backing objects: may change behind poolfs, cache briefly.
+    Backing,
+    /// Control files and pool directories: never cache.
+    Never,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    pub attr: Attr,
+    pub cache: Cache,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Opened {
+    pub fh: u64,
+    /// Serve reads and writes straight from the daemon, without page cache.
+    pub direct_io: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Time {
+    Now,
+    At(SystemTime),
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SetAttr {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<Time>,
+    pub mtime: Option<Time>,
+    pub fh: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct StatFs {
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub bsize: u32,
+    pub namelen: u32,
+    pub frsize: u32,
+}
+
+/// What an inode number stands for.
+#[derive(Debug, Clone)]
+enum Node {
+    Root,
+    PoolDir(Arc<Pool>),
+    PoolCtl(Arc<Pool>, PoolFile),
+    Backing(Arc<Backing>),
+}
+
+/// A directory that holds volumes: a running pool's top or a sub-directory.
+struct Parent {
+    pool: Arc<Pool>,
+    active: Arc<Active>,
+    dir: Option<Arc<Backing>>,
+}
+
+impl Parent {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match &self.dir {
+            Some(b) => b.fd.as_fd(),
+            None => self.active.root.as_fd(),
+        }
+    }
+
+    fn top(&self) -> bool {
+        self.dir.is_none()
+    }
+
+    fn child_path(&self, name: &OsStr) -> String {
+        let name = name.to_string_lossy();
+        match &self.dir {
+            Some(b) => format!("{}/{}", b.path.read(), name),
+            None => name.into_owned(),
+        }
+    }
+}
+
+/// The poolfs namespace over a registry of pools.
+#[derive(Debug)]
+pub struct PoolFs {
+    reg: Arc<Registry>,
+    inodes: RwLock<InodeTable>,
+    handles: HandleTable,
+    started: SystemTime,
+}
+
+fn stat_attr(ino: u64, st: &FileStat) -> Attr {
+    let ts = |s: i64, ns: i64| {
+        if s >= 0 {
+            SystemTime::UNIX_EPOCH + std::time::Duration::new(s as u64, ns as u32)
+        } else {
+            SystemTime::UNIX_EPOCH - std::time::Duration::new(s.unsigned_abs(), 0)
+                + std::time::Duration::new(0, ns as u32)
+        }
+    };
+    let is_dir = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR;
+    Attr {
+        ino,
+        size: st.st_size as u64,
+        blocks: st.st_blocks as u64,
+        atime: ts(st.st_atime, st.st_atime_nsec),
+        mtime: ts(st.st_mtime, st.st_mtime_nsec),
+        ctime: ts(st.st_ctime, st.st_ctime_nsec),
+        kind: if is_dir { Kind::Dir } else { Kind::File },
+        perm: (st.st_mode & 0o7777) as u16,
+        nlink: st.st_nlink as u32,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        blksize: st.st_blksize as u32,
+    }
+}
+
+fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat> {
+    nix::sys::stat::fstatat(fd, c"", AtFlags::AT_EMPTY_PATH).map_err(Error::os("stat"))
+}
+
+fn file_type(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
+
+fn time_spec(t: Option<Time>) -> nix::sys::time::TimeSpec {
+    use nix::sys::time::TimeSpec;
+    match t {
+        None => TimeSpec::UTIME_OMIT,
+        Some(Time::Now) => TimeSpec::UTIME_NOW,
+        Some(Time::At(st)) => match st.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => TimeSpec::from_duration(d),
+            Err(e) => {
+                let d = e.duration();
+                let mut ts = TimeSpec::new(-(d.as_secs() as i64), 0);
+                if d.subsec_nanos() > 0 {
+                    ts = TimeSpec::new(
+                        -(d.as_secs() as i64) - 1,
+                        1_000_000_000 - i64::from(d.subsec_nanos()),
+                    );
+                }
+                ts
+            }
+        },
+    }
+}
+
+impl PoolFs {
+    pub fn new(reg: Arc<Registry>) -> Self {
+        PoolFs {
+            reg,
+            inodes: RwLock::new(InodeTable::default()),
+            handles: HandleTable::default(),
+            started: SystemTime::now(),
+        }
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.reg
+    }
+
+    fn node(&self, ino: u64) -> Result<Node> {
+        let stale = || Error::NotFound("no such file (its pool stopped or it was removed)".into());
+        match inodes::decode(ino) {
+            Some(Synthetic::Root) => Ok(Node::Root),
+            Some(Synthetic::PoolDir(id)) => self.reg.by_id(id).map(Node::PoolDir).ok_or_else(stale),
+            Some(Synthetic::PoolCtl(id, f)) => self
+                .reg
+                .by_id(id)
+                .map(|p| Node::PoolCtl(p, f))
+                .ok_or_else(stale),
+            None => {
+                let b = self.inodes.read().get(ino).ok_or_else(stale)?;
+                if !b.is_live() {
+                    return Err(stale());
+                }
+                Ok(Node::Backing(b))
+            }
+        }
+    }
+
+    /// The directory `ino` as a parent of volumes.
+    fn parent(&self, ino: u64) -> Result<Parent> {
+        match self.node(ino)? {
+            Node::PoolDir(pool) => {
+                let active = pool.active().ok_or_else(|| {
+                    Error::NotFound(format!("pool '{}' is not running", pool.name()))
+                })?;
+                Ok(Parent {
+                    pool,
+                    active,
+                    dir: None,
+                })
+            }
+            Node::Backing(b) if b.is_dir => Ok(Parent {
+                pool: b.pool.clone(),
+                active: b.active.clone(),
+                dir: Some(b),
+            }),
+            Node::Backing(_) | Node::PoolCtl(..) => Err(Error::Os {
+                op: "lookup",
+                errno: Errno::ENOTDIR,
+            }),
+            Node::Root => Err(Error::NotPermitted(
+                "only pools live at the top of the mount".into(),
+            )),
+        }
+    }
+
+    /// The pool a node belongs to (for `last_error`).
+    pub fn pool_of(&self, ino: u64) -> Option<Arc<Pool>> {
+        match self.node(ino).ok()? {
+            Node::Root => None,
+            Node::PoolDir(p) | Node::PoolCtl(p, _) => Some(p),
+            Node::Backing(b) => Some(b.pool.clone()),
+        }
+    }
+
+    fn dir_attr(&self, ino: u64, perm: u16, nlink: u32) -> Attr {
+        Attr {
+            ino,
+            size: 4096,
+            blocks: 0,
+            atime: self.started,
+            mtime: self.started,
+            ctime: self.started,
+            kind: Kind::Dir,
+            perm,
+            nlink,
+            uid: 0,
+            gid: 0,
+            blksize: 4096,
+        }
+    }
+
+    fn ctl_attr(&self, ino: u64, f: PoolFile) -> Attr {
+        Attr {
+            kind: Kind::File,
+            perm: if f.writable() { 0o644 } else { 0o444 },
+            nlink: 1,
+            blocks: 0,
+            ..self.dir_attr(ino, 0, 1)
+        }
+    }
+
+    fn pool_dir_attr(&self, pool: &Pool) -> Result<Attr> {
+        let ino = inodes::pool_dir_ino(pool.id);
+        match pool.active() {
+            Some(a) => Ok(stat_attr(ino, &fstat(a.root.as_fd())?)),
+            None => Ok(self.dir_attr(ino, 0o755, 2)),
+        }
+    }
+
+    // ---- lookup and attributes -------------------------------------------------
+
+    pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Entry> {
+        match self.node(parent)? {
+            Node::Root => {
+                let pool = self
+                    .reg
+                    .get(&name.to_string_lossy())
+                    .ok_or_else(|| Error::NotFound("no such pool".into()))?;
+                Ok(Entry {
+                    attr: self.pool_dir_attr(&pool)?,
+                    cache: Cache::Never,
+                })
+            }
+            Node::PoolDir(pool) => {
+                if let Some(f) = PoolFile::from_name(&name.to_string_lossy()) {
+                    return Ok(Entry {
+                        attr: self.ctl_attr(inodes::pool_ctl_ino(pool.id, f), f),
+                        cache: Cache::Never,
+                    });
+                }
+                if control::is_reserved(&name.to_string_lossy()) {
+                    return Err(Error::NotFound("no such volume".into()));
+                }
+                self.lookup_backing(&self.parent(parent)?, name)
+            }
+            _ => self.lookup_backing(&self.parent(parent)?, name),
+        }
+    }
+
+    fn lookup_backing(&self, parent: &Parent, name: &OsStr) -> Result<Entry> {
+        let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
+        let fd = match sys::open_beneath(parent.fd(), &c, OFlag::O_PATH, 0) {
+            Ok(fd) => fd,
+            // A symlink: never shown, never followed.
+            Err(Errno::ELOOP) | Err(Errno::EXDEV) => {
+                return Err(Error::Os {
+                    op: "lookup",
+                    errno: Errno::ENOENT,
+                });
+            }
+            Err(e) => {
+                return Err(Error::Os {
+                    op: "lookup",
+                    errno: e,
+                });
+            }
+        };
+        let st = fstat(fd.as_fd())?;
+        let is_dir = match file_type(&st) {
+            SFlag::S_IFREG => false,
+            SFlag::S_IFDIR => true,
+            _ => {
+                return Err(Error::Os {
+                    op: "lookup",
+                    errno: Errno::ENOENT,
+                });
+            }
+        };
+        let fd = if is_dir {
+            sys::reopen(fd.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+                .map_err(Error::os("lookup"))?
+        } else {
+            fd
+        };
+        let key = (parent.pool.id, parent.active.run, st.st_dev, st.st_ino);
+        let path = parent.child_path(name);
+        let node = self.inodes.write().lookup(key, |ino| Backing {
+            ino,
+            pool: parent.pool.clone(),
+            active: parent.active.clone(),
+            fd,
+            is_dir,
+            path: RwLock::new(path.clone()),
+        });
+        *node.path.write() = path;
+        Ok(Entry {
+            attr: stat_attr(node.ino, &st),
+            cache: Cache::Backing,
+        })
+    }
+
+    pub fn forget(&self, ino: u64, n: u64) {
+        if inodes::decode(ino).is_none() {
+            self.inodes.write().forget(ino, n);
+        }
+    }
+
+    pub fn getattr(&self, ino: u64) -> Result<Entry> {
+        let (attr, cache) = match self.node(ino)? {
+            Node::Root => (self.dir_attr(ino, 0o755, 2), Cache::Never),
+            Node::PoolDir(p) => (self.pool_dir_attr(&p)?, Cache::Never),
+            Node::PoolCtl(_, f) => (self.ctl_attr(ino, f), Cache::Never),
+            Node::Backing(b) => (stat_attr(ino, &fstat(b.fd.as_fd())?), Cache::Backing),
+        };
+        Ok(Entry { attr, cache })
+    }
+
+    pub fn setattr(&self, ino: u64, sa: SetAttr) -> Result<Entry> {
+        let fd_owner;
+        let fd = match self.node(ino)? {
+            Node::PoolCtl(..) => {
+                // O_TRUNC on a control file does nothing (sysfs rule).
+                if sa.mode.is_some() || sa.uid.is_some() || sa.gid.is_some() {
+                    return Err(Error::NotPermitted(
+                        "control files keep their owner and mode".into(),
+                    ));
+                }
+                return self.getattr(ino);
+            }
+            Node::Root => {
+                return Err(Error::NotPermitted(
+                    "the mount's root cannot be changed".into(),
+                ));
+            }
+            Node::PoolDir(p) => {
+                let a = p.active().ok_or_else(|| {
+                    Error::NotPermitted(format!(
+                        "pool '{}' is not running; its directory cannot be changed",
+                        p.name()
+                    ))
+                })?;
+                if sa.size.is_some() {
+                    return Err(Error::Os {
+                        op: "truncate",
+                        errno: Errno::EISDIR,
+                    });
+                }
+                fd_owner = Fd::Active(a);
+                fd_owner.fd()
+            }
+            Node::Backing(b) => {
+                fd_owner = Fd::Node(b);
+                fd_owner.fd()
+            }
+        };
+        if sa.uid.is_some() || sa.gid.is_some() {
+            nix::unistd::fchownat(
+                fd,
+                c"",
+                sa.uid.map(nix::unistd::Uid::from_raw),
+                sa.gid.map(nix::unistd::Gid::from_raw),
+                AtFlags::AT_EMPTY_PATH,
+            )
+            .map_err(Error::os("chown"))?;
+        }
+        if let Some(mode) = sa.mode {
+            nix::sys::stat::fchmodat(
+                nix::fcntl::AT_FDCWD,
+                sys::proc_path(fd).as_c_str(),
+                Mode::from_bits_truncate(mode & 0o7777),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map_err(Error::os("chmod"))?;
+        }
+        if let Some(size) = sa.size {
+            let size = i64::try_from(size).map_err(|_| Error::Os {
+                op: "truncate",
+                errno: Errno::EFBIG,
+            })?;
+            let via_handle = sa.fh.and_then(|fh| self.handles.get(fh, ino).ok());
+            match via_handle.as_deref().map(|h| &h.kind) {
+                Some(OpenKind::Volume { file, .. }) => nix::unistd::ftruncate(file, size),
+                _ => nix::unistd::truncate(sys::proc_path(fd).as_c_str(), size),
+            }
+            .map_err(Error::os("truncate"))?;
+        }
+        if sa.atime.is_some() || sa.mtime.is_some() {
+            nix::sys::stat::utimensat(
+                nix::fcntl::AT_FDCWD,
+                sys::proc_path(fd).as_c_str(),
+                &time_spec(sa.atime),
+                &time_spec(sa.mtime),
+                nix::sys::stat::UtimensatFlags::FollowSymlink,
+            )
+            .map_err(Error::os("utimens"))?;
+        }
+        self.getattr(ino)
+    }
+
+    // ---- directories -------------------------------------------------------------
+
+    pub fn mkdir(&self, ctx: Ctx, parent: u64, name: &OsStr, mode: u32) -> Result<Entry> {
+        if let Node::Root = self.node(parent)? {
+            return self.define_pool(name);
+        }
+        let p = self.parent(parent)?;
+        self.refuse_reserved(&p, name)?;
+        let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
+        {
+            let _ids = sys::FsIdGuard::new(ctx.uid, ctx.gid);
+            nix::sys::stat::mkdirat(
+                p.fd(),
+                c.as_c_str(),
+                Mode::from_bits_truncate(mode & 0o7777),
+            )
+            .map_err(Error::os("mkdir"))?;
+        }
+        self.lookup_backing(&p, name)
+    }
+
+    fn refuse_reserved(&self, p: &Parent, name: &OsStr) -> Result<()> {
+        if p.top() && control::is_reserved(&name.to_string_lossy()) {
+            return Err(Error::Exists(format!(
+                "'{}' is a reserved name in a pool and cannot be a volume",
+                name.to_string_lossy()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
+        if let Node::Root = self.node(parent)? {
+            return self.undefine_pool(name);
+        }
+        let p = self.parent(parent)?;
+        if p.top() && control::is_reserved(&name.to_string_lossy()) {
+            return Err(Error::NotPermitted(format!(
+                "'{}' is a control file and cannot be removed",
+                name.to_string_lossy()
+            )));
+        }
+        let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
+        nix::unistd::unlinkat(p.fd(), c.as_c_str(), nix::unistd::UnlinkatFlags::RemoveDir)
+            .map_err(Error::os("rmdir"))
+    }
+
+    pub fn opendir(&self, ino: u64) -> Result<u64> {
+        let entries = self.list_dir(ino)?;
+        Ok(self.handles.insert(OpenFile {
+            ino,
+            kind: OpenKind::Dir {
+                entries: parking_lot::Mutex::new(entries),
+            },
+        }))
+    }
+
+    /// Entries from `offset` on; a read at offset 0 lists the directory anew
+    /// (rewinddir sees changes; other offsets stay stable).
+    pub fn readdir(&self, ino: u64, fh: u64, offset: u64) -> Result<Vec<(u64, DirEntry)>> {
+        let h = self.handles.get(fh, ino)?;
+        let OpenKind::Dir { entries } = &h.kind else {
+            return Err(Error::BadHandle);
+        };
+        if offset == 0 {
+            let fresh = self.list_dir(ino)?;
+            *entries.lock() = fresh;
+        }
+        let g = entries.lock();
+        Ok(g.iter()
+            .enumerate()
+            .skip(offset as usize)
+            .map(|(i, e)| (i as u64 + 1, e.clone()))
+            .collect())
+    }
+
+    pub fn releasedir(&self, fh: u64) {
+        self.handles.remove(fh);
+    }
+
+    fn list_dir(&self, ino: u64) -> Result<Vec<DirEntry>> {
+        let dot = |name: &str, ino: u64| DirEntry {
+            ino,
+            kind: Kind::Dir,
+            name: OsString::from(name),
+        };
+        let mut out = vec![dot(".", ino), dot("..", inodes::ROOT)];
+        match self.node(ino)? {
+            Node::Root => {
+                for p in self.reg.list() {
+                    out.push(DirEntry {
+                        ino: inodes::pool_dir_ino(p.id),
+                        kind: Kind::Dir,
+                        name: p.name().into(),
+                    });
+                }
+            }
+            Node::PoolDir(pool) => {
+                for f in PoolFile::ALL {
+                    out.push(DirEntry {
+                        ino: inodes::pool_ctl_ino(pool.id, f),
+                        kind: Kind::File,
+                        name: f.name().into(),
+                    });
+                }
+                if let Some(active) = pool.active() {
+                    let p = Parent {
+                        pool,
+                        active,
+                        dir: None,
+                    };
+                    self.list_backing(&p, &mut out)?;
+                }
+            }
+            Node::Backing(b) if b.is_dir => {
+                let p = Parent {
+                    pool: b.pool.clone(),
+                    active: b.active.clone(),
+                    dir: Some(b),
+                };
+                self.list_backing(&p, &mut out)?;
+            }
+            _ => {
+                return Err(Error::Os {
+                    op: "opendir",
+                    errno: Errno::ENOTDIR,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn list_backing(&self, p: &Parent, out: &mut Vec<DirEntry>) -> Result<()> {
+        let fd = sys::reopen(p.fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+            .map_err(Error::os("readdir"))?;
+        let mut dir = nix::dir::Dir::from_fd(fd).map_err(Error::os("readdir"))?;
+        let dirfd = sys::dup(dir.as_fd()).map_err(Error::os("readdir"))?;
+        let dev = fstat(dirfd.as_fd())?.st_dev;
+        for ent in dir.iter() {
+            let ent = ent.map_err(Error::os("readdir"))?;
+            let name = OsStr::from_bytes(ent.file_name().to_bytes());
+            if name == "." || name == ".." {
+                continue;
+            }
+            if p.top() && control::is_reserved(&name.to_string_lossy()) {
+                continue;
+            }
+            let kind = match ent.file_type() {
+                Some(nix::dir::Type::File) => Kind::File,
+                Some(nix::dir::Type::Directory) => Kind::Dir,
+                Some(_) => continue,
+                None => match nix::sys::stat::fstatat(
+                    &dirfd,
+                    ent.file_name(),
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                ) {
+                    Ok(st) if file_type(&st) == SFlag::S_IFREG => Kind::File,
+                    Ok(st) if file_type(&st) == SFlag::S_IFDIR => Kind::Dir,
+                    _ => continue,
+                },
+            };
+            let ino = self
+                .inodes
+                .write()
+                .number((p.pool.id, p.active.run, dev, ent.ino()));
+            out.push(DirEntry {
+                ino,
+                kind,
+                name: name.to_os_string(),
+            });
+        }
+        Ok(())
+    }
+
+    // ---- files ---------------------------------------------------------------------
+
+    pub fn open(&self, ino: u64, flags: i32) -> Result<Opened> {
+        match self.node(ino)? {
+            Node::PoolCtl(pool, f) => self.open_control(ino, pool, f, flags),
+            Node::Backing(b) if !b.is_dir => self.open_volume(b, flags),
+            Node::Backing(_) | Node::PoolDir(_) | Node::Root => Err(Error::Os {
+                op: "open",
+                errno: Errno::EISDIR,
+            }),
+        }
+    }
+
+    fn open_volume(&self, node: Arc<Backing>, flags: i32) -> Result<Opened> {
+        let oflags = OFlag::from_bits_truncate(flags)
+            & !(OFlag::O_CREAT
+                | OFlag::O_EXCL
+                | OFlag::O_TRUNC
+                | OFlag::O_APPEND
+                | OFlag::O_NOCTTY);
+        let fd = sys::reopen(node.fd.as_fd(), oflags).map_err(Error::os("open"))?;
+        self.register_volume(node, fd, oflags)
+    }
+
+    fn register_volume(
+        &self,
+        node: Arc<Backing>,
+        fd: std::os::fd::OwnedFd,
+        oflags: OFlag,
+    ) -> Result<Opened> {
+        let fh = self.handles.reserve();
+        node.pool
+            .register_open(fh, &node.path.read(), node.active.run)?;
+        let direct = oflags.contains(OFlag::O_DIRECT);
+        self.handles.insert_at(
+            fh,
+            OpenFile {
+                ino: node.ino,
+                kind: OpenKind::Volume {
+                    node,
+                    file: std::fs::File::from(fd),
+                    direct,
+                },
+            },
+        );
+        Ok(Opened {
+            fh,
+            direct_io: false,
+        })
+    }
+
+    pub fn create(
+        &self,
+        ctx: Ctx,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+        flags: i32,
+    ) -> Result<(Entry, Opened)> {
+        let p = self.parent(parent)?;
+        self.refuse_reserved(&p, name)?;
+        let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
+        let oflags = OFlag::from_bits_truncate(flags)
+            & !(OFlag::O_CREAT
+                | OFlag::O_EXCL
+                | OFlag::O_TRUNC
+                | OFlag::O_APPEND
+                | OFlag::O_NOCTTY);
+        let created = {
+            let _ids = sys::FsIdGuard::new(ctx.uid, ctx.gid);
+            sys::open_beneath(
+                p.fd(),
+                &c,
+                oflags | OFlag::O_CREAT | OFlag::O_EXCL,
+                mode & 0o7777,
+            )
+        };
+        let fd = match created {
+            Ok(fd) => fd,
+            Err(Errno::EEXIST) if flags & libc::O_EXCL == 0 => {
+                // Appeared behind poolfs's back: open what is there, if it is a volume.
+                let e = self.lookup_backing(&p, name)?;
+                let opened = self.open(e.attr.ino, flags)?;
+                return Ok((e, opened));
+            }
+            Err(Errno::ELOOP) => {
+                return Err(Error::Os {
+                    op: "create",
+                    errno: Errno::EEXIST,
+                });
+            }
+            Err(e) => {
+                return Err(Error::Os {
+                    op: "create",
+                    errno: e,
+                });
+            }
+        };
+        let st = fstat(fd.as_fd())?;
+        let pfd = sys::reopen(fd.as_fd(), OFlag::O_PATH).map_err(Error::os("create"))?;
+        let key = (p.pool.id, p.active.run, st.st_dev, st.st_ino);
+        let path = p.child_path(name);
+        let node = self.inodes.write().lookup(key, |ino| Backing {
+            ino,
+            pool: p.pool.clone(),
+            active: p.active.clone(),
+            fd: pfd,
+            is_dir: false,
+            path: RwLock::new(path),
+        });
+        let entry = Entry {
+            attr: stat_attr(node.ino, &st),
+            cache: Cache::Backing,
+        };
+        let opened = self.register_volume(node, fd, oflags)?;
+        Ok((entry, opened))
+    }
+
+    pub fn mknod(&self, ctx: Ctx, parent: u64, name: &OsStr, mode: u32) -> Result<Entry> {
+        if mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(Error::NotPermitted(
+                "poolfs holds only volumes and directories: no FIFOs, sockets or device nodes"
+                    .into(),
+            ));
+        }
+        let (e, o) = self.create(ctx, parent, name, mode, libc::O_RDONLY | libc::O_EXCL)?;
+        self.release(o.fh);
+        Ok(e)
+    }
+
+    pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
+        let p = self.parent(parent)?;
+        if p.top() && control::is_reserved(&name.to_string_lossy()) {
+            return Err(Error::NotPermitted(format!(
+                "'{}' is a control file and cannot be removed",
+                name.to_string_lossy()
+            )));
+        }
+        let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
+        nix::unistd::unlinkat(
+            p.fd(),
+            c.as_c_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        )
+        .map_err(Error::os("unlink"))
+    }
+
+    pub fn rename(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+        flags: u32,
+    ) -> Result<()> {
+        if matches!(self.node(parent)?, Node::Root) || matches!(self.node(newparent)?, Node::Root) {
+            return self.rename_pool(parent, name, newparent, newname);
+        }
+        let from = self.parent(parent)?;
+        let to = self.parent(newparent)?;
+        if from.pool.id != to.pool.id || from.active.run != to.active.run {
+            return Err(Error::CrossPool(format!(
+                "volumes cannot move between pools ('{}' to '{}'): copy them instead",
+                from.pool.name(),
+                to.pool.name()
+            )));
+        }
+        if from.top() && control::is_reserved(&name.to_string_lossy()) {
+            return Err(Error::NotPermitted(format!(
+                "'{}' is a control file and cannot be renamed",
+                name.to_string_lossy()
+            )));
+        }
+        self.refuse_reserved(&to, newname)?;
+        let c1 = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
+        let c2 = cname(newname).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
+        nix::fcntl::renameat2(
+            from.fd(),
+            c1.as_c_str(),
+            to.fd(),
+            c2.as_c_str(),
+            RenameFlags::from_bits_truncate(flags),
+        )
+        .map_err(Error::os("rename"))?;
+        // Keep the moved node's path (used in messages) current.
+        if let Ok(fd) = sys::open_beneath(to.fd(), &c2, OFlag::O_PATH, 0) {
+            if let Ok(st) = fstat(fd.as_fd()) {
+                let key = (to.pool.id, to.active.run, st.st_dev, st.st_ino);
+                let mut t = self.inodes.write();
+                let ino = t.number(key);
+                if let Some(n) = t.get(ino) {
+                    *n.path.write() = to.child_path(newname);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn read(&self, ino: u64, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+        let h = self.handles.get(fh, ino)?;
+        match &h.kind {
+            OpenKind::Volume { file, direct, .. } => {
+                crate::volume::read_at(file, *direct, offset, size as usize)
+            }
+            OpenKind::Control { snapshot, .. } => {
+                let start = (offset as usize).min(snapshot.len());
+                let end = start.saturating_add(size as usize).min(snapshot.len());
+                Ok(snapshot[start..end].to_vec())
+            }
+            OpenKind::Dir { .. } => Err(Error::Os {
+                op: "read",
+                errno: Errno::EISDIR,
+            }),
+        }
+    }
+
+    pub fn write(&self, ino: u64, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {
+        let h = self.handles.get(fh, ino)?;
+        match &h.kind {
+            OpenKind::Volume { file, direct, .. } => {
+                crate::volume::write_at(file, *direct, offset, data).map(|n| n as u32)
+            }
+            OpenKind::Control { pool, file, .. } => {
+                self.control_write(pool, *file, data)?;
+                Ok(data.len() as u32)
+            }
+            OpenKind::Dir { .. } => Err(Error::Os {
+                op: "write",
+                errno: Errno::EISDIR,
+            }),
+        }
+    }
+
+    pub fn release(&self, fh: u64) {
+        if let Some(h) = self.handles.remove(fh) {
+            if let OpenKind::Volume { node, .. } = &h.kind {
+                node.pool.release_open(fh);
+            }
+        }
+    }
+
+    fn volume_file(&self, ino: u64, fh: u64) -> Result<Arc<OpenFile>> {
+        let h = self.handles.get(fh, ino)?;
+        match h.kind {
+            OpenKind::Volume { .. } => Ok(h),
+            _ => Err(Error::Unsupported(
+                "only volumes support this operation".into(),
+            )),
+        }
+    }
+
+    pub fn fsync(&self, ino: u64, fh: u64, datasync: bool) -> Result<()> {
+        let h = self.handles.get(fh, ino)?;
+        match &h.kind {
+            OpenKind::Volume { file, .. } => if datasync {
+                file.sync_data()
+            } else {
+                file.sync_all()
+            }
+            .map_err(|e| Error::Os {
+                op: "fsync",
+                errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn fsyncdir(&self, ino: u64) -> Result<()> {
+        match self.node(ino)? {
+            Node::Backing(b) => nix::unistd::fsync(&b.fd).map_err(Error::os("fsyncdir")),
+            Node::PoolDir(p) => match p.active() {
+                Some(a) => nix::unistd::fsync(&a.root).map_err(Error::os("fsyncdir")),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    pub fn fallocate(&self, ino: u64, fh: u64, offset: u64, length: u64, mode: i32) -> Result<()> {
+        let h = self.volume_file(ino, fh)?;
+        let OpenKind::Volume { file, .. } = &h.kind else {
+            return Err(Error::BadHandle);
+        };
+        let off = i64::try_from(offset).map_err(|_| Error::Os {
+            op: "fallocate",
+            errno: Errno::EFBIG,
+        })?;
+        let len = i64::try_from(length).map_err(|_| Error::Os {
+            op: "fallocate",
+            errno: Errno::EFBIG,
+        })?;
+        nix::fcntl::fallocate(
+            file,
+            nix::fcntl::FallocateFlags::from_bits_retain(mode),
+            off,
+            len,
+        )
+        .map_err(Error::os("fallocate"))
+    }
+
+    pub fn lseek(&self, ino: u64, fh: u64, offset: i64, whence: i32) -> Result<i64> {
+        let h = self.volume_file(ino, fh)?;
+        let OpenKind::Volume { file, .. } = &h.kind else {
+            return Err(Error::BadHandle);
+        };
+        let whence = match whence {
+            libc::SEEK_DATA => nix::unistd::Whence::SeekData,
+            libc::SEEK_HOLE => nix::unistd::Whence::SeekHole,
+            libc::SEEK_SET => nix::unistd::Whence::SeekSet,
+            libc::SEEK_END => nix::unistd::Whence::SeekEnd,
+            _ => {
+                return Err(Error::Os {
+                    op: "lseek",
+                    errno: Errno::EINVAL,
+                });
+            }
+        };
+        nix::unistd::lseek(file, offset, whence).map_err(Error::os("lseek"))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn copy_file_range(
+        &self,
+        ino_in: u64,
+        fh_in: u64,
+        off_in: u64,
+        ino_out: u64,
+        fh_out: u64,
+        off_out: u64,
+        len: u64,
+    ) -> Result<u64> {
+        let hi = self.volume_file(ino_in, fh_in)?;
+        let ho = self.volume_file(ino_out, fh_out)?;
+        let (OpenKind::Volume { file: fi, .. }, OpenKind::Volume { file: fo, .. }) =
+            (&hi.kind, &ho.kind)
+        else {
+            return Err(Error::BadHandle);
+        };
+        let mut oi = i64::try_from(off_in).map_err(|_| Error::Os {
+            op: "copy_file_range",
+            errno: Errno::EINVAL,
+        })?;
+        let mut oo = i64::try_from(off_out).map_err(|_| Error::Os {
+            op: "copy_file_range",
+            errno: Errno::EINVAL,
+        })?;
+        // The reply counts bytes in a u32: never copy more than fits.
+        let len = len.min(1 << 30) as usize;
+        let n = nix::fcntl::copy_file_range(fi, Some(&mut oi), fo, Some(&mut oo), len)
+            .map_err(Error::os("copy_file_range"))?;
+        Ok(n as u64)
+    }
+
+    pub fn statfs(&self, ino: u64) -> Result<StatFs> {
+        let st = match self.node(ino).ok().and_then(|n| match n {
+            Node::PoolDir(p) | Node::PoolCtl(p, _) => p.active(),
+            Node::Backing(b) => Some(b.active.clone()),
+            Node::Root => None,
+        }) {
+            Some(a) => nix::sys::statvfs::fstatvfs(&a.root),
+            None => nix::sys::statvfs::statvfs(self.reg.state_dir().root()),
+        }
+        .map_err(Error::os("statfs"))?;
+        Ok(StatFs {
+            blocks: st.blocks(),
+            bfree: st.blocks_free(),
+            // poolfs writes as root, so root-reserved blocks are available to
+            // volumes: df shows the same figure as `info` (libvirt's bfree).
+            bavail: st.blocks_free(),
+            files: st.files(),
+            ffree: st.files_free(),
+            bsize: st.block_size() as u32,
+            namelen: st.name_max() as u32,
+            frsize: st.fragment_size() as u32,
+        })
+    }
+
+    // ---- extended attributes: the user.* namespace of backing objects -----------
+
+    fn xattr_node(&self, ino: u64) -> Result<Arc<Backing>> {
+        match self.node(ino)? {
+            Node::Backing(b) => Ok(b),
+            _ => Err(Error::Os {
+                op: "xattr",
+                errno: Errno::EOPNOTSUPP,
+            }),
+        }
+    }
+
+    fn user_name(name: &OsStr) -> Result<std::ffi::CString> {
+        if !name.as_bytes().starts_with(b"user.") {
+            return Err(Error::Os {
+                op: "xattr",
+                errno: Errno::EOPNOTSUPP,
+            });
+        }
+        cname(name).ok_or(Error::Os {
+            op: "xattr",
+            errno: Errno::EINVAL,
+        })
+    }
+
+    pub fn setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
+        let b = self.xattr_node(ino)?;
+        let n = Self::user_name(name)?;
+        sys::setxattr(b.fd.as_fd(), &n, value, flags).map_err(Error::os("setxattr"))
+    }
+
+    /// With `size == 0` returns the value's length in an empty vector's place.
+    pub fn getxattr(&self, ino: u64, name: &OsStr, size: u32) -> Result<XattrReply> {
+        if !name.as_bytes().starts_with(b"user.") {
+            // Only user.* is shown: security.capability and ACLs are absent.
+            return Err(Error::Os {
+                op: "getxattr",
+                errno: Errno::ENODATA,
+            });
+        }
+        let b = self.xattr_node(ino).map_err(|_| Error::Os {
+            op: "getxattr",
+            errno: Errno::ENODATA,
+        })?;
+        let n = Self::user_name(name)?;
+        let mut buf = vec![0u8; size as usize];
+        let len = sys::getxattr(b.fd.as_fd(), &n, &mut buf).map_err(Error::os("getxattr"))?;
+        if size == 0 {
+            return Ok(XattrReply::Size(len as u32));
+        }
+        buf.truncate(len);
+        Ok(XattrReply::Data(buf))
+    }
+
+    pub fn listxattr(&self, ino: u64, size: u32) -> Result<XattrReply> {
+        let names = match self.node(ino)? {
+            Node::Backing(b) => {
+                let len = sys::listxattr(b.fd.as_fd(), &mut []).map_err(Error::os("listxattr"))?;
+                let mut buf = vec![0u8; len];
+                let len = sys::listxattr(b.fd.as_fd(), &mut buf).map_err(Error::os("listxattr"))?;
+                buf.truncate(len);
+                buf.split_inclusive(|c| *c == 0)
+                    .filter(|n| n.starts_with(b"user."))
+                    .flat_map(|n| n.iter().copied())
+                    .collect::<Vec<u8>>()
+            }
+            _ => Vec::new(),
+        };
+        if size == 0 {
+            return Ok(XattrReply::Size(names.len() as u32));
+        }
+        if names.len() > size as usize {
+            return Err(Error::Os {
+                op: "listxattr",
+                errno: Errno::ERANGE,
+            });
+        }
+        Ok(XattrReply::Data(names))
+    }
+
+    pub fn removexattr(&self, ino: u64, name: &OsStr) -> Result<()> {
+        let b = self.xattr_node(ino)?;
+        let n = Self::user_name(name)?;
+        sys::removexattr(b.fd.as_fd(), &n).map_err(Error::os("removexattr"))
+    }
+}
+
+/// A reply to getxattr/listxattr: the size asked for, or the bytes.
+#[derive(Debug)]
+pub enum XattrReply {
+    Size(u32),
+    Data(Vec<u8>),
+}
+
+/// Keeps the owner of a borrowed descriptor alive.
+enum Fd {
+    Active(Arc<Active>),
+    Node(Arc<Backing>),
+}
+
+impl Fd {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Fd::Active(a) => a.root.as_fd(),
+            Fd::Node(b) => b.fd.as_fd(),
+        }
+    }
+}

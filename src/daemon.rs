@@ -1,0 +1,133 @@
+//! `poolfs mount`: process set-up around the FUSE session (daemonising,
+//! logging, the registry, restoring pools), in that order.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use crate::cli::MountArgs;
+use crate::core::PoolFs;
+use crate::error::{Error, Result};
+use crate::fuse::session::{self, MountConfig};
+use crate::pool::Registry;
+use crate::pool::persist::StateDir;
+
+/// Runs the daemon until it is told to stop. Without `--foreground` the
+/// calling process returns once the tree is mounted (or mounting failed).
+pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
+    let mountpoint = std::path::absolute(&args.mountpoint)
+        .map_err(Error::io("cannot resolve the mountpoint"))?;
+    let state_dir = std::path::absolute(&args.state_dir)
+        .map_err(Error::io("cannot resolve the state directory"))?;
+    std::fs::create_dir_all(&state_dir).map_err(Error::io(format!(
+        "cannot create state directory '{}'",
+        state_dir.display()
+    )))?;
+
+    let mut notify: Option<OwnedFd> = None;
+    if !args.foreground {
+        let (rd, wr) = nix::unistd::pipe().map_err(Error::sys("cannot create a pipe"))?;
+        // SAFETY: no other thread exists yet (fork happens before any is spawned).
+        match unsafe { nix::unistd::fork() }.map_err(Error::sys("cannot fork"))? {
+            nix::unistd::ForkResult::Parent { .. } => {
+                drop(wr);
+                let mut msg = String::new();
+                let _ = std::fs::File::from(rd).read_to_string(&mut msg);
+                return match msg.strip_prefix("ok") {
+                    Some(_) => Ok(()),
+                    None if msg.is_empty() => Err(Error::State(
+                        "the daemon exited before mounting; see its log".into(),
+                    )),
+                    None => Err(Error::State(msg.trim().to_string())),
+                };
+            }
+            nix::unistd::ForkResult::Child => {
+                drop(rd);
+                let _ = nix::unistd::setsid();
+                notify = Some(wr);
+            }
+        }
+    }
+    init_logging(
+        log_level,
+        (!args.foreground).then(|| state_dir.join("poolfs.log")),
+    );
+    if notify.is_some() {
+        redirect_stdio();
+    }
+
+    let report = move |r: Result<()>| {
+        if let Some(fd) = notify {
+            let mut f = std::fs::File::from(fd);
+            let _ = match r {
+                Ok(()) => f.write_all(b"ok\n"),
+                Err(e) => f.write_all(format!("{e}\n").as_bytes()),
+            };
+        }
+    };
+
+    let setup = || -> Result<(Arc<PoolFs>, nix::sys::signal::SigSet)> {
+        // Modes arrive from the kernel with the caller's umask applied already.
+        nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+        crate::sys::raise_nofile_limit();
+        let signals = session::block_signals()?;
+        session::clean_stale_mount(&mountpoint)?;
+        let reg = Arc::new(Registry::load(StateDir::new(state_dir.clone()))?);
+        reg.restore();
+        Ok((Arc::new(PoolFs::new(reg)), signals))
+    };
+    let (core, signals) = match setup() {
+        Ok(v) => v,
+        Err(e) => {
+            report(Err(Error::State(e.to_string())));
+            return Err(e);
+        }
+    };
+    let cfg = MountConfig {
+        mountpoint,
+        threads: args.threads,
+    };
+    session::serve(core, &cfg, &signals, report)
+}
+
+fn init_logging(level: &str, file: Option<std::path::PathBuf>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    match file.and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    }) {
+        Some(f) => {
+            let _ = builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .try_init();
+        }
+        None => {
+            let _ = builder.with_writer(std::io::stderr).try_init();
+        }
+    }
+}
+
+/// A daemon keeps no terminal: standard streams go to /dev/null.
+fn redirect_stdio() {
+    use std::os::fd::AsRawFd;
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for target in 0..3 {
+            // SAFETY: dup2 onto the standard descriptors, which this process owns.
+            unsafe {
+                libc::dup2(null.as_raw_fd(), target);
+            }
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! The only code that touches fuser: decode a request, call the core, reply.
+//!
+//! Every failed request passes through [`FuseAdapter::fail`], the one place
+//! that logs a failure, records a refusal as its pool's `last_error`, and
+//! turns the error into an errno.
+
+pub mod session;
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use fuser::{
+    CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
+    INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite,
+    ReplyXattr, Request, TimeOrNow, WriteFlags,
+};
+
+use crate::core::handles::Kind;
+use crate::core::{Attr, Cache, Ctx, Entry, Opened, PoolFs, SetAttr, Time, XattrReply};
+use crate::error::Error;
+
+/// How long the kernel may cache entries and attributes of backing objects.
+const BACKING_TTL: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+pub struct FuseAdapter {
+    core: Arc<PoolFs>,
+}
+
+impl FuseAdapter {
+    pub fn new(core: Arc<PoolFs>) -> Self {
+        FuseAdapter { core }
+    }
+
+    /// Logs a failed request once, records refusals, and returns its errno.
+    fn fail(&self, op: &'static str, ino: u64, err: &Error) -> Errno {
+        let errno = err.errno();
+        if err.is_refusal() {
+            let pool = self.core.pool_of(ino);
+            if let Some(p) = &pool {
+                p.record_error(&err.to_string());
+            }
+            tracing::warn!(
+                op,
+                pool = pool.map(|p| p.name()).unwrap_or_default(),
+                errno = %errno,
+                "{err}"
+            );
+        } else {
+            tracing::debug!(op, ino, errno = %errno, "{err}");
+        }
+        Errno::from_i32(errno as i32)
+    }
+}
+
+fn ttl(c: Cache) -> Duration {
+    match c {
+        Cache::Backing => BACKING_TTL,
+        Cache::Never => Duration::ZERO,
+    }
+}
+
+fn file_attr(a: &Attr) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(a.ino),
+        size: a.size,
+        blocks: a.blocks,
+        atime: a.atime,
+        mtime: a.mtime,
+        ctime: a.ctime,
+        crtime: a.ctime,
+        kind: kind(a.kind),
+        perm: a.perm,
+        nlink: a.nlink,
+        uid: a.uid,
+        gid: a.gid,
+        rdev: 0,
+        blksize: a.blksize,
+        flags: 0,
+    }
+}
+
+fn kind(k: Kind) -> FileType {
+    match k {
+        Kind::File => FileType::RegularFile,
+        Kind::Dir => FileType::Directory,
+    }
+}
+
+fn fopen(o: &Opened) -> FopenFlags {
+    if o.direct_io {
+        FopenFlags::FOPEN_DIRECT_IO
+    } else {
+        FopenFlags::empty()
+    }
+}
+
+fn ctx(req: &Request) -> Ctx {
+    Ctx {
+        uid: req.uid(),
+        gid: req.gid(),
+    }
+}
+
+fn time(t: Option<TimeOrNow>) -> Option<Time> {
+    t.map(|t| match t {
+        TimeOrNow::Now => Time::Now,
+        TimeOrNow::SpecificTime(s) => Time::At(s),
+    })
+}
+
+fn reply_entry(reply: ReplyEntry, e: &Entry) {
+    reply.entry(&ttl(e.cache), &file_attr(&e.attr), Generation(0));
+}
+
+impl Filesystem for FuseAdapter {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // Larger requests mean fewer round trips for sequential I/O.
+        let _ = config.set_max_write(1 << 20);
+        let _ = config.set_max_readahead(1 << 20);
+        let _ = config.set_max_background(64);
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match self.core.lookup(parent.0, name) {
+            Ok(e) => reply_entry(reply, &e),
+            Err(e) => reply.error(self.fail("lookup", parent.0, &e)),
+        }
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.core.forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.core.getattr(ino.0) {
+            Ok(e) => reply.attr(&ttl(e.cache), &file_attr(&e.attr)),
+            Err(e) => reply.error(self.fail("getattr", ino.0, &e)),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let sa = SetAttr {
+            mode,
+            uid,
+            gid,
+            size,
+            atime: time(atime),
+            mtime: time(mtime),
+            fh: fh.map(|f| f.0),
+        };
+        match self.core.setattr(ino.0, sa) {
+            Ok(e) => reply.attr(&ttl(e.cache), &file_attr(&e.attr)),
+            Err(e) => reply.error(self.fail("setattr", ino.0, &e)),
+        }
+    }
+
+    fn mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        match self.core.mknod(ctx(req), parent.0, name, mode) {
+            Ok(e) => reply_entry(reply, &e),
+            Err(e) => reply.error(self.fail("mknod", parent.0, &e)),
+        }
+    }
+
+    fn mkdir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
+        match self.core.mkdir(ctx(req), parent.0, name, mode) {
+            Ok(e) => reply_entry(reply, &e),
+            Err(e) => reply.error(self.fail("mkdir", parent.0, &e)),
+        }
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.core.unlink(parent.0, name) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.fail("unlink", parent.0, &e)),
+        }
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.core.rmdir(parent.0, name) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.fail("rmdir", parent.0, &e)),
+        }
+    }
+
+    fn symlink(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        _name: &OsStr,
+        _target: &Path,
+        reply: ReplyEntry,
+    ) {
+        let e = Error::NotPermitted("poolfs does not create symlinks".into());
+        reply.error(self.fail("symlink", parent.0, &e));
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        let e = Error::NotPermitted("poolfs does not create hard links".into());
+        reply.error(self.fail("link", ino.0, &e));
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        match self
+            .core
+            .rename(parent.0, name, newparent.0, newname, flags.bits())
+        {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.fail("rename", parent.0, &e)),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        match self.core.open(ino.0, flags.0) {
+            Ok(o) => reply.opened(FileHandle(o.fh), fopen(&o)),
+            Err(e) => reply.error(self.fail("open", ino.0, &e)),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        match self.core.read(ino.0, fh.0, offset, size) {
+            Ok(d) => reply.data(&d),
+            Err(e) => reply.error(self.fail("read", ino.0, &e)),
+        }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        match self.core.write(ino.0, fh.0, offset, data) {
+            Ok(n) => reply.written(n),
+            Err(e) => reply.error(self.fail("write", ino.0, &e)),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.core.release(fh.0);
+        reply.ok();
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.core.fsync(ino.0, fh.0, datasync) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.fail("fsync", ino.0, &e)),
+        }
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        match self.core.opendir(ino.0) {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(self.fail("opendir", ino.0, &e)),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        match self.core.readdir(ino.0, fh.0, offset) {
+            Ok(entries) => {
+                for (off, e) in entries {
+                    if reply.add(INodeNo(e.ino), off, kind(e.kind), &e.name) {
+                        break;
+                    }
+                }
+                reply.ok();
+            }
+            Err(e) => reply.error(self.fail("readdir", ino.0, &e)),
+        }
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.core.releasedir(fh.0);
+        reply.ok();
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.core.fsyncdir(ino.0) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.fail("fsyncdir", ino.0, &e)),
+        }
+    }
+
+    fn statfs(&self, _req: &Request, ino: INodeNo, reply: ReplyStatfs) {
+        match self.core.statfs(ino.0) {
+            Ok(s) => reply.statfs(
+                s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize,
+            ),
+            Err(e) => reply.error(self.fail("statfs", ino.0, &e)),
+        }
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        match self.core.setxattr(ino.0, name, value, flags) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.fail("setxattr", ino.0, &e)),
+        }
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        match self.core.getxattr(ino.0, name, size) {
+            Ok(XattrReply::Size(n)) => reply.size(n),
+            Ok(XattrReply::Data(d)) => reply.data(&d),
+            Err(e) => reply.error(self.fail("getxattr", ino.0, &e)),
+        }
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        match self.core.listxattr(ino.0, size) {
+            Ok(XattrReply::Size(n)) => reply.size(n),
+            Ok(XattrReply::Data(d)) => reply.data(&d),
+            Err(e) => reply.error(self.fail("listxattr", ino.0, &e)),
+        }
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.core.removexattr(ino.0, name) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.fail("removexattr", ino.0, &e)),
+        }
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        match self.core.create(ctx(req), parent.0, name, mode, flags) {
+            Ok((e, o)) => reply.created(
+                &ttl(e.cache),
+                &file_attr(&e.attr),
+                Generation(0),
+                FileHandle(o.fh),
+                fopen(&o),
+            ),
+            Err(e) => reply.error(self.fail("create", parent.0, &e)),
+        }
+    }
+
+    fn ioctl(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: fuser::IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: fuser::ReplyIoctl,
+    ) {
+        // No ioctl is served: a plain ENOTTY and no payload (libvirt's BLKBSZGET probe).
+        reply.error(Errno::ENOTTY);
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        match self.core.fallocate(ino.0, fh.0, offset, length, mode) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.fail("fallocate", ino.0, &e)),
+        }
+    }
+
+    fn lseek(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: ReplyLseek,
+    ) {
+        match self.core.lseek(ino.0, fh.0, offset, whence) {
+            Ok(o) => reply.offset(o),
+            Err(e) => reply.error(self.fail("lseek", ino.0, &e)),
+        }
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        ino_in: INodeNo,
+        fh_in: FileHandle,
+        offset_in: u64,
+        ino_out: INodeNo,
+        fh_out: FileHandle,
+        offset_out: u64,
+        len: u64,
+        _flags: CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        match self.core.copy_file_range(
+            ino_in.0, fh_in.0, offset_in, ino_out.0, fh_out.0, offset_out, len,
+        ) {
+            Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
+            Err(e) => reply.error(self.fail("copy_file_range", ino_in.0, &e)),
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Mounting and serving: mount options, stale-mount clean-up, the worker
+//! threads, and a clean unmount on SIGTERM/SIGINT.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fuser::{Config, MountOption, Session, SessionACL};
+use nix::errno::Errno;
+use nix::sys::signal::{SigSet, Signal};
+
+use super::FuseAdapter;
+use crate::core::PoolFs;
+use crate::error::{Error, Result};
+
+/// What `poolfs mount` was asked for.
+#[derive(Debug, Clone)]
+pub struct MountConfig {
+    pub mountpoint: PathBuf,
+    pub threads: usize,
+}
+
+/// The mount's source name in /proc/mounts (`poolfs on /srv/pools type fuse.poolfs`).
+pub const FSNAME: &str = "poolfs";
+
+/// Blocks the signals the daemon waits for, in this thread and every thread
+/// spawned after it, so only `wait_for_signal` receives them.
+pub fn block_signals() -> Result<SigSet> {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+    ] {
+        set.add(s);
+    }
+    set.thread_block()
+        .map_err(Error::sys("cannot block signals"))?;
+    Ok(set)
+}
+
+/// Unmounts a mount left behind by a crashed daemon (its FUSE connection is
+/// gone: `stat` says ENOTCONN). A live mount on the mountpoint is an error.
+pub fn clean_stale_mount(mountpoint: &Path) -> Result<()> {
+    match nix::sys::stat::stat(mountpoint) {
+        Err(Errno::ENOTCONN) => {
+            tracing::warn!("removing a stale mount on {}", mountpoint.display());
+            nix::mount::umount2(mountpoint, nix::mount::MntFlags::MNT_DETACH).map_err(Error::sys(
+                format!(
+                    "cannot remove the stale mount on '{}'",
+                    mountpoint.display()
+                ),
+            ))
+        }
+        Err(Errno::ENOENT) => std::fs::create_dir_all(mountpoint).map_err(Error::io(format!(
+            "cannot create mountpoint '{}'",
+            mountpoint.display()
+        ))),
+        Err(e) => Err(Error::sys(format!(
+            "cannot use mountpoint '{}'",
+            mountpoint.display()
+        ))(e)),
+        Ok(_) if is_poolfs_mount(mountpoint) => Err(Error::Busy(format!(
+            "'{}' is already served by a running poolfs",
+            mountpoint.display()
+        ))),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// True when /proc/self/mountinfo shows a poolfs mount on `mountpoint`.
+fn is_poolfs_mount(mountpoint: &Path) -> bool {
+    let Ok(canon) = mountpoint.canonicalize() else {
+        return false;
+    };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    info.lines().filter_map(parse_mountinfo_line).any(|m| {
+        Path::new(&m.mountpoint) == canon && m.fstype.starts_with("fuse") && m.source == FSNAME
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct MountInfo {
+    mountpoint: String,
+    fstype: String,
+    source: String,
+}
+
+/// Parses one line of /proc/self/mountinfo (octal escapes decoded).
+fn parse_mountinfo_line(line: &str) -> Option<MountInfo> {
+    let (left, right) = line.split_once(" - ")?;
+    let mountpoint = unescape(left.split(' ').nth(4)?);
+    let mut r = right.split(' ');
+    let fstype = r.next()?.to_string();
+    let source = unescape(r.next()?);
+    Some(MountInfo {
+        mountpoint,
+        fstype,
+        source,
+    })
+}
+
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Mounts the tree, calls `ready` once the kernel has answered INIT, serves
+/// until a signal or an external unmount, then unmounts.
+pub fn serve(
+    core: Arc<PoolFs>,
+    cfg: &MountConfig,
+    signals: &SigSet,
+    ready: impl FnOnce(Result<()>),
+) -> Result<()> {
+    let root = nix::unistd::geteuid().is_root();
+    let mut options = vec![
+        MountOption::FSName(FSNAME.into()),
+        MountOption::Subtype("poolfs".into()),
+        MountOption::NoDev,
+        MountOption::NoSuid,
+    ];
+    if root {
+        options.push(MountOption::DefaultPermissions);
+    }
+    let mut config = Config::default();
+    config.mount_options = options;
+    config.acl = if root {
+        SessionACL::All
+    } else {
+        SessionACL::Owner
+    };
+    config.n_threads = Some(cfg.threads.max(1));
+    config.clone_fd = true;
+
+    let session = match Session::new(FuseAdapter::new(core), &cfg.mountpoint, &config) {
+        Ok(s) => s,
+        Err(e) => {
+            let err = Error::io(format!("cannot mount on '{}'", cfg.mountpoint.display()))(e);
+            let msg = err.to_string();
+            ready(Err(err));
+            return Err(Error::State(msg));
+        }
+    };
+    let mut session = session;
+    let mut unmounter = session.unmount_callable();
+    tracing::info!(mountpoint = %cfg.mountpoint.display(), threads = cfg.threads, "poolfs serving");
+    ready(Ok(()));
+
+    let main = nix::unistd::Pid::this();
+    let worker = std::thread::Builder::new()
+        .name("fuse-session".into())
+        .spawn(move || {
+            let r = session.run();
+            // Wake the main thread: the session ended (e.g. `umount` from outside).
+            let _ = nix::sys::signal::kill(main, Signal::SIGUSR1);
+            r
+        })
+        .map_err(Error::io("cannot start the FUSE session thread"))?;
+
+    loop {
+        match signals.wait() {
+            Ok(Signal::SIGUSR1) => break,
+            Ok(Signal::SIGHUP) => continue,
+            Ok(sig) => {
+                tracing::info!("{sig}: unmounting {}", cfg.mountpoint.display());
+                if let Err(e) = unmounter.unmount() {
+                    tracing::warn!("unmount failed ({e}), detaching the mount lazily");
+                    let _ = nix::mount::umount2(&cfg.mountpoint, nix::mount::MntFlags::MNT_DETACH);
+                }
+                break;
+            }
+            Err(e) => return Err(Error::sys("cannot wait for signals")(e)),
+        }
+    }
+    match worker.join() {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::io("the FUSE session ended with an error")(e)),
+        Err(_) => Err(Error::State("the FUSE session thread panicked".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_line_parses_fuse_mount() {
+        let l = "120 29 0:52 / /srv/my\\040pools rw,nosuid,nodev - fuse.poolfs poolfs rw,user_id=0";
+        assert_eq!(
+            parse_mountinfo_line(l),
+            Some(MountInfo {
+                mountpoint: "/srv/my pools".into(),
+                fstype: "fuse.poolfs".into(),
+                source: "poolfs".into(),
+            })
+        );
+        assert_eq!(parse_mountinfo_line("garbage"), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! poolfs: libvirt-style storage pools as directories, volumes as files.
+//!
+//! Layers, top to bottom (see `docs/ARCHITECTURE.md`):
+//! - `fuse`: the only code that touches fuser; decodes, calls `core`, replies;
+//! - `core`: the namespace (inode and handle tables, every FUSE operation as
+//!   a typed method returning `Result<T>`), testable without a mount;
+//! - `pool`: registry, state machine, policy checks, persistence;
+//! - `backend`: what differs between pool types (`PoolBackend`);
+//! - `volume`: volume I/O shared by every file-backed pool;
+//! - `control`: pure parsers and renderers of the control files;
+//! - `sys`: the only module with `unsafe`.
+//!
+//! Lock order: registry -> pool -> inode table -> handle table. No lock is
+//! held across a syscall on a volume, a mount, a mkfs or a long copy.
+
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod core;
+pub mod daemon;
+pub mod error;
+pub mod fuse;
+pub mod pool;
+pub mod sys;
+pub mod volume;

@@ -1,0 +1,529 @@
+//! The pool registry: definitions, the state machine, open-volume accounting
+//! and persistence. Policy lives here, mechanism in `backend`.
+//!
+//! Lock order: `Registry::pools` before any `Pool::inner`; `Registry::persist`
+//! is taken with no pool lock held. No lock is held while a backend starts,
+//! stops or builds: the pool is marked (`Starting`, `Stopping`, `busy`), the
+//! lock dropped, the work done, and the result recorded under the lock again.
+
+pub mod persist;
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use parking_lot::{Mutex, RwLock};
+
+use crate::backend;
+use crate::config::{PoolDef, check_name};
+use crate::control::is_reserved;
+use crate::error::{Error, Result};
+use persist::{StateDir, StoredPool};
+
+/// The word `status` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolState {
+    Inactive,
+    Starting,
+    Running,
+    Stopping,
+    /// Running, but the backend does not answer.
+    Inaccessible,
+}
+
+impl PoolState {
+    pub fn word(self) -> &'static str {
+        match self {
+            PoolState::Inactive => "inactive",
+            PoolState::Starting => "starting",
+            PoolState::Running => "running",
+            PoolState::Stopping => "stopping",
+            PoolState::Inaccessible => "inaccessible",
+        }
+    }
+}
+
+/// A running pool's data root. Nodes and handles keep the `Arc`; `run` tells
+/// whether they belong to the current run of the pool.
+#[derive(Debug)]
+pub struct Active {
+    pub run: u64,
+    pub target: PathBuf,
+    /// The target directory, opened `O_RDONLY | O_DIRECTORY`; every volume
+    /// path is resolved beneath it.
+    pub root: OwnedFd,
+}
+
+#[derive(Debug)]
+struct Inner {
+    name: String,
+    def: PoolDef,
+    autostart: bool,
+    state: PoolState,
+    /// A build or another slow request is under way (the state stays as it is).
+    busy: bool,
+    active: Option<Arc<Active>>,
+    last_error: Option<String>,
+    /// Open volume handles of the current run: handle id -> volume path.
+    open: BTreeMap<u64, String>,
+}
+
+/// One defined pool.
+#[derive(Debug)]
+pub struct Pool {
+    /// Never reused while the daemon runs; synthetic inode numbers derive from it.
+    pub id: u32,
+    pub uuid: String,
+    inner: Mutex<Inner>,
+}
+
+/// What `info`, `status` and the namespace read of a pool, taken at once.
+#[derive(Debug, Clone)]
+pub struct PoolSnapshot {
+    pub name: String,
+    pub uuid: String,
+    pub def: PoolDef,
+    pub autostart: bool,
+    pub state: PoolState,
+    pub active: Option<Arc<Active>>,
+    pub last_error: Option<String>,
+}
+
+impl Pool {
+    pub fn snapshot(&self) -> PoolSnapshot {
+        let g = self.inner.lock();
+        PoolSnapshot {
+            name: g.name.clone(),
+            uuid: self.uuid.clone(),
+            def: g.def.clone(),
+            autostart: g.autostart,
+            state: g.state,
+            active: g.active.clone(),
+            last_error: g.last_error.clone(),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        self.inner.lock().name.clone()
+    }
+
+    /// The data root while the pool runs.
+    pub fn active(&self) -> Option<Arc<Active>> {
+        let g = self.inner.lock();
+        match g.state {
+            PoolState::Running | PoolState::Inaccessible => g.active.clone(),
+            _ => None,
+        }
+    }
+
+    /// True while `run` is the pool's current run.
+    pub fn is_current(&self, run: u64) -> bool {
+        self.inner
+            .lock()
+            .active
+            .as_ref()
+            .is_some_and(|a| a.run == run)
+    }
+
+    /// Counts an open volume handle, so `stop` can refuse while it exists.
+    pub fn register_open(&self, fh: u64, path: &str, run: u64) -> Result<()> {
+        let mut g = self.inner.lock();
+        if g.active.as_ref().is_none_or(|a| a.run != run) || g.state != PoolState::Running {
+            return Err(Error::NotFound(format!(
+                "pool '{}' is not running, its volumes cannot be opened",
+                g.name
+            )));
+        }
+        g.open.insert(fh, path.to_string());
+        Ok(())
+    }
+
+    pub fn release_open(&self, fh: u64) {
+        self.inner.lock().open.remove(&fh);
+    }
+
+    /// Records a refusal as the pool's `last_error`.
+    pub fn record_error(&self, msg: &str) {
+        self.inner.lock().last_error = Some(msg.to_string());
+    }
+}
+
+/// All defined pools, their persistence, and the transitions between states.
+#[derive(Debug)]
+pub struct Registry {
+    state_dir: StateDir,
+    pools: RwLock<BTreeMap<String, Arc<Pool>>>,
+    next_id: AtomicU32,
+    next_run: AtomicU64,
+    /// Serialises writes of the run state so they land in order.
+    persist: Mutex<()>,
+}
+
+impl Registry {
+    /// Loads every stored definition. With none stored at all, defines the
+    /// autostart `dir` pool `default` under the state directory.
+    pub fn load(state_dir: StateDir) -> Result<Registry> {
+        state_dir.ensure()?;
+        let (stored, bad) = state_dir.load_pools()?;
+        for msg in &bad {
+            tracing::error!("{msg}");
+        }
+        let reg = Registry {
+            state_dir,
+            pools: RwLock::new(BTreeMap::new()),
+            next_id: AtomicU32::new(0),
+            next_run: AtomicU64::new(1),
+            persist: Mutex::new(()),
+        };
+        for (name, sp) in stored {
+            reg.insert(name, sp.uuid, sp.pool, sp.autostart);
+        }
+        if reg.pools.read().is_empty() && bad.is_empty() {
+            let target = reg.state_dir.default_target("default");
+            reg.define("default", PoolDef::dir(target.clone()))?;
+            if let Some(p) = reg.get("default") {
+                reg.set_autostart(&p, true)?;
+            }
+            backend::for_def(&PoolDef::dir(target))?.build(false)?;
+            tracing::info!("defined the default pool");
+        }
+        Ok(reg)
+    }
+
+    fn insert(&self, name: String, uuid: String, def: PoolDef, autostart: bool) -> Arc<Pool> {
+        let pool = self.new_pool(&name, uuid, def, autostart);
+        self.pools.write().insert(name, pool.clone());
+        pool
+    }
+
+    fn new_pool(&self, name: &str, uuid: String, def: PoolDef, autostart: bool) -> Arc<Pool> {
+        Arc::new(Pool {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            uuid,
+            inner: Mutex::new(Inner {
+                name: name.to_string(),
+                def,
+                autostart,
+                state: PoolState::Inactive,
+                busy: false,
+                active: None,
+                last_error: None,
+                open: BTreeMap::new(),
+            }),
+        })
+    }
+
+    pub fn state_dir(&self) -> &StateDir {
+        &self.state_dir
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Pool>> {
+        self.pools.read().get(name).cloned()
+    }
+
+    pub fn by_id(&self, id: u32) -> Option<Arc<Pool>> {
+        self.pools.read().values().find(|p| p.id == id).cloned()
+    }
+
+    /// All pools, by name.
+    pub fn list(&self) -> Vec<Arc<Pool>> {
+        self.pools.read().values().cloned().collect()
+    }
+
+    /// Defines a new, inactive pool.
+    pub fn define(&self, name: &str, def: PoolDef) -> Result<Arc<Pool>> {
+        check_name(name)?;
+        if is_reserved(name) {
+            return Err(Error::Invalid(format!("'{name}' is a reserved name")));
+        }
+        def.validate()?;
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let mut pools = self.pools.write();
+        if pools.contains_key(name) {
+            return Err(Error::Exists(format!("pool '{name}' already exists")));
+        }
+        self.state_dir.save_pool(
+            name,
+            &StoredPool {
+                uuid: uuid.clone(),
+                autostart: false,
+                pool: def.clone(),
+            },
+        )?;
+        let pool = self.new_pool(name, uuid, def, false);
+        pools.insert(name.to_string(), pool.clone());
+        Ok(pool)
+    }
+
+    fn store(&self, pool: &Pool) -> Result<()> {
+        let s = pool.snapshot();
+        self.state_dir.save_pool(
+            &s.name,
+            &StoredPool {
+                uuid: s.uuid,
+                autostart: s.autostart,
+                pool: s.def,
+            },
+        )
+    }
+
+    pub fn set_autostart(&self, pool: &Pool, on: bool) -> Result<()> {
+        let old = std::mem::replace(&mut pool.inner.lock().autostart, on);
+        if let Err(e) = self.store(pool) {
+            pool.inner.lock().autostart = old;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Replaces the definition of an inactive pool (already validated).
+    pub fn set_def(&self, pool: &Pool, def: PoolDef) -> Result<()> {
+        let old = {
+            let mut g = pool.inner.lock();
+            if g.busy || g.state != PoolState::Inactive {
+                return Err(Error::Busy(format!(
+                    "pool '{}' is {}: its definition can only change while it is inactive",
+                    g.name,
+                    g.state.word()
+                )));
+            }
+            std::mem::replace(&mut g.def, def)
+        };
+        if let Err(e) = self.store(pool) {
+            pool.inner.lock().def = old;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Forgets an inactive pool's definition; its data is never touched.
+    pub fn undefine(&self, pool: &Pool) -> Result<()> {
+        let mut pools = self.pools.write();
+        let g = pool.inner.lock();
+        if g.busy || g.state != PoolState::Inactive {
+            return Err(Error::Busy(format!(
+                "pool '{}' is {}: stop it before undefining it",
+                g.name,
+                g.state.word()
+            )));
+        }
+        self.state_dir.remove_pool(&g.name)?;
+        pools.remove(&g.name);
+        tracing::info!(pool = %g.name, "pool undefined");
+        Ok(())
+    }
+
+    /// Renames an inactive pool.
+    pub fn rename(&self, pool: &Pool, new: &str) -> Result<()> {
+        check_name(new)?;
+        let mut pools = self.pools.write();
+        let mut g = pool.inner.lock();
+        if g.name == new {
+            return Ok(());
+        }
+        if g.busy || g.state != PoolState::Inactive {
+            return Err(Error::Busy(format!(
+                "pool '{}' is {}: stop it before renaming it",
+                g.name,
+                g.state.word()
+            )));
+        }
+        if pools.contains_key(new) {
+            return Err(Error::Exists(format!("pool '{new}' already exists")));
+        }
+        let stored = StoredPool {
+            uuid: pool.uuid.clone(),
+            autostart: g.autostart,
+            pool: g.def.clone(),
+        };
+        self.state_dir.save_pool(new, &stored)?;
+        self.state_dir.remove_pool(&g.name)?;
+        if let Some(p) = pools.remove(&g.name) {
+            pools.insert(new.to_string(), p);
+        }
+        g.name = new.to_string();
+        Ok(())
+    }
+
+    /// Starts a pool. Starting a running pool succeeds and changes nothing.
+    pub fn start(&self, pool: &Pool) -> Result<()> {
+        let def = {
+            let mut g = pool.inner.lock();
+            if g.busy {
+                return Err(Error::Busy(format!(
+                    "pool '{}' is busy with another request",
+                    g.name
+                )));
+            }
+            match g.state {
+                PoolState::Running | PoolState::Inaccessible => return Ok(()),
+                PoolState::Starting | PoolState::Stopping => {
+                    return Err(Error::Busy(format!(
+                        "pool '{}' is {}, try again when it is done",
+                        g.name,
+                        g.state.word()
+                    )));
+                }
+                PoolState::Inactive => {}
+            }
+            g.state = PoolState::Starting;
+            g.def.clone()
+        };
+        // No lock held from here until the result is recorded.
+        let result = backend::for_def(&def).and_then(|b| {
+            b.start()?;
+            let target = b.target().to_path_buf();
+            let root = nix::fcntl::open(
+                &target,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(Error::sys(format!(
+                "cannot open target '{}'",
+                target.display()
+            )))?;
+            Ok(Arc::new(Active {
+                run: self.next_run.fetch_add(1, Ordering::Relaxed),
+                target,
+                root,
+            }))
+        });
+        let mut g = pool.inner.lock();
+        match result {
+            Ok(active) => {
+                g.state = PoolState::Running;
+                g.active = Some(active);
+                g.open.clear();
+                tracing::info!(pool = %g.name, "pool started");
+                drop(g);
+                self.save_running();
+                Ok(())
+            }
+            Err(e) => {
+                g.state = PoolState::Inactive;
+                g.last_error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops a pool; refused while any of its volumes is open.
+    /// Returns the run that ended, so the namespace can drop its nodes.
+    pub fn stop(&self, pool: &Pool) -> Result<Option<u64>> {
+        let (def, active) = {
+            let mut g = pool.inner.lock();
+            if g.busy {
+                return Err(Error::Busy(format!(
+                    "pool '{}' is busy with another request",
+                    g.name
+                )));
+            }
+            match g.state {
+                PoolState::Inactive => return Ok(None),
+                PoolState::Starting | PoolState::Stopping => {
+                    return Err(Error::Busy(format!(
+                        "pool '{}' is {}, try again when it is done",
+                        g.name,
+                        g.state.word()
+                    )));
+                }
+                PoolState::Running | PoolState::Inaccessible => {}
+            }
+            if !g.open.is_empty() {
+                let mut names: Vec<&str> = g.open.values().map(String::as_str).collect();
+                names.sort_unstable();
+                names.dedup();
+                return Err(Error::Busy(format!(
+                    "pool '{}' cannot stop while volumes are open: {}",
+                    g.name,
+                    names.join(", ")
+                )));
+            }
+            g.state = PoolState::Stopping;
+            (g.def.clone(), g.active.take())
+        };
+        let run = active.as_ref().map(|a| a.run);
+        drop(active);
+        let result = backend::for_def(&def).and_then(|b| b.stop());
+        let mut g = pool.inner.lock();
+        match result {
+            Ok(()) => {
+                g.state = PoolState::Inactive;
+                tracing::info!(pool = %g.name, "pool stopped");
+                drop(g);
+                self.save_running();
+                Ok(run)
+            }
+            Err(e) => {
+                // The backend still holds the storage; the pool is not running
+                // through poolfs any more, and says so.
+                g.state = PoolState::Inactive;
+                g.last_error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Prepares the backend; refused while the pool runs or is busy.
+    pub fn build(&self, pool: &Pool, overwrite: bool) -> Result<()> {
+        let def = {
+            let mut g = pool.inner.lock();
+            if g.busy || g.state != PoolState::Inactive {
+                return Err(Error::Busy(format!(
+                    "pool '{}' can only be built while inactive (it is {})",
+                    g.name,
+                    g.state.word()
+                )));
+            }
+            g.busy = true;
+            g.def.clone()
+        };
+        let result = backend::for_def(&def).and_then(|b| b.build(overwrite));
+        let mut g = pool.inner.lock();
+        g.busy = false;
+        if let Err(e) = &result {
+            g.last_error = Some(e.to_string());
+        }
+        result
+    }
+
+    /// Writes the set of running pools (restored at the next start).
+    fn save_running(&self) {
+        let _order = self.persist.lock();
+        let running: Vec<String> = self
+            .list()
+            .iter()
+            .filter_map(|p| {
+                let g = p.inner.lock();
+                matches!(g.state, PoolState::Running | PoolState::Inaccessible)
+                    .then(|| g.name.clone())
+            })
+            .collect();
+        if let Err(e) = self.state_dir.save_running(running) {
+            tracing::error!("cannot record the running pools: {e}");
+        }
+    }
+
+    /// Starts the pools that ran before and the autostart pools.
+    pub fn restore(&self) {
+        let running = match self.state_dir.load_running() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("{e}; only autostart pools start");
+                Vec::new()
+            }
+        };
+        for pool in self.list() {
+            let s = pool.snapshot();
+            if s.autostart || running.contains(&s.name) {
+                if let Err(e) = self.start(&pool) {
+                    tracing::error!(pool = %s.name, "cannot start pool: {e}");
+                }
+            }
+        }
+    }
+}

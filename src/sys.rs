@@ -1,0 +1,204 @@
+//! Thin wrappers over the syscalls that `nix` does not cover. The only module
+//! with `unsafe`; every block states why it is sound.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
+
+/// Opens `name` (one path component) under `dir` without ever following a
+/// symlink or leaving `dir` (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`).
+pub fn open_beneath(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    flags: OFlag,
+    mode: u32,
+) -> nix::Result<OwnedFd> {
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+        .mode(Mode::from_bits_truncate(mode))
+        .resolve(
+            ResolveFlag::RESOLVE_BENEATH
+                | ResolveFlag::RESOLVE_NO_SYMLINKS
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+        );
+    nix::fcntl::openat2(dir, name, how)
+}
+
+/// The `/proc/self/fd/N` path naming an open descriptor.
+pub fn proc_path(fd: BorrowedFd<'_>) -> CString {
+    // A decimal number never holds a NUL byte.
+    CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default()
+}
+
+/// Opens the object an `O_PATH` descriptor refers to, with new flags.
+/// The magic link names the inode itself, so no path is resolved again.
+pub fn reopen(fd: BorrowedFd<'_>, flags: OFlag) -> nix::Result<OwnedFd> {
+    nix::fcntl::open(
+        proc_path(fd).as_c_str(),
+        (flags | OFlag::O_CLOEXEC)
+            & !(OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOCTTY | OFlag::O_NOFOLLOW),
+        Mode::empty(),
+    )
+}
+
+/// Sets the calling thread's filesystem uid and gid until the guard drops,
+/// so files are created with the caller's ownership and permission rules.
+#[derive(Debug)]
+pub struct FsIdGuard {
+    active: bool,
+}
+
+impl FsIdGuard {
+    pub fn new(uid: u32, gid: u32) -> Self {
+        if uid == 0 && gid == 0 {
+            return FsIdGuard { active: false };
+        }
+        // SAFETY: setfsgid/setfsuid change only this thread's credentials and
+        // take plain integers; the guard restores them on drop.
+        unsafe {
+            libc::setfsgid(gid);
+            libc::setfsuid(uid);
+        }
+        FsIdGuard { active: true }
+    }
+}
+
+impl Drop for FsIdGuard {
+    fn drop(&mut self) {
+        if self.active {
+            // SAFETY: as in `new`; back to root, which this daemon runs as.
+            unsafe {
+                libc::setfsuid(0);
+                libc::setfsgid(0);
+            }
+        }
+    }
+}
+
+fn cvt(ret: isize) -> nix::Result<usize> {
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// `getxattr` on the inode behind `fd` (any kind of descriptor, `O_PATH` included).
+/// With an empty `buf` returns the size of the value.
+pub fn getxattr(fd: BorrowedFd<'_>, name: &CStr, buf: &mut [u8]) -> nix::Result<usize> {
+    let path = proc_path(fd);
+    // SAFETY: path and name are NUL-terminated; buf is valid for buf.len() bytes
+    // (a null pointer with size 0 asks for the size only).
+    cvt(unsafe {
+        libc::getxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    })
+}
+
+/// `listxattr` on the inode behind `fd`; an empty `buf` asks for the size.
+pub fn listxattr(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<usize> {
+    let path = proc_path(fd);
+    // SAFETY: path is NUL-terminated; buf is valid for buf.len() bytes.
+    cvt(unsafe { libc::listxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// `setxattr` on the inode behind `fd`.
+pub fn setxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8], flags: i32) -> nix::Result<()> {
+    let path = proc_path(fd);
+    // SAFETY: path and name are NUL-terminated; value is valid for value.len() bytes.
+    let r = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            flags,
+        )
+    };
+    cvt(r as isize).map(|_| ())
+}
+
+/// `removexattr` on the inode behind `fd`.
+pub fn removexattr(fd: BorrowedFd<'_>, name: &CStr) -> nix::Result<()> {
+    let path = proc_path(fd);
+    // SAFETY: path and name are NUL-terminated.
+    let r = unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) };
+    cvt(r as isize).map(|_| ())
+}
+
+/// `FICLONE`: shares all extents of `src` with `dst` (reflink).
+pub fn ficlone(dst: BorrowedFd<'_>, src: BorrowedFd<'_>) -> nix::Result<()> {
+    // SAFETY: FICLONE takes the source descriptor as its integer argument.
+    let r = unsafe { libc::ioctl(dst.as_raw_fd(), libc::FICLONE as _, src.as_raw_fd()) };
+    cvt(r as isize).map(|_| ())
+}
+
+/// Raises the soft open-file limit to the hard limit (each looked-up volume
+/// holds an `O_PATH` descriptor).
+pub fn raise_nofile_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid rlimit to fill and then to pass back.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// A zeroed buffer aligned for `O_DIRECT` I/O (4096 bytes covers every
+/// logical block size Linux uses).
+#[derive(Debug)]
+pub struct AlignedBuf {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: AlignedBuf owns its allocation exclusively, like a Vec<u8>.
+unsafe impl Send for AlignedBuf {}
+
+const DIRECT_ALIGN: usize = 4096;
+
+impl AlignedBuf {
+    pub fn new(len: usize) -> Option<Self> {
+        let layout = std::alloc::Layout::from_size_align(len.max(1), DIRECT_ALIGN).ok()?;
+        // SAFETY: the layout has a non-zero size.
+        let ptr = std::ptr::NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })?;
+        Some(AlignedBuf { ptr, len })
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: ptr is valid for len initialised (zeroed) bytes while self lives.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as above, and &mut self makes the access exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        if let Ok(layout) = std::alloc::Layout::from_size_align(self.len.max(1), DIRECT_ALIGN) {
+            // SAFETY: allocated in `new` with this very layout.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) }
+        }
+    }
+}
+
+/// Duplicates a borrowed descriptor into an owned one.
+pub fn dup(fd: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
+    fd.try_clone_to_owned()
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+}

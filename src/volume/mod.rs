@@ -1,0 +1,69 @@
+//! Volume I/O shared by every file-backed pool: data transfer with the
+//! alignment `O_DIRECT` needs, and the sparse operations.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use nix::errno::Errno;
+
+use crate::error::{Error, Result};
+use crate::sys::AlignedBuf;
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::EIO)
+}
+
+/// Reads up to `size` bytes at `offset`; short only at end of file.
+pub fn read_at(file: &File, direct: bool, offset: u64, size: usize) -> Result<Vec<u8>> {
+    if direct {
+        let mut buf = AlignedBuf::new(size).ok_or(Error::Os {
+            op: "read",
+            errno: Errno::ENOMEM,
+        })?;
+        let n = read_full(file, buf.as_mut_slice(), offset)?;
+        return Ok(buf.as_slice()[..n].to_vec());
+    }
+    let mut buf = vec![0u8; size];
+    let n = read_full(file, &mut buf, offset)?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+fn read_full(file: &File, buf: &mut [u8], offset: u64) -> Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                if done > 0 {
+                    break;
+                }
+                return Err(Error::Os {
+                    op: "read",
+                    errno: io_errno(&e),
+                });
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Writes all of `data` at `offset` (through an aligned copy for `O_DIRECT`).
+pub fn write_at(file: &File, direct: bool, offset: u64, data: &[u8]) -> Result<usize> {
+    let res = if direct {
+        let mut buf = AlignedBuf::new(data.len()).ok_or(Error::Os {
+            op: "write",
+            errno: Errno::ENOMEM,
+        })?;
+        buf.as_mut_slice().copy_from_slice(data);
+        file.write_all_at(buf.as_slice(), offset)
+    } else {
+        file.write_all_at(data, offset)
+    };
+    res.map(|()| data.len()).map_err(|e| Error::Os {
+        op: "write",
+        errno: io_errno(&e),
+    })
+}
