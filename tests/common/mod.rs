@@ -1,0 +1,248 @@
+//! Mount fixture for integration tests: a fresh state directory and mountpoint
+//! per test, the real `poolfs` binary serving them, polling until the mount
+//! answers, and an unmount on `Drop` even when the test fails.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_poolfs");
+
+/// Mounted tests need root and /dev/fuse. Without them a test is skipped with
+/// a printed reason, unless POOLFS_REQUIRE_MOUNT=1 (CI), where it fails.
+pub fn can_mount() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    let fuse = fs::metadata("/dev/fuse").map(|m| m.file_type().is_char_device()).unwrap_or(false);
+    if root && fuse {
+        return true;
+    }
+    let why = format!("mounted tests need root and /dev/fuse (root={root}, /dev/fuse={fuse})");
+    if std::env::var("POOLFS_REQUIRE_MOUNT").as_deref() == Ok("1") {
+        panic!("{why}");
+    }
+    eprintln!("SKIP: {why}");
+    false
+}
+
+/// Skips (returns from) the calling test when mounting is impossible here.
+#[macro_export]
+macro_rules! require_mount {
+    () => {
+        if !common::can_mount() {
+            return;
+        }
+    };
+}
+
+/// A tool the test needs; missing tools fail under POOLFS_REQUIRE_MOUNT=1.
+pub fn have_tool(name: &str) -> bool {
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        let why = format!("'{name}' is not installed (scripts/install-test-deps.sh installs it)");
+        if std::env::var("POOLFS_REQUIRE_MOUNT").as_deref() == Ok("1") {
+            panic!("{why}");
+        }
+        eprintln!("SKIP: {why}");
+    }
+    ok
+}
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub mnt: PathBuf,
+    pub state: PathBuf,
+    child: Option<Child>,
+    pub extra_args: Vec<String>,
+}
+
+/// Scratch space on a real disk filesystem (not tmpfs), next to the pool targets.
+pub fn scratch() -> tempfile::TempDir {
+    fs::create_dir_all("/var/tmp/poolfs-tests").unwrap();
+    tempfile::Builder::new()
+        .prefix("t")
+        .tempdir_in("/var/tmp/poolfs-tests")
+        .unwrap()
+}
+
+impl Fixture {
+    /// Starts poolfs on a fresh state directory (so with its `default` pool).
+    pub fn new() -> Fixture {
+        Self::with_args(&[])
+    }
+
+    pub fn with_args(args: &[&str]) -> Fixture {
+        let dir = scratch();
+        let mnt = dir.path().join("mnt");
+        let state = dir.path().join("state");
+        fs::create_dir_all(&mnt).unwrap();
+        let mut f = Fixture {
+            dir,
+            mnt,
+            state,
+            child: None,
+            extra_args: args.iter().map(|s| s.to_string()).collect(),
+        };
+        f.start();
+        f
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.child.is_none());
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("poolfs.log"))
+            .unwrap();
+        let child = Command::new(BIN)
+            .arg("mount")
+            .arg(&self.mnt)
+            .arg("--state-dir")
+            .arg(&self.state)
+            .arg("--foreground")
+            .arg("--log-level")
+            .arg("debug")
+            .args(&self.extra_args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_mounted();
+    }
+
+    fn wait_mounted(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if is_fuse_mount(&self.mnt) {
+                return;
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    panic!("poolfs exited early ({st}); log:\n{}", self.log());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("poolfs did not mount within 15 s; mounts:\n{}\nlog:\n{}",
+            fs::read_to_string("/proc/self/mounts").unwrap_or_default(), self.log());
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("poolfs.log")).unwrap_or_default()
+    }
+
+    /// `<mnt>/<pool>`
+    pub fn pool(&self, name: &str) -> PathBuf {
+        self.mnt.join(name)
+    }
+
+    /// The default pool's backing directory.
+    pub fn backing(&self) -> PathBuf {
+        self.state.join("pools/default")
+    }
+
+    /// Stops the daemon with SIGTERM and waits for it to unmount.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.force_unmount();
+    }
+
+    /// Kills the daemon with SIGKILL, leaving its mount behind (a crash).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn force_unmount(&self) {
+        if is_fuse_mount(&self.mnt) || matches!(nix::sys::stat::stat(&self.mnt), Err(nix::errno::Errno::ENOTCONN)) {
+            let _ = nix::mount::umount2(&self.mnt, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+
+    /// Writes one request to a control file, as `echo req > file` does.
+    pub fn ctl(&self, path: impl AsRef<Path>, req: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = fs::OpenOptions::new().write(true).truncate(true).open(self.mnt.join(path))?;
+        f.write_all(format!("{req}\n").as_bytes())
+    }
+
+    pub fn read(&self, path: impl AsRef<Path>) -> String {
+        fs::read_to_string(self.mnt.join(path)).unwrap()
+    }
+
+    /// One `key: value` line of a pool's `info`.
+    pub fn info(&self, pool: &str, key: &str) -> String {
+        let text = self.read(format!("{pool}/info"));
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+            .unwrap_or_else(|| panic!("no {key} in info:\n{text}"))
+            .to_string()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn is_fuse_mount(p: &Path) -> bool {
+    let Ok(canon) = p.canonicalize() else { return false };
+    let canon = canon.to_string_lossy().replace(' ', "\\040");
+    fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            f.len() > 2 && f[1] == canon && f[2].starts_with("fuse")
+        })
+}
+
+/// Runs a command, returns (success, stdout, stderr).
+pub fn sh(cmd: &str) -> (bool, String, String) {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn run(cmd: &str) -> String {
+    let (ok, out, err) = sh(cmd);
+    assert!(ok, "command failed: {cmd}\nstdout:\n{out}\nstderr:\n{err}");
+    out
+}
+
+pub fn errno_of<T>(r: std::io::Result<T>) -> Option<i32> {
+    r.err().and_then(|e| e.raw_os_error())
+}

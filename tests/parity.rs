@@ -1,0 +1,274 @@
+//! Parity: the same syscalls on a volume through the mount and on a file in a
+//! plain directory of the same filesystem give the same result, errno and data.
+
+mod common;
+
+use std::fs::{self, File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use common::Fixture;
+
+/// Runs `f` in the mounted default pool and in a native directory; the
+/// outcomes must be equal.
+fn both<T: PartialEq + std::fmt::Debug>(fx: &Fixture, f: impl Fn(&Path) -> T) -> T {
+    let native = fx.dir.path().join("native");
+    fs::create_dir_all(&native).unwrap();
+    let m = f(&fx.pool("default"));
+    let n = f(&native);
+    assert_eq!(m, n, "mount (left) and native directory (right) differ");
+    m
+}
+
+fn res<T>(r: nix::Result<T>) -> Result<T, i32> {
+    r.map_err(|e| e as i32)
+}
+
+fn io<T>(r: std::io::Result<T>) -> Result<T, i32> {
+    r.map_err(|e| e.raw_os_error().unwrap_or(-1))
+}
+
+fn rw(p: PathBuf) -> File {
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(p).unwrap()
+}
+
+/// Size, allocated blocks and content digest of a file.
+fn shape(p: &Path) -> (u64, u64, u64) {
+    let data = fs::read(p).unwrap();
+    let m = fs::metadata(p).unwrap();
+    let sum = data.iter().enumerate().fold(0u64, |h, (i, b)| h.wrapping_mul(31).wrapping_add(*b as u64 ^ i as u64));
+    (m.len(), m.blocks(), sum)
+}
+
+#[test]
+fn parity_read_write_truncate() {
+    require_mount!();
+    let fx = Fixture::new();
+    both(&fx, |d| {
+        let p = d.join("rw.img");
+        let f = rw(p.clone());
+        let mut out = vec![];
+        for (off, len) in [(0u64, 10usize), (4096, 5000), (1 << 20, 3), (12345, 1)] {
+            out.push(io(f.write_at(&vec![(off % 251) as u8 + 1; len], off)));
+        }
+        let mut buf = vec![0u8; 100];
+        out.push(io(f.read_at(&mut buf, (1 << 20) + 1)));
+        out.push(io(f.read_at(&mut buf, 10 << 20)));
+        f.set_len(3 << 20).unwrap();
+        let s1 = shape(&p);
+        f.set_len(5000).unwrap();
+        drop(f);
+        (out, s1, shape(&p))
+    });
+}
+
+#[test]
+fn parity_fallocate_modes() {
+    require_mount!();
+    let fx = Fixture::new();
+    use nix::fcntl::{FallocateFlags as F, fallocate};
+    let modes = [
+        F::empty(),
+        F::FALLOC_FL_KEEP_SIZE,
+        F::FALLOC_FL_PUNCH_HOLE | F::FALLOC_FL_KEEP_SIZE,
+        F::FALLOC_FL_ZERO_RANGE,
+        F::FALLOC_FL_ZERO_RANGE | F::FALLOC_FL_KEEP_SIZE,
+        F::FALLOC_FL_PUNCH_HOLE, // invalid without KEEP_SIZE: EOPNOTSUPP both sides
+    ];
+    for (i, mode) in modes.iter().enumerate() {
+        both(&fx, |d| {
+            let p = d.join(format!("fa{i}.img"));
+            let f = rw(p.clone());
+            f.write_at(&[7u8; 1 << 20], 0).unwrap();
+            let r1 = res(fallocate(&f, *mode, 64 << 10, 256 << 10));
+            let r2 = res(fallocate(&f, *mode, 900 << 10, 2 << 20));
+            let r3 = res(fallocate(&f, *mode, 3, 5));
+            drop(f);
+            (r1, r2, r3, shape(&p))
+        });
+    }
+}
+
+/// The kernel's FUSE module forwards only keep-size, punch-hole and
+/// zero-range; collapse and insert range stop in the kernel with EOPNOTSUPP.
+#[test]
+fn fallocate_collapse_and_insert_are_refused_by_the_kernel() {
+    require_mount!();
+    let fx = Fixture::new();
+    use nix::fcntl::{FallocateFlags as F, fallocate};
+    let f = rw(fx.pool("default").join("c.img"));
+    f.write_at(&[7u8; 1 << 20], 0).unwrap();
+    for mode in [F::FALLOC_FL_COLLAPSE_RANGE, F::FALLOC_FL_INSERT_RANGE] {
+        assert_eq!(res(fallocate(&f, mode, 64 << 10, 256 << 10)), Err(libc::EOPNOTSUPP));
+    }
+    assert_eq!(f.metadata().unwrap().len(), 1 << 20, "nothing changed");
+}
+
+#[test]
+fn parity_seek_data_hole() {
+    require_mount!();
+    let fx = Fixture::new();
+    both(&fx, |d| {
+        let p = d.join("sparse.img");
+        let f = rw(p.clone());
+        f.set_len(16 << 20).unwrap();
+        f.write_at(&[1u8; 65536], 1 << 20).unwrap();
+        f.write_at(&[2u8; 4096], 8 << 20).unwrap();
+        f.sync_all().unwrap();
+        let mut out = vec![];
+        for off in [0i64, 1 << 20, (1 << 20) + 70000, 9 << 20, 16 << 20, 17 << 20] {
+            for w in [libc::SEEK_DATA, libc::SEEK_HOLE] {
+                // SAFETY: lseek on an open descriptor.
+                let r = unsafe { libc::lseek(f.as_raw_fd(), off, w) };
+                out.push(if r < 0 { Err(std::io::Error::last_os_error().raw_os_error()) } else { Ok(r) });
+            }
+        }
+        (out, shape(&p))
+    });
+}
+
+#[test]
+fn parity_xattrs() {
+    require_mount!();
+    let fx = Fixture::new();
+    both(&fx, |d| {
+        let p = d.join("x.img");
+        drop(rw(p.clone()));
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        let get = |name: &std::ffi::CStr| {
+            let mut buf = [0u8; 64];
+            // SAFETY: valid path, name and buffer.
+            let n = unsafe { libc::getxattr(c.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 { Err(std::io::Error::last_os_error().raw_os_error()) } else { Ok(buf[..n as usize].to_vec()) }
+        };
+        let set = |name: &std::ffi::CStr, v: &[u8], fl: i32| {
+            // SAFETY: valid path, name and value.
+            let r = unsafe { libc::setxattr(c.as_ptr(), name.as_ptr(), v.as_ptr().cast(), v.len(), fl) };
+            if r < 0 { Err(std::io::Error::last_os_error().raw_os_error()) } else { Ok(()) }
+        };
+        let list = || {
+            let mut buf = [0u8; 256];
+            // SAFETY: valid path and buffer.
+            let n = unsafe { libc::listxattr(c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+            buf[..n.max(0) as usize].to_vec()
+        };
+        let out = (
+            get(c"user.none"),
+            set(c"user.a", b"hello", 0),
+            set(c"user.a", b"x", libc::XATTR_CREATE),
+            set(c"user.b", b"y", libc::XATTR_REPLACE),
+            get(c"user.a"),
+            list(),
+            // SAFETY: valid path and name.
+            unsafe { libc::removexattr(c.as_ptr(), c"user.a".as_ptr()) },
+            get(c"user.a"),
+        );
+        out
+    });
+}
+
+#[test]
+fn parity_flock_and_ofd_locks() {
+    require_mount!();
+    let fx = Fixture::new();
+    both(&fx, |d| {
+        let p = d.join("lock.img");
+        let a = rw(p.clone());
+        let b = rw(p.clone());
+        // SAFETY: flock on open descriptors.
+        let r = unsafe {
+            (
+                libc::flock(a.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB),
+                libc::flock(b.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB),
+                libc::flock(a.as_raw_fd(), libc::LOCK_UN),
+                libc::flock(b.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB),
+            )
+        };
+        let ofd = |f: &File, typ: i32, start: i64| {
+            let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+            fl.l_type = typ as i16;
+            fl.l_whence = libc::SEEK_SET as i16;
+            fl.l_start = start;
+            fl.l_len = 1;
+            // SAFETY: F_OFD_SETLK with a valid flock struct.
+            let r = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_OFD_SETLK, &fl) };
+            if r < 0 { Err(std::io::Error::last_os_error().raw_os_error()) } else { Ok(r) }
+        };
+        (r, ofd(&a, libc::F_WRLCK, 100), ofd(&b, libc::F_WRLCK, 100), ofd(&b, libc::F_RDLCK, 200), ofd(&a, libc::F_UNLCK, 100), ofd(&b, libc::F_WRLCK, 100))
+    });
+}
+
+#[test]
+fn parity_o_direct() {
+    require_mount!();
+    let fx = Fixture::new();
+    both(&fx, |d| {
+        let p = d.join("direct.img");
+        drop(rw(p.clone()));
+        let f = OpenOptions::new().read(true).write(true).custom_flags(libc::O_DIRECT).open(&p).unwrap();
+        let layout = std::alloc::Layout::from_size_align(8192, 4096).unwrap();
+        // SAFETY: the layout is non-zero; freed below.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        // SAFETY: ptr is valid for 8192 bytes.
+        let buf = unsafe { std::slice::from_raw_parts_mut(ptr, 8192) };
+        buf.fill(0x5a);
+        let w1 = io(f.write_at(buf, 4096));
+        let w2 = io(f.write_at(&buf[1..100], 3)); // unaligned: EINVAL
+        buf.fill(0);
+        let r1 = io(f.read_at(buf, 4096));
+        let ok = buf.iter().all(|b| *b == 0x5a);
+        // SAFETY: allocated above with this layout.
+        unsafe { std::alloc::dealloc(ptr, layout) };
+        drop(f);
+        (w1, w2, r1, ok, shape(&p))
+    });
+}
+
+#[test]
+fn parity_mmap_shared_write() {
+    require_mount!();
+    let fx = Fixture::new();
+    both(&fx, |d| {
+        let p = d.join("mmap.img");
+        let f = rw(p.clone());
+        f.set_len(1 << 20).unwrap();
+        // SAFETY: a shared mapping of an open file of 1 MiB, unmapped below.
+        unsafe {
+            let m = libc::mmap(std::ptr::null_mut(), 1 << 20, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, f.as_raw_fd(), 0);
+            assert_ne!(m, libc::MAP_FAILED);
+            let s = std::slice::from_raw_parts_mut(m as *mut u8, 1 << 20);
+            s[5000..5100].fill(9);
+            libc::msync(m, 1 << 20, libc::MS_SYNC);
+            libc::munmap(m, 1 << 20);
+        }
+        let mut buf = [0u8; 100];
+        f.read_at(&mut buf, 5000).unwrap();
+        drop(f);
+        (buf.iter().all(|b| *b == 9), shape(&p).0, shape(&p).2)
+    });
+}
+
+#[test]
+fn parity_namespace_errnos() {
+    require_mount!();
+    let fx = Fixture::new();
+    both(&fx, |d| {
+        let mut out = vec![];
+        out.push(io(File::open(d.join("missing"))).map(|_| ()));
+        drop(rw(d.join("exists")));
+        out.push(io(OpenOptions::new().write(true).create_new(true).open(d.join("exists"))).map(|_| ()));
+        out.push(io(fs::remove_file(d.join("missing"))));
+        out.push(io(fs::create_dir(d.join("sub"))));
+        out.push(io(fs::create_dir(d.join("sub"))));
+        drop(rw(d.join("sub/f")));
+        out.push(io(fs::remove_dir(d.join("sub"))));
+        out.push(io(fs::remove_file(d.join("sub"))));
+        out.push(io(fs::remove_dir(d.join("exists"))));
+        out.push(io(fs::rename(d.join("exists"), d.join("sub/g"))));
+        out.push(io(fs::rename(d.join("sub"), d.join("sub/g/x"))));
+        out.push(io(File::open(d.join("sub/g/x"))).map(|_| ()));
+        out.push(io(fs::metadata(d.join("sub/g")).map(|m| (m.len(), m.mode() & 0o777))).map(|_| ()));
+        out
+    });
+}
