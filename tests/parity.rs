@@ -12,13 +12,12 @@ use common::Fixture;
 
 /// Runs `f` in the mounted default pool and in a native directory; the
 /// outcomes must be equal.
-fn both<T: PartialEq + std::fmt::Debug>(fx: &Fixture, f: impl Fn(&Path) -> T) -> T {
+fn both<T: PartialEq + std::fmt::Debug>(fx: &Fixture, f: impl Fn(&Path) -> T) {
     let native = fx.dir.path().join("native");
     fs::create_dir_all(&native).unwrap();
     let m = f(&fx.pool("default"));
     let n = f(&native);
     assert_eq!(m, n, "mount (left) and native directory (right) differ");
-    m
 }
 
 fn res<T>(r: nix::Result<T>) -> Result<T, i32> {
