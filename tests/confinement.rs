@@ -1,6 +1,7 @@
 //! Bad input and confinement: refused operations give their errno, path
 //! tricks planted in a backing directory never reach outside the pool, and
 //! concurrent load neither errors nor deadlocks.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -20,9 +21,20 @@ fn forbidden_node_types_are_eperm() {
     let fx = Fixture::new();
     let p = fx.pool("default");
     File::create(p.join("vol.img")).unwrap();
-    assert_eq!(errno_of(std::os::unix::fs::symlink("/etc/passwd", p.join("ln"))), Some(libc::EPERM));
-    assert_eq!(errno_of(fs::hard_link(p.join("vol.img"), p.join("hl"))), Some(libc::EPERM));
-    for (kind, what) in [(libc::S_IFIFO, "fifo"), (libc::S_IFSOCK, "sock"), (libc::S_IFCHR, "chr"), (libc::S_IFBLK, "blk")] {
+    assert_eq!(
+        errno_of(std::os::unix::fs::symlink("/etc/passwd", p.join("ln"))),
+        Some(libc::EPERM)
+    );
+    assert_eq!(
+        errno_of(fs::hard_link(p.join("vol.img"), p.join("hl"))),
+        Some(libc::EPERM)
+    );
+    for (kind, what) in [
+        (libc::S_IFIFO, "fifo"),
+        (libc::S_IFSOCK, "sock"),
+        (libc::S_IFCHR, "chr"),
+        (libc::S_IFBLK, "blk"),
+    ] {
         let r = nix::sys::stat::mknod(
             &p.join(what),
             nix::sys::stat::SFlag::from_bits_truncate(kind),
@@ -32,10 +44,21 @@ fn forbidden_node_types_are_eperm() {
         assert_eq!(r, Err(nix::errno::Errno::EPERM), "{what}");
     }
     // mknod of a regular file is a plain create.
-    nix::sys::stat::mknod(&p.join("reg"), nix::sys::stat::SFlag::S_IFREG, nix::sys::stat::Mode::from_bits_truncate(0o600), 0).unwrap();
+    nix::sys::stat::mknod(
+        &p.join("reg"),
+        nix::sys::stat::SFlag::S_IFREG,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+        0,
+    )
+    .unwrap();
     assert!(fx.backing().join("reg").is_file());
-    assert!(fx.read("default/info").contains("last_error: poolfs does not create hard links")
-        || fx.read("default/info").contains("last_error: poolfs holds only volumes"));
+    assert!(
+        fx.read("default/info")
+            .contains("last_error: poolfs does not create hard links")
+            || fx
+                .read("default/info")
+                .contains("last_error: poolfs holds only volumes")
+    );
 }
 
 #[test]
@@ -49,23 +72,49 @@ fn planted_symlinks_and_special_files_are_invisible() {
     std::os::unix::fs::symlink(&secret, b.join("evil")).unwrap();
     std::os::unix::fs::symlink("/", b.join("sub/root")).unwrap();
     std::os::unix::fs::symlink("../../..", b.join("sub/up")).unwrap();
-    nix::unistd::mkfifo(&b.join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    nix::unistd::mkfifo(
+        &b.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
     let _sock = std::os::unix::net::UnixListener::bind(b.join("sock")).unwrap();
     fs::write(b.join("plain.img"), "ok").unwrap();
 
     let p = fx.pool("default");
-    let names: HashSet<String> = fs::read_dir(&p).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert!(names.contains("plain.img") && names.contains("sub"), "{names:?}");
+    let names: HashSet<String> = fs::read_dir(&p)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.contains("plain.img") && names.contains("sub"),
+        "{names:?}"
+    );
     for hidden in ["evil", "fifo", "sock"] {
         assert!(!names.contains(hidden), "{hidden} is shown: {names:?}");
-        assert_eq!(errno_of(File::open(p.join(hidden))), Some(libc::ENOENT), "{hidden}");
+        assert_eq!(
+            errno_of(File::open(p.join(hidden))),
+            Some(libc::ENOENT),
+            "{hidden}"
+        );
     }
     let sub: Vec<_> = fs::read_dir(p.join("sub")).unwrap().collect();
     assert!(sub.is_empty(), "symlinks in sub-directories are hidden too");
-    assert_eq!(errno_of(fs::read_dir(p.join("sub/root"))), Some(libc::ENOENT));
-    assert_eq!(errno_of(File::open(p.join("sub/up/etc/passwd"))), Some(libc::ENOENT));
+    assert_eq!(
+        errno_of(fs::read_dir(p.join("sub/root"))),
+        Some(libc::ENOENT)
+    );
+    assert_eq!(
+        errno_of(File::open(p.join("sub/up/etc/passwd"))),
+        Some(libc::ENOENT)
+    );
     // Creating over a hidden entry does not follow it.
-    assert!(OpenOptions::new().write(true).create_new(true).open(p.join("evil")).is_err());
+    assert!(
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(p.join("evil"))
+            .is_err()
+    );
     assert_eq!(fs::read_to_string(&secret).unwrap(), "secret");
 }
 
@@ -74,15 +123,44 @@ fn reserved_names_are_refused_and_shadowed() {
     require_mount!();
     let fx = Fixture::new();
     let p = fx.pool("default");
-    fs::write(fx.backing().join("status"), "a volume named like a control file").unwrap();
+    fs::write(
+        fx.backing().join("status"),
+        "a volume named like a control file",
+    )
+    .unwrap();
     assert_eq!(fx.read("default/status"), "running\n");
     assert_eq!(fx.info("default", "shadowed"), "status");
-    assert_eq!(errno_of(fs::create_dir(p.join("config"))), Some(libc::EEXIST));
-    assert_eq!(errno_of(OpenOptions::new().write(true).create_new(true).open(p.join("info"))), Some(libc::EEXIST));
-    assert_eq!(errno_of(OpenOptions::new().write(true).create_new(true).open(p.join(".vol"))), Some(libc::EEXIST));
+    assert_eq!(
+        errno_of(fs::create_dir(p.join("config"))),
+        Some(libc::EEXIST)
+    );
+    assert_eq!(
+        errno_of(
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(p.join("info"))
+        ),
+        Some(libc::EEXIST)
+    );
+    assert_eq!(
+        errno_of(
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(p.join(".vol"))
+        ),
+        Some(libc::EEXIST)
+    );
     File::create(p.join("v.img")).unwrap();
-    assert_eq!(errno_of(fs::rename(p.join("v.img"), p.join("autostart"))), Some(libc::EEXIST));
-    assert_eq!(errno_of(fs::remove_file(p.join("status"))), Some(libc::EPERM));
+    assert_eq!(
+        errno_of(fs::rename(p.join("v.img"), p.join("autostart"))),
+        Some(libc::EEXIST)
+    );
+    assert_eq!(
+        errno_of(fs::remove_file(p.join("status"))),
+        Some(libc::EPERM)
+    );
     assert!(fx.info("default", "last_error").contains("control file"));
     // In sub-directories the names are ordinary.
     fs::create_dir(p.join("d")).unwrap();
@@ -98,9 +176,19 @@ fn rename_across_pools_is_exdev() {
     fx.ctl("p2/status", "build").unwrap();
     fx.ctl("p2/status", "start").unwrap();
     File::create(fx.pool("default").join("a.img")).unwrap();
-    assert_eq!(errno_of(fs::rename(fx.pool("default").join("a.img"), fx.pool("p2").join("a.img"))), Some(libc::EXDEV));
+    assert_eq!(
+        errno_of(fs::rename(
+            fx.pool("default").join("a.img"),
+            fx.pool("p2").join("a.img")
+        )),
+        Some(libc::EXDEV)
+    );
     // mv falls back to copy + delete.
-    run(&format!("mv {} {}", fx.pool("default").join("a.img").display(), fx.pool("p2").join("b.img").display()));
+    run(&format!(
+        "mv {} {}",
+        fx.pool("default").join("a.img").display(),
+        fx.pool("p2").join("b.img").display()
+    ));
     assert!(fx.state.join("pools/p2/b.img").is_file());
     assert!(!fx.backing().join("a.img").exists());
 }
@@ -133,7 +221,10 @@ fn readdir_offsets_stable_under_concurrent_changes() {
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "no entry is listed twice");
     for i in (0..3000).step_by(2) {
-        assert!(unique.contains(&name(i)), "entry {i}, never removed, was skipped");
+        assert!(
+            unique.contains(&name(i)),
+            "entry {i}, never removed, was skipped"
+        );
     }
 }
 
@@ -142,7 +233,10 @@ fn eight_writers_and_a_lister_for_a_while() {
     require_mount!();
     let fx = Fixture::new();
     let p = fx.pool("default");
-    let secs: u64 = std::env::var("POOLFS_STRESS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let secs: u64 = std::env::var("POOLFS_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut writers = Vec::new();
@@ -150,11 +244,18 @@ fn eight_writers_and_a_lister_for_a_while() {
         let path = p.join(format!("w{t}.img"));
         let stop = stop.clone();
         writers.push(std::thread::spawn(move || {
-            let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+                .unwrap();
             let mut rounds = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let off = (rounds % 256) * 65536;
-                f.write_at(&vec![t.wrapping_add(rounds as u8); 65536], off).unwrap();
+                f.write_at(&vec![t.wrapping_add(rounds as u8); 65536], off)
+                    .unwrap();
                 if rounds % 64 == 0 {
                     f.sync_data().unwrap();
                 }
@@ -191,10 +292,14 @@ fn eight_writers_and_a_lister_for_a_while() {
         // Verify: each 64 KiB slot holds the value of the last round that wrote it.
         let data = fs::read(&path).unwrap();
         for slot in 0..256u64.min(rounds) {
-            let last = (0..rounds).filter(|r| r % 256 == slot).next_back().unwrap();
+            let last = (0..rounds).rfind(|r| r % 256 == slot).unwrap();
             let want = (t as u8).wrapping_add(last as u8);
             let chunk = &data[(slot * 65536) as usize..((slot + 1) * 65536) as usize];
-            assert!(chunk.iter().all(|b| *b == want), "{} slot {slot}", path.display());
+            assert!(
+                chunk.iter().all(|b| *b == want),
+                "{} slot {slot}",
+                path.display()
+            );
         }
     }
     let mut f = File::create(p.join("after.txt")).unwrap();

@@ -1,5 +1,6 @@
 //! Parity: the same syscalls on a volume through the mount and on a file in a
 //! plain directory of the same filesystem give the same result, errno and data.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -29,14 +30,22 @@ fn io<T>(r: std::io::Result<T>) -> Result<T, i32> {
 }
 
 fn rw(p: PathBuf) -> File {
-    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(p).unwrap()
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(p)
+        .unwrap()
 }
 
 /// Size, allocated blocks and content digest of a file.
 fn shape(p: &Path) -> (u64, u64, u64) {
     let data = fs::read(p).unwrap();
     let m = fs::metadata(p).unwrap();
-    let sum = data.iter().enumerate().fold(0u64, |h, (i, b)| h.wrapping_mul(31).wrapping_add(*b as u64 ^ i as u64));
+    let sum = data.iter().enumerate().fold(0u64, |h, (i, b)| {
+        h.wrapping_mul(31).wrapping_add(*b as u64 ^ i as u64)
+    });
     (m.len(), m.blocks(), sum)
 }
 
@@ -99,7 +108,10 @@ fn fallocate_collapse_and_insert_are_refused_by_the_kernel() {
     let f = rw(fx.pool("default").join("c.img"));
     f.write_at(&[7u8; 1 << 20], 0).unwrap();
     for mode in [F::FALLOC_FL_COLLAPSE_RANGE, F::FALLOC_FL_INSERT_RANGE] {
-        assert_eq!(res(fallocate(&f, mode, 64 << 10, 256 << 10)), Err(libc::EOPNOTSUPP));
+        assert_eq!(
+            res(fallocate(&f, mode, 64 << 10, 256 << 10)),
+            Err(libc::EOPNOTSUPP)
+        );
     }
     assert_eq!(f.metadata().unwrap().len(), 1 << 20, "nothing changed");
 }
@@ -116,11 +128,22 @@ fn parity_seek_data_hole() {
         f.write_at(&[2u8; 4096], 8 << 20).unwrap();
         f.sync_all().unwrap();
         let mut out = vec![];
-        for off in [0i64, 1 << 20, (1 << 20) + 70000, 9 << 20, 16 << 20, 17 << 20] {
+        for off in [
+            0i64,
+            1 << 20,
+            (1 << 20) + 70000,
+            9 << 20,
+            16 << 20,
+            17 << 20,
+        ] {
             for w in [libc::SEEK_DATA, libc::SEEK_HOLE] {
                 // SAFETY: lseek on an open descriptor.
                 let r = unsafe { libc::lseek(f.as_raw_fd(), off, w) };
-                out.push(if r < 0 { Err(std::io::Error::last_os_error().raw_os_error()) } else { Ok(r) });
+                out.push(if r < 0 {
+                    Err(std::io::Error::last_os_error().raw_os_error())
+                } else {
+                    Ok(r)
+                });
             }
         }
         (out, shape(&p))
@@ -138,13 +161,30 @@ fn parity_xattrs() {
         let get = |name: &std::ffi::CStr| {
             let mut buf = [0u8; 64];
             // SAFETY: valid path, name and buffer.
-            let n = unsafe { libc::getxattr(c.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n < 0 { Err(std::io::Error::last_os_error().raw_os_error()) } else { Ok(buf[..n as usize].to_vec()) }
+            let n = unsafe {
+                libc::getxattr(
+                    c.as_ptr(),
+                    name.as_ptr(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                )
+            };
+            if n < 0 {
+                Err(std::io::Error::last_os_error().raw_os_error())
+            } else {
+                Ok(buf[..n as usize].to_vec())
+            }
         };
         let set = |name: &std::ffi::CStr, v: &[u8], fl: i32| {
             // SAFETY: valid path, name and value.
-            let r = unsafe { libc::setxattr(c.as_ptr(), name.as_ptr(), v.as_ptr().cast(), v.len(), fl) };
-            if r < 0 { Err(std::io::Error::last_os_error().raw_os_error()) } else { Ok(()) }
+            let r = unsafe {
+                libc::setxattr(c.as_ptr(), name.as_ptr(), v.as_ptr().cast(), v.len(), fl)
+            };
+            if r < 0 {
+                Err(std::io::Error::last_os_error().raw_os_error())
+            } else {
+                Ok(())
+            }
         };
         let list = || {
             let mut buf = [0u8; 256];
@@ -152,7 +192,7 @@ fn parity_xattrs() {
             let n = unsafe { libc::listxattr(c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
             buf[..n.max(0) as usize].to_vec()
         };
-        let out = (
+        (
             get(c"user.none"),
             set(c"user.a", b"hello", 0),
             set(c"user.a", b"x", libc::XATTR_CREATE),
@@ -162,8 +202,7 @@ fn parity_xattrs() {
             // SAFETY: valid path and name.
             unsafe { libc::removexattr(c.as_ptr(), c"user.a".as_ptr()) },
             get(c"user.a"),
-        );
-        out
+        )
     });
 }
 
@@ -185,6 +224,7 @@ fn parity_flock_and_ofd_locks() {
             )
         };
         let ofd = |f: &File, typ: i32, start: i64| {
+            // SAFETY: flock is plain old data; all-zero is a valid value.
             let mut fl: libc::flock = unsafe { std::mem::zeroed() };
             fl.l_type = typ as i16;
             fl.l_whence = libc::SEEK_SET as i16;
@@ -192,9 +232,20 @@ fn parity_flock_and_ofd_locks() {
             fl.l_len = 1;
             // SAFETY: F_OFD_SETLK with a valid flock struct.
             let r = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_OFD_SETLK, &fl) };
-            if r < 0 { Err(std::io::Error::last_os_error().raw_os_error()) } else { Ok(r) }
+            if r < 0 {
+                Err(std::io::Error::last_os_error().raw_os_error())
+            } else {
+                Ok(r)
+            }
         };
-        (r, ofd(&a, libc::F_WRLCK, 100), ofd(&b, libc::F_WRLCK, 100), ofd(&b, libc::F_RDLCK, 200), ofd(&a, libc::F_UNLCK, 100), ofd(&b, libc::F_WRLCK, 100))
+        (
+            r,
+            ofd(&a, libc::F_WRLCK, 100),
+            ofd(&b, libc::F_WRLCK, 100),
+            ofd(&b, libc::F_RDLCK, 200),
+            ofd(&a, libc::F_UNLCK, 100),
+            ofd(&b, libc::F_WRLCK, 100),
+        )
     });
 }
 
@@ -205,7 +256,12 @@ fn parity_o_direct() {
     both(&fx, |d| {
         let p = d.join("direct.img");
         drop(rw(p.clone()));
-        let f = OpenOptions::new().read(true).write(true).custom_flags(libc::O_DIRECT).open(&p).unwrap();
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&p)
+            .unwrap();
         let layout = std::alloc::Layout::from_size_align(8192, 4096).unwrap();
         // SAFETY: the layout is non-zero; freed below.
         let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
@@ -234,7 +290,14 @@ fn parity_mmap_shared_write() {
         f.set_len(1 << 20).unwrap();
         // SAFETY: a shared mapping of an open file of 1 MiB, unmapped below.
         unsafe {
-            let m = libc::mmap(std::ptr::null_mut(), 1 << 20, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, f.as_raw_fd(), 0);
+            let m = libc::mmap(
+                std::ptr::null_mut(),
+                1 << 20,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                f.as_raw_fd(),
+                0,
+            );
             assert_ne!(m, libc::MAP_FAILED);
             let s = std::slice::from_raw_parts_mut(m as *mut u8, 1 << 20);
             s[5000..5100].fill(9);
@@ -256,7 +319,13 @@ fn parity_namespace_errnos() {
         let mut out = vec![];
         out.push(io(File::open(d.join("missing"))).map(|_| ()));
         drop(rw(d.join("exists")));
-        out.push(io(OpenOptions::new().write(true).create_new(true).open(d.join("exists"))).map(|_| ()));
+        out.push(
+            io(OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(d.join("exists")))
+            .map(|_| ()),
+        );
         out.push(io(fs::remove_file(d.join("missing"))));
         out.push(io(fs::create_dir(d.join("sub"))));
         out.push(io(fs::create_dir(d.join("sub"))));
@@ -267,7 +336,9 @@ fn parity_namespace_errnos() {
         out.push(io(fs::rename(d.join("exists"), d.join("sub/g"))));
         out.push(io(fs::rename(d.join("sub"), d.join("sub/g/x"))));
         out.push(io(File::open(d.join("sub/g/x"))).map(|_| ()));
-        out.push(io(fs::metadata(d.join("sub/g")).map(|m| (m.len(), m.mode() & 0o777))).map(|_| ()));
+        out.push(
+            io(fs::metadata(d.join("sub/g")).map(|m| (m.len(), m.mode() & 0o777))).map(|_| ()),
+        );
         out
     });
 }

@@ -1,4 +1,5 @@
 //! Real tools on the mount: qemu-img, cp, fallocate, and qemu's image locking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -19,21 +20,46 @@ fn qemu_img_create_convert_check_map() {
     let p = fx.pool("default");
     let q = |s: &str| format!("{}/{s}", p.display());
     run(&format!("qemu-img create -q -f qcow2 {} 1G", q("a.qcow2")));
-    run(&format!("qemu-io -f qcow2 -c 'write -P 0x5a 1M 4M' -c 'write -P 0x17 700M 64k' {}", q("a.qcow2")));
+    run(&format!(
+        "qemu-io -f qcow2 -c 'write -P 0x5a 1M 4M' -c 'write -P 0x17 700M 64k' {}",
+        q("a.qcow2")
+    ));
     run(&format!("qemu-img check {}", q("a.qcow2")));
     // -t none / -T none: O_DIRECT on both ends (qemu's cache=none).
-    run(&format!("qemu-img convert -t none -T none -f qcow2 -O raw {} {}", q("a.qcow2"), q("b.raw")));
-    run(&format!("qemu-img convert -t none -T none -f raw -O qcow2 {} {}", q("b.raw"), q("c.qcow2")));
-    run(&format!("qemu-img compare -f qcow2 -F qcow2 {} {}", q("a.qcow2"), q("c.qcow2")));
+    run(&format!(
+        "qemu-img convert -t none -T none -f qcow2 -O raw {} {}",
+        q("a.qcow2"),
+        q("b.raw")
+    ));
+    run(&format!(
+        "qemu-img convert -t none -T none -f raw -O qcow2 {} {}",
+        q("b.raw"),
+        q("c.qcow2")
+    ));
+    run(&format!(
+        "qemu-img compare -f qcow2 -F qcow2 {} {}",
+        q("a.qcow2"),
+        q("c.qcow2")
+    ));
     run(&format!("qemu-img check {}", q("c.qcow2")));
     let raw = fs::metadata(q("b.raw")).unwrap();
     assert_eq!(raw.len(), 1 << 30);
-    assert!(raw.blocks() * 512 < 16 << 20, "the raw copy stays sparse: {} bytes allocated", raw.blocks() * 512);
+    assert!(
+        raw.blocks() * 512 < 16 << 20,
+        "the raw copy stays sparse: {} bytes allocated",
+        raw.blocks() * 512
+    );
     // qemu-img map through the mount agrees with the backing file.
     let through = run(&format!("qemu-img map -f raw --output=json {}", q("b.raw")));
-    let direct = run(&format!("qemu-img map -f raw --output=json {}", fx.backing().join("b.raw").display()));
+    let direct = run(&format!(
+        "qemu-img map -f raw --output=json {}",
+        fx.backing().join("b.raw").display()
+    ));
     assert_eq!(through, direct);
-    assert!(through.contains("\"data\": true") && through.contains("\"data\": false"), "{through}");
+    assert!(
+        through.contains("\"data\": true") && through.contains("\"data\": false"),
+        "{through}"
+    );
 }
 
 #[test]
@@ -41,13 +67,27 @@ fn cp_sparse_always_keeps_holes() {
     require_mount!();
     let fx = Fixture::new();
     let p = fx.pool("default");
-    run(&format!("truncate -s 64M {0}/src.img && printf 'abc%.0s' $(seq 1 1000) | dd of={0}/src.img bs=1M seek=10 conv=notrunc status=none", p.display()));
-    run(&format!("cp --sparse=always {0}/src.img {0}/dst.img && cmp {0}/src.img {0}/dst.img", p.display()));
+    run(&format!(
+        "truncate -s 64M {0}/src.img && printf 'abc%.0s' $(seq 1 1000) | dd of={0}/src.img bs=1M seek=10 conv=notrunc status=none",
+        p.display()
+    ));
+    run(&format!(
+        "cp --sparse=always {0}/src.img {0}/dst.img && cmp {0}/src.img {0}/dst.img",
+        p.display()
+    ));
     let m = fs::metadata(p.join("dst.img")).unwrap();
     assert_eq!(m.len(), 64 << 20);
-    assert!(m.blocks() * 512 <= 64 << 10, "copy allocated {} bytes", m.blocks() * 512);
+    assert!(
+        m.blocks() * 512 <= 64 << 10,
+        "copy allocated {} bytes",
+        m.blocks() * 512
+    );
     let backing = fs::metadata(fx.backing().join("dst.img")).unwrap();
-    assert_eq!(backing.blocks(), m.blocks(), "st_blocks is the backing file's");
+    assert_eq!(
+        backing.blocks(),
+        m.blocks(),
+        "st_blocks is the backing file's"
+    );
 }
 
 #[test]
@@ -56,14 +96,26 @@ fn fallocate_punch_hole_frees_backing_blocks() {
     let fx = Fixture::new();
     let p = fx.pool("default");
     run(&format!("fallocate -l 16M {}/full.img", p.display()));
-    let before = fs::metadata(fx.backing().join("full.img")).unwrap().blocks();
+    let before = fs::metadata(fx.backing().join("full.img"))
+        .unwrap()
+        .blocks();
     assert!(before * 512 >= 16 << 20);
-    run(&format!("fallocate --punch-hole -o 0 -l 8M {}/full.img", p.display()));
+    run(&format!(
+        "fallocate --punch-hole -o 0 -l 8M {}/full.img",
+        p.display()
+    ));
     let after = fs::metadata(fx.backing().join("full.img")).unwrap();
     assert_eq!(after.len(), 16 << 20);
-    assert!(after.blocks() * 512 <= (8 << 20) + 65536, "backing still holds {} bytes", after.blocks() * 512);
+    assert!(
+        after.blocks() * 512 <= (8 << 20) + 65536,
+        "backing still holds {} bytes",
+        after.blocks() * 512
+    );
     let (_, du, _) = sh(&format!("du -B1 {}/full.img", p.display()));
-    assert!(du.starts_with(&(after.blocks() * 512).to_string()), "du through the mount: {du}");
+    assert!(
+        du.starts_with(&(after.blocks() * 512).to_string()),
+        "du through the mount: {du}"
+    );
 }
 
 /// While a (paused) qemu holds an image as its disk, a second writer through
@@ -76,11 +128,26 @@ fn qemu_image_lock_refuses_second_writer() {
     }
     let fx = Fixture::new();
     let img = fx.pool("default").join("locked.qcow2");
-    run(&format!("qemu-img create -q -f qcow2 {} 64M", img.display()));
+    run(&format!(
+        "qemu-img create -q -f qcow2 {} 64M",
+        img.display()
+    ));
     let mut vm = Command::new("qemu-system-x86_64")
-        .args(["-S", "-display", "none", "-nodefaults", "-machine", "q35,accel=tcg", "-m", "64"])
+        .args([
+            "-S",
+            "-display",
+            "none",
+            "-nodefaults",
+            "-machine",
+            "q35,accel=tcg",
+            "-m",
+            "64",
+        ])
         .arg("-drive")
-        .arg(format!("file={},format=qcow2,if=virtio,cache=none", img.display()))
+        .arg(format!(
+            "file={},format=qcow2,if=virtio,cache=none",
+            img.display()
+        ))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -88,7 +155,10 @@ fn qemu_image_lock_refuses_second_writer() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last = String::new();
     let refused = loop {
-        let (ok, _, err) = sh(&format!("qemu-io -f qcow2 -c 'write 0 4k' {}", img.display()));
+        let (ok, _, err) = sh(&format!(
+            "qemu-io -f qcow2 -c 'write 0 4k' {}",
+            img.display()
+        ));
         if !ok && err.contains("Failed to get \"write\" lock") {
             break true;
         }
@@ -100,7 +170,13 @@ fn qemu_image_lock_refuses_second_writer() {
     };
     let _ = vm.kill();
     let _ = vm.wait();
-    assert!(refused, "second writer was not refused; last qemu-io stderr: {last}");
+    assert!(
+        refused,
+        "second writer was not refused; last qemu-io stderr: {last}"
+    );
     // Once qemu is gone the image is writable again.
-    run(&format!("qemu-io -f qcow2 -c 'write 0 4k' {}", img.display()));
+    run(&format!(
+        "qemu-io -f qcow2 -c 'write 0 4k' {}",
+        img.display()
+    ));
 }

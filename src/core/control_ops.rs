@@ -109,8 +109,12 @@ impl PoolFs {
             PoolFile::Status => match text.parse::<StatusRequest>()? {
                 StatusRequest::Start => self.reg.start(pool),
                 StatusRequest::Stop => {
+                    let active = pool.active();
                     if let Some(run) = self.reg.stop(pool)? {
                         self.inodes.write().drop_run(pool.id, run);
+                        if let Some(a) = active {
+                            self.invalidate_pool_entries(pool, a.root.as_fd());
+                        }
                     }
                     Ok(())
                 }

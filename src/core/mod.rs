@@ -147,6 +147,13 @@ impl Parent {
     }
 }
 
+/// A kernel cache entry that no longer tells the truth.
+#[derive(Debug, Clone)]
+pub enum Inval {
+    /// The name `name` in directory `parent`.
+    Entry { parent: u64, name: OsString },
+}
+
 /// The poolfs namespace over a registry of pools.
 #[derive(Debug)]
 pub struct PoolFs {
@@ -154,6 +161,10 @@ pub struct PoolFs {
     inodes: RwLock<InodeTable>,
     handles: HandleTable,
     started: SystemTime,
+    /// Where invalidations go; the FUSE layer sends them to the kernel from
+    /// its own thread, never from a request handler (no deadlock on the
+    /// directory locks the kernel holds while it waits for a reply).
+    inval: parking_lot::Mutex<Option<std::sync::mpsc::Sender<Inval>>>,
 }
 
 fn stat_attr(ino: u64, st: &FileStat) -> Attr {
@@ -219,6 +230,39 @@ impl PoolFs {
             inodes: RwLock::new(InodeTable::default()),
             handles: HandleTable::default(),
             started: SystemTime::now(),
+            inval: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// Connects the kernel-cache invalidation channel.
+    pub fn set_invalidator(&self, tx: std::sync::mpsc::Sender<Inval>) {
+        *self.inval.lock() = Some(tx);
+    }
+
+    fn invalidate(&self, i: Inval) {
+        if let Some(tx) = self.inval.lock().as_ref() {
+            let _ = tx.send(i);
+        }
+    }
+
+    /// Drops every kernel dentry under a pool's directory (after it stopped
+    /// or before it starts), so no cached name leads to a node of an old run.
+    pub(crate) fn invalidate_pool_entries(&self, pool: &Pool, root: BorrowedFd<'_>) {
+        let parent = inodes::pool_dir_ino(pool.id);
+        let Ok(fd) = sys::reopen(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY) else {
+            return;
+        };
+        let Ok(mut dir) = nix::dir::Dir::from_fd(fd) else {
+            return;
+        };
+        for ent in dir.iter().flatten() {
+            let name = OsStr::from_bytes(ent.file_name().to_bytes());
+            if name != "." && name != ".." {
+                self.invalidate(Inval::Entry {
+                    parent,
+                    name: name.to_os_string(),
+                });
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 
 use super::FuseAdapter;
-use crate::core::PoolFs;
+use crate::core::{Inval, PoolFs};
 use crate::error::{Error, Result};
 
 /// What `poolfs mount` was asked for.
@@ -150,7 +150,7 @@ pub fn serve(
     config.n_threads = Some(cfg.threads.max(1));
     config.clone_fd = true;
 
-    let session = match Session::new(FuseAdapter::new(core), &cfg.mountpoint, &config) {
+    let session = match Session::new(FuseAdapter::new(core.clone()), &cfg.mountpoint, &config) {
         Ok(s) => s,
         Err(e) => {
             let err = Error::io(format!("cannot mount on '{}'", cfg.mountpoint.display()))(e);
@@ -161,6 +161,7 @@ pub fn serve(
     };
     let mut session = session;
     let mut unmounter = session.unmount_callable();
+    start_invalidator(&core, session.notifier())?;
     tracing::info!(mountpoint = %cfg.mountpoint.display(), threads = cfg.threads, "poolfs serving");
     ready(Ok(()));
 
@@ -194,6 +195,42 @@ pub fn serve(
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(Error::io("the FUSE session ended with an error")(e)),
         Err(_) => Err(Error::State("the FUSE session thread panicked".into())),
+    }
+}
+
+/// Sends the core's kernel-cache invalidations from a thread of its own.
+fn start_invalidator(core: &PoolFs, notifier: fuser::Notifier) -> Result<()> {
+    let (tx, rx) = std::sync::mpsc::channel::<Inval>();
+    core.set_invalidator(tx);
+    std::thread::Builder::new()
+        .name("fuse-inval".into())
+        .spawn(move || {
+            for i in rx {
+                let r = match &i {
+                    Inval::Entry { parent, name } => {
+                        notifier.inval_entry(fuser::INodeNo(*parent), name)
+                    }
+                };
+                // ENOENT: the kernel had nothing cached, which is fine.
+                if let Err(e) = r.filter_not_found() {
+                    tracing::debug!("cache invalidation {i:?} failed: {e}");
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(Error::io("cannot start the invalidation thread"))
+}
+
+trait FilterNotFound {
+    fn filter_not_found(self) -> std::io::Result<()>;
+}
+
+impl FilterNotFound for std::io::Result<()> {
+    fn filter_not_found(self) -> std::io::Result<()> {
+        match self {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
     }
 }
 

@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::PoolDef;
 use crate::error::{Error, Result};
 
+/// The definitions that read back (by name), and one sentence per file that did not.
+pub type Loaded = (Vec<(String, StoredPool)>, Vec<String>);
+
 /// What `defs/<pool>.toml` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,7 +68,7 @@ impl StateDir {
 
     /// Every stored definition that reads back; unreadable ones are reported
     /// in the second list and left untouched on disk.
-    pub fn load_pools(&self) -> Result<(Vec<(String, StoredPool)>, Vec<String>)> {
+    pub fn load_pools(&self) -> Result<Loaded> {
         let mut good = Vec::new();
         let mut bad = Vec::new();
         let dir = std::fs::read_dir(self.defs()).map_err(Error::io(format!(

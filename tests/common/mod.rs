@@ -1,7 +1,7 @@
 //! Mount fixture for integration tests: a fresh state directory and mountpoint
 //! per test, the real `poolfs` binary serving them, polling until the mount
 //! answers, and an unmount on `Drop` even when the test fails.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
@@ -15,7 +15,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_poolfs");
 /// a printed reason, unless POOLFS_REQUIRE_MOUNT=1 (CI), where it fails.
 pub fn can_mount() -> bool {
     let root = nix::unistd::geteuid().is_root();
-    let fuse = fs::metadata("/dev/fuse").map(|m| m.file_type().is_char_device()).unwrap_or(false);
+    let fuse = fs::metadata("/dev/fuse")
+        .map(|m| m.file_type().is_char_device())
+        .unwrap_or(false);
     if root && fuse {
         return true;
     }
@@ -122,7 +124,7 @@ impl Fixture {
     fn wait_mounted(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
-            if is_fuse_mount(&self.mnt) {
+            if is_fuse_mount(&self.mnt) && fs::metadata(&self.mnt).is_ok() {
                 return;
             }
             if let Some(c) = self.child.as_mut() {
@@ -132,8 +134,11 @@ impl Fixture {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("poolfs did not mount within 15 s; mounts:\n{}\nlog:\n{}",
-            fs::read_to_string("/proc/self/mounts").unwrap_or_default(), self.log());
+        panic!(
+            "poolfs did not mount within 15 s; mounts:\n{}\nlog:\n{}",
+            fs::read_to_string("/proc/self/mounts").unwrap_or_default(),
+            self.log()
+        );
     }
 
     pub fn log(&self) -> String {
@@ -173,6 +178,27 @@ impl Fixture {
         self.force_unmount();
     }
 
+    /// SIGTERM, then the exit status; the daemon must unmount by itself.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("daemon running");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(st) = c.try_wait().unwrap() {
+                return st;
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                panic!("poolfs did not exit within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Kills the daemon with SIGKILL, leaving its mount behind (a crash).
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -182,7 +208,12 @@ impl Fixture {
     }
 
     fn force_unmount(&self) {
-        if is_fuse_mount(&self.mnt) || matches!(nix::sys::stat::stat(&self.mnt), Err(nix::errno::Errno::ENOTCONN)) {
+        if is_fuse_mount(&self.mnt)
+            || matches!(
+                nix::sys::stat::stat(&self.mnt),
+                Err(nix::errno::Errno::ENOTCONN)
+            )
+        {
             let _ = nix::mount::umount2(&self.mnt, nix::mount::MntFlags::MNT_DETACH);
         }
     }
@@ -190,7 +221,10 @@ impl Fixture {
     /// Writes one request to a control file, as `echo req > file` does.
     pub fn ctl(&self, path: impl AsRef<Path>, req: &str) -> std::io::Result<()> {
         use std::io::Write;
-        let mut f = fs::OpenOptions::new().write(true).truncate(true).open(self.mnt.join(path))?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(self.mnt.join(path))?;
         f.write_all(format!("{req}\n").as_bytes())
     }
 
@@ -215,7 +249,9 @@ impl Drop for Fixture {
 }
 
 pub fn is_fuse_mount(p: &Path) -> bool {
-    let Ok(canon) = p.canonicalize() else { return false };
+    let Ok(canon) = p.canonicalize() else {
+        return false;
+    };
     let canon = canon.to_string_lossy().replace(' ', "\\040");
     fs::read_to_string("/proc/self/mounts")
         .unwrap_or_default()

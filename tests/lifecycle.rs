@@ -1,0 +1,292 @@
+//! The daemon's life and the pools' lives through the mounted tree: the
+//! default pool, clean and unclean restarts, control files and refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::fs::{self, File};
+use std::io::Write;
+
+use common::{Fixture, errno_of, is_fuse_mount};
+
+#[test]
+fn daemon_defines_and_starts_the_default_pool() {
+    require_mount!();
+    let fx = Fixture::new();
+    assert_eq!(fx.read("default/status"), "running\n");
+    assert_eq!(fx.read("default/autostart"), "yes\n");
+    assert_eq!(
+        fx.info("default", "target"),
+        fx.backing().display().to_string()
+    );
+    assert_eq!(fx.info("default", "type"), "dir");
+    assert!(fx.state.join("defs/default.toml").is_file());
+}
+
+#[test]
+fn sigterm_unmounts_cleanly() {
+    require_mount!();
+    let mut fx = Fixture::new();
+    fs::write(fx.pool("default").join("v.img"), "data").unwrap();
+    let st = fx.terminate();
+    assert!(st.success(), "exit status {st}");
+    assert!(!is_fuse_mount(&fx.mnt), "mount left behind");
+    assert_eq!(
+        fs::read_to_string(fx.backing().join("v.img")).unwrap(),
+        "data"
+    );
+}
+
+#[test]
+fn kill9_leaves_a_stale_mount_that_the_next_start_cleans() {
+    require_mount!();
+    let mut fx = Fixture::new();
+    fs::create_dir(fx.mnt.join("p2")).unwrap();
+    fx.ctl("p2/status", "build").unwrap();
+    fx.ctl("p2/status", "start").unwrap();
+    fs::create_dir(fx.mnt.join("p3")).unwrap();
+    fs::write(fx.pool("p2").join("keep.img"), "p2 data").unwrap();
+    fx.kill9();
+    assert_eq!(
+        errno_of(fs::metadata(&fx.mnt)),
+        Some(libc::ENOTCONN),
+        "the crash left a dead mount"
+    );
+    fx.start();
+    assert_eq!(fx.read("default/status"), "running\n");
+    assert_eq!(
+        fx.read("p2/status"),
+        "running\n",
+        "running pools run again after a crash"
+    );
+    assert_eq!(fx.read("p3/status"), "inactive\n");
+    assert_eq!(
+        fs::read_to_string(fx.pool("p2").join("keep.img")).unwrap(),
+        "p2 data"
+    );
+}
+
+#[test]
+fn restart_restores_running_and_autostart_pools_only() {
+    require_mount!();
+    let mut fx = Fixture::new();
+    for p in ["run", "auto", "idle"] {
+        fs::create_dir(fx.mnt.join(p)).unwrap();
+        fx.ctl(format!("{p}/status"), "build").unwrap();
+    }
+    fx.ctl("run/status", "start").unwrap();
+    fx.ctl("auto/autostart", "on").unwrap();
+    fx.ctl("default/status", "stop").unwrap();
+    fx.ctl("default/autostart", "no").unwrap();
+    assert!(fx.terminate().success());
+    fx.start();
+    assert_eq!(fx.read("run/status"), "running\n");
+    assert_eq!(fx.read("auto/status"), "running\n");
+    assert_eq!(fx.read("auto/autostart"), "yes\n");
+    assert_eq!(fx.read("idle/status"), "inactive\n");
+    assert_eq!(fx.read("default/status"), "inactive\n");
+}
+
+#[test]
+fn stop_refused_while_a_volume_is_open_and_names_it() {
+    require_mount!();
+    let fx = Fixture::new();
+    let p = fx.pool("default");
+    fs::create_dir(p.join("images")).unwrap();
+    fs::write(p.join("images/vm1.img"), "vm1").unwrap();
+    let held = File::open(p.join("images/vm1.img")).unwrap();
+    assert_eq!(
+        errno_of(fx.ctl("default/status", "stop")),
+        Some(libc::EBUSY)
+    );
+    assert_eq!(fx.read("default/status"), "running\n");
+    assert!(
+        fx.info("default", "last_error").contains("images/vm1.img"),
+        "{}",
+        fx.read("default/info")
+    );
+    drop(held);
+    fx.ctl("default/status", "stop").unwrap();
+    assert_eq!(fx.read("default/status"), "inactive\n");
+    let names: Vec<_> = fs::read_dir(&p)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        4,
+        "an inactive pool shows only its control files: {names:?}"
+    );
+    assert_eq!(
+        errno_of(File::open(p.join("images/vm1.img"))),
+        Some(libc::ENOENT)
+    );
+    fx.ctl("default/status", "stop").unwrap(); // stopping an inactive pool succeeds
+    fx.ctl("default/status", "start").unwrap();
+    assert_eq!(fs::read_to_string(p.join("images/vm1.img")).unwrap(), "vm1");
+    fx.ctl("default/status", "start").unwrap(); // starting a running pool succeeds
+}
+
+#[test]
+fn config_is_validated_and_only_writable_while_inactive() {
+    require_mount!();
+    let fx = Fixture::new();
+    let good = fx.read("default/config");
+    assert_eq!(
+        errno_of(fx.ctl("default/config", "type = \"dir\"\ntarget = \"/x\"")),
+        Some(libc::EBUSY)
+    );
+    fx.ctl("default/status", "stop").unwrap();
+    for bad in [
+        "type = \"dir\"\ntarget = \"relative\"",
+        "type = \"dir\"",
+        "type = \"zfs\"\ntarget = \"/x\"",
+        "type = \"dir\"\ntarget = \"/x\"\nextra = 1",
+        "not toml at all [",
+    ] {
+        assert_eq!(
+            errno_of(fx.ctl("default/config", bad)),
+            Some(libc::EINVAL),
+            "{bad}"
+        );
+        assert_eq!(fx.read("default/config"), good, "old definition kept");
+    }
+    let new_target = fx.dir.path().join("elsewhere");
+    fx.ctl(
+        "default/config",
+        &format!("type = \"dir\"\ntarget = \"{}\"", new_target.display()),
+    )
+    .unwrap();
+    assert!(fx.read("default/config").contains("elsewhere"));
+    assert!(
+        fs::read_to_string(fx.state.join("defs/default.toml"))
+            .unwrap()
+            .contains("elsewhere")
+    );
+    assert!(
+        fx.ctl("default/status", "start").is_err(),
+        "target does not exist yet"
+    );
+    assert_eq!(fx.read("default/status"), "inactive\n");
+    fx.ctl("default/status", "build").unwrap();
+    fx.ctl("default/status", "start").unwrap();
+    assert!(new_target.is_dir());
+}
+
+#[test]
+fn pools_are_defined_renamed_and_undefined_with_mkdir_mv_rmdir() {
+    require_mount!();
+    let fx = Fixture::new();
+    fs::create_dir(fx.mnt.join("new")).unwrap();
+    assert_eq!(fx.read("new/status"), "inactive\n");
+    assert_eq!(
+        errno_of(fs::create_dir(fx.mnt.join("new"))),
+        Some(libc::EEXIST)
+    );
+    fs::rename(fx.mnt.join("new"), fx.mnt.join("renamed")).unwrap();
+    assert_eq!(fx.info("renamed", "name"), "renamed");
+    assert!(
+        fx.state.join("defs/renamed.toml").is_file() && !fx.state.join("defs/new.toml").exists()
+    );
+    assert_eq!(
+        errno_of(fs::remove_dir(fx.mnt.join("default"))),
+        Some(libc::EBUSY)
+    );
+    fs::write(fx.pool("default").join("kept.img"), "k").unwrap();
+    fx.ctl("default/status", "stop").unwrap();
+    fs::remove_dir(fx.mnt.join("default")).unwrap();
+    assert_eq!(
+        errno_of(fs::metadata(fx.mnt.join("default"))),
+        Some(libc::ENOENT)
+    );
+    assert_eq!(
+        fs::read_to_string(fx.backing().join("kept.img")).unwrap(),
+        "k",
+        "undefine never touches data"
+    );
+}
+
+#[test]
+fn control_files_follow_sysfs_rules() {
+    require_mount!();
+    let fx = Fixture::new();
+    // O_TRUNC is a no-op, >> works as well as >, surrounding white space is ignored.
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(fx.mnt.join("default/autostart"))
+        .unwrap();
+    f.write_all(b"  off \n").unwrap();
+    drop(f);
+    assert_eq!(fx.read("default/autostart"), "no\n");
+    assert_eq!(
+        errno_of(fx.ctl("default/autostart", "maybe")),
+        Some(libc::EINVAL)
+    );
+    assert_eq!(fx.read("default/autostart"), "no\n");
+    assert_eq!(
+        errno_of(
+            fs::OpenOptions::new()
+                .write(true)
+                .open(fx.mnt.join("default/info"))
+        ),
+        Some(libc::EACCES)
+    );
+    // A snapshot at open: a reader keeps the text it opened with.
+    let mut reader = File::open(fx.mnt.join("default/status")).unwrap();
+    fx.ctl("default/status", "stop").unwrap();
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut s).unwrap();
+    assert_eq!(s, "running\n");
+    assert_eq!(
+        errno_of(fx.ctl("default/status", "refresh")),
+        Some(libc::ENXIO)
+    );
+    assert!(fx.info("default", "last_error").contains("not running"));
+    // Modes: 0644 for request files, 0444 for info.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(fx.mnt.join("default/status"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o644
+    );
+    assert_eq!(
+        fs::metadata(fx.mnt.join("default/info"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o444
+    );
+}
+
+#[test]
+fn info_and_statfs_agree() {
+    require_mount!();
+    let fx = Fixture::new();
+    fs::write(fx.pool("default").join("a.img"), "a").unwrap();
+    fs::create_dir(fx.pool("default").join("d")).unwrap();
+    fs::write(fx.pool("default").join("d/b.img"), "b").unwrap();
+    assert_eq!(fx.info("default", "volumes"), "2");
+    let st = nix::sys::statvfs::statvfs(&fx.pool("default")).unwrap();
+    let cap: u64 = fx.info("default", "capacity").parse().unwrap();
+    assert_eq!(cap, st.blocks() * st.fragment_size());
+    let avail: u64 = fx.info("default", "available").parse().unwrap();
+    let df_avail = st.blocks_available() * st.fragment_size();
+    assert!(
+        avail.abs_diff(df_avail) < 64 << 20,
+        "info {avail} vs statfs {df_avail}"
+    );
+    // One snapshot: capacity = allocation + available exactly.
+    let text = fx.read("default/info");
+    let num = |k: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(num("allocation") + num("available"), num("capacity"));
+}
