@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Install what poolfs's tests need on a Debian 12 machine, as root.
+# Idempotent: a second run only checks and returns quickly.
+#   - Debian packages (apt-get update runs only when something is missing)
+#   - pjdfstest 0.2.2 and fsx 0.3.2 from crates.io (cargo install --locked)
+#   - the user and group "tests" that pjdfstest switches to (nobody exists)
+set -euo pipefail
+
+step() { echo "install-test-deps: $*"; }
+
+[[ $(id -u) -eq 0 ]] || { echo "install-test-deps: must run as root" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+    qemu-system-x86 qemu-utils      # VM tests; qemu-img/qemu-nbd
+    libacl1-dev acl                 # pjdfstest build (exacl) and ACL tools
+    attr                            # getfattr/setfattr
+    e2fsprogs xfsprogs btrfs-progs  # mkfs for fs pools
+    util-linux                      # losetup, mount, fallocate, findmnt
+    fio                             # I/O load
+    bindfs mergerfs fuse3           # FUSE comparison mounts, fusermount3
+    busybox-static cpio             # initramfs for the qemu guest
+    strace                          # syscall traces in failing tests
+    python3                         # helper scripts (tomllib)
+)
+
+installed() {
+    [[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" == "ii " ]]
+}
+
+missing=()
+for p in "${packages[@]}"; do
+    installed "$p" || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    step "apt: all ${#packages[@]} packages already installed"
+else
+    step "apt: missing: ${missing[*]}"
+    step "apt-get update"
+    apt-get update -qq
+    # The machine image may carry a backported qemu-utils (10.x) that Breaks
+    # Debian 12's qemu-system-common (7.2): apt then removes qemu-utils to
+    # install qemu-system-x86. Install both at the same version instead (a
+    # downgrade of qemu-utils where the newer one was preinstalled).
+    extra=()
+    args=()
+    for p in "${missing[@]}"; do
+        case "$p" in qemu-system-x86|qemu-utils) ;; *) args+=("$p") ;; esac
+    done
+    if ! installed qemu-system-x86 || ! installed qemu-utils ||
+        [[ "$(dpkg-query -W -f='${Version}' qemu-utils)" != "$(dpkg-query -W -f='${Version}' qemu-system-x86)" ]]; then
+        qv=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ {print $2}')
+        [[ -n "$qv" && "$qv" != "(none)" ]] || { echo "install-test-deps: no qemu-system-x86 candidate" >&2; exit 1; }
+        step "apt: qemu-system-x86 and qemu-utils together at version $qv"
+        args+=("qemu-system-x86=$qv" "qemu-utils=$qv")
+        extra+=(--allow-downgrades)
+    fi
+    step "apt-get install ${args[*]}"
+    apt-get install -y -qq --no-install-recommends "${extra[@]}" "${args[@]}" >/dev/null
+    for p in "${packages[@]}"; do
+        installed "$p" || { echo "install-test-deps: $p did not install" >&2; exit 1; }
+    done
+    step "apt: done ($(qemu-img --version | head -1))"
+fi
+
+# Rust tools from crates.io, pinned: the pjdfstest case lists in scripts/
+# are for 0.2.2, scripts/fsx.toml for fsx 0.3.2.
+if [[ -d "$HOME/.cargo/bin" && ":$PATH:" != *":$HOME/.cargo/bin:"* ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+crates=()
+for spec in pjdfstest@0.2.2 fsx@0.3.2; do
+    name=${spec%@*} version=${spec#*@}
+    if command -v "$name" >/dev/null 2>&1 &&
+        [[ "$("$name" --version 2>/dev/null | awk '{print $2}')" == "$version" ]]; then
+        step "cargo: $name $version already installed ($(command -v "$name"))"
+    else
+        crates+=("$spec")
+    fi
+done
+if [[ ${#crates[@]} -gt 0 ]]; then
+    command -v cargo >/dev/null 2>&1 || { echo "install-test-deps: cargo not found" >&2; exit 1; }
+    step "cargo install --locked ${crates[*]} (a few minutes)"
+    cargo install --quiet --locked --force "${crates[@]}"
+fi
+
+# Dummy users for pjdfstest (see scripts/pjdfstest.toml): nobody:nogroup
+# comes with Debian; tests:tests is created here.
+getent passwd nobody >/dev/null || { echo "install-test-deps: user nobody is missing" >&2; exit 1; }
+if getent group tests >/dev/null; then
+    step "group tests exists"
+else
+    step "groupadd tests"
+    groupadd --system tests
+fi
+if getent passwd tests >/dev/null; then
+    if [[ "$(id -gn tests)" != tests ]]; then
+        step "usermod: primary group of tests -> tests"
+        usermod -g tests tests
+    else
+        step "user tests exists"
+    fi
+else
+    step "useradd tests"
+    useradd --system -g tests -M -d / -s /usr/sbin/nologin -c "Dummy user for pjdfstest" tests
+fi
+
+if [[ -c /dev/fuse ]]; then
+    step "/dev/fuse present"
+else
+    step "modprobe fuse"
+    modprobe fuse || { echo "install-test-deps: /dev/fuse is missing" >&2; exit 1; }
+fi
+step "done"

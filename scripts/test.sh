@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this script):
+# installs what the tests need, then formatting, lints, unit and mounted
+# integration tests, and the third-party conformance suites on a real mount.
+# Run as root on a machine with /dev/fuse.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $(id -u) -eq 0 ]] || { echo "scripts/test.sh: run as root (the tests mount FUSE filesystems)" >&2; exit 1; }
+
+scripts/install-test-deps.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+echo "== cargo test (unit, core and mounted integration tests)"
+# Mounted tests fail instead of skipping when they cannot mount or miss a tool.
+POOLFS_REQUIRE_MOUNT=1 cargo test --all-targets
+echo "== conformance: pjdfstest and fsx on a poolfs mount"
+cargo build --release
+scripts/conformance.sh target/release/poolfs
+echo "test.sh: all suites passed"
