@@ -342,3 +342,32 @@ fn parity_namespace_errnos() {
         out
     });
 }
+
+#[test]
+fn parity_copy_file_range_keeps_data() {
+    require_mount!();
+    let fx = Fixture::new();
+    both(&fx, |d| {
+        let src = rw(d.join("src.img"));
+        src.set_len(8 << 20).unwrap();
+        src.write_at(&[3u8; 100_000], 1 << 20).unwrap();
+        let dst = rw(d.join("dst.img"));
+        let (mut oi, mut oo) = (1i64 << 20, 4096i64);
+        let n = res(nix::fcntl::copy_file_range(
+            &src,
+            Some(&mut oi),
+            &dst,
+            Some(&mut oo),
+            100_000,
+        ));
+        let past_eof = res(nix::fcntl::copy_file_range(
+            &src,
+            Some(&mut (9i64 << 20)),
+            &dst,
+            Some(&mut 0i64),
+            10,
+        ));
+        drop((src, dst));
+        (n, oi, oo, past_eof, shape(&d.join("dst.img")))
+    });
+}
