@@ -74,7 +74,9 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         session::clean_stale_mount(&mountpoint)?;
         let reg = Arc::new(Registry::load(StateDir::new(state_dir.clone()))?);
         reg.restore();
-        Ok((Arc::new(PoolFs::new(reg)), signals))
+        let core = Arc::new(PoolFs::new(reg));
+        core.set_mountpoint(mountpoint.clone());
+        Ok((core, signals))
     };
     let (core, signals) = match setup() {
         Ok(v) => v,

@@ -6,6 +6,8 @@
 //! `write(2)`, surrounding white space ignored, text is ASCII and every line
 //! ends in `\n`.
 
+pub mod volume;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -44,6 +46,34 @@ impl PoolFile {
     /// Mode bits: 0644 for files that accept requests, 0444 for read-only ones.
     pub fn writable(self) -> bool {
         !matches!(self, PoolFile::Info)
+    }
+}
+
+/// The control files of one volume, under `<pool>/.vol/<volume>/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VolFile {
+    Info,
+    Resize,
+    Wipe,
+}
+
+impl VolFile {
+    pub const ALL: [VolFile; 3] = [VolFile::Info, VolFile::Resize, VolFile::Wipe];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            VolFile::Info => "info",
+            VolFile::Resize => "resize",
+            VolFile::Wipe => "wipe",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<VolFile> {
+        VolFile::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    pub fn writable(self) -> bool {
+        !matches!(self, VolFile::Info)
     }
 }
 

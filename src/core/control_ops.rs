@@ -3,11 +3,10 @@
 
 use std::ffi::OsStr;
 use std::os::fd::AsFd;
-use std::sync::Arc;
 
 use nix::fcntl::OFlag;
 
-use super::handles::{OpenFile, OpenKind};
+use super::handles::{Ctl, OpenFile, OpenKind};
 use super::{Entry, Opened, PoolFs, inodes};
 use crate::config::PoolDef;
 use crate::control::{self, Autostart, PoolFile, StatusRequest};
@@ -15,25 +14,23 @@ use crate::error::{Error, Result};
 use crate::pool::{Pool, PoolState};
 
 impl PoolFs {
-    pub(super) fn open_control(
-        &self,
-        ino: u64,
-        pool: Arc<Pool>,
-        file: PoolFile,
-        flags: i32,
-    ) -> Result<Opened> {
+    pub(super) fn open_control(&self, ino: u64, ctl: Ctl, flags: i32) -> Result<Opened> {
         let wants_write = flags & libc::O_ACCMODE != libc::O_RDONLY;
-        if wants_write && !file.writable() {
-            return Err(Error::ReadOnly(format!("'{}' is read-only", file.name())));
+        let (name, writable) = match &ctl {
+            Ctl::Pool(_, f) => (f.name(), f.writable()),
+            Ctl::Volume(_, f) => (f.name(), f.writable()),
+        };
+        if wants_write && !writable {
+            return Err(Error::ReadOnly(format!("'{name}' is read-only")));
         }
-        let snapshot = self.render_control(&pool, file).into_bytes();
+        let snapshot = match &ctl {
+            Ctl::Pool(pool, f) => self.render_control(pool, *f),
+            Ctl::Volume(b, f) => self.render_volume_control(b, *f)?,
+        }
+        .into_bytes();
         let fh = self.handles.insert(OpenFile {
             ino,
-            kind: OpenKind::Control {
-                pool,
-                file,
-                snapshot,
-            },
+            kind: OpenKind::Control { ctl, snapshot },
         });
         Ok(Opened {
             fh,
@@ -98,13 +95,12 @@ impl PoolFs {
     }
 
     /// Applies one request written to a control file.
-    pub(super) fn control_write(
-        &self,
-        pool: &Arc<Pool>,
-        file: PoolFile,
-        data: &[u8],
-    ) -> Result<()> {
+    pub(super) fn control_write(&self, ctl: &Ctl, data: &[u8]) -> Result<()> {
         let text = control::request_text(data)?;
+        let (pool, file) = match ctl {
+            Ctl::Pool(pool, file) => (pool, *file),
+            Ctl::Volume(b, f) => return self.volume_control_write(b, *f, text),
+        };
         match file {
             PoolFile::Status => match text.parse::<StatusRequest>()? {
                 StatusRequest::Start => self.reg.start(pool),

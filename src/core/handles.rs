@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use super::inodes::Backing;
-use crate::control::PoolFile;
+use crate::control::{PoolFile, VolFile};
 use crate::error::{Error, Result};
 use crate::pool::Pool;
 
@@ -38,14 +38,17 @@ pub enum OpenKind {
         direct: bool,
     },
     /// An open control file: the text rendered at open.
-    Control {
-        pool: Arc<Pool>,
-        file: PoolFile,
-        snapshot: Vec<u8>,
-    },
+    Control { ctl: Ctl, snapshot: Vec<u8> },
     /// An open directory: entries listed at open (and at every rewind), so
     /// offsets stay stable while the directory changes.
     Dir { entries: Mutex<Vec<DirEntry>> },
+}
+
+/// Which control file.
+#[derive(Debug, Clone)]
+pub enum Ctl {
+    Pool(Arc<Pool>, PoolFile),
+    Volume(Arc<Backing>, VolFile),
 }
 
 #[derive(Debug)]
@@ -93,6 +96,15 @@ impl HandleTable {
             .filter(|h| h.ino == ino)
             .cloned()
             .ok_or(Error::BadHandle)
+    }
+
+    /// How many open volume handles refer to the backing node `ino`.
+    pub fn volume_opens(&self, ino: u64) -> usize {
+        self.map
+            .read()
+            .values()
+            .filter(|h| matches!(&h.kind, OpenKind::Volume { node, .. } if node.ino == ino))
+            .count()
     }
 
     pub fn remove(&self, fh: u64) -> Option<Arc<OpenFile>> {

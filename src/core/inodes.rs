@@ -6,7 +6,10 @@
 //!   directory, then its control files;
 //! - backing objects (volumes and sub-directories) get numbers from
 //!   `DYNAMIC_BASE` up, keyed by (pool, run, st_dev, st_ino), so a volume keeps
-//!   its number for as long as its pool runs, whatever the kernel forgets.
+//!   its number for as long as its pool runs, whatever the kernel forgets;
+//! - the `.vol` mirror of a backing object with number `n` is `n + (1 << 56)`
+//!   (its control directory) and `n + (k << 56)` for its control files; a
+//!   lookup of a mirror counts as a lookup of `n`.
 //!
 //! The table is a plain struct; `core` owns the lock around it.
 
@@ -17,13 +20,15 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::control::PoolFile;
+use crate::control::{PoolFile, VolFile};
 use crate::pool::{Active, Pool};
 
 pub const ROOT: u64 = 1;
 const POOL_BASE: u64 = 16;
 const POOL_STRIDE: u64 = 8;
 const DYNAMIC_BASE: u64 = 1 << 40;
+const MIRROR_SHIFT: u32 = 56;
+const VOL_ROOT_SLOT: u64 = 1 + PoolFile::ALL.len() as u64;
 
 /// A node whose number derives from the registry alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +36,33 @@ pub enum Synthetic {
     Root,
     PoolDir(u32),
     PoolCtl(u32, PoolFile),
+    /// `<pool>/.vol`
+    VolRoot(u32),
+}
+
+/// What a mirror number stands for: the backing number and, for a control
+/// file, which one (`None`: the control directory itself).
+pub fn decode_mirror(ino: u64) -> Option<(u64, Option<VolFile>)> {
+    let k = ino >> MIRROR_SHIFT;
+    let base = ino & ((1 << MIRROR_SHIFT) - 1);
+    match k {
+        0 => None,
+        1 => Some((base, None)),
+        k => VolFile::ALL.get(k as usize - 2).map(|f| (base, Some(*f))),
+    }
+}
+
+pub fn mirror_dir(base: u64) -> u64 {
+    base + (1 << MIRROR_SHIFT)
+}
+
+pub fn mirror_file(base: u64, f: VolFile) -> u64 {
+    let k = VolFile::ALL.iter().position(|x| *x == f).unwrap_or(0) as u64 + 2;
+    base + (k << MIRROR_SHIFT)
+}
+
+pub fn vol_root_ino(id: u32) -> u64 {
+    pool_dir_ino(id) + VOL_ROOT_SLOT
 }
 
 pub fn pool_dir_ino(id: u32) -> u64 {
@@ -52,6 +84,7 @@ pub fn decode(ino: u64) -> Option<Synthetic> {
     let id = u32::try_from((ino - POOL_BASE) / POOL_STRIDE).ok()?;
     match (ino - POOL_BASE) % POOL_STRIDE {
         0 => Some(Synthetic::PoolDir(id)),
+        VOL_ROOT_SLOT => Some(Synthetic::VolRoot(id)),
         k => PoolFile::ALL
             .get(k as usize - 1)
             .map(|f| Synthetic::PoolCtl(id, *f)),
@@ -131,6 +164,13 @@ impl InodeTable {
         node
     }
 
+    /// Counts one more kernel lookup of an existing node.
+    pub fn add_lookup(&mut self, ino: u64) -> Option<Arc<Backing>> {
+        let e = self.nodes.get_mut(&ino)?;
+        e.lookups = e.lookups.saturating_add(1);
+        Some(e.node.clone())
+    }
+
     pub fn get(&self, ino: u64) -> Option<Arc<Backing>> {
         self.nodes.get(&ino).map(|e| e.node.clone())
     }
@@ -174,6 +214,14 @@ mod tests {
             }
         }
         assert_eq!(decode(DYNAMIC_BASE + 5), None);
+        assert_eq!(decode(vol_root_ino(3)), Some(Synthetic::VolRoot(3)));
+        let n = DYNAMIC_BASE + 9;
+        assert_eq!(decode_mirror(n), None);
+        assert_eq!(decode_mirror(mirror_dir(n)), Some((n, None)));
+        for f in VolFile::ALL {
+            assert_eq!(decode_mirror(mirror_file(n, f)), Some((n, Some(f))));
+            assert_eq!(decode(mirror_file(n, f)), None);
+        }
     }
 
     #[test]

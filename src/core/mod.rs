@@ -16,6 +16,7 @@
 mod control_ops;
 pub mod handles;
 pub mod inodes;
+mod volume_ops;
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -28,11 +29,11 @@ use nix::fcntl::{AtFlags, OFlag, RenameFlags};
 use nix::sys::stat::{FileStat, Mode, SFlag};
 use parking_lot::RwLock;
 
-use crate::control::{self, PoolFile};
+use crate::control::{self, PoolFile, VolFile};
 use crate::error::{Error, Result};
 use crate::pool::{Active, Pool, Registry};
 use crate::sys;
-use handles::{DirEntry, HandleTable, Kind, OpenFile, OpenKind};
+use handles::{Ctl, DirEntry, HandleTable, Kind, OpenFile, OpenKind};
 use inodes::{Backing, InodeTable, Synthetic, cname};
 
 /// Who asks: the caller's credentials from the FUSE request.
@@ -117,6 +118,11 @@ enum Node {
     PoolDir(Arc<Pool>),
     PoolCtl(Arc<Pool>, PoolFile),
     Backing(Arc<Backing>),
+    /// `<pool>/.vol`
+    VolRoot(Arc<Pool>),
+    /// `<pool>/.vol/<path>`: mirrors a volume (its control files) or a sub-directory.
+    VolDir(Arc<Backing>),
+    VolCtl(Arc<Backing>, VolFile),
 }
 
 /// A directory that holds volumes: a running pool's top or a sub-directory.
@@ -152,6 +158,8 @@ impl Parent {
 pub enum Inval {
     /// The name `name` in directory `parent`.
     Entry { parent: u64, name: OsString },
+    /// The attributes and cached data of inode `ino` (changed behind the kernel).
+    Inode { ino: u64 },
 }
 
 /// The poolfs namespace over a registry of pools.
@@ -165,6 +173,21 @@ pub struct PoolFs {
     /// its own thread, never from a request handler (no deadlock on the
     /// directory locks the kernel holds while it waits for a reply).
     inval: parking_lot::Mutex<Option<std::sync::mpsc::Sender<Inval>>>,
+    /// Where the tree is mounted (for the `path:` of volume info).
+    mountpoint: RwLock<Option<std::path::PathBuf>>,
+    /// Volumes being wiped: opens are refused meanwhile.
+    /// Lock order: before the pool lock and the handle table.
+    busy: parking_lot::Mutex<std::collections::HashSet<u64>>,
+    /// Last or ongoing wipe of each volume (by backing inode number).
+    wipes: parking_lot::Mutex<std::collections::HashMap<u64, control::volume::WipeStatus>>,
+}
+
+/// Every entry of a listed backing directory becomes a `.vol` directory.
+fn mirror_entries(out: &mut [DirEntry]) {
+    for e in out.iter_mut().skip(2) {
+        e.ino = inodes::mirror_dir(e.ino);
+        e.kind = Kind::Dir;
+    }
 }
 
 fn stat_attr(ino: u64, st: &FileStat) -> Attr {
@@ -231,7 +254,15 @@ impl PoolFs {
             handles: HandleTable::default(),
             started: SystemTime::now(),
             inval: parking_lot::Mutex::new(None),
+            mountpoint: RwLock::new(None),
+            busy: parking_lot::Mutex::new(Default::default()),
+            wipes: parking_lot::Mutex::new(Default::default()),
         }
+    }
+
+    /// Records where the tree is mounted.
+    pub fn set_mountpoint(&self, m: std::path::PathBuf) {
+        *self.mountpoint.write() = Some(m);
     }
 
     /// Connects the kernel-cache invalidation channel.
@@ -239,7 +270,7 @@ impl PoolFs {
         *self.inval.lock() = Some(tx);
     }
 
-    fn invalidate(&self, i: Inval) {
+    pub(crate) fn invalidate(&self, i: Inval) {
         if let Some(tx) = self.inval.lock().as_ref() {
             let _ = tx.send(i);
         }
@@ -280,7 +311,24 @@ impl PoolFs {
                 .by_id(id)
                 .map(|p| Node::PoolCtl(p, f))
                 .ok_or_else(stale),
+            Some(Synthetic::VolRoot(id)) => {
+                let p = self.reg.by_id(id).ok_or_else(stale)?;
+                if p.active().is_none() {
+                    return Err(stale());
+                }
+                Ok(Node::VolRoot(p))
+            }
             None => {
+                if let Some((base, file)) = inodes::decode_mirror(ino) {
+                    let b = self.inodes.read().get(base).ok_or_else(stale)?;
+                    if !b.is_live() {
+                        return Err(stale());
+                    }
+                    return Ok(match file {
+                        None => Node::VolDir(b),
+                        Some(f) => Node::VolCtl(b, f),
+                    });
+                }
                 let b = self.inodes.read().get(ino).ok_or_else(stale)?;
                 if !b.is_live() {
                     return Err(stale());
@@ -308,10 +356,14 @@ impl PoolFs {
                 active: b.active.clone(),
                 dir: Some(b),
             }),
-            Node::Backing(_) | Node::PoolCtl(..) => Err(Error::Os {
+            Node::Backing(_) | Node::PoolCtl(..) | Node::VolCtl(..) => Err(Error::Os {
                 op: "lookup",
                 errno: Errno::ENOTDIR,
             }),
+            Node::VolRoot(_) | Node::VolDir(_) => Err(Error::NotPermitted(
+                "the .vol tree mirrors the pool; create and remove volumes in the pool itself"
+                    .into(),
+            )),
             Node::Root => Err(Error::NotPermitted(
                 "only pools live at the top of the mount".into(),
             )),
@@ -322,8 +374,8 @@ impl PoolFs {
     pub fn pool_of(&self, ino: u64) -> Option<Arc<Pool>> {
         match self.node(ino).ok()? {
             Node::Root => None,
-            Node::PoolDir(p) | Node::PoolCtl(p, _) => Some(p),
-            Node::Backing(b) => Some(b.pool.clone()),
+            Node::PoolDir(p) | Node::PoolCtl(p, _) | Node::VolRoot(p) => Some(p),
+            Node::Backing(b) | Node::VolDir(b) | Node::VolCtl(b, _) => Some(b.pool.clone()),
         }
     }
 
@@ -344,10 +396,10 @@ impl PoolFs {
         }
     }
 
-    fn ctl_attr(&self, ino: u64, f: PoolFile) -> Attr {
+    fn ctl_attr(&self, ino: u64, writable: bool) -> Attr {
         Attr {
             kind: Kind::File,
-            perm: if f.writable() { 0o644 } else { 0o444 },
+            perm: if writable { 0o644 } else { 0o444 },
             nlink: 1,
             blocks: 0,
             ..self.dir_attr(ino, 0, 1)
@@ -379,17 +431,58 @@ impl PoolFs {
             Node::PoolDir(pool) => {
                 if let Some(f) = PoolFile::from_name(&name.to_string_lossy()) {
                     return Ok(Entry {
-                        attr: self.ctl_attr(inodes::pool_ctl_ino(pool.id, f), f),
+                        attr: self.ctl_attr(inodes::pool_ctl_ino(pool.id, f), f.writable()),
                         cache: Cache::Never,
                     });
                 }
-                if control::is_reserved(&name.to_string_lossy()) {
-                    return Err(Error::NotFound("no such volume".into()));
+                if name == control::VOL_DIR {
+                    if pool.active().is_none() {
+                        return Err(Error::NotFound("an inactive pool has no .vol".into()));
+                    }
+                    return Ok(Entry {
+                        attr: self.dir_attr(inodes::vol_root_ino(pool.id), 0o755, 2),
+                        cache: Cache::Never,
+                    });
                 }
                 self.lookup_backing(&self.parent(parent)?, name)
             }
+            Node::VolRoot(pool) => {
+                if control::is_reserved(&name.to_string_lossy()) {
+                    return Err(Error::NotFound("no such volume".into()));
+                }
+                let p = self.parent(inodes::pool_dir_ino(pool.id))?;
+                self.lookup_mirror(&p, name)
+            }
+            Node::VolDir(b) if b.is_dir => {
+                let p = Parent {
+                    pool: b.pool.clone(),
+                    active: b.active.clone(),
+                    dir: Some(b),
+                };
+                self.lookup_mirror(&p, name)
+            }
+            Node::VolDir(b) => {
+                let f = VolFile::from_name(&name.to_string_lossy())
+                    .ok_or_else(|| Error::NotFound("no such control file".into()))?;
+                let b = self.inodes.write().add_lookup(b.ino).ok_or_else(|| {
+                    Error::NotFound("no such volume (its pool stopped or it was removed)".into())
+                })?;
+                Ok(Entry {
+                    attr: self.ctl_attr(inodes::mirror_file(b.ino, f), f.writable()),
+                    cache: Cache::Never,
+                })
+            }
             _ => self.lookup_backing(&self.parent(parent)?, name),
         }
+    }
+
+    /// Looks a backing object up and answers with its `.vol` mirror directory.
+    fn lookup_mirror(&self, p: &Parent, name: &OsStr) -> Result<Entry> {
+        let e = self.lookup_backing(p, name)?;
+        Ok(Entry {
+            attr: self.dir_attr(inodes::mirror_dir(e.attr.ino), 0o755, 2),
+            cache: Cache::Never,
+        })
     }
 
     fn lookup_backing(&self, parent: &Parent, name: &OsStr) -> Result<Entry> {
@@ -446,7 +539,8 @@ impl PoolFs {
 
     pub fn forget(&self, ino: u64, n: u64) {
         if inodes::decode(ino).is_none() {
-            self.inodes.write().forget(ino, n);
+            let base = inodes::decode_mirror(ino).map_or(ino, |(b, _)| b);
+            self.inodes.write().forget(base, n);
         }
     }
 
@@ -454,8 +548,10 @@ impl PoolFs {
         let (attr, cache) = match self.node(ino)? {
             Node::Root => (self.dir_attr(ino, 0o755, 2), Cache::Never),
             Node::PoolDir(p) => (self.pool_dir_attr(&p)?, Cache::Never),
-            Node::PoolCtl(_, f) => (self.ctl_attr(ino, f), Cache::Never),
+            Node::PoolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
             Node::Backing(b) => (stat_attr(ino, &fstat(b.fd.as_fd())?), Cache::Backing),
+            Node::VolRoot(_) | Node::VolDir(_) => (self.dir_attr(ino, 0o755, 2), Cache::Never),
+            Node::VolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
         };
         Ok(Entry { attr, cache })
     }
@@ -463,7 +559,7 @@ impl PoolFs {
     pub fn setattr(&self, ino: u64, sa: SetAttr) -> Result<Entry> {
         let fd_owner;
         let fd = match self.node(ino)? {
-            Node::PoolCtl(..) => {
+            Node::PoolCtl(..) | Node::VolCtl(..) => {
                 // O_TRUNC on a control file does nothing (sysfs rule).
                 if sa.mode.is_some() || sa.uid.is_some() || sa.gid.is_some() {
                     return Err(Error::NotPermitted(
@@ -472,9 +568,9 @@ impl PoolFs {
                 }
                 return self.getattr(ino);
             }
-            Node::Root => {
+            Node::Root | Node::VolRoot(_) | Node::VolDir(_) => {
                 return Err(Error::NotPermitted(
-                    "the mount's root cannot be changed".into(),
+                    "the mount's root and the .vol tree cannot be changed".into(),
                 ));
             }
             Node::PoolDir(p) => {
@@ -648,6 +744,11 @@ impl PoolFs {
                     });
                 }
                 if let Some(active) = pool.active() {
+                    out.push(DirEntry {
+                        ino: inodes::vol_root_ino(pool.id),
+                        kind: Kind::Dir,
+                        name: control::VOL_DIR.into(),
+                    });
                     let p = Parent {
                         pool,
                         active,
@@ -663,6 +764,29 @@ impl PoolFs {
                     dir: Some(b),
                 };
                 self.list_backing(&p, &mut out)?;
+            }
+            Node::VolRoot(pool) => {
+                let p = self.parent(inodes::pool_dir_ino(pool.id))?;
+                self.list_backing(&p, &mut out)?;
+                mirror_entries(&mut out);
+            }
+            Node::VolDir(b) if b.is_dir => {
+                let p = Parent {
+                    pool: b.pool.clone(),
+                    active: b.active.clone(),
+                    dir: Some(b),
+                };
+                self.list_backing(&p, &mut out)?;
+                mirror_entries(&mut out);
+            }
+            Node::VolDir(b) => {
+                for f in VolFile::ALL {
+                    out.push(DirEntry {
+                        ino: inodes::mirror_file(b.ino, f),
+                        kind: Kind::File,
+                        name: f.name().into(),
+                    });
+                }
             }
             _ => {
                 return Err(Error::Os {
@@ -720,9 +844,14 @@ impl PoolFs {
 
     pub fn open(&self, ino: u64, flags: i32) -> Result<Opened> {
         match self.node(ino)? {
-            Node::PoolCtl(pool, f) => self.open_control(ino, pool, f, flags),
+            Node::PoolCtl(pool, f) => self.open_control(ino, Ctl::Pool(pool, f), flags),
+            Node::VolCtl(b, f) => self.open_control(ino, Ctl::Volume(b, f), flags),
             Node::Backing(b) if !b.is_dir => self.open_volume(b, flags),
-            Node::Backing(_) | Node::PoolDir(_) | Node::Root => Err(Error::Os {
+            Node::Backing(_)
+            | Node::PoolDir(_)
+            | Node::Root
+            | Node::VolRoot(_)
+            | Node::VolDir(_) => Err(Error::Os {
                 op: "open",
                 errno: Errno::EISDIR,
             }),
@@ -746,6 +875,13 @@ impl PoolFs {
         fd: std::os::fd::OwnedFd,
         oflags: OFlag,
     ) -> Result<Opened> {
+        let busy = self.busy.lock();
+        if busy.contains(&node.ino) {
+            return Err(Error::Busy(format!(
+                "volume '{}' is being wiped",
+                node.path.read()
+            )));
+        }
         let fh = self.handles.reserve();
         node.pool
             .register_open(fh, &node.path.read(), node.active.run)?;
@@ -938,8 +1074,8 @@ impl PoolFs {
             OpenKind::Volume { file, direct, .. } => {
                 crate::volume::write_at(file, *direct, offset, data).map(|n| n as u32)
             }
-            OpenKind::Control { pool, file, .. } => {
-                self.control_write(pool, *file, data)?;
+            OpenKind::Control { ctl, .. } => {
+                self.control_write(ctl, data)?;
                 Ok(data.len() as u32)
             }
             OpenKind::Dir { .. } => Err(Error::Os {
@@ -1071,8 +1207,8 @@ impl PoolFs {
 
     pub fn statfs(&self, ino: u64) -> Result<StatFs> {
         let st = match self.node(ino).ok().and_then(|n| match n {
-            Node::PoolDir(p) | Node::PoolCtl(p, _) => p.active(),
-            Node::Backing(b) => Some(b.active.clone()),
+            Node::PoolDir(p) | Node::PoolCtl(p, _) | Node::VolRoot(p) => p.active(),
+            Node::Backing(b) | Node::VolDir(b) | Node::VolCtl(b, _) => Some(b.active.clone()),
             Node::Root => None,
         }) {
             Some(a) => nix::sys::statvfs::fstatvfs(&a.root),

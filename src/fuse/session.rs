@@ -210,6 +210,7 @@ fn start_invalidator(core: &PoolFs, notifier: fuser::Notifier) -> Result<()> {
                     Inval::Entry { parent, name } => {
                         notifier.inval_entry(fuser::INodeNo(*parent), name)
                     }
+                    Inval::Inode { ino } => notifier.inval_inode(fuser::INodeNo(*ino), 0, -1),
                 };
                 // ENOENT: the kernel had nothing cached, which is fine.
                 if let Err(e) = r.filter_not_found() {
