@@ -1,0 +1,2 @@
+//! Shared helpers for poolfs integration tests.
+pub mod exerciser;
