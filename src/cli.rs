@@ -1,9 +1,12 @@
-//! The command line (clap). `poolfs mount` runs the daemon; the management
-//! verbs act only through the mounted tree.
+//! The command line (clap). `poolfs mount` runs the daemon; every other
+//! verb mirrors a `virsh` command and acts only through the mounted tree
+//! (see `manage`), so the file interface stays complete.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::control::volume::{WipeAlgorithm, parse_size};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -12,20 +15,222 @@ use clap::{Parser, Subcommand};
     about = "Storage pools as directories, volumes as files (FUSE)"
 )]
 pub struct Cli {
-    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
+    /// Log level of the daemon (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long, global = true, default_value = "info")]
     pub log_level: String,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Where the management verbs find the tree.
+#[derive(Debug, Args, Clone)]
+pub struct Tree {
+    /// The mounted tree [default: $POOLFS_MOUNT, else /srv/pools].
+    #[arg(
+        long = "mount",
+        env = "POOLFS_MOUNT",
+        default_value = "/srv/pools",
+        global = true
+    )]
+    pub mount: PathBuf,
+    /// Print JSON instead of text (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Mount the pool tree and serve it.
     Mount(MountArgs),
+    /// List pools (running ones; --all for every pool).
+    PoolList {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        details: bool,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Show a pool's facts.
+    PoolInfo {
+        pool: String,
+        /// Sizes in bytes instead of human units.
+        #[arg(long)]
+        bytes: bool,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Define a new pool (mkdir, then write its config).
+    PoolDefineAs {
+        name: String,
+        /// dir, fs, netfs or block.
+        #[arg(value_name = "TYPE")]
+        pool_type: String,
+        /// Where volumes live (default for dir pools: under the state directory).
+        #[arg(long)]
+        target: Option<PathBuf>,
+        /// Device, image or export (fs, netfs, block).
+        #[arg(long)]
+        source: Vec<String>,
+        /// Filesystem format of an fs pool.
+        #[arg(long)]
+        source_format: Option<String>,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Prepare a pool's storage (create its target, make its filesystem).
+    PoolBuild {
+        pool: String,
+        /// Also over an existing filesystem signature.
+        #[arg(long)]
+        overwrite: bool,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Start a pool.
+    PoolStart {
+        pool: String,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Stop a pool (virsh pool-destroy); its data stays.
+    #[command(alias = "pool-destroy")]
+    PoolStop {
+        pool: String,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Mark a pool to start with the daemon (or not, with --disable).
+    PoolAutostart {
+        pool: String,
+        #[arg(long)]
+        disable: bool,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Rescan a pool.
+    PoolRefresh {
+        pool: String,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Forget an inactive pool's definition; its data stays.
+    PoolUndefine {
+        pool: String,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// List a pool's volumes.
+    VolList {
+        pool: String,
+        #[arg(long)]
+        details: bool,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Show a volume's facts.
+    VolInfo {
+        vol: String,
+        #[arg(long)]
+        pool: String,
+        #[arg(long)]
+        bytes: bool,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Create a volume: sparse unless --allocation says otherwise.
+    VolCreateAs {
+        pool: String,
+        name: String,
+        #[arg(value_parser = size_arg)]
+        capacity: u64,
+        /// Bytes to allocate up front (raw volumes).
+        #[arg(long, value_parser = size_arg)]
+        allocation: Option<u64>,
+        /// raw or qcow2 (qcow2 needs qemu-img).
+        #[arg(long, default_value = "raw")]
+        format: String,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Copy a volume within its pool, keeping holes (copy_file_range next to the data).
+    VolClone {
+        vol: String,
+        newname: String,
+        #[arg(long)]
+        pool: String,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Change a volume's capacity (qcow2: its virtual size).
+    VolResize {
+        vol: String,
+        /// New capacity, or the change with --delta.
+        #[arg(allow_hyphen_values = true)]
+        capacity: String,
+        #[arg(long)]
+        pool: String,
+        /// CAPACITY is added to (or, negative, taken from) the current one.
+        #[arg(long)]
+        delta: bool,
+        /// Allow a smaller capacity.
+        #[arg(long)]
+        shrink: bool,
+        /// Allocate the new space.
+        #[arg(long)]
+        allocate: bool,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Wipe a volume so no old byte can be read back.
+    VolWipe {
+        vol: String,
+        #[arg(long)]
+        pool: String,
+        #[arg(long, default_value = "zero", value_parser = wipe_arg)]
+        algorithm: WipeAlgorithm,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Copy a local file into a volume.
+    VolUpload {
+        vol: String,
+        file: PathBuf,
+        #[arg(long)]
+        pool: String,
+        /// Keep the holes of FILE.
+        #[arg(long)]
+        sparse: bool,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Copy a volume into a local file.
+    VolDownload {
+        vol: String,
+        file: PathBuf,
+        #[arg(long)]
+        pool: String,
+        /// Keep the volume's holes in FILE.
+        #[arg(long)]
+        sparse: bool,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Delete a volume.
+    VolDelete {
+        vol: String,
+        #[arg(long)]
+        pool: String,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Args)]
 pub struct MountArgs {
     /// Where to show the pools.
     #[arg(default_value = "/srv/pools")]
@@ -39,4 +244,12 @@ pub struct MountArgs {
     /// FUSE worker threads.
     #[arg(long, default_value_t = 8)]
     pub threads: usize,
+}
+
+fn size_arg(s: &str) -> Result<u64, String> {
+    parse_size(s).map_err(|e| e.to_string())
+}
+
+fn wipe_arg(s: &str) -> Result<WipeAlgorithm, String> {
+    s.parse().map_err(|e: crate::error::Error| e.to_string())
 }

@@ -22,6 +22,7 @@ pub mod core;
 pub mod daemon;
 pub mod error;
 pub mod fuse;
+pub mod manage;
 pub mod pool;
 pub mod sys;
 pub mod volume;

@@ -2,18 +2,31 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use poolfs::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Mount(args) => poolfs::daemon::run(args, &cli.log_level),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "poolfs",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map_err(poolfs::error::Error::io("cannot write the man page")),
+        other => poolfs::manage::run(other),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("poolfs: {e}");
+            eprintln!("poolfs: error: {e}");
             ExitCode::FAILURE
         }
     }
