@@ -13,14 +13,18 @@ use support::exerciser::{Config, run};
 fn exerciser_on_a_mounted_volume() {
     require_mount!();
     let fx = Fixture::new();
-    let ops = std::env::var("POOLFS_EXERCISER_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let ops = std::env::var("POOLFS_EXERCISER_OPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     let cfg = Config {
         ops,
         seed: 1,
         max_size: 16 << 20,
         direct: true,
     };
-    let report = run(&fx.pool("default").join("exerciser.img"), &cfg).unwrap_or_else(|e| panic!("{e}"));
+    let report =
+        run(&fx.pool("default").join("exerciser.img"), &cfg).unwrap_or_else(|e| panic!("{e}"));
     println!("{report}");
     assert_eq!(report.ops, ops);
 }
