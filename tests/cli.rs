@@ -11,7 +11,11 @@ use std::process::Command;
 use common::{BIN, Fixture};
 
 fn poolfs(fx: &Fixture, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).env("POOLFS_MOUNT", &fx.mnt).output().unwrap();
+    let out = Command::new(BIN)
+        .args(args)
+        .env("POOLFS_MOUNT", &fx.mnt)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -30,29 +34,70 @@ fn cli_pool_lifecycle() {
     require_mount!();
     let fx = Fixture::new();
     let list = ok(&fx, &["pool-list"]);
-    assert!(list.starts_with(" Name      State    Autostart\n---"), "{list}");
+    assert!(
+        list.starts_with(" Name      State    Autostart\n---"),
+        "{list}"
+    );
     assert!(list.contains(" default   active   yes"), "{list}");
-    assert_eq!(ok(&fx, &["pool-define-as", "p2", "dir"]), "Pool p2 defined\n");
-    assert!(!ok(&fx, &["pool-list"]).contains("p2"), "inactive pools only with --all");
+    assert_eq!(
+        ok(&fx, &["pool-define-as", "p2", "dir"]),
+        "Pool p2 defined\n"
+    );
+    assert!(
+        !ok(&fx, &["pool-list"]).contains("p2"),
+        "inactive pools only with --all"
+    );
     assert!(ok(&fx, &["pool-list", "--all"]).contains(" p2        inactive   no"));
     assert_eq!(ok(&fx, &["pool-build", "p2"]), "Pool p2 built\n");
     assert_eq!(ok(&fx, &["pool-start", "p2"]), "Pool p2 started\n");
-    assert_eq!(ok(&fx, &["pool-autostart", "p2"]), "Pool p2 marked as autostarted\n");
+    assert_eq!(
+        ok(&fx, &["pool-autostart", "p2"]),
+        "Pool p2 marked as autostarted\n"
+    );
     let info = ok(&fx, &["pool-info", "p2", "--bytes"]);
-    assert!(info.contains("State:          running\n") && info.contains("Autostart:      yes\n"), "{info}");
-    let cap: u64 = info.lines().find_map(|l| l.strip_prefix("Capacity:")).unwrap().trim().parse().unwrap();
+    assert!(
+        info.contains("State:          running\n") && info.contains("Autostart:      yes\n"),
+        "{info}"
+    );
+    let cap: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Capacity:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(cap > 0);
-    let json: serde_json::Value = serde_json::from_str(&ok(&fx, &["pool-info", "p2", "--json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&fx, &["pool-info", "p2", "--json"])).unwrap();
     assert_eq!(json["state"], "running");
     assert_eq!(ok(&fx, &["pool-refresh", "p2"]), "Pool p2 refreshed\n");
     let (code, _, err) = poolfs(&fx, &["pool-undefine", "p2"]);
     assert_eq!(code, 1);
-    assert!(err.starts_with("poolfs: error: cannot undefine pool 'p2'") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.starts_with("poolfs: error: cannot undefine pool 'p2'") && err.lines().count() == 1,
+        "{err}"
+    );
     assert_eq!(ok(&fx, &["pool-stop", "p2"]), "Pool p2 destroyed\n");
-    assert_eq!(ok(&fx, &["pool-undefine", "p2"]), "Pool p2 has been undefined\n");
+    assert_eq!(
+        ok(&fx, &["pool-undefine", "p2"]),
+        "Pool p2 has been undefined\n"
+    );
     let (code, _, err) = poolfs(&fx, &["pool-info", "p2"]);
-    assert_eq!((code, err.as_str()), (1, "poolfs: error: storage pool 'p2' not found\n"));
-    let (code, _, err) = Command::new(BIN).args(["pool-list", "--mount", "/nonexistent"]).output().map(|o| (o.status.code().unwrap(), String::new(), String::from_utf8_lossy(&o.stderr).into_owned())).unwrap();
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "poolfs: error: storage pool 'p2' not found\n")
+    );
+    let (code, _, err) = Command::new(BIN)
+        .args(["pool-list", "--mount", "/nonexistent"])
+        .output()
+        .map(|o| {
+            (
+                o.status.code().unwrap(),
+                String::new(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
     assert_eq!(code, 1);
     assert!(err.contains("no poolfs tree at '/nonexistent'"), "{err}");
 }
@@ -61,51 +106,150 @@ fn cli_pool_lifecycle() {
 fn cli_volume_lifecycle() {
     require_mount!();
     let fx = Fixture::new();
-    assert_eq!(ok(&fx, &["vol-create-as", "default", "a.raw", "1G"]), "Vol a.raw created\n");
-    assert_eq!(fs::metadata(fx.backing().join("a.raw")).unwrap().blocks(), 0, "sparse by default");
-    ok(&fx, &["vol-create-as", "default", "full.raw", "64M", "--allocation", "64M"]);
-    assert!(fs::metadata(fx.backing().join("full.raw")).unwrap().blocks() * 512 >= 64 << 20);
+    assert_eq!(
+        ok(&fx, &["vol-create-as", "default", "a.raw", "1G"]),
+        "Vol a.raw created\n"
+    );
+    assert_eq!(
+        fs::metadata(fx.backing().join("a.raw")).unwrap().blocks(),
+        0,
+        "sparse by default"
+    );
+    ok(
+        &fx,
+        &[
+            "vol-create-as",
+            "default",
+            "full.raw",
+            "64M",
+            "--allocation",
+            "64M",
+        ],
+    );
+    assert!(
+        fs::metadata(fx.backing().join("full.raw"))
+            .unwrap()
+            .blocks()
+            * 512
+            >= 64 << 20
+    );
     let (code, _, err) = poolfs(&fx, &["vol-create-as", "default", "a.raw", "1G"]);
-    assert_eq!((code, err.as_str()), (1, "poolfs: error: storage volume 'a.raw' exists already\n"));
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "poolfs: error: storage volume 'a.raw' exists already\n")
+    );
     let (code, _, _) = poolfs(&fx, &["vol-create-as", "default", "x.raw", "10Q"]);
     assert_eq!(code, 2, "clap rejects a malformed size");
     let list = ok(&fx, &["vol-list", "default", "--details"]);
-    assert!(list.contains(" a.raw ") && list.contains("1.00 GiB") && list.contains("0.00 B"), "{list}");
+    assert!(
+        list.contains(" a.raw ") && list.contains("1.00 GiB") && list.contains("0.00 B"),
+        "{list}"
+    );
     let info = ok(&fx, &["vol-info", "a.raw", "--pool", "default"]);
-    assert!(info.starts_with("Name:           a.raw\nType:           file\n"), "{info}");
+    assert!(
+        info.starts_with("Name:           a.raw\nType:           file\n"),
+        "{info}"
+    );
     let out = ok(&fx, &["vol-resize", "a.raw", "2G", "--pool", "default"]);
-    assert_eq!(out, "Size of volume 'a.raw' successfully changed to 2147483648\n");
-    let (code, _, err) = poolfs(&fx, &["vol-resize", "a.raw", "-1G", "--pool", "default", "--delta"]);
+    assert_eq!(
+        out,
+        "Size of volume 'a.raw' successfully changed to 2147483648\n"
+    );
+    let (code, _, err) = poolfs(
+        &fx,
+        &["vol-resize", "a.raw", "-1G", "--pool", "default", "--delta"],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("shrink"), "{err}");
-    ok(&fx, &["vol-resize", "a.raw", "-1G", "--pool", "default", "--delta", "--shrink"]);
-    assert_eq!(fs::metadata(fx.pool("default").join("a.raw")).unwrap().len(), 1 << 30);
+    ok(
+        &fx,
+        &[
+            "vol-resize",
+            "a.raw",
+            "-1G",
+            "--pool",
+            "default",
+            "--delta",
+            "--shrink",
+        ],
+    );
+    assert_eq!(
+        fs::metadata(fx.pool("default").join("a.raw"))
+            .unwrap()
+            .len(),
+        1 << 30
+    );
     // clone keeps holes
     fs::write(fx.dir.path().join("up.bin"), b"uploaded bytes").unwrap();
-    ok(&fx, &["vol-upload", "a.raw", fx.dir.path().join("up.bin").to_str().unwrap(), "--pool", "default"]);
-    assert_eq!(fs::read(fx.pool("default").join("a.raw")).unwrap(), b"uploaded bytes");
+    ok(
+        &fx,
+        &[
+            "vol-upload",
+            "a.raw",
+            fx.dir.path().join("up.bin").to_str().unwrap(),
+            "--pool",
+            "default",
+        ],
+    );
+    assert_eq!(
+        fs::read(fx.pool("default").join("a.raw")).unwrap(),
+        b"uploaded bytes"
+    );
     ok(&fx, &["vol-resize", "a.raw", "64M", "--pool", "default"]);
-    assert_eq!(ok(&fx, &["vol-clone", "a.raw", "b.raw", "--pool", "default"]), "Vol b.raw cloned from a.raw\n");
+    assert_eq!(
+        ok(&fx, &["vol-clone", "a.raw", "b.raw", "--pool", "default"]),
+        "Vol b.raw cloned from a.raw\n"
+    );
     let b = fs::metadata(fx.backing().join("b.raw")).unwrap();
     assert_eq!(b.len(), 64 << 20);
-    assert!(b.blocks() * 512 <= 64 << 10, "clone is sparse: {}", b.blocks() * 512);
+    assert!(
+        b.blocks() * 512 <= 64 << 10,
+        "clone is sparse: {}",
+        b.blocks() * 512
+    );
     let dl = fx.dir.path().join("down.raw");
-    ok(&fx, &["vol-download", "b.raw", dl.to_str().unwrap(), "--pool", "default", "--sparse"]);
+    ok(
+        &fx,
+        &[
+            "vol-download",
+            "b.raw",
+            dl.to_str().unwrap(),
+            "--pool",
+            "default",
+            "--sparse",
+        ],
+    );
     let d = fs::metadata(&dl).unwrap();
     assert_eq!(d.len(), 64 << 20);
     assert!(d.blocks() * 512 <= 64 << 10, "sparse download keeps holes");
-    assert_eq!(ok(&fx, &["vol-wipe", "b.raw", "--pool", "default"]), "Vol b.raw wiped\n");
+    assert_eq!(
+        ok(&fx, &["vol-wipe", "b.raw", "--pool", "default"]),
+        "Vol b.raw wiped\n"
+    );
     assert_eq!(fx.read("default/.vol/b.raw/wipe"), "done zero\n");
-    assert_eq!(ok(&fx, &["vol-delete", "b.raw", "--pool", "default"]), "Vol b.raw deleted\n");
+    assert_eq!(
+        ok(&fx, &["vol-delete", "b.raw", "--pool", "default"]),
+        "Vol b.raw deleted\n"
+    );
     let (code, _, err) = poolfs(&fx, &["vol-delete", "b.raw", "--pool", "default"]);
-    assert_eq!((code, err.as_str()), (1, "poolfs: error: storage volume 'b.raw' not found in pool 'default'\n"));
-    let json: serde_json::Value = serde_json::from_str(&ok(&fx, &["vol-list", "default", "--json"])).unwrap();
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            "poolfs: error: storage volume 'b.raw' not found in pool 'default'\n"
+        )
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&fx, &["vol-list", "default", "--json"])).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
 }
 
 #[test]
 fn cli_completions_and_man_page() {
-    let out = Command::new(BIN).args(["completions", "bash"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("vol-create-as"));
     let out = Command::new(BIN).arg("man").output().unwrap();
