@@ -14,10 +14,14 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
-echo "== cargo test (unit, core and mounted integration tests)"
 # Mounted tests fail instead of skipping when they cannot mount or miss a tool.
-POOLFS_REQUIRE_MOUNT=1 cargo test --all-targets
-echo "== conformance: pjdfstest and fsx on a poolfs mount"
+export POOLFS_REQUIRE_MOUNT=1
 cargo build --release
-scripts/conformance.sh target/release/poolfs
+# Both I/O paths pass the whole suite: kernel FUSE passthrough, and the daemon.
+for io in passthrough daemon; do
+    echo "== cargo test, volume I/O: $io (unit, core and mounted integration tests)"
+    POOLFS_TEST_IO=$io cargo test --all-targets
+    echo "== conformance, volume I/O: $io: pjdfstest and fsx on a poolfs mount"
+    CONFORMANCE_EXTRA_ARGS="--io $io" scripts/conformance.sh target/release/poolfs
+done
 echo "test.sh: all suites passed"

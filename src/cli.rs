@@ -244,6 +244,10 @@ pub struct MountArgs {
     /// FUSE worker threads.
     #[arg(long, default_value_t = 8)]
     pub threads: usize,
+    /// How volume reads and writes reach the backing files: kernel
+    /// passthrough where possible (auto), always (passthrough), or never (daemon).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub io: crate::fuse::IoMode,
 }
 
 fn size_arg(s: &str) -> Result<u64, String> {

@@ -88,6 +88,7 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
     let cfg = MountConfig {
         mountpoint,
         threads: args.threads,
+        io: args.io,
     };
     session::serve(core, &cfg, &signals, report)
 }

@@ -35,6 +35,7 @@ impl PoolFs {
         Ok(Opened {
             fh,
             direct_io: true,
+            volume: false,
         })
     }
 

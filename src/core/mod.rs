@@ -80,6 +80,9 @@ pub struct Opened {
     pub fh: u64,
     /// Serve reads and writes straight from the daemon, without page cache.
     pub direct_io: bool,
+    /// A volume: the kernel may pass its reads and writes straight to the
+    /// backing file (`passthrough_file`).
+    pub volume: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -162,6 +165,16 @@ pub enum Inval {
     Inode { ino: u64 },
 }
 
+/// An invalidation and, when the sender waits for it, where to say it is done.
+#[derive(Debug)]
+pub struct InvalRequest {
+    pub inval: Inval,
+    pub done: Option<std::sync::mpsc::SyncSender<()>>,
+}
+
+/// Longest wait for a synchronous invalidation.
+const INVAL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The poolfs namespace over a registry of pools.
 #[derive(Debug)]
 pub struct PoolFs {
@@ -172,7 +185,7 @@ pub struct PoolFs {
     /// Where invalidations go; the FUSE layer sends them to the kernel from
     /// its own thread, never from a request handler (no deadlock on the
     /// directory locks the kernel holds while it waits for a reply).
-    inval: parking_lot::Mutex<Option<std::sync::mpsc::Sender<Inval>>>,
+    inval: parking_lot::Mutex<Option<std::sync::mpsc::Sender<InvalRequest>>>,
     /// Where the tree is mounted (for the `path:` of volume info).
     mountpoint: RwLock<Option<std::path::PathBuf>>,
     /// Volumes being wiped: opens are refused meanwhile.
@@ -266,13 +279,35 @@ impl PoolFs {
     }
 
     /// Connects the kernel-cache invalidation channel.
-    pub fn set_invalidator(&self, tx: std::sync::mpsc::Sender<Inval>) {
+    pub fn set_invalidator(&self, tx: std::sync::mpsc::Sender<InvalRequest>) {
         *self.inval.lock() = Some(tx);
     }
 
+    /// Queues an invalidation; it reaches the kernel shortly after.
     pub(crate) fn invalidate(&self, i: Inval) {
         if let Some(tx) = self.inval.lock().as_ref() {
-            let _ = tx.send(i);
+            let _ = tx.send(InvalRequest {
+                inval: i,
+                done: None,
+            });
+        }
+    }
+
+    /// Invalidates before returning (so a control request that changed a
+    /// volume is visible when its `write(2)` returns). Waits at most
+    /// `INVAL_WAIT`: a kernel that cannot take the notification now (it holds
+    /// a lock while waiting for another request) never blocks this one.
+    pub(crate) fn invalidate_now(&self, i: Inval) {
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        let sent = self.inval.lock().as_ref().is_some_and(|tx| {
+            tx.send(InvalRequest {
+                inval: i,
+                done: Some(done_tx),
+            })
+            .is_ok()
+        });
+        if sent {
+            let _ = done_rx.recv_timeout(INVAL_WAIT);
         }
     }
 
@@ -295,6 +330,8 @@ impl PoolFs {
                 });
             }
         }
+        // FIFO channel: once this one is done, every entry above is too.
+        self.invalidate_now(Inval::Inode { ino: parent });
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
@@ -900,6 +937,7 @@ impl PoolFs {
         Ok(Opened {
             fh,
             direct_io: false,
+            volume: true,
         })
     }
 
@@ -1081,6 +1119,23 @@ impl PoolFs {
             OpenKind::Dir { .. } => Err(Error::Os {
                 op: "write",
                 errno: Errno::EISDIR,
+            }),
+        }
+    }
+
+    /// The file the kernel should read and write for volume `ino` in kernel
+    /// passthrough: opened read-write once per inode and shared by all its
+    /// opens (the kernel allows one backing file per inode). The caller's
+    /// access mode and `O_DIRECT` still apply: the kernel checks and passes
+    /// them per request.
+    pub fn passthrough_file(&self, ino: u64) -> Result<std::fs::File> {
+        match self.node(ino)? {
+            Node::Backing(b) if !b.is_dir => sys::reopen(b.fd.as_fd(), OFlag::O_RDWR)
+                .map(std::fs::File::from)
+                .map_err(Error::os("open")),
+            _ => Err(Error::Os {
+                op: "open",
+                errno: Errno::EINVAL,
             }),
         }
     }

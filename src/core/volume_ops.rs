@@ -120,7 +120,7 @@ impl PoolFs {
             VolFile::Resize => self.resize(b, &text.parse()?),
             VolFile::Wipe => self.wipe(b, text.parse()?),
         }
-        .inspect(|()| self.invalidate(super::Inval::Inode { ino: b.ino }))
+        .inspect(|()| self.invalidate_now(super::Inval::Inode { ino: b.ino }))
     }
 
     /// SPEC 3.5: a raw volume's file changes size; a qcow2 volume's virtual

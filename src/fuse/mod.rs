@@ -6,16 +6,19 @@
 
 pub mod session;
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use parking_lot::Mutex;
+
 use fuser::{
-    CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
-    INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite,
-    ReplyXattr, Request, TimeOrNow, WriteFlags,
+    BackingId, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
+    Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
+    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::core::handles::Kind;
@@ -25,14 +28,93 @@ use crate::error::Error;
 /// How long the kernel may cache entries and attributes of backing objects.
 const BACKING_TTL: Duration = Duration::from_secs(1);
 
+/// How volume reads and writes reach the backing file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IoMode {
+    /// Kernel passthrough where the kernel and privileges allow it, else the daemon.
+    Auto,
+    /// Kernel passthrough or no mount at all.
+    Passthrough,
+    /// Every read and write goes through the daemon.
+    Daemon,
+}
+
+/// Backing ids registered with the kernel for passthrough: one per open
+/// volume inode, shared by all its opens, closed at its last release.
+#[derive(Debug, Default)]
+struct Passthrough {
+    by_ino: HashMap<u64, (Arc<BackingId>, usize)>,
+    by_fh: HashMap<u64, u64>,
+}
+
 #[derive(Debug)]
 pub struct FuseAdapter {
     core: Arc<PoolFs>,
+    io: IoMode,
+    /// Negotiated at INIT: the kernel does passthrough for this session.
+    passthrough: bool,
+    pt: Mutex<Passthrough>,
 }
 
 impl FuseAdapter {
-    pub fn new(core: Arc<PoolFs>) -> Self {
-        FuseAdapter { core }
+    pub fn new(core: Arc<PoolFs>, io: IoMode) -> Self {
+        FuseAdapter {
+            core,
+            io,
+            passthrough: false,
+            pt: Mutex::new(Passthrough::default()),
+        }
+    }
+
+    /// The backing id for a new open of volume `ino` (registering one at the
+    /// inode's first open); `None` means: serve this open from the daemon.
+    fn backing_for(
+        &self,
+        ino: u64,
+        fh: u64,
+        register: impl FnOnce(&std::fs::File) -> std::io::Result<BackingId>,
+    ) -> Option<Arc<BackingId>> {
+        let mut pt = self.pt.lock();
+        let id = match pt.by_ino.get_mut(&ino) {
+            Some((id, n)) => {
+                *n += 1;
+                id.clone()
+            }
+            None => {
+                let id = match self.core.passthrough_file(ino) {
+                    Ok(f) => register(&f).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match id {
+                    Ok(id) => {
+                        let id = Arc::new(id);
+                        pt.by_ino.insert(ino, (id.clone(), 1));
+                        id
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            ino,
+                            "kernel passthrough unavailable for this volume, the daemon serves it: {e}"
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        pt.by_fh.insert(fh, ino);
+        Some(id)
+    }
+
+    fn release_backing(&self, fh: u64) {
+        let mut pt = self.pt.lock();
+        if let Some(ino) = pt.by_fh.remove(&fh) {
+            if let Some((_, n)) = pt.by_ino.get_mut(&ino) {
+                *n -= 1;
+                if *n == 0 {
+                    pt.by_ino.remove(&ino);
+                }
+            }
+        }
     }
 
     /// Logs a failed request once, records refusals, and returns its errno.
@@ -122,6 +204,26 @@ impl Filesystem for FuseAdapter {
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
         let _ = config.set_max_background(64);
+        if self.io != IoMode::Daemon {
+            let root = nix::unistd::geteuid().is_root();
+            match config.add_capabilities(InitFlags::FUSE_PASSTHROUGH) {
+                Ok(()) if root => {
+                    // Backing files on a plain filesystem; poolfs itself may be
+                    // stacked under one more layer.
+                    let _ = config.set_max_stack_depth(1);
+                    self.passthrough = true;
+                }
+                _ if self.io == IoMode::Passthrough => {
+                    return Err(std::io::Error::other(
+                        "kernel FUSE passthrough is not available (needs Linux 6.9+ and root)",
+                    ));
+                }
+                _ => tracing::info!(
+                    "kernel FUSE passthrough not available: the daemon serves volume I/O"
+                ),
+            }
+        }
+        tracing::info!(passthrough = self.passthrough, "FUSE session initialised");
         Ok(())
     }
 
@@ -266,6 +368,12 @@ impl Filesystem for FuseAdapter {
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         match self.core.open(ino.0, flags.0) {
+            Ok(o) if o.volume && self.passthrough => {
+                match self.backing_for(ino.0, o.fh, |f| reply.open_backing(f)) {
+                    Some(id) => reply.opened_passthrough(FileHandle(o.fh), fopen(&o), &id),
+                    None => reply.opened(FileHandle(o.fh), fopen(&o)),
+                }
+            }
             Ok(o) => reply.opened(FileHandle(o.fh), fopen(&o)),
             Err(e) => reply.error(self.fail("open", ino.0, &e)),
         }
@@ -328,6 +436,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         self.core.release(fh.0);
+        self.release_backing(fh.0);
         reply.ok();
     }
 
@@ -458,13 +567,23 @@ impl Filesystem for FuseAdapter {
         reply: ReplyCreate,
     ) {
         match self.core.create(ctx(req), parent.0, name, mode, flags) {
-            Ok((e, o)) => reply.created(
-                &ttl(e.cache),
-                &file_attr(&e.attr),
-                Generation(0),
-                FileHandle(o.fh),
-                fopen(&o),
-            ),
+            Ok((e, o)) => {
+                let id = if o.volume && self.passthrough {
+                    self.backing_for(e.attr.ino, o.fh, |f| reply.open_backing(f))
+                } else {
+                    None
+                };
+                let (t, a, g, fh) = (
+                    ttl(e.cache),
+                    file_attr(&e.attr),
+                    Generation(0),
+                    FileHandle(o.fh),
+                );
+                match id {
+                    Some(id) => reply.created_passthrough(&t, &a, g, fh, fopen(&o), &id),
+                    None => reply.created(&t, &a, g, fh, fopen(&o)),
+                }
+            }
             Err(e) => reply.error(self.fail("create", parent.0, &e)),
         }
     }

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 
 use super::FuseAdapter;
-use crate::core::{Inval, PoolFs};
+use crate::core::{Inval, InvalRequest, PoolFs};
 use crate::error::{Error, Result};
 
 /// What `poolfs mount` was asked for.
@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 pub struct MountConfig {
     pub mountpoint: PathBuf,
     pub threads: usize,
+    pub io: super::IoMode,
 }
 
 /// The mount's source name in /proc/mounts (`poolfs on /srv/pools type fuse.poolfs`).
@@ -150,7 +151,11 @@ pub fn serve(
     config.n_threads = Some(cfg.threads.max(1));
     config.clone_fd = true;
 
-    let session = match Session::new(FuseAdapter::new(core.clone()), &cfg.mountpoint, &config) {
+    let session = match Session::new(
+        FuseAdapter::new(core.clone(), cfg.io),
+        &cfg.mountpoint,
+        &config,
+    ) {
         Ok(s) => s,
         Err(e) => {
             let err = Error::io(format!("cannot mount on '{}'", cfg.mountpoint.display()))(e);
@@ -200,12 +205,12 @@ pub fn serve(
 
 /// Sends the core's kernel-cache invalidations from a thread of its own.
 fn start_invalidator(core: &PoolFs, notifier: fuser::Notifier) -> Result<()> {
-    let (tx, rx) = std::sync::mpsc::channel::<Inval>();
+    let (tx, rx) = std::sync::mpsc::channel::<InvalRequest>();
     core.set_invalidator(tx);
     std::thread::Builder::new()
         .name("fuse-inval".into())
         .spawn(move || {
-            for i in rx {
+            for InvalRequest { inval: i, done } in rx {
                 let r = match &i {
                     Inval::Entry { parent, name } => {
                         notifier.inval_entry(fuser::INodeNo(*parent), name)
@@ -215,6 +220,9 @@ fn start_invalidator(core: &PoolFs, notifier: fuser::Notifier) -> Result<()> {
                 // ENOENT: the kernel had nothing cached, which is fine.
                 if let Err(e) = r.filter_not_found() {
                     tracing::debug!("cache invalidation {i:?} failed: {e}");
+                }
+                if let Some(d) = done {
+                    let _ = d.send(());
                 }
             }
         })

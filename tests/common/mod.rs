@@ -113,6 +113,12 @@ impl Fixture {
             .arg("--log-level")
             .arg("debug")
             .args(&self.extra_args)
+            // Both I/O paths run the whole suite: POOLFS_TEST_IO=passthrough|daemon.
+            .args(
+                std::env::var("POOLFS_TEST_IO")
+                    .map(|io| vec!["--io".to_string(), io])
+                    .unwrap_or_default(),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
