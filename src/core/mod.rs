@@ -1245,19 +1245,12 @@ impl PoolFs {
         else {
             return Err(Error::BadHandle);
         };
-        let mut oi = i64::try_from(off_in).map_err(|_| Error::Os {
-            op: "copy_file_range",
-            errno: Errno::EINVAL,
-        })?;
-        let mut oo = i64::try_from(off_out).map_err(|_| Error::Os {
-            op: "copy_file_range",
-            errno: Errno::EINVAL,
-        })?;
         // The reply counts bytes in a u32: never copy more than fits.
-        let len = len.min(1 << 30) as usize;
-        let n = nix::fcntl::copy_file_range(fi, Some(&mut oi), fo, Some(&mut oo), len)
-            .map_err(Error::os("copy_file_range"))?;
-        Ok(n as u64)
+        let len = len.min(1 << 30);
+        crate::volume::copy::copy_range(fi, off_in, fo, off_out, len).map_err(|e| Error::Os {
+            op: "copy_file_range",
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })
     }
 
     pub fn statfs(&self, ino: u64) -> Result<StatFs> {

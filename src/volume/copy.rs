@@ -11,30 +11,135 @@ use nix::unistd::Whence;
 
 /// Data extents of `f` below `size`, as (offset, length).
 pub fn data_extents(f: &File, size: u64) -> std::io::Result<Vec<(u64, u64)>> {
+    data_extents_in(f, 0, size)
+}
+
+/// `copy_file_range` semantics, done next to the data: the bytes of
+/// `src[off_in, off_in + len)` (cut at its end of file) land at `off_out` in
+/// `dst`, data extents through `copy_file_range` on the backing files (a
+/// reflink where the filesystem can), holes as holes (punched where `dst`
+/// had data). Returns the bytes copied.
+pub fn copy_range(
+    src: &File,
+    off_in: u64,
+    dst: &File,
+    off_out: u64,
+    len: u64,
+) -> std::io::Result<u64> {
+    let src_size = src.metadata()?.len();
+    if off_in >= src_size || len == 0 {
+        return Ok(0);
+    }
+    let end = off_in.saturating_add(len).min(src_size);
+    let total = end - off_in;
+    off_out
+        .checked_add(total)
+        .filter(|e| *e <= i64::MAX as u64)
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EFBIG))?;
+    let dst_size = dst.metadata()?.len();
+    let mut pos = off_in;
+    for (d, l) in data_extents_in(src, off_in, end)? {
+        zero_range(dst, off_out + (pos - off_in), d - pos, dst_size)?;
+        copy_extent(src, d, dst, off_out + (d - off_in), l, &mut |_| {})?;
+        pos = d + l;
+    }
+    zero_range(dst, off_out + (pos - off_in), end - pos, dst_size)?;
+    if off_out + total > dst.metadata()?.len() {
+        dst.set_len(off_out + total)?;
+    }
+    Ok(total)
+}
+
+/// Data extents of `f` within `[from, to)`.
+fn data_extents_in(f: &File, from: u64, to: u64) -> std::io::Result<Vec<(u64, u64)>> {
     let mut out = Vec::new();
-    let mut pos = 0u64;
-    while pos < size {
+    let mut pos = from;
+    while pos < to {
         let data = match nix::unistd::lseek(f, pos as i64, Whence::SeekData) {
             Ok(d) => d as u64,
             Err(Errno::ENXIO) => break,
-            // No SEEK_DATA: the whole rest is data.
             Err(Errno::EINVAL) | Err(Errno::EOPNOTSUPP) => {
-                out.push((pos, size - pos));
+                out.push((pos, to - pos));
                 break;
             }
             Err(e) => return Err(e.into()),
         };
-        if data >= size {
+        if data >= to {
             break;
         }
-        let hole = match nix::unistd::lseek(f, data as i64, Whence::SeekHole) {
-            Ok(h) => (h as u64).min(size),
-            Err(_) => size,
-        };
+        let hole =
+            nix::unistd::lseek(f, data as i64, Whence::SeekHole).map_or(to, |h| (h as u64).min(to));
         out.push((data, hole - data));
         pos = hole;
     }
     Ok(out)
+}
+
+/// Makes `dst[off, off + len)` read as zeros: nothing to do past the old end
+/// of file, a punched hole (or written zeros) below it.
+fn zero_range(dst: &File, off: u64, len: u64, dst_size: u64) -> std::io::Result<()> {
+    let len = len.min(dst_size.saturating_sub(off));
+    if len == 0 {
+        return Ok(());
+    }
+    use nix::fcntl::FallocateFlags as F;
+    match nix::fcntl::fallocate(
+        dst,
+        F::FALLOC_FL_PUNCH_HOLE | F::FALLOC_FL_KEEP_SIZE,
+        off as i64,
+        len as i64,
+    ) {
+        Ok(()) => Ok(()),
+        Err(Errno::EOPNOTSUPP) => {
+            let zeros = vec![0u8; (len.min(1 << 20)) as usize];
+            let mut o = off;
+            while o < off + len {
+                let n = (off + len - o).min(zeros.len() as u64) as usize;
+                dst.write_all_at(&zeros[..n], o)?;
+                o += n as u64;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Copies one extent with `copy_file_range`, falling back to read/write
+/// where the kernel cannot (different filesystems).
+fn copy_extent(
+    src: &File,
+    off_in: u64,
+    dst: &File,
+    off_out: u64,
+    len: u64,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<()> {
+    let mut done = 0u64;
+    let mut buf = Vec::new();
+    while done < len {
+        let want = (len - done).min(1 << 30) as usize;
+        let (mut oi, mut oo) = ((off_in + done) as i64, (off_out + done) as i64);
+        let n = match nix::fcntl::copy_file_range(src, Some(&mut oi), dst, Some(&mut oo), want) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(Errno::EXDEV)
+            | Err(Errno::EOPNOTSUPP)
+            | Err(Errno::EINVAL)
+            | Err(Errno::ENOSYS) => {
+                buf.resize(want.min(1 << 20), 0);
+                let r = src.read_at(&mut buf, off_in + done)?;
+                if r == 0 {
+                    break;
+                }
+                dst.write_all_at(&buf[..r], off_out + done)?;
+                r
+            }
+            Err(e) => return Err(e.into()),
+        };
+        done += n as u64;
+        progress(n as u64);
+    }
+    Ok(())
 }
 
 /// Copies `src` into `dst` (which gets `src`'s size), keeping holes.
@@ -49,36 +154,11 @@ pub fn sparse_copy(
     let extents = data_extents(src, size)?;
     let total: u64 = extents.iter().map(|e| e.1).sum();
     let mut done = 0u64;
-    let mut buf = Vec::new();
     for (off, len) in extents {
-        let mut o = off;
-        let end = off + len;
-        while o < end {
-            let want = ((end - o).min(1 << 30)) as usize;
-            let (mut oi, mut oo) = (o as i64, o as i64);
-            let n = match nix::fcntl::copy_file_range(src, Some(&mut oi), dst, Some(&mut oo), want)
-            {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(Errno::EXDEV)
-                | Err(Errno::EOPNOTSUPP)
-                | Err(Errno::EINVAL)
-                | Err(Errno::ENOSYS) => {
-                    let n = want.min(1 << 20);
-                    buf.resize(n, 0);
-                    let r = src.read_at(&mut buf[..n], o)?;
-                    if r == 0 {
-                        break;
-                    }
-                    dst.write_all_at(&buf[..r], o)?;
-                    r
-                }
-                Err(e) => return Err(e.into()),
-            };
-            o += n as u64;
-            done += n as u64;
+        copy_extent(src, off, dst, off, len, &mut |n| {
+            done += n;
             progress(done, total);
-        }
+        })?;
     }
     Ok(done)
 }
@@ -86,6 +166,37 @@ pub fn sparse_copy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_range_keeps_holes_and_overwrites_old_data() {
+        let d = tempfile::tempdir().unwrap();
+        let open = |n: &str| {
+            File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(d.path().join(n))
+                .unwrap()
+        };
+        let src = open("s");
+        src.set_len(4 << 20).unwrap();
+        src.write_at(&[5u8; 8192], 1 << 20).unwrap();
+        let dst = open("d");
+        dst.write_all_at(&[9u8; 3 << 20], 0).unwrap();
+        let n = copy_range(&src, 0, &dst, 0, 10 << 20).unwrap();
+        assert_eq!(n, 4 << 20, "cut at the source's end of file");
+        assert_eq!(
+            std::fs::read(d.path().join("s")).unwrap(),
+            std::fs::read(d.path().join("d")).unwrap()
+        );
+        use std::os::unix::fs::MetadataExt;
+        assert!(
+            dst.metadata().unwrap().blocks() * 512 <= 64 << 10,
+            "old data punched, holes kept"
+        );
+        assert_eq!(copy_range(&src, 5 << 20, &dst, 0, 10).unwrap(), 0);
+    }
 
     #[test]
     fn sparse_copy_keeps_holes_and_data() {
