@@ -57,6 +57,9 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
     }
 
     let report = move |r: Result<()>| {
+        if r.is_ok() {
+            sd_notify_ready();
+        }
         if let Some(fd) = notify {
             let mut f = std::fs::File::from(fd);
             let _ = match r {
@@ -91,6 +94,26 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         io: args.io,
     };
     session::serve(core, &cfg, &signals, report)
+}
+
+/// Tells systemd (`Type=notify`) the tree is mounted: `READY=1` to
+/// `$NOTIFY_SOCKET`, a path or an abstract name (`@...`).
+fn sd_notify_ready() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let target = target.to_string_lossy().into_owned();
+    let addr = match target.strip_prefix('@') {
+        Some(name) => SocketAddr::from_abstract_name(name.as_bytes()),
+        None => SocketAddr::from_pathname(&target),
+    };
+    let sent =
+        addr.and_then(|a| UnixDatagram::unbound().and_then(|s| s.send_to_addr(b"READY=1\n", &a)));
+    if let Err(e) = sent {
+        tracing::warn!("cannot notify systemd at {target}: {e}");
+    }
 }
 
 fn init_logging(level: &str, file: Option<std::path::PathBuf>) {

@@ -290,3 +290,40 @@ fn info_and_statfs_agree() {
     };
     assert_eq!(num("allocation") + num("available"), num("capacity"));
 }
+
+/// systemd `Type=notify`: READY=1 arrives once the tree is mounted.
+#[test]
+fn sd_notify_ready_after_mount() {
+    require_mount!();
+    let dir = common::scratch();
+    let sock_path = dir.path().join("notify");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let mut child = std::process::Command::new(common::BIN)
+        .args([
+            "mount",
+            mnt.to_str().unwrap(),
+            "--foreground",
+            "--state-dir",
+        ])
+        .arg(dir.path().join("state"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let got = sock.recv(&mut buf);
+    let mounted = mnt.join("default/status").exists();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let st = child.wait().unwrap();
+    assert_eq!(&buf[..got.unwrap()], b"READY=1\n");
+    assert!(mounted, "READY=1 came before the tree was mounted");
+    assert!(st.success());
+    assert!(!is_fuse_mount(&mnt));
+}

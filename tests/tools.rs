@@ -188,23 +188,46 @@ fn copy_file_range_clone_keeps_holes() {
     require_mount!();
     let fx = Fixture::new();
     let p = fx.pool("default");
-    let src = fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(p.join("big.img")).unwrap();
+    let src = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(p.join("big.img"))
+        .unwrap();
     src.set_len(1 << 30).unwrap();
     for i in 0..16u64 {
         std::os::unix::fs::FileExt::write_at(&src, &[i as u8 + 1; 65536], i * (64 << 20)).unwrap();
     }
     src.sync_all().unwrap();
-    let dst = fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(p.join("clone.img")).unwrap();
+    let dst = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(p.join("clone.img"))
+        .unwrap();
     let mut copied = 0u64;
     while copied < 1 << 30 {
         let (mut oi, mut oo) = (copied as i64, copied as i64);
-        let n = nix::fcntl::copy_file_range(&src, Some(&mut oi), &dst, Some(&mut oo), ((1u64 << 30) - copied) as usize).unwrap();
+        let n = nix::fcntl::copy_file_range(
+            &src,
+            Some(&mut oi),
+            &dst,
+            Some(&mut oo),
+            ((1u64 << 30) - copied) as usize,
+        )
+        .unwrap();
         assert!(n > 0);
         copied += n as u64;
     }
     drop(dst);
     let m = fs::metadata(fx.backing().join("clone.img")).unwrap();
     assert_eq!(m.len(), 1 << 30);
-    assert!(m.blocks() * 512 <= 4 << 20, "clone allocated {} bytes", m.blocks() * 512);
+    assert!(
+        m.blocks() * 512 <= 4 << 20,
+        "clone allocated {} bytes",
+        m.blocks() * 512
+    );
     run(&format!("cmp {0}/big.img {0}/clone.img", p.display()));
 }
