@@ -8,7 +8,10 @@
 //! - a failed `start` leaves nothing half-mounted;
 //! - `stop` never deletes, formats or edits data.
 
+pub mod commands;
 mod dir;
+mod fs;
+pub mod mounts;
 
 use std::fmt::Debug;
 use std::path::Path;
@@ -17,6 +20,7 @@ use crate::config::PoolDef;
 use crate::error::{Error, Result};
 
 pub use dir::DirBackend;
+pub use fs::FsBackend;
 
 /// The lifecycle of one pool's storage (libvirt's check/start/stop/build).
 pub trait PoolBackend: Send + Sync + Debug {
@@ -34,6 +38,15 @@ pub trait PoolBackend: Send + Sync + Debug {
 pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
     match def {
         PoolDef::Dir { target } => Ok(Box::new(DirBackend::new(target.clone()))),
+        PoolDef::Fs {
+            source,
+            format,
+            target,
+        } => Ok(Box::new(FsBackend::new(
+            source.clone(),
+            format.clone(),
+            target.clone(),
+        ))),
         other => Err(Error::Unsupported(format!(
             "pools of type '{}' are not supported by this build of poolfs",
             other.pool_type()

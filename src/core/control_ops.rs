@@ -105,16 +105,10 @@ impl PoolFs {
         match file {
             PoolFile::Status => match text.parse::<StatusRequest>()? {
                 StatusRequest::Start => self.reg.start(pool),
-                StatusRequest::Stop => {
-                    let active = pool.active();
-                    if let Some(run) = self.reg.stop(pool)? {
-                        self.inodes.write().drop_run(pool.id, run);
-                        if let Some(a) = active {
-                            self.invalidate_pool_entries(pool, a.root.as_fd());
-                        }
-                    }
-                    Ok(())
-                }
+                StatusRequest::Stop => self.reg.stop(pool, |a| {
+                    self.inodes.write().drop_run(pool.id, a.run);
+                    self.invalidate_pool_entries(pool, a.root.as_fd());
+                }),
                 StatusRequest::Refresh => {
                     if pool.active().is_none() {
                         return Err(Error::PoolInactive(format!(

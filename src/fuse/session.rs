@@ -69,58 +69,10 @@ pub fn clean_stale_mount(mountpoint: &Path) -> Result<()> {
     }
 }
 
-/// True when /proc/self/mountinfo shows a poolfs mount on `mountpoint`.
+/// True when a poolfs mount sits on `mountpoint`.
 fn is_poolfs_mount(mountpoint: &Path) -> bool {
-    let Ok(canon) = mountpoint.canonicalize() else {
-        return false;
-    };
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    info.lines().filter_map(parse_mountinfo_line).any(|m| {
-        Path::new(&m.mountpoint) == canon && m.fstype.starts_with("fuse") && m.source == FSNAME
-    })
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct MountInfo {
-    mountpoint: String,
-    fstype: String,
-    source: String,
-}
-
-/// Parses one line of /proc/self/mountinfo (octal escapes decoded).
-fn parse_mountinfo_line(line: &str) -> Option<MountInfo> {
-    let (left, right) = line.split_once(" - ")?;
-    let mountpoint = unescape(left.split(' ').nth(4)?);
-    let mut r = right.split(' ');
-    let fstype = r.next()?.to_string();
-    let source = unescape(r.next()?);
-    Some(MountInfo {
-        mountpoint,
-        fstype,
-        source,
-    })
-}
-
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::backend::mounts::at(mountpoint)
+        .is_some_and(|m| m.fstype.starts_with("fuse") && m.source == FSNAME)
 }
 
 /// Mounts the tree, calls `ready` once the kernel has answered INIT, serves
@@ -240,24 +192,5 @@ impl FilterNotFound for std::io::Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             r => r,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mountinfo_line_parses_fuse_mount() {
-        let l = "120 29 0:52 / /srv/my\\040pools rw,nosuid,nodev - fuse.poolfs poolfs rw,user_id=0";
-        assert_eq!(
-            parse_mountinfo_line(l),
-            Some(MountInfo {
-                mountpoint: "/srv/my pools".into(),
-                fstype: "fuse.poolfs".into(),
-                source: "poolfs".into(),
-            })
-        );
-        assert_eq!(parse_mountinfo_line("garbage"), None);
     }
 }

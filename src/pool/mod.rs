@@ -411,9 +411,11 @@ impl Registry {
         }
     }
 
-    /// Stops a pool; refused while any of its volumes is open.
-    /// Returns the run that ended, so the namespace can drop its nodes.
-    pub fn stop(&self, pool: &Pool) -> Result<Option<u64>> {
+    /// Stops a pool; refused while any of its volumes is open. `release`
+    /// runs once the pool is marked `stopping` and before the backend stops:
+    /// the namespace drops every descriptor it holds in the pool (an unmount
+    /// would find them busy).
+    pub fn stop(&self, pool: &Pool, release: impl FnOnce(&Active)) -> Result<()> {
         let (def, active) = {
             let mut g = pool.inner.lock();
             if g.busy {
@@ -423,7 +425,7 @@ impl Registry {
                 )));
             }
             match g.state {
-                PoolState::Inactive => return Ok(None),
+                PoolState::Inactive => return Ok(()),
                 PoolState::Starting | PoolState::Stopping => {
                     return Err(Error::Busy(format!(
                         "pool '{}' is {}, try again when it is done",
@@ -446,26 +448,56 @@ impl Registry {
             g.state = PoolState::Stopping;
             (g.def.clone(), g.active.take())
         };
-        let run = active.as_ref().map(|a| a.run);
+        if let Some(a) = &active {
+            release(a);
+        }
         drop(active);
         let result = backend::for_def(&def).and_then(|b| b.stop());
-        let mut g = pool.inner.lock();
         match result {
             Ok(()) => {
+                let mut g = pool.inner.lock();
                 g.state = PoolState::Inactive;
                 tracing::info!(pool = %g.name, "pool stopped");
                 drop(g);
                 self.save_running();
-                Ok(run)
+                Ok(())
             }
             Err(e) => {
-                // The backend still holds the storage; the pool is not running
-                // through poolfs any more, and says so.
-                g.state = PoolState::Inactive;
+                // The backend still holds the storage (e.g. an unmount found
+                // the target busy): the pool runs on, in a new run.
+                let reopened = self.open_target(&def);
+                let mut g = pool.inner.lock();
                 g.last_error = Some(e.to_string());
+                match reopened {
+                    Ok(a) => {
+                        g.state = PoolState::Running;
+                        g.active = Some(a);
+                    }
+                    Err(_) => g.state = PoolState::Inactive,
+                }
                 Err(e)
             }
         }
+    }
+
+    /// Opens a started backend's target as the data root of a new run.
+    fn open_target(&self, def: &PoolDef) -> Result<Arc<Active>> {
+        let b = backend::for_def(def)?;
+        let target = b.target().to_path_buf();
+        let root = nix::fcntl::open(
+            &target,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(Error::sys(format!(
+            "cannot open target '{}'",
+            target.display()
+        )))?;
+        Ok(Arc::new(Active {
+            run: self.next_run.fetch_add(1, Ordering::Relaxed),
+            target,
+            root,
+        }))
     }
 
     /// Prepares the backend; refused while the pool runs or is busy.

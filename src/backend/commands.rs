@@ -1,0 +1,77 @@
+//! External commands of the backends, built as data (golden-tested in
+//! `tests/golden/*.argv` without running them) and run by `Cmd::run`, which
+//! captures stderr into the error.
+
+use std::path::Path;
+
+use crate::cmd::Cmd;
+
+/// Mount options of every filesystem poolfs mounts for a pool.
+pub const FS_MOUNT_OPTIONS: &str = "nodev,nosuid";
+
+/// `mkfs.<format>` forcing over whatever is there (the policy check for an
+/// existing signature runs before this is built).
+pub fn mkfs(format: &str, device: &Path) -> Cmd {
+    let force = match format {
+        "xfs" | "btrfs" => "-f",
+        _ => "-F",
+    };
+    Cmd::new(&format!("mkfs.{format}"))
+        .arg(force)
+        .arg("-q")
+        .arg(device)
+}
+
+/// Mounts a filesystem pool. A disk image goes through a loop device that
+/// mount(8) attaches with autoclear, so the unmount detaches it.
+pub fn mount_fs(format: &str, source: &Path, target: &Path, image: bool) -> Cmd {
+    let mut cmd = Cmd::new("mount");
+    if format != "auto" {
+        cmd = cmd.arg("-t").arg(format);
+    }
+    let opts = if image {
+        format!("loop,{FS_MOUNT_OPTIONS}")
+    } else {
+        FS_MOUNT_OPTIONS.to_string()
+    };
+    cmd.arg("-o").arg(opts).arg(source).arg(target)
+}
+
+pub fn umount(target: &Path) -> Cmd {
+    Cmd::new("umount").arg(target)
+}
+
+/// Low-level probe of a filesystem or partition-table signature.
+pub fn probe(device: &Path) -> Cmd {
+    Cmd::new("blkid")
+        .arg("-p")
+        .arg("-o")
+        .arg("export")
+        .arg(device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn golden(name: &str, cmd: &Cmd) {
+        let path = format!("{}/tests/golden/{name}.argv", env!("CARGO_MANIFEST_DIR"));
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(format!("{cmd}\n"), want, "{name}");
+    }
+
+    #[test]
+    fn fs_commands_match_golden_files() {
+        let dev = Path::new("/dev/vdb");
+        let img = Path::new("/var/lib/poolfs/images/data.img");
+        let t = Path::new("/var/lib/poolfs/mnt/data");
+        golden("mkfs-ext4", &mkfs("ext4", dev));
+        golden("mkfs-xfs", &mkfs("xfs", dev));
+        golden("mkfs-btrfs", &mkfs("btrfs", dev));
+        golden("mount-fs-ext4-device", &mount_fs("ext4", dev, t, false));
+        golden("mount-fs-xfs-image", &mount_fs("xfs", img, t, true));
+        golden("mount-fs-auto-device", &mount_fs("auto", dev, t, false));
+        golden("umount", &umount(t));
+        golden("blkid-probe", &probe(dev));
+    }
+}
