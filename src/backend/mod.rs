@@ -8,6 +8,7 @@
 //! - a failed `start` leaves nothing half-mounted;
 //! - `stop` never deletes, formats or edits data.
 
+pub mod block;
 pub mod commands;
 mod dir;
 mod fs;
@@ -16,9 +17,14 @@ pub mod mounts;
 use std::fmt::Debug;
 use std::path::Path;
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
 use crate::config::PoolDef;
 use crate::error::{Error, Result};
+use crate::pool::Storage;
 
+pub use block::BlockBackend;
 pub use dir::DirBackend;
 pub use fs::FsBackend;
 
@@ -32,6 +38,21 @@ pub trait PoolBackend: Send + Sync + Debug {
     fn start(&self) -> Result<()>;
     /// Releases what `start` acquired.
     fn stop(&self) -> Result<()>;
+    /// Opens the started storage for the namespace: by default the target
+    /// directory; block pools open their devices.
+    fn open_storage(&self) -> Result<Storage> {
+        let target = self.target();
+        nix::fcntl::open(
+            target,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(|fd| Storage::Dir(std::sync::Arc::new(fd)))
+        .map_err(Error::sys(format!(
+            "cannot open target '{}'",
+            target.display()
+        )))
+    }
 }
 
 /// The backend for a definition.
@@ -47,6 +68,7 @@ pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
             format.clone(),
             target.clone(),
         ))),
+        PoolDef::Block { source } => Ok(Box::new(BlockBackend::new(source.clone()))),
         other => Err(Error::Unsupported(format!(
             "pools of type '{}' are not supported by this build of poolfs",
             other.pool_type()

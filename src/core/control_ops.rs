@@ -40,12 +40,30 @@ impl PoolFs {
     }
 
     fn render_control(&self, pool: &Pool, file: PoolFile) -> String {
+        self.check_health(pool);
         let s = pool.snapshot();
         match file {
             PoolFile::Status => format!("{}\n", s.state.word()),
             PoolFile::Autostart => format!("{}\n", Autostart(s.autostart)),
             PoolFile::Config => s.def.render(),
             PoolFile::Info => self.render_info(pool),
+        }
+    }
+
+    /// Block pools: a device that disappeared turns the pool `inaccessible`;
+    /// all devices answering again turn it back to `running`.
+    pub(super) fn check_health(&self, pool: &Pool) {
+        let Some(a) = pool.active() else { return };
+        if a.dir().is_some() {
+            return;
+        }
+        match a
+            .devices()
+            .iter()
+            .find_map(crate::backend::block::device_gone)
+        {
+            Some(why) => self.reg.mark_inaccessible(pool, &why),
+            None => self.reg.mark_accessible(pool),
         }
     }
 
@@ -56,17 +74,26 @@ impl PoolFs {
         let (mut capacity, mut allocation, mut available, mut volumes, mut shadowed) =
             (dash(), dash(), dash(), dash(), dash());
         if let (Some(a), PoolState::Running | PoolState::Inaccessible) = (&s.active, s.state) {
-            if let Ok(st) = nix::sys::statvfs::fstatvfs(&a.root) {
-                let cap = st.blocks() * st.fragment_size();
-                let avail = st.blocks_free() * st.fragment_size();
+            if let Some(root) = a.dir() {
+                if let Ok(st) = nix::sys::statvfs::fstatvfs(root) {
+                    let cap = st.blocks() * st.fragment_size();
+                    let avail = st.blocks_free() * st.fragment_size();
+                    capacity = cap.to_string();
+                    available = avail.to_string();
+                    allocation = cap.saturating_sub(avail).to_string();
+                }
+                let (n, hidden) = count_volumes(root);
+                volumes = n.to_string();
+                if !hidden.is_empty() {
+                    shadowed = hidden.join(" ");
+                }
+            } else {
+                // Block pools: the devices' sizes, all allocated.
+                let cap: u64 = a.devices().iter().map(|d| d.size).sum();
                 capacity = cap.to_string();
-                available = avail.to_string();
-                allocation = cap.saturating_sub(avail).to_string();
-            }
-            let (n, hidden) = count_volumes(a.root.as_fd());
-            volumes = n.to_string();
-            if !hidden.is_empty() {
-                shadowed = hidden.join(" ");
+                allocation = cap.to_string();
+                available = "0".into();
+                volumes = a.devices().len().to_string();
             }
         }
         control::render_kv(&[
@@ -107,9 +134,10 @@ impl PoolFs {
                 StatusRequest::Start => self.reg.start(pool),
                 StatusRequest::Stop => self.reg.stop(pool, |a| {
                     self.inodes.write().drop_run(pool.id, a.run);
-                    self.invalidate_pool_entries(pool, a.root.as_fd());
+                    self.invalidate_pool_entries(pool, a);
                 }),
                 StatusRequest::Refresh => {
+                    self.check_health(pool);
                     if pool.active().is_none() {
                         return Err(Error::PoolInactive(format!(
                             "pool '{}' is not running, there is nothing to refresh",

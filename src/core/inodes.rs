@@ -104,6 +104,8 @@ pub struct Backing {
     /// it pins the inode, so (st_dev, st_ino) cannot be reused meanwhile.
     pub fd: OwnedFd,
     pub is_dir: bool,
+    /// A block device volume, and its size (block pools).
+    pub block: Option<u64>,
     /// Path relative to the pool, for messages (kept up to date on renames
     /// through poolfs).
     pub path: RwLock<String>,

@@ -31,7 +31,7 @@ use parking_lot::RwLock;
 
 use crate::control::{self, PoolFile, VolFile};
 use crate::error::{Error, Result};
-use crate::pool::{Active, Pool, Registry};
+use crate::pool::{Active, Pool, Registry, Storage};
 use crate::sys;
 use handles::{Ctl, DirEntry, HandleTable, Kind, OpenFile, OpenKind};
 use inodes::{Backing, InodeTable, Synthetic, cname};
@@ -132,14 +132,36 @@ enum Node {
 struct Parent {
     pool: Arc<Pool>,
     active: Arc<Active>,
+    /// The pool's target directory.
+    root: Arc<std::os::fd::OwnedFd>,
+    /// The sub-directory, or `None` for the top of the pool.
     dir: Option<Arc<Backing>>,
 }
 
 impl Parent {
+    /// A directory of a file-backed pool (block pools are flat and have none).
+    fn new(pool: Arc<Pool>, active: Arc<Active>, dir: Option<Arc<Backing>>) -> Result<Parent> {
+        let root = match &active.storage {
+            Storage::Dir(fd) => fd.clone(),
+            Storage::Block(_) => {
+                return Err(Error::NotPermitted(format!(
+                    "pool '{}' is a block pool: its volumes are its devices, nothing is created, removed or renamed",
+                    pool.name()
+                )));
+            }
+        };
+        Ok(Parent {
+            pool,
+            active,
+            root,
+            dir,
+        })
+    }
+
     fn fd(&self) -> BorrowedFd<'_> {
         match &self.dir {
             Some(b) => b.fd.as_fd(),
-            None => self.active.root.as_fd(),
+            None => self.root.as_fd(),
         }
     }
 
@@ -193,6 +215,29 @@ pub struct PoolFs {
     busy: parking_lot::Mutex<std::collections::HashSet<u64>>,
     /// Last or ongoing wipe of each volume (by backing inode number).
     wipes: parking_lot::Mutex<std::collections::HashMap<u64, control::volume::WipeStatus>>,
+}
+
+/// I/O on a device of an inaccessible block pool fails with EIO.
+fn refuse_gone_device(node: &Backing) -> Result<()> {
+    if node.block.is_some() && node.pool.state() == crate::pool::PoolState::Inaccessible {
+        return Err(Error::Os {
+            op: "io",
+            errno: Errno::EIO,
+        });
+    }
+    Ok(())
+}
+
+/// Attributes of a backing node; a block device shows as a regular file of
+/// the device's size, all of it allocated.
+fn backing_attr(b: &Backing) -> Result<Attr> {
+    let mut a = stat_attr(b.ino, &fstat(b.fd.as_fd())?);
+    if let Some(size) = b.block {
+        a.size = size;
+        a.blocks = size / 512;
+        a.nlink = 1;
+    }
+    Ok(a)
 }
 
 /// Every entry of a listed backing directory becomes a `.vol` directory.
@@ -313,22 +358,27 @@ impl PoolFs {
 
     /// Drops every kernel dentry under a pool's directory (after it stopped
     /// or before it starts), so no cached name leads to a node of an old run.
-    pub(crate) fn invalidate_pool_entries(&self, pool: &Pool, root: BorrowedFd<'_>) {
+    pub(crate) fn invalidate_pool_entries(&self, pool: &Pool, active: &Active) {
         let parent = inodes::pool_dir_ino(pool.id);
-        let Ok(fd) = sys::reopen(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY) else {
-            return;
-        };
-        let Ok(mut dir) = nix::dir::Dir::from_fd(fd) else {
-            return;
-        };
-        for ent in dir.iter().flatten() {
-            let name = OsStr::from_bytes(ent.file_name().to_bytes());
-            if name != "." && name != ".." {
-                self.invalidate(Inval::Entry {
-                    parent,
-                    name: name.to_os_string(),
-                });
+        let mut names: Vec<OsString> = active
+            .devices()
+            .iter()
+            .map(|d| OsString::from(&d.name))
+            .collect();
+        if let Some(root) = active.dir() {
+            if let Ok(mut dir) = sys::reopen(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+                .and_then(nix::dir::Dir::from_fd)
+            {
+                for ent in dir.iter().flatten() {
+                    let name = OsStr::from_bytes(ent.file_name().to_bytes());
+                    if name != "." && name != ".." {
+                        names.push(name.to_os_string());
+                    }
+                }
             }
+        }
+        for name in names {
+            self.invalidate(Inval::Entry { parent, name });
         }
         // FIFO channel: once this one is done, every entry above is too.
         self.invalidate_now(Inval::Inode { ino: parent });
@@ -382,17 +432,9 @@ impl PoolFs {
                 let active = pool.active().ok_or_else(|| {
                     Error::NotFound(format!("pool '{}' is not running", pool.name()))
                 })?;
-                Ok(Parent {
-                    pool,
-                    active,
-                    dir: None,
-                })
+                Parent::new(pool, active, None)
             }
-            Node::Backing(b) if b.is_dir => Ok(Parent {
-                pool: b.pool.clone(),
-                active: b.active.clone(),
-                dir: Some(b),
-            }),
+            Node::Backing(b) if b.is_dir => Parent::new(b.pool.clone(), b.active.clone(), Some(b)),
             Node::Backing(_) | Node::PoolCtl(..) | Node::VolCtl(..) => Err(Error::Os {
                 op: "lookup",
                 errno: Errno::ENOTDIR,
@@ -446,7 +488,10 @@ impl PoolFs {
     fn pool_dir_attr(&self, pool: &Pool) -> Result<Attr> {
         let ino = inodes::pool_dir_ino(pool.id);
         match pool.active() {
-            Some(a) => Ok(stat_attr(ino, &fstat(a.root.as_fd())?)),
+            Some(a) => match a.dir() {
+                Some(fd) => Ok(stat_attr(ino, &fstat(fd)?)),
+                None => Ok(self.dir_attr(ino, 0o755, 2)),
+            },
             None => Ok(self.dir_attr(ino, 0o755, 2)),
         }
     }
@@ -481,21 +526,26 @@ impl PoolFs {
                         cache: Cache::Never,
                     });
                 }
+                if let Some(e) = self.lookup_device(&pool, name)? {
+                    return Ok(e);
+                }
                 self.lookup_backing(&self.parent(parent)?, name)
             }
             Node::VolRoot(pool) => {
                 if control::is_reserved(&name.to_string_lossy()) {
                     return Err(Error::NotFound("no such volume".into()));
                 }
+                if let Some(e) = self.lookup_device(&pool, name)? {
+                    return Ok(Entry {
+                        attr: self.dir_attr(inodes::mirror_dir(e.attr.ino), 0o755, 2),
+                        cache: Cache::Never,
+                    });
+                }
                 let p = self.parent(inodes::pool_dir_ino(pool.id))?;
                 self.lookup_mirror(&p, name)
             }
             Node::VolDir(b) if b.is_dir => {
-                let p = Parent {
-                    pool: b.pool.clone(),
-                    active: b.active.clone(),
-                    dir: Some(b),
-                };
+                let p = Parent::new(b.pool.clone(), b.active.clone(), Some(b))?;
                 self.lookup_mirror(&p, name)
             }
             Node::VolDir(b) => {
@@ -511,6 +561,41 @@ impl PoolFs {
             }
             _ => self.lookup_backing(&self.parent(parent)?, name),
         }
+    }
+
+    /// A device of a running block pool (`None`: not a block pool).
+    fn lookup_device(&self, pool: &Arc<Pool>, name: &OsStr) -> Result<Option<Entry>> {
+        let Some(active) = pool.active() else {
+            return Ok(None);
+        };
+        if active.dir().is_some() {
+            return Ok(None);
+        }
+        let (idx, dev) = active
+            .devices()
+            .iter()
+            .enumerate()
+            .find(|(_, d)| OsStr::new(&d.name) == name)
+            .ok_or(Error::Os {
+                op: "lookup",
+                errno: Errno::ENOENT,
+            })?;
+        let fd = sys::dup(dev.fd.as_fd()).map_err(Error::os("lookup"))?;
+        let (size, path) = (dev.size, dev.name.clone());
+        let key = (pool.id, active.run, 0, idx as u64);
+        let node = self.inodes.write().lookup(key, |ino| Backing {
+            ino,
+            pool: pool.clone(),
+            active: active.clone(),
+            fd,
+            is_dir: false,
+            block: Some(size),
+            path: RwLock::new(path),
+        });
+        Ok(Some(Entry {
+            attr: backing_attr(&node)?,
+            cache: Cache::Backing,
+        }))
     }
 
     /// Looks a backing object up and answers with its `.vol` mirror directory.
@@ -565,6 +650,7 @@ impl PoolFs {
             active: parent.active.clone(),
             fd,
             is_dir,
+            block: None,
             path: RwLock::new(path.clone()),
         });
         *node.path.write() = path;
@@ -586,7 +672,7 @@ impl PoolFs {
             Node::Root => (self.dir_attr(ino, 0o755, 2), Cache::Never),
             Node::PoolDir(p) => (self.pool_dir_attr(&p)?, Cache::Never),
             Node::PoolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
-            Node::Backing(b) => (stat_attr(ino, &fstat(b.fd.as_fd())?), Cache::Backing),
+            Node::Backing(b) => (backing_attr(&b)?, Cache::Backing),
             Node::VolRoot(_) | Node::VolDir(_) => (self.dir_attr(ino, 0o755, 2), Cache::Never),
             Node::VolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
         };
@@ -623,10 +709,33 @@ impl PoolFs {
                         errno: Errno::EISDIR,
                     });
                 }
-                fd_owner = Fd::Active(a);
+                let root = match &a.storage {
+                    Storage::Dir(fd) => fd.clone(),
+                    Storage::Block(_) => {
+                        return Err(Error::NotPermitted(
+                            "a block pool's directory cannot be changed".into(),
+                        ));
+                    }
+                };
+                fd_owner = Fd::Root(root);
                 fd_owner.fd()
             }
             Node::Backing(b) => {
+                if let Some(size) = b.block {
+                    let only_same_size = sa.size.is_none_or(|s| s == size)
+                        && sa.mode.is_none()
+                        && sa.uid.is_none()
+                        && sa.gid.is_none()
+                        && sa.atime.is_none()
+                        && sa.mtime.is_none();
+                    if !only_same_size {
+                        return Err(Error::NotPermitted(format!(
+                            "'{}' is a block device volume: its size and attributes are fixed",
+                            b.path.read()
+                        )));
+                    }
+                    return self.getattr(ino);
+                }
                 fd_owner = Fd::Node(b);
                 fd_owner.fd()
             }
@@ -786,33 +895,30 @@ impl PoolFs {
                         kind: Kind::Dir,
                         name: control::VOL_DIR.into(),
                     });
-                    let p = Parent {
-                        pool,
-                        active,
-                        dir: None,
-                    };
-                    self.list_backing(&p, &mut out)?;
+                    if active.dir().is_none() {
+                        self.list_devices(&pool, &active, &mut out);
+                    } else {
+                        let p = Parent::new(pool, active, None)?;
+                        self.list_backing(&p, &mut out)?;
+                    }
                 }
             }
             Node::Backing(b) if b.is_dir => {
-                let p = Parent {
-                    pool: b.pool.clone(),
-                    active: b.active.clone(),
-                    dir: Some(b),
-                };
+                let p = Parent::new(b.pool.clone(), b.active.clone(), Some(b))?;
                 self.list_backing(&p, &mut out)?;
             }
             Node::VolRoot(pool) => {
-                let p = self.parent(inodes::pool_dir_ino(pool.id))?;
-                self.list_backing(&p, &mut out)?;
+                match pool.active() {
+                    Some(a) if a.dir().is_none() => self.list_devices(&pool, &a, &mut out),
+                    _ => {
+                        let p = self.parent(inodes::pool_dir_ino(pool.id))?;
+                        self.list_backing(&p, &mut out)?;
+                    }
+                }
                 mirror_entries(&mut out);
             }
             Node::VolDir(b) if b.is_dir => {
-                let p = Parent {
-                    pool: b.pool.clone(),
-                    active: b.active.clone(),
-                    dir: Some(b),
-                };
+                let p = Parent::new(b.pool.clone(), b.active.clone(), Some(b))?;
                 self.list_backing(&p, &mut out)?;
                 mirror_entries(&mut out);
             }
@@ -833,6 +939,17 @@ impl PoolFs {
             }
         }
         Ok(out)
+    }
+
+    fn list_devices(&self, pool: &Pool, active: &Active, out: &mut Vec<DirEntry>) {
+        let mut t = self.inodes.write();
+        for (i, d) in active.devices().iter().enumerate() {
+            out.push(DirEntry {
+                ino: t.number((pool.id, active.run, 0, i as u64)),
+                kind: Kind::File,
+                name: OsString::from(&d.name),
+            });
+        }
     }
 
     fn list_backing(&self, p: &Parent, out: &mut Vec<DirEntry>) -> Result<()> {
@@ -896,6 +1013,15 @@ impl PoolFs {
     }
 
     fn open_volume(&self, node: Arc<Backing>, flags: i32) -> Result<Opened> {
+        if node.block.is_some() {
+            self.check_health(&node.pool);
+            if node.pool.state() == crate::pool::PoolState::Inaccessible {
+                return Err(Error::Os {
+                    op: "open",
+                    errno: Errno::EIO,
+                });
+            }
+        }
         let oflags = OFlag::from_bits_truncate(flags)
             & !(OFlag::O_CREAT
                 | OFlag::O_EXCL
@@ -998,6 +1124,7 @@ impl PoolFs {
             active: p.active.clone(),
             fd: pfd,
             is_dir: false,
+            block: None,
             path: RwLock::new(path),
         });
         let entry = Entry {
@@ -1091,7 +1218,8 @@ impl PoolFs {
     pub fn read(&self, ino: u64, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
         let h = self.handles.get(fh, ino)?;
         match &h.kind {
-            OpenKind::Volume { file, direct, .. } => {
+            OpenKind::Volume { file, direct, node } => {
+                refuse_gone_device(node)?;
                 crate::volume::read_at(file, *direct, offset, size as usize)
             }
             OpenKind::Control { snapshot, .. } => {
@@ -1109,7 +1237,8 @@ impl PoolFs {
     pub fn write(&self, ino: u64, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {
         let h = self.handles.get(fh, ino)?;
         match &h.kind {
-            OpenKind::Volume { file, direct, .. } => {
+            OpenKind::Volume { file, direct, node } => {
+                refuse_gone_device(node)?;
                 crate::volume::write_at(file, *direct, offset, data).map(|n| n as u32)
             }
             OpenKind::Control { ctl, .. } => {
@@ -1178,7 +1307,10 @@ impl PoolFs {
         match self.node(ino)? {
             Node::Backing(b) => nix::unistd::fsync(&b.fd).map_err(Error::os("fsyncdir")),
             Node::PoolDir(p) => match p.active() {
-                Some(a) => nix::unistd::fsync(&a.root).map_err(Error::os("fsyncdir")),
+                Some(a) => match a.dir() {
+                    Some(fd) => nix::unistd::fsync(fd).map_err(Error::os("fsyncdir")),
+                    None => Ok(()),
+                },
                 None => Ok(()),
             },
             _ => Ok(()),
@@ -1209,9 +1341,28 @@ impl PoolFs {
 
     pub fn lseek(&self, ino: u64, fh: u64, offset: i64, whence: i32) -> Result<i64> {
         let h = self.volume_file(ino, fh)?;
-        let OpenKind::Volume { file, .. } = &h.kind else {
+        let OpenKind::Volume { file, node, .. } = &h.kind else {
             return Err(Error::BadHandle);
         };
+        if let Some(size) = node.block {
+            // A device has no holes: all of it is data.
+            let off = u64::try_from(offset).map_err(|_| Error::Os {
+                op: "lseek",
+                errno: Errno::ENXIO,
+            })?;
+            return match whence {
+                libc::SEEK_DATA if off < size => Ok(offset),
+                libc::SEEK_HOLE if off < size => Ok(size as i64),
+                libc::SEEK_DATA | libc::SEEK_HOLE => Err(Error::Os {
+                    op: "lseek",
+                    errno: Errno::ENXIO,
+                }),
+                _ => Err(Error::Os {
+                    op: "lseek",
+                    errno: Errno::EINVAL,
+                }),
+            };
+        }
         let whence = match whence {
             libc::SEEK_DATA => nix::unistd::Whence::SeekData,
             libc::SEEK_HOLE => nix::unistd::Whence::SeekHole,
@@ -1254,12 +1405,27 @@ impl PoolFs {
     }
 
     pub fn statfs(&self, ino: u64) -> Result<StatFs> {
-        let st = match self.node(ino).ok().and_then(|n| match n {
+        let active = self.node(ino).ok().and_then(|n| match n {
             Node::PoolDir(p) | Node::PoolCtl(p, _) | Node::VolRoot(p) => p.active(),
             Node::Backing(b) | Node::VolDir(b) | Node::VolCtl(b, _) => Some(b.active.clone()),
             Node::Root => None,
-        }) {
-            Some(a) => nix::sys::statvfs::fstatvfs(&a.root),
+        });
+        let st = match active.as_deref().map(|a| (a.dir(), a.devices())) {
+            Some((Some(fd), _)) => nix::sys::statvfs::fstatvfs(fd),
+            Some((None, devs)) => {
+                // A block pool: its devices, all in use.
+                let blocks = devs.iter().map(|d| d.size / 4096).sum();
+                return Ok(StatFs {
+                    blocks,
+                    bfree: 0,
+                    bavail: 0,
+                    files: devs.len() as u64,
+                    ffree: 0,
+                    bsize: 4096,
+                    namelen: crate::config::NAME_MAX as u32,
+                    frsize: 4096,
+                });
+            }
             None => nix::sys::statvfs::statvfs(self.reg.state_dir().root()),
         }
         .map_err(Error::os("statfs"))?;
@@ -1373,14 +1539,14 @@ pub enum XattrReply {
 
 /// Keeps the owner of a borrowed descriptor alive.
 enum Fd {
-    Active(Arc<Active>),
+    Root(Arc<std::os::fd::OwnedFd>),
     Node(Arc<Backing>),
 }
 
 impl Fd {
     fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            Fd::Active(a) => a.root.as_fd(),
+            Fd::Root(fd) => fd.as_fd(),
             Fd::Node(b) => b.fd.as_fd(),
         }
     }

@@ -46,10 +46,20 @@ fn facts(file: &File) -> Result<VolumeFacts> {
     let data = crate::volume::read_at(file, false, 0, n)?;
     head.truncate(data.len());
     head.copy_from_slice(&data);
+    let is_block = st.st_mode & libc::S_IFMT == libc::S_IFBLK;
+    let size = if is_block {
+        crate::backend::block::device_size(file.as_fd()).map_err(Error::os("stat"))?
+    } else {
+        st.st_size as u64
+    };
     Ok(VolumeFacts {
         probe: format::probe(&head),
-        size: st.st_size as u64,
-        allocated: st.st_blocks as u64 * 512,
+        size,
+        allocated: if is_block {
+            size
+        } else {
+            st.st_blocks as u64 * 512
+        },
     })
 }
 
@@ -126,6 +136,12 @@ impl PoolFs {
     /// SPEC 3.5: a raw volume's file changes size; a qcow2 volume's virtual
     /// disk changes size through `qemu-img resize`.
     fn resize(&self, b: &Backing, req: &ResizeRequest) -> Result<()> {
+        if b.block.is_some() {
+            return Err(Error::Unsupported(format!(
+                "'{}' is a block device: its size is fixed",
+                b.path.read()
+            )));
+        }
         let file = Self::backing_file(b, OFlag::O_RDWR)?;
         let v = facts(&file)?;
         if v.probe.format == Format::Qcow2 {

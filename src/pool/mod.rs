@@ -14,8 +14,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
 use parking_lot::{Mutex, RwLock};
 
 use crate::backend;
@@ -53,9 +51,44 @@ impl PoolState {
 pub struct Active {
     pub run: u64,
     pub target: PathBuf,
+    pub storage: Storage,
+}
+
+/// Where a running pool's volumes are.
+#[derive(Debug)]
+pub enum Storage {
     /// The target directory, opened `O_RDONLY | O_DIRECTORY`; every volume
     /// path is resolved beneath it.
-    pub root: OwnedFd,
+    Dir(Arc<OwnedFd>),
+    /// Block devices, each one a volume, held open `O_EXCL` while the pool runs.
+    Block(Vec<BlockDev>),
+}
+
+#[derive(Debug)]
+pub struct BlockDev {
+    /// The volume's name: the device's file name.
+    pub name: String,
+    pub path: PathBuf,
+    pub fd: OwnedFd,
+    pub size: u64,
+}
+
+impl Active {
+    /// The target directory of a file-backed pool.
+    pub fn dir(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        match &self.storage {
+            Storage::Dir(fd) => Some(fd.as_fd()),
+            Storage::Block(_) => None,
+        }
+    }
+
+    pub fn devices(&self) -> &[BlockDev] {
+        match &self.storage {
+            Storage::Dir(_) => &[],
+            Storage::Block(d) => d,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -105,6 +138,10 @@ impl Pool {
             active: g.active.clone(),
             last_error: g.last_error.clone(),
         }
+    }
+
+    pub fn state(&self) -> PoolState {
+        self.inner.lock().state
     }
 
     pub fn name(&self) -> String {
@@ -374,24 +411,14 @@ impl Registry {
             g.def.clone()
         };
         // No lock held from here until the result is recorded.
-        let result = backend::for_def(&def).and_then(|b| {
-            b.start()?;
-            let target = b.target().to_path_buf();
-            let root = nix::fcntl::open(
-                &target,
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(Error::sys(format!(
-                "cannot open target '{}'",
-                target.display()
-            )))?;
-            Ok(Arc::new(Active {
-                run: self.next_run.fetch_add(1, Ordering::Relaxed),
-                target,
-                root,
-            }))
-        });
+        let result = backend::for_def(&def)
+            .and_then(|b| b.start())
+            .and_then(|()| {
+                self.open_target(&def).inspect_err(|_| {
+                    // Nothing half-started: release what the backend acquired.
+                    let _ = backend::for_def(&def).and_then(|b| b.stop());
+                })
+            });
         let mut g = pool.inner.lock();
         match result {
             Ok(active) => {
@@ -480,24 +507,33 @@ impl Registry {
         }
     }
 
-    /// Opens a started backend's target as the data root of a new run.
+    /// Opens a started backend's storage as the data root of a new run.
     fn open_target(&self, def: &PoolDef) -> Result<Arc<Active>> {
         let b = backend::for_def(def)?;
-        let target = b.target().to_path_buf();
-        let root = nix::fcntl::open(
-            &target,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(Error::sys(format!(
-            "cannot open target '{}'",
-            target.display()
-        )))?;
         Ok(Arc::new(Active {
             run: self.next_run.fetch_add(1, Ordering::Relaxed),
-            target,
-            root,
+            target: b.target().to_path_buf(),
+            storage: b.open_storage()?,
         }))
+    }
+
+    /// Marks a running pool `inaccessible` (its backend stopped answering).
+    pub fn mark_inaccessible(&self, pool: &Pool, why: &str) {
+        let mut g = pool.inner.lock();
+        if g.state == PoolState::Running {
+            g.state = PoolState::Inaccessible;
+            g.last_error = Some(why.to_string());
+            tracing::error!(pool = %g.name, "pool inaccessible: {why}");
+        }
+    }
+
+    /// Back to `running` once the backend answers again.
+    pub fn mark_accessible(&self, pool: &Pool) {
+        let mut g = pool.inner.lock();
+        if g.state == PoolState::Inaccessible {
+            g.state = PoolState::Running;
+            tracing::info!(pool = %g.name, "pool accessible again");
+        }
     }
 
     /// Prepares the backend; refused while the pool runs or is busy.

@@ -1,0 +1,152 @@
+//! `block` pools: each listed device is one fixed-size volume, named after
+//! the device's file name and held open `O_EXCL` while the pool runs, so
+//! nothing mounts it by mistake.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use super::PoolBackend;
+use crate::error::{Error, Result};
+use crate::pool::{BlockDev, Storage};
+
+#[derive(Debug)]
+pub struct BlockBackend {
+    sources: Vec<PathBuf>,
+}
+
+nix::ioctl_read!(blkgetsize64, 0x12, 114, u64);
+
+/// The size of a block device in bytes (`BLKGETSIZE64`).
+pub fn device_size(fd: BorrowedFd<'_>) -> nix::Result<u64> {
+    use std::os::fd::AsRawFd;
+    let mut size = 0u64;
+    // SAFETY: BLKGETSIZE64 writes one u64 into `size`, which outlives the call.
+    unsafe { blkgetsize64(fd.as_raw_fd(), &mut size) }?;
+    Ok(size)
+}
+
+impl BlockBackend {
+    pub fn new(sources: Vec<PathBuf>) -> Self {
+        BlockBackend { sources }
+    }
+
+    /// The device paths: every source, with glob patterns expanded (sorted).
+    fn devices(&self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for s in &self.sources {
+            let text = s.to_string_lossy();
+            if text.contains(['*', '?', '[']) {
+                let matches = glob::glob(&text)
+                    .map_err(|e| Error::Invalid(format!("bad device pattern '{text}': {e}")))?;
+                let mut found: Vec<PathBuf> = matches.flatten().collect();
+                found.sort();
+                out.extend(found);
+            } else {
+                out.push(s.clone());
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::NotFound(
+                "no device matches the pool's source".into(),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+impl PoolBackend for BlockBackend {
+    /// Block pools have no target directory.
+    fn target(&self) -> &Path {
+        Path::new("")
+    }
+
+    fn build(&self, _overwrite: bool) -> Result<()> {
+        Ok(())
+    }
+
+    /// Checks that every source is a block device.
+    fn start(&self) -> Result<()> {
+        for d in self.devices()? {
+            let m = std::fs::metadata(&d)
+                .map_err(Error::io(format!("device '{}' is missing", d.display())))?;
+            if !m.file_type().is_block_device() {
+                return Err(Error::Invalid(format!(
+                    "'{}' is not a block device",
+                    d.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Opens every device `O_RDWR | O_EXCL` (refused while something else,
+    /// such as a mount, holds it exclusively).
+    fn open_storage(&self) -> Result<Storage> {
+        let mut devs = Vec::new();
+        for path in self.devices()? {
+            let fd = nix::fcntl::open(
+                &path,
+                OFlag::O_RDWR | OFlag::O_EXCL | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| match e {
+                nix::errno::Errno::EBUSY => Error::Busy(format!(
+                    "device '{}' is in use (mounted or held open exclusively)",
+                    path.display()
+                )),
+                e => Error::sys(format!("cannot open device '{}'", path.display()))(e),
+            })?;
+            let size = device_size(fd.as_fd()).map_err(Error::sys(format!(
+                "cannot read the size of '{}'",
+                path.display()
+            )))?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| Error::Invalid(format!("'{}' has no file name", path.display())))?;
+            if devs.iter().any(|d: &BlockDev| d.name == name) {
+                return Err(Error::Invalid(format!("two devices are named '{name}'")));
+            }
+            devs.push(BlockDev {
+                name,
+                path,
+                fd,
+                size,
+            });
+        }
+        Ok(Storage::Block(devs))
+    }
+}
+
+/// Why a device of a running pool no longer answers, if it does not: its
+/// node is gone or names another device, or a loop device is being detached.
+pub fn device_gone(dev: &BlockDev) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let held = nix::sys::stat::fstat(&dev.fd).ok()?.st_rdev;
+    match std::fs::metadata(&dev.path) {
+        Err(e) => return Some(format!("device '{}' disappeared: {e}", dev.path.display())),
+        Ok(m) if m.rdev() != held => {
+            return Some(format!("'{}' now names another device", dev.path.display()));
+        }
+        Ok(_) => {}
+    }
+    let (major, minor) = (nix::sys::stat::major(held), nix::sys::stat::minor(held));
+    let sys = PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
+    if !sys.exists() {
+        return Some(format!("device '{}' was removed", dev.path.display()));
+    }
+    let autoclear = std::fs::read_to_string(sys.join("loop/autoclear")).unwrap_or_default();
+    let backing = sys.join("loop/backing_file");
+    if autoclear.trim() == "1" || (sys.join("loop").exists() && !backing.exists()) {
+        return Some(format!("loop device '{}' was detached", dev.path.display()));
+    }
+    None
+}
