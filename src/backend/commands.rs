@@ -37,6 +37,43 @@ pub fn mount_fs(format: &str, source: &Path, target: &Path, image: bool) -> Cmd 
     cmd.arg("-o").arg(opts).arg(source).arg(target)
 }
 
+/// NFS mount options of a `netfs` pool.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NfsOptions {
+    /// `3`, `4`, `4.1`, `4.2`; `None`: the best both sides speak.
+    pub version: Option<String>,
+    pub port: Option<u16>,
+    /// Seconds before an unanswered request fails (soft mount).
+    pub timeout: Option<u64>,
+}
+
+/// Mounts an NFS export with the kernel client. A timeout makes the mount
+/// `soft`, so an unanswered request fails with EIO instead of hanging.
+pub fn mount_nfs(source: &str, target: &Path, o: &NfsOptions) -> Cmd {
+    let fstype = match o.version.as_deref() {
+        Some("3") => "nfs",
+        _ => "nfs4",
+    };
+    let mut opts = vec![FS_MOUNT_OPTIONS.to_string()];
+    if let Some(v) = o.version.as_deref().filter(|v| *v != "4") {
+        opts.push(format!("vers={v}"));
+    }
+    if let Some(p) = o.port {
+        opts.push(format!("port={p}"));
+    }
+    if let Some(t) = o.timeout {
+        // timeo counts tenths of a second.
+        opts.push(format!("soft,timeo={},retrans=1", t.saturating_mul(10)));
+    }
+    Cmd::new("mount")
+        .arg("-t")
+        .arg(fstype)
+        .arg("-o")
+        .arg(opts.join(","))
+        .arg(source)
+        .arg(target)
+}
+
 pub fn umount(target: &Path) -> Cmd {
     Cmd::new("umount").arg(target)
 }
@@ -73,5 +110,33 @@ mod tests {
         golden("mount-fs-auto-device", &mount_fs("auto", dev, t, false));
         golden("umount", &umount(t));
         golden("blkid-probe", &probe(dev));
+        let nfs = Path::new("/var/lib/poolfs/mnt/nfs1");
+        golden(
+            "mount-nfs-default",
+            &mount_nfs("nfs.example.com:/share", nfs, &NfsOptions::default()),
+        );
+        golden(
+            "mount-nfs-v41-port-timeout",
+            &mount_nfs(
+                "10.0.0.5:/vms",
+                nfs,
+                &NfsOptions {
+                    version: Some("4.1".into()),
+                    port: Some(20490),
+                    timeout: Some(5),
+                },
+            ),
+        );
+        golden(
+            "mount-nfs-v3",
+            &mount_nfs(
+                "h:/e",
+                nfs,
+                &NfsOptions {
+                    version: Some("3".into()),
+                    ..Default::default()
+                },
+            ),
+        );
     }
 }

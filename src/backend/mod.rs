@@ -13,6 +13,7 @@ pub mod commands;
 mod dir;
 mod fs;
 pub mod mounts;
+pub mod netfs;
 
 use std::fmt::Debug;
 use std::path::Path;
@@ -69,9 +70,22 @@ pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
             target.clone(),
         ))),
         PoolDef::Block { source } => Ok(Box::new(BlockBackend::new(source.clone()))),
-        other => Err(Error::Unsupported(format!(
-            "pools of type '{}' are not supported by this build of poolfs",
-            other.pool_type()
+        PoolDef::Netfs {
+            source,
+            target,
+            client,
+            version,
+            port,
+            timeout,
+        } => Ok(Box::new(netfs::NetfsBackend::new(
+            source.clone(),
+            target.clone(),
+            client.as_deref(),
+            commands::NfsOptions {
+                version: version.clone(),
+                port: *port,
+                timeout: *timeout,
+            },
         ))),
     }
 }
