@@ -26,7 +26,10 @@ fn core_creates_writes_and_reads_a_volume() {
     let (e, o) = fs
         .create(CTX, pool, OsStr::new("v.img"), 0o600, libc::O_RDWR)
         .unwrap();
-    assert_eq!(fs.write(e.attr.ino, o.fh, 4096, b"hello").unwrap(), 5);
+    assert_eq!(
+        fs.write(e.attr.ino, o.fh, 4096, b"hello", false).unwrap(),
+        5
+    );
     assert_eq!(fs.read(e.attr.ino, o.fh, 4096, 100).unwrap(), b"hello");
     let a = fs
         .setattr(
@@ -79,11 +82,11 @@ fn core_stop_refused_while_open() {
         .create(CTX, pool, OsStr::new("busy.img"), 0o600, libc::O_RDWR)
         .unwrap();
     let status = fs.lookup(pool, OsStr::new("status")).unwrap().attr.ino;
-    let h = fs.open(status, libc::O_WRONLY).unwrap();
-    let err = fs.write(status, h.fh, 0, b"stop\n").unwrap_err();
+    let h = fs.open(CTX, status, libc::O_WRONLY).unwrap();
+    let err = fs.write(status, h.fh, 0, b"stop\n", false).unwrap_err();
     assert_eq!(err.errno(), nix::errno::Errno::EBUSY);
     assert!(err.to_string().contains("busy.img"));
     fs.release(o.fh);
-    fs.write(status, h.fh, 0, b"stop\n").unwrap();
+    fs.write(status, h.fh, 0, b"stop\n", false).unwrap();
     assert!(fs.lookup(pool, OsStr::new("busy.img")).is_err());
 }

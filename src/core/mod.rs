@@ -80,8 +80,10 @@ pub struct Opened {
     pub fh: u64,
     /// Serve reads and writes straight from the daemon, without page cache.
     pub direct_io: bool,
-    /// A volume: the kernel may pass its reads and writes straight to the
-    /// backing file (`passthrough_file`).
+    /// A volume whose reads and writes the kernel may pass straight to the
+    /// backing file (`passthrough_file`). False for a write open, by a caller
+    /// without CAP_FSETID, of a file with set-id bits: its writes must reach
+    /// the daemon, which clears the bits.
     pub volume: bool,
 }
 
@@ -100,6 +102,9 @@ pub struct SetAttr {
     pub atime: Option<Time>,
     pub mtime: Option<Time>,
     pub fh: Option<u64>,
+    /// The caller cannot keep set-id bits (no CAP_FSETID): a size change
+    /// clears them, as a local filesystem does.
+    pub kill_suidgid: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -215,6 +220,39 @@ pub struct PoolFs {
     busy: parking_lot::Mutex<std::collections::HashSet<u64>>,
     /// Last or ongoing wipe of each volume (by backing inode number).
     wipes: parking_lot::Mutex<std::collections::HashMap<u64, control::volume::WipeStatus>>,
+}
+
+/// True for a file with set-user-id or set-group-id bits.
+fn has_setid(b: &Backing) -> bool {
+    fstat(b.fd.as_fd()).is_ok_and(|st| st.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0)
+}
+
+/// What a local filesystem does when an unprivileged caller writes or
+/// truncates: drop set-user-id, set-group-id (when group-executable) and
+/// file capabilities. The daemon writes as root, so it must do it itself.
+fn kill_privs(fd: BorrowedFd<'_>) -> Result<()> {
+    let st = fstat(fd)?;
+    let mode = st.st_mode & 0o7777;
+    let mut new = mode & !libc::S_ISUID;
+    if mode & libc::S_IXGRP != 0 {
+        new &= !libc::S_ISGID;
+    }
+    if new != mode {
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            sys::proc_path(fd).as_c_str(),
+            Mode::from_bits_truncate(new),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .map_err(Error::os("chmod"))?;
+    }
+    match sys::removexattr(fd, c"security.capability") {
+        Ok(()) | Err(Errno::ENODATA) | Err(Errno::EOPNOTSUPP) => Ok(()),
+        Err(e) => Err(Error::Os {
+            op: "removexattr",
+            errno: e,
+        }),
+    }
 }
 
 /// I/O on a device of an inaccessible block pool fails with EIO.
@@ -770,6 +808,9 @@ impl PoolFs {
                 _ => nix::unistd::truncate(sys::proc_path(fd).as_c_str(), size),
             }
             .map_err(Error::os("truncate"))?;
+            if sa.kill_suidgid {
+                kill_privs(fd)?;
+            }
         }
         if sa.atime.is_some() || sa.mtime.is_some() {
             nix::sys::stat::utimensat(
@@ -996,11 +1037,17 @@ impl PoolFs {
 
     // ---- files ---------------------------------------------------------------------
 
-    pub fn open(&self, ino: u64, flags: i32) -> Result<Opened> {
+    pub fn open(&self, ctx: Ctx, ino: u64, flags: i32) -> Result<Opened> {
         match self.node(ino)? {
             Node::PoolCtl(pool, f) => self.open_control(ino, Ctl::Pool(pool, f), flags),
             Node::VolCtl(b, f) => self.open_control(ino, Ctl::Volume(b, f), flags),
-            Node::Backing(b) if !b.is_dir => self.open_volume(b, flags),
+            Node::Backing(b) if !b.is_dir => {
+                let mut o = self.open_volume(b.clone(), flags)?;
+                if ctx.uid != 0 && flags & libc::O_ACCMODE != libc::O_RDONLY && has_setid(&b) {
+                    o.volume = false;
+                }
+                Ok(o)
+            }
             Node::Backing(_)
             | Node::PoolDir(_)
             | Node::Root
@@ -1098,7 +1145,7 @@ impl PoolFs {
             Err(Errno::EEXIST) if flags & libc::O_EXCL == 0 => {
                 // Appeared behind poolfs's back: open what is there, if it is a volume.
                 let e = self.lookup_backing(&p, name)?;
-                let opened = self.open(e.attr.ino, flags)?;
+                let opened = self.open(ctx, e.attr.ino, flags)?;
                 return Ok((e, opened));
             }
             Err(Errno::ELOOP) => {
@@ -1234,12 +1281,25 @@ impl PoolFs {
         }
     }
 
-    pub fn write(&self, ino: u64, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {
+    /// `kill_suidgid`: the kernel asks the daemon to clear set-id bits (a
+    /// writer without CAP_FSETID, `FUSE_HANDLE_KILLPRIV_V2`).
+    pub fn write(
+        &self,
+        ino: u64,
+        fh: u64,
+        offset: u64,
+        data: &[u8],
+        kill_suidgid: bool,
+    ) -> Result<u32> {
         let h = self.handles.get(fh, ino)?;
         match &h.kind {
             OpenKind::Volume { file, direct, node } => {
                 refuse_gone_device(node)?;
-                crate::volume::write_at(file, *direct, offset, data).map(|n| n as u32)
+                let n = crate::volume::write_at(file, *direct, offset, data)?;
+                if kill_suidgid && node.block.is_none() {
+                    kill_privs(node.fd.as_fd())?;
+                }
+                Ok(n as u32)
             }
             OpenKind::Control { ctl, .. } => {
                 self.control_write(ctl, data)?;

@@ -204,6 +204,16 @@ impl Filesystem for FuseAdapter {
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
         let _ = config.set_max_background(64);
+        // The daemon clears set-id bits itself (on writes flagged by the
+        // kernel, and on truncation by unprivileged callers); in exchange the
+        // kernel marks the superblock SB_NOSEC and stops asking for
+        // security.capability before every write.
+        if config
+            .add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2)
+            .is_err()
+        {
+            tracing::info!("kernel without FUSE_HANDLE_KILLPRIV_V2: writes cost a getxattr each");
+        }
         if self.io != IoMode::Daemon {
             let root = nix::unistd::geteuid().is_root();
             match config.add_capabilities(InitFlags::FUSE_PASSTHROUGH) {
@@ -247,7 +257,7 @@ impl Filesystem for FuseAdapter {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -271,6 +281,7 @@ impl Filesystem for FuseAdapter {
             atime: time(atime),
             mtime: time(mtime),
             fh: fh.map(|f| f.0),
+            kill_suidgid: size.is_some() && req.uid() != 0,
         };
         match self.core.setattr(ino.0, sa) {
             Ok(e) => reply.attr(&ttl(e.cache), &file_attr(&e.attr)),
@@ -366,8 +377,8 @@ impl Filesystem for FuseAdapter {
         }
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match self.core.open(ino.0, flags.0) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        match self.core.open(ctx(req), ino.0, flags.0) {
             Ok(o) if o.volume && self.passthrough => {
                 match self.backing_for(ino.0, o.fh, |f| reply.open_backing(f)) {
                     Some(id) => reply.opened_passthrough(FileHandle(o.fh), fopen(&o), &id),
@@ -403,12 +414,13 @@ impl Filesystem for FuseAdapter {
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.core.write(ino.0, fh.0, offset, data) {
+        let kill = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
+        match self.core.write(ino.0, fh.0, offset, data, kill) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(self.fail("write", ino.0, &e)),
         }
