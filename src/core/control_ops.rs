@@ -131,7 +131,14 @@ impl PoolFs {
         };
         match file {
             PoolFile::Status => match text.parse::<StatusRequest>()? {
-                StatusRequest::Start => self.reg.start(pool),
+                StatusRequest::Start => {
+                    self.reg.start(pool)?;
+                    // The pool directory now shows the target's attributes.
+                    self.invalidate_now(super::Inval::Inode {
+                        ino: inodes::pool_dir_ino(pool.id),
+                    });
+                    Ok(())
+                }
                 StatusRequest::Stop => self.reg.stop(pool, |a| {
                     self.inodes.write().drop_run(pool.id, a.run);
                     self.invalidate_pool_entries(pool, a);

@@ -63,7 +63,8 @@ pub struct Attr {
 /// How long the kernel may cache what a reply says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cache {
-    /// Backing objects: may change behind poolfs, cache briefly.
+    /// Backing objects, the root and pool directories: cache briefly (what
+    /// poolfs itself changes, it invalidates at once).
     Backing,
     /// Control files and pool directories: never cache.
     Never,
@@ -545,7 +546,7 @@ impl PoolFs {
                     .ok_or_else(|| Error::NotFound("no such pool".into()))?;
                 Ok(Entry {
                     attr: self.pool_dir_attr(&pool)?,
-                    cache: Cache::Never,
+                    cache: Cache::Backing,
                 })
             }
             Node::PoolDir(pool) => {
@@ -707,8 +708,8 @@ impl PoolFs {
 
     pub fn getattr(&self, ino: u64) -> Result<Entry> {
         let (attr, cache) = match self.node(ino)? {
-            Node::Root => (self.dir_attr(ino, 0o755, 2), Cache::Never),
-            Node::PoolDir(p) => (self.pool_dir_attr(&p)?, Cache::Never),
+            Node::Root => (self.dir_attr(ino, 0o755, 2), Cache::Backing),
+            Node::PoolDir(p) => (self.pool_dir_attr(&p)?, Cache::Backing),
             Node::PoolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
             Node::Backing(b) => (backing_attr(&b)?, Cache::Backing),
             Node::VolRoot(_) | Node::VolDir(_) => (self.dir_attr(ino, 0o755, 2), Cache::Never),
