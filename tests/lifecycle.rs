@@ -48,8 +48,8 @@ fn kill9_leaves_a_stale_mount_that_the_next_start_cleans() {
     fs::write(fx.pool("p2").join("keep.img"), "p2 data").unwrap();
     fx.kill9();
     assert_eq!(
-        errno_of(fs::metadata(&fx.mnt)),
-        Some(libc::ENOTCONN),
+        nix::sys::statvfs::statvfs(&fx.mnt).err(),
+        Some(nix::errno::Errno::ENOTCONN),
         "the crash left a dead mount"
     );
     fx.start();

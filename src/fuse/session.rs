@@ -41,9 +41,10 @@ pub fn block_signals() -> Result<SigSet> {
 }
 
 /// Unmounts a mount left behind by a crashed daemon (its FUSE connection is
-/// gone: `stat` says ENOTCONN). A live mount on the mountpoint is an error.
+/// gone: `statfs`, which the kernel never answers from its caches, says
+/// ENOTCONN). A live poolfs mount on the mountpoint is an error.
 pub fn clean_stale_mount(mountpoint: &Path) -> Result<()> {
-    match nix::sys::stat::stat(mountpoint) {
+    match nix::sys::statvfs::statvfs(mountpoint).map(drop) {
         Err(Errno::ENOTCONN) => {
             tracing::warn!("removing a stale mount on {}", mountpoint.display());
             nix::mount::umount2(mountpoint, nix::mount::MntFlags::MNT_DETACH).map_err(Error::sys(

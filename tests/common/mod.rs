@@ -130,7 +130,7 @@ impl Fixture {
     fn wait_mounted(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
-            if is_fuse_mount(&self.mnt) && fs::metadata(&self.mnt).is_ok() {
+            if is_fuse_mount(&self.mnt) && nix::sys::statvfs::statvfs(&self.mnt).is_ok() {
                 return;
             }
             if let Some(c) = self.child.as_mut() {
