@@ -152,9 +152,16 @@ fn qemu_image_lock_refuses_second_writer() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(90);
     let mut last = String::new();
     let refused = loop {
+        if let Ok(Some(st)) = vm.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = vm.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            panic!("qemu exited early ({st}): {err}");
+        }
         let (ok, _, err) = sh(&format!(
             "qemu-io -f qcow2 -c 'write 0 4k' {}",
             img.display()
