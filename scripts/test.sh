@@ -24,4 +24,6 @@ for io in passthrough daemon; do
     echo "== conformance, volume I/O: $io: pjdfstest and fsx on a poolfs mount"
     CONFORMANCE_EXTRA_ARGS="--io $io" scripts/conformance.sh target/release/poolfs
 done
+echo "== benchmark smoke run (checks that scripts/bench.sh works; no timing is judged)"
+scripts/bench.sh --smoke
 echo "test.sh: all suites passed"

@@ -1,0 +1,454 @@
+#!/usr/bin/env bash
+# bench.sh - poolfs against the backing directory ("native"), bindfs and mergerfs.
+#
+# Mounts poolfs (both I/O paths, poolfs-pt = --io passthrough and
+# poolfs-daemon = --io daemon, when the binary has --io; otherwise one variant
+# "poolfs"), bindfs and mergerfs over ONE backing directory (each target works
+# in its own sub-directory BACKING/w-<target>), runs the same jobs on each and
+# on the backing directory itself, and prints one Markdown table of medians
+# with ratios to native. Run as root.
+#
+# Usage: scripts/bench.sh [-n REPEATS] [-t RUNTIME] [-z SIZE] [-s SCRATCH]
+#                         [-p "TARGETS"] [--smoke]
+#   -n REPEATS  repetitions; the table shows medians (default 3)
+#   -t RUNTIME  seconds per time-based fio job (default 10)
+#   -z SIZE     fio file size (default 2G)
+#   -s SCRATCH  work area on a real disk filesystem, not tmpfs
+#               (default /var/tmp/poolfs-bench); results in SCRATCH/results-<stamp>/
+#   -p TARGETS  targets to run (native is always included); default
+#               "native poolfs-pt poolfs-daemon bindfs mergerfs" (or "native poolfs
+#               bindfs mergerfs" without --io); also: poolfs (no --io flag),
+#               poolfs-auto, bindfs-plain (O_DIRECT cleared), mergerfs-dio (direct_io)
+#   --smoke     very short run to check the script works (1 repetition, 1 s jobs,
+#               64M files, 200 metadata files, 256M clone with 16M data, 500 volumes)
+# Environment: POOLFS (default <repo>/target/release/poolfs), META_N (5000),
+#   VOLS (10000), CLONE_SIZE (8G), CLONE_DATA (256M).
+# Exit status: 0 when every job ran (a target failing an operation is recorded as
+# "fail", not an error); non-zero when the script itself broke, a poolfs variant
+# did not mount, or a job failed on native.
+# Only mounts it made are unmounted, only processes it started are signalled.
+set -Eeuo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+usage() { sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+
+o_n='' o_t='' o_z='' SCRATCH=/var/tmp/poolfs-bench TARGETS='' SMOKE=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    -n) o_n=${2:?-n needs a value}; shift 2 ;;
+    -t) o_t=${2:?-t needs a value}; shift 2 ;;
+    -z) o_z=${2:?-z needs a value}; shift 2 ;;
+    -s) SCRATCH=${2:?-s needs a value}; shift 2 ;;
+    -p) TARGETS=${2:?-p needs a value}; shift 2 ;;
+    --smoke) SMOKE=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+if [ "$SMOKE" = 1 ]; then
+  REPEATS=${o_n:-1} RUNTIME=${o_t:-1} SIZE=${o_z:-64M}
+  META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M
+else
+  REPEATS=${o_n:-3} RUNTIME=${o_t:-10} SIZE=${o_z:-2G}
+  META_N=${META_N:-5000} VOLS=${VOLS:-10000} CLONE_SIZE=${CLONE_SIZE:-8G} CLONE_DATA=${CLONE_DATA:-256M}
+fi
+POOLFS=${POOLFS:-$ROOT/target/release/poolfs}
+for v in REPEATS RUNTIME META_N VOLS; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: $v must be a positive integer" >&2; exit 2; }
+done
+if ! { SIZE_B=$(numfmt --from=iec "$SIZE") && CLONE_B=$(numfmt --from=iec "$CLONE_SIZE") &&
+        CDATA_B=$(numfmt --from=iec "$CLONE_DATA"); }; then
+  echo "bench.sh: bad size ($SIZE, $CLONE_SIZE, $CLONE_DATA)" >&2; exit 2
+fi
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; [ -z "${RES:-}" ] || printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >>"$RES/logs/bench.log"; }
+die() { log "ERROR: $*"; exit 1; }
+trap 'log "ERROR: line $LINENO: $BASH_COMMAND (exit $?)"' ERR
+
+# ---------- preconditions ----------
+[ "$(id -u)" = 0 ] || die "run as root (mounts, drop_caches, /proc/PID/clear_refs)"
+for t in fio python3 numfmt findmnt; do command -v "$t" >/dev/null || die "$t is not installed (scripts/install-test-deps.sh)"; done
+[ -x "$POOLFS" ] || die "no poolfs binary at $POOLFS (set POOLFS=...)"
+POOLFS=$(cd "$(dirname "$POOLFS")" && pwd)/$(basename "$POOLFS")
+# capture the help first: `poolfs ... | grep -q` can die of SIGPIPE and fail under pipefail
+HAVE_IO=0; help=$("$POOLFS" mount --help 2>&1) || true
+if grep -q -- '--io' <<<"$help"; then HAVE_IO=1; fi
+if [ -z "$TARGETS" ]; then
+  if [ $HAVE_IO = 1 ]; then TARGETS="native poolfs-pt poolfs-daemon bindfs mergerfs"
+  else TARGETS="native poolfs bindfs mergerfs"; fi
+fi
+case " $TARGETS " in *" native "*) ;; *) TARGETS="native $TARGETS" ;; esac
+for p in $TARGETS; do
+  case $p in
+    native|poolfs|bindfs|bindfs-plain|mergerfs|mergerfs-dio) ;;
+    poolfs-pt|poolfs-daemon|poolfs-auto) [ $HAVE_IO = 1 ] || die "$p needs 'poolfs mount --io' ($POOLFS has no --io)" ;;
+    *) die "unknown target '$p'" ;;
+  esac
+done
+
+mkdir -p "$SCRATCH"; SCRATCH=$(cd "$SCRATCH" && pwd)
+FSTYPE=$(findmnt -no FSTYPE -T "$SCRATCH" | head -1)
+case $FSTYPE in tmpfs|ramfs|overlay|fuse*) die "$SCRATCH is on $FSTYPE; use -s with a directory on a real disk filesystem" ;; esac
+df -h "$SCRATCH" >&2
+NEED=$(( SIZE_B + 2 * CDATA_B + (1 << 30) ))
+AVAIL=$(df -B1 --output=avail "$SCRATCH" | tail -1 | tr -d ' ')
+[ "$AVAIL" -ge "$NEED" ] || die "$SCRATCH has $(numfmt --to=iec "$AVAIL") free, needs $(numfmt --to=iec "$NEED")"
+
+BACKING=$SCRATCH/backing MNTROOT=$SCRATCH/mnt
+RES=$SCRATCH/results-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$BACKING" "$MNTROOT" "$RES/fio" "$RES/logs"
+# run a private copy, so that a rebuild during the run cannot mix two builds
+POOLFS_SRC=$POOLFS POOLFS=$RES/poolfs
+cp -p "$POOLFS_SRC" "$POOLFS"
+RAW=$RES/raw.tsv FAILS=$RES/failures.tsv
+: >"$RAW"; : >"$FAILS"
+log "targets: $TARGETS | n=$REPEATS t=${RUNTIME}s size=$SIZE meta=$META_N clone=$CLONE_SIZE/$CLONE_DATA vols=$VOLS | results $RES"
+
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"; }            # rep target metric value
+failed() {                                                                      # rep target metric message
+  record "$1" "$2" "$3" fail
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(printf '%s' "$4" | tr '\t\n' '  ' | cut -c1-200)" >>"$FAILS"
+  log "  $2: $3: fail: $4"
+}
+CAN_DROP=1
+drop_caches() {
+  sync
+  if [ $CAN_DROP = 1 ] && ! { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then
+    CAN_DROP=0; log "WARN: cannot drop caches; 'cold' numbers are not cold"
+  fi
+}
+alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+
+# ---------- targets: mount / unmount ----------
+declare -A PID=() MNT=() WORK=() BWORK=()
+MOUNT_FAILED=0
+start_target() {  # target -> sets WORK[target] (where jobs run) and BWORK (same dir on the backing fs)
+  local p=$1 m=$MNTROOT/$1 state=$SCRATCH/state-$1 i pool=''
+  local -a cmd io=()
+  BWORK[$p]=$BACKING/w-$p
+  rm -rf "${BWORK[$p]:?}"; mkdir -p "${BWORK[$p]}"
+  if [ "$p" = native ]; then WORK[$p]=${BWORK[$p]}; return 0; fi
+  if mountpoint -q "$m"; then log "skip $p: $m is already a mountpoint (not ours)"; return 1; fi
+  mkdir -p "$m"
+  case $p in
+    poolfs*)
+      case $p in poolfs-pt) io=(--io passthrough) ;; poolfs-daemon) io=(--io daemon) ;; poolfs-auto) io=(--io auto) ;; esac
+      rm -rf "$state"; mkdir -p "$state/defs"
+      printf 'uuid = "00000000-0000-0000-0000-000000000001"\nautostart = true\n[pool]\ntype = "dir"\ntarget = "%s"\n' \
+        "${BWORK[$p]}" >"$state/defs/bench.toml"
+      cmd=("$POOLFS" mount "$m" --state-dir "$state" --foreground "${io[@]}")
+      pool=bench ;;
+    # bindfs 1.14 (libfuse2): big_writes for 1 MiB writes; multithreaded; O_DIRECT forwarded (default clears it)
+    bindfs)       cmd=(bindfs -f --no-allow-other --multithreaded -o big_writes --forward-odirect=4096 "$BACKING" "$m") ;;
+    bindfs-plain) cmd=(bindfs -f --no-allow-other --multithreaded -o big_writes "$BACKING" "$m") ;;
+    # mergerfs: page cache + writeback cache, 1 MiB messages (O_DIRECT writes get EINVAL)
+    mergerfs)     cmd=(mergerfs -f -o "cache.files=auto-full,cache.writeback=true,dropcacheonclose=true,fuse_msg_size=256,category.create=ff,fsname=bench-$p" "$BACKING" "$m") ;;
+    mergerfs-dio) cmd=(mergerfs -f -o "cache.files=off,dropcacheonclose=true,fuse_msg_size=256,category.create=ff,fsname=bench-$p" "$BACKING" "$m") ;;
+  esac
+  command -v "${cmd[0]}" >/dev/null || { log "skip $p: ${cmd[0]} not installed"; return 1; }
+  "${cmd[0]}" --version >"$RES/logs/$p.version" 2>&1 || true
+  ( NO_COLOR=1 exec "${cmd[@]}" ) >"$RES/logs/$p.log" 2>&1 &
+  PID[$p]=$! MNT[$p]=$m
+  for i in $(seq 300); do
+    if [ -n "$pool" ]; then [ -e "$m/$pool/status" ] && break; else mountpoint -q "$m" && break; fi
+    alive "${PID[$p]}" || break
+    sleep 0.1
+  done
+  if [ -n "$pool" ] && [ "$(cat "$m/$pool/status" 2>/dev/null)" = running ]; then WORK[$p]=$m/$pool
+  elif [ -z "$pool" ] && mountpoint -q "$m"; then WORK[$p]=$m/w-$p
+  else log "mount $p failed after ${i}x0.1 s (see $RES/logs/$p.log)"; stop_target "$p"; return 1; fi
+  log "mounted $p (pid ${PID[$p]}) at $m"
+}
+stop_target() {
+  local p=$1 pid=${PID[$1]:-} m=${MNT[$1]:-} i
+  [ -n "$pid" ] || return 0
+  case $p in
+    poolfs*) kill -TERM "$pid" 2>/dev/null || true ;;     # poolfs unmounts itself on SIGTERM
+    *) mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || { sleep 1; fusermount3 -u "$m" 2>/dev/null; } || true; } ;;
+  esac
+  for i in $(seq 100); do alive "$pid" || break; sleep 0.1; done
+  if alive "$pid"; then log "WARN: $p (pid $pid) still running after ${i}x0.1 s; SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; sleep 0.5; fi
+  wait "$pid" 2>/dev/null || true
+  if mountpoint -q "$m"; then log "WARN: $m still mounted; lazy unmount"; fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" || true; fi
+  unset "PID[$p]"
+}
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local rc=$? p
+  trap - ERR
+  for p in "${!PID[@]}"; do stop_target "$p"; done
+  for p in $TARGETS; do
+    [ -n "${MNT[$p]:-}" ] && mountpoint -q "${MNT[$p]}" && continue   # never delete under a live mount
+    rm -rf "${BACKING:?}/w-$p" "${SCRATCH:?}/state-$p"
+  done
+  [ -z "${RES:-}" ] || { rm -f "$RES/poolfs"; log "results: $RES (exit $rc)"; }
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------- fio ----------
+fio_value() {  # json read|write bw|iops -> MiB/s or IOPS; fails if fio recorded an error
+  python3 - "$@" <<'EOF'
+import json, sys
+f, d, k = sys.argv[1:4]
+t = open(f).read()
+j = json.loads(t[t.index('{'):])['jobs'][0]
+if j.get('error'): sys.exit(1)
+x = j[d]
+print("%.1f" % (x['bw_bytes'] / 1048576) if k == 'bw' else "%.0f" % x['iops'])
+EOF
+}
+fio_job() {  # rep target metric read|write bw|iops file fio-args...
+  local rep=$1 p=$2 metric=$3 d=$4 k=$5 f=$6 slug v msg; shift 6
+  slug=$(tr -c 'A-Za-z0-9\n' '-' <<<"${metric%% (*}" | tr -s '-')
+  local out=$RES/fio/r$rep-$p-$slug.json
+  log "  $p: $metric"
+  if fio --name="$slug" --filename="$f" --output-format=json --output="$out" --invalidate=0 \
+       --fallocate=none --randrepeat=0 --norandommap "$@" >"$out.log" 2>&1 &&
+     v=$(fio_value "$out" "$d" "$k" 2>>"$out.log"); then
+    record "$rep" "$p" "$metric" "$v"
+  else
+    msg=$(grep -hE 'err=|error=|fio: ' "$out.log" "$out" 2>/dev/null | head -1) || true
+    failed "$rep" "$p" "$metric" "${msg:-fio failed, see $out.log}"
+  fi
+}
+perf_phase() {  # rep target
+  local rep=$1 p=$2 f=${WORK[$2]}/fio.dat
+  local -a R=(--bs=4k --size="$SIZE" --time_based --runtime="$RUNTIME")
+  rm -f "$f"
+  fio_job "$rep" "$p" "seq write 1M (MiB/s)" write bw "$f" --rw=write --bs=1M --size="$SIZE" --ioengine=psync --end_fsync=1
+  drop_caches
+  fio_job "$rep" "$p" "seq read 1M cold (MiB/s)" read bw "$f" --rw=read --bs=1M --size="$SIZE" --ioengine=psync
+  fio_job "$rep" "$p" "seq read 1M warm (MiB/s)" read bw "$f" --rw=read --bs=1M --size="$SIZE" --ioengine=psync --time_based --runtime="$RUNTIME"
+  # buffered jobs first, while the file is in the page cache (O_DIRECT writes invalidate cached pages)
+  fio_job "$rep" "$p" "rand read 4k psync buffered (IOPS)" read iops "$f" --rw=randread "${R[@]}" --ioengine=psync
+  fio_job "$rep" "$p" "rand write 4k psync buffered (IOPS)" write iops "$f" --rw=randwrite "${R[@]}" --ioengine=psync
+  sync
+  fio_job "$rep" "$p" "rand read 4k libaio QD16 direct (IOPS)" read iops "$f" --rw=randread "${R[@]}" --ioengine=libaio --iodepth=16 --direct=1
+  fio_job "$rep" "$p" "rand write 4k libaio QD16 direct (IOPS)" write iops "$f" --rw=randwrite "${R[@]}" --ioengine=libaio --iodepth=16 --direct=1
+  rm -f "$f" "${BWORK[$p]}/fio.dat"
+  sync
+}
+
+# ---------- metadata: create, stat, readdir, unlink META_N empty files ----------
+meta_phase() {  # rep target
+  local rep=$1 p=$2 d=${WORK[$2]}/meta out=$RES/logs/meta-r$1-$2.txt name v msg
+  log "  $p: metadata, $META_N files"
+  rm -rf "$d" "${BWORK[$p]}/meta"
+  python3 - "$d" "$META_N" >"$out" 2>&1 <<'EOF' || true
+import os, sys, time
+d, n = sys.argv[1], int(sys.argv[2])
+names = [os.path.join(d, "f%06d" % i) for i in range(n)]
+def create():
+    for x in names: os.close(os.open(x, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+def stat():
+    for x in names: os.stat(x)
+def readdir():
+    c = sum(1 for _ in os.scandir(d))
+    if c != n: raise OSError("readdir saw %d of %d entries" % (c, n))
+def unlink():
+    for x in names: os.unlink(x)
+try: os.mkdir(d)
+except OSError as e: print("mkdir failed: %s" % e)
+for label, fn in (("create", create), ("stat", stat), ("readdir", readdir), ("unlink", unlink)):
+    try:
+        t = time.perf_counter(); fn(); dt = time.perf_counter() - t
+        print("%s\t%.0f" % (label, n / dt))
+    except Exception as e:
+        print("%s\tfail\t%s: %s" % (label, type(e).__name__, e))
+EOF
+  for name in create stat readdir unlink; do
+    v=$(awk -F'\t' -v n="$name" '$1 == n { print $2; exit }' "$out")
+    if [[ $v =~ ^[0-9]+$ ]]; then record "$rep" "$p" "$name ($META_N files, ops/s)" "$v"
+    else msg=$(awk -F'\t' -v n="$name" '$1 == n { print $3; exit }' "$out"); failed "$rep" "$p" "$name ($META_N files, ops/s)" "${msg:-$(head -c 200 "$out")}"; fi
+  done
+  rm -rf "$d" "${BWORK[$p]}/meta"
+}
+
+# ---------- clone: cp --reflink=auto --sparse=always of a sparse volume ----------
+sparse_py() {  # make|verify ...
+  python3 - "$@" <<'EOF'
+import os, sys, random
+M = 1 << 20
+if sys.argv[1] == "make":                        # make FILE SIZE DATA: one 1 MiB chunk per slot, random place
+    path, size, data = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    n = max(1, data // M); slot = size // n; r = random.Random(42)
+    fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
+    os.ftruncate(fd, size)
+    for k in range(n):
+        os.pwrite(fd, os.urandom(M), k * slot + r.randrange(max(1, slot // M)) * M)
+    os.fsync(fd); os.close(fd)
+else:                                            # verify SRC DST: same size, same data extents, holes read zero
+    src, dst = sys.argv[2], sys.argv[3]
+    a = os.open(src, os.O_RDONLY); b = os.open(dst, os.O_RDONLY); size = os.fstat(a).st_size
+    if os.fstat(b).st_size != size: sys.exit("size differs")
+    ext, off = [], 0
+    try:
+        while off < size:
+            d = os.lseek(a, off, os.SEEK_DATA); h = os.lseek(a, d, os.SEEK_HOLE); ext.append((d, h)); off = h
+    except OSError: pass
+    for s, e in ext:
+        for o in range(s, e, M):
+            if os.pread(a, min(M, e - o), o) != os.pread(b, min(M, e - o), o): sys.exit("data differs at %d" % o)
+    r = random.Random(1)
+    for o in (r.randrange(size // 4096) * 4096 for _ in range(256)):
+        if not any(s <= o < e for s, e in ext) and os.pread(b, 4096, o) != bytes(4096): sys.exit("hole not zero at %d" % o)
+EOF
+}
+clone_phase() {  # rep target
+  local rep=$1 p=$2 src=${WORK[$2]}/clone-src.img dst=${WORK[$2]}/clone-copy.img
+  local bsrc=${BWORK[$2]}/clone-src.img bdst=${BWORK[$2]}/clone-copy.img t0 t1 err
+  local mt="clone $CLONE_SIZE with $CLONE_DATA data: cp time (s)" ma="clone: allocation of the copy (MiB)"
+  log "  $p: clone $CLONE_SIZE volume holding $CLONE_DATA"
+  rm -f "$bsrc" "$bdst"
+  sparse_py make "$bsrc" "$CLONE_B" "$CDATA_B"        # written on the backing fs: only the copy is measured
+  drop_caches
+  t0=$EPOCHREALTIME
+  if err=$(cp --reflink=auto --sparse=always "$src" "$dst" 2>&1 && sync "$dst" 2>&1); then
+    t1=$EPOCHREALTIME
+    if err=$(sparse_py verify "$bsrc" "$bdst" 2>&1); then
+      record "$rep" "$p" "$mt" "$(python3 -c "print(round($t1 - $t0, 2))")"
+    else failed "$rep" "$p" "$mt" "copy differs from the source: $err"; fi
+    record "$rep" "$p" "$ma" "$(( ($(du -k "$bdst" | cut -f1) + 512) / 1024 ))"
+  else
+    failed "$rep" "$p" "$mt" "cp: $err"; failed "$rep" "$p" "$ma" "no copy"
+  fi
+  rm -f "$dst" "$src" "$bsrc" "$bdst"
+}
+
+# ---------- daemon peak RSS after creating VOLS volumes and stat-ing them all ----------
+rss_phase() {  # rep target
+  local rep=$1 p=$2 d=${WORK[$2]} pid=${PID[$2]:-} out=$RES/logs/rss-r$1-$2.txt hwm m
+  [ -n "$pid" ] || return 0                            # native: no daemon
+  m="daemon peak RSS, $VOLS volumes (MiB)"
+  log "  $p: $VOLS volumes, peak RSS of pid $pid"
+  # reset the peak ("5" = clear VmHWM, Linux >= 4.0) so the I/O jobs before do not count
+  { echo 5 >"/proc/$pid/clear_refs"; } 2>/dev/null || log "WARN: cannot reset VmHWM of $p: the peak is over its whole life"
+  echo "before: $(grep -E '^Vm(RSS|HWM):' "/proc/$pid/status" | tr -s '\t\n ' '  ')" >"$out"
+  if python3 - "$d" "$VOLS" >>"$out" 2>&1 <<'EOF'
+import os, sys, time
+d, n = sys.argv[1], int(sys.argv[2])
+names = [os.path.join(d, "vol-%05d.img" % i) for i in range(n)]
+t = time.perf_counter()
+for x in names:                          # a sparse 1 GiB volume each
+    fd = os.open(x, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644); os.ftruncate(fd, 1 << 30); os.close(fd)
+t1 = time.perf_counter()
+seen = set(os.listdir(d))
+missing = [x for x in names if os.path.basename(x) not in seen]
+if missing: sys.exit("readdir misses %d volumes" % len(missing))
+for x in names: os.stat(x)
+print("created %d in %.2f s, listed and stat-ed in %.2f s" % (n, t1 - t, time.perf_counter() - t1))
+EOF
+  then
+    hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+    if [[ $hwm =~ ^[0-9]+$ ]]; then record "$rep" "$p" "$m" "$(python3 -c "print(round($hwm / 1024, 1))")"; echo "after: VmHWM: $hwm kB" >>"$out"
+    else failed "$rep" "$p" "$m" "no VmHWM for pid $pid"; fi
+  else failed "$rep" "$p" "$m" "$(tail -1 "$out")"; fi
+  find "$d" -maxdepth 1 -name 'vol-*.img' -delete 2>/dev/null || true
+  find "${BWORK[$p]}" -maxdepth 1 -name 'vol-*.img' -delete
+}
+
+# ---------- machine facts and the table ----------
+facts() {
+  local cpu mem dev
+  cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+  dev=$(findmnt -no SOURCE -T "$BACKING" | head -1)
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- kernel: $(uname -r) ($(uname -m))"
+  echo "- CPU: ${cpu:-unknown}, $(nproc) cores; memory: $mem"
+  echo "- backing directory: $BACKING on $FSTYPE ($dev)"
+  echo "- poolfs: $("$POOLFS" --version 2>/dev/null || echo '?'), $POOLFS_SRC built $(date -u -r "$POOLFS" '+%Y-%m-%d %H:%M UTC'); --io supported: $([ $HAVE_IO = 1 ] && echo yes || echo no)"
+  echo "- tools: $(fio --version), $(bindfs --version 2>/dev/null | head -1 || echo 'no bindfs'), $(mergerfs -V 2>/dev/null | head -1 | sed 's/ version:/ /' || echo 'no mergerfs'), $(cp --version | head -1)"
+  echo "- parameters: $REPEATS repetition(s), ${RUNTIME} s per time-based job, fio file $SIZE, $META_N metadata files, clone of $CLONE_SIZE holding $CLONE_DATA, $VOLS volumes$([ "$SMOKE" = 1 ] && echo ' (--smoke)')"
+}
+table() {  # raw fails targets
+  python3 - "$@" <<'EOF'
+import sys, statistics, collections
+raw, fails, targets = sys.argv[1], sys.argv[2], sys.argv[3].split()
+vals = collections.OrderedDict()
+for line in open(raw):
+    rep, p, m, v = line.rstrip("\n").split("\t")
+    vals.setdefault(m, {}).setdefault(p, []).append(v)
+def num(x):
+    try: return float(x)
+    except ValueError: return None
+def fmt(v):
+    return "%.0fk" % (v / 1e3) if v >= 1e5 else "%.1fk" % (v / 1e3) if v >= 1e4 else \
+           "%.0f" % v if v >= 100 else "%.3g" % v
+def stats(xs):
+    n = [num(x) for x in xs if num(x) is not None]
+    return (statistics.median(n) if n else None), n, len(xs) - len(n)
+nrep = max(len(x) for d in vals.values() for x in d.values())
+print("Median of %d repetition(s). Peer cells: value (ratio to native); ratio > 1 = better than native"
+      " (throughput: peer/native; times: native/peer)." % nrep)
+print()
+print("| metric | " + " | ".join(targets) + " |")
+print("|---|" + "---:|" * len(targets))
+spread = []
+for m, d in vals.items():
+    base = stats(d.get("native", []))[0]
+    time_metric, info = m.endswith("(s)"), m.endswith("(MiB)")
+    row, srow = [m], [m]
+    for p in targets:
+        med, n, nfail = stats(d.get(p, []))
+        if p not in d: cell = "–"
+        elif med is None: cell = "fail"
+        else:
+            cell = fmt(med)
+            if p != "native" and not info and base and med:
+                cell += " (%.2f)" % (base / med if time_metric else med / base)
+            if nfail: cell += " [%d/%d fail]" % (nfail, nfail + len(n))
+        row.append(cell)
+        srow.append("%.0f%%" % ((max(n) - min(n)) / med * 100) if med and len(n) > 1 else "–")
+    print("| " + " | ".join(row) + " |")
+    spread.append("| " + " | ".join(srow) + " |")
+if nrep > 1:
+    print("\nSpread of the repetitions, (max - min) / median:\n")
+    print("| metric | " + " | ".join(targets) + " |")
+    print("|---|" + "---:|" * len(targets))
+    print("\n".join(spread))
+seen = collections.OrderedDict()
+for line in open(fails):
+    rep, p, m, msg = line.rstrip("\n").split("\t", 3)
+    seen.setdefault((p, m, msg), None)
+if seen:
+    print("\nFailures (details in logs/ and fio/):\n")
+    for p, m, msg in seen: print("- %s, %s: %s" % (p, m, msg))
+EOF
+}
+
+# ---------- main ----------
+ACTIVE=()
+for p in $TARGETS; do
+  if start_target "$p"; then ACTIVE+=("$p")
+  else case $p in poolfs*) MOUNT_FAILED=1 ;; esac; fi
+done
+TARGETS="${ACTIVE[*]}"
+log "running on: $TARGETS"
+T0=$SECONDS
+for rep in $(seq "$REPEATS"); do
+  for p in $TARGETS; do
+    log "rep $rep/$REPEATS: $p"
+    rss_phase "$rep" "$p"        # first: in repetition 1 the daemon has served no I/O yet
+    perf_phase "$rep" "$p"
+    meta_phase "$rep" "$p"
+    clone_phase "$rep" "$p"
+  done
+done
+log "jobs done in $(( SECONDS - T0 )) s"
+{
+  echo "# poolfs benchmark"
+  echo
+  facts
+  echo
+  table "$RAW" "$FAILS" "$TARGETS"
+} >"$RES/summary.md"
+echo
+cat "$RES/summary.md"
+rc=0
+if [ $MOUNT_FAILED = 1 ]; then log "ERROR: a poolfs variant did not mount"; rc=1; fi
+if awk -F'\t' '$2 == "native" { bad = 1 } END { exit !bad }' "$FAILS"; then log "ERROR: a job failed on native (the script is broken)"; rc=1; fi
+exit "$rc"
