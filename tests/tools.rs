@@ -238,3 +238,22 @@ fn copy_file_range_clone_keeps_holes() {
     );
     run(&format!("cmp {0}/big.img {0}/clone.img", p.display()));
 }
+
+/// Pages cached at an earlier open are kept only while the file is
+/// unchanged: a change made behind poolfs's back is read at the next open.
+#[test]
+fn change_behind_the_back_is_seen_at_next_open() {
+    require_mount!();
+    let fx = Fixture::new();
+    let vol = fx.pool("default").join("cached.img");
+    fs::write(&vol, vec![b'a'; 1 << 20]).unwrap();
+    assert!(fs::read(&vol).unwrap().iter().all(|b| *b == b'a'));
+    assert!(fs::read(&vol).unwrap().iter().all(|b| *b == b'a'));
+    std::thread::sleep(Duration::from_millis(20));
+    fs::write(fx.backing().join("cached.img"), vec![b'b'; 1 << 20]).unwrap();
+    let data = fs::read(&vol).unwrap();
+    assert!(
+        data.iter().all(|b| *b == b'b'),
+        "stale page cache after a change behind poolfs's back"
+    );
+}

@@ -36,6 +36,7 @@ impl PoolFs {
             fh,
             direct_io: true,
             volume: false,
+            keep_cache: false,
         })
     }
 

@@ -106,6 +106,9 @@ pub struct Backing {
     pub is_dir: bool,
     /// A block device volume, and its size (block pools).
     pub block: Option<u64>,
+    /// (mtime, mtime_ns, size) when poolfs last closed the file; see
+    /// `PoolFs::set_keep_cache`.
+    pub stamp: parking_lot::Mutex<Option<(i64, i64, i64)>>,
     /// Path relative to the pool, for messages (kept up to date on renames
     /// through poolfs).
     pub path: RwLock<String>,

@@ -86,6 +86,9 @@ pub struct Opened {
     /// without CAP_FSETID, of a file with set-id bits: its writes must reach
     /// the daemon, which clears the bits.
     pub volume: bool,
+    /// The kernel may keep the pages it cached at earlier opens: the file
+    /// is unchanged since poolfs last closed it (`FOPEN_KEEP_CACHE`).
+    pub keep_cache: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -219,8 +222,15 @@ pub struct PoolFs {
     /// Volumes being wiped: opens are refused meanwhile.
     /// Lock order: before the pool lock and the handle table.
     busy: parking_lot::Mutex<std::collections::HashSet<u64>>,
+    /// See `set_keep_cache`.
+    keep_cache: std::sync::atomic::AtomicBool,
     /// Last or ongoing wipe of each volume (by backing inode number).
     wipes: parking_lot::Mutex<std::collections::HashMap<u64, control::volume::WipeStatus>>,
+}
+
+/// What identifies a version of a file's content: mtime and size.
+fn stamp(st: &FileStat) -> (i64, i64, i64) {
+    (st.st_mtime, st.st_mtime_nsec, st.st_size)
 }
 
 /// True for a file with set-user-id or set-group-id bits.
@@ -354,6 +364,7 @@ impl PoolFs {
             mountpoint: RwLock::new(None),
             busy: parking_lot::Mutex::new(Default::default()),
             wipes: parking_lot::Mutex::new(Default::default()),
+            keep_cache: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -629,6 +640,7 @@ impl PoolFs {
             fd,
             is_dir: false,
             block: Some(size),
+            stamp: parking_lot::Mutex::new(None),
             path: RwLock::new(path),
         });
         Ok(Some(Entry {
@@ -690,6 +702,7 @@ impl PoolFs {
             fd,
             is_dir,
             block: None,
+            stamp: parking_lot::Mutex::new(None),
             path: RwLock::new(path.clone()),
         });
         *node.path.write() = path;
@@ -1097,6 +1110,9 @@ impl PoolFs {
         node.pool
             .register_open(fh, &node.path.read(), node.active.run)?;
         let direct = oflags.contains(OFlag::O_DIRECT);
+        let keep_cache = self.keep_cache.load(std::sync::atomic::Ordering::Relaxed)
+            && node.block.is_none()
+            && fstat(fd.as_fd()).is_ok_and(|st| *node.stamp.lock() == Some(stamp(&st)));
         self.handles.insert_at(
             fh,
             OpenFile {
@@ -1112,6 +1128,7 @@ impl PoolFs {
             fh,
             direct_io: false,
             volume: true,
+            keep_cache,
         })
     }
 
@@ -1173,6 +1190,7 @@ impl PoolFs {
             fd: pfd,
             is_dir: false,
             block: None,
+            stamp: parking_lot::Mutex::new(None),
             path: RwLock::new(path),
         });
         let entry = Entry {
@@ -1332,10 +1350,21 @@ impl PoolFs {
 
     pub fn release(&self, fh: u64) {
         if let Some(h) = self.handles.remove(fh) {
-            if let OpenKind::Volume { node, .. } = &h.kind {
+            if let OpenKind::Volume { node, file, .. } = &h.kind {
+                if self.keep_cache.load(std::sync::atomic::Ordering::Relaxed) {
+                    *node.stamp.lock() = fstat(file.as_fd()).ok().map(|st| stamp(&st));
+                }
                 node.pool.release_open(fh);
             }
         }
+    }
+
+    /// Lets opens keep the kernel's page cache of files unchanged since
+    /// poolfs closed them. Only coherent when every open uses the page cache
+    /// (no kernel passthrough in the session): passthrough writes bypass it.
+    pub fn set_keep_cache(&self, on: bool) {
+        self.keep_cache
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn volume_file(&self, ino: u64, fh: u64) -> Result<Arc<OpenFile>> {

@@ -173,11 +173,14 @@ fn kind(k: Kind) -> FileType {
 }
 
 fn fopen(o: &Opened) -> FopenFlags {
+    let mut f = FopenFlags::empty();
     if o.direct_io {
-        FopenFlags::FOPEN_DIRECT_IO
-    } else {
-        FopenFlags::empty()
+        f |= FopenFlags::FOPEN_DIRECT_IO;
     }
+    if o.keep_cache {
+        f |= FopenFlags::FOPEN_KEEP_CACHE;
+    }
+    f
 }
 
 fn ctx(req: &Request) -> Ctx {
@@ -233,6 +236,9 @@ impl Filesystem for FuseAdapter {
                 ),
             }
         }
+        // Without passthrough every open goes through the page cache, so
+        // pages of an unchanged file can be kept from one open to the next.
+        self.core.set_keep_cache(!self.passthrough);
         tracing::info!(passthrough = self.passthrough, "FUSE session initialised");
         Ok(())
     }
