@@ -886,8 +886,17 @@ impl PoolFs {
             .map_err(Error::os("rmdir"))
     }
 
+    /// Opens a directory; it is listed by the first `readdir` (offset 0).
     pub fn opendir(&self, ino: u64) -> Result<u64> {
-        let entries = self.list_dir(ino)?;
+        if let Node::Backing(b) = self.node(ino)? {
+            if !b.is_dir {
+                return Err(Error::Os {
+                    op: "opendir",
+                    errno: Errno::ENOTDIR,
+                });
+            }
+        }
+        let entries = Vec::new();
         Ok(self.handles.insert(OpenFile {
             ino,
             kind: OpenKind::Dir {
@@ -1013,6 +1022,7 @@ impl PoolFs {
         let mut dir = nix::dir::Dir::from_fd(fd).map_err(Error::os("readdir"))?;
         let dirfd = sys::dup(dir.as_fd()).map_err(Error::os("readdir"))?;
         let dev = fstat(dirfd.as_fd())?.st_dev;
+        let start = out.len();
         for ent in dir.iter() {
             let ent = ent.map_err(Error::os("readdir"))?;
             let name = OsStr::from_bytes(ent.file_name().to_bytes());
@@ -1036,15 +1046,16 @@ impl PoolFs {
                     _ => continue,
                 },
             };
-            let ino = self
-                .inodes
-                .write()
-                .number((p.pool.id, p.active.run, dev, ent.ino()));
             out.push(DirEntry {
-                ino,
+                // The backing inode number for now; replaced below.
+                ino: ent.ino(),
                 kind,
                 name: name.to_os_string(),
             });
+        }
+        let mut t = self.inodes.write();
+        for e in out.iter_mut().skip(start) {
+            e.ino = t.number((p.pool.id, p.active.run, dev, e.ino));
         }
         Ok(())
     }
