@@ -4,6 +4,9 @@
 #   - Debian packages (apt-get update runs only when something is missing)
 #   - pjdfstest 0.2.2 and fsx 0.3.2 from crates.io (cargo install --locked)
 #   - the user and group "tests" that pjdfstest switches to (nobody exists)
+#   - the system user libvirt-qemu that libvirtd resolves at start-up
+#   - the qemu guest (a Debian kernel package and a busybox initramfs, cached
+#     under /var/tmp/poolfs-guest by scripts/guest-image.sh)
 set -euo pipefail
 
 step() { echo "install-test-deps: $*"; }
@@ -17,9 +20,11 @@ packages=(
     attr                            # getfattr/setfattr
     e2fsprogs xfsprogs btrfs-progs  # mkfs for fs pools
     util-linux                      # losetup, mount, fallocate, findmnt
+    fdisk                           # sfdisk: a partition table in the fs pool tests
     fio                             # I/O load
     bindfs mergerfs fuse3           # FUSE comparison mounts, fusermount3
     busybox-static cpio             # initramfs for the qemu guest
+    libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # libvirt on poolfs (not -system)
     strace                          # syscall traces in failing tests
     python3                         # helper scripts (tomllib)
 )
@@ -105,6 +110,20 @@ else
     step "useradd tests"
     useradd --system -g tests -M -d / -s /usr/sbin/nologin -c "Dummy user for pjdfstest" tests
 fi
+
+# libvirtd (started by hand in tests/libvirt.rs) resolves its compiled-in
+# qemu user before it reads qemu.conf; libvirt-daemon-system would create it
+# but pulls in init-system pieces.
+if getent passwd libvirt-qemu >/dev/null; then
+    step "user libvirt-qemu exists"
+else
+    step "useradd libvirt-qemu"
+    useradd --system --no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin --user-group libvirt-qemu
+fi
+
+# The guest for tests/hypervisor.rs and scripts/demo.sh (cached; the first
+# run downloads the kernel package with apt-get download).
+step "guest image: $("$(dirname "$0")/guest-image.sh" | tr '\n' ' ')"
 
 if [[ -c /dev/fuse ]]; then
     step "/dev/fuse present"

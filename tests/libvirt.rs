@@ -24,14 +24,31 @@ const URI: &str = "qemu:///system";
 const POOL: &str = "poolfs-lvtest";
 
 /// libvirtd started for one test and stopped by PID on drop, even when the
-/// test fails; the test's pool definition is removed first.
+/// test fails; the test's pool definition is removed first. All libvirtds
+/// share /run/libvirt/libvirt-sock, so a lock file keeps test processes
+/// (this binary run twice, or two checkouts) from overlapping; a libvirtd
+/// that already answers (a system one) is used and left running.
 struct Libvirtd {
     dir: PathBuf,
-    pid: i32,
+    pid: Option<i32>,
+    _lock: File,
 }
 
 impl Libvirtd {
     fn start(dir: &Path) -> Libvirtd {
+        fs::create_dir_all("/var/tmp/poolfs-tests").unwrap();
+        let lock = File::create("/var/tmp/poolfs-tests/libvirtd.lock").unwrap();
+        // SAFETY: flock on a descriptor we own; released when `lock` closes.
+        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+        if virsh_raw(&["version"]).0 {
+            println!("NOTE: a libvirtd is already running; using it and leaving it running");
+            return Libvirtd {
+                dir: dir.to_path_buf(),
+                pid: None,
+                _lock: lock,
+            };
+        }
         // Debian's libvirtd resolves its compiled-in qemu user before it
         // reads qemu.conf (reference section 1).
         if !common::sh("getent passwd libvirt-qemu").0 {
@@ -91,7 +108,8 @@ impl Libvirtd {
         };
         let d = Libvirtd {
             dir: dir.to_path_buf(),
-            pid,
+            pid: Some(pid),
+            _lock: lock,
         };
         loop {
             let (ok, _, _) = virsh_raw(&["version"]);
@@ -117,10 +135,11 @@ impl Drop for Libvirtd {
     fn drop(&mut self) {
         let _ = virsh_raw(&["pool-destroy", POOL]);
         let _ = virsh_raw(&["pool-undefine", POOL]);
-        let pid = nix::unistd::Pid::from_raw(self.pid);
+        let Some(raw) = self.pid else { return };
+        let pid = nix::unistd::Pid::from_raw(raw);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(15);
-        while alive(self.pid) {
+        while alive(raw) {
             if Instant::now() > deadline {
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
                 break;

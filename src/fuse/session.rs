@@ -62,6 +62,10 @@ pub fn clean_stale_mount(mountpoint: &Path) -> Result<()> {
             "cannot use mountpoint '{}'",
             mountpoint.display()
         ))(e)),
+        Ok(()) if !mountpoint.is_dir() => Err(Error::Invalid(format!(
+            "mountpoint '{}' is not a directory",
+            mountpoint.display()
+        ))),
         Ok(_) if is_poolfs_mount(mountpoint) => Err(Error::Busy(format!(
             "'{}' is already served by a running poolfs",
             mountpoint.display()
@@ -104,21 +108,35 @@ pub fn serve(
     config.n_threads = Some(cfg.threads.max(1));
     config.clone_fd = true;
 
-    let session = match Session::new(
-        FuseAdapter::new(core.clone(), cfg.io),
-        &cfg.mountpoint,
-        &config,
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            let err = Error::io(format!("cannot mount on '{}'", cfg.mountpoint.display()))(e);
+    let adapter = FuseAdapter::new(core.clone(), cfg.io);
+    let mounted = if root {
+        mount_as_root(&cfg.mountpoint).and_then(|fd| {
+            Session::from_fd(adapter, fd, SessionACL::All, config)
+                .map(|s| (s, Unmounter::Own(cfg.mountpoint.clone())))
+                .map_err(|e| {
+                    let _ = nix::mount::umount2(&cfg.mountpoint, nix::mount::MntFlags::MNT_DETACH);
+                    Error::io("the kernel did not start the FUSE session")(e)
+                })
+        })
+    } else {
+        Session::new(adapter, &cfg.mountpoint, &config)
+            .map_err(Error::io(format!(
+                "cannot mount on '{}'",
+                cfg.mountpoint.display()
+            )))
+            .map(|mut s| {
+                let u = Unmounter::Fuser(s.unmount_callable());
+                (s, u)
+            })
+    };
+    let (session, mut unmounter) = match mounted {
+        Ok(v) => v,
+        Err(err) => {
             let msg = err.to_string();
             ready(Err(err));
             return Err(Error::State(msg));
         }
     };
-    let mut session = session;
-    let mut unmounter = session.unmount_callable();
     start_invalidator(&core, session.notifier())?;
     tracing::info!(mountpoint = %cfg.mountpoint.display(), threads = cfg.threads, "poolfs serving");
     ready(Ok(()));
@@ -141,7 +159,9 @@ pub fn serve(
             Ok(sig) => {
                 tracing::info!("{sig}: unmounting {}", cfg.mountpoint.display());
                 if let Err(e) = unmounter.unmount() {
-                    tracing::warn!("unmount failed ({e}), detaching the mount lazily");
+                    tracing::warn!(
+                        "unmount failed ({e}), detaching the mount lazily: it goes when its last user closes"
+                    );
                     let _ = nix::mount::umount2(&cfg.mountpoint, nix::mount::MntFlags::MNT_DETACH);
                 }
                 break;
@@ -153,6 +173,51 @@ pub fn serve(
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(Error::io("the FUSE session ended with an error")(e)),
         Err(_) => Err(Error::State("the FUSE session thread panicked".into())),
+    }
+}
+
+/// Mounts the tree as `fuse.poolfs` with mount(2) (root): the mount shows
+/// its own type, so `mount -t fuse.poolfs`, fstab lines and
+/// `findmnt -t fuse.poolfs` find it. Returns the /dev/fuse descriptor.
+fn mount_as_root(mountpoint: &Path) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let what = || format!("cannot mount on '{}'", mountpoint.display());
+    let dev = nix::fcntl::open(
+        "/dev/fuse",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(Error::sys("cannot open /dev/fuse"))?;
+    let st = nix::sys::stat::stat(mountpoint).map_err(Error::sys(what()))?;
+    let opts = format!(
+        "fd={},rootmode={:o},user_id=0,group_id=0,allow_other,default_permissions",
+        dev.as_raw_fd(),
+        st.st_mode & libc::S_IFMT
+    );
+    nix::mount::mount(
+        Some(FSNAME),
+        mountpoint,
+        Some("fuse.poolfs"),
+        nix::mount::MsFlags::MS_NODEV | nix::mount::MsFlags::MS_NOSUID,
+        Some(opts.as_str()),
+    )
+    .map_err(Error::sys(what()))?;
+    Ok(dev)
+}
+
+/// Who unmounts: poolfs itself (it mounted with mount(2)) or fuser.
+enum Unmounter {
+    Own(PathBuf),
+    Fuser(fuser::SessionUnmounter),
+}
+
+impl Unmounter {
+    fn unmount(&mut self) -> std::io::Result<()> {
+        match self {
+            Unmounter::Own(p) => nix::mount::umount2(p.as_path(), nix::mount::MntFlags::empty())
+                .map_err(std::io::Error::from),
+            Unmounter::Fuser(u) => u.unmount(),
+        }
     }
 }
 

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Builds (once) the tiny qemu guest that tests/hypervisor.rs and scripts/demo.sh
+# boot, and prints where it is:
+#   POOLFS_GUEST_KERNEL=/var/tmp/poolfs-guest/<kernel package>/vmlinuz
+#   POOLFS_GUEST_INITRD=/var/tmp/poolfs-guest/<kernel package>/initrd-<hash>.cpio.gz
+# (so `eval "$(scripts/guest-image.sh)"` sets both).
+#
+# Kernel: Debian 12's current kernel package (the one linux-image-amd64
+# depends on), fetched with `apt-get download` and unpacked with dpkg-deb;
+# /boot on the project machines is empty. Initramfs: busybox-static, the
+# virtio modules from the same package and the /init below. Artifacts are
+# cached under $POOLFS_GUEST_CACHE (default /var/tmp/poolfs-guest); a second
+# run only prints the paths. Needs apt-get, dpkg-deb, cpio, gzip and
+# /bin/busybox (busybox-static); as root on a fresh machine it runs
+# `apt-get update` first when the package lists are missing.
+#
+# The guest's /init reads its orders from the kernel command line:
+#   poolfs.seed=S            print whether the disk starts with the bytes S
+#   poolfs.pattern=OFF:LEN   write LEN MiB at OFF MiB of /dev/vda with O_DIRECT
+#                            (lines "pattern S\n" repeated; S = the seed),
+#                            read them back with O_DIRECT and print both md5s
+#   poolfs.discard=OFF:LEN   blkdiscard LEN MiB at OFF MiB
+# then it prints the disk size, syncs and powers off. Every line it prints
+# starts with "GUEST: ".
+set -euo pipefail
+
+cache=${POOLFS_GUEST_CACHE:-/var/tmp/poolfs-guest}
+mkdir -p "$cache"
+log() { echo "guest-image: $*" >&2; }
+
+# One builder at a time (tests run in parallel threads).
+exec 9>"$cache/.lock"
+flock 9
+
+if [[ -n "${POOLFS_GUEST_KERNEL_PKG:-}" ]]; then
+    kpkg=$POOLFS_GUEST_KERNEL_PKG
+else
+    find_kpkg() {
+        apt-cache depends linux-image-amd64 2>/dev/null |
+            awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
+    }
+    kpkg=$(find_kpkg || true)
+    if [[ -z "$kpkg" ]]; then
+        # Offline, or the package lists are missing: reuse a cached kernel
+        # if there is one, else refresh the lists.
+        kpkg=
+        for d in "$cache"/linux-image-*/vmlinuz; do
+            if [[ -f "$d" ]]; then kpkg=$(basename "$(dirname "$d")"); fi
+        done
+        if [[ -z "$kpkg" || ! -f "$cache/$kpkg/vmlinuz" ]]; then
+            log "apt-get update (no package lists)"
+            apt-get update -qq >&2
+            kpkg=$(find_kpkg || true)
+        fi
+    fi
+    [[ -n "$kpkg" ]] || { log "cannot find Debian's kernel package (linux-image-amd64's dependency)"; exit 1; }
+fi
+dir=$cache/$kpkg
+mkdir -p "$dir"
+
+# The kernel and its modules.
+if [[ ! -f "$dir/vmlinuz" || ! -d "$dir/modules" ]]; then
+    tmp=$(mktemp -d "$dir/.dl.XXXXXX")
+    log "apt-get download $kpkg"
+    (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$kpkg" >&2)
+    deb=$(ls "$tmp"/*.deb)
+    log "dpkg-deb -x $(basename "$deb")"
+    dpkg-deb -x "$deb" "$tmp/x"
+    mkdir -p "$tmp/modules"
+    for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+        f=$(find "$tmp/x/lib/modules" -name "$m.ko*" | head -1)
+        case "$f" in
+            "") log "module $m not in the package (built in?)"; continue ;;
+            *.ko.xz) xz -dc "$f" > "$tmp/modules/$m.ko" ;;
+            *.ko.zst) zstd -qdc "$f" > "$tmp/modules/$m.ko" ;;
+            *.ko.gz) gzip -dc "$f" > "$tmp/modules/$m.ko" ;;
+            *) cp "$f" "$tmp/modules/$m.ko" ;;
+        esac
+    done
+    rm -rf "$dir/modules"
+    mv "$tmp/modules" "$dir/modules"
+    vmlinuz=$(find "$tmp/x/boot" -name 'vmlinuz-*' | head -1)
+    [[ -n "$vmlinuz" ]] || { log "no vmlinuz in $kpkg"; exit 1; }
+    mv "$vmlinuz" "$dir/vmlinuz.new"
+    mv "$dir/vmlinuz.new" "$dir/vmlinuz"
+    rm -rf "$tmp"
+fi
+
+# The initramfs; its name carries a hash of this script, so editing /init
+# below rebuilds it.
+hash=$(sha256sum "$0" | cut -c1-12)
+initrd=$dir/initrd-$hash.cpio.gz
+if [[ ! -f "$initrd" ]]; then
+    [[ -x /bin/busybox ]] || { log "/bin/busybox is missing (apt-get install busybox-static)"; exit 1; }
+    tmp=$(mktemp -d "$dir/.rd.XXXXXX")
+    root=$tmp/root
+    mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
+    cp /bin/busybox "$root/bin/busybox"
+    for a in $("$root/bin/busybox" --list); do
+        [[ "$a" == busybox ]] || ln -s busybox "$root/bin/$a"
+    done
+    cp "$dir"/modules/*.ko "$root/lib/modules/"
+    cat > "$root/init" <<'INIT'
+#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+say() { echo "GUEST: $*"; }
+up() { cut -d' ' -f1 /proc/uptime; }
+arg() {
+    for w in $(cat /proc/cmdline); do
+        case "$w" in "$1="*) echo "${w#*=}" ;; esac
+    done
+}
+say "init at $(up) s"
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+    [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko
+done
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do usleep 50000; i=$((i + 1)); done
+if [ ! -b /dev/vda ]; then
+    say "no /dev/vda"
+    poweroff -f
+fi
+say "disk /dev/vda $(blockdev --getsize64 /dev/vda) bytes"
+seed=$(arg poolfs.seed)
+if [ -n "$seed" ]; then
+    got=$(dd if=/dev/vda bs=${#seed} count=1 2>/dev/null)
+    if [ "$got" = "$seed" ]; then say "seed ok $seed"; else say "seed BAD (read '$got')"; fi
+fi
+pat=$(arg poolfs.pattern)
+if [ -n "$pat" ]; then
+    off=${pat%%:*} len=${pat##*:}
+    yes "pattern $seed" | head -c $((len * 1048576)) > /tmp/pat
+    t0=$(up)
+    if dd if=/tmp/pat of=/dev/vda bs=1M seek=$off count=$len oflag=direct conv=fsync 2>/tmp/dd.err; then
+        say "pattern written ${len} MiB at ${off} MiB (O_DIRECT) in $(awk "BEGIN { printf \"%.2f\", $(up) - $t0 }") s"
+    else
+        say "pattern write FAILED: $(cat /tmp/dd.err)"
+    fi
+    want=$(md5sum < /tmp/pat | cut -d' ' -f1)
+    got=$(dd if=/dev/vda bs=1M skip=$off count=$len iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+    say "pattern md5 $want readback md5 $got"
+    rm -f /tmp/pat
+fi
+dis=$(arg poolfs.discard)
+if [ -n "$dis" ]; then
+    off=${dis%%:*} len=${dis##*:}
+    if blkdiscard -o $((off * 1048576)) -l $((len * 1048576)) /dev/vda 2>/tmp/bd.err; then
+        say "discard ok ${len} MiB at ${off} MiB"
+    else
+        say "discard FAILED: $(cat /tmp/bd.err)"
+    fi
+fi
+sync
+say "poweroff at $(up) s"
+poweroff -f
+INIT
+    chmod 755 "$root/init"
+    (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$tmp/initrd"
+    mv "$tmp/initrd" "$initrd"
+    rm -rf "$tmp"
+    # Initramfs images of older versions of this script.
+    find "$dir" -maxdepth 1 -name 'initrd-*.cpio.gz' ! -name "$(basename "$initrd")" -delete
+fi
+
+echo "POOLFS_GUEST_KERNEL=$dir/vmlinuz"
+echo "POOLFS_GUEST_INITRD=$initrd"
