@@ -260,6 +260,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(text in "\\PC{0,200}") {
+            let _ = PoolDef::parse(&text);
+        }
+
+        #[test]
+        fn dir_definitions_round_trip(path in "/[a-z0-9/_.-]{0,40}") {
+            let d = PoolDef::dir(path.into());
+            proptest::prop_assert_eq!(PoolDef::parse(&d.render()).unwrap(), d);
+        }
+    }
+
     #[test]
     fn check_name_rejects_path_tricks() {
         for bad in ["", ".", "..", "a/b", &"x".repeat(256)] {

@@ -277,3 +277,37 @@ fn fs_pool_refusals() {
     assert!(fx.ctl("bad/status", "start").is_err());
     assert_eq!(fx.read("bad/status"), "inactive\n");
 }
+
+/// Two `start` requests at once: no lock is held while the filesystem is
+/// mounted, the second one gets EBUSY (or finds the pool running), and the
+/// source is mounted exactly once.
+#[test]
+fn concurrent_starts_mount_once() {
+    require_mount!();
+    let fx = Fixture::new();
+    let img = image(&fx, "race.img", "256M");
+    let target = define_fs(&fx, "race", &img, "ext4");
+    let _guard = Unmount(target.clone());
+    fx.ctl("race/status", "build").unwrap();
+    let results: Vec<Option<i32>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| errno_of(fx.ctl("race/status", "start"))))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_none() || *r == Some(libc::EBUSY)),
+        "{results:?}"
+    );
+    assert!(results.contains(&None));
+    assert_eq!(fx.read("race/status"), "running\n");
+    let mounts = run("cat /proc/self/mounts");
+    assert_eq!(
+        mounts.matches(&format!(" {} ", target.display())).count(),
+        1,
+        "mounted once"
+    );
+    fx.ctl("race/status", "stop").unwrap();
+}
