@@ -152,9 +152,13 @@ fn qemu_image_lock_refuses_second_writer() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Wait until qemu holds its image locks (OFD locks, listed in
+    // /proc/locks under the volume's inode) before probing: a probing writer
+    // that ran first would take the lock itself and make qemu fail to start.
+    use std::os::unix::fs::MetadataExt;
+    let ino = fs::metadata(&img).unwrap().ino();
     let deadline = Instant::now() + Duration::from_secs(90);
-    let mut last = String::new();
-    let refused = loop {
+    loop {
         if let Ok(Some(st)) = vm.try_wait() {
             let mut err = String::new();
             if let Some(mut e) = vm.stderr.take() {
@@ -162,19 +166,18 @@ fn qemu_image_lock_refuses_second_writer() {
             }
             panic!("qemu exited early ({st}): {err}");
         }
-        let (ok, _, err) = sh(&format!(
-            "qemu-io -f qcow2 -c 'write 0 4k' {}",
-            img.display()
-        ));
-        if !ok && err.contains("Failed to get \"write\" lock") {
-            break true;
+        let locks = fs::read_to_string("/proc/locks").unwrap_or_default();
+        if locks.lines().any(|l| l.contains(&format!(":{ino} "))) {
+            break;
         }
-        last = err;
-        if Instant::now() > deadline {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+        assert!(Instant::now() < deadline, "qemu never locked the image");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, _, last) = sh(&format!(
+        "qemu-io -f qcow2 -c 'write 0 4k' {}",
+        img.display()
+    ));
+    let refused = !ok && last.contains("Failed to get \"write\" lock");
     let _ = vm.kill();
     let _ = vm.wait();
     assert!(
