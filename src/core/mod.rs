@@ -907,7 +907,15 @@ impl PoolFs {
 
     /// Entries from `offset` on; a read at offset 0 lists the directory anew
     /// (rewinddir sees changes; other offsets stay stable).
-    pub fn readdir(&self, ino: u64, fh: u64, offset: u64) -> Result<Vec<(u64, DirEntry)>> {
+    /// `add` receives each entry with the offset of the next one and
+    /// returns true when the reply is full.
+    pub fn readdir(
+        &self,
+        ino: u64,
+        fh: u64,
+        offset: u64,
+        mut add: impl FnMut(u64, &DirEntry) -> bool,
+    ) -> Result<()> {
         let h = self.handles.get(fh, ino)?;
         let OpenKind::Dir { entries } = &h.kind else {
             return Err(Error::BadHandle);
@@ -917,11 +925,12 @@ impl PoolFs {
             *entries.lock() = fresh;
         }
         let g = entries.lock();
-        Ok(g.iter()
-            .enumerate()
-            .skip(offset as usize)
-            .map(|(i, e)| (i as u64 + 1, e.clone()))
-            .collect())
+        for (i, e) in g.iter().enumerate().skip(offset as usize) {
+            if add(i as u64 + 1, e) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     pub fn releasedir(&self, fh: u64) {

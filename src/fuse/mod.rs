@@ -487,15 +487,11 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        match self.core.readdir(ino.0, fh.0, offset) {
-            Ok(entries) => {
-                for (off, e) in entries {
-                    if reply.add(INodeNo(e.ino), off, kind(e.kind), &e.name) {
-                        break;
-                    }
-                }
-                reply.ok();
-            }
+        let listed = self.core.readdir(ino.0, fh.0, offset, |off, e| {
+            reply.add(INodeNo(e.ino), off, kind(e.kind), &e.name)
+        });
+        match listed {
+            Ok(()) => reply.ok(),
             Err(e) => reply.error(self.fail("readdir", ino.0, &e)),
         }
     }

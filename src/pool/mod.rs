@@ -105,6 +105,21 @@ struct Inner {
     open: BTreeMap<u64, String>,
 }
 
+impl Inner {
+    /// Policy: definition changes, builds and undefines need an inactive,
+    /// idle pool; `what` says what the caller should do instead.
+    fn require_inactive(&self, what: &str) -> Result<()> {
+        if self.busy || self.state != PoolState::Inactive {
+            let now = if self.busy { "busy" } else { self.state.word() };
+            return Err(Error::Busy(format!(
+                "pool '{}' is {now}: {what}",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// One defined pool.
 #[derive(Debug)]
 pub struct Pool {
@@ -321,13 +336,7 @@ impl Registry {
     pub fn set_def(&self, pool: &Pool, def: PoolDef) -> Result<()> {
         let old = {
             let mut g = pool.inner.lock();
-            if g.busy || g.state != PoolState::Inactive {
-                return Err(Error::Busy(format!(
-                    "pool '{}' is {}: its definition can only change while it is inactive",
-                    g.name,
-                    g.state.word()
-                )));
-            }
+            g.require_inactive("its definition can only change while it is inactive")?;
             std::mem::replace(&mut g.def, def)
         };
         if let Err(e) = self.store(pool) {
@@ -341,13 +350,7 @@ impl Registry {
     pub fn undefine(&self, pool: &Pool) -> Result<()> {
         let mut pools = self.pools.write();
         let g = pool.inner.lock();
-        if g.busy || g.state != PoolState::Inactive {
-            return Err(Error::Busy(format!(
-                "pool '{}' is {}: stop it before undefining it",
-                g.name,
-                g.state.word()
-            )));
-        }
+        g.require_inactive("stop it before undefining it")?;
         self.state_dir.remove_pool(&g.name)?;
         pools.remove(&g.name);
         tracing::info!(pool = %g.name, "pool undefined");
@@ -362,13 +365,7 @@ impl Registry {
         if g.name == new {
             return Ok(());
         }
-        if g.busy || g.state != PoolState::Inactive {
-            return Err(Error::Busy(format!(
-                "pool '{}' is {}: stop it before renaming it",
-                g.name,
-                g.state.word()
-            )));
-        }
+        g.require_inactive("stop it before renaming it")?;
         if pools.contains_key(new) {
             return Err(Error::Exists(format!("pool '{new}' already exists")));
         }
@@ -540,13 +537,7 @@ impl Registry {
     pub fn build(&self, pool: &Pool, overwrite: bool) -> Result<()> {
         let def = {
             let mut g = pool.inner.lock();
-            if g.busy || g.state != PoolState::Inactive {
-                return Err(Error::Busy(format!(
-                    "pool '{}' can only be built while inactive (it is {})",
-                    g.name,
-                    g.state.word()
-                )));
-            }
+            g.require_inactive("it can only be built while inactive")?;
             g.busy = true;
             g.def.clone()
         };
