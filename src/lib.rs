@@ -10,7 +10,8 @@
 //! - `control`: pure parsers and renderers of the control files;
 //! - `sys`: the only module with `unsafe`.
 //!
-//! Lock order: registry -> pool -> inode table -> handle table. No lock is
+//! Lock order: a directory handle's listing -> registry -> pool -> inode
+//! table -> handle table. No lock is
 //! held across a syscall on a volume, a mount, a mkfs or a long copy.
 
 pub mod backend;

@@ -408,7 +408,13 @@ fn foreground_daemon_notifies_readiness() {
         .spawn()
         .unwrap();
     let mut buf = [0u8; 256];
-    let got = sock.recv(&mut buf);
+    // Retry on EINTR: a signal to this process must not fail the test.
+    let got = loop {
+        match sock.recv(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => break r,
+        }
+    };
     let msg = got
         .as_ref()
         .map(|n| String::from_utf8_lossy(&buf[..*n]).into_owned());

@@ -6,7 +6,8 @@
 //! needed, drop every lock, do the syscall, then lock briefly again to record
 //! a new inode or handle.
 //!
-//! Lock order: registry -> pool -> inode table -> handle table. No lock is
+//! Lock order: a directory handle's listing -> registry -> pool -> inode
+//! table -> handle table. No lock is
 //! held across a syscall on a volume, nor across a backend start or stop.
 //!
 //! Confinement: every backing object is reached from its parent's descriptor

@@ -496,6 +496,54 @@ impl Filesystem for FuseAdapter {
         }
     }
 
+    /// Listing and attributes in one round trip: every entry but `.` and
+    /// `..` is looked up (the kernel counts it as a lookup); an entry that
+    /// no longer fits in the reply is forgotten again.
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: fuser::ReplyDirectoryPlus,
+    ) {
+        let listed = self.core.readdir(ino.0, fh.0, offset, |off, e| {
+            if e.name == "." || e.name == ".." {
+                let Ok(a) = self.core.getattr(if e.name == "." { ino.0 } else { e.ino }) else {
+                    return false;
+                };
+                return reply.add(
+                    INodeNo(e.ino),
+                    off,
+                    &e.name,
+                    &Duration::ZERO,
+                    &file_attr(&a.attr),
+                    Generation(0),
+                );
+            }
+            // Gone since the listing was taken: leave it out.
+            let Ok(entry) = self.core.lookup(ino.0, &e.name) else {
+                return false;
+            };
+            let full = reply.add(
+                INodeNo(entry.attr.ino),
+                off,
+                &e.name,
+                &ttl(entry.cache),
+                &file_attr(&entry.attr),
+                Generation(0),
+            );
+            if full {
+                self.core.forget(entry.attr.ino, 1);
+            }
+            full
+        });
+        match listed {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.fail("readdirplus", ino.0, &e)),
+        }
+    }
+
     fn releasedir(
         &self,
         _req: &Request,
