@@ -25,17 +25,26 @@ pub struct Cli {
 /// Where the management verbs find the tree.
 #[derive(Debug, Args, Clone)]
 pub struct Tree {
-    /// The mounted tree [default: $POOLFS_MOUNT, else /srv/pools].
-    #[arg(
-        long = "mount",
-        env = "POOLFS_MOUNT",
-        default_value = "/srv/pools",
-        global = true
-    )]
-    pub mount: PathBuf,
+    /// The mounted tree [default: $POOLFS_MOUNT if set and not empty, else /srv/pools].
+    #[arg(long = "mount", global = true)]
+    pub mount: Option<PathBuf>,
     /// Print JSON instead of text (for scripts).
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+impl Tree {
+    /// `--mount`, else a non-empty `$POOLFS_MOUNT`, else `/srv/pools`.
+    pub fn root(&self) -> PathBuf {
+        self.mount
+            .clone()
+            .or_else(|| {
+                std::env::var_os("POOLFS_MOUNT")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from("/srv/pools"))
+    }
 }
 
 #[derive(Debug, Subcommand)]

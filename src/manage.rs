@@ -188,12 +188,12 @@ fn dispatch(cmd: &Command) -> Result<String> {
 // ---- finding things in the tree ----------------------------------------------
 
 fn pool_dir(tree: &Tree, pool: &str) -> Result<PathBuf> {
-    let dir = tree.mount.join(pool);
+    let dir = tree.root().join(pool);
     if pool.contains('/') || !dir.join("status").is_file() {
-        if !tree.mount.join(".").exists() || fs::read_dir(&tree.mount).is_err() {
+        if !tree.root().join(".").exists() || fs::read_dir(&tree.root()).is_err() {
             return Err(Error::NotFound(format!(
                 "no poolfs tree at '{}' (use --mount or $POOLFS_MOUNT)",
-                tree.mount.display()
+                tree.root().display()
             )));
         }
         return Err(Error::NotFound(format!("storage pool '{pool}' not found")));
@@ -231,7 +231,7 @@ fn read_kv(path: &Path) -> Result<BTreeMap<String, String>> {
 /// (`last_error`) where it gave one.
 fn refused(tree: &Tree, pool: &str, what: &str, e: std::io::Error) -> Error {
     let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
-    let reason = read_kv(&tree.mount.join(pool).join("info"))
+    let reason = read_kv(&tree.root().join(pool).join("info"))
         .ok()
         .and_then(|m| m.get("last_error").cloned())
         .filter(|r| r != "-");
@@ -278,9 +278,9 @@ fn size_field(m: &BTreeMap<String, String>, key: &str, bytes: bool) -> String {
 }
 
 fn pools(tree: &Tree) -> Result<Vec<BTreeMap<String, String>>> {
-    let rd = fs::read_dir(&tree.mount).map_err(Error::io(format!(
+    let rd = fs::read_dir(&tree.root()).map_err(Error::io(format!(
         "no poolfs tree at '{}' (use --mount or $POOLFS_MOUNT)",
-        tree.mount.display()
+        tree.root().display()
     )))?;
     let mut out = Vec::new();
     for e in rd.flatten() {
@@ -428,7 +428,7 @@ fn pool_define_as(
             toml_str(&t.display().to_string())
         ));
     }
-    let dir = tree.mount.join(name);
+    let dir = tree.root().join(name);
     fs::create_dir(&dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => Error::Exists(format!("pool '{name}' already exists")),
         _ => Error::io(format!("cannot define pool '{name}'"))(e),

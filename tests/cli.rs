@@ -100,6 +100,18 @@ fn cli_pool_lifecycle() {
         .unwrap();
     assert_eq!(code, 1);
     assert!(err.contains("no poolfs tree at '/nonexistent'"), "{err}");
+    // An empty $POOLFS_MOUNT counts as unset: the default tree, not a usage error.
+    let out = Command::new(BIN)
+        .args(["pool-info", "default"])
+        .env("POOLFS_MOUNT", "")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'/srv/pools'") || out.status.success(),
+        "{err}"
+    );
+    assert_ne!(out.status.code(), Some(2), "{err}");
 }
 
 #[test]
