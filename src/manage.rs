@@ -190,7 +190,7 @@ fn dispatch(cmd: &Command) -> Result<String> {
 fn pool_dir(tree: &Tree, pool: &str) -> Result<PathBuf> {
     let dir = tree.root().join(pool);
     if pool.contains('/') || !dir.join("status").is_file() {
-        if !tree.root().join(".").exists() || fs::read_dir(&tree.root()).is_err() {
+        if !tree.root().join(".").exists() || fs::read_dir(tree.root()).is_err() {
             return Err(Error::NotFound(format!(
                 "no poolfs tree at '{}' (use --mount or $POOLFS_MOUNT)",
                 tree.root().display()
@@ -278,7 +278,7 @@ fn size_field(m: &BTreeMap<String, String>, key: &str, bytes: bool) -> String {
 }
 
 fn pools(tree: &Tree) -> Result<Vec<BTreeMap<String, String>>> {
-    let rd = fs::read_dir(&tree.root()).map_err(Error::io(format!(
+    let rd = fs::read_dir(tree.root()).map_err(Error::io(format!(
         "no poolfs tree at '{}' (use --mount or $POOLFS_MOUNT)",
         tree.root().display()
     )))?;
