@@ -1120,6 +1120,11 @@ impl PoolFs {
         fd: std::os::fd::OwnedFd,
         oflags: OFlag,
     ) -> Result<Opened> {
+        let direct = oflags.contains(OFlag::O_DIRECT);
+        // The stat is taken before the lock: no syscall under `busy`.
+        let keep_cache = self.keep_cache.load(std::sync::atomic::Ordering::Relaxed)
+            && node.block.is_none()
+            && fstat(fd.as_fd()).is_ok_and(|st| *node.stamp.lock() == Some(stamp(&st)));
         let busy = self.busy.lock();
         if busy.contains(&node.ino) {
             return Err(Error::Busy(format!(
@@ -1130,10 +1135,6 @@ impl PoolFs {
         let fh = self.handles.reserve();
         node.pool
             .register_open(fh, &node.path.read(), node.active.run)?;
-        let direct = oflags.contains(OFlag::O_DIRECT);
-        let keep_cache = self.keep_cache.load(std::sync::atomic::Ordering::Relaxed)
-            && node.block.is_none()
-            && fstat(fd.as_fd()).is_ok_and(|st| *node.stamp.lock() == Some(stamp(&st)));
         self.handles.insert_at(
             fh,
             OpenFile {
