@@ -435,12 +435,10 @@ fn pool_define_as(
     })?;
     let keep_default_target =
         pool_type == "dir" && target.is_none() && source.is_empty() && format.is_none();
-    if !keep_default_target {
-        if let Err(e) = write_request(&dir.join("config"), &cfg) {
-            let err = refused(tree, name, "define", e);
-            let _ = fs::remove_dir(&dir);
-            return Err(err);
-        }
+    if !keep_default_target && let Err(e) = write_request(&dir.join("config"), &cfg) {
+        let err = refused(tree, name, "define", e);
+        let _ = fs::remove_dir(&dir);
+        return Err(err);
     }
     Ok(format!("Pool {name} defined"))
 }

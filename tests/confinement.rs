@@ -256,7 +256,7 @@ fn eight_writers_and_a_lister_for_a_while() {
                 let off = (rounds % 256) * 65536;
                 f.write_at(&vec![t.wrapping_add(rounds as u8); 65536], off)
                     .unwrap();
-                if rounds % 64 == 0 {
+                if rounds.is_multiple_of(64) {
                     f.sync_data().unwrap();
                 }
                 rounds += 1;

@@ -83,13 +83,13 @@ impl PoolBackend for FsBackend {
                 self.source.display()
             )));
         }
-        if let Some(sig) = self.signature()? {
-            if !overwrite {
-                return Err(Error::Exists(format!(
-                    "'{}' already holds {sig}; write 'build overwrite' to replace it",
-                    self.source.display()
-                )));
-            }
+        if let Some(sig) = self.signature()?
+            && !overwrite
+        {
+            return Err(Error::Exists(format!(
+                "'{}' already holds {sig}; write 'build overwrite' to replace it",
+                self.source.display()
+            )));
         }
         std::fs::create_dir_all(&self.target).map_err(Error::io(format!(
             "cannot create target directory '{}'",

@@ -107,12 +107,12 @@ impl FuseAdapter {
 
     fn release_backing(&self, fh: u64) {
         let mut pt = self.pt.lock();
-        if let Some(ino) = pt.by_fh.remove(&fh) {
-            if let Some((_, n)) = pt.by_ino.get_mut(&ino) {
-                *n -= 1;
-                if *n == 0 {
-                    pt.by_ino.remove(&ino);
-                }
+        if let Some(ino) = pt.by_fh.remove(&fh)
+            && let Some((_, n)) = pt.by_ino.get_mut(&ino)
+        {
+            *n -= 1;
+            if *n == 0 {
+                pt.by_ino.remove(&ino);
             }
         }
     }

@@ -57,10 +57,10 @@ pub fn probe(head: &[u8]) -> Probe {
         virtual_size: None,
         backing: None,
     };
-    if head.starts_with(b"QFI\xfb") {
-        if let Some(p) = probe_qcow2(head) {
-            return p;
-        }
+    if head.starts_with(b"QFI\xfb")
+        && let Some(p) = probe_qcow2(head)
+    {
+        return p;
     }
     if head.starts_with(b"QED\0") {
         return plain(Format::Qed);

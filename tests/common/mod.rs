@@ -133,10 +133,10 @@ impl Fixture {
             if is_fuse_mount(&self.mnt) && nix::sys::statvfs::statvfs(&self.mnt).is_ok() {
                 return;
             }
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(st)) = c.try_wait() {
-                    panic!("poolfs exited early ({st}); log:\n{}", self.log());
-                }
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(st)) = c.try_wait()
+            {
+                panic!("poolfs exited early ({st}); log:\n{}", self.log());
             }
             std::thread::sleep(Duration::from_millis(20));
         }

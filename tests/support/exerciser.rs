@@ -820,7 +820,7 @@ impl Exerciser {
 
     fn lseek(&self, off: u64, whence: Whence) -> Result<Option<u64>, String> {
         // Alternate descriptors: a FUSE daemon sees lseek per file handle.
-        let file = if self.n % 2 == 0 {
+        let file = if self.n.is_multiple_of(2) {
             &self.buffered
         } else {
             &self.other
