@@ -37,6 +37,9 @@ pub enum PoolDef {
         version: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         port: Option<u16>,
+        /// The MOUNT protocol's port (NFSv3, userspace client).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mount_port: Option<u16>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout: Option<u64>,
     },
@@ -119,6 +122,7 @@ impl PoolDef {
                 target,
                 client,
                 version,
+                timeout,
                 ..
             } => {
                 absolute("target", target)?;
@@ -142,6 +146,11 @@ impl PoolDef {
                     return Err(Error::Invalid(format!(
                         "version must be one of 3, 4, 4.1, 4.2, not '{v}'"
                     )));
+                }
+                if timeout.is_some_and(|t| !(1..=3600).contains(&t)) {
+                    return Err(Error::Invalid(
+                        "timeout must be between 1 and 3600 seconds".into(),
+                    ));
                 }
                 Ok(())
             }

@@ -24,6 +24,7 @@ pub mod daemon;
 pub mod error;
 pub mod fuse;
 pub mod manage;
+pub mod nfs;
 pub mod pool;
 pub mod sys;
 pub mod volume;

@@ -42,18 +42,22 @@ pub trait PoolBackend: Send + Sync + Debug {
     /// Opens the started storage for the namespace: by default the target
     /// directory; block pools open their devices.
     fn open_storage(&self) -> Result<Storage> {
-        let target = self.target();
-        nix::fcntl::open(
-            target,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map(|fd| Storage::Dir(std::sync::Arc::new(fd)))
-        .map_err(Error::sys(format!(
-            "cannot open target '{}'",
-            target.display()
-        )))
+        open_target(self.target())
     }
+}
+
+/// The target directory of a started file-backed pool.
+pub fn open_target(target: &Path) -> Result<Storage> {
+    nix::fcntl::open(
+        target,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map(|fd| Storage::Dir(std::sync::Arc::new(fd)))
+    .map_err(Error::sys(format!(
+        "cannot open target '{}'",
+        target.display()
+    )))
 }
 
 /// The backend for a definition.
@@ -76,6 +80,7 @@ pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
             client,
             version,
             port,
+            mount_port,
             timeout,
         } => Ok(Box::new(netfs::NetfsBackend::new(
             source.clone(),
@@ -86,6 +91,7 @@ pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
                 port: *port,
                 timeout: *timeout,
             },
+            *mount_port,
         ))),
     }
 }

@@ -1,11 +1,14 @@
 //! `netfs` pools: an NFS export. With the kernel's NFS client the export is
-//! mounted on the target and the pool is a `dir` pool there. The userspace
-//! client (poolfs speaking NFS itself) is not in this build.
+//! mounted on the target and the pool is a `dir` pool there. With the
+//! userspace client poolfs speaks NFS itself (`crate::nfs`): nothing is
+//! mounted, `start` connects and the namespace reaches volumes by NFS file
+//! handle.
 
 use std::path::{Path, PathBuf};
 
 use super::{PoolBackend, commands, mounts};
 use crate::error::{Error, Result};
+use crate::pool::Storage;
 
 #[derive(Debug)]
 pub struct NetfsBackend {
@@ -13,6 +16,7 @@ pub struct NetfsBackend {
     target: PathBuf,
     client: Client,
     options: commands::NfsOptions,
+    mount_port: Option<u16>,
 }
 
 /// Which NFS client reaches the export.
@@ -38,6 +42,7 @@ impl NetfsBackend {
         target: PathBuf,
         client: Option<&str>,
         options: commands::NfsOptions,
+        mount_port: Option<u16>,
     ) -> Self {
         let client = match client {
             Some("kernel") => Client::Kernel,
@@ -50,6 +55,20 @@ impl NetfsBackend {
             target,
             client,
             options,
+            mount_port,
+        }
+    }
+
+    fn userspace_options(&self) -> crate::nfs::Options {
+        crate::nfs::Options {
+            source: self.source.clone(),
+            version: self.options.version.clone(),
+            port: self.options.port,
+            mount_port: self.mount_port,
+            timeout: self.options.timeout.map_or(
+                crate::nfs::url::DEFAULT_TIMEOUT,
+                std::time::Duration::from_secs,
+            ),
         }
     }
 
@@ -58,10 +77,7 @@ impl NetfsBackend {
             Client::Kernel if !kernel_has_nfs() => Err(Error::Unsupported(
                 "this kernel has no NFS client (no nfs in /proc/filesystems); set client = \"userspace\"".into(),
             )),
-            Client::Kernel => Ok(()),
-            Client::Userspace => Err(Error::Unsupported(
-                "the userspace NFS client is not available in this build of poolfs".into(),
-            )),
+            Client::Kernel | Client::Userspace => Ok(()),
         }
     }
 }
@@ -71,16 +87,23 @@ impl PoolBackend for NetfsBackend {
         &self.target
     }
 
-    /// Creates the mountpoint.
+    /// Creates the mountpoint (the userspace client needs none).
     fn build(&self, _overwrite: bool) -> Result<()> {
+        if self.client == Client::Userspace {
+            return Ok(());
+        }
         std::fs::create_dir_all(&self.target).map_err(Error::io(format!(
             "cannot create target directory '{}'",
             self.target.display()
         )))
     }
 
-    /// Mounts the export (reusing a mount of the same export already there).
+    /// Mounts the export (reusing a mount of the same export already there);
+    /// the userspace client connects in `open_storage`.
     fn start(&self) -> Result<()> {
+        if self.client == Client::Userspace {
+            return Ok(());
+        }
         if let Some(m) = mounts::at(&self.target) {
             if m.fstype.starts_with("nfs") && m.source == self.source {
                 return Ok(());
@@ -99,11 +122,23 @@ impl PoolBackend for NetfsBackend {
     }
 
     fn stop(&self) -> Result<()> {
+        if self.client == Client::Userspace {
+            return Ok(());
+        }
         match mounts::at(&self.target) {
             Some(m) if m.fstype.starts_with("nfs") => {
                 commands::umount(&self.target).run().map(drop)
             }
             _ => Ok(()),
+        }
+    }
+
+    fn open_storage(&self) -> Result<Storage> {
+        match self.client {
+            Client::Userspace => {
+                crate::nfs::Client::connect(&self.userspace_options()).map(Storage::Nfs)
+            }
+            Client::Kernel => super::open_target(&self.target),
         }
     }
 }

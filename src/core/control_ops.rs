@@ -55,6 +55,16 @@ impl PoolFs {
     /// all devices answering again turn it back to `running`.
     pub(super) fn check_health(&self, pool: &Pool) {
         let Some(a) = pool.active() else { return };
+        if let Some(c) = a.nfs() {
+            match c.down() {
+                Some(why) => self.reg.mark_inaccessible(
+                    pool,
+                    &format!("NFS server of {} is not answering ({why})", c.server()),
+                ),
+                None => self.reg.mark_accessible(pool),
+            }
+            return;
+        }
         if a.dir().is_some() {
             return;
         }
@@ -87,6 +97,26 @@ impl PoolFs {
                 volumes = n.to_string();
                 if !hidden.is_empty() {
                     shadowed = hidden.join(" ");
+                }
+            } else if let Some(c) = a.nfs() {
+                if let Ok(sp) = c.space() {
+                    capacity = sp.total.to_string();
+                    available = sp.free.to_string();
+                    allocation = sp.total.saturating_sub(sp.free).to_string();
+                }
+                if let Ok(list) = c.list(c.root()) {
+                    let (shown, hidden): (Vec<_>, Vec<_>) = list
+                        .into_iter()
+                        .filter(|e| e.stat.is_file)
+                        .partition(|e| !control::is_reserved(&e.name));
+                    volumes = shown.len().to_string();
+                    if !hidden.is_empty() {
+                        shadowed = hidden
+                            .into_iter()
+                            .map(|e| e.name)
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                    }
                 }
             } else {
                 // Block pools: the devices' sizes, all allocated.
@@ -142,6 +172,7 @@ impl PoolFs {
                 }
                 StatusRequest::Stop => self.reg.stop(pool, |a| {
                     self.inodes.write().drop_run(pool.id, a.run);
+                    self.remote.write().drop_run(pool.id, a.run);
                     self.invalidate_pool_entries(pool, a);
                 }),
                 StatusRequest::Refresh => {

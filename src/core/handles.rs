@@ -37,6 +37,12 @@ pub enum OpenKind {
         /// Opened with `O_DIRECT`: buffers must be aligned.
         direct: bool,
     },
+    /// An open volume of a userspace NFS pool; `pending` holds its writes
+    /// not yet committed.
+    Remote {
+        node: Arc<super::remote::RemoteNode>,
+        pending: crate::nfs::Pending,
+    },
     /// An open control file: the text rendered at open.
     Control { ctl: Ctl, snapshot: Vec<u8> },
     /// An open directory: entries listed at open (and at every rewind), so

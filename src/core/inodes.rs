@@ -26,7 +26,10 @@ use crate::pool::{Active, Pool};
 pub const ROOT: u64 = 1;
 const POOL_BASE: u64 = 16;
 const POOL_STRIDE: u64 = 8;
-const DYNAMIC_BASE: u64 = 1 << 40;
+/// First number of backing objects of file-backed and block pools.
+pub const DYNAMIC_BASE: u64 = 1 << 40;
+/// First number of objects of userspace NFS pools (below the mirror bits).
+pub const REMOTE_BASE: u64 = 1 << 48;
 const MIRROR_SHIFT: u32 = 56;
 const VOL_ROOT_SLOT: u64 = 1 + PoolFile::ALL.len() as u64;
 
@@ -125,26 +128,49 @@ impl Backing {
     }
 }
 
+/// A node the table can hold: it belongs to one run of one pool.
+pub trait TableNode {
+    /// (pool id, run)
+    fn owner(&self) -> (u32, u64);
+}
+
+impl TableNode for Backing {
+    fn owner(&self) -> (u32, u64) {
+        (self.pool.id, self.active.run)
+    }
+}
+
 #[derive(Debug)]
-struct Entry {
-    node: Arc<Backing>,
+struct Entry<N> {
+    node: Arc<N>,
     lookups: u64,
 }
 
-#[derive(Debug, Default)]
-pub struct InodeTable {
-    nodes: HashMap<u64, Entry>,
+#[derive(Debug)]
+pub struct InodeTable<N = Backing> {
+    nodes: HashMap<u64, Entry<N>>,
     numbers: HashMap<Key, u64>,
+    base: u64,
     next: u64,
 }
 
-impl InodeTable {
+impl<N: TableNode> InodeTable<N> {
+    /// A table numbering its nodes from `base` up.
+    pub fn new(base: u64) -> Self {
+        InodeTable {
+            nodes: HashMap::new(),
+            numbers: HashMap::new(),
+            base,
+            next: 0,
+        }
+    }
+
     /// The stable number of a backing object, allocated on first sight.
     pub fn number(&mut self, key: Key) -> u64 {
         if let Some(n) = self.numbers.get(&key) {
             return *n;
         }
-        let n = DYNAMIC_BASE + self.next;
+        let n = self.base + self.next;
         self.next += 1;
         self.numbers.insert(key, n);
         n
@@ -152,7 +178,7 @@ impl InodeTable {
 
     /// Counts one kernel lookup of the object `key`; `make` builds the node
     /// when the table has none (its descriptor is dropped otherwise).
-    pub fn lookup(&mut self, key: Key, make: impl FnOnce(u64) -> Backing) -> Arc<Backing> {
+    pub fn lookup(&mut self, key: Key, make: impl FnOnce(u64) -> N) -> Arc<N> {
         let ino = self.number(key);
         if let Some(e) = self.nodes.get_mut(&ino) {
             e.lookups = e.lookups.saturating_add(1);
@@ -170,13 +196,13 @@ impl InodeTable {
     }
 
     /// Counts one more kernel lookup of an existing node.
-    pub fn add_lookup(&mut self, ino: u64) -> Option<Arc<Backing>> {
+    pub fn add_lookup(&mut self, ino: u64) -> Option<Arc<N>> {
         let e = self.nodes.get_mut(&ino)?;
         e.lookups = e.lookups.saturating_add(1);
         Some(e.node.clone())
     }
 
-    pub fn get(&self, ino: u64) -> Option<Arc<Backing>> {
+    pub fn get(&self, ino: u64) -> Option<Arc<N>> {
         self.nodes.get(&ino).map(|e| e.node.clone())
     }
 
@@ -193,8 +219,7 @@ impl InodeTable {
 
     /// Forgets every node and number of one run of a pool (after it stopped).
     pub fn drop_run(&mut self, pool: u32, run: u64) {
-        self.nodes
-            .retain(|_, e| !(e.node.pool.id == pool && e.node.active.run == run));
+        self.nodes.retain(|_, e| e.node.owner() != (pool, run));
         self.numbers.retain(|k, _| !(k.0 == pool && k.1 == run));
     }
 }
@@ -231,7 +256,7 @@ mod tests {
 
     #[test]
     fn numbers_are_stable_per_key() {
-        let mut t = InodeTable::default();
+        let mut t: InodeTable = InodeTable::new(DYNAMIC_BASE);
         let a = t.number((0, 1, 2, 3));
         let b = t.number((0, 1, 2, 4));
         assert_ne!(a, b);

@@ -17,6 +17,7 @@
 mod control_ops;
 pub mod handles;
 pub mod inodes;
+pub mod remote;
 mod volume_ops;
 
 use std::ffi::{OsStr, OsString};
@@ -36,6 +37,7 @@ use crate::pool::{Active, Pool, Registry, Storage};
 use crate::sys;
 use handles::{Ctl, DirEntry, HandleTable, Kind, OpenFile, OpenKind};
 use inodes::{Backing, InodeTable, Synthetic, cname};
+use remote::RemoteNode;
 
 /// Who asks: the caller's credentials from the FUSE request.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +138,8 @@ enum Node {
     /// `<pool>/.vol/<path>`: mirrors a volume (its control files) or a sub-directory.
     VolDir(Arc<Backing>),
     VolCtl(Arc<Backing>, VolFile),
+    /// A volume or sub-directory of a userspace NFS pool.
+    Remote(Arc<RemoteNode>),
 }
 
 /// A directory that holds volumes: a running pool's top or a sub-directory.
@@ -156,6 +160,12 @@ impl Parent {
             Storage::Block(_) => {
                 return Err(Error::NotPermitted(format!(
                     "pool '{}' is a block pool: its volumes are its devices, nothing is created, removed or renamed",
+                    pool.name()
+                )));
+            }
+            Storage::Nfs(_) => {
+                return Err(Error::NotFound(format!(
+                    "pool '{}' uses the userspace NFS client: it has no .vol control files",
                     pool.name()
                 )));
             }
@@ -212,6 +222,8 @@ const INVAL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 pub struct PoolFs {
     reg: Arc<Registry>,
     inodes: RwLock<InodeTable>,
+    /// Nodes of userspace NFS pools. Lock order: like `inodes` (never both).
+    remote: RwLock<InodeTable<RemoteNode>>,
     handles: HandleTable,
     started: SystemTime,
     /// Where invalidations go; the FUSE layer sends them to the kernel from
@@ -358,7 +370,8 @@ impl PoolFs {
     pub fn new(reg: Arc<Registry>) -> Self {
         PoolFs {
             reg,
-            inodes: RwLock::new(InodeTable::default()),
+            inodes: RwLock::new(InodeTable::new(inodes::DYNAMIC_BASE)),
+            remote: RwLock::new(InodeTable::new(inodes::REMOTE_BASE)),
             handles: HandleTable::default(),
             started: SystemTime::now(),
             inval: parking_lot::Mutex::new(None),
@@ -416,15 +429,15 @@ impl PoolFs {
             .iter()
             .map(|d| OsString::from(&d.name))
             .collect();
-        if let Some(root) = active.dir() {
-            if let Ok(mut dir) = sys::reopen(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+        names.extend(self.remote_names(active).into_iter().map(OsString::from));
+        if let Some(root) = active.dir()
+            && let Ok(mut dir) = sys::reopen(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
                 .and_then(nix::dir::Dir::from_fd)
-            {
-                for ent in dir.iter().flatten() {
-                    let name = OsStr::from_bytes(ent.file_name().to_bytes());
-                    if name != "." && name != ".." {
-                        names.push(name.to_os_string());
-                    }
+        {
+            for ent in dir.iter().flatten() {
+                let name = OsStr::from_bytes(ent.file_name().to_bytes());
+                if name != "." && name != ".." {
+                    names.push(name.to_os_string());
                 }
             }
         }
@@ -467,6 +480,13 @@ impl PoolFs {
                         Some(f) => Node::VolCtl(b, f),
                     });
                 }
+                if ino >= inodes::REMOTE_BASE {
+                    let r = self.remote.read().get(ino).ok_or_else(stale)?;
+                    if !r.is_live() {
+                        return Err(stale());
+                    }
+                    return Ok(Node::Remote(r));
+                }
                 let b = self.inodes.read().get(ino).ok_or_else(stale)?;
                 if !b.is_live() {
                     return Err(stale());
@@ -486,10 +506,12 @@ impl PoolFs {
                 Parent::new(pool, active, None)
             }
             Node::Backing(b) if b.is_dir => Parent::new(b.pool.clone(), b.active.clone(), Some(b)),
-            Node::Backing(_) | Node::PoolCtl(..) | Node::VolCtl(..) => Err(Error::Os {
-                op: "lookup",
-                errno: Errno::ENOTDIR,
-            }),
+            Node::Backing(_) | Node::PoolCtl(..) | Node::VolCtl(..) | Node::Remote(_) => {
+                Err(Error::Os {
+                    op: "lookup",
+                    errno: Errno::ENOTDIR,
+                })
+            }
             Node::VolRoot(_) | Node::VolDir(_) => Err(Error::NotPermitted(
                 "the .vol tree mirrors the pool; create and remove volumes in the pool itself"
                     .into(),
@@ -506,6 +528,7 @@ impl PoolFs {
             Node::Root => None,
             Node::PoolDir(p) | Node::PoolCtl(p, _) | Node::VolRoot(p) => Some(p),
             Node::Backing(b) | Node::VolDir(b) | Node::VolCtl(b, _) => Some(b.pool.clone()),
+            Node::Remote(r) => Some(r.pool.clone()),
         }
     }
 
@@ -577,6 +600,9 @@ impl PoolFs {
                         cache: Cache::Never,
                     });
                 }
+                if let Some(d) = self.remote_dir(parent)? {
+                    return self.remote_lookup(&d, name);
+                }
                 if let Some(e) = self.lookup_device(&pool, name)? {
                     return Ok(e);
                 }
@@ -610,6 +636,13 @@ impl PoolFs {
                     cache: Cache::Never,
                 })
             }
+            Node::Remote(_) => match self.remote_dir(parent)? {
+                Some(d) => self.remote_lookup(&d, name),
+                None => Err(Error::Os {
+                    op: "lookup",
+                    errno: Errno::ENOTDIR,
+                }),
+            },
             _ => self.lookup_backing(&self.parent(parent)?, name),
         }
     }
@@ -716,7 +749,11 @@ impl PoolFs {
     pub fn forget(&self, ino: u64, n: u64) {
         if inodes::decode(ino).is_none() {
             let base = inodes::decode_mirror(ino).map_or(ino, |(b, _)| b);
-            self.inodes.write().forget(base, n);
+            if base >= inodes::REMOTE_BASE {
+                self.remote.write().forget(base, n);
+            } else {
+                self.inodes.write().forget(base, n);
+            }
         }
     }
 
@@ -726,6 +763,7 @@ impl PoolFs {
             Node::PoolDir(p) => (self.pool_dir_attr(&p)?, Cache::Backing),
             Node::PoolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
             Node::Backing(b) => (backing_attr(&b)?, Cache::Backing),
+            Node::Remote(r) => (self.remote_getattr(&r)?, Cache::Backing),
             Node::VolRoot(_) | Node::VolDir(_) => (self.dir_attr(ino, 0o755, 2), Cache::Never),
             Node::VolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
         };
@@ -735,6 +773,7 @@ impl PoolFs {
     pub fn setattr(&self, ino: u64, sa: SetAttr) -> Result<Entry> {
         let fd_owner;
         let fd = match self.node(ino)? {
+            Node::Remote(r) => return self.remote_setattr(&r, sa),
             Node::PoolCtl(..) | Node::VolCtl(..) => {
                 // O_TRUNC on a control file does nothing (sysfs rule).
                 if sa.mode.is_some() || sa.uid.is_some() || sa.gid.is_some() {
@@ -764,9 +803,10 @@ impl PoolFs {
                 }
                 let root = match &a.storage {
                     Storage::Dir(fd) => fd.clone(),
-                    Storage::Block(_) => {
+                    Storage::Block(_) | Storage::Nfs(_) => {
                         return Err(Error::NotPermitted(
-                            "a block pool's directory cannot be changed".into(),
+                            "the directory of a block or userspace NFS pool cannot be changed"
+                                .into(),
                         ));
                     }
                 };
@@ -846,6 +886,9 @@ impl PoolFs {
         if let Node::Root = self.node(parent)? {
             return self.define_pool(name);
         }
+        if let Some(d) = self.remote_dir(parent)? {
+            return self.remote_mkdir(ctx, &d, name, mode);
+        }
         let p = self.parent(parent)?;
         self.refuse_reserved(&p, name)?;
         let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
@@ -875,6 +918,9 @@ impl PoolFs {
         if let Node::Root = self.node(parent)? {
             return self.undefine_pool(name);
         }
+        if let Some(d) = self.remote_dir(parent)? {
+            return self.remote_unlink(&d, name, true);
+        }
         let p = self.parent(parent)?;
         if p.top() && control::is_reserved(&name.to_string_lossy()) {
             return Err(Error::NotPermitted(format!(
@@ -889,13 +935,20 @@ impl PoolFs {
 
     /// Opens a directory; it is listed by the first `readdir` (offset 0).
     pub fn opendir(&self, ino: u64) -> Result<u64> {
-        if let Node::Backing(b) = self.node(ino)? {
-            if !b.is_dir {
+        if let Node::Remote(r) = self.node(ino)? {
+            if !r.is_dir {
                 return Err(Error::Os {
                     op: "opendir",
                     errno: Errno::ENOTDIR,
                 });
             }
+        } else if let Node::Backing(b) = self.node(ino)?
+            && !b.is_dir
+        {
+            return Err(Error::Os {
+                op: "opendir",
+                errno: Errno::ENOTDIR,
+            });
         }
         let entries = Vec::new();
         Ok(self.handles.insert(OpenFile {
@@ -969,7 +1022,11 @@ impl PoolFs {
                         kind: Kind::Dir,
                         name: control::VOL_DIR.into(),
                     });
-                    if active.dir().is_none() {
+                    if active.nfs().is_some() {
+                        if let Some(d) = self.remote_dir(ino)? {
+                            self.remote_list(&d, &mut out)?;
+                        }
+                    } else if active.dir().is_none() {
                         self.list_devices(&pool, &active, &mut out);
                     } else {
                         let p = Parent::new(pool, active, None)?;
@@ -981,8 +1038,15 @@ impl PoolFs {
                 let p = Parent::new(b.pool.clone(), b.active.clone(), Some(b))?;
                 self.list_backing(&p, &mut out)?;
             }
+            Node::Remote(r) if r.is_dir => {
+                if let Some(d) = self.remote_dir(ino)? {
+                    self.remote_list(&d, &mut out)?;
+                }
+            }
             Node::VolRoot(pool) => {
                 match pool.active() {
+                    // Userspace NFS pools have no volume control files.
+                    Some(a) if a.nfs().is_some() => {}
                     Some(a) if a.dir().is_none() => self.list_devices(&pool, &a, &mut out),
                     _ => {
                         let p = self.parent(inodes::pool_dir_ino(pool.id))?;
@@ -1083,6 +1147,7 @@ impl PoolFs {
                 }
                 Ok(o)
             }
+            Node::Remote(r) => self.remote_open(r),
             Node::Backing(_)
             | Node::PoolDir(_)
             | Node::Root
@@ -1162,6 +1227,9 @@ impl PoolFs {
         mode: u32,
         flags: i32,
     ) -> Result<(Entry, Opened)> {
+        if let Some(d) = self.remote_dir(parent)? {
+            return self.remote_create(ctx, &d, name, mode, flags);
+        }
         let p = self.parent(parent)?;
         self.refuse_reserved(&p, name)?;
         let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
@@ -1236,6 +1304,9 @@ impl PoolFs {
     }
 
     pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
+        if let Some(d) = self.remote_dir(parent)? {
+            return self.remote_unlink(&d, name, false);
+        }
         let p = self.parent(parent)?;
         if p.top() && control::is_reserved(&name.to_string_lossy()) {
             return Err(Error::NotPermitted(format!(
@@ -1262,6 +1333,17 @@ impl PoolFs {
     ) -> Result<()> {
         if matches!(self.node(parent)?, Node::Root) || matches!(self.node(newparent)?, Node::Root) {
             return self.rename_pool(parent, name, newparent, newname);
+        }
+        match (self.remote_dir(parent)?, self.remote_dir(newparent)?) {
+            (Some(from), Some(to)) => {
+                return self.remote_rename(&from, name, &to, newname, flags);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(Error::CrossPool(
+                    "volumes cannot move between pools: copy them instead".into(),
+                ));
+            }
         }
         let from = self.parent(parent)?;
         let to = self.parent(newparent)?;
@@ -1290,14 +1372,14 @@ impl PoolFs {
         )
         .map_err(Error::os("rename"))?;
         // Keep the moved node's path (used in messages) current.
-        if let Ok(fd) = sys::open_beneath(to.fd(), &c2, OFlag::O_PATH, 0) {
-            if let Ok(st) = fstat(fd.as_fd()) {
-                let key = (to.pool.id, to.active.run, st.st_dev, st.st_ino);
-                let mut t = self.inodes.write();
-                let ino = t.number(key);
-                if let Some(n) = t.get(ino) {
-                    *n.path.write() = to.child_path(newname);
-                }
+        if let Ok(fd) = sys::open_beneath(to.fd(), &c2, OFlag::O_PATH, 0)
+            && let Ok(st) = fstat(fd.as_fd())
+        {
+            let key = (to.pool.id, to.active.run, st.st_dev, st.st_ino);
+            let mut t = self.inodes.write();
+            let ino = t.number(key);
+            if let Some(n) = t.get(ino) {
+                *n.path.write() = to.child_path(newname);
             }
         }
         Ok(())
@@ -1310,6 +1392,7 @@ impl PoolFs {
                 refuse_gone_device(node)?;
                 crate::volume::read_at(file, *direct, offset, size as usize)
             }
+            OpenKind::Remote { node, .. } => node.client.read(&node.fh, offset, size as usize),
             OpenKind::Control { snapshot, .. } => {
                 let start = (offset as usize).min(snapshot.len());
                 let end = start.saturating_add(size as usize).min(snapshot.len());
@@ -1342,6 +1425,10 @@ impl PoolFs {
                 }
                 Ok(n as u32)
             }
+            OpenKind::Remote { node, pending } => node
+                .client
+                .write(&node.fh, offset, data, pending)
+                .map(|n| n as u32),
             OpenKind::Control { ctl, .. } => {
                 self.control_write(ctl, data)?;
                 Ok(data.len() as u32)
@@ -1378,6 +1465,14 @@ impl PoolFs {
                 }
                 node.pool.release_open(fh);
             }
+            if let OpenKind::Remote { node, pending } = &h.kind {
+                // Close-to-open: what this open wrote is on the server's disk
+                // before another client opens the volume.
+                if let Err(e) = node.client.commit(&node.fh, pending) {
+                    tracing::error!(pool = %node.pool.name(), "commit at close of '{}': {e}", node.path.read());
+                }
+                node.pool.release_open(fh);
+            }
         }
     }
 
@@ -1392,7 +1487,7 @@ impl PoolFs {
     fn volume_file(&self, ino: u64, fh: u64) -> Result<Arc<OpenFile>> {
         let h = self.handles.get(fh, ino)?;
         match h.kind {
-            OpenKind::Volume { .. } => Ok(h),
+            OpenKind::Volume { .. } | OpenKind::Remote { .. } => Ok(h),
             _ => Err(Error::Unsupported(
                 "only volumes support this operation".into(),
             )),
@@ -1411,6 +1506,7 @@ impl PoolFs {
                 op: "fsync",
                 errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
             }),
+            OpenKind::Remote { node, pending } => node.client.commit(&node.fh, pending),
             _ => Ok(()),
         }
     }
@@ -1431,6 +1527,9 @@ impl PoolFs {
 
     pub fn fallocate(&self, ino: u64, fh: u64, offset: u64, length: u64, mode: i32) -> Result<()> {
         let h = self.volume_file(ino, fh)?;
+        if let OpenKind::Remote { node, pending } = &h.kind {
+            return self.remote_fallocate(node, pending, offset, length, mode);
+        }
         let OpenKind::Volume { file, .. } = &h.kind else {
             return Err(Error::BadHandle);
         };
@@ -1453,6 +1552,9 @@ impl PoolFs {
 
     pub fn lseek(&self, ino: u64, fh: u64, offset: i64, whence: i32) -> Result<i64> {
         let h = self.volume_file(ino, fh)?;
+        if let OpenKind::Remote { node, .. } = &h.kind {
+            return self.remote_lseek(node, offset, whence);
+        }
         let OpenKind::Volume { file, node, .. } = &h.kind else {
             return Err(Error::BadHandle);
         };
@@ -1503,6 +1605,18 @@ impl PoolFs {
     ) -> Result<u64> {
         let hi = self.volume_file(ino_in, fh_in)?;
         let ho = self.volume_file(ino_out, fh_out)?;
+        match (&hi.kind, &ho.kind) {
+            (OpenKind::Remote { node: src, .. }, OpenKind::Remote { node: dst, pending }) => {
+                return self.remote_copy(src, off_in, dst, pending, off_out, len.min(1 << 30));
+            }
+            (OpenKind::Remote { .. }, _) | (_, OpenKind::Remote { .. }) => {
+                return Err(Error::Os {
+                    op: "copy_file_range",
+                    errno: Errno::EXDEV,
+                });
+            }
+            _ => {}
+        }
         let (OpenKind::Volume { file: fi, .. }, OpenKind::Volume { file: fo, .. }) =
             (&hi.kind, &ho.kind)
         else {
@@ -1520,8 +1634,12 @@ impl PoolFs {
         let active = self.node(ino).ok().and_then(|n| match n {
             Node::PoolDir(p) | Node::PoolCtl(p, _) | Node::VolRoot(p) => p.active(),
             Node::Backing(b) | Node::VolDir(b) | Node::VolCtl(b, _) => Some(b.active.clone()),
+            Node::Remote(r) => Some(r.active.clone()),
             Node::Root => None,
         });
+        if let Some(c) = active.as_deref().and_then(|a| a.nfs()) {
+            return self.remote_statfs(c);
+        }
         let st = match active.as_deref().map(|a| (a.dir(), a.devices())) {
             Some((Some(fd), _)) => nix::sys::statvfs::fstatvfs(fd),
             Some((None, devs)) => {

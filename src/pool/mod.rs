@@ -62,6 +62,8 @@ pub enum Storage {
     Dir(Arc<OwnedFd>),
     /// Block devices, each one a volume, held open `O_EXCL` while the pool runs.
     Block(Vec<BlockDev>),
+    /// An NFS export reached by poolfs's own client (`client = "userspace"`).
+    Nfs(Arc<crate::nfs::Client>),
 }
 
 #[derive(Debug)]
@@ -79,14 +81,22 @@ impl Active {
         use std::os::fd::AsFd;
         match &self.storage {
             Storage::Dir(fd) => Some(fd.as_fd()),
-            Storage::Block(_) => None,
+            Storage::Block(_) | Storage::Nfs(_) => None,
         }
     }
 
     pub fn devices(&self) -> &[BlockDev] {
         match &self.storage {
-            Storage::Dir(_) => &[],
+            Storage::Dir(_) | Storage::Nfs(_) => &[],
             Storage::Block(d) => d,
+        }
+    }
+
+    /// The NFS client of a userspace `netfs` pool.
+    pub fn nfs(&self) -> Option<&Arc<crate::nfs::Client>> {
+        match &self.storage {
+            Storage::Nfs(c) => Some(c),
+            Storage::Dir(_) | Storage::Block(_) => None,
         }
     }
 }
@@ -578,10 +588,10 @@ impl Registry {
         };
         for pool in self.list() {
             let s = pool.snapshot();
-            if s.autostart || running.contains(&s.name) {
-                if let Err(e) = self.start(&pool) {
-                    tracing::error!(pool = %s.name, "cannot start pool: {e}");
-                }
+            if (s.autostart || running.contains(&s.name))
+                && let Err(e) = self.start(&pool)
+            {
+                tracing::error!(pool = %s.name, "cannot start pool: {e}");
             }
         }
     }

@@ -1,0 +1,574 @@
+//! The userspace NFS client behind `netfs` pools with `client = "userspace"`:
+//! poolfs speaks NFS itself (the pure-Rust `nfs-rs` crate, no kernel mount,
+//! no mount privileges). Why this library: docs/backends.md.
+//!
+//! Every call is synchronous for the namespace: a FUSE worker thread blocks
+//! on the shared Tokio runtime, never holding a poolfs lock. Every call is
+//! bounded by the pool's `timeout`. An unanswered call or a broken connection
+//! marks the client *down*; while down, calls fail at once with `EIO` (so a
+//! dead server cannot pile up requests and hold every FUSE worker), and a
+//! probe (an RPC NULL every second) marks it up again when the server
+//! answers. The library reconnects by itself, and NFSv3 file handles stay
+//! valid across a server restart, so open volumes carry on.
+
+pub mod url;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use nfs_rs::{Mount, NfsError, SeekContent, WriteOutcome};
+use nix::errno::Errno;
+use parking_lot::Mutex;
+use tokio::runtime::Runtime;
+
+use crate::error::{Error, Result};
+pub use url::Options;
+
+/// How often the probe asks the server whether it is there.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Attributes of a file on the export, as poolfs uses them.
+#[derive(Debug, Clone)]
+pub struct Stat {
+    pub fileid: u64,
+    pub fsid: u64,
+    pub is_dir: bool,
+    pub is_file: bool,
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub used: u64,
+    pub atime: (u32, u32),
+    pub mtime: (u32, u32),
+    pub ctime: (u32, u32),
+}
+
+/// A directory entry with its handle.
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub name: String,
+    pub fh: Bytes,
+    pub stat: Stat,
+}
+
+/// Space on the export (FSSTAT).
+#[derive(Debug, Clone, Copy)]
+pub struct Space {
+    pub total: u64,
+    pub free: u64,
+    pub avail: u64,
+    pub files: u64,
+    pub ffree: u64,
+}
+
+/// What a SETATTR changes; times are (seconds, nanoseconds).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SetStat {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<(u32, u32)>,
+    pub mtime: Option<(u32, u32)>,
+}
+
+/// Unstable WRITE acknowledgements not yet committed (one per distinct
+/// verifier: a changed verifier means the server restarted and may have lost
+/// them, which the next COMMIT reports).
+#[derive(Debug, Default)]
+pub struct Pending(Mutex<Vec<WriteOutcome>>);
+
+impl Pending {
+    fn add(&self, w: WriteOutcome) {
+        let mut g = self.0.lock();
+        if !g
+            .iter()
+            .any(|x| x.verifier == w.verifier && x.committed == w.committed)
+        {
+            g.push(w);
+        }
+    }
+}
+
+/// One connection to one export.
+#[derive(Debug)]
+pub struct Client {
+    /// `host:/path`, for messages.
+    server: String,
+    mount: Arc<dyn Mount>,
+    rt: &'static Runtime,
+    root: Bytes,
+    timeout: Duration,
+    /// Why the server is not answering; `None` while it answers.
+    down: Mutex<Option<String>>,
+    max_read: u32,
+    max_write: u32,
+}
+
+/// The runtime every NFS client shares (two worker threads: NFS replies are
+/// small work; the waiting happens in the FUSE threads).
+fn runtime() -> Result<&'static Runtime> {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    if let Some(rt) = RT.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("poolfs-nfs")
+        .enable_all()
+        .build()
+        .map_err(Error::io("cannot start the NFS client's runtime"))?;
+    Ok(RT.get_or_init(|| rt))
+}
+
+/// The errno for an NFS status, by its name (`NFS3ERR_NOENT`,
+/// `NFS4ERR_NOSPC`): NFSv3 and NFSv4 name them alike, and not every status
+/// number equals the Linux errno.
+fn status_errno(name: &str) -> Errno {
+    let short = name.split_once("ERR_").map_or(name, |(_, s)| s);
+    match short {
+        "PERM" => Errno::EPERM,
+        "NOENT" => Errno::ENOENT,
+        "NXIO" => Errno::ENXIO,
+        "ACCES" | "ACCESS" => Errno::EACCES,
+        "EXIST" => Errno::EEXIST,
+        "XDEV" => Errno::EXDEV,
+        "NODEV" => Errno::ENODEV,
+        "NOTDIR" => Errno::ENOTDIR,
+        "ISDIR" => Errno::EISDIR,
+        "INVAL" => Errno::EINVAL,
+        "FBIG" => Errno::EFBIG,
+        "NOSPC" => Errno::ENOSPC,
+        "ROFS" => Errno::EROFS,
+        "MLINK" => Errno::EMLINK,
+        "NAMETOOLONG" => Errno::ENAMETOOLONG,
+        "NOTEMPTY" => Errno::ENOTEMPTY,
+        "DQUOT" => Errno::EDQUOT,
+        "STALE" | "BADHANDLE" | "FHEXPIRED" => Errno::ESTALE,
+        "NOTSUPP" => Errno::EOPNOTSUPP,
+        "JUKEBOX" | "DELAY" => Errno::EAGAIN,
+        _ => Errno::EIO,
+    }
+}
+
+fn stat_of(a: &nfs_rs::Attr) -> Stat {
+    // ftype: 1 regular file, 2 directory (NFSv3 and NFSv4 agree).
+    Stat {
+        fileid: a.fileid,
+        fsid: a.fsid,
+        is_dir: a.type_ == 2,
+        is_file: a.type_ == 1,
+        mode: a.file_mode & 0o7777,
+        nlink: a.nlink,
+        uid: a.uid,
+        gid: a.gid,
+        size: a.filesize,
+        used: a.used,
+        atime: (a.atime.seconds, a.atime.nseconds),
+        mtime: (a.mtime.seconds, a.mtime.nseconds),
+        ctime: (a.ctime.seconds, a.ctime.nseconds),
+    }
+}
+
+fn time(t: (u32, u32)) -> nfs_rs::Time {
+    nfs_rs::Time {
+        seconds: t.0,
+        nseconds: t.1,
+    }
+}
+
+impl Client {
+    /// Mounts the export (the MOUNT protocol for NFSv3, PUTROOTFH and LOOKUPs
+    /// for NFSv4) and starts the health probe.
+    pub fn connect(opts: &Options) -> Result<Arc<Client>> {
+        let url = opts.url()?;
+        let rt = runtime()?;
+        let server = opts.source.clone();
+        let mount: Arc<dyn Mount> = match rt.block_on(async {
+            tokio::time::timeout(opts.timeout, nfs_rs::parse_url_and_mount(&url)).await
+        }) {
+            Ok(Ok(m)) => Arc::from(m),
+            Ok(Err(e)) => {
+                return Err(Error::Sys {
+                    what: format!("cannot mount NFS export {server}: {e}"),
+                    errno: Errno::EIO,
+                });
+            }
+            Err(_) => {
+                return Err(Error::Sys {
+                    what: format!(
+                        "NFS server of {server} did not answer within {} s",
+                        opts.timeout.as_secs()
+                    ),
+                    errno: Errno::EIO,
+                });
+            }
+        };
+        let root = rt.block_on(mount.getfh());
+        let client = Arc::new(Client {
+            server,
+            max_read: mount.get_max_read_size().max(4096),
+            max_write: mount.get_max_write_size().max(4096),
+            mount,
+            rt,
+            root,
+            timeout: opts.timeout,
+            down: Mutex::new(None),
+        });
+        // The export's root must answer before the pool counts as started.
+        client.getattr(&client.root)?;
+        rt.spawn(probe(Arc::downgrade(&client)));
+        Ok(client)
+    }
+
+    pub fn root(&self) -> &Bytes {
+        &self.root
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Why the server is not answering, if it is not.
+    pub fn down(&self) -> Option<String> {
+        self.down.lock().clone()
+    }
+
+    fn mark_down(&self, why: String) {
+        let mut g = self.down.lock();
+        if g.is_none() {
+            tracing::error!(server = %self.server, "NFS server not answering: {why}");
+        }
+        *g = Some(why);
+    }
+
+    /// Runs one NFS call with the deadline; `op` names it in errors.
+    fn call<T>(&self, op: &'static str, fut: impl Future<Output = nfs_rs::Result<T>>) -> Result<T> {
+        if let Some(why) = self.down() {
+            return Err(Error::Sys {
+                what: format!("NFS server of {} is not answering ({why})", self.server),
+                errno: Errno::EIO,
+            });
+        }
+        // The deadline is made inside the runtime (it needs its timer).
+        match self
+            .rt
+            .block_on(async { tokio::time::timeout(self.timeout, fut).await })
+        {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.error(op, e)),
+            Err(_) => {
+                let why = format!("no answer within {} s", self.timeout.as_secs());
+                self.mark_down(why.clone());
+                Err(Error::Sys {
+                    what: format!("NFS server of {} gave {op} {why}", self.server),
+                    errno: Errno::EIO,
+                })
+            }
+        }
+    }
+
+    /// One error path: NFS statuses pass through as errnos (like a syscall's);
+    /// transport failures mark the server down and are `EIO` with a sentence.
+    fn error(&self, op: &'static str, e: NfsError) -> Error {
+        match &e {
+            NfsError::Nfs3(c) => Error::Os {
+                op,
+                errno: status_errno(&format!("{c:?}")),
+            },
+            NfsError::Nfs4(c) => Error::Os {
+                op,
+                errno: status_errno(&format!("{c:?}")),
+            },
+            NfsError::Unsupported(_) => Error::Unsupported(format!(
+                "{op} is not available over this NFS server or protocol version ({e})"
+            )),
+            _ => {
+                if e.transport_error_kind().is_some() {
+                    self.mark_down(e.to_string());
+                }
+                Error::Sys {
+                    what: format!("NFS {op} on {} failed: {e}", self.server),
+                    errno: Errno::EIO,
+                }
+            }
+        }
+    }
+
+    pub fn getattr(&self, fh: &Bytes) -> Result<Stat> {
+        self.call("getattr", self.mount.getattr(fh.clone()))
+            .map(|a| stat_of(&a))
+    }
+
+    pub fn lookup(&self, dir: &Bytes, name: &str) -> Result<(Bytes, Stat)> {
+        let o = self.call("lookup", self.mount.lookup(dir.clone(), name))?;
+        let st = match &o.attr {
+            Some(a) => stat_of(a),
+            None => self.getattr(&o.fh)?,
+        };
+        Ok((o.fh, st))
+    }
+
+    pub fn setattr(&self, fh: &Bytes, s: SetStat) -> Result<()> {
+        self.call(
+            "setattr",
+            self.mount.setattr(
+                fh.clone(),
+                None,
+                s.mode,
+                s.uid,
+                s.gid,
+                s.size,
+                s.atime.map(time),
+                s.mtime.map(time),
+            ),
+        )
+    }
+
+    /// Creates a regular file (an existing name: `EEXIST`).
+    pub fn create(&self, dir: &Bytes, name: &str, mode: u32) -> Result<(Bytes, Stat)> {
+        match self.lookup(dir, name) {
+            Ok(_) => {
+                return Err(Error::Os {
+                    op: "create",
+                    errno: Errno::EEXIST,
+                });
+            }
+            Err(Error::Os {
+                errno: Errno::ENOENT,
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+        let o = self.call(
+            "create",
+            self.mount.create(dir.clone(), name, Some(mode & 0o7777)),
+        )?;
+        let st = self.getattr(&o.fh)?;
+        Ok((o.fh, st))
+    }
+
+    pub fn mkdir(&self, dir: &Bytes, name: &str, mode: u32) -> Result<(Bytes, Stat)> {
+        let o = self.call("mkdir", self.mount.mkdir(dir.clone(), name, mode & 0o7777))?;
+        let st = self.getattr(&o.fh)?;
+        Ok((o.fh, st))
+    }
+
+    pub fn remove(&self, dir: &Bytes, name: &str) -> Result<()> {
+        self.call("unlink", self.mount.remove(dir.clone(), name))
+    }
+
+    pub fn rmdir(&self, dir: &Bytes, name: &str) -> Result<()> {
+        self.call("rmdir", self.mount.rmdir(dir.clone(), name))
+    }
+
+    pub fn rename(&self, from: &Bytes, name: &str, to: &Bytes, newname: &str) -> Result<()> {
+        self.call(
+            "rename",
+            self.mount.rename(from.clone(), name, to.clone(), newname),
+        )
+    }
+
+    /// Every entry of a directory (without `.` and `..`).
+    pub fn list(&self, dir: &Bytes) -> Result<Vec<DirEntry>> {
+        let mut out = Vec::new();
+        let mut pos = nfs_rs::DirectoryCookie::default();
+        loop {
+            let page = self.call("readdir", self.mount.readdirplus_page(dir.clone(), pos))?;
+            for e in page.entries {
+                if e.file_name == "." || e.file_name == ".." {
+                    continue;
+                }
+                let stat = match &e.attr {
+                    Some(a) => stat_of(a),
+                    None => continue,
+                };
+                out.push(DirEntry {
+                    name: e.file_name,
+                    fh: e.handle,
+                    stat,
+                });
+            }
+            if page.eof {
+                return Ok(out);
+            }
+            if page.next == pos {
+                return Err(Error::Sys {
+                    what: format!("NFS readdir on {} made no progress", self.server),
+                    errno: Errno::EIO,
+                });
+            }
+            pos = page.next;
+        }
+    }
+
+    /// Reads up to `len` bytes at `off` (short only at the end of the file).
+    pub fn read(&self, fh: &Bytes, off: u64, len: usize) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            let want = (len - out.len()).min(self.max_read as usize) as u32;
+            let chunk = self.call(
+                "read",
+                self.mount.read(fh.clone(), off + out.len() as u64, want),
+            )?;
+            if chunk.is_empty() {
+                break;
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// Writes all of `data` at `off` (UNSTABLE, split at the server's
+    /// maximum); `pending` keeps the acknowledgements for the next `commit`.
+    pub fn write(&self, fh: &Bytes, off: u64, data: &[u8], pending: &Pending) -> Result<usize> {
+        let mut done = 0;
+        while done < data.len() {
+            let end = (done + self.max_write as usize).min(data.len());
+            let w = self.call(
+                "write",
+                self.mount.write(
+                    fh.clone(),
+                    off + done as u64,
+                    Bytes::copy_from_slice(&data[done..end]),
+                ),
+            )?;
+            if w.count == 0 {
+                return Err(Error::Os {
+                    op: "write",
+                    errno: Errno::EIO,
+                });
+            }
+            done += w.count as usize;
+            pending.add(w);
+        }
+        Ok(done)
+    }
+
+    /// COMMIT: what was written reaches the server's disk; a server that
+    /// restarted since (a changed verifier) is `EIO`: data may be lost.
+    pub fn commit(&self, fh: &Bytes, pending: &Pending) -> Result<()> {
+        let writes: Vec<WriteOutcome> = pending.0.lock().clone();
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let r = self.call(
+            "fsync",
+            self.mount.commit_write_batch(fh.clone(), 0, 0, &writes),
+        );
+        // Committed or reported: either way these acknowledgements are settled.
+        pending.0.lock().retain(|w| {
+            !writes
+                .iter()
+                .any(|x| x.verifier == w.verifier && x.committed == w.committed)
+        });
+        r
+    }
+
+    pub fn space(&self) -> Result<Space> {
+        let s = self.call("statfs", self.mount.fsstat())?;
+        Ok(Space {
+            total: s.tbytes,
+            free: s.fbytes,
+            avail: s.abytes,
+            files: s.tfiles,
+            ffree: s.afiles,
+        })
+    }
+
+    /// SEEK (NFSv4.2); `None` when the server or version does not have it.
+    pub fn seek(&self, fh: &Bytes, off: u64, data: bool) -> Result<Option<(bool, u64)>> {
+        let what = if data {
+            SeekContent::Data
+        } else {
+            SeekContent::Hole
+        };
+        match self.call("lseek", self.mount.seek_content(fh.clone(), off, what)) {
+            Ok(r) => Ok(Some((r.eof, r.offset))),
+            Err(Error::Unsupported(_))
+            | Err(Error::Os {
+                errno: Errno::EOPNOTSUPP,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// ALLOCATE (NFSv4.2).
+    pub fn allocate(&self, fh: &Bytes, off: u64, len: u64) -> Result<()> {
+        self.call("fallocate", self.mount.allocate(fh.clone(), off, len))
+    }
+
+    /// DEALLOCATE (NFSv4.2): punches a hole.
+    pub fn deallocate(&self, fh: &Bytes, off: u64, len: u64) -> Result<()> {
+        self.call("fallocate", self.mount.deallocate(fh.clone(), off, len))
+    }
+
+    pub fn max_io(&self) -> usize {
+        self.max_read.min(self.max_write) as usize
+    }
+}
+
+impl Drop for Client {
+    /// Tells the server goodbye without waiting (UMNT for NFSv3).
+    fn drop(&mut self) {
+        let m = self.mount.clone();
+        let t = self.timeout;
+        self.rt.spawn(async move {
+            let _ = tokio::time::timeout(t, m.umount()).await;
+        });
+    }
+}
+
+/// Marks the client up or down from an RPC NULL every `PROBE_EVERY`; ends
+/// with the client.
+async fn probe(weak: Weak<Client>) {
+    loop {
+        tokio::time::sleep(PROBE_EVERY).await;
+        let Some(c) = weak.upgrade() else { return };
+        let (m, t) = (c.mount.clone(), c.timeout);
+        drop(c);
+        let r = tokio::time::timeout(t, m.null()).await;
+        let Some(c) = weak.upgrade() else { return };
+        match r {
+            Ok(Ok(())) => {
+                if c.down.lock().take().is_some() {
+                    tracing::info!(server = %c.server, "NFS server answers again");
+                }
+            }
+            Ok(Err(e)) => c.mark_down(e.to_string()),
+            Err(_) => c.mark_down(format!("no answer within {} s", t.as_secs())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_that_differ_from_linux_errnos() {
+        let name = |e: nfs_rs::NfsError| match e {
+            NfsError::Nfs3(c) => format!("{c:?}"),
+            NfsError::Nfs4(c) => format!("{c:?}"),
+            _ => String::new(),
+        };
+        let v3 = |c| status_errno(&name(NfsError::Nfs3(c)));
+        let v4 = |c| status_errno(&name(NfsError::Nfs4(c)));
+        use nfs_rs::{Nfs3ErrorCode as E3, Nfs4ErrorCode as E4};
+        assert_eq!(v3(E3::NFS3ERR_NAMETOOLONG), Errno::ENAMETOOLONG);
+        assert_eq!(v3(E3::NFS3ERR_NOTEMPTY), Errno::ENOTEMPTY);
+        assert_eq!(v3(E3::NFS3ERR_STALE), Errno::ESTALE);
+        assert_eq!(v3(E3::NFS3ERR_NOSPC), Errno::ENOSPC);
+        assert_eq!(v3(E3::NFS3ERR_NOENT), Errno::ENOENT);
+        assert_eq!(v3(E3::NFS3ERR_NOTSUPP), Errno::EOPNOTSUPP);
+        assert_eq!(v4(E4::NFS4ERR_NOSPC), Errno::ENOSPC);
+        assert_eq!(v4(E4::NFS4ERR_ACCESS), Errno::EACCES);
+        assert_eq!(v4(E4::NFS4ERR_NOTEMPTY), Errno::ENOTEMPTY);
+        assert_eq!(status_errno("NFS3ERR_SERVERFAULT"), Errno::EIO);
+    }
+}
