@@ -25,6 +25,8 @@ packages=(
     bindfs mergerfs fuse3           # FUSE comparison mounts, fusermount3
     busybox-static cpio             # initramfs for the qemu guest
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # libvirt on poolfs (not -system)
+    nfs-ganesha nfs-ganesha-vfs     # a real NFS server for the userspace NFS client tests
+    rpcbind                         # NFSv3 registration for that server
     strace                          # syscall traces in failing tests
     python3                         # helper scripts (tomllib)
 )

@@ -1,0 +1,396 @@
+//! `netfs` pools through poolfs's own NFS client, against a real NFS server
+//! (NFS-Ganesha on loopback, tests/support/ganesha.rs): lifecycle with data
+//! kept on the export, the volume data plane with ordinary tools, a server
+//! killed and restarted mid-I/O, a frozen server, ENOSPC from a small export,
+//! and two poolfs daemons on one export.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+#[path = "support/ganesha.rs"]
+mod ganesha;
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Fixture, errno_of, have_tool, run, sh};
+use ganesha::Ganesha;
+
+fn require_server() -> bool {
+    have_tool("ganesha.nfsd") && have_tool("rpcbind")
+}
+
+/// A running userspace NFS pool `name` on `srv`.
+fn define(fx: &Fixture, srv: &Ganesha, name: &str, version: Option<&str>, timeout: u64) {
+    fs::create_dir(fx.mnt.join(name)).unwrap();
+    let target = fx.dir.path().join(format!("{name}-unused"));
+    fx.ctl(
+        format!("{name}/config"),
+        &srv.pool_config(&target, version, timeout),
+    )
+    .unwrap();
+    fx.ctl(format!("{name}/status"), "start")
+        .unwrap_or_else(|e| panic!("start: {e}\n{}", fx.read(format!("{name}/info"))));
+    assert_eq!(fx.read(format!("{name}/status")), "running\n");
+}
+
+fn wait_status(fx: &Fixture, pool: &str, want: &str, within: Duration) -> Duration {
+    let t = Instant::now();
+    loop {
+        if fx.read(format!("{pool}/status")).trim() == want {
+            return t.elapsed();
+        }
+        assert!(
+            t.elapsed() < within,
+            "pool {pool} not {want} after {within:?}: {}",
+            fx.read(format!("{pool}/info"))
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+fn lifecycle_and_data_plane_over_nfsv3() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let srv = Ganesha::start(
+        &fx.dir.path().join("ganesha"),
+        &fx.dir.path().join("export"),
+    );
+    define(&fx, &srv, "nfs1", None, 5);
+    let pool = fx.pool("nfs1");
+    assert!(fx.info("nfs1", "capacity").parse::<u64>().unwrap() > 0);
+    assert!(
+        !fx.dir.path().join("nfs1-unused").exists(),
+        "nothing is mounted"
+    );
+
+    // Data written through poolfs is on the export, byte for byte.
+    let data = pattern(3 << 20, 7);
+    fs::write(pool.join("a.raw"), &data).unwrap();
+    assert_eq!(fs::read(srv.export.join("a.raw")).unwrap(), data);
+    // ... and what the server has is what poolfs reads.
+    fs::write(srv.export.join("behind.raw"), pattern(70_000, 3)).unwrap();
+    assert_eq!(
+        fs::read(pool.join("behind.raw")).unwrap(),
+        pattern(70_000, 3)
+    );
+
+    // Sparse files stay sparse on the export.
+    run(&format!(
+        "truncate -s 4G {}",
+        pool.join("big.img").display()
+    ));
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(pool.join("big.img"))
+        .unwrap();
+    f.write_all_at(&pattern(1 << 20, 1), 3 << 30).unwrap();
+    f.sync_all().unwrap();
+    drop(f);
+    let m = fs::metadata(srv.export.join("big.img")).unwrap();
+    assert_eq!(m.len(), 4 << 30);
+    assert!(
+        m.blocks() * 512 < 8 << 20,
+        "{} blocks allocated",
+        m.blocks()
+    );
+    run(&format!(
+        "cp --sparse=always {} {}",
+        pool.join("big.img").display(),
+        pool.join("copy.img").display()
+    ));
+    let m = fs::metadata(srv.export.join("copy.img")).unwrap();
+    assert_eq!(m.len(), 4 << 30);
+    assert!(m.blocks() * 512 < 8 << 20, "copy: {} blocks", m.blocks());
+    assert!(
+        sh(&format!(
+            "cmp {} {}",
+            pool.join("big.img").display(),
+            srv.export.join("copy.img").display()
+        ))
+        .0
+    );
+
+    // qemu-img on the mount.
+    if have_tool("qemu-img") {
+        let q = pool.join("vm.qcow2");
+        run(&format!("qemu-img create -q -f qcow2 {} 1G", q.display()));
+        run(&format!(
+            "qemu-img convert -n -O qcow2 -t none -T none {} {}",
+            pool.join("a.raw").display(),
+            q.display()
+        ));
+        run(&format!("qemu-img check -q {}", q.display()));
+        run(&format!(
+            "qemu-img compare -q {} {}",
+            srv.export.join("vm.qcow2").display(),
+            q.display()
+        ));
+    }
+
+    // fsx on a volume: every operation it knows, checked against its model.
+    let fsx = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fsx.sh");
+    let (ok, out, err) = sh(&format!(
+        "{} {} 3000",
+        fsx.display(),
+        pool.join("fsx.img").display()
+    ));
+    assert!(ok, "fsx failed:\n{out}\n{err}");
+
+    // Reserved names on the export are shadowed, never shown as volumes.
+    fs::write(srv.export.join("status"), b"x").unwrap();
+    assert_eq!(fx.read("nfs1/status"), "running\n");
+    assert_eq!(fx.info("nfs1", "shadowed"), "status");
+
+    // Stop, start, autostart across a daemon restart: the data stays.
+    fx.ctl("nfs1/status", "stop").unwrap();
+    assert!(!pool.join("a.raw").exists());
+    assert_eq!(fs::read(srv.export.join("a.raw")).unwrap(), data);
+    fx.ctl("nfs1/status", "start").unwrap();
+    fx.ctl("nfs1/autostart", "yes").unwrap();
+    fx.stop();
+    fx.start();
+    assert_eq!(fx.read("nfs1/status"), "running\n");
+    assert_eq!(fs::read(pool.join("a.raw")).unwrap(), data);
+    fs::remove_file(pool.join("a.raw")).unwrap();
+    assert!(!srv.export.join("a.raw").exists());
+}
+
+#[test]
+fn nfsv4_pool_works_too() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = Ganesha::start(
+        &fx.dir.path().join("ganesha"),
+        &fx.dir.path().join("export"),
+    );
+    define(&fx, &srv, "v4", Some("4.1"), 5);
+    let pool = fx.pool("v4");
+    let data = pattern(5 << 20, 9);
+    fs::write(pool.join("x.raw"), &data).unwrap();
+    assert_eq!(fs::read(srv.export.join("x.raw")).unwrap(), data);
+    fs::create_dir(pool.join("sub")).unwrap();
+    fs::rename(pool.join("x.raw"), pool.join("sub/y.raw")).unwrap();
+    assert_eq!(fs::read(pool.join("sub/y.raw")).unwrap(), data);
+    fx.ctl("v4/status", "stop").unwrap();
+    assert_eq!(fs::read(srv.export.join("sub/y.raw")).unwrap(), data);
+}
+
+#[test]
+fn server_killed_mid_io_gives_eio_then_recovers_without_restarting_the_pool() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let mut srv = Ganesha::start(
+        &fx.dir.path().join("ganesha"),
+        &fx.dir.path().join("export"),
+    );
+    define(&fx, &srv, "nfs1", None, 2);
+    let path = fx.pool("nfs1").join("vol.raw");
+    let data = pattern(4 << 20, 5);
+    fs::write(&path, &data).unwrap();
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags_direct()
+        .open(&path)
+        .unwrap();
+
+    srv.kill();
+    let t = Instant::now();
+    let mut buf = vec![0u8; 1 << 20];
+    let r = f.read_exact_at(&mut buf, 0);
+    let eio_after = t.elapsed();
+    assert_eq!(errno_of(r), Some(libc::EIO));
+    assert!(
+        eio_after < Duration::from_secs(4),
+        "EIO after {eio_after:?}"
+    );
+    wait_status(&fx, "nfs1", "inaccessible", Duration::from_secs(5));
+    assert!(fx.info("nfs1", "last_error").contains("not answering"));
+    // Other pools are not affected.
+    let t = Instant::now();
+    fs::write(fx.pool("default").join("ok.raw"), b"fine").unwrap();
+    assert!(fs::read_dir(&fx.mnt).unwrap().count() >= 2);
+    assert!(t.elapsed() < Duration::from_secs(1));
+
+    srv.restart();
+    let back = wait_status(&fx, "nfs1", "running", Duration::from_secs(15));
+    eprintln!("fault timings: EIO after {eio_after:?}, running again {back:?} after the server");
+    // The same open file goes on: its NFS handle is still valid.
+    f.seek(SeekFrom::Start(0)).unwrap();
+    let mut all = Vec::new();
+    f.read_to_end(&mut all).unwrap();
+    assert_eq!(all, data);
+    f.write_all_at(&pattern(1 << 20, 11), 1 << 20).unwrap();
+    f.sync_all().unwrap();
+    drop(f);
+    assert_eq!(
+        fs::read(srv.export.join("vol.raw")).unwrap()[1 << 20..2 << 20],
+        pattern(1 << 20, 11)[..]
+    );
+}
+
+/// `O_DIRECT` so reads reach the daemon, not the page cache.
+trait DirectOpen {
+    fn custom_flags_direct(&mut self) -> &mut Self;
+}
+impl DirectOpen for fs::OpenOptions {
+    fn custom_flags_direct(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_DIRECT)
+    }
+}
+
+#[test]
+fn frozen_server_gives_bounded_eio_and_other_pools_answer() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = Ganesha::start(
+        &fx.dir.path().join("ganesha"),
+        &fx.dir.path().join("export"),
+    );
+    define(&fx, &srv, "nfs1", None, 2);
+    let path = fx.pool("nfs1").join("vol.raw");
+    fs::write(&path, pattern(1 << 20, 2)).unwrap();
+
+    srv.freeze();
+    let reader = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            let r = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags_direct()
+                .open(&path)
+                .and_then(|f| {
+                    let mut b = vec![0u8; 1 << 20];
+                    f.read_exact_at(&mut b, 0)
+                });
+            (errno_of(r), t.elapsed())
+        })
+    };
+    // Meanwhile the rest of the tree answers at once.
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    fs::write(fx.pool("default").join("busy.raw"), pattern(1 << 20, 4)).unwrap();
+    assert_eq!(fx.read("default/status"), "running\n");
+    let _ = fs::read_dir(&fx.mnt).unwrap().count();
+    let other = t.elapsed();
+    assert!(other < Duration::from_secs(1), "other pool took {other:?}");
+    let (errno, took) = reader.join().unwrap();
+    assert_eq!(errno, Some(libc::EIO));
+    assert!(took < Duration::from_secs(4), "EIO after {took:?}");
+    eprintln!("fault timings: frozen server, EIO after {took:?}; other pool answered in {other:?}");
+    wait_status(&fx, "nfs1", "inaccessible", Duration::from_secs(5));
+    // A stop of the inaccessible pool works (nothing is open).
+    let t = Instant::now();
+    fx.ctl("nfs1/status", "stop").unwrap();
+    assert_eq!(fx.read("nfs1/status"), "inactive\n");
+    assert!(t.elapsed() < Duration::from_secs(4));
+    srv.thaw();
+    fx.ctl("nfs1/status", "start").unwrap();
+    assert_eq!(fs::read(&path).unwrap(), pattern(1 << 20, 2));
+}
+
+#[test]
+fn enospc_from_the_server_reaches_the_writer() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let export = fx.dir.path().join("small");
+    fs::create_dir(&export).unwrap();
+    run(&format!(
+        "mount -t tmpfs -o size=8m tmpfs {}",
+        export.display()
+    ));
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _unmount = Unmount(export.clone());
+    let srv = Ganesha::start(&fx.dir.path().join("ganesha"), &export);
+    define(&fx, &srv, "small", None, 5);
+    let mut f = fs::File::create(fx.pool("small").join("fill.raw")).unwrap();
+    let chunk = vec![0x5au8; 1 << 20];
+    let mut err = None;
+    for _ in 0..16 {
+        if let Err(e) = f.write_all(&chunk) {
+            err = Some(e);
+            break;
+        }
+    }
+    let err = err
+        .or_else(|| f.sync_all().err())
+        .expect("16 MiB fit in an 8 MiB export");
+    assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{err}");
+    drop(f);
+    assert_eq!(fx.read("small/status"), "running\n");
+    fs::remove_file(fx.pool("small").join("fill.raw")).unwrap();
+    fs::write(fx.pool("small").join("after.raw"), b"room again").unwrap();
+}
+
+#[test]
+fn two_daemons_on_one_export_see_each_others_volumes_after_refresh() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let a = Fixture::new();
+    let b = Fixture::new();
+    let srv = Ganesha::start(&a.dir.path().join("ganesha"), &a.dir.path().join("export"));
+    define(&a, &srv, "shared", None, 5);
+    define(&b, &srv, "shared", None, 5);
+    let ls = |fx: &Fixture| -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(fx.pool("shared"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".img"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(ls(&b).is_empty());
+    fs::write(a.pool("shared").join("from-a.img"), pattern(1 << 20, 1)).unwrap();
+    b.ctl("shared/status", "refresh").unwrap();
+    assert_eq!(ls(&b), ["from-a.img"]);
+    assert_eq!(
+        fs::read(b.pool("shared").join("from-a.img")).unwrap(),
+        pattern(1 << 20, 1)
+    );
+    fs::write(b.pool("shared").join("from-b.img"), pattern(1 << 20, 2)).unwrap();
+    a.ctl("shared/status", "refresh").unwrap();
+    assert_eq!(ls(&a), ["from-a.img", "from-b.img"]);
+    assert_eq!(
+        fs::read(a.pool("shared").join("from-b.img")).unwrap(),
+        pattern(1 << 20, 2)
+    );
+    assert_eq!(a.info("shared", "volumes"), "2");
+}

@@ -1,0 +1,194 @@
+//! A real NFS server for tests: NFS-Ganesha (VFS backend) in the foreground
+//! on loopback, exporting a temp directory on its own ports, NFSv3 and v4.
+//!
+//! NFSv3 makes Ganesha register with rpcbind, and rpcbind takes one server
+//! per program: servers run one at a time (a process-wide lock held by the
+//! fixture), and rpcbind is started here when nothing answers on port 111
+//! (and stopped with the last server). `Drop` kills the server even when
+//! the test fails.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static RPCBIND: Mutex<Option<Child>> = Mutex::new(None);
+
+pub struct Ganesha {
+    pub dir: PathBuf,
+    pub export: PathBuf,
+    pub port: u16,
+    pub mount_port: u16,
+    child: Option<Child>,
+    _one: MutexGuard<'static, ()>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn ensure_rpcbind() {
+    let mut g = RPCBIND.lock().unwrap_or_else(|e| e.into_inner());
+    if TcpStream::connect("127.0.0.1:111").is_ok() {
+        return;
+    }
+    let child = Command::new("rpcbind")
+        .args(["-f", "-w"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rpcbind (scripts/install-test-deps.sh installs it)");
+    *g = Some(child);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect("127.0.0.1:111").is_err() {
+        assert!(Instant::now() < deadline, "rpcbind did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Ganesha {
+    /// Serves `export` (created if missing); state files go to `dir`.
+    pub fn start(dir: &Path, export: &Path) -> Ganesha {
+        let one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        ensure_rpcbind();
+        fs::create_dir_all(export).unwrap();
+        fs::create_dir_all(dir.join("recovery")).unwrap();
+        let (port, mount_port, nlm, rquota) = (free_port(), free_port(), free_port(), free_port());
+        let conf = format!(
+            r#"NFS_CORE_PARAM {{
+    NFS_Port = {port}; MNT_Port = {mount_port}; NLM_Port = {nlm}; Rquota_Port = {rquota};
+    Bind_Addr = 127.0.0.1; Protocols = 3, 4; Enable_NLM = false; Enable_RQUOTA = false;
+}}
+NFSV4 {{
+    Graceless = true; Lease_Lifetime = 10; Minor_Versions = 0, 1, 2;
+    RecoveryBackend = fs; RecoveryRoot = "{rec}";
+}}
+MDCACHE {{ Dir_Chunk = 0; }}
+EXPORT {{
+    Export_Id = 1; Path = "{export}"; Pseudo = "{export}";
+    Protocols = 3, 4; Transports = TCP; Access_Type = RW;
+    Squash = No_Root_Squash; SecType = sys;
+    Attr_Expiration_Time = 0;
+    FSAL {{ Name = VFS; }}
+}}
+"#,
+            rec = dir.join("recovery").display(),
+            export = export.display(),
+        );
+        fs::write(dir.join("ganesha.conf"), conf).unwrap();
+        let mut g = Ganesha {
+            dir: dir.to_path_buf(),
+            export: export.to_path_buf(),
+            port,
+            mount_port,
+            child: None,
+            _one: one,
+        };
+        g.spawn();
+        g
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none());
+        let log = self.dir.join("ganesha.log");
+        let child = Command::new("ganesha.nfsd")
+            .arg("-F")
+            .arg("-f")
+            .arg(self.dir.join("ganesha.conf"))
+            .arg("-L")
+            .arg(&log)
+            .arg("-p")
+            .arg(self.dir.join("ganesha.pid"))
+            .args(["-N", "NIV_EVENT"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ganesha.nfsd (scripts/install-test-deps.sh installs nfs-ganesha)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && TcpStream::connect(("127.0.0.1", self.mount_port)).is_ok()
+            {
+                return;
+            }
+            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "ganesha.nfsd exited ({st}); log:\n{}",
+                    fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ganesha.nfsd did not listen within 30 s; log:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        if let Some(c) = &self.child {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), sig);
+        }
+    }
+
+    /// SIGKILL: the server dies without a word.
+    pub fn kill(&mut self) {
+        self.signal(nix::sys::signal::Signal::SIGCONT);
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same ports and export.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// SIGSTOP: connections stay open, nothing answers.
+    pub fn freeze(&self) {
+        self.signal(nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    pub fn thaw(&self) {
+        self.signal(nix::sys::signal::Signal::SIGCONT);
+    }
+
+    /// A `netfs` pool definition for this server (userspace client, NFSv3
+    /// unless `version` says otherwise).
+    pub fn pool_config(&self, target: &Path, version: Option<&str>, timeout: u64) -> String {
+        let mut c = format!(
+            "type = \"netfs\"\nsource = \"127.0.0.1:{}\"\ntarget = \"{}\"\nclient = \"userspace\"\nport = {}\nmount_port = {}\ntimeout = {timeout}\n",
+            self.export.display(),
+            target.display(),
+            self.port,
+            self.mount_port
+        );
+        if let Some(v) = version {
+            c.push_str(&format!("version = \"{v}\"\n"));
+        }
+        c
+    }
+}
+
+impl Drop for Ganesha {
+    fn drop(&mut self) {
+        self.kill();
+        // The last server gone: stop the rpcbind this fixture started.
+        if let Some(mut r) = RPCBIND.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = r.kill();
+            let _ = r.wait();
+        }
+    }
+}
