@@ -381,6 +381,17 @@ impl PoolFs {
                 errno: Errno::EISDIR,
             });
         }
+        if let Some(why) = node.client.down() {
+            self.check_health(&node.pool);
+            return Err(Error::Sys {
+                what: format!(
+                    "cannot open '{}': the NFS server of {} is not answering ({why})",
+                    node.path.read(),
+                    node.client.server()
+                ),
+                errno: Errno::EIO,
+            });
+        }
         let fh = self.handles.reserve();
         node.pool
             .register_open(fh, &node.path.read(), node.active.run)?;
