@@ -169,6 +169,104 @@ fn lifecycle_and_data_plane_over_nfsv3() {
 }
 
 #[test]
+fn volume_control_files_on_an_nfs_pool() {
+    require_mount!();
+    if !require_server() || !have_tool("qemu-img") {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = Ganesha::start(
+        &fx.dir.path().join("ganesha"),
+        &fx.dir.path().join("export"),
+    );
+    define(&fx, &srv, "nfs1", None, 5);
+    let pool = fx.pool("nfs1");
+    fs::write(pool.join("d.raw"), pattern(1 << 20, 8)).unwrap();
+    run(&format!(
+        "qemu-img create -q -f qcow2 {} 1G",
+        pool.join("q.qcow2").display()
+    ));
+    let mut names: Vec<String> = fs::read_dir(fx.mnt.join("nfs1/.vol"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["d.raw", "q.qcow2"]);
+    let info = fx.read("nfs1/.vol/d.raw/info");
+    assert!(info.contains("format: raw"), "{info}");
+    assert!(info.contains("capacity: 1048576"), "{info}");
+    assert!(fx.read("nfs1/.vol/q.qcow2/info").contains("format: qcow2"));
+
+    // Resize: grow, refuse a shrink without the word, shrink with it.
+    fx.ctl("nfs1/.vol/d.raw/resize", "+1M").unwrap();
+    assert_eq!(
+        fs::metadata(srv.export.join("d.raw")).unwrap().len(),
+        2 << 20
+    );
+    assert_eq!(fs::metadata(pool.join("d.raw")).unwrap().len(), 2 << 20);
+    assert_eq!(
+        errno_of(fx.ctl("nfs1/.vol/d.raw/resize", "1M")),
+        Some(libc::EINVAL)
+    );
+    fx.ctl("nfs1/.vol/d.raw/resize", "1M shrink").unwrap();
+    assert_eq!(
+        fs::read(srv.export.join("d.raw")).unwrap(),
+        pattern(1 << 20, 8)
+    );
+    // Preallocation needs NFSv4.2 ALLOCATE: refused over NFSv3, nothing changed.
+    assert_eq!(
+        errno_of(fx.ctl("nfs1/.vol/d.raw/resize", "+1M allocate")),
+        Some(libc::EOPNOTSUPP)
+    );
+    assert!(fx.info("nfs1", "last_error").contains("ALLOCATE"));
+    assert_eq!(
+        fs::metadata(srv.export.join("d.raw")).unwrap().len(),
+        1 << 20
+    );
+    // qcow2: qemu-img resize through the mount.
+    fx.ctl("nfs1/.vol/q.qcow2/resize", "+1G").unwrap();
+    assert_eq!(
+        fx.read("nfs1/.vol/q.qcow2/resize"),
+        format!("{}\n", 2u64 << 30)
+    );
+
+    // Wipe: refused while open; zeros, then random; qcow2 stays qcow2.
+    let open = fs::File::open(pool.join("d.raw")).unwrap();
+    assert_eq!(
+        errno_of(fx.ctl("nfs1/.vol/d.raw/wipe", "zero")),
+        Some(libc::EBUSY)
+    );
+    drop(open);
+    fx.ctl("nfs1/.vol/d.raw/wipe", "zero").unwrap();
+    assert!(
+        fs::read(srv.export.join("d.raw"))
+            .unwrap()
+            .iter()
+            .all(|b| *b == 0)
+    );
+    assert!(fx.read("nfs1/.vol/d.raw/wipe").starts_with("done"));
+    fx.ctl("nfs1/.vol/d.raw/wipe", "random").unwrap();
+    let after = fs::read(srv.export.join("d.raw")).unwrap();
+    assert_eq!(after.len(), 1 << 20);
+    assert!(after.iter().filter(|b| **b == 0).count() < 1 << 16);
+    run(&format!(
+        "qemu-io -c 'write -P 0x33 0 1M' {}",
+        pool.join("q.qcow2").display()
+    ));
+    fx.ctl("nfs1/.vol/q.qcow2/wipe", "zero").unwrap();
+    let info = fx.read("nfs1/.vol/q.qcow2/info");
+    assert!(info.contains("format: qcow2"), "{info}");
+    assert!(
+        info.contains(&format!("capacity: {}", 2u64 << 30)),
+        "{info}"
+    );
+    run(&format!(
+        "qemu-img check -q {}",
+        pool.join("q.qcow2").display()
+    ));
+}
+
+#[test]
 fn nfsv4_pool_works_too() {
     require_mount!();
     if !require_server() {

@@ -18,7 +18,7 @@ impl PoolFs {
         let wants_write = flags & libc::O_ACCMODE != libc::O_RDONLY;
         let (name, writable) = match &ctl {
             Ctl::Pool(_, f) => (f.name(), f.writable()),
-            Ctl::Volume(_, f) => (f.name(), f.writable()),
+            Ctl::Volume(_, f) | Ctl::RemoteVolume(_, f) => (f.name(), f.writable()),
         };
         if wants_write && !writable {
             return Err(Error::ReadOnly(format!("'{name}' is read-only")));
@@ -26,6 +26,7 @@ impl PoolFs {
         let snapshot = match &ctl {
             Ctl::Pool(pool, f) => self.render_control(pool, *f),
             Ctl::Volume(b, f) => self.render_volume_control(b, *f)?,
+            Ctl::RemoteVolume(r, f) => self.remote_render_volume(r, *f)?,
         }
         .into_bytes();
         let fh = self.handles.insert(OpenFile {
@@ -159,6 +160,7 @@ impl PoolFs {
         let (pool, file) = match ctl {
             Ctl::Pool(pool, file) => (pool, *file),
             Ctl::Volume(b, f) => return self.volume_control_write(b, *f, text),
+            Ctl::RemoteVolume(r, f) => return self.remote_volume_write(r, *f, text),
         };
         match file {
             PoolFile::Status => match text.parse::<StatusRequest>()? {

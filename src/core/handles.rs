@@ -55,6 +55,8 @@ pub enum OpenKind {
 pub enum Ctl {
     Pool(Arc<Pool>, PoolFile),
     Volume(Arc<Backing>, VolFile),
+    /// A control file of a userspace NFS pool's volume.
+    RemoteVolume(Arc<super::remote::RemoteNode>, VolFile),
 }
 
 #[derive(Debug)]
@@ -109,7 +111,11 @@ impl HandleTable {
         self.map
             .read()
             .values()
-            .filter(|h| matches!(&h.kind, OpenKind::Volume { node, .. } if node.ino == ino))
+            .filter(|h| match &h.kind {
+                OpenKind::Volume { node, .. } => node.ino == ino,
+                OpenKind::Remote { node, .. } => node.ino == ino,
+                _ => false,
+            })
             .count()
     }
 

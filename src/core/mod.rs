@@ -140,6 +140,9 @@ enum Node {
     VolCtl(Arc<Backing>, VolFile),
     /// A volume or sub-directory of a userspace NFS pool.
     Remote(Arc<RemoteNode>),
+    /// `<pool>/.vol/<path>` of a userspace NFS pool.
+    RemoteVolDir(Arc<RemoteNode>),
+    RemoteVolCtl(Arc<RemoteNode>, VolFile),
 }
 
 /// A directory that holds volumes: a running pool's top or a sub-directory.
@@ -165,7 +168,7 @@ impl Parent {
             }
             Storage::Nfs(_) => {
                 return Err(Error::NotFound(format!(
-                    "pool '{}' uses the userspace NFS client: it has no .vol control files",
+                    "pool '{}' is reached by NFS file handle, not through a local directory",
                     pool.name()
                 )));
             }
@@ -471,6 +474,16 @@ impl PoolFs {
             }
             None => {
                 if let Some((base, file)) = inodes::decode_mirror(ino) {
+                    if base >= inodes::REMOTE_BASE {
+                        let r = self.remote.read().get(base).ok_or_else(stale)?;
+                        if !r.is_live() {
+                            return Err(stale());
+                        }
+                        return Ok(match file {
+                            None => Node::RemoteVolDir(r),
+                            Some(f) => Node::RemoteVolCtl(r, f),
+                        });
+                    }
                     let b = self.inodes.read().get(base).ok_or_else(stale)?;
                     if !b.is_live() {
                         return Err(stale());
@@ -506,13 +519,15 @@ impl PoolFs {
                 Parent::new(pool, active, None)
             }
             Node::Backing(b) if b.is_dir => Parent::new(b.pool.clone(), b.active.clone(), Some(b)),
-            Node::Backing(_) | Node::PoolCtl(..) | Node::VolCtl(..) | Node::Remote(_) => {
-                Err(Error::Os {
-                    op: "lookup",
-                    errno: Errno::ENOTDIR,
-                })
-            }
-            Node::VolRoot(_) | Node::VolDir(_) => Err(Error::NotPermitted(
+            Node::Backing(_)
+            | Node::PoolCtl(..)
+            | Node::VolCtl(..)
+            | Node::Remote(_)
+            | Node::RemoteVolCtl(..) => Err(Error::Os {
+                op: "lookup",
+                errno: Errno::ENOTDIR,
+            }),
+            Node::VolRoot(_) | Node::VolDir(_) | Node::RemoteVolDir(_) => Err(Error::NotPermitted(
                 "the .vol tree mirrors the pool; create and remove volumes in the pool itself"
                     .into(),
             )),
@@ -528,7 +543,9 @@ impl PoolFs {
             Node::Root => None,
             Node::PoolDir(p) | Node::PoolCtl(p, _) | Node::VolRoot(p) => Some(p),
             Node::Backing(b) | Node::VolDir(b) | Node::VolCtl(b, _) => Some(b.pool.clone()),
-            Node::Remote(r) => Some(r.pool.clone()),
+            Node::Remote(r) | Node::RemoteVolDir(r) | Node::RemoteVolCtl(r, _) => {
+                Some(r.pool.clone())
+            }
         }
     }
 
@@ -612,14 +629,34 @@ impl PoolFs {
                 if control::is_reserved(&name.to_string_lossy()) {
                     return Err(Error::NotFound("no such volume".into()));
                 }
+                if let Some(d) = self.remote_dir(inodes::pool_dir_ino(pool.id))? {
+                    let e = self.remote_lookup(&d, name)?;
+                    return Ok(self.mirror_entry(e));
+                }
                 if let Some(e) = self.lookup_device(&pool, name)? {
-                    return Ok(Entry {
-                        attr: self.dir_attr(inodes::mirror_dir(e.attr.ino), 0o755, 2),
-                        cache: Cache::Never,
-                    });
+                    return Ok(self.mirror_entry(e));
                 }
                 let p = self.parent(inodes::pool_dir_ino(pool.id))?;
                 self.lookup_mirror(&p, name)
+            }
+            Node::RemoteVolDir(r) if r.is_dir => {
+                let d = self.remote_dir(r.ino)?.ok_or(Error::Os {
+                    op: "lookup",
+                    errno: Errno::ENOTDIR,
+                })?;
+                let e = self.remote_lookup(&d, name)?;
+                Ok(self.mirror_entry(e))
+            }
+            Node::RemoteVolDir(r) => {
+                let f = VolFile::from_name(&name.to_string_lossy())
+                    .ok_or_else(|| Error::NotFound("no such control file".into()))?;
+                let r = self.remote.write().add_lookup(r.ino).ok_or_else(|| {
+                    Error::NotFound("no such volume (its pool stopped or it was removed)".into())
+                })?;
+                Ok(Entry {
+                    attr: self.ctl_attr(inodes::mirror_file(r.ino, f), f.writable()),
+                    cache: Cache::Never,
+                })
             }
             Node::VolDir(b) if b.is_dir => {
                 let p = Parent::new(b.pool.clone(), b.active.clone(), Some(b))?;
@@ -686,10 +723,15 @@ impl PoolFs {
     /// Looks a backing object up and answers with its `.vol` mirror directory.
     fn lookup_mirror(&self, p: &Parent, name: &OsStr) -> Result<Entry> {
         let e = self.lookup_backing(p, name)?;
-        Ok(Entry {
+        Ok(self.mirror_entry(e))
+    }
+
+    /// The `.vol` mirror directory of a looked-up object.
+    fn mirror_entry(&self, e: Entry) -> Entry {
+        Entry {
             attr: self.dir_attr(inodes::mirror_dir(e.attr.ino), 0o755, 2),
             cache: Cache::Never,
-        })
+        }
     }
 
     fn lookup_backing(&self, parent: &Parent, name: &OsStr) -> Result<Entry> {
@@ -764,8 +806,12 @@ impl PoolFs {
             Node::PoolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
             Node::Backing(b) => (backing_attr(&b)?, Cache::Backing),
             Node::Remote(r) => (self.remote_getattr(&r)?, Cache::Backing),
-            Node::VolRoot(_) | Node::VolDir(_) => (self.dir_attr(ino, 0o755, 2), Cache::Never),
-            Node::VolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
+            Node::VolRoot(_) | Node::VolDir(_) | Node::RemoteVolDir(_) => {
+                (self.dir_attr(ino, 0o755, 2), Cache::Never)
+            }
+            Node::VolCtl(_, f) | Node::RemoteVolCtl(_, f) => {
+                (self.ctl_attr(ino, f.writable()), Cache::Never)
+            }
         };
         Ok(Entry { attr, cache })
     }
@@ -774,7 +820,7 @@ impl PoolFs {
         let fd_owner;
         let fd = match self.node(ino)? {
             Node::Remote(r) => return self.remote_setattr(&r, sa),
-            Node::PoolCtl(..) | Node::VolCtl(..) => {
+            Node::PoolCtl(..) | Node::VolCtl(..) | Node::RemoteVolCtl(..) => {
                 // O_TRUNC on a control file does nothing (sysfs rule).
                 if sa.mode.is_some() || sa.uid.is_some() || sa.gid.is_some() {
                     return Err(Error::NotPermitted(
@@ -783,7 +829,7 @@ impl PoolFs {
                 }
                 return self.getattr(ino);
             }
-            Node::Root | Node::VolRoot(_) | Node::VolDir(_) => {
+            Node::Root | Node::VolRoot(_) | Node::VolDir(_) | Node::RemoteVolDir(_) => {
                 return Err(Error::NotPermitted(
                     "the mount's root and the .vol tree cannot be changed".into(),
                 ));
@@ -1045,8 +1091,11 @@ impl PoolFs {
             }
             Node::VolRoot(pool) => {
                 match pool.active() {
-                    // Userspace NFS pools have no volume control files.
-                    Some(a) if a.nfs().is_some() => {}
+                    Some(a) if a.nfs().is_some() => {
+                        if let Some(d) = self.remote_dir(inodes::pool_dir_ino(pool.id))? {
+                            self.remote_list(&d, &mut out)?;
+                        }
+                    }
                     Some(a) if a.dir().is_none() => self.list_devices(&pool, &a, &mut out),
                     _ => {
                         let p = self.parent(inodes::pool_dir_ino(pool.id))?;
@@ -1060,10 +1109,17 @@ impl PoolFs {
                 self.list_backing(&p, &mut out)?;
                 mirror_entries(&mut out);
             }
-            Node::VolDir(b) => {
+            Node::RemoteVolDir(r) if r.is_dir => {
+                if let Some(d) = self.remote_dir(r.ino)? {
+                    self.remote_list(&d, &mut out)?;
+                }
+                mirror_entries(&mut out);
+            }
+            Node::VolDir(_) | Node::RemoteVolDir(_) => {
+                let base = inodes::decode_mirror(ino).map_or(ino, |(b, _)| b);
                 for f in VolFile::ALL {
                     out.push(DirEntry {
-                        ino: inodes::mirror_file(b.ino, f),
+                        ino: inodes::mirror_file(base, f),
                         kind: Kind::File,
                         name: f.name().into(),
                     });
@@ -1140,6 +1196,7 @@ impl PoolFs {
         match self.node(ino)? {
             Node::PoolCtl(pool, f) => self.open_control(ino, Ctl::Pool(pool, f), flags),
             Node::VolCtl(b, f) => self.open_control(ino, Ctl::Volume(b, f), flags),
+            Node::RemoteVolCtl(r, f) => self.open_control(ino, Ctl::RemoteVolume(r, f), flags),
             Node::Backing(b) if !b.is_dir => {
                 let mut o = self.open_volume(b.clone(), flags)?;
                 if ctx.uid != 0 && flags & libc::O_ACCMODE != libc::O_RDONLY && has_setid(&b) {
@@ -1148,7 +1205,8 @@ impl PoolFs {
                 Ok(o)
             }
             Node::Remote(r) => self.remote_open(r),
-            Node::Backing(_)
+            Node::RemoteVolDir(_)
+            | Node::Backing(_)
             | Node::PoolDir(_)
             | Node::Root
             | Node::VolRoot(_)
@@ -1634,7 +1692,9 @@ impl PoolFs {
         let active = self.node(ino).ok().and_then(|n| match n {
             Node::PoolDir(p) | Node::PoolCtl(p, _) | Node::VolRoot(p) => p.active(),
             Node::Backing(b) | Node::VolDir(b) | Node::VolCtl(b, _) => Some(b.active.clone()),
-            Node::Remote(r) => Some(r.active.clone()),
+            Node::Remote(r) | Node::RemoteVolDir(r) | Node::RemoteVolCtl(r, _) => {
+                Some(r.active.clone())
+            }
             Node::Root => None,
         });
         if let Some(c) = active.as_deref().and_then(|a| a.nfs()) {

@@ -17,11 +17,14 @@ use parking_lot::RwLock;
 
 use super::handles::{DirEntry, Kind, OpenFile, OpenKind};
 use super::inodes::TableNode;
+use super::volume_ops::{MAX_FILE, VolumeFacts, WIPE_CHUNK, qcow2_recreate, qcow2_resize};
 use super::{Attr, Cache, Ctx, Entry, Node, Opened, PoolFs, SetAttr, StatFs, Time};
-use crate::control;
+use crate::control::volume::{ResizeRequest, WipeAlgorithm, WipeStatus};
+use crate::control::{self, VolFile};
 use crate::error::{Error, Result};
 use crate::nfs::{Client, Pending, SetStat, Stat};
 use crate::pool::{Active, Pool};
+use crate::volume::format::{self, Format};
 
 /// A volume or sub-directory of a running userspace NFS pool.
 #[derive(Debug)]
@@ -392,9 +395,16 @@ impl PoolFs {
                 errno: Errno::EIO,
             });
         }
+        let busy = self.busy.lock();
+        if busy.contains(&node.ino) {
+            return Err(Error::Busy(format!(
+                "volume '{}' is being wiped",
+                node.path.read()
+            )));
+        }
         let fh = self.handles.reserve();
-        node.pool
-            .register_open(fh, &node.path.read(), node.active.run)?;
+        let path = node.path.read().clone();
+        node.pool.register_open(fh, &path, node.active.run)?;
         self.handles.insert_at(
             fh,
             OpenFile {
@@ -405,6 +415,7 @@ impl PoolFs {
                 },
             },
         );
+        drop(busy);
         // No passthrough (there is no local file) and no kept page cache: an
         // open sees what other clients of the export wrote (close-to-open).
         Ok(Opened {
@@ -577,5 +588,152 @@ impl PoolFs {
             )?;
         }
         Ok(done)
+    }
+
+    // ---- volume control files (.vol/<volume>/{info,resize,wipe}) -------------
+
+    fn remote_facts(r: &RemoteNode) -> Result<VolumeFacts> {
+        if r.is_dir {
+            return Err(Error::Invalid(format!(
+                "'{}' is a directory, not a volume",
+                r.path.read()
+            )));
+        }
+        let st = r.client.getattr(&r.fh)?;
+        let head = r.client.read(&r.fh, 0, format::PROBE_LEN)?;
+        Ok(VolumeFacts {
+            probe: format::probe(&head),
+            size: st.size,
+            allocated: st.used,
+        })
+    }
+
+    /// Where external tools (qemu-img) reach the volume: through this mount.
+    fn mounted_path(&self, r: &RemoteNode) -> Result<String> {
+        match &*self.mountpoint.read() {
+            Some(m) => Ok(m
+                .join(r.pool.name())
+                .join(&*r.path.read())
+                .display()
+                .to_string()),
+            None => Err(Error::Unsupported(
+                "qcow2 volumes of a userspace NFS pool are changed through the mount, and there is none"
+                    .into(),
+            )),
+        }
+    }
+
+    pub(super) fn remote_render_volume(&self, r: &Arc<RemoteNode>, f: VolFile) -> Result<String> {
+        let name = r.path.read().clone();
+        self.render_volume_facts(r.ino, &r.pool.name(), name, f, || Self::remote_facts(r))
+    }
+
+    pub(super) fn remote_volume_write(
+        &self,
+        r: &Arc<RemoteNode>,
+        f: VolFile,
+        text: &str,
+    ) -> Result<()> {
+        match f {
+            VolFile::Info => Err(Error::ReadOnly("'info' is read-only".into())),
+            VolFile::Resize => self.remote_resize(r, &text.parse()?),
+            VolFile::Wipe => {
+                let alg = text.parse()?;
+                let v = Self::remote_facts(r)?;
+                // The path is copied: no lock on it is held during the wipe.
+                let path = r.path.read().clone();
+                self.run_wipe(r.ino, &r.pool, &path, r.active.run, alg, || {
+                    self.remote_do_wipe(r, alg, v.size)
+                })?;
+                // qemu-img reaches the volume through the mount, so this runs
+                // after the wipe has let opens in again.
+                if v.probe.format == Format::Qcow2 {
+                    qcow2_recreate(&self.mounted_path(r)?, v.capacity()).inspect_err(|e| {
+                        self.set_wipe(r.ino, WipeStatus::Failed(e.to_string()));
+                    })?;
+                }
+                Ok(())
+            }
+        }
+        .inspect(|()| self.invalidate_now(super::Inval::Inode { ino: r.ino }))
+    }
+
+    /// SPEC 3.5 on an NFS volume: SETATTR of the size (raw), ALLOCATE for
+    /// `allocate` (NFSv4.2; otherwise refused, nothing changed), `qemu-img
+    /// resize` through the mount (qcow2).
+    fn remote_resize(&self, r: &RemoteNode, req: &ResizeRequest) -> Result<()> {
+        let v = Self::remote_facts(r)?;
+        if v.probe.format == Format::Qcow2 {
+            // No lock on the path while qemu-img runs: it comes back through
+            // the mount and its lookups update the path.
+            let name = r.path.read().clone();
+            return qcow2_resize(&self.mounted_path(r)?, &name, &v, req);
+        }
+        let current = v.size;
+        let target = req.plan(current, MAX_FILE)?;
+        let size = |n| SetStat {
+            size: Some(n),
+            ..SetStat::default()
+        };
+        if req.allocate && target > current {
+            let free = r.client.space()?.free;
+            if target - current > free {
+                return Err(Error::NoSpace(format!(
+                    "allocating {} bytes needs more than the {free} bytes available in the pool",
+                    target - current
+                )));
+            }
+            r.client.setattr(&r.fh, size(target))?;
+            if let Err(e) = r.client.allocate(&r.fh, current, target - current) {
+                // Nothing half done: back to the old size.
+                let _ = r.client.setattr(&r.fh, size(current));
+                return Err(match e {
+                    Error::Unsupported(_) => Error::Unsupported(format!(
+                        "allocating space for '{}' needs NFSv4.2 ALLOCATE, which this server or protocol version does not have",
+                        r.path.read()
+                    )),
+                    e => e,
+                });
+            }
+            return Ok(());
+        }
+        r.client.setattr(&r.fh, size(target))
+    }
+
+    /// SPEC 3.6 on an NFS volume of `size` bytes: DEALLOCATE (NFSv4.2) or
+    /// zeros written for `zero`/`trim`, random data for `random`.
+    fn remote_do_wipe(&self, r: &RemoteNode, alg: WipeAlgorithm, size: u64) -> Result<()> {
+        let pending = Pending::default();
+        let punched = match alg {
+            WipeAlgorithm::Zero | WipeAlgorithm::Trim => {
+                match r.client.deallocate(&r.fh, 0, size) {
+                    Ok(()) => true,
+                    Err(Error::Unsupported(_)) => false,
+                    Err(e) => return Err(e),
+                }
+            }
+            WipeAlgorithm::Random => false,
+        };
+        if !punched {
+            let mut rng = rand::rngs::OsRng;
+            let mut buf = vec![0u8; WIPE_CHUNK];
+            let mut off = 0u64;
+            while off < size {
+                let n = (size - off).min(WIPE_CHUNK as u64) as usize;
+                if alg == WipeAlgorithm::Random {
+                    rand::RngCore::fill_bytes(&mut rng, &mut buf[..n]);
+                }
+                r.client.write(&r.fh, off, &buf[..n], &pending)?;
+                off += n as u64;
+                self.set_wipe(
+                    r.ino,
+                    WipeStatus::Running {
+                        algorithm: alg,
+                        percent: (off * 100 / size.max(1)) as u8,
+                    },
+                );
+            }
+        }
+        r.client.commit(&r.fh, &pending)
     }
 }

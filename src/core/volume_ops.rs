@@ -21,19 +21,19 @@ use crate::volume::format::{self, Format, Probe};
 
 /// The largest capacity poolfs asks of a file-backed volume (the kernel's
 /// `loff_t` limit); the backing filesystem may refuse less with `EFBIG`.
-const MAX_FILE: u64 = i64::MAX as u64;
+pub(super) const MAX_FILE: u64 = i64::MAX as u64;
 /// Chunk of a written wipe (random, or zeros where holes cannot be punched).
-const WIPE_CHUNK: usize = 1 << 20;
+pub(super) const WIPE_CHUNK: usize = 1 << 20;
 
 /// What a volume is, read from its backing file.
-struct VolumeFacts {
-    probe: Probe,
-    size: u64,
-    allocated: u64,
+pub(super) struct VolumeFacts {
+    pub probe: Probe,
+    pub size: u64,
+    pub allocated: u64,
 }
 
 impl VolumeFacts {
-    fn capacity(&self) -> u64 {
+    pub fn capacity(&self) -> u64 {
         self.probe.virtual_size.unwrap_or(self.size)
     }
 }
@@ -63,6 +63,50 @@ fn facts(file: &File) -> Result<VolumeFacts> {
     })
 }
 
+/// `qemu-img resize` of a qcow2 volume reached at `path` (`name` for messages).
+pub(super) fn qcow2_resize(
+    path: &str,
+    name: &str,
+    v: &VolumeFacts,
+    req: &ResizeRequest,
+) -> Result<()> {
+    let target = req.plan(v.capacity(), MAX_FILE)?;
+    let mut cmd = Cmd::new("qemu-img")
+        .arg("resize")
+        .arg("-q")
+        .arg("-f")
+        .arg("qcow2");
+    if target < v.capacity() {
+        cmd = cmd.arg("--shrink");
+    }
+    if req.allocate {
+        cmd = cmd.arg("--preallocation=falloc");
+    }
+    cmd.arg(path)
+        .arg(target.to_string())
+        .run()
+        .map(drop)
+        .map_err(|e| match e {
+            Error::Command { ref stderr, .. } if stderr.contains("lock") => {
+                Error::Busy(format!("volume '{name}' is in use: {e}"))
+            }
+            e => e,
+        })
+}
+
+/// An empty qcow2 of `capacity` bytes at `path` (what a wipe leaves of a qcow2 volume).
+pub(super) fn qcow2_recreate(path: &str, capacity: u64) -> Result<()> {
+    Cmd::new("qemu-img")
+        .arg("create")
+        .arg("-q")
+        .arg("-f")
+        .arg("qcow2")
+        .arg(path)
+        .arg(capacity.to_string())
+        .run()
+        .map(drop)
+}
+
 /// The path external tools use to reach a node's inode from outside this
 /// process (no path is resolved again).
 fn external_path(b: &Backing) -> String {
@@ -84,23 +128,35 @@ impl PoolFs {
     }
 
     pub(super) fn render_volume_control(&self, b: &Arc<Backing>, f: VolFile) -> Result<String> {
+        let name = b.path.read().clone();
+        self.render_volume_facts(b.ino, &b.pool.name(), name, f, || {
+            facts(&Self::backing_file(b, OFlag::O_RDONLY)?)
+        })
+    }
+
+    /// The text of a volume control file (any pool type); `facts` is only
+    /// called when the file shows them.
+    pub(super) fn render_volume_facts(
+        &self,
+        ino: u64,
+        pool: &str,
+        name: String,
+        f: VolFile,
+        facts: impl FnOnce() -> Result<VolumeFacts>,
+    ) -> Result<String> {
         match f {
             VolFile::Wipe => Ok(self
                 .wipes
                 .lock()
-                .get(&b.ino)
+                .get(&ino)
                 .cloned()
                 .unwrap_or(WipeStatus::None)
                 .to_string()),
-            VolFile::Resize => {
-                let v = facts(&Self::backing_file(b, OFlag::O_RDONLY)?)?;
-                Ok(format!("{}\n", v.capacity()))
-            }
+            VolFile::Resize => Ok(format!("{}\n", facts()?.capacity())),
             VolFile::Info => {
-                let v = facts(&Self::backing_file(b, OFlag::O_RDONLY)?)?;
-                let name = b.path.read().clone();
+                let v = facts()?;
                 let path = match &*self.mountpoint.read() {
-                    Some(m) => m.join(b.pool.name()).join(&name).display().to_string(),
+                    Some(m) => m.join(pool).join(&name).display().to_string(),
                     None => "-".into(),
                 };
                 Ok(control::render_kv(&[
@@ -145,30 +201,9 @@ impl PoolFs {
         let file = Self::backing_file(b, OFlag::O_RDWR)?;
         let v = facts(&file)?;
         if v.probe.format == Format::Qcow2 {
-            let target = req.plan(v.capacity(), MAX_FILE)?;
-            let mut cmd = Cmd::new("qemu-img")
-                .arg("resize")
-                .arg("-q")
-                .arg("-f")
-                .arg("qcow2");
-            if target < v.capacity() {
-                cmd = cmd.arg("--shrink");
-            }
-            if req.allocate {
-                cmd = cmd.arg("--preallocation=falloc");
-            }
             drop(file);
-            return cmd
-                .arg(external_path(b))
-                .arg(target.to_string())
-                .run()
-                .map(drop)
-                .map_err(|e| match e {
-                    Error::Command { ref stderr, .. } if stderr.contains("lock") => {
-                        Error::Busy(format!("volume '{}' is in use: {e}", b.path.read()))
-                    }
-                    e => e,
-                });
+            let name = b.path.read().clone();
+            return qcow2_resize(&external_path(b), &name, &v, req);
         }
         let current = v.size;
         let target = req.plan(current, MAX_FILE)?;
@@ -213,37 +248,54 @@ impl PoolFs {
     /// SPEC 3.6: no old byte can be read back afterwards; size and format kept.
     fn wipe(&self, b: &Arc<Backing>, alg: WipeAlgorithm) -> Result<()> {
         let file = Self::backing_file(b, OFlag::O_RDWR)?;
+        // The path is copied: no lock on it is held during the wipe.
+        let path = b.path.read().clone();
+        self.run_wipe(b.ino, &b.pool, &path, b.active.run, alg, || {
+            self.do_wipe(b, &file, alg)
+        })
+    }
+
+    /// Runs `work`, a wipe of volume `ino` (any pool type): refused while the
+    /// volume is open or already being wiped; opens are refused and the pool
+    /// cannot stop meanwhile; `wipe` shows progress and the outcome.
+    pub(super) fn run_wipe(
+        &self,
+        ino: u64,
+        pool: &crate::pool::Pool,
+        path: &str,
+        run: u64,
+        alg: WipeAlgorithm,
+        work: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
         {
             let mut busy = self.busy.lock();
-            if busy.contains(&b.ino) {
+            if busy.contains(&ino) {
                 return Err(Error::Busy(format!(
-                    "volume '{}' is already being wiped",
-                    b.path.read()
+                    "volume '{path}' is already being wiped"
                 )));
             }
-            if self.handles.volume_opens(b.ino) > 0 {
+            if self.handles.volume_opens(ino) > 0 {
                 return Err(Error::Busy(format!(
-                    "volume '{}' is open; close it before wiping it",
-                    b.path.read()
+                    "volume '{path}' is open; close it before wiping it"
                 )));
             }
-            busy.insert(b.ino);
+            busy.insert(ino);
         }
         // Counted as an open volume, so the pool cannot stop meanwhile.
         let token = self.handles.reserve();
-        let registered = b.pool.register_open(token, &b.path.read(), b.active.run);
+        let registered = pool.register_open(token, path, run);
         self.set_wipe(
-            b.ino,
+            ino,
             WipeStatus::Running {
                 algorithm: alg,
                 percent: 0,
             },
         );
-        let result = registered.and_then(|()| self.do_wipe(b, &file, alg));
-        b.pool.release_open(token);
-        self.busy.lock().remove(&b.ino);
+        let result = registered.and_then(|()| work());
+        pool.release_open(token);
+        self.busy.lock().remove(&ino);
         self.set_wipe(
-            b.ino,
+            ino,
             match &result {
                 Ok(()) => WipeStatus::Done(alg),
                 Err(e) => WipeStatus::Failed(e.to_string()),
@@ -252,7 +304,7 @@ impl PoolFs {
         result
     }
 
-    fn set_wipe(&self, ino: u64, st: WipeStatus) {
+    pub(super) fn set_wipe(&self, ino: u64, st: WipeStatus) {
         self.wipes.lock().insert(ino, st);
     }
 
@@ -292,14 +344,7 @@ impl PoolFs {
         }
         if v.probe.format == Format::Qcow2 {
             // Keep the format: an empty qcow2 of the same virtual size (no backing file).
-            Cmd::new("qemu-img")
-                .arg("create")
-                .arg("-q")
-                .arg("-f")
-                .arg("qcow2")
-                .arg(external_path(b))
-                .arg(v.capacity().to_string())
-                .run()?;
+            qcow2_recreate(&external_path(b), v.capacity())?;
         }
         file.sync_all()
             .map_err(|e| Error::io(format!("cannot sync '{}'", b.path.read()))(e))
