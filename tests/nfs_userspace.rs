@@ -148,6 +148,13 @@ fn lifecycle_and_data_plane_over_nfsv3() {
         pool.join("fsx.img").display()
     ));
     assert!(ok, "fsx failed:\n{out}\n{err}");
+    // ... and with requests of up to 1 MiB, which go out as parallel pieces.
+    let (ok, out, err) = sh(&format!(
+        "{} --profile large {} 1500",
+        fsx.display(),
+        pool.join("fsx-large.img").display()
+    ));
+    assert!(ok, "fsx (large) failed:\n{out}\n{err}");
 
     // Reserved names on the export are shadowed, never shown as volumes.
     fs::write(srv.export.join("status"), b"x").unwrap();

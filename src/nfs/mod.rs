@@ -26,6 +26,9 @@ use tokio::runtime::Runtime;
 use crate::error::{Error, Result};
 pub use url::Options;
 
+/// The size of the pieces a large read or write is sent in, all at once.
+const PIECE: usize = 256 << 10;
+
 /// How often the probe asks the server whether it is there.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 
@@ -407,8 +410,26 @@ impl Client {
     }
 
     /// Reads up to `len` bytes at `off` (short only at the end of the file).
+    /// The range goes out as pieces all at once (the server reads them in
+    /// parallel); a short piece that is not the end of the file is completed
+    /// one READ at a time.
     pub fn read(&self, fh: &Bytes, off: u64, len: usize) -> Result<Vec<u8>> {
+        let piece = (self.max_read as usize).clamp(4096, PIECE);
+        let starts: Vec<usize> = (0..len).step_by(piece).collect();
+        let chunks = self.call(
+            "read",
+            futures::future::try_join_all(starts.iter().map(|&s| {
+                let want = piece.min(len - s) as u32;
+                self.mount.read(fh.clone(), off + s as u64, want)
+            })),
+        )?;
         let mut out = Vec::with_capacity(len);
+        for (s, c) in starts.iter().zip(&chunks) {
+            out.extend_from_slice(c);
+            if c.len() < piece.min(len - s) {
+                break;
+            }
+        }
         while out.len() < len {
             let want = (len - out.len()).min(self.max_read as usize) as u32;
             let chunk = self.call(
@@ -423,30 +444,46 @@ impl Client {
         Ok(out)
     }
 
-    /// Writes all of `data` at `off` (UNSTABLE, split at the server's
-    /// maximum); `pending` keeps the acknowledgements for the next `commit`.
+    /// Writes all of `data` at `off` (UNSTABLE): pieces all at once, a short
+    /// piece completed one WRITE at a time; `pending` keeps the
+    /// acknowledgements for the next `commit`.
     pub fn write(&self, fh: &Bytes, off: u64, data: &[u8], pending: &Pending) -> Result<usize> {
-        let mut done = 0;
-        while done < data.len() {
-            let end = (done + self.max_write as usize).min(data.len());
-            let w = self.call(
-                "write",
+        let piece = (self.max_write as usize).clamp(4096, PIECE);
+        let starts: Vec<usize> = (0..data.len()).step_by(piece).collect();
+        let end_of = |s: usize| (s + piece).min(data.len());
+        let acks = self.call(
+            "write",
+            futures::future::try_join_all(starts.iter().map(|&s| {
                 self.mount.write(
                     fh.clone(),
-                    off + done as u64,
-                    Bytes::copy_from_slice(&data[done..end]),
-                ),
-            )?;
-            if w.count == 0 {
-                return Err(Error::Os {
-                    op: "write",
-                    errno: Errno::EIO,
-                });
-            }
-            done += w.count as usize;
+                    off + s as u64,
+                    Bytes::copy_from_slice(&data[s..end_of(s)]),
+                )
+            })),
+        )?;
+        for (&s, w) in starts.iter().zip(acks) {
+            let mut done = s + w.count as usize;
             pending.add(w);
+            while done < end_of(s) {
+                let w = self.call(
+                    "write",
+                    self.mount.write(
+                        fh.clone(),
+                        off + done as u64,
+                        Bytes::copy_from_slice(&data[done..end_of(s)]),
+                    ),
+                )?;
+                if w.count == 0 {
+                    return Err(Error::Os {
+                        op: "write",
+                        errno: Errno::EIO,
+                    });
+                }
+                done += w.count as usize;
+                pending.add(w);
+            }
         }
-        Ok(done)
+        Ok(data.len())
     }
 
     /// COMMIT: what was written reaches the server's disk; a server that
