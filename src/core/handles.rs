@@ -119,6 +119,13 @@ impl HandleTable {
             .count()
     }
 
+    pub fn is_remote(&self, fh: u64) -> bool {
+        self.map
+            .read()
+            .get(&fh)
+            .is_some_and(|h| matches!(h.kind, OpenKind::Remote { .. }))
+    }
+
     pub fn remove(&self, fh: u64) -> Option<Arc<OpenFile>> {
         self.map.write().remove(&fh)
     }

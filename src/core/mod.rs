@@ -1515,6 +1515,12 @@ impl PoolFs {
         }
     }
 
+    /// True for an open volume of a userspace NFS pool: its requests may wait
+    /// on the server (the FUSE layer runs them off its worker threads).
+    pub fn is_remote_handle(&self, fh: u64) -> bool {
+        self.handles.is_remote(fh)
+    }
+
     pub fn release(&self, fh: u64) {
         if let Some(h) = self.handles.remove(fh) {
             if let OpenKind::Volume { node, file, .. } = &h.kind {

@@ -1,9 +1,11 @@
 //! The only code that touches fuser: decode a request, call the core, reply.
 //!
-//! Every failed request passes through [`FuseAdapter::fail`], the one place
-//! that logs a failure, records a refusal as its pool's `last_error`, and
-//! turns the error into an errno.
+//! Every failed request passes through [`fail`], the one place that logs a
+//! failure, records a refusal as its pool's `last_error`, and turns the
+//! error into an errno. Volume I/O of userspace NFS pools runs on the
+//! `offload` threads, so a silent server never holds the FUSE workers.
 
+mod offload;
 pub mod session;
 
 use std::collections::HashMap;
@@ -54,6 +56,7 @@ pub struct FuseAdapter {
     /// Negotiated at INIT: the kernel does passthrough for this session.
     passthrough: bool,
     pt: Mutex<Passthrough>,
+    offload: offload::Offload,
 }
 
 impl FuseAdapter {
@@ -63,6 +66,7 @@ impl FuseAdapter {
             io,
             passthrough: false,
             pt: Mutex::new(Passthrough::default()),
+            offload: offload::Offload::default(),
         }
     }
 
@@ -117,25 +121,29 @@ impl FuseAdapter {
         }
     }
 
-    /// Logs a failed request once, records refusals, and returns its errno.
     fn fail(&self, op: &'static str, ino: u64, err: &Error) -> Errno {
-        let errno = err.errno();
-        if err.is_refusal() {
-            let pool = self.core.pool_of(ino);
-            if let Some(p) = &pool {
-                p.record_error(&err.to_string());
-            }
-            tracing::warn!(
-                op,
-                pool = pool.map(|p| p.name()).unwrap_or_default(),
-                errno = %errno,
-                "{err}"
-            );
-        } else {
-            tracing::debug!(op, ino, errno = %errno, "{err}");
-        }
-        Errno::from_i32(errno as i32)
+        fail(&self.core, op, ino, err)
     }
+}
+
+/// Logs a failed request once, records refusals, and returns its errno.
+fn fail(core: &PoolFs, op: &'static str, ino: u64, err: &Error) -> Errno {
+    let errno = err.errno();
+    if err.is_refusal() {
+        let pool = core.pool_of(ino);
+        if let Some(p) = &pool {
+            p.record_error(&err.to_string());
+        }
+        tracing::warn!(
+            op,
+            pool = pool.map(|p| p.name()).unwrap_or_default(),
+            errno = %errno,
+            "{err}"
+        );
+    } else {
+        tracing::debug!(op, ino, errno = %errno, "{err}");
+    }
+    Errno::from_i32(errno as i32)
 }
 
 fn ttl(c: Cache) -> Duration {
@@ -407,9 +415,15 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.core.read(ino.0, fh.0, offset, size) {
+        let core = self.core.clone();
+        let job = move || match core.read(ino.0, fh.0, offset, size) {
             Ok(d) => reply.data(&d),
-            Err(e) => reply.error(self.fail("read", ino.0, &e)),
+            Err(e) => reply.error(fail(&core, "read", ino.0, &e)),
+        };
+        if self.core.is_remote_handle(fh.0) {
+            self.offload.run(job);
+        } else {
+            job();
         }
     }
 
@@ -426,6 +440,15 @@ impl Filesystem for FuseAdapter {
         reply: ReplyWrite,
     ) {
         let kill = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
+        if self.core.is_remote_handle(fh.0) {
+            let (core, data) = (self.core.clone(), data.to_vec());
+            self.offload
+                .run(move || match core.write(ino.0, fh.0, offset, &data, kill) {
+                    Ok(n) => reply.written(n),
+                    Err(e) => reply.error(fail(&core, "write", ino.0, &e)),
+                });
+            return;
+        }
         match self.core.write(ino.0, fh.0, offset, data, kill) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(self.fail("write", ino.0, &e)),
@@ -453,6 +476,15 @@ impl Filesystem for FuseAdapter {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        if self.core.is_remote_handle(fh.0) {
+            // The release commits what the open wrote: it may wait on the server.
+            let core = self.core.clone();
+            self.offload.run(move || {
+                core.release(fh.0);
+                reply.ok();
+            });
+            return;
+        }
         self.core.release(fh.0);
         self.release_backing(fh.0);
         reply.ok();
@@ -466,9 +498,15 @@ impl Filesystem for FuseAdapter {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
-        match self.core.fsync(ino.0, fh.0, datasync) {
+        let core = self.core.clone();
+        let job = move || match core.fsync(ino.0, fh.0, datasync) {
             Ok(()) => reply.ok(),
-            Err(e) => reply.error(self.fail("fsync", ino.0, &e)),
+            Err(e) => reply.error(fail(&core, "fsync", ino.0, &e)),
+        };
+        if self.core.is_remote_handle(fh.0) {
+            self.offload.run(job);
+        } else {
+            job();
         }
     }
 
