@@ -318,6 +318,8 @@ fn server_killed_mid_io_gives_eio_then_recovers_without_restarting_the_pool() {
         .open(&path)
         .unwrap();
 
+    // Written (UNSTABLE) but not committed when the server dies.
+    f.write_all_at(&pattern(1 << 20, 21), 2 << 20).unwrap();
     srv.kill();
     let t = Instant::now();
     let mut buf = vec![0u8; 1 << 20];
@@ -336,10 +338,22 @@ fn server_killed_mid_io_gives_eio_then_recovers_without_restarting_the_pool() {
     assert!(fs::read_dir(&fx.mnt).unwrap().count() >= 2);
     assert!(t.elapsed() < Duration::from_secs(1));
 
+    // Ganesha's write verifier is its start time in seconds: a restart
+    // within the same second would keep it.
+    std::thread::sleep(Duration::from_millis(1100));
     srv.restart();
     let back = wait_status(&fx, "nfs1", "running", Duration::from_secs(15));
     eprintln!("fault timings: EIO after {eio_after:?}, running again {back:?} after the server");
-    // The same open file goes on: its NFS handle is still valid.
+    // The same open file goes on: its NFS handle is still valid, and the
+    // write from before the restart is committed (sent again: the server's
+    // write verifier changed).
+    f.sync_all().unwrap();
+    assert!(
+        fx.log().contains("restarted before a COMMIT"),
+        "no replay logged"
+    );
+    let mut data = data;
+    data[2 << 20..3 << 20].copy_from_slice(&pattern(1 << 20, 21));
     f.seek(SeekFrom::Start(0)).unwrap();
     let mut all = Vec::new();
     f.read_to_end(&mut all).unwrap();

@@ -79,23 +79,34 @@ pub struct SetStat {
     pub mtime: Option<(u32, u32)>,
 }
 
-/// Unstable WRITE acknowledgements not yet committed (one per distinct
-/// verifier: a changed verifier means the server restarted and may have lost
-/// them, which the next COMMIT reports).
+/// What one open wrote since its last COMMIT: every piece with the
+/// server's acknowledgement. The data is kept until a COMMIT covers it, so a
+/// server that restarted in between (a changed write verifier: it may have
+/// lost UNSTABLE data) gets it again, as the kernel's NFS client does.
+/// Bounded: past `REPLAY_LIMIT` bytes a write commits at once.
 #[derive(Debug, Default)]
-pub struct Pending(Mutex<Vec<WriteOutcome>>);
+pub struct Pending {
+    writes: Mutex<Vec<(u64, Bytes, WriteOutcome)>>,
+    /// One COMMIT of this open at a time (taken before `writes`; held
+    /// across the COMMIT's calls, which have the pool's timeout).
+    committing: Mutex<()>,
+}
 
 impl Pending {
-    fn add(&self, w: WriteOutcome) {
-        let mut g = self.0.lock();
-        if !g
-            .iter()
-            .any(|x| x.verifier == w.verifier && x.committed == w.committed)
-        {
-            g.push(w);
-        }
+    fn bytes(&self) -> usize {
+        self.writes.lock().iter().map(|(_, b, _)| b.len()).sum()
+    }
+
+    /// Forgets the first `n` writes (a COMMIT covered them).
+    fn settle(&self, n: usize) {
+        let mut g = self.writes.lock();
+        let n = n.min(g.len());
+        g.drain(..n);
     }
 }
+
+/// Most uncommitted bytes one open keeps for a replay.
+const REPLAY_LIMIT: usize = 16 << 20;
 
 /// One connection to one export.
 #[derive(Debug)]
@@ -156,6 +167,11 @@ fn status_errno(name: &str) -> Errno {
         "JUKEBOX" | "DELAY" => Errno::EAGAIN,
         _ => Errno::EIO,
     }
+}
+
+/// The COMMIT's verifier differs from the WRITEs': the server restarted.
+fn is_verifier_change(e: &NfsError) -> bool {
+    matches!(e, NfsError::OperationOutcome(o) if o.context().operation == "write_verifier")
 }
 
 fn stat_of(a: &nfs_rs::Attr) -> Stat {
@@ -251,6 +267,16 @@ impl Client {
 
     /// Runs one NFS call with the deadline; `op` names it in errors.
     fn call<T>(&self, op: &'static str, fut: impl Future<Output = nfs_rs::Result<T>>) -> Result<T> {
+        self.call_raw(op, fut)?.map_err(|e| self.error(op, e))
+    }
+
+    /// Runs one NFS call with the deadline: the outer error is a server that
+    /// is down or did not answer in time, the inner one the call's own.
+    fn call_raw<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = nfs_rs::Result<T>>,
+    ) -> Result<nfs_rs::Result<T>> {
         if let Some(why) = self.down() {
             return Err(Error::Sys {
                 what: format!("NFS server of {} is not answering ({why})", self.server),
@@ -262,8 +288,7 @@ impl Client {
             .rt
             .block_on(async { tokio::time::timeout(self.timeout, fut).await })
         {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(self.error(op, e)),
+            Ok(r) => Ok(r),
             Err(_) => {
                 let why = format!("no answer within {} s", self.timeout.as_secs());
                 self.mark_down(why.clone());
@@ -445,65 +470,113 @@ impl Client {
     }
 
     /// Writes all of `data` at `off` (UNSTABLE): pieces all at once, a short
-    /// piece completed one WRITE at a time; `pending` keeps the
-    /// acknowledgements for the next `commit`.
+    /// piece completed one WRITE at a time; `pending` keeps them for the
+    /// next `commit`.
     pub fn write(&self, fh: &Bytes, off: u64, data: &[u8], pending: &Pending) -> Result<usize> {
         let piece = (self.max_write as usize).clamp(4096, PIECE);
-        let starts: Vec<usize> = (0..data.len()).step_by(piece).collect();
-        let end_of = |s: usize| (s + piece).min(data.len());
+        let pieces: Vec<(u64, Bytes)> = (0..data.len())
+            .step_by(piece)
+            .map(|s| {
+                let end = (s + piece).min(data.len());
+                (off + s as u64, Bytes::copy_from_slice(&data[s..end]))
+            })
+            .collect();
+        let acks = self.write_pieces(fh, &pieces)?;
+        pending.writes.lock().extend(acks);
+        if pending.bytes() > REPLAY_LIMIT {
+            self.commit(fh, pending)?;
+        }
+        Ok(data.len())
+    }
+
+    /// Sends `pieces` at once and completes short ones in order; returns
+    /// every piece written with its acknowledgement.
+    fn write_pieces(
+        &self,
+        fh: &Bytes,
+        pieces: &[(u64, Bytes)],
+    ) -> Result<Vec<(u64, Bytes, WriteOutcome)>> {
         let acks = self.call(
             "write",
-            futures::future::try_join_all(starts.iter().map(|&s| {
-                self.mount.write(
-                    fh.clone(),
-                    off + s as u64,
-                    Bytes::copy_from_slice(&data[s..end_of(s)]),
-                )
-            })),
+            futures::future::try_join_all(
+                pieces
+                    .iter()
+                    .map(|(o, b)| self.mount.write(fh.clone(), *o, b.clone())),
+            ),
         )?;
-        for (&s, w) in starts.iter().zip(acks) {
-            let mut done = s + w.count as usize;
-            pending.add(w);
-            while done < end_of(s) {
+        let mut out = Vec::with_capacity(pieces.len());
+        for ((o, b), w) in pieces.iter().zip(acks) {
+            let mut done = (w.count as usize).min(b.len());
+            out.push((*o, b.slice(..done), w));
+            while done < b.len() {
+                let rest = b.slice(done..);
                 let w = self.call(
                     "write",
-                    self.mount.write(
-                        fh.clone(),
-                        off + done as u64,
-                        Bytes::copy_from_slice(&data[done..end_of(s)]),
-                    ),
+                    self.mount.write(fh.clone(), o + done as u64, rest.clone()),
                 )?;
-                if w.count == 0 {
+                let n = (w.count as usize).min(rest.len());
+                if n == 0 {
                     return Err(Error::Os {
                         op: "write",
                         errno: Errno::EIO,
                     });
                 }
-                done += w.count as usize;
-                pending.add(w);
+                out.push((o + done as u64, rest.slice(..n), w));
+                done += n;
             }
         }
-        Ok(data.len())
+        Ok(out)
     }
 
-    /// COMMIT: what was written reaches the server's disk; a server that
-    /// restarted since (a changed verifier) is `EIO`: data may be lost.
+    /// COMMIT: what this open wrote reaches the server's disk. A server that
+    /// restarted since the writes (a changed verifier) gets them again, once;
+    /// should that fail too, `EIO`.
     pub fn commit(&self, fh: &Bytes, pending: &Pending) -> Result<()> {
-        let writes: Vec<WriteOutcome> = pending.0.lock().clone();
-        if writes.is_empty() {
-            return Ok(());
+        let _one = pending.committing.lock();
+        let mut replayed = false;
+        loop {
+            let snapshot: Vec<(u64, Bytes, WriteOutcome)> = pending.writes.lock().clone();
+            if snapshot.is_empty() {
+                return Ok(());
+            }
+            let mut acks: Vec<WriteOutcome> = Vec::new();
+            for (_, _, w) in &snapshot {
+                if !acks
+                    .iter()
+                    .any(|a| a.verifier == w.verifier && a.committed == w.committed)
+                {
+                    acks.push(w.clone());
+                }
+            }
+            let r = self.call_raw(
+                "fsync",
+                self.mount.commit_write_batch(fh.clone(), 0, 0, &acks),
+            )?;
+            match r {
+                Ok(()) => {
+                    // Writes added meanwhile stay for the next commit.
+                    pending.settle(snapshot.len());
+                    return Ok(());
+                }
+                Err(e) if is_verifier_change(&e) && !replayed => {
+                    replayed = true;
+                    tracing::warn!(
+                        server = %self.server,
+                        "the NFS server restarted before a COMMIT: writing {} bytes again",
+                        snapshot.iter().map(|(_, b, _)| b.len()).sum::<usize>()
+                    );
+                    let pieces: Vec<(u64, Bytes)> =
+                        snapshot.iter().map(|(o, b, _)| (*o, b.clone())).collect();
+                    let again = self.write_pieces(fh, &pieces)?;
+                    pending.settle(snapshot.len());
+                    let mut g = pending.writes.lock();
+                    let later = std::mem::take(&mut *g);
+                    g.extend(again);
+                    g.extend(later);
+                }
+                Err(e) => return Err(self.error("fsync", e)),
+            }
         }
-        let r = self.call(
-            "fsync",
-            self.mount.commit_write_batch(fh.clone(), 0, 0, &writes),
-        );
-        // Committed or reported: either way these acknowledgements are settled.
-        pending.0.lock().retain(|w| {
-            !writes
-                .iter()
-                .any(|x| x.verifier == w.verifier && x.committed == w.committed)
-        });
-        r
     }
 
     pub fn space(&self) -> Result<Space> {
