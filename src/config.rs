@@ -27,10 +27,12 @@ pub enum PoolDef {
         format: String,
         target: PathBuf,
     },
-    /// An NFS export mounted on `target`.
+    /// An NFS export: mounted on `target` by the kernel client, reached by
+    /// poolfs's own client with `client = "userspace"` (no target needed).
     Netfs {
         source: String,
-        target: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<PathBuf>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,7 +127,15 @@ impl PoolDef {
                 timeout,
                 ..
             } => {
-                absolute("target", target)?;
+                match target {
+                    Some(t) => absolute("target", t)?,
+                    None if client.as_deref() != Some("userspace") => {
+                        return Err(Error::Invalid(
+                            "target is required (where the kernel client mounts the export), unless client = \"userspace\"".into(),
+                        ));
+                    }
+                    None => {}
+                }
                 if !source.contains(":/") {
                     return Err(Error::Invalid(format!(
                         "source must look like host:/path, not '{source}'"
@@ -179,9 +189,8 @@ impl PoolDef {
     /// The directory volumes live in (block pools have none).
     pub fn target(&self) -> Option<&PathBuf> {
         match self {
-            PoolDef::Dir { target }
-            | PoolDef::Fs { target, .. }
-            | PoolDef::Netfs { target, .. } => Some(target),
+            PoolDef::Dir { target } | PoolDef::Fs { target, .. } => Some(target),
+            PoolDef::Netfs { target, .. } => target.as_ref(),
             PoolDef::Block { .. } => None,
         }
     }

@@ -47,6 +47,9 @@ fn netfs_pool_without_a_usable_client_refuses_to_start() {
         "type = \"netfs\"\nsource = \"h:/e\"\ntarget = \"/x\"\nversion = \"5\"",
         "type = \"netfs\"\nsource = \"h:/e\"\ntarget = \"/x\"\nport = 70000",
         "type = \"netfs\"\nsource = \"h:/e\"\ntarget = \"/x\"\ntimeout = 0",
+        // Only the userspace client may go without a target.
+        "type = \"netfs\"\nsource = \"h:/e\"",
+        "type = \"netfs\"\nsource = \"h:/e\"\nclient = \"kernel\"",
     ] {
         assert_eq!(
             errno_of(fx.ctl("nfs1/config", bad)),

@@ -84,7 +84,8 @@ pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
             timeout,
         } => Ok(Box::new(netfs::NetfsBackend::new(
             source.clone(),
-            target.clone(),
+            // Validation: only a userspace pool may have none, and it uses none.
+            target.clone().unwrap_or_default(),
             client.as_deref(),
             commands::NfsOptions {
                 version: version.clone(),

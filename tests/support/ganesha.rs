@@ -165,13 +165,12 @@ EXPORT {{
         self.signal(nix::sys::signal::Signal::SIGCONT);
     }
 
-    /// A `netfs` pool definition for this server (userspace client, NFSv3
-    /// unless `version` says otherwise).
-    pub fn pool_config(&self, target: &Path, version: Option<&str>, timeout: u64) -> String {
+    /// A `netfs` pool definition for this server (userspace client, so no
+    /// target; NFSv3 unless `version` says otherwise).
+    pub fn pool_config(&self, version: Option<&str>, timeout: u64) -> String {
         let mut c = format!(
-            "type = \"netfs\"\nsource = \"127.0.0.1:{}\"\ntarget = \"{}\"\nclient = \"userspace\"\nport = {}\nmount_port = {}\ntimeout = {timeout}\n",
+            "type = \"netfs\"\nsource = \"127.0.0.1:{}\"\nclient = \"userspace\"\nport = {}\nmount_port = {}\ntimeout = {timeout}\n",
             self.export.display(),
-            target.display(),
             self.port,
             self.mount_port
         );
