@@ -1248,33 +1248,46 @@ impl PoolFs {
         let keep_cache = self.keep_cache.load(std::sync::atomic::Ordering::Relaxed)
             && node.block.is_none()
             && fstat(fd.as_fd()).is_ok_and(|st| *node.stamp.lock() == Some(stamp(&st)));
-        let busy = self.busy.lock();
-        if busy.contains(&node.ino) {
-            return Err(Error::Busy(format!(
-                "volume '{}' is being wiped",
-                node.path.read()
-            )));
-        }
-        let fh = self.handles.reserve();
-        node.pool
-            .register_open(fh, &node.path.read(), node.active.run)?;
-        self.handles.insert_at(
-            fh,
-            OpenFile {
-                ino: node.ino,
-                kind: OpenKind::Volume {
-                    node,
-                    file: std::fs::File::from(fd),
-                    direct,
-                },
-            },
+        let (ino, pool, run, path) = (
+            node.ino,
+            node.pool.clone(),
+            node.active.run,
+            node.path.read().clone(),
         );
+        let fh = self.admit_open(ino, &pool, run, &path, || OpenKind::Volume {
+            node,
+            file: std::fs::File::from(fd),
+            direct,
+        })?;
         Ok(Opened {
             fh,
             direct_io: false,
             volume: true,
             keep_cache,
         })
+    }
+
+    /// Registers an open of volume `ino` (any pool type): refused while the
+    /// volume is being wiped; counted by its pool, so `stop` waits for it.
+    /// `busy` is held until the handle is in the table, so a wipe cannot
+    /// start in between.
+    fn admit_open(
+        &self,
+        ino: u64,
+        pool: &Pool,
+        run: u64,
+        path: &str,
+        kind: impl FnOnce() -> OpenKind,
+    ) -> Result<u64> {
+        let busy = self.busy.lock();
+        if busy.contains(&ino) {
+            return Err(Error::Busy(format!("volume '{path}' is being wiped")));
+        }
+        let fh = self.handles.reserve();
+        pool.register_open(fh, path, run)?;
+        self.handles.insert_at(fh, OpenFile { ino, kind: kind() });
+        drop(busy);
+        Ok(fh)
     }
 
     pub fn create(

@@ -15,9 +15,9 @@ use bytes::Bytes;
 use nix::errno::Errno;
 use parking_lot::RwLock;
 
-use super::handles::{DirEntry, Kind, OpenFile, OpenKind};
+use super::handles::{DirEntry, Kind, OpenKind};
 use super::inodes::TableNode;
-use super::volume_ops::{MAX_FILE, VolumeFacts, WIPE_CHUNK, qcow2_recreate, qcow2_resize};
+use super::volume_ops::{MAX_FILE, VolumeFacts, qcow2_recreate, qcow2_resize};
 use super::{Attr, Cache, Ctx, Entry, Node, Opened, PoolFs, SetAttr, StatFs, Time};
 use crate::control::volume::{ResizeRequest, WipeAlgorithm, WipeStatus};
 use crate::control::{self, VolFile};
@@ -395,27 +395,16 @@ impl PoolFs {
                 errno: Errno::EIO,
             });
         }
-        let busy = self.busy.lock();
-        if busy.contains(&node.ino) {
-            return Err(Error::Busy(format!(
-                "volume '{}' is being wiped",
-                node.path.read()
-            )));
-        }
-        let fh = self.handles.reserve();
-        let path = node.path.read().clone();
-        node.pool.register_open(fh, &path, node.active.run)?;
-        self.handles.insert_at(
-            fh,
-            OpenFile {
-                ino: node.ino,
-                kind: OpenKind::Remote {
-                    node,
-                    pending: Pending::default(),
-                },
-            },
+        let (ino, pool, run, path) = (
+            node.ino,
+            node.pool.clone(),
+            node.active.run,
+            node.path.read().clone(),
         );
-        drop(busy);
+        let fh = self.admit_open(ino, &pool, run, &path, || OpenKind::Remote {
+            node,
+            pending: Pending::default(),
+        })?;
         // No passthrough (there is no local file) and no kept page cache: an
         // open sees what other clients of the export wrote (close-to-open).
         Ok(Opened {
@@ -715,24 +704,9 @@ impl PoolFs {
             WipeAlgorithm::Random => false,
         };
         if !punched {
-            let mut rng = rand::rngs::OsRng;
-            let mut buf = vec![0u8; WIPE_CHUNK];
-            let mut off = 0u64;
-            while off < size {
-                let n = (size - off).min(WIPE_CHUNK as u64) as usize;
-                if alg == WipeAlgorithm::Random {
-                    rand::RngCore::fill_bytes(&mut rng, &mut buf[..n]);
-                }
-                r.client.write(&r.fh, off, &buf[..n], &pending)?;
-                off += n as u64;
-                self.set_wipe(
-                    r.ino,
-                    WipeStatus::Running {
-                        algorithm: alg,
-                        percent: (off * 100 / size.max(1)) as u8,
-                    },
-                );
-            }
+            self.overwrite(r.ino, alg, size, |off, buf| {
+                r.client.write(&r.fh, off, buf, &pending).map(drop)
+            })?;
         }
         r.client.commit(&r.fh, &pending)
     }

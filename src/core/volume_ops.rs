@@ -23,7 +23,7 @@ use crate::volume::format::{self, Format, Probe};
 /// `loff_t` limit); the backing filesystem may refuse less with `EFBIG`.
 pub(super) const MAX_FILE: u64 = i64::MAX as u64;
 /// Chunk of a written wipe (random, or zeros where holes cannot be punched).
-pub(super) const WIPE_CHUNK: usize = 1 << 20;
+const WIPE_CHUNK: usize = 1 << 20;
 
 /// What a volume is, read from its backing file.
 pub(super) struct VolumeFacts {
@@ -304,6 +304,36 @@ impl PoolFs {
         result
     }
 
+    /// Overwrites `size` bytes of volume `ino` with zeros or random data
+    /// (`alg`) in `WIPE_CHUNK` pieces through `write`, showing progress.
+    pub(super) fn overwrite(
+        &self,
+        ino: u64,
+        alg: WipeAlgorithm,
+        size: u64,
+        mut write: impl FnMut(u64, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let mut rng = rand::rngs::OsRng;
+        let mut buf = vec![0u8; WIPE_CHUNK];
+        let mut off = 0u64;
+        while off < size {
+            let n = (size - off).min(WIPE_CHUNK as u64) as usize;
+            if alg == WipeAlgorithm::Random {
+                rand::RngCore::fill_bytes(&mut rng, &mut buf[..n]);
+            }
+            write(off, &buf[..n])?;
+            off += n as u64;
+            self.set_wipe(
+                ino,
+                WipeStatus::Running {
+                    algorithm: alg,
+                    percent: (off * 100 / size.max(1)) as u8,
+                },
+            );
+        }
+        Ok(())
+    }
+
     pub(super) fn set_wipe(&self, ino: u64, st: WipeStatus) {
         self.wipes.lock().insert(ino, st);
     }
@@ -322,25 +352,10 @@ impl PoolFs {
             WipeAlgorithm::Random => false,
         };
         if !punched {
-            let mut rng = rand::rngs::OsRng;
-            let mut buf = vec![0u8; WIPE_CHUNK];
-            let mut off = 0u64;
-            while off < size {
-                let n = (size - off).min(WIPE_CHUNK as u64) as usize;
-                if alg == WipeAlgorithm::Random {
-                    rand::RngCore::fill_bytes(&mut rng, &mut buf[..n]);
-                }
-                file.write_all_at(&buf[..n], off)
-                    .map_err(|e| Error::io(format!("wipe of '{}' failed", b.path.read()))(e))?;
-                off += n as u64;
-                self.set_wipe(
-                    b.ino,
-                    WipeStatus::Running {
-                        algorithm: alg,
-                        percent: (off * 100 / size.max(1)) as u8,
-                    },
-                );
-            }
+            self.overwrite(b.ino, alg, size, |off, buf| {
+                file.write_all_at(buf, off)
+                    .map_err(|e| Error::io(format!("wipe of '{}' failed", b.path.read()))(e))
+            })?;
         }
         if v.probe.format == Format::Qcow2 {
             // Keep the format: an empty qcow2 of the same virtual size (no backing file).

@@ -50,11 +50,10 @@ pub struct Stat {
     pub ctime: (u32, u32),
 }
 
-/// A directory entry with its handle.
+/// A directory entry.
 #[derive(Debug, Clone)]
 pub struct DirEntry {
     pub name: String,
-    pub fh: Bytes,
     pub stat: Stat,
 }
 
@@ -63,7 +62,6 @@ pub struct DirEntry {
 pub struct Space {
     pub total: u64,
     pub free: u64,
-    pub avail: u64,
     pub files: u64,
     pub ffree: u64,
 }
@@ -411,13 +409,22 @@ impl Client {
                 if e.file_name == "." || e.file_name == ".." {
                     continue;
                 }
+                // A server may leave out an entry's attributes: then one
+                // LOOKUP gets them.
                 let stat = match &e.attr {
                     Some(a) => stat_of(a),
-                    None => continue,
+                    None => match self.lookup(dir, &e.file_name) {
+                        Ok((_, st)) => st,
+                        // Removed since the listing.
+                        Err(Error::Os {
+                            errno: Errno::ENOENT,
+                            ..
+                        }) => continue,
+                        Err(e) => return Err(e),
+                    },
                 };
                 out.push(DirEntry {
                     name: e.file_name,
-                    fh: e.handle,
                     stat,
                 });
             }
@@ -584,7 +591,6 @@ impl Client {
         Ok(Space {
             total: s.tbytes,
             free: s.fbytes,
-            avail: s.abytes,
             files: s.tfiles,
             ffree: s.afiles,
         })
