@@ -22,6 +22,14 @@ fn require_server() -> bool {
     have_tool("ganesha.nfsd") && have_tool("rpcbind")
 }
 
+/// A server exporting `export` in the fixture's directory.
+fn serve(fx: &Fixture) -> Ganesha {
+    Ganesha::start(
+        &fx.dir.path().join("ganesha"),
+        &fx.dir.path().join("export"),
+    )
+}
+
 /// A running userspace NFS pool `name` on `srv`.
 fn define(fx: &Fixture, srv: &Ganesha, name: &str, version: Option<&str>, timeout: u64) {
     fs::create_dir(fx.mnt.join(name)).unwrap();
@@ -60,10 +68,7 @@ fn lifecycle_and_data_plane_over_nfsv3() {
         return;
     }
     let mut fx = Fixture::new();
-    let srv = Ganesha::start(
-        &fx.dir.path().join("ganesha"),
-        &fx.dir.path().join("export"),
-    );
+    let srv = serve(&fx);
     define(&fx, &srv, "nfs1", None, 5);
     let pool = fx.pool("nfs1");
     assert!(fx.info("nfs1", "capacity").parse::<u64>().unwrap() > 0);
@@ -184,10 +189,7 @@ fn volume_control_files_on_an_nfs_pool() {
         return;
     }
     let fx = Fixture::new();
-    let srv = Ganesha::start(
-        &fx.dir.path().join("ganesha"),
-        &fx.dir.path().join("export"),
-    );
+    let srv = serve(&fx);
     define(&fx, &srv, "nfs1", None, 5);
     let pool = fx.pool("nfs1");
     fs::write(pool.join("d.raw"), pattern(1 << 20, 8)).unwrap();
@@ -282,10 +284,7 @@ fn nfsv4_pool_works_too() {
         return;
     }
     let fx = Fixture::new();
-    let srv = Ganesha::start(
-        &fx.dir.path().join("ganesha"),
-        &fx.dir.path().join("export"),
-    );
+    let srv = serve(&fx);
     define(&fx, &srv, "v4", Some("4.1"), 5);
     let pool = fx.pool("v4");
     let data = pattern(5 << 20, 9);
@@ -305,10 +304,7 @@ fn server_killed_mid_io_gives_eio_then_recovers_without_restarting_the_pool() {
         return;
     }
     let fx = Fixture::new();
-    let mut srv = Ganesha::start(
-        &fx.dir.path().join("ganesha"),
-        &fx.dir.path().join("export"),
-    );
+    let mut srv = serve(&fx);
     define(&fx, &srv, "nfs1", None, 2);
     let path = fx.pool("nfs1").join("vol.raw");
     let data = pattern(4 << 20, 5);
@@ -387,10 +383,7 @@ fn frozen_server_gives_bounded_eio_and_other_pools_answer() {
         return;
     }
     let fx = Fixture::new();
-    let srv = Ganesha::start(
-        &fx.dir.path().join("ganesha"),
-        &fx.dir.path().join("export"),
-    );
+    let srv = serve(&fx);
     define(&fx, &srv, "nfs1", None, 2);
     let path = fx.pool("nfs1").join("vol.raw");
     fs::write(&path, pattern(1 << 20, 2)).unwrap();
