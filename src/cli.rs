@@ -85,6 +85,8 @@ pub enum Command {
         #[arg(long)]
         source_format: Option<String>,
         #[command(flatten)]
+        nfs: NfsArgs,
+        #[command(flatten)]
         tree: Tree,
     },
     /// Prepare a pool's storage (create its target, make its filesystem).
@@ -265,4 +267,24 @@ fn size_arg(s: &str) -> Result<u64, String> {
 
 fn wipe_arg(s: &str) -> Result<WipeAlgorithm, String> {
     s.parse().map_err(|e: crate::error::Error| e.to_string())
+}
+
+/// The NFS settings of a `netfs` pool (docs/backends.md).
+#[derive(Debug, Clone, Default, Args)]
+pub struct NfsArgs {
+    /// kernel or userspace (netfs).
+    #[arg(long)]
+    pub client: Option<String>,
+    /// NFS version: 3, 4, 4.1 or 4.2 (netfs).
+    #[arg(long)]
+    pub nfs_version: Option<String>,
+    /// NFS port of the server (netfs).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// NFSv3 MOUNT port of the server (netfs, userspace client).
+    #[arg(long)]
+    pub mount_port: Option<u16>,
+    /// Seconds before an unanswered NFS request fails with EIO (netfs).
+    #[arg(long)]
+    pub timeout: Option<u64>,
 }

@@ -41,6 +41,7 @@ fn dispatch(cmd: &Command) -> Result<String> {
             target,
             source,
             source_format,
+            nfs,
             tree,
         } => pool_define_as(
             tree,
@@ -49,6 +50,7 @@ fn dispatch(cmd: &Command) -> Result<String> {
             target.as_deref(),
             source,
             source_format.as_deref(),
+            nfs,
         ),
         PoolBuild {
             pool,
@@ -406,6 +408,7 @@ fn pool_define_as(
     target: Option<&Path>,
     source: &[String],
     format: Option<&str>,
+    nfs: &crate::cli::NfsArgs,
 ) -> Result<String> {
     let mut cfg = format!("type = {}\n", toml_str(pool_type));
     match pool_type {
@@ -428,13 +431,30 @@ fn pool_define_as(
             toml_str(&t.display().to_string())
         ));
     }
+    for (key, value) in [("client", &nfs.client), ("version", &nfs.nfs_version)] {
+        if let Some(v) = value {
+            cfg.push_str(&format!("{key} = {}\n", toml_str(v)));
+        }
+    }
+    for (key, value) in [
+        ("port", nfs.port.map(u64::from)),
+        ("mount_port", nfs.mount_port.map(u64::from)),
+        ("timeout", nfs.timeout),
+    ] {
+        if let Some(v) = value {
+            cfg.push_str(&format!("{key} = {v}\n"));
+        }
+    }
     let dir = tree.root().join(name);
     fs::create_dir(&dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => Error::Exists(format!("pool '{name}' already exists")),
         _ => Error::io(format!("cannot define pool '{name}'"))(e),
     })?;
-    let keep_default_target =
-        pool_type == "dir" && target.is_none() && source.is_empty() && format.is_none();
+    let keep_default_target = pool_type == "dir"
+        && target.is_none()
+        && source.is_empty()
+        && format.is_none()
+        && cfg.lines().count() == 1;
     if !keep_default_target && let Err(e) = write_request(&dir.join("config"), &cfg) {
         let err = refused(tree, name, "define", e);
         let _ = fs::remove_dir(&dir);

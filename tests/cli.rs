@@ -30,6 +30,53 @@ fn ok(fx: &Fixture, args: &[&str]) -> String {
 }
 
 #[test]
+fn cli_defines_a_userspace_nfs_pool() {
+    require_mount!();
+    let fx = Fixture::new();
+    assert_eq!(
+        ok(
+            &fx,
+            &[
+                "pool-define-as",
+                "nfs1",
+                "netfs",
+                "--source",
+                "nas:/exports/vm",
+                "--client",
+                "userspace",
+                "--nfs-version",
+                "4.1",
+                "--port",
+                "20490",
+                "--timeout",
+                "3",
+            ]
+        ),
+        "Pool nfs1 defined\n"
+    );
+    assert_eq!(
+        fx.read("nfs1/config"),
+        "type = \"netfs\"\nsource = \"nas:/exports/vm\"\nclient = \"userspace\"\nversion = \"4.1\"\nport = 20490\ntimeout = 3\n"
+    );
+    // The kernel client needs a target: refused, and nothing stays defined.
+    let (code, _, err) = poolfs(
+        &fx,
+        &[
+            "pool-define-as",
+            "nfs2",
+            "netfs",
+            "--source",
+            "nas:/e",
+            "--client",
+            "kernel",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("target is required"), "{err}");
+    assert!(!fx.mnt.join("nfs2").exists());
+}
+
+#[test]
 fn cli_pool_lifecycle() {
     require_mount!();
     let fx = Fixture::new();
