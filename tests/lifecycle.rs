@@ -10,6 +10,27 @@ use std::io::Write;
 use common::{Fixture, errno_of, is_fuse_mount};
 
 #[test]
+fn the_mount_reads_ahead_4_mib() {
+    require_mount!();
+    let fx = Fixture::new();
+    use std::os::unix::fs::MetadataExt;
+    let dev = fs::metadata(&fx.mnt).unwrap().dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let path = format!("/sys/class/bdi/{major}:{minor}/read_ahead_kb");
+    // Raised just after the session starts serving: allow it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut kb = String::new();
+    while std::time::Instant::now() < deadline {
+        kb = fs::read_to_string(&path).unwrap();
+        if kb.trim() == "4096" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(kb.trim(), "4096");
+}
+
+#[test]
 fn daemon_defines_and_starts_the_default_pool() {
     require_mount!();
     let fx = Fixture::new();
