@@ -13,6 +13,7 @@
 # the median, and poolfs/native ratios. Not a timed test: nothing fails on a
 # slow machine. Needs root, ganesha.nfsd and rpcbind
 # (scripts/install-test-deps.sh).
+# Environment: READ_AHEAD=KIB passes `--read-ahead KIB` to poolfs mount.
 set -euo pipefail
 
 size=${1:-1024}
@@ -52,7 +53,9 @@ ganesha.nfsd -F -f "$work/ganesha.conf" -L "$work/ganesha.log" -p "$work/ganesha
 ganesha_pid=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/22049) 2>/dev/null && break; sleep 0.1; done
 
-"$bin" mount "$work/mnt" --state-dir "$work/state" --foreground 2>"$work/poolfs.log" &
+ra=()
+[[ -n "${READ_AHEAD:-}" ]] && ra=(--read-ahead "$READ_AHEAD")
+"$bin" mount "$work/mnt" --state-dir "$work/state" --foreground "${ra[@]}" 2>"$work/poolfs.log" &
 poolfs_pid=$!
 for _ in $(seq 100); do [[ -e "$work/mnt/default" ]] && break; sleep 0.1; done
 mkdir "$work/mnt/nfs"

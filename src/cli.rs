@@ -259,6 +259,11 @@ pub struct MountArgs {
     /// passthrough where possible (auto), always (passthrough), or never (daemon).
     #[arg(long, value_enum, default_value = "auto")]
     pub io: crate::fuse::IoMode,
+    /// Kernel read-ahead of the mount in KiB (default: the kernel's 128).
+    /// 4096 makes sequential reads served by the daemon (userspace NFS
+    /// pools, --io daemon) arrive as 1 MiB requests; see docs/performance.md.
+    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(4..=1048576))]
+    pub read_ahead: Option<u32>,
 }
 
 fn size_arg(s: &str) -> Result<u64, String> {

@@ -92,6 +92,7 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         mountpoint,
         threads: args.threads,
         io: args.io,
+        read_ahead_kib: args.read_ahead,
     };
     session::serve(core, &cfg, &signals, report)
 }

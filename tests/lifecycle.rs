@@ -10,24 +10,26 @@ use std::io::Write;
 use common::{Fixture, errno_of, is_fuse_mount};
 
 #[test]
-fn the_mount_reads_ahead_4_mib() {
+fn read_ahead_is_the_kernels_unless_asked() {
     require_mount!();
-    let fx = Fixture::new();
     use std::os::unix::fs::MetadataExt;
-    let dev = fs::metadata(&fx.mnt).unwrap().dev();
-    let (major, minor) = (libc::major(dev), libc::minor(dev));
-    let path = format!("/sys/class/bdi/{major}:{minor}/read_ahead_kb");
-    // Raised just after the session starts serving: allow it a moment.
+    let read_ahead = |fx: &Fixture| {
+        let dev = fs::metadata(&fx.mnt).unwrap().dev();
+        let path = format!(
+            "/sys/class/bdi/{}:{}/read_ahead_kb",
+            libc::major(dev),
+            libc::minor(dev)
+        );
+        fs::read_to_string(path).unwrap().trim().to_string()
+    };
+    assert_eq!(read_ahead(&Fixture::new()), "128");
+    // Set just after the session starts serving: allow it a moment.
+    let fx = Fixture::with_args(&["--read-ahead", "4096"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let mut kb = String::new();
-    while std::time::Instant::now() < deadline {
-        kb = fs::read_to_string(&path).unwrap();
-        if kb.trim() == "4096" {
-            break;
-        }
+    while read_ahead(&fx) != "4096" && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert_eq!(kb.trim(), "4096");
+    assert_eq!(read_ahead(&fx), "4096");
 }
 
 #[test]

@@ -18,6 +18,8 @@ pub struct MountConfig {
     pub mountpoint: PathBuf,
     pub threads: usize,
     pub io: super::IoMode,
+    /// The mount's kernel read-ahead; `None` keeps the kernel's default.
+    pub read_ahead_kib: Option<u32>,
 }
 
 /// The mount's source name in /proc/mounts (`poolfs on /srv/pools type fuse.poolfs`).
@@ -151,7 +153,9 @@ pub fn serve(
             r
         })
         .map_err(Error::io("cannot start the FUSE session thread"))?;
-    tune_read_ahead(&cfg.mountpoint);
+    if let Some(kib) = cfg.read_ahead_kib {
+        set_read_ahead(&cfg.mountpoint, kib);
+    }
 
     loop {
         match signals.wait() {
@@ -177,17 +181,14 @@ pub fn serve(
     }
 }
 
-/// Kernel read-ahead on the mount, in KiB. The kernel offers FUSE 128 KiB at
-/// INIT, so sequential reads served by the daemon arrive as 128 KiB
-/// requests; with 4 MiB they arrive as 1 MiB requests (the most one request
-/// carries) with several in flight. Volumes in kernel passthrough read ahead
-/// on their backing file and are not affected.
-const READ_AHEAD_KB: u32 = 4096;
-
-/// Raises the mount's read-ahead (`/sys/class/bdi/<dev>/read_ahead_kb`, root
-/// only). Called once the session serves: the stat waits for INIT, which
-/// would otherwise set the value back.
-fn tune_read_ahead(mountpoint: &Path) {
+/// Sets the mount's kernel read-ahead (`/sys/class/bdi/<dev>/read_ahead_kb`,
+/// root only). The kernel offers FUSE 128 KiB at INIT, so sequential reads
+/// served by the daemon arrive as 128 KiB requests; with 4 MiB they arrive
+/// as 1 MiB requests (the most one request carries), several in flight.
+/// Volumes in kernel passthrough read ahead on their backing file and are
+/// not affected. Called once the session serves: the stat waits for INIT,
+/// which would otherwise set the value back.
+fn set_read_ahead(mountpoint: &Path, kib: u32) {
     let r = nix::sys::stat::stat(mountpoint)
         .map_err(std::io::Error::from)
         .and_then(|st| {
@@ -197,11 +198,13 @@ fn tune_read_ahead(mountpoint: &Path) {
                 nix::sys::stat::major(dev),
                 nix::sys::stat::minor(dev)
             );
-            std::fs::write(&path, format!("{READ_AHEAD_KB}\n"))
+            std::fs::write(&path, format!("{kib}\n"))
         });
     match r {
-        Ok(()) => tracing::debug!(kib = READ_AHEAD_KB, "read-ahead of the mount raised"),
-        Err(e) => tracing::info!("read-ahead of the mount left at the kernel's default: {e}"),
+        Ok(()) => tracing::info!(kib, "read-ahead of the mount set"),
+        Err(e) => tracing::warn!(
+            "cannot set the read-ahead of the mount ({e}): the kernel's default stays"
+        ),
     }
 }
 
