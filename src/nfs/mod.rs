@@ -84,22 +84,45 @@ pub struct SetStat {
 /// Bounded: past `REPLAY_LIMIT` bytes a write commits at once.
 #[derive(Debug, Default)]
 pub struct Pending {
-    writes: Mutex<Vec<(u64, Bytes, WriteOutcome)>>,
+    writes: Mutex<Writes>,
     /// One COMMIT of this open at a time (taken before `writes`; held
     /// across the COMMIT's calls, which have the pool's timeout).
     committing: Mutex<()>,
 }
 
+/// Written pieces in order, and their total size.
+#[derive(Debug, Default)]
+struct Writes {
+    list: Vec<(u64, Bytes, WriteOutcome)>,
+    bytes: usize,
+}
+
+type Piece = (u64, Bytes, WriteOutcome);
+
 impl Pending {
-    fn bytes(&self) -> usize {
-        self.writes.lock().iter().map(|(_, b, _)| b.len()).sum()
+    /// Adds pieces at the end (`front`: before the others); returns the
+    /// bytes now kept.
+    fn add(&self, pieces: Vec<Piece>, front: bool) -> usize {
+        let mut g = self.writes.lock();
+        g.bytes += pieces.iter().map(|(_, b, _)| b.len()).sum::<usize>();
+        if front {
+            g.list.splice(0..0, pieces);
+        } else {
+            g.list.extend(pieces);
+        }
+        g.bytes
+    }
+
+    fn snapshot(&self) -> Vec<Piece> {
+        self.writes.lock().list.clone()
     }
 
     /// Forgets the first `n` writes (a COMMIT covered them).
     fn settle(&self, n: usize) {
         let mut g = self.writes.lock();
-        let n = n.min(g.len());
-        g.drain(..n);
+        let n = n.min(g.list.len());
+        let gone: usize = g.list.drain(..n).map(|(_, b, _)| b.len()).sum();
+        g.bytes = g.bytes.saturating_sub(gone);
     }
 }
 
@@ -489,8 +512,7 @@ impl Client {
             })
             .collect();
         let acks = self.write_pieces(fh, &pieces)?;
-        pending.writes.lock().extend(acks);
-        if pending.bytes() > REPLAY_LIMIT {
+        if pending.add(acks, false) > REPLAY_LIMIT {
             self.commit(fh, pending)?;
         }
         Ok(data.len())
@@ -498,11 +520,7 @@ impl Client {
 
     /// Sends `pieces` at once and completes short ones in order; returns
     /// every piece written with its acknowledgement.
-    fn write_pieces(
-        &self,
-        fh: &Bytes,
-        pieces: &[(u64, Bytes)],
-    ) -> Result<Vec<(u64, Bytes, WriteOutcome)>> {
+    fn write_pieces(&self, fh: &Bytes, pieces: &[(u64, Bytes)]) -> Result<Vec<Piece>> {
         let acks = self.call(
             "write",
             futures::future::try_join_all(
@@ -542,7 +560,7 @@ impl Client {
         let _one = pending.committing.lock();
         let mut replayed = false;
         loop {
-            let snapshot: Vec<(u64, Bytes, WriteOutcome)> = pending.writes.lock().clone();
+            let snapshot = pending.snapshot();
             if snapshot.is_empty() {
                 return Ok(());
             }
@@ -576,10 +594,7 @@ impl Client {
                         snapshot.iter().map(|(o, b, _)| (*o, b.clone())).collect();
                     let again = self.write_pieces(fh, &pieces)?;
                     pending.settle(snapshot.len());
-                    let mut g = pending.writes.lock();
-                    let later = std::mem::take(&mut *g);
-                    g.extend(again);
-                    g.extend(later);
+                    pending.add(again, true);
                 }
                 Err(e) => return Err(self.error("fsync", e)),
             }
