@@ -19,10 +19,19 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         .map_err(Error::io("cannot resolve the mountpoint"))?;
     let state_dir = std::path::absolute(&args.state_dir)
         .map_err(Error::io("cannot resolve the state directory"))?;
-    std::fs::create_dir_all(&state_dir).map_err(Error::io(format!(
-        "cannot create state directory '{}'",
-        state_dir.display()
-    )))?;
+    // Created 0700 here for the log; `Registry::load` narrows an existing
+    // one, with a log line, once logging is set up.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&state_dir)
+            .map_err(Error::io(format!(
+                "cannot create state directory '{}'",
+                state_dir.display()
+            )))?;
+    }
 
     let mut notify: Option<OwnedFd> = None;
     if !args.foreground {
@@ -123,13 +132,7 @@ fn init_logging(level: &str, file: Option<std::path::PathBuf>) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
-    match file.and_then(|p| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok()
-    }) {
+    match file.and_then(|p| open_log(&p)) {
         Some(f) => {
             let _ = builder
                 .with_ansi(false)
@@ -140,6 +143,26 @@ fn init_logging(level: &str, file: Option<std::path::PathBuf>) {
             let _ = builder.with_writer(std::io::stderr).try_init();
         }
     }
+}
+
+/// The log file, 0600 like every file in the state directory (it names
+/// paths and refusals); one found open to others is narrowed.
+fn open_log(path: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(crate::pool::persist::FILE_MODE)
+        .open(path)
+        .ok()?;
+    if f.metadata()
+        .is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+    {
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(
+            crate::pool::persist::FILE_MODE,
+        ));
+    }
+    Some(f)
 }
 
 /// A daemon keeps no terminal: standard streams go to /dev/null.

@@ -24,15 +24,7 @@ impl PoolBackend for DirBackend {
 
     /// Creates the target directory (and its parents), mode 0711 like libvirt.
     fn build(&self, _overwrite: bool) -> Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o711)
-            .create(&self.target)
-            .map_err(Error::io(format!(
-                "cannot create target directory '{}'",
-                self.target.display()
-            )))
+        super::create_target(&self.target, 0o711)
     }
 
     /// Checks that the target is a directory.

@@ -91,10 +91,7 @@ impl PoolBackend for FsBackend {
                 self.source.display()
             )));
         }
-        std::fs::create_dir_all(&self.target).map_err(Error::io(format!(
-            "cannot create target directory '{}'",
-            self.target.display()
-        )))?;
+        super::create_target(&self.target, 0o755)?;
         commands::mkfs(&self.format, &self.source).run().map(drop)
     }
 

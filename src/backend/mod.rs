@@ -60,6 +60,20 @@ pub fn open_target(target: &Path) -> Result<Storage> {
     )))
 }
 
+/// Creates a target directory and its missing parents with `mode` (the
+/// daemon runs with umask 0, so a plain `create_dir_all` would make them 0777).
+pub fn create_target(target: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(target)
+        .map_err(Error::io(format!(
+            "cannot create target directory '{}'",
+            target.display()
+        )))
+}
+
 /// The backend for a definition.
 pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
     match def {

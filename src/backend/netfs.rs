@@ -92,10 +92,7 @@ impl PoolBackend for NetfsBackend {
         if self.client == Client::Userspace {
             return Ok(());
         }
-        std::fs::create_dir_all(&self.target).map_err(Error::io(format!(
-            "cannot create target directory '{}'",
-            self.target.display()
-        )))
+        super::create_target(&self.target, 0o755)
     }
 
     /// Mounts the export (reusing a mount of the same export already there);

@@ -56,10 +56,18 @@ pub fn clean_stale_mount(mountpoint: &Path) -> Result<()> {
                 ),
             ))
         }
-        Err(Errno::ENOENT) => std::fs::create_dir_all(mountpoint).map_err(Error::io(format!(
-            "cannot create mountpoint '{}'",
-            mountpoint.display()
-        ))),
+        Err(Errno::ENOENT) => {
+            use std::os::unix::fs::DirBuilderExt;
+            // Mode given: the daemon runs with umask 0.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(mountpoint)
+                .map_err(Error::io(format!(
+                    "cannot create mountpoint '{}'",
+                    mountpoint.display()
+                )))
+        }
         Err(e) => Err(Error::sys(format!(
             "cannot use mountpoint '{}'",
             mountpoint.display()

@@ -6,9 +6,18 @@
 //! - `defs/<pool>.toml`: one pool's definition, uuid and autostart flag;
 //! - `running.toml`: the pools that run (restored after a restart or crash);
 //! - `pools/<pool>/`: default targets of `dir` pools.
+//!
+//! Trust: a root daemon mounts what a definition says, so a definition is
+//! code. The state directory and `defs/` are mode 0700 and every state file
+//! 0600, whatever the umask (the daemon runs with umask 0 so that volumes
+//! get the modes their creators asked for). At start a directory or file
+//! found readable by others is narrowed, with a log line; a definition or
+//! run-state file that another user owns or can write is refused with a
+//! sentence and never loaded.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -59,11 +68,11 @@ impl StateDir {
         self.root.join("pools").join(name)
     }
 
+    /// Creates the state directory and `defs/` (0700), or narrows them to
+    /// 0700 when found open to others; refuses directories another user owns.
     pub fn ensure(&self) -> Result<()> {
-        std::fs::create_dir_all(self.defs()).map_err(Error::io(format!(
-            "cannot create state directory '{}'",
-            self.root.display()
-        )))
+        private_dir(&self.root)?;
+        private_dir(&self.defs())
     }
 
     /// Every stored definition that reads back; unreadable ones are reported
@@ -84,6 +93,13 @@ impl StateDir {
             else {
                 continue;
             };
+            if let Err(why) = trusted_file(&path) {
+                bad.push(format!(
+                    "pool definition '{}' was not loaded: {why}",
+                    path.display()
+                ));
+                continue;
+            }
             match std::fs::read_to_string(&path)
                 .map_err(|e| e.to_string())
                 .and_then(|t| toml::from_str::<StoredPool>(&t).map_err(|e| e.message().to_string()))
@@ -116,6 +132,16 @@ impl StateDir {
     /// The pools recorded as running; a corrupt file is reported, not replaced.
     pub fn load_running(&self) -> Result<Vec<String>> {
         let path = self.root.join("running.toml");
+        match trusted_file(&path) {
+            Ok(()) => {}
+            Err(Untrusted::Missing) => return Ok(Vec::new()),
+            Err(why) => {
+                return Err(Error::State(format!(
+                    "run state '{}' was not loaded: {why}",
+                    path.display()
+                )));
+            }
+        }
         match std::fs::read_to_string(&path) {
             Ok(t) => toml::from_str::<RunState>(&t)
                 .map(|r| r.running)
@@ -134,17 +160,139 @@ impl StateDir {
     }
 }
 
-/// Replaces `path` with `data`: temporary file, fsync, rename, fsync of the directory.
+/// Replaces `path` with `data`: temporary file, fsync, rename, fsync of the
+/// directory. The new file is mode 0600 whatever the umask; a leftover
+/// temporary file (a crash mid-write) is removed first and never reused.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     let tmp = path.with_extension("tmp");
     let what = format!("cannot write '{}'", path.display());
-    let mut f = File::create(&tmp).map_err(Error::io(what.clone()))?;
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::io(what)(e));
+        }
+        _ => {}
+    }
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(&tmp)
+        .map_err(Error::io(what.clone()))?;
     f.write_all(data).map_err(Error::io(what.clone()))?;
     f.sync_all().map_err(Error::io(what.clone()))?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(Error::io(what))?;
     fsync_dir(dir)
+}
+
+/// Mode of every file the daemon writes in the state directory.
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of the state directory and `defs/`.
+const DIR_MODE: u32 = 0o700;
+
+/// Why a state file is not loaded.
+#[derive(Debug)]
+enum Untrusted {
+    Missing,
+    NotRegular,
+    Owner(u32),
+    Writable(u32),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for Untrusted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Untrusted::Missing => write!(f, "it does not exist"),
+            Untrusted::NotRegular => write!(f, "it is not a regular file"),
+            Untrusted::Owner(uid) => write!(
+                f,
+                "it belongs to uid {uid}, not to root; only root's state files are trusted"
+            ),
+            Untrusted::Writable(mode) => write!(
+                f,
+                "its mode {mode:04o} lets other users write it; check its content, then `chmod 600` it"
+            ),
+            Untrusted::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The owners a state file may have: root, or the user the daemon runs as.
+fn trusted_owner(uid: u32) -> bool {
+    uid == 0 || uid == nix::unistd::geteuid().as_raw()
+}
+
+/// Checks that a state file can only have been written by root (or the
+/// daemon's own user); narrows one that others may read to 0600.
+fn trusted_file(path: &Path) -> std::result::Result<(), Untrusted> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Untrusted::Missing),
+        Err(e) => return Err(Untrusted::Io(e)),
+    };
+    if !meta.file_type().is_file() {
+        return Err(Untrusted::NotRegular);
+    }
+    if !trusted_owner(meta.uid()) {
+        return Err(Untrusted::Owner(meta.uid()));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(Untrusted::Writable(mode));
+    }
+    if mode & 0o077 != 0 {
+        narrow(path, mode, FILE_MODE);
+    }
+    Ok(())
+}
+
+/// Creates `dir` (and missing parents) mode 0700, or narrows an existing one
+/// that others may enter or read.
+fn private_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(Error::io(format!(
+            "cannot create state directory '{}'",
+            dir.display()
+        )))?;
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(Error::io(format!("cannot read '{}'", dir.display())))?;
+    if !meta.is_dir() {
+        return Err(Error::State(format!(
+            "state directory '{}' is not a directory",
+            dir.display()
+        )));
+    }
+    if !trusted_owner(meta.uid()) {
+        return Err(Error::State(format!(
+            "state directory '{}' belongs to uid {}; poolfs keeps its state only in a directory root owns",
+            dir.display(),
+            meta.uid()
+        )));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        narrow(dir, mode, DIR_MODE);
+    }
+    Ok(())
+}
+
+/// Sets `path` to `to`, with the log line that says it was wider.
+fn narrow(path: &Path, from: u32, to: u32) {
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(to)) {
+        Ok(()) => tracing::warn!(
+            "'{}' was mode {from:04o}, open to other users; it is now {to:04o}",
+            path.display()
+        ),
+        Err(e) => tracing::error!(
+            "'{}' is mode {from:04o}, open to other users, and cannot be narrowed: {e}",
+            path.display()
+        ),
+    }
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {

@@ -82,19 +82,25 @@ impl Fixture {
     }
 
     pub fn with_args(args: &[&str]) -> Fixture {
+        let mut f = Self::unstarted(args);
+        f.start();
+        f
+    }
+
+    /// A fixture whose daemon is not started yet (the test prepares the
+    /// state directory first, then calls `start`).
+    pub fn unstarted(args: &[&str]) -> Fixture {
         let dir = scratch();
         let mnt = dir.path().join("mnt");
         let state = dir.path().join("state");
         fs::create_dir_all(&mnt).unwrap();
-        let mut f = Fixture {
+        Fixture {
             dir,
             mnt,
             state,
             child: None,
             extra_args: args.iter().map(|s| s.to_string()).collect(),
-        };
-        f.start();
-        f
+        }
     }
 
     pub fn start(&mut self) {
