@@ -311,3 +311,57 @@ fn concurrent_starts_mount_once() {
     );
     fx.ctl("race/status", "stop").unwrap();
 }
+
+/// `df` on a pool shows the backing filesystem's own figures (its "Avail"
+/// leaves out root's reserve), while `info` keeps libvirt's `available`
+/// (all free blocks).
+#[test]
+fn statfs_passes_the_backing_figures_through() {
+    require_mount!();
+    if !have_tool("mkfs.ext4") {
+        return;
+    }
+    let fx = Fixture::new();
+    let img = image(&fx, "df.img", "256M");
+    // 5 % reserved for root: Avail < Free.
+    run(&format!("mkfs.ext4 -q -F -m 5 {}", img.display()));
+    let target = define_fs(&fx, "dfp", &img, "ext4");
+    let _guard = Unmount(target.clone());
+    fs::create_dir(&target).unwrap();
+    fx.ctl("dfp/status", "start").unwrap();
+    let native = nix::sys::statvfs::statvfs(&target).unwrap();
+    let pool = nix::sys::statvfs::statvfs(&fx.pool("dfp")).unwrap();
+    assert!(native.blocks_available() < native.blocks_free());
+    assert_eq!(
+        (
+            pool.blocks(),
+            pool.blocks_free(),
+            pool.blocks_available(),
+            pool.files(),
+            pool.files_free(),
+            pool.fragment_size()
+        ),
+        (
+            native.blocks(),
+            native.blocks_free(),
+            native.blocks_available(),
+            native.files(),
+            native.files_free(),
+            native.fragment_size()
+        )
+    );
+    let available: u64 = fx.info("dfp", "available").parse().unwrap();
+    assert_eq!(available, native.blocks_free() * native.fragment_size());
+    // What df promises can be allocated, by a user other than root too.
+    let f = fx.pool("dfp").join("fill.img");
+    fs::write(&f, b"").unwrap();
+    run(&format!("chown nobody {}", f.display()));
+    let avail_bytes = pool.blocks_available() * pool.fragment_size();
+    let len = avail_bytes - (8 << 20);
+    run(&format!(
+        "runuser -u nobody -- fallocate -l {len} {}",
+        f.display()
+    ));
+    fs::remove_file(&f).unwrap();
+    fx.ctl("dfp/status", "stop").unwrap();
+}

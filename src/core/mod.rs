@@ -1741,9 +1741,10 @@ impl PoolFs {
         Ok(StatFs {
             blocks: st.blocks(),
             bfree: st.blocks_free(),
-            // poolfs writes as root, so root-reserved blocks are available to
-            // volumes: df shows the same figure as `info` (libvirt's bfree).
-            bavail: st.blocks_free(),
+            // Passed through as the backing filesystem reports it: df's
+            // "Avail" excludes root's reserve there and here alike (`info`'s
+            // `available` counts all free blocks, as libvirt does).
+            bavail: st.blocks_available(),
             files: st.files(),
             ffree: st.files_free(),
             bsize: st.block_size() as u32,

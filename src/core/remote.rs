@@ -421,7 +421,7 @@ impl PoolFs {
         Ok(StatFs {
             blocks: s.total / 4096,
             bfree: s.free / 4096,
-            bavail: s.free / 4096,
+            bavail: s.avail / 4096,
             files: s.files,
             ffree: s.ffree,
             bsize: 4096,

@@ -61,7 +61,10 @@ pub struct DirEntry {
 #[derive(Debug, Clone, Copy)]
 pub struct Space {
     pub total: u64,
+    /// Free bytes, reserved ones included (libvirt's `available`).
     pub free: u64,
+    /// Free bytes this client may allocate (`df`'s "Avail").
+    pub avail: u64,
     pub files: u64,
     pub ffree: u64,
 }
@@ -606,6 +609,7 @@ impl Client {
         Ok(Space {
             total: s.tbytes,
             free: s.fbytes,
+            avail: s.abytes,
             files: s.tfiles,
             ffree: s.afiles,
         })
