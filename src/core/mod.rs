@@ -40,10 +40,36 @@ use inodes::{Backing, InodeTable, Synthetic, cname};
 use remote::RemoteNode;
 
 /// Who asks: the caller's credentials from the FUSE request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Ctx {
     pub uid: u32,
     pub gid: u32,
+    /// The calling process (0: unknown), for its supplementary groups.
+    pub pid: u32,
+}
+
+impl Ctx {
+    /// Treated as holding CAP_FSETID (and CAP_FOWNER): root. FUSE passes
+    /// no capabilities, so this is the daemon's approximation.
+    fn privileged(&self) -> bool {
+        self.uid == 0
+    }
+
+    /// True when the caller is in group `gid`: its fsgid, or one of its
+    /// supplementary groups (read from `/proc/<pid>/status`).
+    fn in_group(&self, gid: u32) -> bool {
+        if self.gid == gid {
+            return true;
+        }
+        if self.pid == 0 {
+            return false;
+        }
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid)).is_ok_and(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Groups:"))
+                .is_some_and(|g| g.split_whitespace().any(|x| x.parse() == Ok(gid)))
+        })
+    }
 }
 
 /// Attributes as poolfs reports them.
@@ -109,9 +135,22 @@ pub struct SetAttr {
     pub atime: Option<Time>,
     pub mtime: Option<Time>,
     pub fh: Option<u64>,
-    /// The caller cannot keep set-id bits (no CAP_FSETID): a size change
-    /// clears them, as a local filesystem does.
-    pub kill_suidgid: bool,
+    /// Who asks: decides which set-id bits a size or owner change clears.
+    pub caller: Ctx,
+}
+
+impl SetAttr {
+    /// A SETATTR that changes nothing: the kernel asks the filesystem to
+    /// drop privileges (`chown(f, -1, -1)`, or an unprivileged `fallocate`
+    /// or write that the kernel did not flag itself).
+    fn changes_nothing(&self) -> bool {
+        self.mode.is_none()
+            && self.uid.is_none()
+            && self.gid.is_none()
+            && self.size.is_none()
+            && self.atime.is_none()
+            && self.mtime.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -208,6 +247,8 @@ pub enum Inval {
     Entry { parent: u64, name: OsString },
     /// The attributes and cached data of inode `ino` (changed behind the kernel).
     Inode { ino: u64 },
+    /// Only the attributes of inode `ino` (its pages stay).
+    Attr { ino: u64 },
 }
 
 /// An invalidation and, when the sender waits for it, where to say it is done.
@@ -254,21 +295,35 @@ fn has_setid(b: &Backing) -> bool {
     fstat(b.fd.as_fd()).is_ok_and(|st| st.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0)
 }
 
-/// What a local filesystem does when an unprivileged caller writes or
-/// truncates: drop set-user-id, set-group-id (when group-executable) and
-/// file capabilities. The daemon writes as root, so it must do it itself.
-fn kill_privs(fd: BorrowedFd<'_>) -> Result<()> {
+/// What the VFS does to a regular file when an unprivileged caller writes,
+/// truncates or allocates, and when anyone changes its owner: drop
+/// set-user-id, set-group-id when group-executable or when the caller is
+/// neither privileged nor in the file's group, and file capabilities. The
+/// daemon works as root, so it must do it itself.
+fn kill_privs(fd: BorrowedFd<'_>, caller: &Ctx) -> Result<()> {
     let st = fstat(fd)?;
-    let mode = st.st_mode & 0o7777;
-    let mut new = mode & !libc::S_ISUID;
-    if mode & libc::S_IXGRP != 0 {
-        new &= !libc::S_ISGID;
+    kill_privs_as_of(fd, &st, caller)
+}
+
+/// `kill_privs`, deciding from `before` (the file's state before an owner
+/// change: the group the caller must be in is the old one).
+fn kill_privs_as_of(fd: BorrowedFd<'_>, before: &FileStat, caller: &Ctx) -> Result<()> {
+    if before.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Ok(());
     }
-    if new != mode {
+    let old = before.st_mode & 0o7777;
+    let mut kill = libc::S_ISUID;
+    if old & libc::S_ISGID != 0
+        && (old & libc::S_IXGRP != 0 || (!caller.privileged() && !caller.in_group(before.st_gid)))
+    {
+        kill |= libc::S_ISGID;
+    }
+    let mode = fstat(fd)?.st_mode & 0o7777;
+    if mode & kill != 0 {
         nix::sys::stat::fchmodat(
             nix::fcntl::AT_FDCWD,
             sys::proc_path(fd).as_c_str(),
-            Mode::from_bits_truncate(new),
+            Mode::from_bits_truncate(mode & !kill),
             nix::sys::stat::FchmodatFlags::FollowSymlink,
         )
         .map_err(Error::os("chmod"))?;
@@ -879,7 +934,13 @@ impl PoolFs {
                 fd_owner.fd()
             }
         };
+        if sa.changes_nothing() {
+            // `chown(f, -1, -1)` or an unprivileged change the kernel saw
+            // coming (fallocate): drop set-id bits as the VFS would.
+            kill_privs(fd, &sa.caller)?;
+        }
         if sa.uid.is_some() || sa.gid.is_some() {
+            let before = fstat(fd)?;
             nix::unistd::fchownat(
                 fd,
                 c"",
@@ -888,6 +949,8 @@ impl PoolFs {
                 AtFlags::AT_EMPTY_PATH,
             )
             .map_err(Error::os("chown"))?;
+            // Any owner change drops set-user-id, whoever asks.
+            kill_privs_as_of(fd, &before, &sa.caller)?;
         }
         if let Some(mode) = sa.mode {
             nix::sys::stat::fchmodat(
@@ -909,8 +972,8 @@ impl PoolFs {
                 _ => nix::unistd::truncate(sys::proc_path(fd).as_c_str(), size),
             }
             .map_err(Error::os("truncate"))?;
-            if sa.kill_suidgid {
-                kill_privs(fd)?;
+            if !sa.caller.privileged() {
+                kill_privs(fd, &sa.caller)?;
             }
         }
         if sa.atime.is_some() || sa.mtime.is_some() {
@@ -1476,23 +1539,25 @@ impl PoolFs {
         }
     }
 
-    /// `kill_suidgid`: the kernel asks the daemon to clear set-id bits (a
-    /// writer without CAP_FSETID, `FUSE_HANDLE_KILLPRIV_V2`).
+    /// `kill_privs_for`: the kernel asks the daemon to clear set-id bits for
+    /// this writer (it lacks CAP_FSETID, `FUSE_HANDLE_KILLPRIV_V2`).
     pub fn write(
         &self,
         ino: u64,
         fh: u64,
         offset: u64,
         data: &[u8],
-        kill_suidgid: bool,
+        kill_privs_for: Option<Ctx>,
     ) -> Result<u32> {
         let h = self.handles.get(fh, ino)?;
         match &h.kind {
             OpenKind::Volume { file, direct, node } => {
                 refuse_gone_device(node)?;
                 let n = crate::volume::write_at(file, *direct, offset, data)?;
-                if kill_suidgid && node.block.is_none() {
-                    kill_privs(node.fd.as_fd())?;
+                if let Some(caller) = kill_privs_for
+                    && node.block.is_none()
+                {
+                    kill_privs(node.fd.as_fd(), &caller)?;
                 }
                 Ok(n as u32)
             }

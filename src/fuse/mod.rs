@@ -24,7 +24,7 @@ use fuser::{
 };
 
 use crate::core::handles::Kind;
-use crate::core::{Attr, Cache, Ctx, Entry, Opened, PoolFs, SetAttr, Time, XattrReply};
+use crate::core::{Attr, Cache, Ctx, Entry, Inval, Opened, PoolFs, SetAttr, Time, XattrReply};
 use crate::error::Error;
 
 /// How long the kernel may cache entries and attributes of backing objects.
@@ -72,13 +72,35 @@ impl FuseAdapter {
 
     /// The backing id for a new open of volume `ino` (registering one at the
     /// inode's first open); `None` means: serve this open from the daemon.
+    ///
+    /// Writes through a backing file (and mmap writes above all) change its
+    /// times and size without the daemon seeing them: while an inode has a
+    /// backing id its attributes are never cached (`attr_ttl`), and what the
+    /// kernel cached before the first open is dropped here.
     fn backing_for(
         &self,
         ino: u64,
         fh: u64,
+        created: bool,
         register: impl FnOnce(&std::fs::File) -> std::io::Result<BackingId>,
     ) -> Option<Arc<BackingId>> {
+        let (id, first) = self.register_backing(ino, fh, register)?;
+        // A file created by this request has nothing cached yet.
+        if first && !created {
+            self.core.invalidate_now(Inval::Attr { ino });
+        }
+        Some(id)
+    }
+
+    /// `backing_for` under the passthrough lock; `true` for a first open.
+    fn register_backing(
+        &self,
+        ino: u64,
+        fh: u64,
+        register: impl FnOnce(&std::fs::File) -> std::io::Result<BackingId>,
+    ) -> Option<(Arc<BackingId>, bool)> {
         let mut pt = self.pt.lock();
+        let mut first = false;
         let id = match pt.by_ino.get_mut(&ino) {
             Some((id, n)) => {
                 *n += 1;
@@ -93,6 +115,7 @@ impl FuseAdapter {
                     Ok(id) => {
                         let id = Arc::new(id);
                         pt.by_ino.insert(ino, (id.clone(), 1));
+                        first = true;
                         id
                     }
                     Err(e) => {
@@ -106,7 +129,16 @@ impl FuseAdapter {
             }
         };
         pt.by_fh.insert(fh, ino);
-        Some(id)
+        Some((id, first))
+    }
+
+    /// How long the kernel may cache attributes of `ino`: never while it is
+    /// open through a backing file (see `backing_for`).
+    fn attr_ttl(&self, ino: u64, c: Cache) -> Duration {
+        if c == Cache::Backing && self.passthrough && self.pt.lock().by_ino.contains_key(&ino) {
+            return Duration::ZERO;
+        }
+        ttl(c)
     }
 
     fn release_backing(&self, fh: u64) {
@@ -119,6 +151,11 @@ impl FuseAdapter {
                 pt.by_ino.remove(&ino);
             }
         }
+    }
+
+    fn reply_entry(&self, reply: ReplyEntry, e: &Entry) {
+        let t = self.attr_ttl(e.attr.ino, e.cache);
+        reply.entry(&t, &file_attr(&e.attr), Generation(0));
     }
 
     fn fail(&self, op: &'static str, ino: u64, err: &Error) -> Errno {
@@ -195,6 +232,7 @@ fn ctx(req: &Request) -> Ctx {
     Ctx {
         uid: req.uid(),
         gid: req.gid(),
+        pid: req.pid(),
     }
 }
 
@@ -203,10 +241,6 @@ fn time(t: Option<TimeOrNow>) -> Option<Time> {
         TimeOrNow::Now => Time::Now,
         TimeOrNow::SpecificTime(s) => Time::At(s),
     })
-}
-
-fn reply_entry(reply: ReplyEntry, e: &Entry) {
-    reply.entry(&ttl(e.cache), &file_attr(&e.attr), Generation(0));
 }
 
 impl Filesystem for FuseAdapter {
@@ -253,7 +287,7 @@ impl Filesystem for FuseAdapter {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         match self.core.lookup(parent.0, name) {
-            Ok(e) => reply_entry(reply, &e),
+            Ok(e) => self.reply_entry(reply, &e),
             Err(e) => reply.error(self.fail("lookup", parent.0, &e)),
         }
     }
@@ -264,7 +298,7 @@ impl Filesystem for FuseAdapter {
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.core.getattr(ino.0) {
-            Ok(e) => reply.attr(&ttl(e.cache), &file_attr(&e.attr)),
+            Ok(e) => reply.attr(&self.attr_ttl(ino.0, e.cache), &file_attr(&e.attr)),
             Err(e) => reply.error(self.fail("getattr", ino.0, &e)),
         }
     }
@@ -295,10 +329,10 @@ impl Filesystem for FuseAdapter {
             atime: time(atime),
             mtime: time(mtime),
             fh: fh.map(|f| f.0),
-            kill_suidgid: size.is_some() && req.uid() != 0,
+            caller: ctx(req),
         };
         match self.core.setattr(ino.0, sa) {
-            Ok(e) => reply.attr(&ttl(e.cache), &file_attr(&e.attr)),
+            Ok(e) => reply.attr(&self.attr_ttl(ino.0, e.cache), &file_attr(&e.attr)),
             Err(e) => reply.error(self.fail("setattr", ino.0, &e)),
         }
     }
@@ -314,7 +348,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEntry,
     ) {
         match self.core.mknod(ctx(req), parent.0, name, mode) {
-            Ok(e) => reply_entry(reply, &e),
+            Ok(e) => self.reply_entry(reply, &e),
             Err(e) => reply.error(self.fail("mknod", parent.0, &e)),
         }
     }
@@ -329,7 +363,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEntry,
     ) {
         match self.core.mkdir(ctx(req), parent.0, name, mode) {
-            Ok(e) => reply_entry(reply, &e),
+            Ok(e) => self.reply_entry(reply, &e),
             Err(e) => reply.error(self.fail("mkdir", parent.0, &e)),
         }
     }
@@ -394,7 +428,7 @@ impl Filesystem for FuseAdapter {
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         match self.core.open(ctx(req), ino.0, flags.0) {
             Ok(o) if o.volume && self.passthrough => {
-                match self.backing_for(ino.0, o.fh, |f| reply.open_backing(f)) {
+                match self.backing_for(ino.0, o.fh, false, |f| reply.open_backing(f)) {
                     Some(id) => reply.opened_passthrough(FileHandle(o.fh), fopen(&o), &id),
                     None => reply.opened(FileHandle(o.fh), fopen(&o)),
                 }
@@ -429,7 +463,7 @@ impl Filesystem for FuseAdapter {
 
     fn write(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -439,7 +473,9 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let kill = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
+        let kill = write_flags
+            .contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
+            .then(|| ctx(req));
         if self.core.is_remote_handle(fh.0) {
             let (core, data) = (self.core.clone(), data.to_vec());
             self.offload
@@ -567,7 +603,7 @@ impl Filesystem for FuseAdapter {
                 INodeNo(entry.attr.ino),
                 off,
                 &e.name,
-                &ttl(entry.cache),
+                &self.attr_ttl(entry.attr.ino, entry.cache),
                 &file_attr(&entry.attr),
                 Generation(0),
             );
@@ -669,12 +705,16 @@ impl Filesystem for FuseAdapter {
         match self.core.create(ctx(req), parent.0, name, mode, flags) {
             Ok((e, o)) => {
                 let id = if o.volume && self.passthrough {
-                    self.backing_for(e.attr.ino, o.fh, |f| reply.open_backing(f))
+                    self.backing_for(e.attr.ino, o.fh, true, |f| reply.open_backing(f))
                 } else {
                     None
                 };
                 let (t, a, g, fh) = (
-                    ttl(e.cache),
+                    if id.is_some() {
+                        Duration::ZERO
+                    } else {
+                        ttl(e.cache)
+                    },
                     file_attr(&e.attr),
                     Generation(0),
                     FileHandle(o.fh),

@@ -274,6 +274,7 @@ fn start_invalidator(core: &PoolFs, notifier: fuser::Notifier) -> Result<()> {
                         notifier.inval_entry(fuser::INodeNo(*parent), name)
                     }
                     Inval::Inode { ino } => notifier.inval_inode(fuser::INodeNo(*ino), 0, -1),
+                    Inval::Attr { ino } => notifier.inval_inode(fuser::INodeNo(*ino), -1, 0),
                 };
                 // ENOENT: the kernel had nothing cached, which is fine.
                 if let Err(e) = r.filter_not_found() {
