@@ -252,9 +252,11 @@ fn ctl(tree: &Tree, pool: &str, file: PoolFile, req: &str, what: &str) -> Result
     write_request(&path, req).map_err(|e| refused(tree, pool, what, e))
 }
 
+/// The refusal comes from `write(2)`, or from `close(2)` for `config`.
 fn write_request(path: &Path, req: &str) -> std::io::Result<()> {
     let mut f = OpenOptions::new().write(true).truncate(true).open(path)?;
-    f.write_all(format!("{req}\n").as_bytes())
+    f.write_all(format!("{req}\n").as_bytes())?;
+    nix::unistd::close(f).map_err(std::io::Error::from)
 }
 
 // ---- pools ---------------------------------------------------------------------

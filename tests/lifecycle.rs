@@ -355,3 +355,102 @@ fn sd_notify_ready_after_mount() {
     assert!(st.success());
     assert!(!is_fuse_mount(&mnt));
 }
+
+/// `config` is a whole document: the writes of one open are collected and
+/// applied at `close(2)`, which returns the refusal; what admins use to
+/// write a file works (bash's printf writes line by line).
+#[test]
+fn config_collects_the_writes_of_one_open_and_applies_them_at_close() {
+    use std::io::Write;
+    require_mount!();
+    let fx = Fixture::new();
+    fs::create_dir(fx.pool("p")).unwrap();
+    let cfg = fx.pool("p").join("config");
+    let (t1, t2) = (fx.dir.path().join("t1"), fx.dir.path().join("t2"));
+    common::run(&format!(
+        "bash -c 'printf \"type = \\\"dir\\\"\\ntarget = \\\"%s\\\"\\n\" {} > {}'",
+        t1.display(),
+        cfg.display()
+    ));
+    assert!(fx.read("p/config").contains("t1"), "printf, line by line");
+
+    // Three writes, then close: applied once, at close.
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&cfg)
+        .unwrap();
+    f.write_all(b"type = \"dir\"\n").unwrap();
+    f.write_all(b"target = \"").unwrap();
+    f.write_all(format!("{}\"\n", t2.display()).as_bytes())
+        .unwrap();
+    assert!(
+        fx.read("p/config").contains("t1"),
+        "nothing applied before close"
+    );
+    nix::unistd::close(f).unwrap();
+    assert!(fx.read("p/config").contains("t2"));
+
+    // A bad document: close fails, last_error says why, the old one stays.
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&cfg)
+        .unwrap();
+    f.write_all(b"type = \"dir\"\n").unwrap();
+    f.write_all(b"tagret = \"/x\"\n").unwrap();
+    assert_eq!(
+        errno_of(nix::unistd::close(f).map_err(std::io::Error::from)),
+        Some(libc::EINVAL)
+    );
+    assert!(
+        fx.info("p", "last_error").contains("tagret"),
+        "{}",
+        fx.read("p/info")
+    );
+    assert!(fx.read("p/config").contains("t2"), "old definition kept");
+    // A whole-file copy and tee, as scripts write files.
+    let new = fx.dir.path().join("new.toml");
+    fs::write(
+        &new,
+        format!("type = \"dir\"\ntarget = \"{}\"\n", t1.display()),
+    )
+    .unwrap();
+    common::run(&format!("cp {} {}", new.display(), cfg.display()));
+    assert!(fx.read("p/config").contains("t1"), "cp");
+    common::run(&format!(
+        "sed s/t1/t2/ {} | tee {} >/dev/null",
+        new.display(),
+        cfg.display()
+    ));
+    assert!(fx.read("p/config").contains("t2"), "tee");
+
+    // Replace-by-rename (sed -i, editors) cannot work: a sentence says how.
+    let (ok, _, err) = common::sh(&format!("sed -i s/t2/t1/ {}", cfg.display()));
+    assert!(!ok, "sed -i: {err}");
+    assert!(
+        fx.info("p", "last_error").contains("cat new.toml > config"),
+        "{}",
+        fx.read("p/info")
+    );
+    assert!(fx.read("p/config").contains("t2"), "unchanged");
+    let running = fx.pool("default");
+    fs::write(running.join("cfg.tmp"), "x").unwrap();
+    assert_eq!(
+        errno_of(fs::rename(running.join("cfg.tmp"), running.join("config"))),
+        Some(libc::EEXIST)
+    );
+    assert!(
+        fx.info("default", "last_error")
+            .contains("cannot be replaced by a rename")
+    );
+    // While running, the first write is refused at once (as `echo` sees it).
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(running.join("config"))
+        .unwrap();
+    assert_eq!(
+        errno_of(f.write_all(b"type = \"dir\"\n")),
+        Some(libc::EBUSY)
+    );
+}

@@ -13,6 +13,9 @@ use crate::control::{self, Autostart, PoolFile, StatusRequest};
 use crate::error::{Error, Result};
 use crate::pool::{Pool, PoolState};
 
+/// Largest `config` document one open may write.
+const MAX_DOCUMENT: usize = 1 << 20;
+
 impl PoolFs {
     pub(super) fn open_control(&self, ino: u64, ctl: Ctl, flags: i32) -> Result<Opened> {
         let wants_write = flags & libc::O_ACCMODE != libc::O_RDONLY;
@@ -29,9 +32,15 @@ impl PoolFs {
             Ctl::RemoteVolume(r, f) => self.remote_render_volume(r, *f)?,
         }
         .into_bytes();
+        let document = (wants_write && matches!(ctl, Ctl::Pool(_, PoolFile::Config)))
+            .then(|| parking_lot::Mutex::new(Vec::new()));
         let fh = self.handles.insert(OpenFile {
             ino,
-            kind: OpenKind::Control { ctl, snapshot },
+            kind: OpenKind::Control {
+                ctl,
+                snapshot,
+                document,
+            },
         });
         Ok(Opened {
             fh,
@@ -154,8 +163,47 @@ impl PoolFs {
         ])
     }
 
+    /// Takes one `write(2)` to a control file: `config` collects it (see
+    /// `control_close`), every other file applies it as one request.
+    pub(super) fn control_write(
+        &self,
+        ctl: &Ctl,
+        document: Option<&parking_lot::Mutex<Vec<u8>>>,
+        data: &[u8],
+    ) -> Result<()> {
+        let Some(doc) = document else {
+            return self.control_request(ctl, data);
+        };
+        if let Ctl::Pool(pool, _) = ctl {
+            self.reg.check_def_changeable(pool)?;
+        }
+        let mut doc = doc.lock();
+        if doc.len() + data.len() > MAX_DOCUMENT {
+            return Err(Error::TooBig(format!(
+                "a pool definition is at most {MAX_DOCUMENT} bytes"
+            )));
+        }
+        doc.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Applies what the writes of one open of `config` collected, at its
+    /// `close(2)` (the first one that has something to apply: duplicated
+    /// descriptors each flush). Nothing written, nothing done.
+    pub(super) fn control_close(
+        &self,
+        ctl: &Ctl,
+        document: &parking_lot::Mutex<Vec<u8>>,
+    ) -> Result<()> {
+        let doc = std::mem::take(&mut *document.lock());
+        if doc.is_empty() {
+            return Ok(());
+        }
+        self.control_request(ctl, &doc)
+    }
+
     /// Applies one request written to a control file.
-    pub(super) fn control_write(&self, ctl: &Ctl, data: &[u8]) -> Result<()> {
+    fn control_request(&self, ctl: &Ctl, data: &[u8]) -> Result<()> {
         let text = control::request_text(data)?;
         let (pool, file) = match ctl {
             Ctl::Pool(pool, file) => (pool, *file),

@@ -43,8 +43,14 @@ pub enum OpenKind {
         node: Arc<super::remote::RemoteNode>,
         pending: crate::nfs::Pending,
     },
-    /// An open control file: the text rendered at open.
-    Control { ctl: Ctl, snapshot: Vec<u8> },
+    /// An open control file: the text rendered at open. `document` collects
+    /// the writes of one open of `config` (a whole document, applied at
+    /// close); `None` for every other control file.
+    Control {
+        ctl: Ctl,
+        snapshot: Vec<u8>,
+        document: Option<Mutex<Vec<u8>>>,
+    },
     /// An open directory: entries listed at open (and at every rewind), so
     /// offsets stay stable while the directory changes.
     Dir { entries: Mutex<Vec<DirEntry>> },

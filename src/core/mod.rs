@@ -39,6 +39,9 @@ use handles::{Ctl, DirEntry, HandleTable, Kind, OpenFile, OpenKind};
 use inodes::{Backing, InodeTable, Synthetic, cname};
 use remote::RemoteNode;
 
+/// How to change a pool definition, for refusals that an editor runs into.
+const CONFIG_IN_PLACE: &str = "to change a pool's config, write the whole new definition into it in place: `cat new.toml > config`";
+
 /// Who asks: the caller's credentials from the FUSE request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ctx {
@@ -592,6 +595,21 @@ impl PoolFs {
         }
     }
 
+    /// `parent` for a request that makes a new name there: an inactive pool
+    /// holds no volumes, and the one file an admin may be trying to edit
+    /// through a temporary file is `config` (`sed -i`, editors).
+    fn parent_for_new(&self, ino: u64) -> Result<Parent> {
+        match self.parent(ino) {
+            Err(Error::NotFound(_)) if inodes::decode(ino).is_some() => {
+                let name = self.pool_of(ino).map(|p| p.name()).unwrap_or_default();
+                Err(Error::NotFound(format!(
+                    "pool '{name}' is not running, so nothing but its control files can be created in it; {CONFIG_IN_PLACE}"
+                )))
+            }
+            r => r,
+        }
+    }
+
     /// The pool a node belongs to (for `last_error`).
     pub fn pool_of(&self, ino: u64) -> Option<Arc<Pool>> {
         match self.node(ino).ok()? {
@@ -998,7 +1016,7 @@ impl PoolFs {
         if let Some(d) = self.remote_dir(parent)? {
             return self.remote_mkdir(ctx, &d, name, mode);
         }
-        let p = self.parent(parent)?;
+        let p = self.parent_for_new(parent)?;
         self.refuse_reserved(&p, name)?;
         let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
         {
@@ -1364,7 +1382,7 @@ impl PoolFs {
         if let Some(d) = self.remote_dir(parent)? {
             return self.remote_create(ctx, &d, name, mode, flags);
         }
-        let p = self.parent(parent)?;
+        let p = self.parent_for_new(parent)?;
         self.refuse_reserved(&p, name)?;
         let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
         let oflags = OFlag::from_bits_truncate(flags)
@@ -1494,6 +1512,12 @@ impl PoolFs {
                 name.to_string_lossy()
             )));
         }
+        if to.top() && newname == PoolFile::Config.name() {
+            return Err(Error::Exists(format!(
+                "'config' of pool '{}' cannot be replaced by a rename (as editors and `sed -i` save); {CONFIG_IN_PLACE}",
+                to.pool.name()
+            )));
+        }
         self.refuse_reserved(&to, newname)?;
         let c1 = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
         let c2 = cname(newname).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
@@ -1565,8 +1589,8 @@ impl PoolFs {
                 .client
                 .write(&node.fh, offset, data, pending)
                 .map(|n| n as u32),
-            OpenKind::Control { ctl, .. } => {
-                self.control_write(ctl, data)?;
+            OpenKind::Control { ctl, document, .. } => {
+                self.control_write(ctl, document.as_ref(), data)?;
                 Ok(data.len() as u32)
             }
             OpenKind::Dir { .. } => Err(Error::Os {
@@ -1599,8 +1623,32 @@ impl PoolFs {
         self.handles.is_remote(fh)
     }
 
+    /// `close(2)` of one descriptor: a `config` document written through it
+    /// is applied now, so `close` returns the refusal.
+    pub fn flush(&self, ino: u64, fh: u64) -> Result<()> {
+        let h = self.handles.get(fh, ino)?;
+        match &h.kind {
+            OpenKind::Control {
+                ctl,
+                document: Some(doc),
+                ..
+            } => self.control_close(ctl, doc),
+            _ => Ok(()),
+        }
+    }
+
     pub fn release(&self, fh: u64) {
         if let Some(h) = self.handles.remove(fh) {
+            if let OpenKind::Control {
+                ctl,
+                document: Some(doc),
+                ..
+            } = &h.kind
+                && let Err(e) = self.control_close(ctl, doc)
+            {
+                // Only reached without a flush (the kernel always sends one at close).
+                tracing::warn!("config written without close(2) was refused: {e}");
+            }
             if let OpenKind::Volume { node, file, .. } = &h.kind {
                 if self.keep_cache.load(std::sync::atomic::Ordering::Relaxed) {
                     *node.stamp.lock() = fstat(file.as_fd()).ok().map(|st| stamp(&st));

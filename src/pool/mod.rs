@@ -356,6 +356,14 @@ impl Registry {
         Ok(())
     }
 
+    /// The check `set_def` makes, on its own: a `config` document is refused
+    /// at its first `write(2)` when it could not be applied at close anyway.
+    pub fn check_def_changeable(&self, pool: &Pool) -> Result<()> {
+        pool.inner
+            .lock()
+            .require_inactive("its definition can only change while it is inactive")
+    }
+
     /// Forgets an inactive pool's definition; its data is never touched.
     pub fn undefine(&self, pool: &Pool) -> Result<()> {
         let mut pools = self.pools.write();

@@ -230,14 +230,16 @@ impl Fixture {
         }
     }
 
-    /// Writes one request to a control file, as `echo req > file` does.
+    /// Writes one request to a control file, as `echo req > file` does;
+    /// the error of `write(2)` or of `close(2)` (where `config` answers).
     pub fn ctl(&self, path: impl AsRef<Path>, req: &str) -> std::io::Result<()> {
         use std::io::Write;
         let mut f = fs::OpenOptions::new()
             .write(true)
             .truncate(true)
             .open(self.mnt.join(path))?;
-        f.write_all(format!("{req}\n").as_bytes())
+        f.write_all(format!("{req}\n").as_bytes())?;
+        nix::unistd::close(f).map_err(std::io::Error::from)
     }
 
     pub fn read(&self, path: impl AsRef<Path>) -> String {
