@@ -73,6 +73,26 @@ impl fmt::Display for PoolType {
     }
 }
 
+/// True when the running kernel has an NFS client (`/proc/filesystems`).
+pub fn kernel_has_nfs() -> bool {
+    std::fs::read_to_string("/proc/filesystems")
+        .map(|t| {
+            t.lines()
+                .any(|l| matches!(l.split_whitespace().last(), Some("nfs" | "nfs4")))
+        })
+        .unwrap_or(false)
+}
+
+/// The NFS client of a netfs pool whose definition names none: the
+/// kernel's where this kernel has one, else poolfs's own.
+pub fn default_nfs_client() -> &'static str {
+    if kernel_has_nfs() {
+        "kernel"
+    } else {
+        "userspace"
+    }
+}
+
 impl PoolDef {
     /// A `dir` pool on `target`.
     pub fn dir(target: PathBuf) -> Self {
@@ -92,7 +112,14 @@ impl PoolDef {
     }
 
     /// Checks what serde cannot: absolute paths, known formats and clients.
+    /// A netfs pool that names no client gets this host's default first
+    /// (`default_nfs_client`), and is validated for that client.
     pub fn validate(&self) -> Result<()> {
+        self.validate_for(default_nfs_client())
+    }
+
+    /// `validate`, with `default_client` for a netfs pool that names none.
+    pub fn validate_for(&self, default_client: &str) -> Result<()> {
         let absolute = |what: &str, p: &PathBuf| {
             if p.is_absolute() {
                 Ok(())
@@ -129,7 +156,7 @@ impl PoolDef {
             } => {
                 match target {
                     Some(t) => absolute("target", t)?,
-                    None if client.as_deref() != Some("userspace") => {
+                    None if client.as_deref().unwrap_or(default_client) != "userspace" => {
                         return Err(Error::Invalid(
                             "target is required (where the kernel client mounts the export), unless client = \"userspace\"".into(),
                         ));
@@ -240,6 +267,19 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn netfs_target_is_required_only_for_the_kernel_client() {
+        let no_target: PoolDef = toml::from_str("type = \"netfs\"\nsource = \"h:/e\"\n").unwrap();
+        assert!(no_target.validate_for("kernel").is_err());
+        assert!(no_target.validate_for("userspace").is_ok());
+        let kernel: PoolDef =
+            toml::from_str("type = \"netfs\"\nsource = \"h:/e\"\nclient = \"kernel\"\n").unwrap();
+        assert!(
+            kernel.validate_for("userspace").is_err(),
+            "named client wins"
+        );
+    }
 
     #[test]
     fn parse_dir_pool() {

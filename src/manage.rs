@@ -189,15 +189,25 @@ fn dispatch(cmd: &Command) -> Result<String> {
 
 // ---- finding things in the tree ----------------------------------------------
 
+/// The root of the tree the verbs act on: a mounted poolfs, not the empty
+/// directory a stopped daemon leaves behind.
+fn mounted_root(tree: &Tree) -> Result<PathBuf> {
+    let root = tree.root();
+    let mounted = root
+        .canonicalize()
+        .is_ok_and(|p| crate::fuse::session::is_poolfs_mount(&p));
+    if !mounted {
+        return Err(Error::NotFound(format!(
+            "no poolfs tree is mounted at '{}' (start one with `poolfs mount {0}`, or name another with --mount or $POOLFS_MOUNT)",
+            root.display()
+        )));
+    }
+    Ok(root)
+}
+
 fn pool_dir(tree: &Tree, pool: &str) -> Result<PathBuf> {
-    let dir = tree.root().join(pool);
+    let dir = mounted_root(tree)?.join(pool);
     if pool.contains('/') || !dir.join("status").is_file() {
-        if !tree.root().join(".").exists() || fs::read_dir(tree.root()).is_err() {
-            return Err(Error::NotFound(format!(
-                "no poolfs tree at '{}' (use --mount or $POOLFS_MOUNT)",
-                tree.root().display()
-            )));
-        }
         return Err(Error::NotFound(format!("storage pool '{pool}' not found")));
     }
     Ok(dir)
@@ -282,10 +292,8 @@ fn size_field(m: &BTreeMap<String, String>, key: &str, bytes: bool) -> String {
 }
 
 fn pools(tree: &Tree) -> Result<Vec<BTreeMap<String, String>>> {
-    let rd = fs::read_dir(tree.root()).map_err(Error::io(format!(
-        "no poolfs tree at '{}' (use --mount or $POOLFS_MOUNT)",
-        tree.root().display()
-    )))?;
+    let root = mounted_root(tree)?;
+    let rd = fs::read_dir(&root).map_err(Error::io(format!("cannot list '{}'", root.display())))?;
     let mut out = Vec::new();
     for e in rd.flatten() {
         let info = e.path().join("info");
@@ -447,7 +455,7 @@ fn pool_define_as(
             cfg.push_str(&format!("{key} = {v}\n"));
         }
     }
-    let dir = tree.root().join(name);
+    let dir = mounted_root(tree)?.join(name);
     fs::create_dir(&dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => Error::Exists(format!("pool '{name}' already exists")),
         _ => Error::io(format!("cannot define pool '{name}'"))(e),

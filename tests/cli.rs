@@ -146,7 +146,10 @@ fn cli_pool_lifecycle() {
         })
         .unwrap();
     assert_eq!(code, 1);
-    assert!(err.contains("no poolfs tree at '/nonexistent'"), "{err}");
+    assert!(
+        err.contains("no poolfs tree is mounted at '/nonexistent'"),
+        "{err}"
+    );
     // An empty $POOLFS_MOUNT counts as unset: the default tree, not a usage error.
     let out = Command::new(BIN)
         .args(["pool-info", "default"])
@@ -314,4 +317,51 @@ fn cli_completions_and_man_page() {
     let out = Command::new(BIN).arg("man").output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(".TH poolfs"));
+}
+
+/// After the daemon stopped, its mountpoint is an empty directory: the
+/// verbs say no tree is mounted there instead of showing an empty one.
+#[test]
+fn cli_without_a_mounted_tree_says_so() {
+    require_mount!();
+    let mut fx = Fixture::new();
+    assert_eq!(poolfs(&fx, &["pool-list"]).0, 0);
+    fx.stop();
+    assert!(fx.mnt.is_dir() && !common::is_fuse_mount(&fx.mnt));
+    let want = format!("no poolfs tree is mounted at '{}'", fx.mnt.display());
+    for verb in [
+        &["pool-list"][..],
+        &["pool-info", "default"],
+        &["vol-list", "default"],
+        &["pool-define-as", "x", "dir", "--target", "/tmp/x"],
+    ] {
+        let (code, out, err) = poolfs(&fx, verb);
+        assert_eq!(code, 1, "{verb:?}: {out}{err}");
+        assert!(err.contains(&want), "{verb:?}: {err}");
+        assert!(out.is_empty(), "{verb:?} printed {out}");
+    }
+}
+
+/// A netfs pool on a host without a kernel NFS client: the client is
+/// chosen first (userspace), which needs no --target.
+#[test]
+fn cli_define_netfs_without_target_where_the_client_is_userspace() {
+    require_mount!();
+    if poolfs::config::kernel_has_nfs() {
+        eprintln!("SKIP: this kernel has an NFS client; a target is required here");
+        return;
+    }
+    let fx = Fixture::new();
+    ok(
+        &fx,
+        &[
+            "pool-define-as",
+            "nfs1",
+            "netfs",
+            "--source",
+            "127.0.0.1:/export",
+        ],
+    );
+    let cfg = fs::read_to_string(fx.mnt.join("nfs1/config")).unwrap();
+    assert!(cfg.contains("source = \"127.0.0.1:/export\""), "{cfg}");
 }

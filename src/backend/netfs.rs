@@ -26,15 +26,7 @@ pub enum Client {
     Userspace,
 }
 
-/// True when the running kernel has an NFS client (`/proc/filesystems`).
-pub fn kernel_has_nfs() -> bool {
-    std::fs::read_to_string("/proc/filesystems")
-        .map(|t| {
-            t.lines()
-                .any(|l| matches!(l.split_whitespace().last(), Some("nfs" | "nfs4")))
-        })
-        .unwrap_or(false)
-}
+pub use crate::config::kernel_has_nfs;
 
 impl NetfsBackend {
     pub fn new(
@@ -47,8 +39,10 @@ impl NetfsBackend {
         let client = match client {
             Some("kernel") => Client::Kernel,
             Some("userspace") => Client::Userspace,
-            _ if kernel_has_nfs() => Client::Kernel,
-            _ => Client::Userspace,
+            _ => match crate::config::default_nfs_client() {
+                "kernel" => Client::Kernel,
+                _ => Client::Userspace,
+            },
         };
         NetfsBackend {
             source,

@@ -85,7 +85,7 @@ pub fn clean_stale_mount(mountpoint: &Path) -> Result<()> {
 }
 
 /// True when a poolfs mount sits on `mountpoint`.
-fn is_poolfs_mount(mountpoint: &Path) -> bool {
+pub fn is_poolfs_mount(mountpoint: &Path) -> bool {
     crate::backend::mounts::at(mountpoint)
         .is_some_and(|m| m.fstype.starts_with("fuse") && m.source == FSNAME)
 }
