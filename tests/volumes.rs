@@ -371,3 +371,24 @@ fn progress_is_readable_while_a_long_wipe_runs() {
     assert!(saw_running, "never saw a running wipe");
     assert_eq!(fx.read("default/.vol/long.raw/wipe"), "done random\n");
 }
+
+/// poll(2) on a volume answers at once, readable and writable, as on a
+/// local filesystem, and the daemon does not log it as unimplemented
+/// (qemu with aio=io_uring polls its disks).
+#[test]
+fn poll_on_a_volume_is_ready_and_quiet() {
+    require_mount!();
+    let fx = Fixture::new();
+    let vol = fx.pool("default").join("p.img");
+    fs::write(&vol, vec![0u8; 4096]).unwrap();
+    let out = common::run(&format!(
+        "python3 -c \"import select,sys; f=open(sys.argv[1],'r+b'); p=select.poll(); p.register(f, select.POLLIN|select.POLLOUT); print(p.poll(1000)[0][1])\" {}",
+        vol.display()
+    ));
+    let ready: i32 = out.trim().parse().unwrap();
+    assert_eq!(
+        ready & (libc::POLLIN | libc::POLLOUT) as i32,
+        (libc::POLLIN | libc::POLLOUT) as i32
+    );
+    assert!(!fx.log().contains("Not Implemented"), "{}", fx.log());
+}

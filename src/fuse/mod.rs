@@ -746,6 +746,22 @@ impl Filesystem for FuseAdapter {
         reply.error(Errno::ENOTTY);
     }
 
+    /// Regular files are always ready, as on a local filesystem (the
+    /// kernel's DEFAULT_POLLMASK); io_uring polls volumes before reads.
+    fn poll(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _ph: fuser::PollNotifier,
+        _events: fuser::PollEvents,
+        _flags: fuser::PollFlags,
+        reply: fuser::ReplyPoll,
+    ) {
+        use fuser::PollEvents as E;
+        reply.poll(E::POLLIN | E::POLLOUT | E::POLLRDNORM | E::POLLWRNORM);
+    }
+
     fn fallocate(
         &self,
         _req: &Request,
