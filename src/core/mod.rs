@@ -509,6 +509,20 @@ impl PoolFs {
         self.invalidate_now(Inval::Inode { ino: parent });
     }
 
+    /// Every open volume as `pool/path`, for messages.
+    pub fn open_volumes(&self) -> Vec<String> {
+        self.reg
+            .list()
+            .iter()
+            .flat_map(|p| {
+                let name = p.name();
+                p.open_volumes()
+                    .into_iter()
+                    .map(move |v| format!("{name}/{v}"))
+            })
+            .collect()
+    }
+
     pub fn registry(&self) -> &Arc<Registry> {
         &self.reg
     }

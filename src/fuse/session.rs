@@ -172,8 +172,15 @@ pub fn serve(
             Ok(sig) => {
                 tracing::info!("{sig}: unmounting {}", cfg.mountpoint.display());
                 if let Err(e) = unmounter.unmount() {
+                    let open = core.open_volumes();
+                    let held = if open.is_empty() {
+                        "no volume is open: a process has its working directory or a control file in the tree".to_string()
+                    } else {
+                        format!("open volumes: {}", open.join(", "))
+                    };
                     tracing::warn!(
-                        "unmount failed ({e}), detaching the mount lazily: it goes when its last user closes"
+                        "cannot unmount {} yet ({e}; {held}); detached it lazily: poolfs serves what is open and exits when the last of it is closed",
+                        cfg.mountpoint.display()
                     );
                     let _ = nix::mount::umount2(&cfg.mountpoint, nix::mount::MntFlags::MNT_DETACH);
                 }
@@ -182,7 +189,9 @@ pub fn serve(
             Err(e) => return Err(Error::sys("cannot wait for signals")(e)),
         }
     }
-    match worker.join() {
+    let joined = worker.join();
+    tracing::info!("FUSE session ended, exiting");
+    match joined {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(Error::io("the FUSE session ended with an error")(e)),
         Err(_) => Err(Error::State("the FUSE session thread panicked".into())),

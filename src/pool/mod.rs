@@ -204,6 +204,15 @@ impl Pool {
         Ok(())
     }
 
+    /// Paths of the volumes open now (sorted, each once).
+    pub fn open_volumes(&self) -> Vec<String> {
+        let g = self.inner.lock();
+        let mut names: Vec<String> = g.open.values().cloned().collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     pub fn release_open(&self, fh: u64) {
         self.inner.lock().open.remove(&fh);
     }

@@ -211,6 +211,30 @@ impl Fixture {
         }
     }
 
+    /// Sends SIGTERM and returns at once.
+    pub fn send_term(&self) {
+        let c = self.child.as_ref().expect("daemon running");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+    }
+
+    /// Waits up to `limit` for the daemon to exit; how long it took.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<Duration> {
+        let t0 = Instant::now();
+        let c = self.child.as_mut().expect("daemon running");
+        while t0.elapsed() < limit {
+            if c.try_wait().unwrap().is_some() {
+                self.child = None;
+                return Some(t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
     /// Kills the daemon with SIGKILL, leaving its mount behind (a crash).
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
