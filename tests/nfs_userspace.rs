@@ -69,7 +69,8 @@ fn lifecycle_and_data_plane_over_nfsv3() {
     }
     let mut fx = Fixture::new();
     let srv = serve(&fx);
-    define(&fx, &srv, "nfs1", None, 5);
+    define(&fx, &srv, "nfs1", Some("3"), 5);
+    assert_eq!(fx.info("nfs1", "nfs_version"), "3");
     let pool = fx.pool("nfs1");
     assert!(fx.info("nfs1", "capacity").parse::<u64>().unwrap() > 0);
     assert_eq!(
@@ -169,7 +170,8 @@ fn lifecycle_and_data_plane_over_nfsv3() {
     assert_eq!(fx.info("nfs1", "shadowed"), "status");
 
     // Stop, start, autostart across a daemon restart: the data stays.
-    fx.ctl("nfs1/status", "stop").unwrap();
+    fx.ctl("nfs1/status", "stop")
+        .unwrap_or_else(|e| panic!("{e}\n{}", fx.log()));
     assert!(!pool.join("a.raw").exists());
     assert_eq!(fs::read(srv.export.join("a.raw")).unwrap(), data);
     fx.ctl("nfs1/status", "start").unwrap();
@@ -277,6 +279,30 @@ fn volume_control_files_on_an_nfs_pool() {
     ));
 }
 
+/// A server that speaks only NFSv4 (no MOUNT protocol, no portmapper): a
+/// definition without `version` gets the best version both sides speak
+/// and `info` shows which.
+#[test]
+fn version_is_negotiated_with_an_nfsv4_only_server() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = Ganesha::start_v4_only(
+        &fx.dir.path().join("ganesha"),
+        &fx.dir.path().join("export"),
+    );
+    define(&fx, &srv, "v4only", None, 5);
+    let v = fx.info("v4only", "nfs_version");
+    assert!(v.starts_with('4'), "negotiated {v}");
+    let data = pattern(1 << 20, 3);
+    fs::write(fx.pool("v4only").join("a.raw"), &data).unwrap();
+    assert_eq!(fs::read(srv.export.join("a.raw")).unwrap(), data);
+    fx.ctl("v4only/status", "stop").unwrap();
+    assert_eq!(fx.info("v4only", "nfs_version"), "-");
+}
+
 #[test]
 fn nfsv4_pool_works_too() {
     require_mount!();
@@ -286,6 +312,7 @@ fn nfsv4_pool_works_too() {
     let fx = Fixture::new();
     let srv = serve(&fx);
     define(&fx, &srv, "v4", Some("4.1"), 5);
+    assert_eq!(fx.info("v4", "nfs_version"), "4.1");
     let pool = fx.pool("v4");
     let data = pattern(5 << 20, 9);
     fs::write(pool.join("x.raw"), &data).unwrap();
@@ -305,7 +332,7 @@ fn server_killed_mid_io_gives_eio_then_recovers_without_restarting_the_pool() {
     }
     let fx = Fixture::new();
     let mut srv = serve(&fx);
-    define(&fx, &srv, "nfs1", None, 2);
+    define(&fx, &srv, "nfs1", Some("3"), 2);
     let path = fx.pool("nfs1").join("vol.raw");
     let data = pattern(4 << 20, 5);
     fs::write(&path, &data).unwrap();
@@ -459,7 +486,7 @@ fn enospc_from_the_server_reaches_the_writer() {
     }
     let _unmount = Unmount(export.clone());
     let srv = Ganesha::start(&fx.dir.path().join("ganesha"), &export);
-    define(&fx, &srv, "small", None, 5);
+    define(&fx, &srv, "small", Some("3"), 5);
     let mut f = fs::File::create(fx.pool("small").join("fill.raw")).unwrap();
     let chunk = vec![0x5au8; 1 << 20];
     let mut err = None;

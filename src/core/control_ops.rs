@@ -137,7 +137,15 @@ impl PoolFs {
                 volumes = a.devices().len().to_string();
             }
         }
-        control::render_kv(&[
+        // netfs pools: the NFS version in use (negotiated when not named).
+        let nfs_version = match (&s.def, s.active.as_ref().and_then(|a| a.nfs())) {
+            (_, Some(c)) => Some(c.version().to_string()),
+            (crate::config::PoolDef::Netfs { version, .. }, None) => {
+                Some(version.clone().unwrap_or_else(dash))
+            }
+            _ => None,
+        };
+        let mut lines = vec![
             ("name", s.name),
             ("uuid", s.uuid),
             ("type", s.def.pool_type().to_string()),
@@ -160,7 +168,15 @@ impl PoolFs {
                 s.last_error.unwrap_or_else(dash).replace('\n', " "),
             ),
             ("shadowed", shadowed),
-        ])
+        ];
+        if let Some(v) = nfs_version {
+            let after_target = lines
+                .iter()
+                .position(|(k, _)| *k == "target")
+                .map_or(0, |i| i + 1);
+            lines.insert(after_target, ("nfs_version", v));
+        }
+        control::render_kv(&lines)
     }
 
     /// Takes one `write(2)` to a control file: `config` collects it (see

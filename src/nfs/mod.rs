@@ -137,6 +137,8 @@ const REPLAY_LIMIT: usize = 16 << 20;
 pub struct Client {
     /// `host:/path`, for messages.
     server: String,
+    /// The NFS version in use (`3`, `4`, `4.1`, `4.2`).
+    version: String,
     mount: Arc<dyn Mount>,
     rt: &'static Runtime,
     root: Bytes,
@@ -228,32 +230,47 @@ impl Client {
     /// Mounts the export (the MOUNT protocol for NFSv3, PUTROOTFH and LOOKUPs
     /// for NFSv4) and starts the health probe.
     pub fn connect(opts: &Options) -> Result<Arc<Client>> {
-        let url = opts.url()?;
         let rt = runtime()?;
         let server = opts.source.clone();
-        let mount: Arc<dyn Mount> = match rt.block_on(async {
-            tokio::time::timeout(opts.timeout, nfs_rs::parse_url_and_mount(&url)).await
-        }) {
-            Ok(Ok(m)) => Arc::from(m),
-            Ok(Err(e)) => {
-                return Err(Error::Sys {
-                    what: format!("cannot mount NFS export {server}: {e}"),
-                    errno: Errno::EIO,
-                });
+        // The named version, or the best both sides speak: a refusal moves
+        // down the list; a server that does not answer at all ends it.
+        let mut refusals = Vec::new();
+        let mut found = None;
+        for version in opts.versions() {
+            let url = opts.url(version)?;
+            match rt.block_on(async {
+                tokio::time::timeout(opts.timeout, nfs_rs::parse_url_and_mount(&url)).await
+            }) {
+                Ok(Ok(m)) => {
+                    found = Some((Arc::<dyn Mount>::from(m), version));
+                    break;
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(%server, version, "NFS mount refused: {e}");
+                    refusals.push(format!("NFSv{version}: {e}"));
+                }
+                Err(_) => {
+                    return Err(Error::Sys {
+                        what: format!(
+                            "NFS server of {server} did not answer within {} s",
+                            opts.timeout.as_secs()
+                        ),
+                        errno: Errno::EIO,
+                    });
+                }
             }
-            Err(_) => {
-                return Err(Error::Sys {
-                    what: format!(
-                        "NFS server of {server} did not answer within {} s",
-                        opts.timeout.as_secs()
-                    ),
-                    errno: Errno::EIO,
-                });
-            }
+        }
+        let Some((mount, version)) = found else {
+            return Err(Error::Sys {
+                what: format!("cannot mount NFS export {server}: {}", refusals.join("; ")),
+                errno: Errno::EIO,
+            });
         };
+        tracing::info!(%server, version, "NFS export mounted");
         let root = rt.block_on(mount.getfh());
         let client = Arc::new(Client {
             server,
+            version: version.to_string(),
             max_read: mount.get_max_read_size().max(4096),
             max_write: mount.get_max_write_size().max(4096),
             mount,
@@ -274,6 +291,11 @@ impl Client {
 
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// The NFS version in use (`3`, `4`, `4.1`, `4.2`).
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// Why the server is not answering, if it is not.

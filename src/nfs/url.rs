@@ -12,7 +12,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Options {
     /// `host:/path`
     pub source: String,
-    /// `3`, `4`, `4.1` or `4.2`; the userspace client defaults to `3`.
+    /// `3`, `4`, `4.1` or `4.2`; `None`: the best both sides speak
+    /// (`versions` lists what to try, best first).
     pub version: Option<String>,
     /// The NFS port (default 2049, or the server's portmapper for NFSv3).
     pub port: Option<u16>,
@@ -21,11 +22,23 @@ pub struct Options {
     pub timeout: Duration,
 }
 
+/// What a definition without `version` tries, best first.
+pub const NEGOTIATED: [&str; 4] = ["4.2", "4.1", "4", "3"];
+
 impl Options {
-    /// `nfs://host/path?version=..[&nfsport=..][&mountport=..]`. A daemon
-    /// that is not root binds an unprivileged source port (the export must
-    /// allow `insecure` clients then).
-    pub fn url(&self) -> Result<String> {
+    /// The versions to try, best first: the one the definition names, or
+    /// every version the client speaks.
+    pub fn versions(&self) -> Vec<&str> {
+        match self.version.as_deref() {
+            Some(v) => vec![v],
+            None => NEGOTIATED.to_vec(),
+        }
+    }
+
+    /// `nfs://host/path?version=..[&nfsport=..][&mountport=..]` for NFS
+    /// `version` (one of `versions`). A daemon that is not root binds an
+    /// unprivileged source port (the export must allow `insecure` clients then).
+    pub fn url(&self, version: &str) -> Result<String> {
         let (host, path) = self
             .source
             .split_once(":/")
@@ -36,12 +49,12 @@ impl Options {
                     self.source
                 ))
             })?;
-        let version = match self.version.as_deref() {
-            None | Some("3") => "3",
-            Some("4") => "4.0",
-            Some("4.1") => "4.1",
-            Some("4.2") => "4.2",
-            Some(v) => {
+        let version = match version {
+            "3" => "3",
+            "4" => "4.0",
+            "4.1" => "4.1",
+            "4.2" => "4.2",
+            v => {
                 return Err(Error::Invalid(format!(
                     "version must be one of 3, 4, 4.1, 4.2, not '{v}'"
                 )));
@@ -91,21 +104,24 @@ mod tests {
         } else {
             "&noresvport=true"
         };
+        let best = opts("nas:/exports/vm", None);
+        assert_eq!(best.versions(), vec!["4.2", "4.1", "4", "3"]);
         assert_eq!(
-            opts("nas:/exports/vm", None).url().ok(),
+            best.url("3").ok(),
             Some(format!("nfs://nas/exports/vm?version=3{resv}"))
         );
         let mut o = opts("127.0.0.1:/a b", Some("4"));
+        assert_eq!(o.versions(), vec!["4"]);
         o.port = Some(20490);
         o.mount_port = Some(20491);
         assert_eq!(
-            o.url().ok(),
+            o.url("4").ok(),
             Some(format!(
                 "nfs://127.0.0.1/a%20b?version=4.0&nfsport=20490&mountport=20491{resv}"
             ))
         );
-        assert!(opts("nas", None).url().is_err());
-        assert!(opts(":/x", None).url().is_err());
-        assert!(opts("nas:/x", Some("5")).url().is_err());
+        assert!(opts("nas", None).url("3").is_err());
+        assert!(opts(":/x", None).url("3").is_err());
+        assert!(opts("nas:/x", None).url("5").is_err());
     }
 }

@@ -130,6 +130,10 @@ impl Inner {
     }
 }
 
+/// How long `stop` waits for releases still on their way before it
+/// refuses because volumes are open.
+const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One defined pool.
 #[derive(Debug)]
 pub struct Pool {
@@ -467,6 +471,13 @@ impl Registry {
     /// the namespace drops every descriptor it holds in the pool (an unmount
     /// would find them busy).
     pub fn stop(&self, pool: &Pool, release: impl FnOnce(&Active)) -> Result<()> {
+        // The kernel sends a file's RELEASE after close(2) has returned, and
+        // a userspace NFS volume commits there: a stop right after the last
+        // close (qemu exits, then the pool stops) waits for those first.
+        let deadline = std::time::Instant::now() + RELEASE_GRACE;
+        while !pool.inner.lock().open.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let (def, active) = {
             let mut g = pool.inner.lock();
             if g.busy {

@@ -23,6 +23,8 @@ pub struct Ganesha {
     pub export: PathBuf,
     pub port: u16,
     pub mount_port: u16,
+    /// Serves NFSv4 only: no MOUNT protocol, no rpcbind registration.
+    pub v4_only: bool,
     child: Option<Child>,
     _one: MutexGuard<'static, ()>,
 }
@@ -55,17 +57,29 @@ fn ensure_rpcbind() {
 }
 
 impl Ganesha {
-    /// Serves `export` (created if missing); state files go to `dir`.
+    /// Serves `export` (created if missing) over NFSv3 and v4; state files go to `dir`.
     pub fn start(dir: &Path, export: &Path) -> Ganesha {
+        Self::start_with(dir, export, false)
+    }
+
+    /// As many exports are: NFSv4 only, nothing registered with rpcbind.
+    pub fn start_v4_only(dir: &Path, export: &Path) -> Ganesha {
+        Self::start_with(dir, export, true)
+    }
+
+    fn start_with(dir: &Path, export: &Path, v4_only: bool) -> Ganesha {
         let one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        ensure_rpcbind();
+        if !v4_only {
+            ensure_rpcbind();
+        }
+        let protocols = if v4_only { "4" } else { "3, 4" };
         fs::create_dir_all(export).unwrap();
         fs::create_dir_all(dir.join("recovery")).unwrap();
         let (port, mount_port, nlm, rquota) = (free_port(), free_port(), free_port(), free_port());
         let conf = format!(
             r#"NFS_CORE_PARAM {{
     NFS_Port = {port}; MNT_Port = {mount_port}; NLM_Port = {nlm}; Rquota_Port = {rquota};
-    Bind_Addr = 127.0.0.1; Protocols = 3, 4; Enable_NLM = false; Enable_RQUOTA = false;
+    Bind_Addr = 127.0.0.1; Protocols = {protocols}; Enable_NLM = false; Enable_RQUOTA = false;
 }}
 NFSV4 {{
     Graceless = true; Lease_Lifetime = 10; Minor_Versions = 0, 1, 2;
@@ -74,7 +88,7 @@ NFSV4 {{
 MDCACHE {{ Dir_Chunk = 0; }}
 EXPORT {{
     Export_Id = 1; Path = "{export}"; Pseudo = "{export}";
-    Protocols = 3, 4; Transports = TCP; Access_Type = RW;
+    Protocols = {protocols}; Transports = TCP; Access_Type = RW;
     Squash = No_Root_Squash; SecType = sys;
     Attr_Expiration_Time = 0;
     FSAL {{ Name = VFS; }}
@@ -89,6 +103,7 @@ EXPORT {{
             export: export.to_path_buf(),
             port,
             mount_port,
+            v4_only,
             child: None,
             _one: one,
         };
@@ -116,7 +131,7 @@ EXPORT {{
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                && TcpStream::connect(("127.0.0.1", self.mount_port)).is_ok()
+                && (self.v4_only || TcpStream::connect(("127.0.0.1", self.mount_port)).is_ok())
             {
                 return;
             }
@@ -169,11 +184,13 @@ EXPORT {{
     /// target; NFSv3 unless `version` says otherwise).
     pub fn pool_config(&self, version: Option<&str>, timeout: u64) -> String {
         let mut c = format!(
-            "type = \"netfs\"\nsource = \"127.0.0.1:{}\"\nclient = \"userspace\"\nport = {}\nmount_port = {}\ntimeout = {timeout}\n",
+            "type = \"netfs\"\nsource = \"127.0.0.1:{}\"\nclient = \"userspace\"\nport = {}\ntimeout = {timeout}\n",
             self.export.display(),
             self.port,
-            self.mount_port
         );
+        if !self.v4_only {
+            c.push_str(&format!("mount_port = {}\n", self.mount_port));
+        }
         if let Some(v) = version {
             c.push_str(&format!("version = \"{v}\"\n"));
         }
