@@ -202,3 +202,67 @@ pub fn dup(fd: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
     fd.try_clone_to_owned()
         .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
 }
+
+/// Largest file handle the kernel hands out (`MAX_HANDLE_SZ`).
+const MAX_HANDLE_SZ: usize = 128;
+/// Bytes before the opaque part of a `struct file_handle`.
+const HANDLE_HEADER: usize = std::mem::size_of::<libc::file_handle>();
+
+/// The file handle of the inode behind `fd` (`name_to_handle_at` with
+/// `AT_EMPTY_PATH`): the whole `struct file_handle`, header included. It
+/// names the inode on its filesystem for as long as the inode exists.
+pub fn file_handle(fd: BorrowedFd<'_>) -> nix::Result<Vec<u8>> {
+    // u32 words keep the buffer aligned for the struct's header.
+    let mut buf = vec![0u32; (HANDLE_HEADER + MAX_HANDLE_SZ) / 4];
+    buf[0] = MAX_HANDLE_SZ as u32;
+    let mut mount_id: libc::c_int = 0;
+    // SAFETY: buf is aligned for and large enough to hold a file_handle with
+    // MAX_HANDLE_SZ opaque bytes (handle_bytes says so); the empty path is
+    // NUL-terminated; mount_id is a valid int to fill.
+    let r = unsafe {
+        libc::name_to_handle_at(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            &mut mount_id,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    cvt(r as isize)?;
+    let bytes: Vec<u8> = buf.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let len = HANDLE_HEADER + (buf[0] as usize).min(MAX_HANDLE_SZ);
+    Ok(bytes[..len].to_vec())
+}
+
+/// Opens the inode a `file_handle` result names, on the filesystem of
+/// `mount_fd` (`open_by_handle_at`; needs CAP_DAC_READ_SEARCH).
+pub fn open_by_handle(
+    mount_fd: BorrowedFd<'_>,
+    handle: &[u8],
+    flags: OFlag,
+) -> nix::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if handle.len() < HANDLE_HEADER || handle.len() > HANDLE_HEADER + MAX_HANDLE_SZ {
+        return Err(Errno::EINVAL);
+    }
+    let mut buf = vec![0u32; (HANDLE_HEADER + MAX_HANDLE_SZ) / 4];
+    for (i, b) in handle.iter().enumerate() {
+        let (w, k) = (i / 4, i % 4);
+        let mut word = buf[w].to_ne_bytes();
+        word[k] = *b;
+        buf[w] = u32::from_ne_bytes(word);
+    }
+    // SAFETY: buf holds a complete, aligned file_handle (as written by
+    // `file_handle`); open_by_handle_at only reads it.
+    let r = unsafe {
+        libc::open_by_handle_at(
+            mount_fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            (flags | OFlag::O_CLOEXEC).bits(),
+        )
+    };
+    cvt(r as isize)?;
+    // SAFETY: a successful open_by_handle_at returns a new descriptor this
+    // process owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}

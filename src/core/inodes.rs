@@ -140,6 +140,21 @@ impl TableNode for Backing {
     }
 }
 
+/// How a node the kernel forgot is found again when it asks for it by
+/// number (a file handle it gave out: `FUSE_EXPORT_SUPPORT`).
+#[derive(Debug, Clone)]
+pub enum Reconnect {
+    /// A file or directory of a local tree: its `sys::file_handle` and its
+    /// path relative to the pool when last seen.
+    Tree {
+        handle: Vec<u8>,
+        path: String,
+        is_dir: bool,
+    },
+    /// A block pool's device, by its index in the pool's list.
+    Device(usize),
+}
+
 #[derive(Debug)]
 struct Entry<N> {
     node: Arc<N>,
@@ -150,6 +165,9 @@ struct Entry<N> {
 pub struct InodeTable<N = Backing> {
     nodes: HashMap<u64, Entry<N>>,
     numbers: HashMap<Key, u64>,
+    /// For every number handed out in a pool's current run: its key and how
+    /// to find the object again (dropped with the run, like `numbers`).
+    reconnect: HashMap<u64, (Key, Reconnect)>,
     base: u64,
     next: u64,
 }
@@ -160,6 +178,7 @@ impl<N: TableNode> InodeTable<N> {
         InodeTable {
             nodes: HashMap::new(),
             numbers: HashMap::new(),
+            reconnect: HashMap::new(),
             base,
             next: 0,
         }
@@ -217,10 +236,26 @@ impl<N: TableNode> InodeTable<N> {
         }
     }
 
+    /// True when number `ino` already has its `Reconnect`.
+    pub fn can_reconnect(&self, ino: u64) -> bool {
+        self.reconnect.contains_key(&ino)
+    }
+
+    pub fn remember(&mut self, ino: u64, key: Key, how: Reconnect) {
+        self.reconnect.insert(ino, (key, how));
+    }
+
+    /// What number `ino` stood for, while its pool's run lasts.
+    pub fn reconnect_of(&self, ino: u64) -> Option<(Key, Reconnect)> {
+        self.reconnect.get(&ino).cloned()
+    }
+
     /// Forgets every node and number of one run of a pool (after it stopped).
     pub fn drop_run(&mut self, pool: u32, run: u64) {
         self.nodes.retain(|_, e| e.node.owner() != (pool, run));
         self.numbers.retain(|k, _| !(k.0 == pool && k.1 == run));
+        self.reconnect
+            .retain(|_, (k, _)| !(k.0 == pool && k.1 == run));
     }
 }
 

@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::pool::{Active, Pool, Registry, Storage};
 use crate::sys;
 use handles::{Ctl, DirEntry, HandleTable, Kind, OpenFile, OpenKind};
-use inodes::{Backing, InodeTable, Synthetic, cname};
+use inodes::{Backing, InodeTable, Reconnect, Synthetic, cname};
 use remote::RemoteNode;
 
 /// How to change a pool definition, for refusals that an editor runs into.
@@ -273,6 +273,10 @@ pub struct PoolFs {
     remote: RwLock<InodeTable<RemoteNode>>,
     handles: HandleTable,
     started: SystemTime,
+    /// Generation of every node of this daemon's life: node numbers start
+    /// over when the daemon does, so a file handle from an earlier daemon
+    /// must not name whatever holds its number now (the kernel compares).
+    generation: u64,
     /// Where invalidations go; the FUSE layer sends them to the kernel from
     /// its own thread, never from a request handler (no deadlock on the
     /// directory locks the kernel holds while it waits for a reply).
@@ -338,6 +342,25 @@ fn kill_privs_as_of(fd: BorrowedFd<'_>, before: &FileStat, caller: &Ctx) -> Resu
             errno: e,
         }),
     }
+}
+
+/// A generation unlike that of earlier daemons: the clock's nanoseconds and
+/// the pid, folded into the 32 bits the kernel keeps, never 0.
+fn new_generation() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mixed = (nanos as u64) ^ ((nanos >> 64) as u64) ^ (u64::from(std::process::id()) << 17);
+    u64::from(((mixed >> 32) as u32) ^ (mixed as u32)).max(1)
+}
+
+/// The path of an open object relative to `target` (its pool's directory),
+/// from the kernel's name for the descriptor; `None` when it lies elsewhere
+/// or was removed.
+fn relative_path(fd: BorrowedFd<'_>, target: &std::path::Path) -> Option<String> {
+    let full = std::fs::read_link(std::path::Path::new(sys::proc_path(fd).to_str().ok()?)).ok()?;
+    let rel = full.strip_prefix(target).ok()?.to_str()?;
+    (!rel.is_empty() && !rel.ends_with(" (deleted)")).then(|| rel.to_string())
 }
 
 /// I/O on a device of an inaccessible block pool fails with EIO.
@@ -435,12 +458,18 @@ impl PoolFs {
             remote: RwLock::new(InodeTable::new(inodes::REMOTE_BASE)),
             handles: HandleTable::default(),
             started: SystemTime::now(),
+            generation: new_generation(),
             inval: parking_lot::Mutex::new(None),
             mountpoint: RwLock::new(None),
             busy: parking_lot::Mutex::new(Default::default()),
             wipes: parking_lot::Mutex::new(Default::default()),
             keep_cache: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The generation to give the kernel with every node (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Records where the tree is mounted.
@@ -677,6 +706,12 @@ impl PoolFs {
     // ---- lookup and attributes -------------------------------------------------
 
     pub fn lookup(&self, parent: u64, name: &OsStr) -> Result<Entry> {
+        if name == "." {
+            return self.lookup_self(parent);
+        }
+        if name == ".." {
+            return self.lookup_parent(parent);
+        }
         match self.node(parent)? {
             Node::Root => {
                 let pool = self
@@ -791,16 +826,23 @@ impl PoolFs {
         let fd = sys::dup(dev.fd.as_fd()).map_err(Error::os("lookup"))?;
         let (size, path) = (dev.size, dev.name.clone());
         let key = (pool.id, active.run, 0, idx as u64);
-        let node = self.inodes.write().lookup(key, |ino| Backing {
-            ino,
-            pool: pool.clone(),
-            active: active.clone(),
-            fd,
-            is_dir: false,
-            block: Some(size),
-            stamp: parking_lot::Mutex::new(None),
-            path: RwLock::new(path),
-        });
+        let node = {
+            let mut t = self.inodes.write();
+            let node = t.lookup(key, |ino| Backing {
+                ino,
+                pool: pool.clone(),
+                active: active.clone(),
+                fd,
+                is_dir: false,
+                block: Some(size),
+                stamp: parking_lot::Mutex::new(None),
+                path: RwLock::new(path),
+            });
+            if !t.can_reconnect(node.ino) {
+                t.remember(node.ino, key, Reconnect::Device(idx));
+            }
+            node
+        };
         Ok(Some(Entry {
             attr: backing_attr(&node)?,
             cache: Cache::Backing,
@@ -868,11 +910,143 @@ impl PoolFs {
             stamp: parking_lot::Mutex::new(None),
             path: RwLock::new(path.clone()),
         });
-        *node.path.write() = path;
+        *node.path.write() = path.clone();
+        self.remember_tree_node(&node, key, path);
         Ok(Entry {
             attr: stat_attr(node.ino, &st),
             cache: Cache::Backing,
         })
+    }
+
+    /// Records, once per number, how to find a local node again after the
+    /// kernel forgot it (its file handle); see `lookup_self`.
+    fn remember_tree_node(&self, node: &Backing, key: inodes::Key, path: String) {
+        if self.inodes.read().can_reconnect(node.ino) {
+            return;
+        }
+        // Not every filesystem gives handles: such nodes only live while cached.
+        if let Ok(handle) = sys::file_handle(node.fd.as_fd()) {
+            let how = Reconnect::Tree {
+                handle,
+                path,
+                is_dir: node.is_dir,
+            };
+            self.inodes.write().remember(node.ino, key, how);
+        }
+    }
+
+    /// `LOOKUP(ino, ".")`: the kernel asks for a node by number, from a
+    /// file handle it gave out (`open_by_handle_at`, an NFS re-export)
+    /// after it forgot the node. Counts as a lookup of that node.
+    fn lookup_self(&self, ino: u64) -> Result<Entry> {
+        let stale = || Error::Os {
+            op: "lookup",
+            errno: Errno::ESTALE,
+        };
+        if inodes::decode(ino).is_some() {
+            return self.getattr(ino);
+        }
+        let base = inodes::decode_mirror(ino).map_or(ino, |(b, _)| b);
+        if base >= inodes::REMOTE_BASE {
+            // Userspace NFS nodes: only while the kernel still holds them.
+            self.remote.write().add_lookup(base).ok_or_else(stale)?;
+            return self.getattr(ino);
+        }
+        if self.inodes.write().add_lookup(base).is_none() {
+            self.revive(base)?;
+        }
+        self.getattr(ino)
+    }
+
+    /// Finds a forgotten node of a pool's current run again and counts one
+    /// lookup of it; `ESTALE` when it is gone or its run ended.
+    fn revive(&self, ino: u64) -> Result<()> {
+        let stale = || Error::Os {
+            op: "lookup",
+            errno: Errno::ESTALE,
+        };
+        let (key, how) = self.inodes.read().reconnect_of(ino).ok_or_else(stale)?;
+        let pool = self.reg.by_id(key.0).ok_or_else(stale)?;
+        let active = pool.active().filter(|a| a.run == key.1).ok_or_else(stale)?;
+        let (fd, is_dir, block, path) = match how {
+            Reconnect::Device(idx) => {
+                let dev = active.devices().get(idx).ok_or_else(stale)?;
+                let fd = sys::dup(dev.fd.as_fd()).map_err(Error::os("lookup"))?;
+                (fd, false, Some(dev.size), dev.name.clone())
+            }
+            Reconnect::Tree {
+                handle,
+                path,
+                is_dir,
+            } => {
+                let root = active.dir().ok_or_else(stale)?;
+                let fd = sys::open_by_handle(root, &handle, OFlag::O_PATH).map_err(|_| stale())?;
+                let st = fstat(fd.as_fd())?;
+                if (st.st_dev, st.st_ino) != (key.2, key.3) {
+                    return Err(stale());
+                }
+                let fd = if is_dir {
+                    sys::reopen(fd.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+                        .map_err(Error::os("lookup"))?
+                } else {
+                    fd
+                };
+                let path = relative_path(fd.as_fd(), &active.target).unwrap_or(path);
+                (fd, is_dir, None, path)
+            }
+        };
+        self.inodes.write().lookup(key, |ino| Backing {
+            ino,
+            pool: pool.clone(),
+            active: active.clone(),
+            fd,
+            is_dir,
+            block,
+            stamp: parking_lot::Mutex::new(None),
+            path: RwLock::new(path),
+        });
+        Ok(())
+    }
+
+    /// `LOOKUP(ino, "..")`: the parent of a directory, for the kernel to
+    /// reconnect a directory it found by file handle.
+    fn lookup_parent(&self, ino: u64) -> Result<Entry> {
+        match self.node(ino)? {
+            Node::Root | Node::PoolDir(_) => self.getattr(inodes::ROOT),
+            Node::Backing(b) if b.is_dir => {
+                let path = b.path.read().clone();
+                let Some((up, _)) = path.rsplit_once('/') else {
+                    return self.getattr(inodes::pool_dir_ino(b.pool.id));
+                };
+                // Walk down from the pool's top; only the last step counts
+                // as the kernel's lookup.
+                let mut parent = Parent::new(b.pool.clone(), b.active.clone(), None)?;
+                let mut walked = Vec::new();
+                let mut entry = None;
+                for comp in up.split('/') {
+                    let e = self.lookup_backing(&parent, OsStr::new(comp))?;
+                    let node = self.inodes.read().get(e.attr.ino).ok_or(Error::Os {
+                        op: "lookup",
+                        errno: Errno::ESTALE,
+                    })?;
+                    walked.push(e.attr.ino);
+                    parent = Parent::new(b.pool.clone(), b.active.clone(), Some(node))?;
+                    entry = Some(e);
+                }
+                walked.pop();
+                for w in walked {
+                    self.forget(w, 1);
+                }
+                entry.ok_or(Error::Os {
+                    op: "lookup",
+                    errno: Errno::ESTALE,
+                })
+            }
+            _ => Err(Error::Os {
+                op: "lookup",
+                errno: Errno::ENOTDIR,
+            }),
+        }
     }
 
     pub fn forget(&self, ino: u64, n: u64) {
@@ -1447,8 +1621,9 @@ impl PoolFs {
             is_dir: false,
             block: None,
             stamp: parking_lot::Mutex::new(None),
-            path: RwLock::new(path),
+            path: RwLock::new(path.clone()),
         });
+        self.remember_tree_node(&node, key, path);
         let entry = Entry {
             attr: stat_attr(node.ino, &st),
             cache: Cache::Backing,

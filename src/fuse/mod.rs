@@ -155,7 +155,7 @@ impl FuseAdapter {
 
     fn reply_entry(&self, reply: ReplyEntry, e: &Entry) {
         let t = self.attr_ttl(e.attr.ino, e.cache);
-        reply.entry(&t, &file_attr(&e.attr), Generation(0));
+        reply.entry(&t, &file_attr(&e.attr), Generation(self.core.generation()));
     }
 
     fn fail(&self, op: &'static str, ino: u64, err: &Error) -> Errno {
@@ -253,6 +253,16 @@ impl Filesystem for FuseAdapter {
         // kernel, and on truncation by unprivileged callers); in exchange the
         // kernel marks the superblock SB_NOSEC and stops asking for
         // security.capability before every write.
+        // File handles (open_by_handle_at, an NFS re-export) keep working
+        // after the kernel forgot a node: it asks for "." and ".." by number.
+        if config
+            .add_capabilities(InitFlags::FUSE_EXPORT_SUPPORT)
+            .is_err()
+        {
+            tracing::info!(
+                "kernel without FUSE_EXPORT_SUPPORT: file handles last only while cached"
+            );
+        }
         if config
             .add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2)
             .is_err()
@@ -595,7 +605,7 @@ impl Filesystem for FuseAdapter {
                     &e.name,
                     &Duration::ZERO,
                     &file_attr(&a.attr),
-                    Generation(0),
+                    Generation(self.core.generation()),
                 );
             }
             // Gone since the listing was taken: leave it out.
@@ -608,7 +618,7 @@ impl Filesystem for FuseAdapter {
                 &e.name,
                 &self.attr_ttl(entry.attr.ino, entry.cache),
                 &file_attr(&entry.attr),
-                Generation(0),
+                Generation(self.core.generation()),
             );
             if full {
                 self.core.forget(entry.attr.ino, 1);
@@ -719,7 +729,7 @@ impl Filesystem for FuseAdapter {
                         ttl(e.cache)
                     },
                     file_attr(&e.attr),
-                    Generation(0),
+                    Generation(self.core.generation()),
                     FileHandle(o.fh),
                 );
                 match id {

@@ -1,0 +1,112 @@
+//! File handles on the mount (`name_to_handle_at` / `open_by_handle_at`, what
+//! an NFS re-export of a pool uses): they keep working after the kernel
+//! dropped its caches, and go stale when their object's pool run or the
+//! daemon ends.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::ffi::CString;
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use common::{Fixture, run};
+
+/// `name_to_handle_at`: the whole `struct file_handle` as u32 words.
+fn handle_of(p: &Path) -> Vec<u32> {
+    let mut buf = vec![0u32; (8 + 128) / 4];
+    buf[0] = 128;
+    let c = CString::new(p.as_os_str().as_bytes()).unwrap();
+    let mut mount_id = 0;
+    // SAFETY: buf is an aligned file_handle with room for 128 bytes.
+    let r = unsafe {
+        libc::name_to_handle_at(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            &mut mount_id,
+            0,
+        )
+    };
+    assert_eq!(
+        r,
+        0,
+        "name_to_handle_at {}: {}",
+        p.display(),
+        std::io::Error::last_os_error()
+    );
+    buf
+}
+
+fn open_by_handle(mount: &fs::File, handle: &[u32], flags: i32) -> std::io::Result<fs::File> {
+    let mut h = handle.to_vec();
+    // SAFETY: h is a file_handle as name_to_handle_at wrote it.
+    let fd = unsafe {
+        libc::open_by_handle_at(
+            mount.as_raw_fd(),
+            h.as_mut_ptr().cast(),
+            flags | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor this process owns.
+    Ok(fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Makes the kernel forget every unused dentry and inode of the mount (it
+/// sends FORGET for them).
+fn drop_caches() {
+    run("sync; echo 2 > /proc/sys/vm/drop_caches");
+}
+
+#[test]
+fn handles_open_files_and_directories_after_the_kernel_forgot_them() {
+    require_mount!();
+    let mut fx = Fixture::new();
+    let pool = fx.pool("default");
+    fs::create_dir_all(pool.join("d/e")).unwrap();
+    fs::write(pool.join("a.img"), b"volume a").unwrap();
+    fs::write(pool.join("d/e/b.img"), b"volume b").unwrap();
+    let names = ["a.img", "d", "d/e", "d/e/b.img"];
+    let handles: Vec<Vec<u32>> = names.iter().map(|n| handle_of(&pool.join(n))).collect();
+    let pool_handle = handle_of(&pool);
+    let forgets_before = fx.log().matches("FORGET").count();
+    drop_caches();
+    let mount = fs::File::open(&fx.mnt).unwrap();
+    let a = open_by_handle(&mount, &handles[0], libc::O_RDONLY)
+        .unwrap_or_else(|e| panic!("{e}\nlog:\n{}", fx.log()));
+    assert_eq!(std::io::read_to_string(&a).unwrap(), "volume a");
+    let b = open_by_handle(&mount, &handles[3], libc::O_RDONLY).unwrap();
+    assert_eq!(std::io::read_to_string(&b).unwrap(), "volume b");
+    for i in [1, 2] {
+        let d = open_by_handle(&mount, &handles[i], libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+        assert!(d.metadata().unwrap().is_dir(), "{}", names[i]);
+    }
+    let p = open_by_handle(&mount, &pool_handle, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    assert!(p.metadata().unwrap().is_dir());
+    drop((a, b, p));
+    assert!(
+        fx.log().matches("FORGET").count() > forgets_before,
+        "the kernel forgot nothing: the test did not exercise the reconnect"
+    );
+    // A new run of the pool: its old handles are stale.
+    drop_caches();
+    fx.ctl("default/status", "stop").unwrap();
+    fx.ctl("default/status", "start").unwrap();
+    let err = open_by_handle(&mount, &handles[0], libc::O_RDONLY).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ESTALE), "{err}");
+    // A new daemon: numbers start over, the generation tells them apart.
+    let fresh = handle_of(&pool.join("a.img"));
+    drop(mount);
+    fx.stop();
+    fx.start();
+    let mount = fs::File::open(&fx.mnt).unwrap();
+    let err = open_by_handle(&mount, &fresh, libc::O_RDONLY).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ESTALE), "{err}");
+    let again = open_by_handle(&mount, &handle_of(&pool.join("a.img")), libc::O_RDONLY).unwrap();
+    assert_eq!(std::io::read_to_string(&again).unwrap(), "volume a");
+}
