@@ -50,6 +50,18 @@ scripts/pjdfstest.sh --secondary "$mnt/second/pjdfstest" "$mnt/default/pjdfstest
 for profile in full nommap; do
     scripts/fsx.sh --profile "$profile" "$mnt/default/fsx-$profile.img" "${FSX_OPS:-100000}" || status=1
 done
+# Right after the suites, with nothing open: SIGTERM ends poolfs within a
+# second (its log names what keeps it otherwise).
+t0=$(date +%s%N)
+kill -TERM "$pid"
+wait "$pid" || true
+pid=""
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+echo "conformance.sh: poolfs exited ${ms} ms after SIGTERM"
+if (( ms > 1000 )); then
+    echo "conformance.sh: poolfs took longer than 1 s to exit after SIGTERM" >&2
+    status=1
+fi
 if [[ $status -ne 0 ]]; then
     echo "conformance.sh: poolfs log (last 50 lines):"
     tail -50 "$work/poolfs.log"
