@@ -249,10 +249,6 @@ impl Filesystem for FuseAdapter {
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
         let _ = config.set_max_background(64);
-        // The daemon clears set-id bits itself (on writes flagged by the
-        // kernel, and on truncation by unprivileged callers); in exchange the
-        // kernel marks the superblock SB_NOSEC and stops asking for
-        // security.capability before every write.
         // File handles (open_by_handle_at, an NFS re-export) keep working
         // after the kernel forgot a node: it asks for "." and ".." by number.
         if config
@@ -263,6 +259,10 @@ impl Filesystem for FuseAdapter {
                 "kernel without FUSE_EXPORT_SUPPORT: file handles last only while cached"
             );
         }
+        // The daemon clears set-id bits itself (on writes flagged by the
+        // kernel, and on truncation by unprivileged callers); in exchange the
+        // kernel marks the superblock SB_NOSEC and stops asking for
+        // security.capability before every write.
         if config
             .add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2)
             .is_err()
