@@ -5,6 +5,8 @@
 //! - `core`: the namespace (inode and handle tables, every FUSE operation as
 //!   a typed method returning `Result<T>`), testable without a mount;
 //! - `pool`: registry, state machine, policy checks, persistence;
+//! - `store`: the vocabulary shared below `core` (attributes, entries, the
+//!   caller, a started pool's storage), imported by `pool` and `backend`;
 //! - `backend`: what differs between pool types (`PoolBackend`);
 //! - `volume`: volume I/O shared by every file-backed pool;
 //! - `control`: pure parsers and renderers of the control files;
@@ -26,5 +28,6 @@ pub mod fuse;
 pub mod manage;
 pub mod nfs;
 pub mod pool;
+pub mod store;
 pub mod sys;
 pub mod volume;

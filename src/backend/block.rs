@@ -11,7 +11,7 @@ use nix::sys::stat::Mode;
 
 use super::PoolBackend;
 use crate::error::{Error, Result};
-use crate::pool::{BlockDev, Storage};
+use crate::store::{BlockDev, Storage};
 
 #[derive(Debug)]
 pub struct BlockBackend {

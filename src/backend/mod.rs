@@ -23,7 +23,7 @@ use nix::sys::stat::Mode;
 
 use crate::config::PoolDef;
 use crate::error::{Error, Result};
-use crate::pool::Storage;
+use crate::store::Storage;
 
 pub use block::BlockBackend;
 pub use dir::DirBackend;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::{PoolBackend, commands, mounts};
 use crate::error::{Error, Result};
-use crate::pool::Storage;
+use crate::store::Storage;
 
 #[derive(Debug)]
 pub struct NetfsBackend {

@@ -2,7 +2,6 @@
 //! handle is only valid together with the inode it was opened on.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
 use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,20 +12,7 @@ use super::inodes::Backing;
 use crate::control::{PoolFile, VolFile};
 use crate::error::{Error, Result};
 use crate::pool::Pool;
-
-/// File kinds poolfs shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    File,
-    Dir,
-}
-
-#[derive(Debug, Clone)]
-pub struct DirEntry {
-    pub ino: u64,
-    pub kind: Kind,
-    pub name: OsString,
-}
+pub use crate::store::{DirEntry, Kind};
 
 #[derive(Debug)]
 pub enum OpenKind {

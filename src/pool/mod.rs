@@ -9,7 +9,6 @@
 pub mod persist;
 
 use std::collections::BTreeMap;
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -20,6 +19,7 @@ use crate::backend;
 use crate::config::{PoolDef, check_name};
 use crate::control::is_reserved;
 use crate::error::{Error, Result};
+use crate::store::{BlockDev, Storage};
 use persist::{StateDir, StoredPool};
 
 /// The word `status` shows.
@@ -52,27 +52,6 @@ pub struct Active {
     pub run: u64,
     pub target: PathBuf,
     pub storage: Storage,
-}
-
-/// Where a running pool's volumes are.
-#[derive(Debug)]
-pub enum Storage {
-    /// The target directory, opened `O_RDONLY | O_DIRECTORY`; every volume
-    /// path is resolved beneath it.
-    Dir(Arc<OwnedFd>),
-    /// Block devices, each one a volume, held open `O_EXCL` while the pool runs.
-    Block(Vec<BlockDev>),
-    /// An NFS export reached by poolfs's own client (`client = "userspace"`).
-    Nfs(Arc<crate::nfs::Client>),
-}
-
-#[derive(Debug)]
-pub struct BlockDev {
-    /// The volume's name: the device's file name.
-    pub name: String,
-    pub path: PathBuf,
-    pub fd: OwnedFd,
-    pub size: u64,
 }
 
 impl Active {
