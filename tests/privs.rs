@@ -202,3 +202,27 @@ for page in [0, 0, 1, 1]:
     drop(f);
     same("after close");
 }
+
+/// What stays coherent stays cached: a volume open only for reading keeps
+/// the kernel's attribute cache (no GETATTR round trip per stat).
+#[test]
+fn read_only_opens_keep_the_attribute_cache() {
+    require_mount!();
+    let fx = Fixture::new();
+    let vol = fx.pool("default").join("ro.img");
+    fs::write(&vol, vec![0u8; 8192]).unwrap();
+    let f = fs::File::open(&vol).unwrap();
+    let before = fx.log().matches("GETATTR").count();
+    // Over 2 s, longer than the 1 s attribute cache: a read-only open must
+    // not turn every stat after the first expiry into a round trip.
+    for _ in 0..25 {
+        std::thread::sleep(std::time::Duration::from_millis(80));
+        fs::metadata(&vol).unwrap();
+    }
+    let asked = fx.log().matches("GETATTR").count() - before;
+    drop(f);
+    assert!(
+        asked <= 3,
+        "{asked} GETATTR round trips for 25 stats over 2 s of a read-only open volume"
+    );
+}

@@ -46,7 +46,11 @@ pub enum IoMode {
 #[derive(Debug, Default)]
 struct Passthrough {
     by_ino: HashMap<u64, (Arc<BackingId>, usize)>,
-    by_fh: HashMap<u64, u64>,
+    /// Handle -> (inode, opened for writing).
+    by_fh: HashMap<u64, (u64, bool)>,
+    /// Writable passthrough opens per inode: their writes, and above all
+    /// their mmap writes, change the backing file behind the daemon.
+    writers: HashMap<u64, usize>,
 }
 
 #[derive(Debug)]
@@ -75,32 +79,36 @@ impl FuseAdapter {
     ///
     /// Writes through a backing file (and mmap writes above all) change its
     /// times and size without the daemon seeing them: while an inode has a
-    /// backing id its attributes are never cached (`attr_ttl`), and what the
-    /// kernel cached before the first open is dropped here.
+    /// writable passthrough open its attributes are never cached
+    /// (`attr_ttl`), and what the kernel cached before the first such open
+    /// is dropped here. Read-only opens change nothing and keep the cache.
     fn backing_for(
         &self,
         ino: u64,
         fh: u64,
+        flags: i32,
         created: bool,
         register: impl FnOnce(&std::fs::File) -> std::io::Result<BackingId>,
     ) -> Option<Arc<BackingId>> {
-        let (id, first) = self.register_backing(ino, fh, register)?;
+        let writable = flags & libc::O_ACCMODE != libc::O_RDONLY;
+        let (id, first_writer) = self.register_backing(ino, fh, writable, register)?;
         // A file created by this request has nothing cached yet.
-        if first && !created {
+        if first_writer && !created {
             self.core.invalidate_now(Inval::Attr { ino });
         }
         Some(id)
     }
 
-    /// `backing_for` under the passthrough lock; `true` for a first open.
+    /// `backing_for` under the passthrough lock; `true` for an inode's
+    /// first writable open.
     fn register_backing(
         &self,
         ino: u64,
         fh: u64,
+        writable: bool,
         register: impl FnOnce(&std::fs::File) -> std::io::Result<BackingId>,
     ) -> Option<(Arc<BackingId>, bool)> {
         let mut pt = self.pt.lock();
-        let mut first = false;
         let id = match pt.by_ino.get_mut(&ino) {
             Some((id, n)) => {
                 *n += 1;
@@ -115,7 +123,6 @@ impl FuseAdapter {
                     Ok(id) => {
                         let id = Arc::new(id);
                         pt.by_ino.insert(ino, (id.clone(), 1));
-                        first = true;
                         id
                     }
                     Err(e) => {
@@ -128,14 +135,20 @@ impl FuseAdapter {
                 }
             }
         };
-        pt.by_fh.insert(fh, ino);
-        Some((id, first))
+        pt.by_fh.insert(fh, (ino, writable));
+        let mut first_writer = false;
+        if writable {
+            let n = pt.writers.entry(ino).or_insert(0);
+            first_writer = *n == 0;
+            *n += 1;
+        }
+        Some((id, first_writer))
     }
 
     /// How long the kernel may cache attributes of `ino`: never while it is
-    /// open through a backing file (see `backing_for`).
+    /// open for writing through a backing file (see `backing_for`).
     fn attr_ttl(&self, ino: u64, c: Cache) -> Duration {
-        if c == Cache::Backing && self.passthrough && self.pt.lock().by_ino.contains_key(&ino) {
+        if c == Cache::Backing && self.passthrough && self.pt.lock().writers.contains_key(&ino) {
             return Duration::ZERO;
         }
         ttl(c)
@@ -143,9 +156,16 @@ impl FuseAdapter {
 
     fn release_backing(&self, fh: u64) {
         let mut pt = self.pt.lock();
-        if let Some(ino) = pt.by_fh.remove(&fh)
-            && let Some((_, n)) = pt.by_ino.get_mut(&ino)
-        {
+        let Some((ino, writable)) = pt.by_fh.remove(&fh) else {
+            return;
+        };
+        if writable && let Some(n) = pt.writers.get_mut(&ino) {
+            *n -= 1;
+            if *n == 0 {
+                pt.writers.remove(&ino);
+            }
+        }
+        if let Some((_, n)) = pt.by_ino.get_mut(&ino) {
             *n -= 1;
             if *n == 0 {
                 pt.by_ino.remove(&ino);
@@ -438,7 +458,7 @@ impl Filesystem for FuseAdapter {
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         match self.core.open(ctx(req), ino.0, flags.0) {
             Ok(o) if o.volume && self.passthrough => {
-                match self.backing_for(ino.0, o.fh, false, |f| reply.open_backing(f)) {
+                match self.backing_for(ino.0, o.fh, flags.0, false, |f| reply.open_backing(f)) {
                     Some(id) => reply.opened_passthrough(FileHandle(o.fh), fopen(&o), &id),
                     None => reply.opened(FileHandle(o.fh), fopen(&o)),
                 }
@@ -718,16 +738,12 @@ impl Filesystem for FuseAdapter {
         match self.core.create(ctx(req), parent.0, name, mode, flags) {
             Ok((e, o)) => {
                 let id = if o.volume && self.passthrough {
-                    self.backing_for(e.attr.ino, o.fh, true, |f| reply.open_backing(f))
+                    self.backing_for(e.attr.ino, o.fh, flags, true, |f| reply.open_backing(f))
                 } else {
                     None
                 };
                 let (t, a, g, fh) = (
-                    if id.is_some() {
-                        Duration::ZERO
-                    } else {
-                        ttl(e.cache)
-                    },
+                    self.attr_ttl(e.attr.ino, e.cache),
                     file_attr(&e.attr),
                     Generation(self.core.generation()),
                     FileHandle(o.fh),
