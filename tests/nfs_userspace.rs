@@ -502,8 +502,10 @@ fn enospc_from_the_server_reaches_the_writer() {
     assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{err}");
     drop(f);
     assert_eq!(fx.read("small/status"), "running\n");
-    fs::remove_file(fx.pool("small").join("fill.raw")).unwrap();
-    fs::write(fx.pool("small").join("after.raw"), b"room again").unwrap();
+    fs::remove_file(fx.pool("small").join("fill.raw"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", fx.log()));
+    fs::write(fx.pool("small").join("after.raw"), b"room again")
+        .unwrap_or_else(|e| panic!("{e}\n{}", fx.log()));
 }
 
 #[test]

@@ -149,6 +149,36 @@ pub struct Client {
     max_write: u32,
 }
 
+/// The server's own NFS status, also where the library wraps it (NFSv4.1
+/// reports a write whose outcome it calls uncertain, with the server's
+/// `NFS4ERR_NOSPC` inside): a status is the server's answer, never a sign
+/// that the server is down.
+fn server_status(e: &NfsError) -> Option<String> {
+    match e {
+        NfsError::Nfs3(c) => Some(format!("{c:?}")),
+        NfsError::Nfs4(c) => Some(format!("{c:?}")),
+        NfsError::OperationOutcome(d) => server_status(&d.source),
+        NfsError::Io(io) => {
+            // The library's transport wrapper: walk its chain of sources.
+            let mut cur: Option<&(dyn std::error::Error + 'static)> = io
+                .get_ref()
+                .map(|i| i as &(dyn std::error::Error + 'static));
+            while let Some(inner) = cur {
+                // A write's failure, kept and reported again later, is shared.
+                let nfs = inner
+                    .downcast_ref::<NfsError>()
+                    .or_else(|| inner.downcast_ref::<Arc<NfsError>>().map(|a| a.as_ref()));
+                if let Some(status) = nfs.and_then(server_status) {
+                    return Some(status);
+                }
+                cur = inner.source();
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
 /// The runtime every NFS client shares (two worker threads: NFS replies are
 /// small work; the waiting happens in the FUSE threads).
 fn runtime() -> Result<&'static Runtime> {
@@ -349,15 +379,13 @@ impl Client {
     /// One error path: NFS statuses pass through as errnos (like a syscall's);
     /// transport failures mark the server down and are `EIO` with a sentence.
     fn error(&self, op: &'static str, e: NfsError) -> Error {
+        if let Some(status) = server_status(&e) {
+            return Error::Os {
+                op,
+                errno: status_errno(&status),
+            };
+        }
         match &e {
-            NfsError::Nfs3(c) => Error::Os {
-                op,
-                errno: status_errno(&format!("{c:?}")),
-            },
-            NfsError::Nfs4(c) => Error::Os {
-                op,
-                errno: status_errno(&format!("{c:?}")),
-            },
             NfsError::Unsupported(_) => Error::Unsupported(format!(
                 "{op} is not available over this NFS server or protocol version ({e})"
             )),
@@ -727,5 +755,29 @@ mod tests {
         assert_eq!(v4(E4::NFS4ERR_ACCESS), Errno::EACCES);
         assert_eq!(v4(E4::NFS4ERR_NOTEMPTY), Errno::ENOTEMPTY);
         assert_eq!(status_errno("NFS3ERR_SERVERFAULT"), Errno::EIO);
+    }
+
+    #[test]
+    fn a_status_wrapped_as_an_uncertain_outcome_is_still_the_servers_answer() {
+        use nfs_rs::{
+            NFSVersion, Nfs4ErrorCode as E4, OperationClass, OperationOutcome,
+            OperationOutcomeError, RecoveryAction, RequestContext,
+        };
+        // As NFSv4.1 reports an earlier write's failure at the next COMMIT.
+        let kept = Arc::new(NfsError::Nfs4(E4::NFS4ERR_NOSPC));
+        let wrapped = NfsError::OperationOutcome(Box::new(OperationOutcomeError::new(
+            OperationOutcome::Uncertain,
+            OperationClass::ReplaySensitive,
+            RecoveryAction::VerifyThenResume,
+            RequestContext {
+                operation: "abandoned_write".into(),
+                protocol: NFSVersion::NFSv4p1,
+                request_id: None,
+            },
+            NfsError::Io(std::io::Error::other(kept)),
+        )));
+        assert_eq!(server_status(&wrapped).as_deref(), Some("NFS4ERR_NOSPC"));
+        let transport = NfsError::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(server_status(&transport), None);
     }
 }
