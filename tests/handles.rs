@@ -93,6 +93,11 @@ fn handles_open_files_and_directories_after_the_kernel_forgot_them() {
         fx.log().matches("FORGET").count() > forgets_before,
         "the kernel forgot nothing: the test did not exercise the reconnect"
     );
+    // Directories are reconnected to the tree through their parents.
+    assert!(
+        fx.log().contains("LOOKUP name \"..\""),
+        "no parent lookup: directory reconnection was not exercised"
+    );
     // A new run of the pool: its old handles are stale.
     drop_caches();
     fx.ctl("default/status", "stop").unwrap();
