@@ -368,6 +368,20 @@ fn sd_notify_ready_after_mount() {
     assert!(!is_fuse_mount(&mnt));
 }
 
+/// `path` opened with `O_TRUNC` and written in `parts`, one `write(2)`
+/// each; still open.
+fn written(path: &std::path::Path, parts: &[&[u8]]) -> File {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
+    for p in parts {
+        f.write_all(p).unwrap();
+    }
+    f
+}
+
 /// `config` is a whole document: the writes of one open are collected and
 /// applied at `close(2)`, which returns the refusal; what admins use to
 /// write a file works (bash's printf writes line by line).
@@ -387,15 +401,14 @@ fn config_collects_the_writes_of_one_open_and_applies_them_at_close() {
     assert!(fx.read("p/config").contains("t1"), "printf, line by line");
 
     // Three writes, then close: applied once, at close.
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&cfg)
-        .unwrap();
-    f.write_all(b"type = \"dir\"\n").unwrap();
-    f.write_all(b"target = \"").unwrap();
-    f.write_all(format!("{}\"\n", t2.display()).as_bytes())
-        .unwrap();
+    let f = written(
+        &cfg,
+        &[
+            b"type = \"dir\"\n",
+            b"target = \"",
+            format!("{}\"\n", t2.display()).as_bytes(),
+        ],
+    );
     assert!(
         fx.read("p/config").contains("t1"),
         "nothing applied before close"
@@ -404,13 +417,7 @@ fn config_collects_the_writes_of_one_open_and_applies_them_at_close() {
     assert!(fx.read("p/config").contains("t2"));
 
     // A bad document: close fails, last_error says why, the old one stays.
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&cfg)
-        .unwrap();
-    f.write_all(b"type = \"dir\"\n").unwrap();
-    f.write_all(b"tagret = \"/x\"\n").unwrap();
+    let f = written(&cfg, &[b"type = \"dir\"\n", b"tagret = \"/x\"\n"]);
     assert_eq!(
         errno_of(nix::unistd::close(f).map_err(std::io::Error::from)),
         Some(libc::EINVAL)

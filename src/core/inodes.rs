@@ -236,9 +236,15 @@ impl<N: TableNode> InodeTable<N> {
         }
     }
 
-    /// True when number `ino` already has its `Reconnect`.
-    pub fn can_reconnect(&self, ino: u64) -> bool {
-        self.reconnect.contains_key(&ino)
+    /// `lookup`, also telling whether the object's number still lacks its
+    /// `Reconnect` (the caller then records one with `remember`).
+    pub fn lookup_unremembered(&mut self, key: Key, make: impl FnOnce(u64) -> N) -> (Arc<N>, bool) {
+        let node = self.lookup(key, make);
+        let missing = self
+            .numbers
+            .get(&key)
+            .is_some_and(|n| !self.reconnect.contains_key(n));
+        (node, missing)
     }
 
     pub fn remember(&mut self, ino: u64, key: Key, how: Reconnect) {

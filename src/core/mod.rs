@@ -704,7 +704,7 @@ impl PoolFs {
         let key = (pool.id, active.run, 0, idx as u64);
         let node = {
             let mut t = self.inodes.write();
-            let node = t.lookup(key, |ino| Backing {
+            let (node, unremembered) = t.lookup_unremembered(key, |ino| Backing {
                 ino,
                 pool: pool.clone(),
                 active: active.clone(),
@@ -714,7 +714,7 @@ impl PoolFs {
                 stamp: parking_lot::Mutex::new(None),
                 path: RwLock::new(path),
             });
-            if !t.can_reconnect(node.ino) {
+            if unremembered {
                 t.remember(node.ino, key, Reconnect::Device(idx));
             }
             node
@@ -776,7 +776,7 @@ impl PoolFs {
         };
         let key = (parent.pool.id, parent.active.run, st.st_dev, st.st_ino);
         let path = parent.child_path(name);
-        let node = self.inodes.write().lookup(key, |ino| Backing {
+        let (node, unremembered) = self.inodes.write().lookup_unremembered(key, |ino| Backing {
             ino,
             pool: parent.pool.clone(),
             active: parent.active.clone(),
@@ -787,19 +787,19 @@ impl PoolFs {
             path: RwLock::new(path.clone()),
         });
         *node.path.write() = path.clone();
-        self.remember_tree_node(&node, key, path);
+        if unremembered {
+            self.remember_tree_node(&node, key, path);
+        }
         Ok(Entry {
             attr: stat_attr(node.ino, &st),
             cache: Cache::Backing,
         })
     }
 
-    /// Records, once per number, how to find a local node again after the
-    /// kernel forgot it (its file handle); see `lookup_self`.
+    /// Records how to find a local node again after the kernel forgot it
+    /// (its file handle; once per number, see `lookup_unremembered`); see
+    /// `lookup_self`. The syscall runs with no lock held.
     fn remember_tree_node(&self, node: &Backing, key: inodes::Key, path: String) {
-        if self.inodes.read().can_reconnect(node.ino) {
-            return;
-        }
         // Not every filesystem gives handles: such nodes only live while cached.
         if let Ok(handle) = sys::file_handle(node.fd.as_fd()) {
             let how = Reconnect::Tree {
@@ -1489,7 +1489,7 @@ impl PoolFs {
         let pfd = sys::reopen(fd.as_fd(), OFlag::O_PATH).map_err(Error::os("create"))?;
         let key = (p.pool.id, p.active.run, st.st_dev, st.st_ino);
         let path = p.child_path(name);
-        let node = self.inodes.write().lookup(key, |ino| Backing {
+        let (node, unremembered) = self.inodes.write().lookup_unremembered(key, |ino| Backing {
             ino,
             pool: p.pool.clone(),
             active: p.active.clone(),
@@ -1499,7 +1499,9 @@ impl PoolFs {
             stamp: parking_lot::Mutex::new(None),
             path: RwLock::new(path.clone()),
         });
-        self.remember_tree_node(&node, key, path);
+        if unremembered {
+            self.remember_tree_node(&node, key, path);
+        }
         let entry = Entry {
             attr: stat_attr(node.ino, &st),
             cache: Cache::Backing,
