@@ -11,7 +11,9 @@ use nix::sys::stat::Mode;
 
 use super::PoolBackend;
 use crate::error::{Error, Result};
-use crate::store::{BlockDev, Storage};
+use crate::store::Store;
+use crate::store::block::{BlockDev, BlockStore};
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct BlockBackend {
@@ -69,7 +71,7 @@ impl PoolBackend for BlockBackend {
     }
 
     /// Checks that every source is a block device.
-    fn start(&self) -> Result<()> {
+    fn attach(&self) -> Result<()> {
         for d in self.devices()? {
             let m = std::fs::metadata(&d)
                 .map_err(Error::io(format!("device '{}' is missing", d.display())))?;
@@ -89,7 +91,7 @@ impl PoolBackend for BlockBackend {
 
     /// Opens every device `O_RDWR | O_EXCL` (refused while something else,
     /// such as a mount, holds it exclusively).
-    fn open_storage(&self) -> Result<Storage> {
+    fn open_store(&self) -> Result<Arc<dyn Store>> {
         let mut devs = Vec::new();
         for path in self.devices()? {
             let fd = nix::fcntl::open(
@@ -122,31 +124,6 @@ impl PoolBackend for BlockBackend {
                 size,
             });
         }
-        Ok(Storage::Block(devs))
+        Ok(Arc::new(BlockStore::new(devs)))
     }
-}
-
-/// Why a device of a running pool no longer answers, if it does not: its
-/// node is gone or names another device, or a loop device is being detached.
-pub fn device_gone(dev: &BlockDev) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let held = nix::sys::stat::fstat(&dev.fd).ok()?.st_rdev;
-    match std::fs::metadata(&dev.path) {
-        Err(e) => return Some(format!("device '{}' disappeared: {e}", dev.path.display())),
-        Ok(m) if m.rdev() != held => {
-            return Some(format!("'{}' now names another device", dev.path.display()));
-        }
-        Ok(_) => {}
-    }
-    let (major, minor) = (nix::sys::stat::major(held), nix::sys::stat::minor(held));
-    let sys = PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
-    if !sys.exists() {
-        return Some(format!("device '{}' was removed", dev.path.display()));
-    }
-    let autoclear = std::fs::read_to_string(sys.join("loop/autoclear")).unwrap_or_default();
-    let backing = sys.join("loop/backing_file");
-    if autoclear.trim() == "1" || (sys.join("loop").exists() && !backing.exists()) {
-        return Some(format!("loop device '{}' was detached", dev.path.display()));
-    }
-    None
 }

@@ -28,7 +28,7 @@ impl PoolBackend for DirBackend {
     }
 
     /// Checks that the target is a directory.
-    fn start(&self) -> Result<()> {
+    fn attach(&self) -> Result<()> {
         match std::fs::symlink_metadata(&self.target) {
             Ok(m) if m.is_dir() => Ok(()),
             Ok(_) => Err(Error::Invalid(format!(

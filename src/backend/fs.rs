@@ -97,7 +97,7 @@ impl PoolBackend for FsBackend {
 
     /// Mounts the source on the target (`nodev,nosuid`), or reuses a mount
     /// of the same source already there.
-    fn start(&self) -> Result<()> {
+    fn attach(&self) -> Result<()> {
         if let Some(m) = mounts::at(&self.target) {
             if self.is_ours(&m) {
                 return Ok(());

@@ -1,9 +1,11 @@
 //! Pool backends: only what really differs between pool types.
 //!
-//! Every file-backed backend ends `start` with a directory (`target`) holding
-//! the volumes; the pool layer opens it and all volume I/O is shared code in
-//! `volume` and `core`. Contract for implementors:
-//! - `start`, `stop` and `build` are called with no poolfs lock held and may
+//! A backend makes a pool's storage available (mount, connect, check the
+//! devices) and hands back the `Store` that serves its volumes: a file-backed
+//! backend ends `attach` with a directory (`target`) holding the volumes and
+//! opens it as a `TreeStore`; block and userspace NFS pools open their own
+//! stores. Contract for implementors:
+//! - `attach`, `stop` and `build` are called with no poolfs lock held and may
 //!   block (mount, mkfs); they are idempotent ("already mounted" is success);
 //! - a failed `start` leaves nothing half-mounted;
 //! - `stop` never deletes, formats or edits data.
@@ -17,13 +19,12 @@ pub mod netfs;
 
 use std::fmt::Debug;
 use std::path::Path;
-
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
+use std::sync::Arc;
 
 use crate::config::PoolDef;
 use crate::error::{Error, Result};
-use crate::store::Storage;
+use crate::store::Store;
+use crate::store::tree::TreeStore;
 
 pub use block::BlockBackend;
 pub use dir::DirBackend;
@@ -35,29 +36,24 @@ pub trait PoolBackend: Send + Sync + Debug {
     fn target(&self) -> &Path;
     /// Prepares the storage (create the target, make a filesystem).
     fn build(&self, overwrite: bool) -> Result<()>;
-    /// Makes `target` available.
-    fn start(&self) -> Result<()>;
+    /// Makes the storage available (mount the target, check the devices).
+    fn attach(&self) -> Result<()>;
     /// Releases what `start` acquired.
     fn stop(&self) -> Result<()>;
-    /// Opens the started storage for the namespace: by default the target
-    /// directory; block pools open their devices.
-    fn open_storage(&self) -> Result<Storage> {
-        open_target(self.target())
+    /// Opens the attached storage for the namespace: by default the target
+    /// directory as a local tree.
+    fn open_store(&self) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(TreeStore::open(self.target())?))
     }
-}
-
-/// The target directory of a started file-backed pool.
-pub fn open_target(target: &Path) -> Result<Storage> {
-    nix::fcntl::open(
-        target,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map(|fd| Storage::Dir(std::sync::Arc::new(fd)))
-    .map_err(Error::sys(format!(
-        "cannot open target '{}'",
-        target.display()
-    )))
+    /// Starts the pool: its store, ready to serve. Starting a started pool
+    /// opens its store again and changes nothing else.
+    fn start(&self) -> Result<Arc<dyn Store>> {
+        self.attach()?;
+        self.open_store().inspect_err(|_| {
+            // Nothing half-started: release what `attach` acquired.
+            let _ = self.stop();
+        })
+    }
 }
 
 /// Creates a target directory and its missing parents with `mode` (the

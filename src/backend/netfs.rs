@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use super::{PoolBackend, commands, mounts};
 use crate::error::{Error, Result};
-use crate::store::Storage;
+use crate::store::Store;
+use crate::store::nfs::NfsStore;
+use crate::store::tree::TreeStore;
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct NetfsBackend {
@@ -90,8 +93,8 @@ impl PoolBackend for NetfsBackend {
     }
 
     /// Mounts the export (reusing a mount of the same export already there);
-    /// the userspace client connects in `open_storage`.
-    fn start(&self) -> Result<()> {
+    /// the userspace client connects in `open_store`.
+    fn attach(&self) -> Result<()> {
         if self.client == Client::Userspace {
             return Ok(());
         }
@@ -124,12 +127,12 @@ impl PoolBackend for NetfsBackend {
         }
     }
 
-    fn open_storage(&self) -> Result<Storage> {
-        match self.client {
-            Client::Userspace => {
-                crate::nfs::Client::connect(&self.userspace_options()).map(Storage::Nfs)
-            }
-            Client::Kernel => super::open_target(&self.target),
-        }
+    fn open_store(&self) -> Result<Arc<dyn Store>> {
+        Ok(match self.client {
+            Client::Userspace => Arc::new(NfsStore::new(crate::nfs::Client::connect(
+                &self.userspace_options(),
+            )?)),
+            Client::Kernel => Arc::new(TreeStore::open(&self.target)?),
+        })
     }
 }

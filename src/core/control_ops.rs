@@ -2,9 +2,6 @@
 //! Parsing and rendering are pure (`control`); this file applies requests.
 
 use std::ffi::OsStr;
-use std::os::fd::AsFd;
-
-use nix::fcntl::OFlag;
 
 use super::handles::{Ctl, OpenFile, OpenKind};
 use super::{Entry, Opened, PoolFs, inodes};
@@ -21,15 +18,14 @@ impl PoolFs {
         let wants_write = flags & libc::O_ACCMODE != libc::O_RDONLY;
         let (name, writable) = match &ctl {
             Ctl::Pool(_, f) => (f.name(), f.writable()),
-            Ctl::Volume(_, f) | Ctl::RemoteVolume(_, f) => (f.name(), f.writable()),
+            Ctl::Volume(_, f) => (f.name(), f.writable()),
         };
         if wants_write && !writable {
             return Err(Error::ReadOnly(format!("'{name}' is read-only")));
         }
         let snapshot = match &ctl {
             Ctl::Pool(pool, f) => self.render_control(pool, *f),
-            Ctl::Volume(b, f) => self.render_volume_control(b, *f)?,
-            Ctl::RemoteVolume(r, f) => self.remote_render_volume(r, *f)?,
+            Ctl::Volume(o, f) => self.render_volume_control(o, *f)?,
         }
         .into_bytes();
         let document = (wants_write && matches!(ctl, Ctl::Pool(_, PoolFile::Config)))
@@ -61,30 +57,15 @@ impl PoolFs {
         }
     }
 
-    /// Block pools: a device that disappeared turns the pool `inaccessible`;
-    /// all devices answering again turn it back to `running`.
+    /// A store that watches its storage (block devices, an NFS server)
+    /// turns the pool `inaccessible` when it stops answering and back to
+    /// `running` when it answers again.
     pub(super) fn check_health(&self, pool: &Pool) {
         let Some(a) = pool.active() else { return };
-        if let Some(c) = a.nfs() {
-            match c.down() {
-                Some(why) => self.reg.mark_inaccessible(
-                    pool,
-                    &format!("NFS server of {} is not answering ({why})", c.server()),
-                ),
-                None => self.reg.mark_accessible(pool),
-            }
-            return;
-        }
-        if a.dir().is_some() {
-            return;
-        }
-        match a
-            .devices()
-            .iter()
-            .find_map(crate::backend::block::device_gone)
-        {
-            Some(why) => self.reg.mark_inaccessible(pool, &why),
-            None => self.reg.mark_accessible(pool),
+        match a.store.health() {
+            None => {}
+            Some(Ok(())) => self.reg.mark_accessible(pool),
+            Some(Err(why)) => self.reg.mark_inaccessible(pool, &why),
         }
     }
 
@@ -95,51 +76,24 @@ impl PoolFs {
         let (mut capacity, mut allocation, mut available, mut volumes, mut shadowed) =
             (dash(), dash(), dash(), dash(), dash());
         if let (Some(a), PoolState::Running | PoolState::Inaccessible) = (&s.active, s.state) {
-            if let Some(root) = a.dir() {
-                if let Ok(st) = nix::sys::statvfs::fstatvfs(root) {
-                    let cap = st.blocks() * st.fragment_size();
-                    let avail = st.blocks_free() * st.fragment_size();
-                    capacity = cap.to_string();
-                    available = avail.to_string();
-                    allocation = cap.saturating_sub(avail).to_string();
-                }
-                let (n, hidden) = count_volumes(root);
+            if let Ok(sp) = a.store.space() {
+                capacity = sp.capacity.to_string();
+                allocation = sp.allocation.to_string();
+                available = sp.available.to_string();
+            }
+            if let Ok((n, hidden)) = a.store.census(&control::is_reserved) {
                 volumes = n.to_string();
                 if !hidden.is_empty() {
                     shadowed = hidden.join(" ");
                 }
-            } else if let Some(c) = a.nfs() {
-                if let Ok(sp) = c.space() {
-                    capacity = sp.total.to_string();
-                    available = sp.free.to_string();
-                    allocation = sp.total.saturating_sub(sp.free).to_string();
-                }
-                if let Ok(list) = c.list(c.root()) {
-                    let (shown, hidden): (Vec<_>, Vec<_>) = list
-                        .into_iter()
-                        .filter(|e| e.stat.is_file)
-                        .partition(|e| !control::is_reserved(&e.name));
-                    volumes = shown.len().to_string();
-                    if !hidden.is_empty() {
-                        shadowed = hidden
-                            .into_iter()
-                            .map(|e| e.name)
-                            .collect::<Vec<_>>()
-                            .join(" ");
-                    }
-                }
-            } else {
-                // Block pools: the devices' sizes, all allocated.
-                let cap: u64 = a.devices().iter().map(|d| d.size).sum();
-                capacity = cap.to_string();
-                allocation = cap.to_string();
-                available = "0".into();
-                volumes = a.devices().len().to_string();
             }
         }
         // netfs pools: the NFS version in use (negotiated when not named).
-        let nfs_version = match (&s.def, s.active.as_ref().and_then(|a| a.nfs())) {
-            (_, Some(c)) => Some(c.version().to_string()),
+        let nfs_version = match (
+            &s.def,
+            s.active.as_ref().and_then(|a| a.store.nfs_version()),
+        ) {
+            (_, Some(v)) => Some(v),
             (crate::config::PoolDef::Netfs { version, .. }, None) => {
                 Some(version.clone().unwrap_or_else(dash))
             }
@@ -223,8 +177,7 @@ impl PoolFs {
         let text = control::request_text(data)?;
         let (pool, file) = match ctl {
             Ctl::Pool(pool, file) => (pool, *file),
-            Ctl::Volume(b, f) => return self.volume_control_write(b, *f, text),
-            Ctl::RemoteVolume(r, f) => return self.remote_volume_write(r, *f, text),
+            Ctl::Volume(o, f) => return self.volume_control_write(o, *f, text),
         };
         match file {
             PoolFile::Status => match text.parse::<StatusRequest>()? {
@@ -238,7 +191,6 @@ impl PoolFs {
                 }
                 StatusRequest::Stop => self.reg.stop(pool, |a| {
                     self.inodes.write().drop_run(pool.id, a.run);
-                    self.remote.write().drop_run(pool.id, a.run);
                     self.invalidate_pool_entries(pool, a);
                 }),
                 StatusRequest::Refresh => {
@@ -307,49 +259,4 @@ impl PoolFs {
             .ok_or_else(|| Error::Invalid("a pool name must be UTF-8".into()))?;
         self.reg.rename(&pool, newname)
     }
-}
-
-/// Counts the volumes (regular files, in sub-directories too) under a pool's
-/// root and lists the top-level files hidden behind reserved names.
-fn count_volumes(root: std::os::fd::BorrowedFd<'_>) -> (u64, Vec<String>) {
-    let mut hidden = Vec::new();
-    let mut count = 0u64;
-    let mut stack = match crate::sys::reopen(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
-        Ok(fd) => vec![(fd, true)],
-        Err(_) => return (0, hidden),
-    };
-    while let Some((fd, top)) = stack.pop() {
-        let Ok(mut dir) = nix::dir::Dir::from_fd(fd) else {
-            continue;
-        };
-        let Ok(dirfd) = crate::sys::dup(dir.as_fd()) else {
-            continue;
-        };
-        for ent in dir.iter().flatten() {
-            let name = ent.file_name().to_string_lossy().into_owned();
-            if name == "." || name == ".." {
-                continue;
-            }
-            if top && control::is_reserved(&name) {
-                hidden.push(name);
-                continue;
-            }
-            match ent.file_type() {
-                Some(nix::dir::Type::File) => count += 1,
-                Some(nix::dir::Type::Directory) => {
-                    if let Ok(sub) = crate::sys::open_beneath(
-                        dirfd.as_fd(),
-                        ent.file_name(),
-                        OFlag::O_RDONLY | OFlag::O_DIRECTORY,
-                        0,
-                    ) {
-                        stack.push((sub, false));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    hidden.sort();
-    (count, hidden)
 }

@@ -2,32 +2,24 @@
 //! handle is only valid together with the inode it was opened on.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use super::inodes::Backing;
+use super::inodes::Object;
 use crate::control::{PoolFile, VolFile};
 use crate::error::{Error, Result};
 use crate::pool::Pool;
+use crate::store::OpenVolume;
 pub use crate::store::{DirEntry, Kind};
 
 #[derive(Debug)]
 pub enum OpenKind {
-    /// An open volume: the backing file, opened with the caller's flags.
+    /// An open volume of any store.
     Volume {
-        node: Arc<Backing>,
-        file: File,
-        /// Opened with `O_DIRECT`: buffers must be aligned.
-        direct: bool,
-    },
-    /// An open volume of a userspace NFS pool; `pending` holds its writes
-    /// not yet committed.
-    Remote {
-        node: Arc<super::remote::RemoteNode>,
-        pending: crate::nfs::Pending,
+        node: Arc<Object>,
+        file: Box<dyn OpenVolume>,
     },
     /// An open control file: the text rendered at open. `document` collects
     /// the writes of one open of `config` (a whole document, applied at
@@ -46,9 +38,7 @@ pub enum OpenKind {
 #[derive(Debug, Clone)]
 pub enum Ctl {
     Pool(Arc<Pool>, PoolFile),
-    Volume(Arc<Backing>, VolFile),
-    /// A control file of a userspace NFS pool's volume.
-    RemoteVolume(Arc<super::remote::RemoteNode>, VolFile),
+    Volume(Arc<Object>, VolFile),
 }
 
 #[derive(Debug)]
@@ -98,24 +88,24 @@ impl HandleTable {
             .ok_or(Error::BadHandle)
     }
 
-    /// How many open volume handles refer to the backing node `ino`.
+    /// How many open volume handles refer to the node `ino`.
     pub fn volume_opens(&self, ino: u64) -> usize {
         self.map
             .read()
             .values()
             .filter(|h| match &h.kind {
                 OpenKind::Volume { node, .. } => node.ino == ino,
-                OpenKind::Remote { node, .. } => node.ino == ino,
                 _ => false,
             })
             .count()
     }
 
-    pub fn is_remote(&self, fh: u64) -> bool {
-        self.map
-            .read()
-            .get(&fh)
-            .is_some_and(|h| matches!(h.kind, OpenKind::Remote { .. }))
+    /// True when requests on `fh` may wait on a server (see `OpenVolume::may_block`).
+    pub fn may_block(&self, fh: u64) -> bool {
+        self.map.read().get(&fh).is_some_and(|h| match &h.kind {
+            OpenKind::Volume { file, .. } => file.may_block(),
+            _ => false,
+        })
     }
 
     pub fn remove(&self, fh: u64) -> Option<Arc<OpenFile>> {

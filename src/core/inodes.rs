@@ -4,32 +4,30 @@
 //! - `1` is the mount's root;
 //! - every pool gets a block of eight numbers from its registry id: its
 //!   directory, then its control files;
-//! - backing objects (volumes and sub-directories) get numbers from
-//!   `DYNAMIC_BASE` up, keyed by (pool, run, st_dev, st_ino), so a volume keeps
-//!   its number for as long as its pool runs, whatever the kernel forgets;
-//! - the `.vol` mirror of a backing object with number `n` is `n + (1 << 56)`
+//! - store objects (volumes and sub-directories, of any store) get numbers
+//!   from `DYNAMIC_BASE` up, keyed by (pool, run, the store's object id), so a
+//!   volume keeps its number for as long as its pool runs, whatever the
+//!   kernel forgets;
+//! - the `.vol` mirror of an object with number `n` is `n + (1 << 56)`
 //!   (its control directory) and `n + (k << 56)` for its control files; a
 //!   lookup of a mirror counts as a lookup of `n`.
 //!
 //! The table is a plain struct; `core` owns the lock around it.
 
 use std::collections::HashMap;
-use std::ffi::CString;
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 
 use crate::control::{PoolFile, VolFile};
 use crate::pool::{Active, Pool};
+use crate::store::{NodeKey, Obj, Stamp, Store};
 
 pub const ROOT: u64 = 1;
 const POOL_BASE: u64 = 16;
 const POOL_STRIDE: u64 = 8;
-/// First number of backing objects of file-backed and block pools.
+/// First number of store objects.
 pub const DYNAMIC_BASE: u64 = 1 << 40;
-/// First number of objects of userspace NFS pools (below the mirror bits).
-pub const REMOTE_BASE: u64 = 1 << 48;
 const MIRROR_SHIFT: u32 = 56;
 const VOL_ROOT_SLOT: u64 = 1 + PoolFile::ALL.len() as u64;
 
@@ -94,76 +92,59 @@ pub fn decode(ino: u64) -> Option<Synthetic> {
     }
 }
 
-/// Identity of a backing object within one run of one pool.
+/// Identity of a store object within one run of one pool: (pool, run, id).
 pub type Key = (u32, u64, u64, u64);
 
-/// A volume or sub-directory in a running pool.
+/// A volume or sub-directory of a running pool, of any store.
 #[derive(Debug)]
-pub struct Backing {
+pub struct Object {
     pub ino: u64,
     pub pool: Arc<Pool>,
     pub active: Arc<Active>,
-    /// `O_PATH` for files, `O_RDONLY | O_DIRECTORY` for directories. Holding
-    /// it pins the inode, so (st_dev, st_ino) cannot be reused meanwhile.
-    pub fd: OwnedFd,
     pub is_dir: bool,
-    /// A block device volume, and its size (block pools).
-    pub block: Option<u64>,
-    /// (mtime, mtime_ns, size) when poolfs last closed the file; see
+    /// The store's own handle on the object.
+    pub obj: Obj,
+    /// The content version when poolfs last closed the file; see
     /// `PoolFs::set_keep_cache`.
-    pub stamp: parking_lot::Mutex<Option<(i64, i64, i64)>>,
+    pub stamp: parking_lot::Mutex<Option<Stamp>>,
     /// Path relative to the pool, for messages (kept up to date on renames
     /// through poolfs).
     pub path: RwLock<String>,
 }
 
-impl Backing {
+impl Object {
     /// True when this node belongs to its pool's current run.
     pub fn is_live(&self) -> bool {
         self.pool.is_current(self.active.run)
     }
 
-    pub fn at_pool_top(&self) -> bool {
-        !self.path.read().contains('/')
+    pub fn store(&self) -> &dyn Store {
+        &*self.active.store
     }
-}
 
-/// A node the table can hold: it belongs to one run of one pool.
-pub trait TableNode {
-    /// (pool id, run)
-    fn owner(&self) -> (u32, u64);
-}
-
-impl TableNode for Backing {
     fn owner(&self) -> (u32, u64) {
         (self.pool.id, self.active.run)
     }
 }
 
 /// How a node the kernel forgot is found again when it asks for it by
-/// number (a file handle it gave out: `FUSE_EXPORT_SUPPORT`).
+/// number (a file handle it gave out: `FUSE_EXPORT_SUPPORT`): its store's
+/// key and its path when last seen.
 #[derive(Debug, Clone)]
-pub enum Reconnect {
-    /// A file or directory of a local tree: its `sys::file_handle` and its
-    /// path relative to the pool when last seen.
-    Tree {
-        handle: Vec<u8>,
-        path: String,
-        is_dir: bool,
-    },
-    /// A block pool's device, by its index in the pool's list.
-    Device(usize),
+pub struct Reconnect {
+    pub key: NodeKey,
+    pub path: String,
 }
 
 #[derive(Debug)]
-struct Entry<N> {
-    node: Arc<N>,
+struct Entry {
+    node: Arc<Object>,
     lookups: u64,
 }
 
 #[derive(Debug)]
-pub struct InodeTable<N = Backing> {
-    nodes: HashMap<u64, Entry<N>>,
+pub struct InodeTable {
+    nodes: HashMap<u64, Entry>,
     numbers: HashMap<Key, u64>,
     /// For every number handed out in a pool's current run: its key and how
     /// to find the object again (dropped with the run, like `numbers`).
@@ -172,7 +153,7 @@ pub struct InodeTable<N = Backing> {
     next: u64,
 }
 
-impl<N: TableNode> InodeTable<N> {
+impl InodeTable {
     /// A table numbering its nodes from `base` up.
     pub fn new(base: u64) -> Self {
         InodeTable {
@@ -197,7 +178,7 @@ impl<N: TableNode> InodeTable<N> {
 
     /// Counts one kernel lookup of the object `key`; `make` builds the node
     /// when the table has none (its descriptor is dropped otherwise).
-    pub fn lookup(&mut self, key: Key, make: impl FnOnce(u64) -> N) -> Arc<N> {
+    pub fn lookup(&mut self, key: Key, make: impl FnOnce(u64) -> Object) -> Arc<Object> {
         let ino = self.number(key);
         if let Some(e) = self.nodes.get_mut(&ino) {
             e.lookups = e.lookups.saturating_add(1);
@@ -215,13 +196,13 @@ impl<N: TableNode> InodeTable<N> {
     }
 
     /// Counts one more kernel lookup of an existing node.
-    pub fn add_lookup(&mut self, ino: u64) -> Option<Arc<N>> {
+    pub fn add_lookup(&mut self, ino: u64) -> Option<Arc<Object>> {
         let e = self.nodes.get_mut(&ino)?;
         e.lookups = e.lookups.saturating_add(1);
         Some(e.node.clone())
     }
 
-    pub fn get(&self, ino: u64) -> Option<Arc<N>> {
+    pub fn get(&self, ino: u64) -> Option<Arc<Object>> {
         self.nodes.get(&ino).map(|e| e.node.clone())
     }
 
@@ -238,7 +219,11 @@ impl<N: TableNode> InodeTable<N> {
 
     /// `lookup`, also telling whether the object's number still lacks its
     /// `Reconnect` (the caller then records one with `remember`).
-    pub fn lookup_unremembered(&mut self, key: Key, make: impl FnOnce(u64) -> N) -> (Arc<N>, bool) {
+    pub fn lookup_unremembered(
+        &mut self,
+        key: Key,
+        make: impl FnOnce(u64) -> Object,
+    ) -> (Arc<Object>, bool) {
         let node = self.lookup(key, make);
         let missing = self
             .numbers
@@ -263,12 +248,6 @@ impl<N: TableNode> InodeTable<N> {
         self.reconnect
             .retain(|_, (k, _)| !(k.0 == pool && k.1 == run));
     }
-}
-
-/// A name from the kernel as a C string (names never hold NUL).
-pub fn cname(name: &std::ffi::OsStr) -> Option<CString> {
-    use std::os::unix::ffi::OsStrExt;
-    CString::new(name.as_bytes()).ok()
 }
 
 #[cfg(test)]
@@ -297,7 +276,7 @@ mod tests {
 
     #[test]
     fn numbers_are_stable_per_key() {
-        let mut t: InodeTable = InodeTable::new(DYNAMIC_BASE);
+        let mut t = InodeTable::new(DYNAMIC_BASE);
         let a = t.number((0, 1, 2, 3));
         let b = t.number((0, 1, 2, 4));
         assert_ne!(a, b);

@@ -1,48 +1,47 @@
 //! The namespace: every FUSE operation as a typed method returning
 //! `Result<T>`, callable without a mount (tests drive it directly).
 //!
+//! What is the same for every pool lives here: the root, pool directories,
+//! control files, the `.vol` mirror, inode numbers, handles, invalidation,
+//! open accounting and the names reserved at a pool's top. What a pool's
+//! volumes are is its `Store` (`crate::store`): each operation on a volume
+//! or sub-directory is dispatched once to the store of the pool it lives in.
+//!
 //! Request flow: resolve the inode number to a `Node` (a short read lock on
 //! the inode table, or the registry for synthetic nodes), clone the `Arc`s
-//! needed, drop every lock, do the syscall, then lock briefly again to record
-//! a new inode or handle.
+//! needed, drop every lock, call the store, then lock briefly again to
+//! record a new inode or handle.
 //!
 //! Lock order: a directory handle's listing -> registry -> pool -> inode
-//! table -> handle table. No lock is
-//! held across a syscall on a volume, nor across a backend start or stop.
-//!
-//! Confinement: every backing object is reached from its parent's descriptor
-//! one component at a time with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`;
-//! symlinks, FIFOs, sockets and devices are never shown nor followed.
+//! table -> handle table. No lock is held across a store call, nor across a
+//! backend start or stop.
 
 mod control_ops;
 pub mod handles;
 pub mod inodes;
-pub mod remote;
 mod volume_ops;
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, RenameFlags};
-use nix::sys::stat::{FileStat, Mode, SFlag};
 use parking_lot::RwLock;
 
 use crate::control::{self, PoolFile, VolFile};
 use crate::error::{Error, Result};
 use crate::pool::{Active, Pool, Registry};
-use crate::store::Storage;
 pub use crate::store::{Attr, Cache, Ctx, DirEntry, Entry, Kind, Opened, SetAttr, StatFs, Time};
-use crate::sys;
+use crate::store::{Found, Obj, Store};
 use handles::{Ctl, HandleTable, OpenFile, OpenKind};
-use inodes::{Backing, InodeTable, Reconnect, Synthetic, cname};
-use remote::RemoteNode;
+use inodes::{InodeTable, Object, Reconnect, Synthetic};
 
 /// How to change a pool definition, for refusals that an editor runs into.
 const CONFIG_IN_PLACE: &str = "to change a pool's config, write the whole new definition into it in place: `cat new.toml > config`";
+
+/// The reply to copy_file_range counts bytes in a u32: never copy more than fits.
+const MAX_COPY: u64 = 1 << 30;
 
 /// What an inode number stands for.
 #[derive(Debug, Clone)]
@@ -50,60 +49,30 @@ enum Node {
     Root,
     PoolDir(Arc<Pool>),
     PoolCtl(Arc<Pool>, PoolFile),
-    Backing(Arc<Backing>),
+    /// A volume or sub-directory of a running pool, of any store.
+    Object(Arc<Object>),
     /// `<pool>/.vol`
     VolRoot(Arc<Pool>),
     /// `<pool>/.vol/<path>`: mirrors a volume (its control files) or a sub-directory.
-    VolDir(Arc<Backing>),
-    VolCtl(Arc<Backing>, VolFile),
-    /// A volume or sub-directory of a userspace NFS pool.
-    Remote(Arc<RemoteNode>),
-    /// `<pool>/.vol/<path>` of a userspace NFS pool.
-    RemoteVolDir(Arc<RemoteNode>),
-    RemoteVolCtl(Arc<RemoteNode>, VolFile),
+    VolDir(Arc<Object>),
+    VolCtl(Arc<Object>, VolFile),
 }
 
 /// A directory that holds volumes: a running pool's top or a sub-directory.
-struct Parent {
+struct Dir {
     pool: Arc<Pool>,
     active: Arc<Active>,
-    /// The pool's target directory.
-    root: Arc<std::os::fd::OwnedFd>,
     /// The sub-directory, or `None` for the top of the pool.
-    dir: Option<Arc<Backing>>,
+    dir: Option<Arc<Object>>,
 }
 
-impl Parent {
-    /// A directory of a file-backed pool (block pools are flat and have none).
-    fn new(pool: Arc<Pool>, active: Arc<Active>, dir: Option<Arc<Backing>>) -> Result<Parent> {
-        let root = match &active.storage {
-            Storage::Dir(fd) => fd.clone(),
-            Storage::Block(_) => {
-                return Err(Error::NotPermitted(format!(
-                    "pool '{}' is a block pool: its volumes are its devices, nothing is created, removed or renamed",
-                    pool.name()
-                )));
-            }
-            Storage::Nfs(_) => {
-                return Err(Error::NotFound(format!(
-                    "pool '{}' is reached by NFS file handle, not through a local directory",
-                    pool.name()
-                )));
-            }
-        };
-        Ok(Parent {
-            pool,
-            active,
-            root,
-            dir,
-        })
+impl Dir {
+    fn store(&self) -> &dyn Store {
+        &*self.active.store
     }
 
-    fn fd(&self) -> BorrowedFd<'_> {
-        match &self.dir {
-            Some(b) => b.fd.as_fd(),
-            None => self.root.as_fd(),
-        }
+    fn obj(&self) -> Option<&Obj> {
+        self.dir.as_ref().map(|d| &d.obj)
     }
 
     fn top(&self) -> bool {
@@ -113,9 +82,31 @@ impl Parent {
     fn child_path(&self, name: &OsStr) -> String {
         let name = name.to_string_lossy();
         match &self.dir {
-            Some(b) => format!("{}/{}", b.path.read(), name),
+            Some(d) => format!("{}/{}", d.path.read(), name),
             None => name.into_owned(),
         }
+    }
+
+    /// Refuses a name reserved at a pool's top for a new volume or directory.
+    fn refuse_reserved(&self, name: &OsStr) -> Result<()> {
+        if self.top() && control::is_reserved(&name.to_string_lossy()) {
+            return Err(Error::Exists(format!(
+                "'{}' is a reserved name in a pool and cannot be a volume",
+                name.to_string_lossy()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses to remove or rename a control file.
+    fn refuse_control(&self, name: &OsStr, what: &str) -> Result<()> {
+        if self.top() && control::is_reserved(&name.to_string_lossy()) {
+            return Err(Error::NotPermitted(format!(
+                "'{}' is a control file and cannot be {what}",
+                name.to_string_lossy()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -145,8 +136,6 @@ const INVAL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 pub struct PoolFs {
     reg: Arc<Registry>,
     inodes: RwLock<InodeTable>,
-    /// Nodes of userspace NFS pools. Lock order: like `inodes` (never both).
-    remote: RwLock<InodeTable<RemoteNode>>,
     handles: HandleTable,
     started: SystemTime,
     /// Generation of every node of this daemon's life: node numbers start
@@ -164,59 +153,36 @@ pub struct PoolFs {
     busy: parking_lot::Mutex<std::collections::HashSet<u64>>,
     /// See `set_keep_cache`.
     keep_cache: std::sync::atomic::AtomicBool,
-    /// Last or ongoing wipe of each volume (by backing inode number).
+    /// Last or ongoing wipe of each volume (by node number).
     wipes: parking_lot::Mutex<std::collections::HashMap<u64, control::volume::WipeStatus>>,
 }
 
-/// What identifies a version of a file's content: mtime and size.
-fn stamp(st: &FileStat) -> (i64, i64, i64) {
-    (st.st_mtime, st.st_mtime_nsec, st.st_size)
+fn enotdir(op: &'static str) -> Error {
+    Error::Os {
+        op,
+        errno: Errno::ENOTDIR,
+    }
 }
 
-/// True for a file with set-user-id or set-group-id bits.
-fn has_setid(b: &Backing) -> bool {
-    fstat(b.fd.as_fd()).is_ok_and(|st| st.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0)
+fn eisdir(op: &'static str) -> Error {
+    Error::Os {
+        op,
+        errno: Errno::EISDIR,
+    }
 }
 
-/// What the VFS does to a regular file when an unprivileged caller writes,
-/// truncates or allocates, and when anyone changes its owner: drop
-/// set-user-id, set-group-id when group-executable or when the caller is
-/// neither privileged nor in the file's group, and file capabilities. The
-/// daemon works as root, so it must do it itself.
-fn kill_privs(fd: BorrowedFd<'_>, caller: &Ctx) -> Result<()> {
-    let st = fstat(fd)?;
-    kill_privs_as_of(fd, &st, caller)
+fn estale() -> Error {
+    Error::Os {
+        op: "lookup",
+        errno: Errno::ESTALE,
+    }
 }
 
-/// `kill_privs`, deciding from `before` (the file's state before an owner
-/// change: the group the caller must be in is the old one).
-fn kill_privs_as_of(fd: BorrowedFd<'_>, before: &FileStat, caller: &Ctx) -> Result<()> {
-    if before.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return Ok(());
-    }
-    let old = before.st_mode & 0o7777;
-    let mut kill = libc::S_ISUID;
-    if old & libc::S_ISGID != 0
-        && (old & libc::S_IXGRP != 0 || (!caller.privileged() && !caller.in_group(before.st_gid)))
-    {
-        kill |= libc::S_ISGID;
-    }
-    let mode = fstat(fd)?.st_mode & 0o7777;
-    if mode & kill != 0 {
-        nix::sys::stat::fchmodat(
-            nix::fcntl::AT_FDCWD,
-            sys::proc_path(fd).as_c_str(),
-            Mode::from_bits_truncate(mode & !kill),
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        )
-        .map_err(Error::os("chmod"))?;
-    }
-    match sys::removexattr(fd, c"security.capability") {
-        Ok(()) | Err(Errno::ENODATA) | Err(Errno::EOPNOTSUPP) => Ok(()),
-        Err(e) => Err(Error::Os {
-            op: "removexattr",
-            errno: e,
-        }),
+/// Every entry of a listed directory becomes a `.vol` directory.
+fn mirror_entries(out: &mut [DirEntry]) {
+    for e in out.iter_mut().skip(2) {
+        e.ino = inodes::mirror_dir(e.ino);
+        e.kind = Kind::Dir;
     }
 }
 
@@ -230,108 +196,11 @@ fn new_generation() -> u64 {
     u64::from(((mixed >> 32) as u32) ^ (mixed as u32)).max(1)
 }
 
-/// The path of an open object relative to `target` (its pool's directory),
-/// from the kernel's name for the descriptor; `None` when it lies elsewhere
-/// or was removed.
-fn relative_path(fd: BorrowedFd<'_>, target: &std::path::Path) -> Option<String> {
-    let full = std::fs::read_link(std::path::Path::new(sys::proc_path(fd).to_str().ok()?)).ok()?;
-    let rel = full.strip_prefix(target).ok()?.to_str()?;
-    (!rel.is_empty() && !rel.ends_with(" (deleted)")).then(|| rel.to_string())
-}
-
-/// I/O on a device of an inaccessible block pool fails with EIO.
-fn refuse_gone_device(node: &Backing) -> Result<()> {
-    if node.block.is_some() && node.pool.state() == crate::pool::PoolState::Inaccessible {
-        return Err(Error::Os {
-            op: "io",
-            errno: Errno::EIO,
-        });
-    }
-    Ok(())
-}
-
-/// Attributes of a backing node; a block device shows as a regular file of
-/// the device's size, all of it allocated.
-fn backing_attr(b: &Backing) -> Result<Attr> {
-    let mut a = stat_attr(b.ino, &fstat(b.fd.as_fd())?);
-    if let Some(size) = b.block {
-        a.size = size;
-        a.blocks = size / 512;
-        a.nlink = 1;
-    }
-    Ok(a)
-}
-
-/// Every entry of a listed backing directory becomes a `.vol` directory.
-fn mirror_entries(out: &mut [DirEntry]) {
-    for e in out.iter_mut().skip(2) {
-        e.ino = inodes::mirror_dir(e.ino);
-        e.kind = Kind::Dir;
-    }
-}
-
-fn stat_attr(ino: u64, st: &FileStat) -> Attr {
-    let ts = |s: i64, ns: i64| {
-        if s >= 0 {
-            SystemTime::UNIX_EPOCH + std::time::Duration::new(s as u64, ns as u32)
-        } else {
-            SystemTime::UNIX_EPOCH - std::time::Duration::new(s.unsigned_abs(), 0)
-                + std::time::Duration::new(0, ns as u32)
-        }
-    };
-    let is_dir = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR;
-    Attr {
-        ino,
-        size: st.st_size as u64,
-        blocks: st.st_blocks as u64,
-        atime: ts(st.st_atime, st.st_atime_nsec),
-        mtime: ts(st.st_mtime, st.st_mtime_nsec),
-        ctime: ts(st.st_ctime, st.st_ctime_nsec),
-        kind: if is_dir { Kind::Dir } else { Kind::File },
-        perm: (st.st_mode & 0o7777) as u16,
-        nlink: st.st_nlink as u32,
-        uid: st.st_uid,
-        gid: st.st_gid,
-        blksize: st.st_blksize as u32,
-    }
-}
-
-fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat> {
-    nix::sys::stat::fstatat(fd, c"", AtFlags::AT_EMPTY_PATH).map_err(Error::os("stat"))
-}
-
-fn file_type(st: &FileStat) -> SFlag {
-    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
-}
-
-fn time_spec(t: Option<Time>) -> nix::sys::time::TimeSpec {
-    use nix::sys::time::TimeSpec;
-    match t {
-        None => TimeSpec::UTIME_OMIT,
-        Some(Time::Now) => TimeSpec::UTIME_NOW,
-        Some(Time::At(st)) => match st.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(d) => TimeSpec::from_duration(d),
-            Err(e) => {
-                let d = e.duration();
-                let mut ts = TimeSpec::new(-(d.as_secs() as i64), 0);
-                if d.subsec_nanos() > 0 {
-                    ts = TimeSpec::new(
-                        -(d.as_secs() as i64) - 1,
-                        1_000_000_000 - i64::from(d.subsec_nanos()),
-                    );
-                }
-                ts
-            }
-        },
-    }
-}
-
 impl PoolFs {
     pub fn new(reg: Arc<Registry>) -> Self {
         PoolFs {
             reg,
             inodes: RwLock::new(InodeTable::new(inodes::DYNAMIC_BASE)),
-            remote: RwLock::new(InodeTable::new(inodes::REMOTE_BASE)),
             handles: HandleTable::default(),
             started: SystemTime::now(),
             generation: new_generation(),
@@ -390,25 +259,12 @@ impl PoolFs {
     /// or before it starts), so no cached name leads to a node of an old run.
     pub(crate) fn invalidate_pool_entries(&self, pool: &Pool, active: &Active) {
         let parent = inodes::pool_dir_ino(pool.id);
-        let mut names: Vec<OsString> = active
-            .devices()
-            .iter()
-            .map(|d| OsString::from(&d.name))
-            .collect();
-        names.extend(self.remote_names(active).into_iter().map(OsString::from));
-        if let Some(root) = active.dir()
-            && let Ok(mut dir) = sys::reopen(root, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
-                .and_then(nix::dir::Dir::from_fd)
-        {
-            for ent in dir.iter().flatten() {
-                let name = OsStr::from_bytes(ent.file_name().to_bytes());
-                if name != "." && name != ".." {
-                    names.push(name.to_os_string());
-                }
-            }
-        }
-        for name in names {
-            self.invalidate(Inval::Entry { parent, name });
+        // A store that cannot list now (a server that does not answer) gives none.
+        for e in active.store.list(None).unwrap_or_default() {
+            self.invalidate(Inval::Entry {
+                parent,
+                name: e.name,
+            });
         }
         // FIFO channel: once this one is done, every entry above is too.
         self.invalidate_now(Inval::Inode { ino: parent });
@@ -450,61 +306,43 @@ impl PoolFs {
                 Ok(Node::VolRoot(p))
             }
             None => {
-                if let Some((base, file)) = inodes::decode_mirror(ino) {
-                    if base >= inodes::REMOTE_BASE {
-                        let r = self.remote.read().get(base).ok_or_else(stale)?;
-                        if !r.is_live() {
-                            return Err(stale());
-                        }
-                        return Ok(match file {
-                            None => Node::RemoteVolDir(r),
-                            Some(f) => Node::RemoteVolCtl(r, f),
-                        });
-                    }
-                    let b = self.inodes.read().get(base).ok_or_else(stale)?;
-                    if !b.is_live() {
-                        return Err(stale());
-                    }
-                    return Ok(match file {
-                        None => Node::VolDir(b),
-                        Some(f) => Node::VolCtl(b, f),
-                    });
-                }
-                if ino >= inodes::REMOTE_BASE {
-                    let r = self.remote.read().get(ino).ok_or_else(stale)?;
-                    if !r.is_live() {
-                        return Err(stale());
-                    }
-                    return Ok(Node::Remote(r));
-                }
-                let b = self.inodes.read().get(ino).ok_or_else(stale)?;
-                if !b.is_live() {
+                let (base, mirror) = match inodes::decode_mirror(ino) {
+                    Some((base, file)) => (base, Some(file)),
+                    None => (ino, None),
+                };
+                let o = self.inodes.read().get(base).ok_or_else(stale)?;
+                if !o.is_live() {
                     return Err(stale());
                 }
-                Ok(Node::Backing(b))
+                Ok(match mirror {
+                    None => Node::Object(o),
+                    Some(None) => Node::VolDir(o),
+                    Some(Some(f)) => Node::VolCtl(o, f),
+                })
             }
         }
     }
 
     /// The directory `ino` as a parent of volumes.
-    fn parent(&self, ino: u64) -> Result<Parent> {
+    fn parent(&self, ino: u64) -> Result<Dir> {
         match self.node(ino)? {
             Node::PoolDir(pool) => {
                 let active = pool.active().ok_or_else(|| {
                     Error::NotFound(format!("pool '{}' is not running", pool.name()))
                 })?;
-                Parent::new(pool, active, None)
+                Ok(Dir {
+                    pool,
+                    active,
+                    dir: None,
+                })
             }
-            Node::Backing(b) if b.is_dir => Parent::new(b.pool.clone(), b.active.clone(), Some(b)),
-            Node::Backing(_)
-            | Node::PoolCtl(..)
-            | Node::VolCtl(..)
-            | Node::Remote(_)
-            | Node::RemoteVolCtl(..) => Err(Error::Os {
-                op: "lookup",
-                errno: Errno::ENOTDIR,
+            Node::Object(o) if o.is_dir => Ok(Dir {
+                pool: o.pool.clone(),
+                active: o.active.clone(),
+                dir: Some(o),
             }),
-            Node::VolRoot(_) | Node::VolDir(_) | Node::RemoteVolDir(_) => Err(Error::NotPermitted(
+            Node::Object(_) | Node::PoolCtl(..) | Node::VolCtl(..) => Err(enotdir("lookup")),
+            Node::VolRoot(_) | Node::VolDir(_) => Err(Error::NotPermitted(
                 "the .vol tree mirrors the pool; create and remove volumes in the pool itself"
                     .into(),
             )),
@@ -514,10 +352,23 @@ impl PoolFs {
         }
     }
 
+    /// The directory a `.vol` directory mirrors.
+    fn mirrored(&self, node: Node) -> Result<Dir> {
+        match node {
+            Node::VolRoot(pool) => self.parent(inodes::pool_dir_ino(pool.id)),
+            Node::VolDir(o) if o.is_dir => Ok(Dir {
+                pool: o.pool.clone(),
+                active: o.active.clone(),
+                dir: Some(o),
+            }),
+            _ => Err(enotdir("lookup")),
+        }
+    }
+
     /// `parent` for a request that makes a new name there: an inactive pool
     /// holds no volumes, and the one file an admin may be trying to edit
     /// through a temporary file is `config` (`sed -i`, editors).
-    fn parent_for_new(&self, ino: u64) -> Result<Parent> {
+    fn parent_for_new(&self, ino: u64) -> Result<Dir> {
         match self.parent(ino) {
             Err(Error::NotFound(_)) if inodes::decode(ino).is_some() => {
                 let name = self.pool_of(ino).map(|p| p.name()).unwrap_or_default();
@@ -534,10 +385,7 @@ impl PoolFs {
         match self.node(ino).ok()? {
             Node::Root => None,
             Node::PoolDir(p) | Node::PoolCtl(p, _) | Node::VolRoot(p) => Some(p),
-            Node::Backing(b) | Node::VolDir(b) | Node::VolCtl(b, _) => Some(b.pool.clone()),
-            Node::Remote(r) | Node::RemoteVolDir(r) | Node::RemoteVolCtl(r, _) => {
-                Some(r.pool.clone())
-            }
+            Node::Object(o) | Node::VolDir(o) | Node::VolCtl(o, _) => Some(o.pool.clone()),
         }
     }
 
@@ -568,13 +416,12 @@ impl PoolFs {
         }
     }
 
+    /// A running pool's directory shows its store's top (a local target's
+    /// attributes), else a synthetic directory.
     fn pool_dir_attr(&self, pool: &Pool) -> Result<Attr> {
         let ino = inodes::pool_dir_ino(pool.id);
-        match pool.active() {
-            Some(a) => match a.dir() {
-                Some(fd) => Ok(stat_attr(ino, &fstat(fd)?)),
-                None => Ok(self.dir_attr(ino, 0o755, 2)),
-            },
+        match pool.active().and_then(|a| a.store.top_attr()) {
+            Some(attr) => Ok(Attr { ino, ..attr? }),
             None => Ok(self.dir_attr(ino, 0o755, 2)),
         }
     }
@@ -615,120 +462,28 @@ impl PoolFs {
                         cache: Cache::Never,
                     });
                 }
-                if let Some(d) = self.remote_dir(parent)? {
-                    return self.remote_lookup(&d, name);
-                }
-                if let Some(e) = self.lookup_device(&pool, name)? {
-                    return Ok(e);
-                }
-                self.lookup_backing(&self.parent(parent)?, name)
+                self.lookup_in(&self.parent(parent)?, name)
             }
-            Node::VolRoot(pool) => {
-                if control::is_reserved(&name.to_string_lossy()) {
-                    return Err(Error::NotFound("no such volume".into()));
-                }
-                if let Some(d) = self.remote_dir(inodes::pool_dir_ino(pool.id))? {
-                    let e = self.remote_lookup(&d, name)?;
-                    return Ok(self.mirror_entry(e));
-                }
-                if let Some(e) = self.lookup_device(&pool, name)? {
-                    return Ok(self.mirror_entry(e));
-                }
-                let p = self.parent(inodes::pool_dir_ino(pool.id))?;
-                self.lookup_mirror(&p, name)
+            Node::VolRoot(_) if control::is_reserved(&name.to_string_lossy()) => {
+                Err(Error::NotFound("no such volume".into()))
             }
-            Node::RemoteVolDir(r) if r.is_dir => {
-                let d = self.remote_dir(r.ino)?.ok_or(Error::Os {
-                    op: "lookup",
-                    errno: Errno::ENOTDIR,
+            Node::VolDir(o) if !o.is_dir => {
+                let f = VolFile::from_name(&name.to_string_lossy())
+                    .ok_or_else(|| Error::NotFound("no such control file".into()))?;
+                let o = self.inodes.write().add_lookup(o.ino).ok_or_else(|| {
+                    Error::NotFound("no such volume (its pool stopped or it was removed)".into())
                 })?;
-                let e = self.remote_lookup(&d, name)?;
+                Ok(Entry {
+                    attr: self.ctl_attr(inodes::mirror_file(o.ino, f), f.writable()),
+                    cache: Cache::Never,
+                })
+            }
+            n @ (Node::VolRoot(_) | Node::VolDir(_)) => {
+                let e = self.lookup_in(&self.mirrored(n)?, name)?;
                 Ok(self.mirror_entry(e))
             }
-            Node::RemoteVolDir(r) => {
-                let f = VolFile::from_name(&name.to_string_lossy())
-                    .ok_or_else(|| Error::NotFound("no such control file".into()))?;
-                let r = self.remote.write().add_lookup(r.ino).ok_or_else(|| {
-                    Error::NotFound("no such volume (its pool stopped or it was removed)".into())
-                })?;
-                Ok(Entry {
-                    attr: self.ctl_attr(inodes::mirror_file(r.ino, f), f.writable()),
-                    cache: Cache::Never,
-                })
-            }
-            Node::VolDir(b) if b.is_dir => {
-                let p = Parent::new(b.pool.clone(), b.active.clone(), Some(b))?;
-                self.lookup_mirror(&p, name)
-            }
-            Node::VolDir(b) => {
-                let f = VolFile::from_name(&name.to_string_lossy())
-                    .ok_or_else(|| Error::NotFound("no such control file".into()))?;
-                let b = self.inodes.write().add_lookup(b.ino).ok_or_else(|| {
-                    Error::NotFound("no such volume (its pool stopped or it was removed)".into())
-                })?;
-                Ok(Entry {
-                    attr: self.ctl_attr(inodes::mirror_file(b.ino, f), f.writable()),
-                    cache: Cache::Never,
-                })
-            }
-            Node::Remote(_) => match self.remote_dir(parent)? {
-                Some(d) => self.remote_lookup(&d, name),
-                None => Err(Error::Os {
-                    op: "lookup",
-                    errno: Errno::ENOTDIR,
-                }),
-            },
-            _ => self.lookup_backing(&self.parent(parent)?, name),
+            _ => self.lookup_in(&self.parent(parent)?, name),
         }
-    }
-
-    /// A device of a running block pool (`None`: not a block pool).
-    fn lookup_device(&self, pool: &Arc<Pool>, name: &OsStr) -> Result<Option<Entry>> {
-        let Some(active) = pool.active() else {
-            return Ok(None);
-        };
-        if active.dir().is_some() {
-            return Ok(None);
-        }
-        let (idx, dev) = active
-            .devices()
-            .iter()
-            .enumerate()
-            .find(|(_, d)| OsStr::new(&d.name) == name)
-            .ok_or(Error::Os {
-                op: "lookup",
-                errno: Errno::ENOENT,
-            })?;
-        let fd = sys::dup(dev.fd.as_fd()).map_err(Error::os("lookup"))?;
-        let (size, path) = (dev.size, dev.name.clone());
-        let key = (pool.id, active.run, 0, idx as u64);
-        let node = {
-            let mut t = self.inodes.write();
-            let (node, unremembered) = t.lookup_unremembered(key, |ino| Backing {
-                ino,
-                pool: pool.clone(),
-                active: active.clone(),
-                fd,
-                is_dir: false,
-                block: Some(size),
-                stamp: parking_lot::Mutex::new(None),
-                path: RwLock::new(path),
-            });
-            if unremembered {
-                t.remember(node.ino, key, Reconnect::Device(idx));
-            }
-            node
-        };
-        Ok(Some(Entry {
-            attr: backing_attr(&node)?,
-            cache: Cache::Backing,
-        }))
-    }
-
-    /// Looks a backing object up and answers with its `.vol` mirror directory.
-    fn lookup_mirror(&self, p: &Parent, name: &OsStr) -> Result<Entry> {
-        let e = self.lookup_backing(p, name)?;
-        Ok(self.mirror_entry(e))
     }
 
     /// The `.vol` mirror directory of a looked-up object.
@@ -739,145 +494,86 @@ impl PoolFs {
         }
     }
 
-    fn lookup_backing(&self, parent: &Parent, name: &OsStr) -> Result<Entry> {
-        let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
-        let fd = match sys::open_beneath(parent.fd(), &c, OFlag::O_PATH, 0) {
-            Ok(fd) => fd,
-            // A symlink: never shown, never followed.
-            Err(Errno::ELOOP) | Err(Errno::EXDEV) => {
-                return Err(Error::Os {
-                    op: "lookup",
-                    errno: Errno::ENOENT,
-                });
-            }
-            Err(e) => {
-                return Err(Error::Os {
-                    op: "lookup",
-                    errno: e,
-                });
-            }
-        };
-        let st = fstat(fd.as_fd())?;
-        let is_dir = match file_type(&st) {
-            SFlag::S_IFREG => false,
-            SFlag::S_IFDIR => true,
-            _ => {
-                return Err(Error::Os {
-                    op: "lookup",
-                    errno: Errno::ENOENT,
-                });
-            }
-        };
-        let fd = if is_dir {
-            sys::reopen(fd.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
-                .map_err(Error::os("lookup"))?
-        } else {
-            fd
-        };
-        let key = (parent.pool.id, parent.active.run, st.st_dev, st.st_ino);
-        let path = parent.child_path(name);
-        let (node, unremembered) = self.inodes.write().lookup_unremembered(key, |ino| Backing {
+    /// Looks `name` up in a directory of a running pool: one kernel lookup
+    /// of the node.
+    fn lookup_in(&self, d: &Dir, name: &OsStr) -> Result<Entry> {
+        if d.top() && control::is_reserved(&name.to_string_lossy()) {
+            return Err(Error::Os {
+                op: "lookup",
+                errno: Errno::ENOENT,
+            });
+        }
+        let found = d.store().lookup(d.obj(), name)?;
+        Ok(self.adopt(d, d.child_path(name), found).1)
+    }
+
+    /// Records what a store found as a node of `d`'s pool (one kernel
+    /// lookup); its store key is kept once per number (see `lookup_self`),
+    /// taken with no lock held.
+    fn adopt(&self, d: &Dir, path: String, found: Found) -> (Arc<Object>, Entry) {
+        let key = (d.pool.id, d.active.run, found.id.0, found.id.1);
+        let is_dir = found.attr.kind == Kind::Dir;
+        let (node, unremembered) = self.inodes.write().lookup_unremembered(key, |ino| Object {
             ino,
-            pool: parent.pool.clone(),
-            active: parent.active.clone(),
-            fd,
+            pool: d.pool.clone(),
+            active: d.active.clone(),
             is_dir,
-            block: None,
+            obj: found.obj,
             stamp: parking_lot::Mutex::new(None),
             path: RwLock::new(path.clone()),
         });
         *node.path.write() = path.clone();
-        if unremembered {
-            self.remember_tree_node(&node, key, path);
+        if unremembered && let Some(k) = node.store().key(&node.obj) {
+            self.inodes
+                .write()
+                .remember(node.ino, key, Reconnect { key: k, path });
         }
-        Ok(Entry {
-            attr: stat_attr(node.ino, &st),
+        let entry = Entry {
+            attr: Attr {
+                ino: node.ino,
+                ..found.attr
+            },
             cache: Cache::Backing,
-        })
-    }
-
-    /// Records how to find a local node again after the kernel forgot it
-    /// (its file handle; once per number, see `lookup_unremembered`); see
-    /// `lookup_self`. The syscall runs with no lock held.
-    fn remember_tree_node(&self, node: &Backing, key: inodes::Key, path: String) {
-        // Not every filesystem gives handles: such nodes only live while cached.
-        if let Ok(handle) = sys::file_handle(node.fd.as_fd()) {
-            let how = Reconnect::Tree {
-                handle,
-                path,
-                is_dir: node.is_dir,
-            };
-            self.inodes.write().remember(node.ino, key, how);
-        }
+        };
+        (node, entry)
     }
 
     /// `LOOKUP(ino, ".")`: the kernel asks for a node by number, from a
     /// file handle it gave out (`open_by_handle_at`, an NFS re-export)
     /// after it forgot the node. Counts as a lookup of that node.
     fn lookup_self(&self, ino: u64) -> Result<Entry> {
-        let stale = || Error::Os {
-            op: "lookup",
-            errno: Errno::ESTALE,
-        };
         if inodes::decode(ino).is_some() {
             return self.getattr(ino);
         }
         let base = inodes::decode_mirror(ino).map_or(ino, |(b, _)| b);
-        if base >= inodes::REMOTE_BASE {
-            // Userspace NFS nodes: only while the kernel still holds them.
-            self.remote.write().add_lookup(base).ok_or_else(stale)?;
-            return self.getattr(ino);
-        }
         if self.inodes.write().add_lookup(base).is_none() {
             self.revive(base)?;
         }
         self.getattr(ino)
     }
 
-    /// Finds a forgotten node of a pool's current run again and counts one
-    /// lookup of it; `ESTALE` when it is gone or its run ended.
+    /// Finds a forgotten node of a pool's current run again through its
+    /// store key and counts one lookup of it; `ESTALE` when it is gone or
+    /// its run ended.
     fn revive(&self, ino: u64) -> Result<()> {
-        let stale = || Error::Os {
-            op: "lookup",
-            errno: Errno::ESTALE,
-        };
-        let (key, how) = self.inodes.read().reconnect_of(ino).ok_or_else(stale)?;
-        let pool = self.reg.by_id(key.0).ok_or_else(stale)?;
-        let active = pool.active().filter(|a| a.run == key.1).ok_or_else(stale)?;
-        let (fd, is_dir, block, path) = match how {
-            Reconnect::Device(idx) => {
-                let dev = active.devices().get(idx).ok_or_else(stale)?;
-                let fd = sys::dup(dev.fd.as_fd()).map_err(Error::os("lookup"))?;
-                (fd, false, Some(dev.size), dev.name.clone())
-            }
-            Reconnect::Tree {
-                handle,
-                path,
-                is_dir,
-            } => {
-                let root = active.dir().ok_or_else(stale)?;
-                let fd = sys::open_by_handle(root, &handle, OFlag::O_PATH).map_err(|_| stale())?;
-                let st = fstat(fd.as_fd())?;
-                if (st.st_dev, st.st_ino) != (key.2, key.3) {
-                    return Err(stale());
-                }
-                let fd = if is_dir {
-                    sys::reopen(fd.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
-                        .map_err(Error::os("lookup"))?
-                } else {
-                    fd
-                };
-                let path = relative_path(fd.as_fd(), &active.target).unwrap_or(path);
-                (fd, is_dir, None, path)
-            }
-        };
-        self.inodes.write().lookup(key, |ino| Backing {
+        let (key, how) = self.inodes.read().reconnect_of(ino).ok_or_else(estale)?;
+        let pool = self.reg.by_id(key.0).ok_or_else(estale)?;
+        let active = pool
+            .active()
+            .filter(|a| a.run == key.1)
+            .ok_or_else(estale)?;
+        let found = active.store.reconnect(&how.key)?;
+        if found.id != (key.2, key.3) {
+            return Err(estale());
+        }
+        let path = active.store.path_of(&found.obj).unwrap_or(how.path);
+        let is_dir = found.attr.kind == Kind::Dir;
+        self.inodes.write().lookup(key, |ino| Object {
             ino,
             pool: pool.clone(),
             active: active.clone(),
-            fd,
             is_dir,
-            block,
+            obj: found.obj,
             stamp: parking_lot::Mutex::new(None),
             path: RwLock::new(path),
         });
@@ -889,50 +585,41 @@ impl PoolFs {
     fn lookup_parent(&self, ino: u64) -> Result<Entry> {
         match self.node(ino)? {
             Node::Root | Node::PoolDir(_) => self.getattr(inodes::ROOT),
-            Node::Backing(b) if b.is_dir => {
-                let path = b.path.read().clone();
+            Node::Object(o) if o.is_dir => {
+                let path = o.path.read().clone();
                 let Some((up, _)) = path.rsplit_once('/') else {
-                    return self.getattr(inodes::pool_dir_ino(b.pool.id));
+                    return self.getattr(inodes::pool_dir_ino(o.pool.id));
                 };
                 // Walk down from the pool's top; only the last step counts
                 // as the kernel's lookup.
-                let mut parent = Parent::new(b.pool.clone(), b.active.clone(), None)?;
+                let mut d = Dir {
+                    pool: o.pool.clone(),
+                    active: o.active.clone(),
+                    dir: None,
+                };
                 let mut walked = Vec::new();
                 let mut entry = None;
                 for comp in up.split('/') {
-                    let e = self.lookup_backing(&parent, OsStr::new(comp))?;
-                    let node = self.inodes.read().get(e.attr.ino).ok_or(Error::Os {
-                        op: "lookup",
-                        errno: Errno::ESTALE,
-                    })?;
+                    let e = self.lookup_in(&d, OsStr::new(comp))?;
+                    let node = self.inodes.read().get(e.attr.ino).ok_or_else(estale)?;
                     walked.push(e.attr.ino);
-                    parent = Parent::new(b.pool.clone(), b.active.clone(), Some(node))?;
+                    d.dir = Some(node);
                     entry = Some(e);
                 }
                 walked.pop();
                 for w in walked {
                     self.forget(w, 1);
                 }
-                entry.ok_or(Error::Os {
-                    op: "lookup",
-                    errno: Errno::ESTALE,
-                })
+                entry.ok_or_else(estale)
             }
-            _ => Err(Error::Os {
-                op: "lookup",
-                errno: Errno::ENOTDIR,
-            }),
+            _ => Err(enotdir("lookup")),
         }
     }
 
     pub fn forget(&self, ino: u64, n: u64) {
         if inodes::decode(ino).is_none() {
             let base = inodes::decode_mirror(ino).map_or(ino, |(b, _)| b);
-            if base >= inodes::REMOTE_BASE {
-                self.remote.write().forget(base, n);
-            } else {
-                self.inodes.write().forget(base, n);
-            }
+            self.inodes.write().forget(base, n);
         }
     }
 
@@ -941,32 +628,27 @@ impl PoolFs {
             Node::Root => (self.dir_attr(ino, 0o755, 2), Cache::Backing),
             Node::PoolDir(p) => (self.pool_dir_attr(&p)?, Cache::Backing),
             Node::PoolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
-            Node::Backing(b) => (backing_attr(&b)?, Cache::Backing),
-            Node::Remote(r) => (self.remote_getattr(&r)?, Cache::Backing),
-            Node::VolRoot(_) | Node::VolDir(_) | Node::RemoteVolDir(_) => {
-                (self.dir_attr(ino, 0o755, 2), Cache::Never)
+            Node::Object(o) => {
+                let attr = o.store().getattr(&o.obj)?;
+                (Attr { ino, ..attr }, Cache::Backing)
             }
-            Node::VolCtl(_, f) | Node::RemoteVolCtl(_, f) => {
-                (self.ctl_attr(ino, f.writable()), Cache::Never)
-            }
+            Node::VolRoot(_) | Node::VolDir(_) => (self.dir_attr(ino, 0o755, 2), Cache::Never),
+            Node::VolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
         };
         Ok(Entry { attr, cache })
     }
 
     pub fn setattr(&self, ino: u64, sa: SetAttr) -> Result<Entry> {
-        let fd_owner;
-        let fd = match self.node(ino)? {
-            Node::Remote(r) => return self.remote_setattr(&r, sa),
-            Node::PoolCtl(..) | Node::VolCtl(..) | Node::RemoteVolCtl(..) => {
+        match self.node(ino)? {
+            Node::PoolCtl(..) | Node::VolCtl(..) => {
                 // O_TRUNC on a control file does nothing (sysfs rule).
                 if sa.mode.is_some() || sa.uid.is_some() || sa.gid.is_some() {
                     return Err(Error::NotPermitted(
                         "control files keep their owner and mode".into(),
                     ));
                 }
-                return self.getattr(ino);
             }
-            Node::Root | Node::VolRoot(_) | Node::VolDir(_) | Node::RemoteVolDir(_) => {
+            Node::Root | Node::VolRoot(_) | Node::VolDir(_) => {
                 return Err(Error::NotPermitted(
                     "the mount's root and the .vol tree cannot be changed".into(),
                 ));
@@ -979,94 +661,18 @@ impl PoolFs {
                     ))
                 })?;
                 if sa.size.is_some() {
-                    return Err(Error::Os {
-                        op: "truncate",
-                        errno: Errno::EISDIR,
-                    });
+                    return Err(eisdir("truncate"));
                 }
-                let root = match &a.storage {
-                    Storage::Dir(fd) => fd.clone(),
-                    Storage::Block(_) | Storage::Nfs(_) => {
-                        return Err(Error::NotPermitted(
-                            "the directory of a block or userspace NFS pool cannot be changed"
-                                .into(),
-                        ));
-                    }
+                a.store.setattr(None, &sa, None)?;
+            }
+            Node::Object(o) => {
+                let via = sa.fh.and_then(|fh| self.handles.get(fh, ino).ok());
+                let open = match via.as_deref().map(|h| &h.kind) {
+                    Some(OpenKind::Volume { file, .. }) => Some(&**file),
+                    _ => None,
                 };
-                fd_owner = Fd::Root(root);
-                fd_owner.fd()
+                o.store().setattr(Some(&o.obj), &sa, open)?;
             }
-            Node::Backing(b) => {
-                if let Some(size) = b.block {
-                    let only_same_size = sa.size.is_none_or(|s| s == size)
-                        && sa.mode.is_none()
-                        && sa.uid.is_none()
-                        && sa.gid.is_none()
-                        && sa.atime.is_none()
-                        && sa.mtime.is_none();
-                    if !only_same_size {
-                        return Err(Error::NotPermitted(format!(
-                            "'{}' is a block device volume: its size and attributes are fixed",
-                            b.path.read()
-                        )));
-                    }
-                    return self.getattr(ino);
-                }
-                fd_owner = Fd::Node(b);
-                fd_owner.fd()
-            }
-        };
-        if sa.changes_nothing() {
-            // `chown(f, -1, -1)` or an unprivileged change the kernel saw
-            // coming (fallocate): drop set-id bits as the VFS would.
-            kill_privs(fd, &sa.caller)?;
-        }
-        if sa.uid.is_some() || sa.gid.is_some() {
-            let before = fstat(fd)?;
-            nix::unistd::fchownat(
-                fd,
-                c"",
-                sa.uid.map(nix::unistd::Uid::from_raw),
-                sa.gid.map(nix::unistd::Gid::from_raw),
-                AtFlags::AT_EMPTY_PATH,
-            )
-            .map_err(Error::os("chown"))?;
-            // Any owner change drops set-user-id, whoever asks.
-            kill_privs_as_of(fd, &before, &sa.caller)?;
-        }
-        if let Some(mode) = sa.mode {
-            nix::sys::stat::fchmodat(
-                nix::fcntl::AT_FDCWD,
-                sys::proc_path(fd).as_c_str(),
-                Mode::from_bits_truncate(mode & 0o7777),
-                nix::sys::stat::FchmodatFlags::FollowSymlink,
-            )
-            .map_err(Error::os("chmod"))?;
-        }
-        if let Some(size) = sa.size {
-            let size = i64::try_from(size).map_err(|_| Error::Os {
-                op: "truncate",
-                errno: Errno::EFBIG,
-            })?;
-            let via_handle = sa.fh.and_then(|fh| self.handles.get(fh, ino).ok());
-            match via_handle.as_deref().map(|h| &h.kind) {
-                Some(OpenKind::Volume { file, .. }) => nix::unistd::ftruncate(file, size),
-                _ => nix::unistd::truncate(sys::proc_path(fd).as_c_str(), size),
-            }
-            .map_err(Error::os("truncate"))?;
-            if !sa.caller.privileged() {
-                kill_privs(fd, &sa.caller)?;
-            }
-        }
-        if sa.atime.is_some() || sa.mtime.is_some() {
-            nix::sys::stat::utimensat(
-                nix::fcntl::AT_FDCWD,
-                sys::proc_path(fd).as_c_str(),
-                &time_spec(sa.atime),
-                &time_spec(sa.mtime),
-                nix::sys::stat::UtimensatFlags::FollowSymlink,
-            )
-            .map_err(Error::os("utimens"))?;
         }
         self.getattr(ino)
     }
@@ -1077,75 +683,32 @@ impl PoolFs {
         if let Node::Root = self.node(parent)? {
             return self.define_pool(name);
         }
-        if let Some(d) = self.remote_dir(parent)? {
-            return self.remote_mkdir(ctx, &d, name, mode);
-        }
-        let p = self.parent_for_new(parent)?;
-        self.refuse_reserved(&p, name)?;
-        let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
-        {
-            let _ids = sys::FsIdGuard::new(ctx.uid, ctx.gid);
-            nix::sys::stat::mkdirat(
-                p.fd(),
-                c.as_c_str(),
-                Mode::from_bits_truncate(mode & 0o7777),
-            )
-            .map_err(Error::os("mkdir"))?;
-        }
-        self.lookup_backing(&p, name)
-    }
-
-    fn refuse_reserved(&self, p: &Parent, name: &OsStr) -> Result<()> {
-        if p.top() && control::is_reserved(&name.to_string_lossy()) {
-            return Err(Error::Exists(format!(
-                "'{}' is a reserved name in a pool and cannot be a volume",
-                name.to_string_lossy()
-            )));
-        }
-        Ok(())
+        let d = self.parent_for_new(parent)?;
+        d.refuse_reserved(name)?;
+        let found = d.store().mkdir(&ctx, d.obj(), name, mode)?;
+        Ok(self.adopt(&d, d.child_path(name), found).1)
     }
 
     pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
         if let Node::Root = self.node(parent)? {
             return self.undefine_pool(name);
         }
-        if let Some(d) = self.remote_dir(parent)? {
-            return self.remote_unlink(&d, name, true);
-        }
-        let p = self.parent(parent)?;
-        if p.top() && control::is_reserved(&name.to_string_lossy()) {
-            return Err(Error::NotPermitted(format!(
-                "'{}' is a control file and cannot be removed",
-                name.to_string_lossy()
-            )));
-        }
-        let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
-        nix::unistd::unlinkat(p.fd(), c.as_c_str(), nix::unistd::UnlinkatFlags::RemoveDir)
-            .map_err(Error::os("rmdir"))
+        let d = self.parent(parent)?;
+        d.refuse_control(name, "removed")?;
+        d.store().rmdir(d.obj(), name)
     }
 
     /// Opens a directory; it is listed by the first `readdir` (offset 0).
     pub fn opendir(&self, ino: u64) -> Result<u64> {
-        if let Node::Remote(r) = self.node(ino)? {
-            if !r.is_dir {
-                return Err(Error::Os {
-                    op: "opendir",
-                    errno: Errno::ENOTDIR,
-                });
-            }
-        } else if let Node::Backing(b) = self.node(ino)?
-            && !b.is_dir
+        if let Node::Object(o) = self.node(ino)?
+            && !o.is_dir
         {
-            return Err(Error::Os {
-                op: "opendir",
-                errno: Errno::ENOTDIR,
-            });
+            return Err(enotdir("opendir"));
         }
-        let entries = Vec::new();
         Ok(self.handles.insert(OpenFile {
             ino,
             kind: OpenKind::Dir {
-                entries: parking_lot::Mutex::new(entries),
+                entries: parking_lot::Mutex::new(Vec::new()),
             },
         }))
     }
@@ -1207,130 +770,48 @@ impl PoolFs {
                         name: f.name().into(),
                     });
                 }
-                if let Some(active) = pool.active() {
+                if pool.active().is_some() {
                     out.push(DirEntry {
                         ino: inodes::vol_root_ino(pool.id),
                         kind: Kind::Dir,
                         name: control::VOL_DIR.into(),
                     });
-                    if active.nfs().is_some() {
-                        if let Some(d) = self.remote_dir(ino)? {
-                            self.remote_list(&d, &mut out)?;
-                        }
-                    } else if active.dir().is_none() {
-                        self.list_devices(&pool, &active, &mut out);
-                    } else {
-                        let p = Parent::new(pool, active, None)?;
-                        self.list_backing(&p, &mut out)?;
-                    }
+                    self.list_in(&self.parent(ino)?, &mut out)?;
                 }
             }
-            Node::Backing(b) if b.is_dir => {
-                let p = Parent::new(b.pool.clone(), b.active.clone(), Some(b))?;
-                self.list_backing(&p, &mut out)?;
-            }
-            Node::Remote(r) if r.is_dir => {
-                if let Some(d) = self.remote_dir(ino)? {
-                    self.remote_list(&d, &mut out)?;
-                }
-            }
-            Node::VolRoot(pool) => {
-                match pool.active() {
-                    Some(a) if a.nfs().is_some() => {
-                        if let Some(d) = self.remote_dir(inodes::pool_dir_ino(pool.id))? {
-                            self.remote_list(&d, &mut out)?;
-                        }
-                    }
-                    Some(a) if a.dir().is_none() => self.list_devices(&pool, &a, &mut out),
-                    _ => {
-                        let p = self.parent(inodes::pool_dir_ino(pool.id))?;
-                        self.list_backing(&p, &mut out)?;
-                    }
-                }
-                mirror_entries(&mut out);
-            }
-            Node::VolDir(b) if b.is_dir => {
-                let p = Parent::new(b.pool.clone(), b.active.clone(), Some(b))?;
-                self.list_backing(&p, &mut out)?;
-                mirror_entries(&mut out);
-            }
-            Node::RemoteVolDir(r) if r.is_dir => {
-                if let Some(d) = self.remote_dir(r.ino)? {
-                    self.remote_list(&d, &mut out)?;
-                }
-                mirror_entries(&mut out);
-            }
-            Node::VolDir(_) | Node::RemoteVolDir(_) => {
-                let base = inodes::decode_mirror(ino).map_or(ino, |(b, _)| b);
+            Node::Object(o) if o.is_dir => self.list_in(&self.parent(ino)?, &mut out)?,
+            Node::VolDir(o) if !o.is_dir => {
                 for f in VolFile::ALL {
                     out.push(DirEntry {
-                        ino: inodes::mirror_file(base, f),
+                        ino: inodes::mirror_file(o.ino, f),
                         kind: Kind::File,
                         name: f.name().into(),
                     });
                 }
             }
-            _ => {
-                return Err(Error::Os {
-                    op: "opendir",
-                    errno: Errno::ENOTDIR,
-                });
+            n @ (Node::VolRoot(_) | Node::VolDir(_)) => {
+                self.list_in(&self.mirrored(n)?, &mut out)?;
+                mirror_entries(&mut out);
             }
+            _ => return Err(enotdir("opendir")),
         }
         Ok(out)
     }
 
-    fn list_devices(&self, pool: &Pool, active: &Active, out: &mut Vec<DirEntry>) {
+    /// The volumes and sub-directories of `d` (names reserved at a pool's
+    /// top hidden: the control files shadow them).
+    fn list_in(&self, d: &Dir, out: &mut Vec<DirEntry>) -> Result<()> {
+        let listed = d.store().list(d.obj())?;
         let mut t = self.inodes.write();
-        for (i, d) in active.devices().iter().enumerate() {
-            out.push(DirEntry {
-                ino: t.number((pool.id, active.run, 0, i as u64)),
-                kind: Kind::File,
-                name: OsString::from(&d.name),
-            });
-        }
-    }
-
-    fn list_backing(&self, p: &Parent, out: &mut Vec<DirEntry>) -> Result<()> {
-        let fd = sys::reopen(p.fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
-            .map_err(Error::os("readdir"))?;
-        let mut dir = nix::dir::Dir::from_fd(fd).map_err(Error::os("readdir"))?;
-        let dirfd = sys::dup(dir.as_fd()).map_err(Error::os("readdir"))?;
-        let dev = fstat(dirfd.as_fd())?.st_dev;
-        let start = out.len();
-        for ent in dir.iter() {
-            let ent = ent.map_err(Error::os("readdir"))?;
-            let name = OsStr::from_bytes(ent.file_name().to_bytes());
-            if name == "." || name == ".." {
+        for e in listed {
+            if d.top() && control::is_reserved(&e.name.to_string_lossy()) {
                 continue;
             }
-            if p.top() && control::is_reserved(&name.to_string_lossy()) {
-                continue;
-            }
-            let kind = match ent.file_type() {
-                Some(nix::dir::Type::File) => Kind::File,
-                Some(nix::dir::Type::Directory) => Kind::Dir,
-                Some(_) => continue,
-                None => match nix::sys::stat::fstatat(
-                    &dirfd,
-                    ent.file_name(),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                ) {
-                    Ok(st) if file_type(&st) == SFlag::S_IFREG => Kind::File,
-                    Ok(st) if file_type(&st) == SFlag::S_IFDIR => Kind::Dir,
-                    _ => continue,
-                },
-            };
             out.push(DirEntry {
-                // The backing inode number for now; replaced below.
-                ino: ent.ino(),
-                kind,
-                name: name.to_os_string(),
+                ino: t.number((d.pool.id, d.active.run, e.id.0, e.id.1)),
+                kind: e.kind,
+                name: e.name,
             });
-        }
-        let mut t = self.inodes.write();
-        for e in out.iter_mut().skip(start) {
-            e.ino = t.number((p.pool.id, p.active.run, dev, e.ino));
         }
         Ok(())
     }
@@ -1340,99 +821,59 @@ impl PoolFs {
     pub fn open(&self, ctx: Ctx, ino: u64, flags: i32) -> Result<Opened> {
         match self.node(ino)? {
             Node::PoolCtl(pool, f) => self.open_control(ino, Ctl::Pool(pool, f), flags),
-            Node::VolCtl(b, f) => self.open_control(ino, Ctl::Volume(b, f), flags),
-            Node::RemoteVolCtl(r, f) => self.open_control(ino, Ctl::RemoteVolume(r, f), flags),
-            Node::Backing(b) if !b.is_dir => {
-                let mut o = self.open_volume(b.clone(), flags)?;
-                if ctx.uid != 0 && flags & libc::O_ACCMODE != libc::O_RDONLY && has_setid(&b) {
-                    o.volume = false;
-                }
-                Ok(o)
+            Node::VolCtl(o, f) => self.open_control(ino, Ctl::Volume(o, f), flags),
+            Node::Object(o) if !o.is_dir => {
+                // A store that watches its storage says now whether it answers.
+                self.check_health(&o.pool);
+                let opened = o.store().open(&ctx, &o.obj, flags)?;
+                self.register_volume(o, opened)
             }
-            Node::Remote(r) => self.remote_open(r),
-            Node::RemoteVolDir(_)
-            | Node::Backing(_)
+            Node::Object(_)
             | Node::PoolDir(_)
             | Node::Root
             | Node::VolRoot(_)
-            | Node::VolDir(_) => Err(Error::Os {
-                op: "open",
-                errno: Errno::EISDIR,
-            }),
+            | Node::VolDir(_) => Err(eisdir("open")),
         }
     }
 
-    fn open_volume(&self, node: Arc<Backing>, flags: i32) -> Result<Opened> {
-        if node.block.is_some() {
-            self.check_health(&node.pool);
-            if node.pool.state() == crate::pool::PoolState::Inaccessible {
-                return Err(Error::Os {
-                    op: "open",
-                    errno: Errno::EIO,
-                });
-            }
-        }
-        let oflags = OFlag::from_bits_truncate(flags)
-            & !(OFlag::O_CREAT
-                | OFlag::O_EXCL
-                | OFlag::O_TRUNC
-                | OFlag::O_APPEND
-                | OFlag::O_NOCTTY);
-        let fd = sys::reopen(node.fd.as_fd(), oflags).map_err(Error::os("open"))?;
-        self.register_volume(node, fd, oflags)
-    }
-
+    /// Registers an open of a volume: refused while the volume is being
+    /// wiped; counted by its pool, so `stop` waits for it. `busy` is held
+    /// until the handle is in the table, so a wipe cannot start in between.
     fn register_volume(
         &self,
-        node: Arc<Backing>,
-        fd: std::os::fd::OwnedFd,
-        oflags: OFlag,
+        node: Arc<Object>,
+        opened: crate::store::StoreOpen,
     ) -> Result<Opened> {
-        let direct = oflags.contains(OFlag::O_DIRECT);
-        // The stat is taken before the lock: no syscall under `busy`.
+        // The stamp is taken before the lock: no syscall under `busy`.
         let keep_cache = self.keep_cache.load(std::sync::atomic::Ordering::Relaxed)
-            && node.block.is_none()
-            && fstat(fd.as_fd()).is_ok_and(|st| *node.stamp.lock() == Some(stamp(&st)));
-        let (ino, pool, run, path) = (
-            node.ino,
-            node.pool.clone(),
-            node.active.run,
-            node.path.read().clone(),
-        );
-        let fh = self.admit_open(ino, &pool, run, &path, || OpenKind::Volume {
-            node,
-            file: std::fs::File::from(fd),
-            direct,
-        })?;
-        Ok(Opened {
-            fh,
-            direct_io: false,
-            volume: true,
-            keep_cache,
-        })
-    }
-
-    /// Registers an open of volume `ino` (any pool type): refused while the
-    /// volume is being wiped; counted by its pool, so `stop` waits for it.
-    /// `busy` is held until the handle is in the table, so a wipe cannot
-    /// start in between.
-    fn admit_open(
-        &self,
-        ino: u64,
-        pool: &Pool,
-        run: u64,
-        path: &str,
-        kind: impl FnOnce() -> OpenKind,
-    ) -> Result<u64> {
+            && opened
+                .file
+                .stamp()
+                .is_some_and(|s| *node.stamp.lock() == Some(s));
+        let path = node.path.read().clone();
         let busy = self.busy.lock();
-        if busy.contains(&ino) {
+        if busy.contains(&node.ino) {
             return Err(Error::Busy(format!("volume '{path}' is being wiped")));
         }
         let fh = self.handles.reserve();
-        pool.register_open(fh, path, run)?;
-        self.handles.insert_at(fh, OpenFile { ino, kind: kind() });
+        node.pool.register_open(fh, &path, node.active.run)?;
+        self.handles.insert_at(
+            fh,
+            OpenFile {
+                ino: node.ino,
+                kind: OpenKind::Volume {
+                    node,
+                    file: opened.file,
+                },
+            },
+        );
         drop(busy);
-        Ok(fh)
+        Ok(Opened {
+            fh,
+            direct_io: false,
+            volume: opened.passthrough,
+            keep_cache,
+        })
     }
 
     pub fn create(
@@ -1443,71 +884,53 @@ impl PoolFs {
         mode: u32,
         flags: i32,
     ) -> Result<(Entry, Opened)> {
-        if let Some(d) = self.remote_dir(parent)? {
-            return self.remote_create(ctx, &d, name, mode, flags);
+        let d = self.parent_for_new(parent)?;
+        d.refuse_reserved(name)?;
+        match d.store().create(&ctx, d.obj(), name, mode, flags) {
+            Ok((found, opened)) => {
+                let (node, entry) = self.adopt(&d, d.child_path(name), found);
+                Ok((entry, self.register_volume(node, opened)?))
+            }
+            Err(Error::Os {
+                errno: Errno::EEXIST,
+                ..
+            }) if flags & libc::O_EXCL == 0 => {
+                // Appeared behind poolfs's back: open what is there, if it
+                // is a volume (a name hidden from poolfs stays taken).
+                let e = self.lookup_in(&d, name).map_err(|e| match e {
+                    Error::Os {
+                        errno: Errno::ENOENT,
+                        ..
+                    } => Error::Os {
+                        op: "create",
+                        errno: Errno::EEXIST,
+                    },
+                    e => e,
+                })?;
+                if e.attr.kind == Kind::Dir {
+                    self.forget(e.attr.ino, 1);
+                    return Err(eisdir("create"));
+                }
+                let opened = self
+                    .open(ctx, e.attr.ino, flags)
+                    .inspect_err(|_| self.forget(e.attr.ino, 1))?;
+                if flags & libc::O_TRUNC != 0 && e.attr.size > 0 {
+                    let sa = SetAttr {
+                        size: Some(0),
+                        fh: Some(opened.fh),
+                        caller: ctx,
+                        ..SetAttr::default()
+                    };
+                    if let Err(err) = self.setattr(e.attr.ino, sa) {
+                        self.release(opened.fh);
+                        self.forget(e.attr.ino, 1);
+                        return Err(err);
+                    }
+                }
+                Ok((e, opened))
+            }
+            Err(e) => Err(e),
         }
-        let p = self.parent_for_new(parent)?;
-        self.refuse_reserved(&p, name)?;
-        let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
-        let oflags = OFlag::from_bits_truncate(flags)
-            & !(OFlag::O_CREAT
-                | OFlag::O_EXCL
-                | OFlag::O_TRUNC
-                | OFlag::O_APPEND
-                | OFlag::O_NOCTTY);
-        let created = {
-            let _ids = sys::FsIdGuard::new(ctx.uid, ctx.gid);
-            sys::open_beneath(
-                p.fd(),
-                &c,
-                oflags | OFlag::O_CREAT | OFlag::O_EXCL,
-                mode & 0o7777,
-            )
-        };
-        let fd = match created {
-            Ok(fd) => fd,
-            Err(Errno::EEXIST) if flags & libc::O_EXCL == 0 => {
-                // Appeared behind poolfs's back: open what is there, if it is a volume.
-                let e = self.lookup_backing(&p, name)?;
-                let opened = self.open(ctx, e.attr.ino, flags)?;
-                return Ok((e, opened));
-            }
-            Err(Errno::ELOOP) => {
-                return Err(Error::Os {
-                    op: "create",
-                    errno: Errno::EEXIST,
-                });
-            }
-            Err(e) => {
-                return Err(Error::Os {
-                    op: "create",
-                    errno: e,
-                });
-            }
-        };
-        let st = fstat(fd.as_fd())?;
-        let pfd = sys::reopen(fd.as_fd(), OFlag::O_PATH).map_err(Error::os("create"))?;
-        let key = (p.pool.id, p.active.run, st.st_dev, st.st_ino);
-        let path = p.child_path(name);
-        let (node, unremembered) = self.inodes.write().lookup_unremembered(key, |ino| Backing {
-            ino,
-            pool: p.pool.clone(),
-            active: p.active.clone(),
-            fd: pfd,
-            is_dir: false,
-            block: None,
-            stamp: parking_lot::Mutex::new(None),
-            path: RwLock::new(path.clone()),
-        });
-        if unremembered {
-            self.remember_tree_node(&node, key, path);
-        }
-        let entry = Entry {
-            attr: stat_attr(node.ino, &st),
-            cache: Cache::Backing,
-        };
-        let opened = self.register_volume(node, fd, oflags)?;
-        Ok((entry, opened))
     }
 
     pub fn mknod(&self, ctx: Ctx, parent: u64, name: &OsStr, mode: u32) -> Result<Entry> {
@@ -1523,23 +946,9 @@ impl PoolFs {
     }
 
     pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
-        if let Some(d) = self.remote_dir(parent)? {
-            return self.remote_unlink(&d, name, false);
-        }
-        let p = self.parent(parent)?;
-        if p.top() && control::is_reserved(&name.to_string_lossy()) {
-            return Err(Error::NotPermitted(format!(
-                "'{}' is a control file and cannot be removed",
-                name.to_string_lossy()
-            )));
-        }
-        let c = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
-        nix::unistd::unlinkat(
-            p.fd(),
-            c.as_c_str(),
-            nix::unistd::UnlinkatFlags::NoRemoveDir,
-        )
-        .map_err(Error::os("unlink"))
+        let d = self.parent(parent)?;
+        d.refuse_control(name, "removed")?;
+        d.store().unlink(d.obj(), name)
     }
 
     pub fn rename(
@@ -1553,17 +962,6 @@ impl PoolFs {
         if matches!(self.node(parent)?, Node::Root) || matches!(self.node(newparent)?, Node::Root) {
             return self.rename_pool(parent, name, newparent, newname);
         }
-        match (self.remote_dir(parent)?, self.remote_dir(newparent)?) {
-            (Some(from), Some(to)) => {
-                return self.remote_rename(&from, name, &to, newname, flags);
-            }
-            (None, None) => {}
-            _ => {
-                return Err(Error::CrossPool(
-                    "volumes cannot move between pools: copy them instead".into(),
-                ));
-            }
-        }
         let from = self.parent(parent)?;
         let to = self.parent(newparent)?;
         if from.pool.id != to.pool.id || from.active.run != to.active.run {
@@ -1573,34 +971,19 @@ impl PoolFs {
                 to.pool.name()
             )));
         }
-        if from.top() && control::is_reserved(&name.to_string_lossy()) {
-            return Err(Error::NotPermitted(format!(
-                "'{}' is a control file and cannot be renamed",
-                name.to_string_lossy()
-            )));
-        }
+        from.refuse_control(name, "renamed")?;
         if to.top() && newname == PoolFile::Config.name() {
             return Err(Error::Exists(format!(
                 "'config' of pool '{}' cannot be replaced by a rename (as editors and `sed -i` save); {CONFIG_IN_PLACE}",
                 to.pool.name()
             )));
         }
-        self.refuse_reserved(&to, newname)?;
-        let c1 = cname(name).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
-        let c2 = cname(newname).ok_or_else(|| Error::Invalid("a name cannot hold NUL".into()))?;
-        nix::fcntl::renameat2(
-            from.fd(),
-            c1.as_c_str(),
-            to.fd(),
-            c2.as_c_str(),
-            RenameFlags::from_bits_truncate(flags),
-        )
-        .map_err(Error::os("rename"))?;
+        to.refuse_reserved(newname)?;
+        from.store()
+            .rename(from.obj(), name, to.obj(), newname, flags)?;
         // Keep the moved node's path (used in messages) current.
-        if let Ok(fd) = sys::open_beneath(to.fd(), &c2, OFlag::O_PATH, 0)
-            && let Ok(st) = fstat(fd.as_fd())
-        {
-            let key = (to.pool.id, to.active.run, st.st_dev, st.st_ino);
+        if let Ok(found) = to.store().lookup(to.obj(), newname) {
+            let key = (to.pool.id, to.active.run, found.id.0, found.id.1);
             let mut t = self.inodes.write();
             let ino = t.number(key);
             if let Some(n) = t.get(ino) {
@@ -1613,20 +996,13 @@ impl PoolFs {
     pub fn read(&self, ino: u64, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
         let h = self.handles.get(fh, ino)?;
         match &h.kind {
-            OpenKind::Volume { file, direct, node } => {
-                refuse_gone_device(node)?;
-                crate::volume::read_at(file, *direct, offset, size as usize)
-            }
-            OpenKind::Remote { node, .. } => node.client.read(&node.fh, offset, size as usize),
+            OpenKind::Volume { file, .. } => file.read(offset, size),
             OpenKind::Control { snapshot, .. } => {
                 let start = (offset as usize).min(snapshot.len());
                 let end = start.saturating_add(size as usize).min(snapshot.len());
                 Ok(snapshot[start..end].to_vec())
             }
-            OpenKind::Dir { .. } => Err(Error::Os {
-                op: "read",
-                errno: Errno::EISDIR,
-            }),
+            OpenKind::Dir { .. } => Err(eisdir("read")),
         }
     }
 
@@ -1642,28 +1018,12 @@ impl PoolFs {
     ) -> Result<u32> {
         let h = self.handles.get(fh, ino)?;
         match &h.kind {
-            OpenKind::Volume { file, direct, node } => {
-                refuse_gone_device(node)?;
-                let n = crate::volume::write_at(file, *direct, offset, data)?;
-                if let Some(caller) = kill_privs_for
-                    && node.block.is_none()
-                {
-                    kill_privs(node.fd.as_fd(), &caller)?;
-                }
-                Ok(n as u32)
-            }
-            OpenKind::Remote { node, pending } => node
-                .client
-                .write(&node.fh, offset, data, pending)
-                .map(|n| n as u32),
+            OpenKind::Volume { file, .. } => file.write(offset, data, kill_privs_for.as_ref()),
             OpenKind::Control { ctl, document, .. } => {
                 self.control_write(ctl, document.as_ref(), data)?;
                 Ok(data.len() as u32)
             }
-            OpenKind::Dir { .. } => Err(Error::Os {
-                op: "write",
-                errno: Errno::EISDIR,
-            }),
+            OpenKind::Dir { .. } => Err(eisdir("write")),
         }
     }
 
@@ -1674,9 +1034,7 @@ impl PoolFs {
     /// them per request.
     pub fn passthrough_file(&self, ino: u64) -> Result<std::fs::File> {
         match self.node(ino)? {
-            Node::Backing(b) if !b.is_dir => sys::reopen(b.fd.as_fd(), OFlag::O_RDWR)
-                .map(std::fs::File::from)
-                .map_err(Error::os("open")),
+            Node::Object(o) if !o.is_dir => o.store().passthrough_file(&o.obj),
             _ => Err(Error::Os {
                 op: "open",
                 errno: Errno::EINVAL,
@@ -1684,10 +1042,10 @@ impl PoolFs {
         }
     }
 
-    /// True for an open volume of a userspace NFS pool: its requests may wait
-    /// on the server (the FUSE layer runs them off its worker threads).
-    pub fn is_remote_handle(&self, fh: u64) -> bool {
-        self.handles.is_remote(fh)
+    /// True for an open volume whose requests may wait on a server (the
+    /// FUSE layer runs them off its worker threads).
+    pub fn handle_may_block(&self, fh: u64) -> bool {
+        self.handles.may_block(fh)
     }
 
     /// `close(2)` of one descriptor: a `config` document written through it
@@ -1705,31 +1063,30 @@ impl PoolFs {
     }
 
     pub fn release(&self, fh: u64) {
-        if let Some(h) = self.handles.remove(fh) {
-            if let OpenKind::Control {
+        let Some(h) = self.handles.remove(fh) else {
+            return;
+        };
+        match &h.kind {
+            OpenKind::Control {
                 ctl,
                 document: Some(doc),
                 ..
-            } = &h.kind
-                && let Err(e) = self.control_close(ctl, doc)
-            {
-                // Only reached without a flush (the kernel always sends one at close).
-                tracing::warn!("config written without close(2) was refused: {e}");
+            } => {
+                if let Err(e) = self.control_close(ctl, doc) {
+                    // Only reached without a flush (the kernel always sends one at close).
+                    tracing::warn!("config written without close(2) was refused: {e}");
+                }
             }
-            if let OpenKind::Volume { node, file, .. } = &h.kind {
+            OpenKind::Volume { node, file } => {
                 if self.keep_cache.load(std::sync::atomic::Ordering::Relaxed) {
-                    *node.stamp.lock() = fstat(file.as_fd()).ok().map(|st| stamp(&st));
+                    *node.stamp.lock() = file.stamp();
+                }
+                if let Err(e) = file.close() {
+                    tracing::error!(pool = %node.pool.name(), "closing '{}': {e}", node.path.read());
                 }
                 node.pool.release_open(fh);
             }
-            if let OpenKind::Remote { node, pending } = &h.kind {
-                // Close-to-open: what this open wrote is on the server's disk
-                // before another client opens the volume.
-                if let Err(e) = node.client.commit(&node.fh, pending) {
-                    tracing::error!(pool = %node.pool.name(), "commit at close of '{}': {e}", node.path.read());
-                }
-                node.pool.release_open(fh);
-            }
+            _ => {}
         }
     }
 
@@ -1744,7 +1101,7 @@ impl PoolFs {
     fn volume_file(&self, ino: u64, fh: u64) -> Result<Arc<OpenFile>> {
         let h = self.handles.get(fh, ino)?;
         match h.kind {
-            OpenKind::Volume { .. } | OpenKind::Remote { .. } => Ok(h),
+            OpenKind::Volume { .. } => Ok(h),
             _ => Err(Error::Unsupported(
                 "only volumes support this operation".into(),
             )),
@@ -1754,28 +1111,16 @@ impl PoolFs {
     pub fn fsync(&self, ino: u64, fh: u64, datasync: bool) -> Result<()> {
         let h = self.handles.get(fh, ino)?;
         match &h.kind {
-            OpenKind::Volume { file, .. } => if datasync {
-                file.sync_data()
-            } else {
-                file.sync_all()
-            }
-            .map_err(|e| Error::Os {
-                op: "fsync",
-                errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            }),
-            OpenKind::Remote { node, pending } => node.client.commit(&node.fh, pending),
+            OpenKind::Volume { file, .. } => file.fsync(datasync),
             _ => Ok(()),
         }
     }
 
     pub fn fsyncdir(&self, ino: u64) -> Result<()> {
         match self.node(ino)? {
-            Node::Backing(b) => nix::unistd::fsync(&b.fd).map_err(Error::os("fsyncdir")),
+            Node::Object(o) if o.is_dir => o.store().fsyncdir(Some(&o.obj)),
             Node::PoolDir(p) => match p.active() {
-                Some(a) => match a.dir() {
-                    Some(fd) => nix::unistd::fsync(fd).map_err(Error::os("fsyncdir")),
-                    None => Ok(()),
-                },
+                Some(a) => a.store.fsyncdir(None),
                 None => Ok(()),
             },
             _ => Ok(()),
@@ -1784,69 +1129,18 @@ impl PoolFs {
 
     pub fn fallocate(&self, ino: u64, fh: u64, offset: u64, length: u64, mode: i32) -> Result<()> {
         let h = self.volume_file(ino, fh)?;
-        if let OpenKind::Remote { node, pending } = &h.kind {
-            return self.remote_fallocate(node, pending, offset, length, mode);
-        }
         let OpenKind::Volume { file, .. } = &h.kind else {
             return Err(Error::BadHandle);
         };
-        let off = i64::try_from(offset).map_err(|_| Error::Os {
-            op: "fallocate",
-            errno: Errno::EFBIG,
-        })?;
-        let len = i64::try_from(length).map_err(|_| Error::Os {
-            op: "fallocate",
-            errno: Errno::EFBIG,
-        })?;
-        nix::fcntl::fallocate(
-            file,
-            nix::fcntl::FallocateFlags::from_bits_retain(mode),
-            off,
-            len,
-        )
-        .map_err(Error::os("fallocate"))
+        file.fallocate(offset, length, mode)
     }
 
     pub fn lseek(&self, ino: u64, fh: u64, offset: i64, whence: i32) -> Result<i64> {
         let h = self.volume_file(ino, fh)?;
-        if let OpenKind::Remote { node, .. } = &h.kind {
-            return self.remote_lseek(node, offset, whence);
-        }
-        let OpenKind::Volume { file, node, .. } = &h.kind else {
+        let OpenKind::Volume { file, .. } = &h.kind else {
             return Err(Error::BadHandle);
         };
-        if let Some(size) = node.block {
-            // A device has no holes: all of it is data.
-            let off = u64::try_from(offset).map_err(|_| Error::Os {
-                op: "lseek",
-                errno: Errno::ENXIO,
-            })?;
-            return match whence {
-                libc::SEEK_DATA if off < size => Ok(offset),
-                libc::SEEK_HOLE if off < size => Ok(size as i64),
-                libc::SEEK_DATA | libc::SEEK_HOLE => Err(Error::Os {
-                    op: "lseek",
-                    errno: Errno::ENXIO,
-                }),
-                _ => Err(Error::Os {
-                    op: "lseek",
-                    errno: Errno::EINVAL,
-                }),
-            };
-        }
-        let whence = match whence {
-            libc::SEEK_DATA => nix::unistd::Whence::SeekData,
-            libc::SEEK_HOLE => nix::unistd::Whence::SeekHole,
-            libc::SEEK_SET => nix::unistd::Whence::SeekSet,
-            libc::SEEK_END => nix::unistd::Whence::SeekEnd,
-            _ => {
-                return Err(Error::Os {
-                    op: "lseek",
-                    errno: Errno::EINVAL,
-                });
-            }
-        };
-        nix::unistd::lseek(file, offset, whence).map_err(Error::os("lseek"))
+        file.lseek(offset, whence)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1862,68 +1156,28 @@ impl PoolFs {
     ) -> Result<u64> {
         let hi = self.volume_file(ino_in, fh_in)?;
         let ho = self.volume_file(ino_out, fh_out)?;
-        match (&hi.kind, &ho.kind) {
-            (OpenKind::Remote { node: src, .. }, OpenKind::Remote { node: dst, pending }) => {
-                return self.remote_copy(src, off_in, dst, pending, off_out, len.min(1 << 30));
-            }
-            (OpenKind::Remote { .. }, _) | (_, OpenKind::Remote { .. }) => {
-                return Err(Error::Os {
-                    op: "copy_file_range",
-                    errno: Errno::EXDEV,
-                });
-            }
-            _ => {}
-        }
         let (OpenKind::Volume { file: fi, .. }, OpenKind::Volume { file: fo, .. }) =
             (&hi.kind, &ho.kind)
         else {
             return Err(Error::BadHandle);
         };
-        // The reply counts bytes in a u32: never copy more than fits.
-        let len = len.min(1 << 30);
-        crate::volume::copy::copy_range(fi, off_in, fo, off_out, len).map_err(|e| Error::Os {
-            op: "copy_file_range",
-            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-        })
+        fi.copy_to(off_in, &**fo, off_out, len.min(MAX_COPY))
     }
 
     pub fn statfs(&self, ino: u64) -> Result<StatFs> {
         let active = self.node(ino).ok().and_then(|n| match n {
             Node::PoolDir(p) | Node::PoolCtl(p, _) | Node::VolRoot(p) => p.active(),
-            Node::Backing(b) | Node::VolDir(b) | Node::VolCtl(b, _) => Some(b.active.clone()),
-            Node::Remote(r) | Node::RemoteVolDir(r) | Node::RemoteVolCtl(r, _) => {
-                Some(r.active.clone())
-            }
+            Node::Object(o) | Node::VolDir(o) | Node::VolCtl(o, _) => Some(o.active.clone()),
             Node::Root => None,
         });
-        if let Some(c) = active.as_deref().and_then(|a| a.nfs()) {
-            return self.remote_statfs(c);
+        if let Some(a) = active {
+            return a.store.statfs();
         }
-        let st = match active.as_deref().map(|a| (a.dir(), a.devices())) {
-            Some((Some(fd), _)) => nix::sys::statvfs::fstatvfs(fd),
-            Some((None, devs)) => {
-                // A block pool: its devices, all in use.
-                let blocks = devs.iter().map(|d| d.size / 4096).sum();
-                return Ok(StatFs {
-                    blocks,
-                    bfree: 0,
-                    bavail: 0,
-                    files: devs.len() as u64,
-                    ffree: 0,
-                    bsize: 4096,
-                    namelen: crate::config::NAME_MAX as u32,
-                    frsize: 4096,
-                });
-            }
-            None => nix::sys::statvfs::statvfs(self.reg.state_dir().root()),
-        }
-        .map_err(Error::os("statfs"))?;
+        let st =
+            nix::sys::statvfs::statvfs(self.reg.state_dir().root()).map_err(Error::os("statfs"))?;
         Ok(StatFs {
             blocks: st.blocks(),
             bfree: st.blocks_free(),
-            // Passed through as the backing filesystem reports it: df's
-            // "Avail" excludes root's reserve there and here alike (`info`'s
-            // `available` counts all free blocks, as libvirt does).
             bavail: st.blocks_available(),
             files: st.files(),
             ffree: st.files_free(),
@@ -1933,11 +1187,11 @@ impl PoolFs {
         })
     }
 
-    // ---- extended attributes: the user.* namespace of backing objects -----------
+    // ---- extended attributes: those of store objects ---------------------------
 
-    fn xattr_node(&self, ino: u64) -> Result<Arc<Backing>> {
+    fn xattr_node(&self, ino: u64) -> Result<Arc<Object>> {
         match self.node(ino)? {
-            Node::Backing(b) => Ok(b),
+            Node::Object(o) => Ok(o),
             _ => Err(Error::Os {
                 op: "xattr",
                 errno: Errno::EOPNOTSUPP,
@@ -1945,41 +1199,30 @@ impl PoolFs {
         }
     }
 
-    fn user_name(name: &OsStr) -> Result<std::ffi::CString> {
-        if !name.as_bytes().starts_with(b"user.") {
-            return Err(Error::Os {
-                op: "xattr",
-                errno: Errno::EOPNOTSUPP,
-            });
-        }
-        cname(name).ok_or(Error::Os {
-            op: "xattr",
-            errno: Errno::EINVAL,
-        })
-    }
-
     pub fn setxattr(&self, ino: u64, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
-        let b = self.xattr_node(ino)?;
-        let n = Self::user_name(name)?;
-        sys::setxattr(b.fd.as_fd(), &n, value, flags).map_err(Error::os("setxattr"))
+        let o = self.xattr_node(ino)?;
+        o.store().setxattr(&o.obj, name, value, flags)
     }
 
     /// With `size == 0` returns the value's length in an empty vector's place.
     pub fn getxattr(&self, ino: u64, name: &OsStr, size: u32) -> Result<XattrReply> {
-        if !name.as_bytes().starts_with(b"user.") {
-            // Only user.* is shown: security.capability and ACLs are absent.
-            return Err(Error::Os {
-                op: "getxattr",
-                errno: Errno::ENODATA,
-            });
-        }
-        let b = self.xattr_node(ino).map_err(|_| Error::Os {
+        let enodata = || Error::Os {
             op: "getxattr",
             errno: Errno::ENODATA,
-        })?;
-        let n = Self::user_name(name)?;
+        };
+        if !name.as_bytes().starts_with(b"user.") {
+            // Only user.* is shown: security.capability and ACLs are absent.
+            return Err(enodata());
+        }
+        let o = self.xattr_node(ino).map_err(|_| enodata())?;
         let mut buf = vec![0u8; size as usize];
-        let len = sys::getxattr(b.fd.as_fd(), &n, &mut buf).map_err(Error::os("getxattr"))?;
+        let len = match o.store().getxattr(&o.obj, name, &mut buf) {
+            Err(Error::Os {
+                errno: Errno::EOPNOTSUPP,
+                ..
+            }) => return Err(enodata()),
+            r => r?,
+        };
         if size == 0 {
             return Ok(XattrReply::Size(len as u32));
         }
@@ -1989,16 +1232,7 @@ impl PoolFs {
 
     pub fn listxattr(&self, ino: u64, size: u32) -> Result<XattrReply> {
         let names = match self.node(ino)? {
-            Node::Backing(b) => {
-                let len = sys::listxattr(b.fd.as_fd(), &mut []).map_err(Error::os("listxattr"))?;
-                let mut buf = vec![0u8; len];
-                let len = sys::listxattr(b.fd.as_fd(), &mut buf).map_err(Error::os("listxattr"))?;
-                buf.truncate(len);
-                buf.split_inclusive(|c| *c == 0)
-                    .filter(|n| n.starts_with(b"user."))
-                    .flat_map(|n| n.iter().copied())
-                    .collect::<Vec<u8>>()
-            }
+            Node::Object(o) => o.store().listxattr(&o.obj)?,
             _ => Vec::new(),
         };
         if size == 0 {
@@ -2014,9 +1248,8 @@ impl PoolFs {
     }
 
     pub fn removexattr(&self, ino: u64, name: &OsStr) -> Result<()> {
-        let b = self.xattr_node(ino)?;
-        let n = Self::user_name(name)?;
-        sys::removexattr(b.fd.as_fd(), &n).map_err(Error::os("removexattr"))
+        let o = self.xattr_node(ino)?;
+        o.store().removexattr(&o.obj, name)
     }
 }
 
@@ -2025,19 +1258,4 @@ impl PoolFs {
 pub enum XattrReply {
     Size(u32),
     Data(Vec<u8>),
-}
-
-/// Keeps the owner of a borrowed descriptor alive.
-enum Fd {
-    Root(Arc<std::os::fd::OwnedFd>),
-    Node(Arc<Backing>),
-}
-
-impl Fd {
-    fn fd(&self) -> BorrowedFd<'_> {
-        match self {
-            Fd::Root(fd) => fd.as_fd(),
-            Fd::Node(b) => b.fd.as_fd(),
-        }
-    }
 }

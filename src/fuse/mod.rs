@@ -484,7 +484,7 @@ impl Filesystem for FuseAdapter {
             Ok(d) => reply.data(&d),
             Err(e) => reply.error(fail(&core, "read", ino.0, &e)),
         };
-        if self.core.is_remote_handle(fh.0) {
+        if self.core.handle_may_block(fh.0) {
             self.offload.run(job);
         } else {
             job();
@@ -506,7 +506,7 @@ impl Filesystem for FuseAdapter {
         let kill = write_flags
             .contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
             .then(|| ctx(req));
-        if self.core.is_remote_handle(fh.0) {
+        if self.core.handle_may_block(fh.0) {
             let (core, data) = (self.core.clone(), data.to_vec());
             self.offload
                 .run(move || match core.write(ino.0, fh.0, offset, &data, kill) {
@@ -545,7 +545,7 @@ impl Filesystem for FuseAdapter {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        if self.core.is_remote_handle(fh.0) {
+        if self.core.handle_may_block(fh.0) {
             // The release commits what the open wrote: it may wait on the server.
             let core = self.core.clone();
             self.offload.run(move || {
@@ -572,7 +572,7 @@ impl Filesystem for FuseAdapter {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail(&core, "fsync", ino.0, &e)),
         };
-        if self.core.is_remote_handle(fh.0) {
+        if self.core.handle_may_block(fh.0) {
             self.offload.run(job);
         } else {
             job();

@@ -19,7 +19,7 @@ use crate::backend;
 use crate::config::{PoolDef, check_name};
 use crate::control::is_reserved;
 use crate::error::{Error, Result};
-use crate::store::{BlockDev, Storage};
+use crate::store::Store;
 use persist::{StateDir, StoredPool};
 
 /// The word `status` shows.
@@ -51,33 +51,8 @@ impl PoolState {
 pub struct Active {
     pub run: u64,
     pub target: PathBuf,
-    pub storage: Storage,
-}
-
-impl Active {
-    /// The target directory of a file-backed pool.
-    pub fn dir(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        use std::os::fd::AsFd;
-        match &self.storage {
-            Storage::Dir(fd) => Some(fd.as_fd()),
-            Storage::Block(_) | Storage::Nfs(_) => None,
-        }
-    }
-
-    pub fn devices(&self) -> &[BlockDev] {
-        match &self.storage {
-            Storage::Dir(_) | Storage::Nfs(_) => &[],
-            Storage::Block(d) => d,
-        }
-    }
-
-    /// The NFS client of a userspace `netfs` pool.
-    pub fn nfs(&self) -> Option<&Arc<crate::nfs::Client>> {
-        match &self.storage {
-            Storage::Nfs(c) => Some(c),
-            Storage::Dir(_) | Storage::Block(_) => None,
-        }
-    }
+    /// What the pool's volumes are while it runs.
+    pub store: Arc<dyn Store>,
 }
 
 #[derive(Debug)]
@@ -418,14 +393,7 @@ impl Registry {
             g.def.clone()
         };
         // No lock held from here until the result is recorded.
-        let result = backend::for_def(&def)
-            .and_then(|b| b.start())
-            .and_then(|()| {
-                self.open_target(&def).inspect_err(|_| {
-                    // Nothing half-started: release what the backend acquired.
-                    let _ = backend::for_def(&def).and_then(|b| b.stop());
-                })
-            });
+        let result = self.open_target(&def);
         let mut g = pool.inner.lock();
         match result {
             Ok(active) => {
@@ -505,7 +473,8 @@ impl Registry {
             }
             Err(e) => {
                 // The backend still holds the storage (e.g. an unmount found
-                // the target busy): the pool runs on, in a new run.
+                // the target busy): the pool runs on, in a new run (starting
+                // a started backend changes nothing and opens its store).
                 let reopened = self.open_target(&def);
                 let mut g = pool.inner.lock();
                 g.last_error = Some(e.to_string());
@@ -521,13 +490,15 @@ impl Registry {
         }
     }
 
-    /// Opens a started backend's storage as the data root of a new run.
+    /// Starts a pool's backend (idempotent) and keeps its store as the data
+    /// root of a new run.
     fn open_target(&self, def: &PoolDef) -> Result<Arc<Active>> {
         let b = backend::for_def(def)?;
+        let store = b.start()?;
         Ok(Arc::new(Active {
             run: self.next_run.fetch_add(1, Ordering::Relaxed),
             target: b.target().to_path_buf(),
-            storage: b.open_storage()?,
+            store,
         }))
     }
 

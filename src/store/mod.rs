@@ -1,14 +1,44 @@
-//! What a running pool's volumes are, below the namespace (`core`): the
-//! vocabulary every layer shares (attributes, entries, who asks, what a
-//! setattr changes) and the storage a started pool hands to the namespace.
-//! Nothing here imports `core`, `pool` or `backend`, so `pool` and
-//! `backend` both build on it without importing each other's types.
+//! Stores: what a running pool's volumes are, below the namespace (`core`).
+//!
+//! A started pool hands the namespace one `Store`: the object that answers
+//! every question about its volumes and sub-directories (lookup, attributes,
+//! I/O, volume facts). Each storage kind is one implementation in one file:
+//! `tree` (a local directory: dir, fs and kernel-NFS pools), `block` (a list
+//! of devices) and `nfs` (an export reached by poolfs's own client). `local`
+//! holds the open-file code `tree` and `block` share.
+//!
+//! This module also holds the vocabulary every layer shares (attributes,
+//! entries, who asks, what a setattr changes). Nothing here imports `core`,
+//! `pool` or `backend`: `backend` builds stores, `pool` keeps the running
+//! one, `core` asks it; none of them imports the others' types to do so.
+//!
+//! Contract for implementors:
+//! - an `Obj` is the store's own handle on one object (a descriptor, an NFS
+//!   file handle, a device index); the namespace never looks inside it;
+//! - a `Found::id` names one object for as long as the pool runs (two
+//!   lookups of the same object give the same id); a `NodeKey` names it
+//!   across a daemon restart;
+//! - no method holds a poolfs lock; each may block (bounded by the store's
+//!   own timeout), and no method panics on anything a user or the backend does;
+//! - names reaching a store are single components (never `.`, `..` or a
+//!   reserved name at the top: the namespace filters those).
 
-use std::ffi::OsString;
-use std::os::fd::OwnedFd;
-use std::path::PathBuf;
-use std::sync::Arc;
+pub mod block;
+mod local;
+pub mod nfs;
+pub mod tree;
+
+use std::any::Any;
+use std::ffi::{OsStr, OsString};
+use std::fmt::Debug;
+use std::fs::File;
 use std::time::SystemTime;
+
+use nix::errno::Errno;
+
+use crate::control::volume::{ResizeRequest, WipeAlgorithm};
+use crate::error::{Error, Result};
+use crate::volume::format::Probe;
 
 /// Who asks: the caller's credentials from the FUSE request.
 #[derive(Debug, Clone, Copy, Default)]
@@ -150,23 +180,285 @@ pub struct DirEntry {
     pub name: OsString,
 }
 
-/// Where a running pool's volumes are.
-#[derive(Debug)]
-pub enum Storage {
-    /// The target directory, opened `O_RDONLY | O_DIRECTORY`; every volume
-    /// path is resolved beneath it.
-    Dir(Arc<OwnedFd>),
-    /// Block devices, each one a volume, held open `O_EXCL` while the pool runs.
-    Block(Vec<BlockDev>),
-    /// An NFS export reached by poolfs's own client (`client = "userspace"`).
-    Nfs(Arc<crate::nfs::Client>),
+/// A store's own handle on one of its objects; only that store looks inside.
+pub type Obj = Box<dyn Any + Send + Sync>;
+
+/// What a store found or made: one object, its attributes (`ino` 0: the
+/// namespace numbers it) and the store's handle on it.
+pub struct Found {
+    /// Names the object for as long as the pool runs (an inode's device and
+    /// number, an NFS fsid and fileid, a device index).
+    pub id: (u64, u64),
+    pub attr: Attr,
+    pub obj: Obj,
 }
 
+/// Names an object across a daemon restart: a local file handle
+/// (`name_to_handle_at`), an NFS file handle, a device index. Opaque bytes
+/// only the store that made them reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeKey(pub Vec<u8>);
+
+/// An entry of a listed directory (`ino` is assigned by the namespace).
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: (u64, u64),
+    pub kind: Kind,
+    pub name: OsString,
+}
+
+/// A volume a store opened.
 #[derive(Debug)]
-pub struct BlockDev {
-    /// The volume's name: the device's file name.
-    pub name: String,
-    pub path: PathBuf,
-    pub fd: OwnedFd,
+pub struct StoreOpen {
+    pub file: Box<dyn OpenVolume>,
+    /// The kernel may read and write the store's `passthrough_file` itself.
+    pub passthrough: bool,
+}
+
+/// A pool's space in bytes, as `info` shows it (libvirt's numbers).
+#[derive(Debug, Clone, Copy)]
+pub struct Space {
+    pub capacity: u64,
+    pub allocation: u64,
+    pub available: u64,
+}
+
+/// What a volume is, read from its data.
+#[derive(Debug, Clone)]
+pub struct VolumeFacts {
+    pub probe: Probe,
+    /// Bytes the volume holds (its file's or device's size).
     pub size: u64,
+    pub allocated: u64,
+}
+
+impl VolumeFacts {
+    /// The guest-visible size: a qcow2's virtual size, else the file's.
+    pub fn capacity(&self) -> u64 {
+        self.probe.virtual_size.unwrap_or(self.size)
+    }
+}
+
+/// How a volume control request names its volume.
+#[derive(Debug, Clone)]
+pub struct VolumeRef<'a> {
+    /// The volume's path in its pool, for messages.
+    pub name: &'a str,
+    /// The volume's path through the mount (for tools that need a path when
+    /// the store has no local one), if the tree is mounted.
+    pub mounted: Option<String>,
+}
+
+/// A content version of a local file: (mtime, mtime_ns, size).
+pub type Stamp = (i64, i64, i64);
+
+/// One open volume. Reads and writes are positional; no method holds a lock
+/// across the I/O.
+pub trait OpenVolume: Send + Sync + Debug {
+    /// For `copy_to`: the destination's concrete type.
+    fn as_any(&self) -> &dyn Any;
+    fn read(&self, offset: u64, size: u32) -> Result<Vec<u8>>;
+    /// `kill_privs_for`: the writer lacks CAP_FSETID, so set-id bits go.
+    fn write(&self, offset: u64, data: &[u8], kill_privs_for: Option<&Ctx>) -> Result<u32>;
+    fn fsync(&self, datasync: bool) -> Result<()>;
+    fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()>;
+    fn lseek(&self, offset: i64, whence: i32) -> Result<i64>;
+    /// Copies `len` bytes to `dst` (another open of the same kind of store);
+    /// `EXDEV` when it is not.
+    fn copy_to(&self, off_in: u64, dst: &dyn OpenVolume, off_out: u64, len: u64) -> Result<u64>;
+    /// Sets the size through this open (`ftruncate`); `None`: not by handle.
+    fn truncate(&self, _size: u64) -> Option<Result<()>> {
+        None
+    }
+    /// At release: what must reach storage before another client opens the
+    /// volume (the NFS close-to-open commit).
+    fn close(&self) -> Result<()> {
+        Ok(())
+    }
+    /// The content version now, when the kernel may keep cached pages of an
+    /// unchanged file across opens; `None`: never kept.
+    fn stamp(&self) -> Option<Stamp> {
+        None
+    }
+    /// Requests may wait on a server: the FUSE layer serves them off its
+    /// worker threads.
+    fn may_block(&self) -> bool {
+        false
+    }
+}
+
+/// The refusal of an operation a store does not have.
+pub fn unsupported(what: &str) -> Error {
+    Error::Unsupported(format!("{what} is not supported by this pool type"))
+}
+
+/// `EOPNOTSUPP` for extended attributes a store does not keep.
+fn no_xattrs() -> Error {
+    Error::Os {
+        op: "xattr",
+        errno: Errno::EOPNOTSUPP,
+    }
+}
+
+/// A running pool's volumes: one implementation per storage kind. `dir`
+/// arguments are `None` for the top of the pool.
+pub trait Store: Send + Sync + Debug {
+    fn lookup(&self, dir: Option<&Obj>, name: &OsStr) -> Result<Found>;
+    fn getattr(&self, obj: &Obj) -> Result<Attr>;
+    /// The top directory's own attributes; `None`: the pool directory is
+    /// synthetic (block and userspace NFS pools).
+    fn top_attr(&self) -> Option<Result<Attr>> {
+        None
+    }
+    /// Applies `sa` (`open`: the handle it came through, if any).
+    fn setattr(&self, obj: Option<&Obj>, sa: &SetAttr, open: Option<&dyn OpenVolume>)
+    -> Result<()>;
+    /// Volumes and sub-directories of `dir` (regular files and directories only).
+    fn list(&self, dir: Option<&Obj>) -> Result<Vec<Listed>>;
+    /// Creates a volume and opens it; `EEXIST` when the name is taken.
+    fn create(
+        &self,
+        _ctx: &Ctx,
+        _dir: Option<&Obj>,
+        _name: &OsStr,
+        _mode: u32,
+        _flags: i32,
+    ) -> Result<(Found, StoreOpen)> {
+        Err(unsupported("creating volumes"))
+    }
+    fn mkdir(&self, _ctx: &Ctx, _dir: Option<&Obj>, _name: &OsStr, _mode: u32) -> Result<Found> {
+        Err(unsupported("creating directories"))
+    }
+    fn unlink(&self, _dir: Option<&Obj>, _name: &OsStr) -> Result<()> {
+        Err(unsupported("removing volumes"))
+    }
+    fn rmdir(&self, _dir: Option<&Obj>, _name: &OsStr) -> Result<()> {
+        Err(unsupported("removing directories"))
+    }
+    fn rename(
+        &self,
+        _from: Option<&Obj>,
+        _name: &OsStr,
+        _to: Option<&Obj>,
+        _newname: &OsStr,
+        _flags: u32,
+    ) -> Result<()> {
+        Err(unsupported("renaming volumes"))
+    }
+    fn open(&self, ctx: &Ctx, obj: &Obj, flags: i32) -> Result<StoreOpen>;
+    /// The file the kernel reads and writes in passthrough (one per volume).
+    fn passthrough_file(&self, _obj: &Obj) -> Result<File> {
+        Err(Error::Os {
+            op: "open",
+            errno: Errno::EINVAL,
+        })
+    }
+    fn fsyncdir(&self, _dir: Option<&Obj>) -> Result<()> {
+        Ok(())
+    }
+    fn statfs(&self) -> Result<StatFs>;
+    fn space(&self) -> Result<Space>;
+    /// How many volumes the pool holds, and the names at its top that
+    /// `hidden` (the namespace's reserved names) shadows.
+    fn census(&self, hidden: &dyn Fn(&str) -> bool) -> Result<(u64, Vec<String>)>;
+    fn setxattr(&self, _obj: &Obj, _name: &OsStr, _value: &[u8], _flags: i32) -> Result<()> {
+        Err(no_xattrs())
+    }
+    fn getxattr(&self, _obj: &Obj, _name: &OsStr, _buf: &mut [u8]) -> Result<usize> {
+        Err(no_xattrs())
+    }
+    /// Every attribute name, NUL-terminated, concatenated.
+    fn listxattr(&self, _obj: &Obj) -> Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+    fn removexattr(&self, _obj: &Obj, _name: &OsStr) -> Result<()> {
+        Err(no_xattrs())
+    }
+    /// What names `obj` across a daemon restart (`None`: nothing does).
+    fn key(&self, _obj: &Obj) -> Option<NodeKey> {
+        None
+    }
+    /// Finds an object again from its key; `ESTALE` when it is gone.
+    fn reconnect(&self, _key: &NodeKey) -> Result<Found> {
+        Err(Error::Os {
+            op: "lookup",
+            errno: Errno::ESTALE,
+        })
+    }
+    /// The object's path in the pool now, where the store can tell.
+    fn path_of(&self, _obj: &Obj) -> Option<String> {
+        None
+    }
+    fn facts(&self, obj: &Obj) -> Result<VolumeFacts>;
+    /// SPEC 3.5: changes a volume's capacity.
+    fn resize(&self, _obj: &Obj, vol: &VolumeRef, _req: &ResizeRequest) -> Result<()> {
+        Err(Error::Unsupported(format!(
+            "'{}': resizing is not supported by this pool type",
+            vol.name
+        )))
+    }
+    /// SPEC 3.6: overwrites `size` bytes so no old byte can be read back,
+    /// calling `progress` with the bytes done; the size stays.
+    fn wipe(
+        &self,
+        _obj: &Obj,
+        vol: &VolumeRef,
+        _alg: WipeAlgorithm,
+        _size: u64,
+        _progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        Err(Error::Unsupported(format!(
+            "'{}': wiping is not supported by this pool type",
+            vol.name
+        )))
+    }
+    /// A path tools outside the daemon (qemu-img) reach the volume by
+    /// without the mount; `None`: only through the mount.
+    fn external_path(&self, _obj: &Obj) -> Option<String> {
+        None
+    }
+    /// `None`: the store is not watched; `Some(Err(why))`: its storage
+    /// stopped answering (the pool turns `inaccessible`).
+    fn health(&self) -> Option<std::result::Result<(), String>> {
+        None
+    }
+    /// The NFS protocol version in use (userspace NFS pools).
+    fn nfs_version(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Chunk of a written wipe (random, or zeros where holes cannot be punched).
+const WIPE_CHUNK: usize = 1 << 20;
+
+/// Overwrites `size` bytes with zeros or random data (`alg`) in chunks
+/// through `write`, calling `progress` with the bytes done.
+pub fn overwrite(
+    alg: WipeAlgorithm,
+    size: u64,
+    progress: &mut dyn FnMut(u64),
+    mut write: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut rng = rand::rngs::OsRng;
+    let mut buf = vec![0u8; WIPE_CHUNK];
+    let mut off = 0u64;
+    while off < size {
+        let n = (size - off).min(WIPE_CHUNK as u64) as usize;
+        if alg == WipeAlgorithm::Random {
+            rand::RngCore::fill_bytes(&mut rng, &mut buf[..n]);
+        }
+        write(off, &buf[..n])?;
+        off += n as u64;
+        progress(off);
+    }
+    Ok(())
+}
+
+/// The store's own handle on `obj`, or `ESTALE` (an object of another store:
+/// never happens, the namespace keeps each object with its pool).
+pub fn downcast<T: 'static>(obj: &Obj) -> Result<&T> {
+    obj.downcast_ref::<T>().ok_or(Error::Os {
+        op: "lookup",
+        errno: Errno::ESTALE,
+    })
 }

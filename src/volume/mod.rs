@@ -3,6 +3,7 @@
 
 pub mod copy;
 pub mod format;
+pub mod qcow2;
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;

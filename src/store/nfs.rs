@@ -1,0 +1,601 @@
+//! The userspace NFS store: a netfs pool with `client = "userspace"`. Its
+//! volumes and sub-directories are reached by NFS file handle through the
+//! pool's `nfs::Client`, never by a local descriptor.
+//!
+//! Invariants: no poolfs lock is held across an NFS call (each call is
+//! bounded by the pool's timeout); only regular files and directories are
+//! shown; names must be UTF-8 (NFS names are strings here).
+
+use std::any::Any;
+use std::ffi::OsStr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use nix::errno::Errno;
+
+use super::{
+    Attr, Ctx, Found, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs, Store,
+    StoreOpen, Time, VolumeFacts, VolumeRef, downcast,
+};
+use crate::control::volume::{ResizeRequest, WipeAlgorithm};
+use crate::error::{Error, Result};
+use crate::nfs::{Client, Pending, SetStat, Stat};
+use crate::volume::format::{self, Format};
+use crate::volume::qcow2::{self, MAX_FILE};
+
+#[derive(Debug)]
+pub struct NfsStore {
+    client: Arc<Client>,
+}
+
+/// A file or directory of the export.
+#[derive(Debug)]
+struct NfsObj {
+    fh: Bytes,
+    is_dir: bool,
+}
+
+fn utf8(name: &OsStr) -> Result<&str> {
+    name.to_str()
+        .ok_or_else(|| Error::Invalid("names on a userspace NFS pool must be UTF-8".into()))
+}
+
+fn enoent(op: &'static str) -> Error {
+    Error::Os {
+        op,
+        errno: Errno::ENOENT,
+    }
+}
+
+fn stat_attr(st: &Stat) -> Attr {
+    let t = |(s, ns): (u32, u32)| SystemTime::UNIX_EPOCH + std::time::Duration::new(s.into(), ns);
+    Attr {
+        ino: 0,
+        size: st.size,
+        blocks: st.used.div_ceil(512),
+        atime: t(st.atime),
+        mtime: t(st.mtime),
+        ctime: t(st.ctime),
+        kind: if st.is_dir { Kind::Dir } else { Kind::File },
+        perm: st.mode as u16,
+        nlink: st.nlink,
+        uid: st.uid,
+        gid: st.gid,
+        blksize: 1 << 20,
+    }
+}
+
+fn found(fh: Bytes, st: &Stat) -> Found {
+    Found {
+        id: (st.fsid, st.fileid),
+        attr: stat_attr(st),
+        obj: Box::new(NfsObj {
+            fh,
+            is_dir: st.is_dir,
+        }),
+    }
+}
+
+fn nfs_time(t: Option<Time>) -> Option<(u32, u32)> {
+    let at = match t? {
+        Time::Now => SystemTime::now(),
+        Time::At(t) => t,
+    };
+    let d = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    Some((
+        u32::try_from(d.as_secs()).unwrap_or(u32::MAX),
+        d.subsec_nanos(),
+    ))
+}
+
+fn size_to(n: u64) -> SetStat {
+    SetStat {
+        size: Some(n),
+        ..SetStat::default()
+    }
+}
+
+impl NfsStore {
+    pub fn new(client: Arc<Client>) -> NfsStore {
+        NfsStore { client }
+    }
+
+    fn obj<'a>(&self, obj: &'a Obj) -> Result<&'a NfsObj> {
+        downcast::<NfsObj>(obj)
+    }
+
+    /// The file handle of a directory argument (`None`: the export's root).
+    fn dir<'a>(&'a self, dir: Option<&'a Obj>) -> Result<&'a Bytes> {
+        match dir {
+            None => Ok(self.client.root()),
+            Some(o) => {
+                let o = self.obj(o)?;
+                if !o.is_dir {
+                    return Err(Error::Os {
+                        op: "lookup",
+                        errno: Errno::ENOTDIR,
+                    });
+                }
+                Ok(&o.fh)
+            }
+        }
+    }
+
+    /// New objects belong to the caller, as on a local pool (the daemon
+    /// speaks to the server as root).
+    fn give_to(&self, fh: &Bytes, st: &mut Stat, ctx: &Ctx) -> Result<()> {
+        if (st.uid, st.gid) != (ctx.uid, ctx.gid) {
+            self.client.setattr(
+                fh,
+                SetStat {
+                    uid: Some(ctx.uid),
+                    gid: Some(ctx.gid),
+                    ..SetStat::default()
+                },
+            )?;
+            (st.uid, st.gid) = (ctx.uid, ctx.gid);
+        }
+        Ok(())
+    }
+
+    fn volume(&self, obj: &Obj, name: &str) -> Result<Bytes> {
+        let o = self.obj(obj)?;
+        if o.is_dir {
+            return Err(Error::Invalid(format!(
+                "'{name}' is a directory, not a volume"
+            )));
+        }
+        Ok(o.fh.clone())
+    }
+
+    fn facts_of(&self, fh: &Bytes) -> Result<VolumeFacts> {
+        let st = self.client.getattr(fh)?;
+        let head = self.client.read(fh, 0, format::PROBE_LEN)?;
+        Ok(VolumeFacts {
+            probe: format::probe(&head),
+            size: st.size,
+            allocated: st.used,
+        })
+    }
+}
+
+impl Store for NfsStore {
+    fn lookup(&self, dir: Option<&Obj>, name: &OsStr) -> Result<Found> {
+        let (fh, st) = self.client.lookup(self.dir(dir)?, utf8(name)?)?;
+        if !st.is_dir && !st.is_file {
+            return Err(enoent("lookup"));
+        }
+        Ok(found(fh, &st))
+    }
+
+    fn getattr(&self, obj: &Obj) -> Result<Attr> {
+        Ok(stat_attr(&self.client.getattr(&self.obj(obj)?.fh)?))
+    }
+
+    fn setattr(
+        &self,
+        obj: Option<&Obj>,
+        sa: &SetAttr,
+        _open: Option<&dyn OpenVolume>,
+    ) -> Result<()> {
+        let Some(obj) = obj else {
+            return Err(Error::NotPermitted(
+                "the directory of a userspace NFS pool cannot be changed".into(),
+            ));
+        };
+        let o = self.obj(obj)?;
+        if o.is_dir && sa.size.is_some() {
+            return Err(Error::Os {
+                op: "truncate",
+                errno: Errno::EISDIR,
+            });
+        }
+        self.client.setattr(
+            &o.fh,
+            SetStat {
+                mode: sa.mode.map(|m| m & 0o7777),
+                uid: sa.uid,
+                gid: sa.gid,
+                size: sa.size,
+                atime: nfs_time(sa.atime),
+                mtime: nfs_time(sa.mtime),
+            },
+        )
+    }
+
+    fn list(&self, dir: Option<&Obj>) -> Result<Vec<Listed>> {
+        Ok(self
+            .client
+            .list(self.dir(dir)?)?
+            .into_iter()
+            .filter(|e| e.stat.is_file || e.stat.is_dir)
+            .map(|e| Listed {
+                id: (e.stat.fsid, e.stat.fileid),
+                kind: if e.stat.is_dir { Kind::Dir } else { Kind::File },
+                name: e.name.into(),
+            })
+            .collect())
+    }
+
+    fn create(
+        &self,
+        ctx: &Ctx,
+        dir: Option<&Obj>,
+        name: &OsStr,
+        mode: u32,
+        _flags: i32,
+    ) -> Result<(Found, StoreOpen)> {
+        let (fh, mut st) = self.client.create(self.dir(dir)?, utf8(name)?, mode)?;
+        self.give_to(&fh, &mut st, ctx)?;
+        let open = self.open_fh(fh.clone())?;
+        Ok((found(fh, &st), open))
+    }
+
+    fn mkdir(&self, ctx: &Ctx, dir: Option<&Obj>, name: &OsStr, mode: u32) -> Result<Found> {
+        let (fh, mut st) = self.client.mkdir(self.dir(dir)?, utf8(name)?, mode)?;
+        self.give_to(&fh, &mut st, ctx)?;
+        Ok(found(fh, &st))
+    }
+
+    fn unlink(&self, dir: Option<&Obj>, name: &OsStr) -> Result<()> {
+        self.client.remove(self.dir(dir)?, utf8(name)?)
+    }
+
+    fn rmdir(&self, dir: Option<&Obj>, name: &OsStr) -> Result<()> {
+        self.client.rmdir(self.dir(dir)?, utf8(name)?)
+    }
+
+    fn rename(
+        &self,
+        from: Option<&Obj>,
+        name: &OsStr,
+        to: Option<&Obj>,
+        newname: &OsStr,
+        flags: u32,
+    ) -> Result<()> {
+        if flags != 0 {
+            return Err(Error::Unsupported(
+                "rename flags (noreplace, exchange) are not available on userspace NFS pools"
+                    .into(),
+            ));
+        }
+        self.client
+            .rename(self.dir(from)?, utf8(name)?, self.dir(to)?, utf8(newname)?)
+    }
+
+    fn open(&self, _ctx: &Ctx, obj: &Obj, _flags: i32) -> Result<StoreOpen> {
+        let o = self.obj(obj)?;
+        if o.is_dir {
+            return Err(Error::Os {
+                op: "open",
+                errno: Errno::EISDIR,
+            });
+        }
+        if let Some(why) = self.client.down() {
+            return Err(Error::Sys {
+                what: format!(
+                    "cannot open: the NFS server of {} is not answering ({why})",
+                    self.client.server()
+                ),
+                errno: Errno::EIO,
+            });
+        }
+        self.open_fh(o.fh.clone())
+    }
+
+    /// Space on the export, in 4 KiB blocks.
+    fn statfs(&self) -> Result<StatFs> {
+        let s = self.client.space()?;
+        Ok(StatFs {
+            blocks: s.total / 4096,
+            bfree: s.free / 4096,
+            bavail: s.avail / 4096,
+            files: s.files,
+            ffree: s.ffree,
+            bsize: 4096,
+            namelen: crate::config::NAME_MAX as u32,
+            frsize: 4096,
+        })
+    }
+
+    fn space(&self) -> Result<Space> {
+        let sp = self.client.space()?;
+        Ok(Space {
+            capacity: sp.total,
+            allocation: sp.total.saturating_sub(sp.free),
+            available: sp.free,
+        })
+    }
+
+    /// The files at the top of the export (sub-directories are not walked:
+    /// each would cost a round trip).
+    fn census(&self, hidden: &dyn Fn(&str) -> bool) -> Result<(u64, Vec<String>)> {
+        let (shadowed, shown): (Vec<_>, Vec<_>) = self
+            .client
+            .list(self.client.root())?
+            .into_iter()
+            .filter(|e| e.stat.is_file)
+            .map(|e| e.name)
+            .partition(|n| hidden(n));
+        Ok((shown.len() as u64, shadowed))
+    }
+
+    /// The NFS file handle.
+    fn key(&self, obj: &Obj) -> Option<NodeKey> {
+        Some(NodeKey(self.obj(obj).ok()?.fh.to_vec()))
+    }
+
+    fn reconnect(&self, key: &NodeKey) -> Result<Found> {
+        let fh = Bytes::from(key.0.clone());
+        let st = self.client.getattr(&fh).map_err(|_| Error::Os {
+            op: "lookup",
+            errno: Errno::ESTALE,
+        })?;
+        Ok(found(fh, &st))
+    }
+
+    fn facts(&self, obj: &Obj) -> Result<VolumeFacts> {
+        self.facts_of(&self.volume(obj, "")?)
+    }
+
+    /// SETATTR of the size (raw), ALLOCATE for `allocate` (NFSv4.2;
+    /// otherwise refused, nothing changed), `qemu-img resize` through the
+    /// mount (qcow2).
+    fn resize(&self, obj: &Obj, vol: &VolumeRef, req: &ResizeRequest) -> Result<()> {
+        let fh = self.volume(obj, vol.name)?;
+        let v = self.facts_of(&fh)?;
+        if v.probe.format == Format::Qcow2 {
+            let path = vol.mounted.as_deref().ok_or_else(|| {
+                Error::Unsupported(
+                    "qcow2 volumes of a userspace NFS pool are changed through the mount, and there is none"
+                        .into(),
+                )
+            })?;
+            return qcow2::resize(path, vol.name, v.capacity(), req);
+        }
+        let current = v.size;
+        let target = req.plan(current, MAX_FILE)?;
+        if req.allocate && target > current {
+            let free = self.client.space()?.free;
+            if target - current > free {
+                return Err(Error::NoSpace(format!(
+                    "allocating {} bytes needs more than the {free} bytes available in the pool",
+                    target - current
+                )));
+            }
+            self.client.setattr(&fh, size_to(target))?;
+            if let Err(e) = self.client.allocate(&fh, current, target - current) {
+                // Nothing half done: back to the old size.
+                let _ = self.client.setattr(&fh, size_to(current));
+                return Err(match e {
+                    Error::Unsupported(_) => Error::Unsupported(format!(
+                        "allocating space for '{}' needs NFSv4.2 ALLOCATE, which this server or protocol version does not have",
+                        vol.name
+                    )),
+                    e => e,
+                });
+            }
+            return Ok(());
+        }
+        self.client.setattr(&fh, size_to(target))
+    }
+
+    /// DEALLOCATE (NFSv4.2) or zeros written for `zero`/`trim`, random data
+    /// for `random`; committed before it returns.
+    fn wipe(
+        &self,
+        obj: &Obj,
+        vol: &VolumeRef,
+        alg: WipeAlgorithm,
+        size: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let fh = self.volume(obj, vol.name)?;
+        let pending = Pending::default();
+        let punched = match alg {
+            WipeAlgorithm::Zero | WipeAlgorithm::Trim => {
+                match self.client.deallocate(&fh, 0, size) {
+                    Ok(()) => true,
+                    Err(Error::Unsupported(_)) => false,
+                    Err(e) => return Err(e),
+                }
+            }
+            WipeAlgorithm::Random => false,
+        };
+        if !punched {
+            super::overwrite(alg, size, progress, |off, buf| {
+                self.client.write(&fh, off, buf, &pending).map(drop)
+            })?;
+        }
+        self.client.commit(&fh, &pending)
+    }
+
+    fn health(&self) -> Option<std::result::Result<(), String>> {
+        Some(match self.client.down() {
+            Some(why) => Err(format!(
+                "NFS server of {} is not answering ({why})",
+                self.client.server()
+            )),
+            None => Ok(()),
+        })
+    }
+
+    fn nfs_version(&self) -> Option<String> {
+        Some(self.client.version().to_string())
+    }
+}
+
+impl NfsStore {
+    fn open_fh(&self, fh: Bytes) -> Result<StoreOpen> {
+        // No passthrough (there is no local file) and no kept page cache: an
+        // open sees what other clients of the export wrote (close-to-open).
+        Ok(StoreOpen {
+            file: Box::new(NfsFile {
+                client: self.client.clone(),
+                fh,
+                pending: Pending::default(),
+            }),
+            passthrough: false,
+        })
+    }
+}
+
+/// An open volume of the export; `pending` holds its writes not yet committed.
+#[derive(Debug)]
+struct NfsFile {
+    client: Arc<Client>,
+    fh: Bytes,
+    pending: Pending,
+}
+
+impl NfsFile {
+    /// Writes zeros over [start, end).
+    fn zero(&self, start: u64, end: u64) -> Result<()> {
+        let chunk = self.client.max_io().clamp(4096, 1 << 20) as u64;
+        let zeros = vec![0u8; chunk as usize];
+        let mut at = start;
+        while at < end {
+            let n = (end - at).min(chunk) as usize;
+            self.client
+                .write(&self.fh, at, &zeros[..n], &self.pending)?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> Result<u64> {
+        Ok(self.client.getattr(&self.fh)?.size)
+    }
+}
+
+impl OpenVolume for NfsFile {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn read(&self, offset: u64, size: u32) -> Result<Vec<u8>> {
+        self.client.read(&self.fh, offset, size as usize)
+    }
+
+    fn write(&self, offset: u64, data: &[u8], _kill_privs_for: Option<&Ctx>) -> Result<u32> {
+        self.client
+            .write(&self.fh, offset, data, &self.pending)
+            .map(|n| n as u32)
+    }
+
+    fn fsync(&self, _datasync: bool) -> Result<()> {
+        self.client.commit(&self.fh, &self.pending)
+    }
+
+    /// ALLOCATE / DEALLOCATE where the server has them (NFSv4.2). Without
+    /// them: punch-hole and zero-range write zeros (the content is right,
+    /// the space stays allocated); mode 0 is `EOPNOTSUPP`, as the kernel's
+    /// NFS client answers (`posix_fallocate` then writes itself).
+    fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()> {
+        const KEEP: i32 = libc::FALLOC_FL_KEEP_SIZE;
+        const PUNCH: i32 = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+        const ZERO: i32 = libc::FALLOC_FL_ZERO_RANGE;
+        let end = offset.saturating_add(length);
+        match mode {
+            0 => self.client.allocate(&self.fh, offset, length),
+            KEEP => {
+                let size = self.size()?;
+                self.client.allocate(&self.fh, offset, length)?;
+                // ALLOCATE may extend the file: put the size back.
+                if end > size {
+                    self.client.setattr(&self.fh, size_to(size))?;
+                }
+                Ok(())
+            }
+            PUNCH => match self.client.deallocate(&self.fh, offset, length) {
+                Err(Error::Unsupported(_)) => {
+                    let size = self.size()?;
+                    self.zero(offset, end.min(size))
+                }
+                other => other,
+            },
+            m if m == ZERO || m == ZERO | KEEP => {
+                let size = self.size()?;
+                let stop = if m & KEEP != 0 { end.min(size) } else { end };
+                self.zero(offset, stop)
+            }
+            _ => Err(Error::Unsupported(
+                "this fallocate mode is not available on userspace NFS pools".into(),
+            )),
+        }
+    }
+
+    /// SEEK_DATA / SEEK_HOLE: the server's SEEK (NFSv4.2) or, without it,
+    /// the answer of a filesystem without holes (all data up to the size).
+    fn lseek(&self, offset: i64, whence: i32) -> Result<i64> {
+        let err = |errno| Error::Os { op: "lseek", errno };
+        let off = u64::try_from(offset).map_err(|_| err(Errno::ENXIO))?;
+        let data = match whence {
+            libc::SEEK_DATA => true,
+            libc::SEEK_HOLE => false,
+            _ => return Err(err(Errno::EINVAL)),
+        };
+        let size = self.size()?;
+        if off >= size {
+            return Err(err(Errno::ENXIO));
+        }
+        match self.client.seek(&self.fh, off, data)? {
+            Some((true, _)) if data => Err(err(Errno::ENXIO)),
+            Some((eof, o)) if !data && (eof || o > size) => Ok(size as i64),
+            Some((_, o)) => Ok(o as i64),
+            None if data => Ok(offset),
+            None => Ok(size as i64),
+        }
+    }
+
+    /// Copies within one export: read and write through the daemon, blocks
+    /// of zeros skipped (holes stay holes in the destination).
+    fn copy_to(&self, off_in: u64, dst: &dyn OpenVolume, off_out: u64, len: u64) -> Result<u64> {
+        let exdev = Error::Os {
+            op: "copy_file_range",
+            errno: Errno::EXDEV,
+        };
+        let Some(dst) = dst.as_any().downcast_ref::<NfsFile>() else {
+            return Err(exdev);
+        };
+        if !Arc::ptr_eq(&self.client, &dst.client) {
+            return Err(exdev);
+        }
+        let chunk = self.client.max_io().clamp(4096, 1 << 20) as u64;
+        // Zeros past the destination's end are not written: the copy keeps holes.
+        let dst_size = dst.size()?;
+        let mut extend_to = dst_size;
+        let mut done = 0u64;
+        while done < len {
+            let want = (len - done).min(chunk) as usize;
+            let buf = self.client.read(&self.fh, off_in + done, want)?;
+            if buf.is_empty() {
+                break;
+            }
+            let at = off_out + done;
+            let end = at + buf.len() as u64;
+            if !(at >= dst_size && buf.iter().all(|b| *b == 0)) {
+                dst.client.write(&dst.fh, at, &buf, &dst.pending)?;
+            }
+            extend_to = extend_to.max(end);
+            done += buf.len() as u64;
+        }
+        if extend_to > dst.size()? {
+            dst.client.setattr(&dst.fh, size_to(extend_to))?;
+        }
+        Ok(done)
+    }
+
+    /// Close-to-open: what this open wrote is on the server's disk before
+    /// another client opens the volume.
+    fn close(&self) -> Result<()> {
+        self.client.commit(&self.fh, &self.pending)
+    }
+
+    fn may_block(&self) -> bool {
+        true
+    }
+}
