@@ -1173,18 +1173,9 @@ impl PoolFs {
         if let Some(a) = active {
             return a.store.statfs();
         }
-        let st =
-            nix::sys::statvfs::statvfs(self.reg.state_dir().root()).map_err(Error::os("statfs"))?;
-        Ok(StatFs {
-            blocks: st.blocks(),
-            bfree: st.blocks_free(),
-            bavail: st.blocks_available(),
-            files: st.files(),
-            ffree: st.files_free(),
-            bsize: st.block_size() as u32,
-            namelen: st.name_max() as u32,
-            frsize: st.fragment_size() as u32,
-        })
+        nix::sys::statvfs::statvfs(self.reg.state_dir().root())
+            .map(StatFs::from)
+            .map_err(Error::os("statfs"))
     }
 
     // ---- extended attributes: those of store objects ---------------------------

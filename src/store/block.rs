@@ -43,13 +43,6 @@ pub struct BlockStore {
 #[derive(Debug)]
 struct DevObj(usize);
 
-fn fixed() -> Error {
-    Error::NotPermitted(
-        "this is a block pool: its volumes are its devices, nothing is created, removed or renamed"
-            .into(),
-    )
-}
-
 impl BlockStore {
     pub fn new(devices: Vec<BlockDev>) -> BlockStore {
         BlockStore {
@@ -99,6 +92,13 @@ fn not_dir() -> Error {
 }
 
 impl Store for BlockStore {
+    fn refuse_layout_change(&self, _what: &str) -> Error {
+        Error::NotPermitted(
+            "this is a block pool: its volumes are its devices, nothing is created, removed or renamed"
+                .into(),
+        )
+    }
+
     fn lookup(&self, dir: Option<&Obj>, name: &OsStr) -> Result<Found> {
         if dir.is_some() {
             return Err(not_dir());
@@ -160,40 +160,6 @@ impl Store for BlockStore {
                 name: d.name.clone().into(),
             })
             .collect())
-    }
-
-    fn create(
-        &self,
-        _ctx: &Ctx,
-        _dir: Option<&Obj>,
-        _name: &OsStr,
-        _mode: u32,
-        _flags: i32,
-    ) -> Result<(Found, StoreOpen)> {
-        Err(fixed())
-    }
-
-    fn mkdir(&self, _ctx: &Ctx, _dir: Option<&Obj>, _name: &OsStr, _mode: u32) -> Result<Found> {
-        Err(fixed())
-    }
-
-    fn unlink(&self, _dir: Option<&Obj>, _name: &OsStr) -> Result<()> {
-        Err(fixed())
-    }
-
-    fn rmdir(&self, _dir: Option<&Obj>, _name: &OsStr) -> Result<()> {
-        Err(fixed())
-    }
-
-    fn rename(
-        &self,
-        _from: Option<&Obj>,
-        _name: &OsStr,
-        _to: Option<&Obj>,
-        _newname: &OsStr,
-        _flags: u32,
-    ) -> Result<()> {
-        Err(fixed())
     }
 
     fn open(&self, _ctx: &Ctx, obj: &Obj, flags: i32) -> Result<StoreOpen> {

@@ -249,6 +249,23 @@ pub struct VolumeRef<'a> {
     pub mounted: Option<String>,
 }
 
+impl From<nix::sys::statvfs::Statvfs> for StatFs {
+    /// Passed through as the filesystem reports it: df's "Avail" excludes
+    /// root's reserve there and here alike.
+    fn from(st: nix::sys::statvfs::Statvfs) -> StatFs {
+        StatFs {
+            blocks: st.blocks(),
+            bfree: st.blocks_free(),
+            bavail: st.blocks_available(),
+            files: st.files(),
+            ffree: st.files_free(),
+            bsize: st.block_size() as u32,
+            namelen: st.name_max() as u32,
+            frsize: st.fragment_size() as u32,
+        }
+    }
+}
+
 /// A content version of a local file: (mtime, mtime_ns, size).
 pub type Stamp = (i64, i64, i64);
 
@@ -303,6 +320,11 @@ fn no_xattrs() -> Error {
 /// A running pool's volumes: one implementation per storage kind. `dir`
 /// arguments are `None` for the top of the pool.
 pub trait Store: Send + Sync + Debug {
+    /// The refusal of a create, remove or rename the store does not have
+    /// (`what`: which), unless it overrides the operation.
+    fn refuse_layout_change(&self, what: &str) -> Error {
+        unsupported(what)
+    }
     fn lookup(&self, dir: Option<&Obj>, name: &OsStr) -> Result<Found>;
     fn getattr(&self, obj: &Obj) -> Result<Attr>;
     /// The top directory's own attributes; `None`: the pool directory is
@@ -324,16 +346,16 @@ pub trait Store: Send + Sync + Debug {
         _mode: u32,
         _flags: i32,
     ) -> Result<(Found, StoreOpen)> {
-        Err(unsupported("creating volumes"))
+        Err(self.refuse_layout_change("creating volumes"))
     }
     fn mkdir(&self, _ctx: &Ctx, _dir: Option<&Obj>, _name: &OsStr, _mode: u32) -> Result<Found> {
-        Err(unsupported("creating directories"))
+        Err(self.refuse_layout_change("creating directories"))
     }
     fn unlink(&self, _dir: Option<&Obj>, _name: &OsStr) -> Result<()> {
-        Err(unsupported("removing volumes"))
+        Err(self.refuse_layout_change("removing volumes"))
     }
     fn rmdir(&self, _dir: Option<&Obj>, _name: &OsStr) -> Result<()> {
-        Err(unsupported("removing directories"))
+        Err(self.refuse_layout_change("removing directories"))
     }
     fn rename(
         &self,
@@ -343,7 +365,7 @@ pub trait Store: Send + Sync + Debug {
         _newname: &OsStr,
         _flags: u32,
     ) -> Result<()> {
-        Err(unsupported("renaming volumes"))
+        Err(self.refuse_layout_change("renaming volumes"))
     }
     fn open(&self, ctx: &Ctx, obj: &Obj, flags: i32) -> Result<StoreOpen>;
     /// The file the kernel reads and writes in passthrough (one per volume).

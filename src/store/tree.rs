@@ -387,20 +387,11 @@ impl Store for TreeStore {
     }
 
     fn statfs(&self) -> Result<StatFs> {
-        let st = nix::sys::statvfs::fstatvfs(&self.root).map_err(Error::os("statfs"))?;
-        Ok(StatFs {
-            blocks: st.blocks(),
-            bfree: st.blocks_free(),
-            // Passed through as the backing filesystem reports it: df's
-            // "Avail" excludes root's reserve there and here alike (`info`'s
-            // `available` counts all free blocks, as libvirt does).
-            bavail: st.blocks_available(),
-            files: st.files(),
-            ffree: st.files_free(),
-            bsize: st.block_size() as u32,
-            namelen: st.name_max() as u32,
-            frsize: st.fragment_size() as u32,
-        })
+        // `info`'s `available` counts all free blocks, as libvirt does
+        // (`space`); statfs passes the filesystem's own numbers.
+        nix::sys::statvfs::fstatvfs(&self.root)
+            .map(StatFs::from)
+            .map_err(Error::os("statfs"))
     }
 
     fn space(&self) -> Result<Space> {
