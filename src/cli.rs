@@ -264,6 +264,10 @@ pub struct MountArgs {
     /// pools, --io daemon) arrive as 1 MiB requests; see docs/performance.md.
     #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(4..=1048576))]
     pub read_ahead: Option<u32>,
+    /// Internal: run as the server of a keeper, with the descriptors it
+    /// passed (see `keeper`).
+    #[arg(long, hide = true, value_name = "FDS")]
+    pub server: Option<crate::keeper::Inherited>,
 }
 
 fn size_arg(s: &str) -> Result<u64, String> {

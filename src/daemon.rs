@@ -9,6 +9,8 @@ use crate::cli::MountArgs;
 use crate::core::PoolFs;
 use crate::error::{Error, Result};
 use crate::fuse::session::{self, MountConfig};
+use crate::journal::Journal;
+use crate::keeper;
 use crate::pool::Registry;
 use crate::pool::persist::StateDir;
 
@@ -19,6 +21,9 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         .map_err(Error::io("cannot resolve the mountpoint"))?;
     let state_dir = std::path::absolute(&args.state_dir)
         .map_err(Error::io("cannot resolve the state directory"))?;
+    if let Some(inherited) = args.server {
+        return serve_for_keeper(args, mountpoint, state_dir, inherited, log_level);
+    }
     // Created 0700 here for the log; `Registry::load` narrows an existing
     // one, with a log line, once logging is set up.
     {
@@ -35,7 +40,9 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
 
     let mut notify: Option<OwnedFd> = None;
     if !args.foreground {
-        let (rd, wr) = nix::unistd::pipe().map_err(Error::sys("cannot create a pipe"))?;
+        // Close-on-exec: the keeper's server must not hold the parent's pipe open.
+        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(Error::sys("cannot create a pipe"))?;
         // SAFETY: no other thread exists yet (fork happens before any is spawned).
         match unsafe { nix::unistd::fork() }.map_err(Error::sys("cannot fork"))? {
             nix::unistd::ForkResult::Parent { .. } => {
@@ -78,6 +85,36 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         }
     };
 
+    if nix::unistd::geteuid().is_root() {
+        // Root: a keeper holds the connection and runs the server (`keeper`).
+        let exe = std::env::current_exe().map_err(Error::io("cannot find the poolfs binary"))?;
+        let server = |inherited: &keeper::Inherited| {
+            let mut c = std::process::Command::new(&exe);
+            c.arg("mount")
+                .arg(&mountpoint)
+                .arg("--state-dir")
+                .arg(&state_dir)
+                .arg("--foreground")
+                .arg("--threads")
+                .arg(args.threads.to_string())
+                .arg("--io")
+                .arg(
+                    clap::ValueEnum::to_possible_value(&args.io)
+                        .map(|v| v.get_name().to_owned())
+                        .unwrap_or_default(),
+                )
+                .arg("--log-level")
+                .arg(log_level)
+                .arg("--server")
+                .arg(inherited.to_string());
+            if let Some(kib) = args.read_ahead {
+                c.arg("--read-ahead").arg(kib.to_string());
+            }
+            c
+        };
+        return keeper::run(&mountpoint, &state_dir, !args.foreground, server, report);
+    }
+
     let setup = || -> Result<(Arc<PoolFs>, nix::sys::signal::SigSet)> {
         // Modes arrive from the kernel with the caller's umask applied already.
         nix::sys::stat::umask(nix::sys::stat::Mode::empty());
@@ -104,6 +141,94 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         read_ahead_kib: args.read_ahead,
     };
     session::serve(core, &cfg, &signals, report)
+}
+
+/// The server a keeper started: takes the keeper's connection and journal,
+/// restores what a predecessor left (if any), and serves.
+fn serve_for_keeper(
+    args: &MountArgs,
+    mountpoint: std::path::PathBuf,
+    state_dir: std::path::PathBuf,
+    inherited: keeper::Inherited,
+    log_level: &str,
+) -> Result<()> {
+    init_logging(
+        log_level,
+        inherited.log_file.then(|| state_dir.join("poolfs.log")),
+    );
+    let dev = crate::sys::take_inherited(inherited.dev)?;
+    let journal_file = std::fs::File::from(crate::sys::take_inherited(inherited.journal)?);
+    let ready_fd = crate::sys::take_inherited(inherited.ready)?;
+    let report = move |r: Result<()>| {
+        let mut f = std::fs::File::from(ready_fd);
+        let _ = match r {
+            Ok(()) => f.write_all(b"ok\n"),
+            Err(e) => f.write_all(format!("{e}\n").as_bytes()),
+        };
+    };
+    let setup = || -> Result<_> {
+        keeper::die_with_keeper()?;
+        nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+        crate::sys::raise_nofile_limit();
+        let signals = session::block_signals()?;
+        let previous = Journal::open(
+            journal_file
+                .try_clone()
+                .map_err(Error::io("cannot use the journal"))?,
+        )?;
+        let ids = previous
+            .as_ref()
+            .map(|(_, st)| st.pools.clone())
+            .unwrap_or_default();
+        let reg = Arc::new(Registry::load_with_ids(
+            StateDir::new(state_dir.clone()),
+            &ids,
+        )?);
+        if previous.is_some() {
+            reg.resume();
+        } else {
+            reg.restore();
+        }
+        let (core, state) = match previous {
+            Some((journal, state)) => {
+                let core = Arc::new(PoolFs::with_generation(reg, state.generation));
+                core.set_journal(Arc::new(journal));
+                let lost = core.restore(&state);
+                tracing::info!(
+                    numbers = state.numbers.len(),
+                    handles = state.handles.len() - lost.len(),
+                    lost = lost.len(),
+                    "took over from the previous server"
+                );
+                (core, Some(state))
+            }
+            None => (Arc::new(PoolFs::new(reg)), None),
+        };
+        core.set_mountpoint(mountpoint.clone());
+        Ok((core, signals, state))
+    };
+    let (core, signals, state) = match setup() {
+        Ok(v) => v,
+        Err(e) => {
+            report(Err(Error::State(e.to_string())));
+            return Err(e);
+        }
+    };
+    let cfg = MountConfig {
+        mountpoint,
+        threads: args.threads,
+        io: args.io,
+        read_ahead_kib: args.read_ahead,
+    };
+    session::serve_kept(
+        core,
+        &cfg,
+        dev,
+        journal_file,
+        state.as_ref(),
+        &signals,
+        report,
+    )
 }
 
 /// Tells systemd (`Type=notify`) the tree is mounted: `READY=1` to

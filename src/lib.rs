@@ -25,6 +25,8 @@ pub mod core;
 pub mod daemon;
 pub mod error;
 pub mod fuse;
+pub mod journal;
+pub mod keeper;
 pub mod manage;
 pub mod nfs;
 pub mod pool;

@@ -266,3 +266,53 @@ pub fn open_by_handle(
     // process owns.
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
+
+nix::ioctl_write_ptr!(fuse_backing_close, 229, 2, u32);
+
+/// Closes a passthrough backing id of the FUSE connection `dev` that no
+/// `fuser::BackingId` owns (one a predecessor server registered).
+pub fn backing_close(dev: BorrowedFd<'_>, id: u32) -> nix::Result<()> {
+    // SAFETY: FUSE_DEV_IOC_BACKING_CLOSE reads one u32, which outlives the call.
+    unsafe { fuse_backing_close(dev.as_raw_fd(), &id) }.map(drop)
+}
+
+/// Takes ownership of backing id `id`, registered on this connection by a
+/// predecessor server, to answer `reply` with it again (an inode keeps one
+/// backing file for all its opens).
+pub fn adopt_backing(reply: &fuser::ReplyOpen, id: u32) -> fuser::BackingId {
+    // SAFETY: `id` was opened on this session's connection and is closed only
+    // through the returned BackingId (the caller drops its record of the raw id).
+    unsafe { reply.wrap_backing(id) }
+}
+
+/// Writes `FUSE_NOTIFY_RESEND` to the FUSE connection `dev` (Linux 6.9+):
+/// the kernel queues again every request its servers read but never
+/// answered, with bit 63 set in their unique ids.
+pub fn fuse_resend(dev: BorrowedFd<'_>) -> nix::Result<()> {
+    const FUSE_NOTIFY_RESEND: i32 = 7;
+    // struct fuse_out_header { u32 len; i32 error; u64 unique }: a
+    // notification has unique 0 and its code in `error`.
+    let mut h = Vec::with_capacity(16);
+    h.extend(16u32.to_ne_bytes());
+    h.extend(FUSE_NOTIFY_RESEND.to_ne_bytes());
+    h.extend(0u64.to_ne_bytes());
+    nix::unistd::write(dev, &h).map(drop)
+}
+
+/// Takes ownership of descriptor `fd`, which the keeper passed to this
+/// process at exec, and keeps it from this process's own children.
+pub fn take_inherited(fd: i32) -> crate::error::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let bad = |e| crate::error::Error::sys(format!("descriptor {fd} from the keeper"))(e);
+    // Checked first: an open descriptor of this process.
+    nix::fcntl::fcntl(
+        // SAFETY: only used for F_GETFD/F_SETFD before ownership is taken;
+        // an fd that is not open makes fcntl fail with EBADF.
+        unsafe { BorrowedFd::borrow_raw(fd) },
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(bad)?;
+    // SAFETY: `fd` is open (checked above) and nothing else in this process
+    // owns it: the keeper passed it for this process to own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

@@ -190,9 +190,14 @@ fn check_mounted_then_umount(mnt: &Path, state: &Path, how: &str) {
         fs::read(state.join("pools/default/hello.img")).unwrap(),
         b"hello"
     );
+    // The keeper and its server (`poolfs mount ... --server`).
     let pids = daemons_for(mnt);
-    assert_eq!(pids.len(), 1, "{how}: one daemon expected, found {pids:?}");
-    println!("{how}: mounted ({line}), daemon pid {}", pids[0]);
+    assert_eq!(
+        pids.len(),
+        2,
+        "{how}: a keeper and its server expected, found {pids:?}"
+    );
+    println!("{how}: mounted ({line}), keeper and server pids {pids:?}");
     run(&format!("umount '{}'", mnt.display()));
     wait_until("the daemon exits after umount", 15, || {
         daemons_for(mnt).is_empty()

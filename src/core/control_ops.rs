@@ -15,6 +15,30 @@ const MAX_DOCUMENT: usize = 1 << 20;
 
 impl PoolFs {
     pub(super) fn open_control(&self, ino: u64, ctl: Ctl, flags: i32) -> Result<Opened> {
+        self.open_control_at(ino, ctl, flags, None)
+    }
+
+    /// A control file opened again for a successor server at its old handle
+    /// (its text rendered anew). A `config` open that was collecting a
+    /// document is not: what it wrote died with the server, and applying
+    /// half a document is worse than refusing the rest (`EBADF`).
+    pub(super) fn restore_control(&self, h: &crate::journal::Handle) -> Result<()> {
+        let ctl = match self.node(h.ino)? {
+            super::Node::PoolCtl(pool, f) => Ctl::Pool(pool, f),
+            super::Node::VolCtl(o, f) => Ctl::Volume(o, f),
+            _ => return Err(Error::BadHandle),
+        };
+        let writes = h.flags & libc::O_ACCMODE != libc::O_RDONLY;
+        if writes && matches!(ctl, Ctl::Pool(_, PoolFile::Config)) {
+            return Err(Error::Unsupported(
+                "a config document being written when the server died is dropped".into(),
+            ));
+        }
+        self.open_control_at(h.ino, ctl, h.flags, Some(h.fh))
+            .map(drop)
+    }
+
+    fn open_control_at(&self, ino: u64, ctl: Ctl, flags: i32, at: Option<u64>) -> Result<Opened> {
         let wants_write = flags & libc::O_ACCMODE != libc::O_RDONLY;
         let (name, writable) = match &ctl {
             Ctl::Pool(_, f) => (f.name(), f.writable()),
@@ -30,14 +54,28 @@ impl PoolFs {
         .into_bytes();
         let document = (wants_write && matches!(ctl, Ctl::Pool(_, PoolFile::Config)))
             .then(|| parking_lot::Mutex::new(Vec::new()));
-        let fh = self.handles.insert(OpenFile {
+        let of = OpenFile {
             ino,
             kind: OpenKind::Control {
                 ctl,
                 snapshot,
                 document,
             },
-        });
+        };
+        let fh = match at {
+            Some(fh) => {
+                self.handles.insert_at(fh, of);
+                fh
+            }
+            None => self.handles.insert(of),
+        };
+        self.journal_open(
+            fh,
+            ino,
+            crate::journal::HandleKind::Control,
+            flags,
+            super::Ctx::default(),
+        );
         Ok(Opened {
             fh,
             direct_io: true,
@@ -224,6 +262,9 @@ impl PoolFs {
             .ok_or_else(|| Error::Invalid("a pool name must be UTF-8".into()))?;
         let target = self.reg.state_dir().default_target(name);
         let pool = self.reg.define(name, PoolDef::dir(target))?;
+        if let Some(j) = self.journal() {
+            j.pool(&pool.uuid, pool.id);
+        }
         self.lookup(inodes::ROOT, OsStr::new(&pool.name()))
     }
 

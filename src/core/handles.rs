@@ -68,6 +68,11 @@ impl HandleTable {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Ids from `fh` on are never given out (they were, by a predecessor).
+    pub fn skip_past(&self, fh: u64) {
+        self.next.fetch_max(fh + 1, Ordering::Relaxed);
+    }
+
     pub fn insert_at(&self, fh: u64, of: OpenFile) {
         self.map.write().insert(fh, Arc::new(of));
     }
@@ -98,6 +103,13 @@ impl HandleTable {
                 _ => false,
             })
             .count()
+    }
+
+    pub fn is_control(&self, fh: u64) -> bool {
+        self.map
+            .read()
+            .get(&fh)
+            .is_some_and(|h| matches!(h.kind, OpenKind::Control { .. }))
     }
 
     /// True when requests on `fh` may wait on a server (see `OpenVolume::may_block`).

@@ -105,7 +105,7 @@ pub struct Object {
     /// The store's own handle on the object.
     pub obj: Obj,
     /// The content version when poolfs last closed the file; see
-    /// `PoolFs::set_keep_cache`.
+    /// `PoolFs::set_io_passthrough`.
     pub stamp: parking_lot::Mutex<Option<Stamp>>,
     /// Path relative to the pool, for messages (kept up to date on renames
     /// through poolfs).
@@ -234,6 +234,14 @@ impl InodeTable {
 
     pub fn remember(&mut self, ino: u64, key: Key, how: Reconnect) {
         self.reconnect.insert(ino, (key, how));
+    }
+
+    /// Takes over a number a predecessor server gave the kernel: `key` is
+    /// the object's identity in this server's run of its pool.
+    pub fn restore_number(&mut self, ino: u64, key: Key, how: Reconnect) {
+        self.numbers.insert(key, ino);
+        self.reconnect.insert(ino, (key, how));
+        self.next = self.next.max(ino.saturating_sub(self.base) + 1);
     }
 
     /// What number `ino` stood for, while its pool's run lasts.

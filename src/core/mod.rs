@@ -31,9 +31,10 @@ use parking_lot::RwLock;
 
 use crate::control::{self, PoolFile, VolFile};
 use crate::error::{Error, Result};
+use crate::journal::{self, Journal};
 use crate::pool::{Active, Pool, Registry};
 pub use crate::store::{Attr, Cache, Ctx, DirEntry, Entry, Kind, Opened, SetAttr, StatFs, Time};
-use crate::store::{Found, Obj, Store};
+use crate::store::{Found, NodeKey, Obj, Store, StoreOpen};
 use handles::{Ctl, HandleTable, OpenFile, OpenKind};
 use inodes::{InodeTable, Object, Reconnect, Synthetic};
 
@@ -151,10 +152,14 @@ pub struct PoolFs {
     /// Volumes being wiped: opens are refused meanwhile.
     /// Lock order: before the pool lock and the handle table.
     busy: parking_lot::Mutex<std::collections::HashSet<u64>>,
-    /// See `set_keep_cache`.
+    /// See `set_io_passthrough`.
     keep_cache: std::sync::atomic::AtomicBool,
+    passthrough: std::sync::atomic::AtomicBool,
     /// Last or ongoing wipe of each volume (by node number).
     wipes: parking_lot::Mutex<std::collections::HashMap<u64, control::volume::WipeStatus>>,
+    /// Where numbers and handles the kernel holds are recorded for a
+    /// successor server (`crate::journal`); unset without a keeper.
+    journal: std::sync::OnceLock<Arc<Journal>>,
 }
 
 fn enotdir(op: &'static str) -> Error {
@@ -198,17 +203,127 @@ fn new_generation() -> u64 {
 
 impl PoolFs {
     pub fn new(reg: Arc<Registry>) -> Self {
+        Self::with_generation(reg, new_generation())
+    }
+
+    /// A namespace whose nodes carry `generation`: a successor server keeps
+    /// its predecessor's, or the kernel would take every node it holds for
+    /// a new one and fail its open files.
+    pub fn with_generation(reg: Arc<Registry>, generation: u64) -> Self {
         PoolFs {
             reg,
             inodes: RwLock::new(InodeTable::new(inodes::DYNAMIC_BASE)),
             handles: HandleTable::default(),
             started: SystemTime::now(),
-            generation: new_generation(),
+            generation,
             inval: parking_lot::Mutex::new(None),
             mountpoint: RwLock::new(None),
             busy: parking_lot::Mutex::new(Default::default()),
             wipes: parking_lot::Mutex::new(Default::default()),
             keep_cache: std::sync::atomic::AtomicBool::new(false),
+            passthrough: std::sync::atomic::AtomicBool::new(false),
+            journal: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Records from now on what a successor server needs (every pool's id
+    /// first: the numbers of pool directories derive from it).
+    pub fn set_journal(&self, j: Arc<Journal>) {
+        for p in self.reg.list() {
+            j.pool(&p.uuid, p.id);
+        }
+        let _ = self.journal.set(j);
+    }
+
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.get().map(|j| &**j)
+    }
+
+    /// Takes over what a predecessor server left: the numbers it gave the
+    /// kernel (objects of pools running again are found through their
+    /// store keys when the kernel next asks) and the handles the kernel
+    /// holds (volumes opened again with their flags, counted by their pools
+    /// so `stop` still waits for them; directories listed again). Returns
+    /// the handles that could not be restored (their objects are gone).
+    pub fn restore(&self, state: &journal::State) -> Vec<u64> {
+        {
+            let mut t = self.inodes.write();
+            for n in state.numbers.values() {
+                let Some(active) = self.reg.by_id(n.pool).and_then(|p| p.active()) else {
+                    continue;
+                };
+                let key = (n.pool, active.run, n.id.0, n.id.1);
+                let how = Reconnect {
+                    key: NodeKey(n.key.clone()),
+                    path: n.path.clone(),
+                };
+                t.restore_number(n.ino, key, how);
+            }
+        }
+        let mut lost = Vec::new();
+        for h in state.handles.values() {
+            self.handles.skip_past(h.fh);
+            if let Err(e) = self.restore_handle(h) {
+                tracing::warn!(fh = h.fh, ino = h.ino, "cannot restore an open handle: {e}");
+                lost.push(h.fh);
+            }
+        }
+        lost
+    }
+
+    fn restore_handle(&self, h: &journal::Handle) -> Result<()> {
+        let base = inodes::decode_mirror(h.ino).map_or(h.ino, |(b, _)| b);
+        if inodes::decode(base).is_none() && self.inodes.write().add_lookup(base).is_none() {
+            self.revive(base)?;
+        }
+        if h.kind == journal::HandleKind::Control {
+            return self.restore_control(h);
+        }
+        if h.kind == journal::HandleKind::Dir {
+            let entries = self.list_dir(h.ino)?;
+            self.handles.skip_past(h.fh);
+            self.handles.insert_at(
+                h.fh,
+                OpenFile {
+                    ino: h.ino,
+                    kind: OpenKind::Dir {
+                        entries: parking_lot::Mutex::new(entries),
+                    },
+                },
+            );
+            self.journal_open(
+                h.fh,
+                h.ino,
+                journal::HandleKind::Dir,
+                h.flags,
+                Ctx::default(),
+            );
+            return Ok(());
+        }
+        let Node::Object(o) = self.node(h.ino)? else {
+            return Err(eisdir("open"));
+        };
+        let ctx = Ctx {
+            uid: h.uid,
+            gid: h.gid,
+            pid: 0,
+        };
+        let opened = o.store().open(&ctx, &o.obj, h.flags)?;
+        self.register_volume(o, opened, h.flags, ctx, Some(h.fh))
+            .map(drop)
+    }
+
+    /// Records an open handle for a successor server.
+    fn journal_open(&self, fh: u64, ino: u64, kind: journal::HandleKind, flags: i32, ctx: Ctx) {
+        if let Some(j) = self.journal() {
+            j.open_handle(&journal::Handle {
+                fh,
+                ino,
+                kind,
+                flags,
+                uid: ctx.uid,
+                gid: ctx.gid,
+            });
         }
     }
 
@@ -310,7 +425,16 @@ impl PoolFs {
                     Some((base, file)) => (base, Some(file)),
                     None => (ino, None),
                 };
-                let o = self.inodes.read().get(base).ok_or_else(stale)?;
+                let cached = self.inodes.read().get(base);
+                let o = match cached {
+                    Some(o) => o,
+                    // A number a predecessor server gave the kernel: found
+                    // again through its store key at first use.
+                    None => {
+                        self.revive(base).map_err(|_| stale())?;
+                        self.inodes.read().get(base).ok_or_else(stale)?
+                    }
+                };
                 if !o.is_live() {
                     return Err(stale());
                 }
@@ -524,6 +648,15 @@ impl PoolFs {
         });
         *node.path.write() = path.clone();
         if unremembered && let Some(k) = node.store().key(&node.obj) {
+            if let Some(j) = self.journal() {
+                j.number(&journal::Number {
+                    ino: node.ino,
+                    pool: d.pool.id,
+                    id: found.id,
+                    key: k.0.clone(),
+                    path: path.clone(),
+                });
+            }
             self.inodes
                 .write()
                 .remember(node.ino, key, Reconnect { key: k, path });
@@ -705,12 +838,14 @@ impl PoolFs {
         {
             return Err(enotdir("opendir"));
         }
-        Ok(self.handles.insert(OpenFile {
+        let fh = self.handles.insert(OpenFile {
             ino,
             kind: OpenKind::Dir {
                 entries: parking_lot::Mutex::new(Vec::new()),
             },
-        }))
+        });
+        self.journal_open(fh, ino, journal::HandleKind::Dir, 0, Ctx::default());
+        Ok(fh)
     }
 
     /// Entries from `offset` on; a read at offset 0 lists the directory anew
@@ -742,7 +877,11 @@ impl PoolFs {
     }
 
     pub fn releasedir(&self, fh: u64) {
-        self.handles.remove(fh);
+        if self.handles.remove(fh).is_some()
+            && let Some(j) = self.journal()
+        {
+            j.release(fh);
+        }
     }
 
     fn list_dir(&self, ino: u64) -> Result<Vec<DirEntry>> {
@@ -826,7 +965,7 @@ impl PoolFs {
                 // A store that watches its storage says now whether it answers.
                 self.check_health(&o.pool);
                 let opened = o.store().open(&ctx, &o.obj, flags)?;
-                self.register_volume(o, opened)
+                self.register_volume(o, opened, flags, ctx, None)
             }
             Node::Object(_)
             | Node::PoolDir(_)
@@ -836,13 +975,18 @@ impl PoolFs {
         }
     }
 
-    /// Registers an open of a volume: refused while the volume is being
-    /// wiped; counted by its pool, so `stop` waits for it. `busy` is held
-    /// until the handle is in the table, so a wipe cannot start in between.
+    /// Registers an open of a volume (at handle `at`, one a predecessor
+    /// server gave out, or a new one): refused while the volume is being
+    /// wiped; counted by its pool, so `stop` waits for it; journaled. `busy`
+    /// is held until the handle is in the table, so a wipe cannot start in
+    /// between.
     fn register_volume(
         &self,
         node: Arc<Object>,
-        opened: crate::store::StoreOpen,
+        opened: StoreOpen,
+        flags: i32,
+        ctx: Ctx,
+        at: Option<u64>,
     ) -> Result<Opened> {
         // The stamp is taken before the lock: no syscall under `busy`.
         let keep_cache = self.keep_cache.load(std::sync::atomic::Ordering::Relaxed)
@@ -855,8 +999,9 @@ impl PoolFs {
         if busy.contains(&node.ino) {
             return Err(Error::Busy(format!("volume '{path}' is being wiped")));
         }
-        let fh = self.handles.reserve();
+        let fh = at.unwrap_or_else(|| self.handles.reserve());
         node.pool.register_open(fh, &path, node.active.run)?;
+        let ino = node.ino;
         self.handles.insert_at(
             fh,
             OpenFile {
@@ -868,6 +1013,7 @@ impl PoolFs {
             },
         );
         drop(busy);
+        self.journal_open(fh, ino, journal::HandleKind::Volume, flags, ctx);
         Ok(Opened {
             fh,
             direct_io: false,
@@ -889,7 +1035,12 @@ impl PoolFs {
         match d.store().create(&ctx, d.obj(), name, mode, flags) {
             Ok((found, opened)) => {
                 let (node, entry) = self.adopt(&d, d.child_path(name), found);
-                Ok((entry, self.register_volume(node, opened)?))
+                // What a successor opens again: the file, not a new one.
+                let reopen = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC);
+                Ok((
+                    entry,
+                    self.register_volume(node, opened, reopen, ctx, None)?,
+                ))
             }
             Err(Error::Os {
                 errno: Errno::EEXIST,
@@ -1042,6 +1193,11 @@ impl PoolFs {
         }
     }
 
+    /// True for an open control file (its writes are requests, applied once).
+    pub fn is_control_handle(&self, fh: u64) -> bool {
+        self.handles.is_control(fh)
+    }
+
     /// True for an open volume whose requests may wait on a server (the
     /// FUSE layer runs them off its worker threads).
     pub fn handle_may_block(&self, fh: u64) -> bool {
@@ -1066,6 +1222,9 @@ impl PoolFs {
         let Some(h) = self.handles.remove(fh) else {
             return;
         };
+        if let Some(j) = self.journal() {
+            j.release(fh);
+        }
         match &h.kind {
             OpenKind::Control {
                 ctl,
@@ -1090,12 +1249,20 @@ impl PoolFs {
         }
     }
 
-    /// Lets opens keep the kernel's page cache of files unchanged since
-    /// poolfs closed them. Only coherent when every open uses the page cache
-    /// (no kernel passthrough in the session): passthrough writes bypass it.
-    pub fn set_keep_cache(&self, on: bool) {
-        self.keep_cache
+    /// Records what INIT negotiated: whether the kernel passes volume I/O
+    /// through. Without passthrough every open goes through the page cache,
+    /// so opens may keep the pages of files unchanged since poolfs closed
+    /// them (passthrough writes would bypass that cache).
+    pub fn set_io_passthrough(&self, on: bool) {
+        self.passthrough
             .store(on, std::sync::atomic::Ordering::Relaxed);
+        self.keep_cache
+            .store(!on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// See `set_io_passthrough`.
+    pub fn io_passthrough(&self) -> bool {
+        self.passthrough.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn volume_file(&self, ino: u64, fh: u64) -> Result<Arc<OpenFile>> {

@@ -10,6 +10,7 @@ pub mod session;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -45,13 +46,25 @@ pub enum IoMode {
 /// volume inode, shared by all its opens, closed at its last release.
 #[derive(Debug, Default)]
 struct Passthrough {
-    by_ino: HashMap<u64, (Arc<BackingId>, usize)>,
+    by_ino: HashMap<u64, (Registered, usize)>,
     /// Handle -> (inode, opened for writing).
     by_fh: HashMap<u64, (u64, bool)>,
     /// Writable passthrough opens per inode: their writes, and above all
     /// their mmap writes, change the backing file behind the daemon.
     writers: HashMap<u64, usize>,
 }
+
+/// A backing id this server owns, or one a predecessor registered (reused
+/// at the inode's next open, closed with an ioctl at its last release).
+#[derive(Debug, Clone)]
+enum Registered {
+    Id(Arc<BackingId>),
+    Raw(u32),
+}
+
+/// Bit 63 of a request's unique id: the kernel sends it again because the
+/// server that read it died (`FUSE_NOTIFY_RESEND`).
+const RESENT: u64 = 1 << 63;
 
 #[derive(Debug)]
 pub struct FuseAdapter {
@@ -61,6 +74,11 @@ pub struct FuseAdapter {
     passthrough: bool,
     pt: Mutex<Passthrough>,
     offload: offload::Offload,
+    /// Requests a predecessor server started changing the tree (journaled
+    /// intents): resent, their effect may already be there.
+    started: std::collections::BTreeSet<u64>,
+    /// The connection, for closing backing ids no `BackingId` owns.
+    dev: Option<std::os::fd::OwnedFd>,
 }
 
 impl FuseAdapter {
@@ -71,6 +89,49 @@ impl FuseAdapter {
             passthrough: false,
             pt: Mutex::new(Passthrough::default()),
             offload: offload::Offload::default(),
+            started: Default::default(),
+            dev: None,
+        }
+    }
+
+    /// The adapter of a successor server: what INIT negotiated and the
+    /// passthrough registrations of the handles the kernel holds, from the
+    /// predecessor's journal (INIT is not sent again).
+    pub fn resume(
+        core: Arc<PoolFs>,
+        io: IoMode,
+        state: &crate::journal::State,
+        dev: std::os::fd::OwnedFd,
+    ) -> Self {
+        let mut a = Self::new(core, io);
+        a.passthrough = state.passthrough;
+        a.core.set_io_passthrough(state.passthrough);
+        a.started = state.intents.clone();
+        a.dev = Some(dev);
+        let mut pt = a.pt.lock();
+        for k in state.backing.values() {
+            let e = pt.by_ino.entry(k.ino).or_insert((Registered::Raw(k.id), 0));
+            e.1 += 1;
+            pt.by_fh.insert(k.fh, (k.ino, k.writable));
+            if k.writable {
+                *pt.writers.entry(k.ino).or_insert(0) += 1;
+            }
+        }
+        drop(pt);
+        a
+    }
+
+    /// True for a request a predecessor server had started when it died:
+    /// an `EEXIST` or `ENOENT` may be its own effect.
+    fn started_before(&self, req: &Request) -> bool {
+        let u = req.unique().0;
+        u & RESENT != 0 && self.started.contains(&(u & !RESENT))
+    }
+
+    /// Journals that `req` is about to change the tree.
+    fn intent(&self, req: &Request) {
+        if let Some(j) = self.core.journal() {
+            j.intent(req.unique().0 & !RESENT);
         }
     }
 
@@ -89,9 +150,18 @@ impl FuseAdapter {
         flags: i32,
         created: bool,
         register: impl FnOnce(&std::fs::File) -> std::io::Result<BackingId>,
+        adopt: Option<&dyn Fn(u32) -> BackingId>,
     ) -> Option<Arc<BackingId>> {
         let writable = flags & libc::O_ACCMODE != libc::O_RDONLY;
-        let (id, first_writer) = self.register_backing(ino, fh, writable, register)?;
+        let (id, first_writer) = self.register_backing(ino, fh, writable, register, adopt)?;
+        if let Some(j) = self.core.journal() {
+            j.backing(&crate::journal::Backing {
+                fh,
+                ino,
+                id: id.id(),
+                writable,
+            });
+        }
         // A file created by this request has nothing cached yet.
         if first_writer && !created {
             self.core.invalidate_now(Inval::Attr { ino });
@@ -107,12 +177,23 @@ impl FuseAdapter {
         fh: u64,
         writable: bool,
         register: impl FnOnce(&std::fs::File) -> std::io::Result<BackingId>,
+        adopt: Option<&dyn Fn(u32) -> BackingId>,
     ) -> Option<(Arc<BackingId>, bool)> {
         let mut pt = self.pt.lock();
         let id = match pt.by_ino.get_mut(&ino) {
-            Some((id, n)) => {
+            Some((Registered::Id(id), n)) => {
                 *n += 1;
                 id.clone()
+            }
+            Some((reg @ Registered::Raw(_), n)) => {
+                // A predecessor's id: the inode must keep it.
+                let (Registered::Raw(raw), Some(adopt)) = (reg.clone(), adopt) else {
+                    return None;
+                };
+                let id = Arc::new(adopt(raw));
+                *reg = Registered::Id(id.clone());
+                *n += 1;
+                id
             }
             None => {
                 let id = match self.core.passthrough_file(ino) {
@@ -122,7 +203,7 @@ impl FuseAdapter {
                 match id {
                     Ok(id) => {
                         let id = Arc::new(id);
-                        pt.by_ino.insert(ino, (id.clone(), 1));
+                        pt.by_ino.insert(ino, (Registered::Id(id.clone()), 1));
                         id
                     }
                     Err(e) => {
@@ -167,8 +248,12 @@ impl FuseAdapter {
         }
         if let Some((_, n)) = pt.by_ino.get_mut(&ino) {
             *n -= 1;
-            if *n == 0 {
-                pt.by_ino.remove(&ino);
+            if *n == 0
+                && let Some((Registered::Raw(id), _)) = pt.by_ino.remove(&ino)
+                && let Some(dev) = &self.dev
+                && let Err(e) = crate::sys::backing_close(dev.as_fd(), id)
+            {
+                tracing::warn!(ino, "cannot close a predecessor's backing id {id}: {e}");
             }
         }
     }
@@ -201,6 +286,32 @@ fn fail(core: &PoolFs, op: &'static str, ino: u64, err: &Error) -> Errno {
         tracing::debug!(op, ino, errno = %errno, "{err}");
     }
     Errno::from_i32(errno as i32)
+}
+
+/// Fault injection for the crash tests: with `POOLFS_CRASH_AFTER=<op>:<file>`
+/// in the environment and `<file>` present, the server removes `<file>` and
+/// aborts right after `op` took effect, before it replies: what a crash at
+/// the worst moment leaves. Off unless both are set; one crash per file.
+fn crash_point(op: &str) {
+    static AT: std::sync::OnceLock<Option<(String, std::path::PathBuf)>> =
+        std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| {
+        let v = std::env::var("POOLFS_CRASH_AFTER").ok()?;
+        let (op, file) = v.split_once(':')?;
+        Some((op.to_string(), file.into()))
+    });
+    if let Some((o, file)) = at
+        && o == op
+        && std::fs::remove_file(file).is_ok()
+    {
+        tracing::warn!("POOLFS_CRASH_AFTER: crashing after {op}, before its reply");
+        std::process::abort();
+    }
+}
+
+/// True when `r` failed with `errno`.
+fn is_errno<T>(r: &crate::error::Result<T>, errno: i32) -> bool {
+    matches!(r, Err(e) if e.errno() as i32 == errno)
 }
 
 fn ttl(c: Cache) -> Duration {
@@ -308,9 +419,7 @@ impl Filesystem for FuseAdapter {
                 ),
             }
         }
-        // Without passthrough every open goes through the page cache, so
-        // pages of an unchanged file can be kept from one open to the next.
-        self.core.set_keep_cache(!self.passthrough);
+        self.core.set_io_passthrough(self.passthrough);
         tracing::info!(passthrough = self.passthrough, "FUSE session initialised");
         Ok(())
     }
@@ -377,7 +486,12 @@ impl Filesystem for FuseAdapter {
         _rdev: u32,
         reply: ReplyEntry,
     ) {
-        match self.core.mknod(ctx(req), parent.0, name, mode) {
+        self.intent(req);
+        let mut r = self.core.mknod(ctx(req), parent.0, name, mode);
+        if is_errno(&r, libc::EEXIST) && self.started_before(req) {
+            r = self.core.lookup(parent.0, name);
+        }
+        match r {
             Ok(e) => self.reply_entry(reply, &e),
             Err(e) => reply.error(self.fail("mknod", parent.0, &e)),
         }
@@ -392,22 +506,42 @@ impl Filesystem for FuseAdapter {
         _umask: u32,
         reply: ReplyEntry,
     ) {
-        match self.core.mkdir(ctx(req), parent.0, name, mode) {
+        self.intent(req);
+        let mut r = self.core.mkdir(ctx(req), parent.0, name, mode);
+        if is_errno(&r, libc::EEXIST) && self.started_before(req) {
+            r = self.core.lookup(parent.0, name);
+        }
+        if r.is_ok() {
+            crash_point("mkdir");
+        }
+        match r {
             Ok(e) => self.reply_entry(reply, &e),
             Err(e) => reply.error(self.fail("mkdir", parent.0, &e)),
         }
     }
 
-    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.core.unlink(parent.0, name) {
+    fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.intent(req);
+        let r = self.core.unlink(parent.0, name);
+        if r.is_ok() {
+            crash_point("unlink");
+        }
+        match r {
             Ok(()) => reply.ok(),
+            Err(_) if is_errno(&r, libc::ENOENT) && self.started_before(req) => reply.ok(),
             Err(e) => reply.error(self.fail("unlink", parent.0, &e)),
         }
     }
 
-    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.core.rmdir(parent.0, name) {
+    fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.intent(req);
+        let r = self.core.rmdir(parent.0, name);
+        if r.is_ok() {
+            crash_point("rmdir");
+        }
+        match r {
             Ok(()) => reply.ok(),
+            Err(_) if is_errno(&r, libc::ENOENT) && self.started_before(req) => reply.ok(),
             Err(e) => reply.error(self.fail("rmdir", parent.0, &e)),
         }
     }
@@ -438,7 +572,7 @@ impl Filesystem for FuseAdapter {
 
     fn rename(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         newparent: INodeNo,
@@ -446,11 +580,16 @@ impl Filesystem for FuseAdapter {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        match self
+        self.intent(req);
+        let r = self
             .core
-            .rename(parent.0, name, newparent.0, newname, flags.bits())
-        {
+            .rename(parent.0, name, newparent.0, newname, flags.bits());
+        if r.is_ok() {
+            crash_point("rename");
+        }
+        match r {
             Ok(()) => reply.ok(),
+            Err(_) if is_errno(&r, libc::ENOENT) && self.started_before(req) => reply.ok(),
             Err(e) => reply.error(self.fail("rename", parent.0, &e)),
         }
     }
@@ -458,7 +597,16 @@ impl Filesystem for FuseAdapter {
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         match self.core.open(ctx(req), ino.0, flags.0) {
             Ok(o) if o.volume && self.passthrough => {
-                match self.backing_for(ino.0, o.fh, flags.0, false, |f| reply.open_backing(f)) {
+                let adopt = |id| crate::sys::adopt_backing(&reply, id);
+                let registered = self.backing_for(
+                    ino.0,
+                    o.fh,
+                    flags.0,
+                    false,
+                    |f| reply.open_backing(f),
+                    Some(&adopt),
+                );
+                match registered {
                     Some(id) => reply.opened_passthrough(FileHandle(o.fh), fopen(&o), &id),
                     None => reply.opened(FileHandle(o.fh), fopen(&o)),
                 }
@@ -506,6 +654,23 @@ impl Filesystem for FuseAdapter {
         let kill = write_flags
             .contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
             .then(|| ctx(req));
+        if self.core.is_control_handle(fh.0) {
+            // A request: applied once. The journal records it once applied,
+            // so a resent one that the predecessor applied is not repeated.
+            if self.started_before(req) {
+                reply.written(data.len() as u32);
+                return;
+            }
+            match self.core.write(ino.0, fh.0, offset, data, kill) {
+                Ok(n) => {
+                    self.intent(req);
+                    crash_point("control");
+                    reply.written(n)
+                }
+                Err(e) => reply.error(self.fail("write", ino.0, &e)),
+            }
+            return;
+        }
         if self.core.handle_may_block(fh.0) {
             let (core, data) = (self.core.clone(), data.to_vec());
             self.offload
@@ -735,10 +900,28 @@ impl Filesystem for FuseAdapter {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        match self.core.create(ctx(req), parent.0, name, mode, flags) {
+        self.intent(req);
+        let mut r = self.core.create(ctx(req), parent.0, name, mode, flags);
+        if is_errno(&r, libc::EEXIST) && self.started_before(req) {
+            // The predecessor created it: open what it made.
+            r = self
+                .core
+                .create(ctx(req), parent.0, name, mode, flags & !libc::O_EXCL);
+        }
+        if r.is_ok() {
+            crash_point("create");
+        }
+        match r {
             Ok((e, o)) => {
                 let id = if o.volume && self.passthrough {
-                    self.backing_for(e.attr.ino, o.fh, flags, true, |f| reply.open_backing(f))
+                    self.backing_for(
+                        e.attr.ino,
+                        o.fh,
+                        flags,
+                        true,
+                        |f| reply.open_backing(f),
+                        None,
+                    )
                 } else {
                     None
                 };

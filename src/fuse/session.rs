@@ -1,6 +1,7 @@
 //! Mounting and serving: mount options, stale-mount clean-up, the worker
 //! threads, and a clean unmount on SIGTERM/SIGINT.
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -90,15 +91,39 @@ pub fn is_poolfs_mount(mountpoint: &Path) -> bool {
         .is_some_and(|m| m.fstype.starts_with("fuse") && m.source == FSNAME)
 }
 
-/// Mounts the tree, calls `ready` once the kernel has answered INIT, serves
-/// until a signal or an external unmount, then unmounts.
+/// Without root (no keeper): mounts the tree through fuser (fusermount),
+/// calls `ready` once the kernel has answered INIT, serves until a signal or
+/// an external unmount, then unmounts.
 pub fn serve(
     core: Arc<PoolFs>,
     cfg: &MountConfig,
     signals: &SigSet,
     ready: impl FnOnce(Result<()>),
 ) -> Result<()> {
-    let root = nix::unistd::geteuid().is_root();
+    let config = session_config(false, cfg.threads, true);
+    let adapter = FuseAdapter::new(core.clone(), cfg.io);
+    let mounted = Session::new(adapter, &cfg.mountpoint, &config)
+        .map_err(Error::io(format!(
+            "cannot mount on '{}'",
+            cfg.mountpoint.display()
+        )))
+        .map(|mut s| {
+            let u = Unmounter::Fuser(s.unmount_callable());
+            (s, u)
+        });
+    let (session, unmounter) = match mounted {
+        Ok(v) => v,
+        Err(err) => {
+            let msg = err.to_string();
+            ready(Err(err));
+            return Err(Error::State(msg));
+        }
+    };
+    run_session(session, unmounter, core, cfg, signals, ready, || {})
+}
+
+/// The FUSE session options poolfs uses.
+fn session_config(root: bool, threads: usize, clone_fd: bool) -> Config {
     let mut options = vec![
         MountOption::FSName(FSNAME.into()),
         MountOption::Subtype("poolfs".into()),
@@ -115,41 +140,104 @@ pub fn serve(
     } else {
         SessionACL::Owner
     };
-    config.n_threads = Some(cfg.threads.max(1));
-    config.clone_fd = true;
+    config.n_threads = Some(threads.max(1));
+    config.clone_fd = clone_fd;
+    config
+}
 
-    let adapter = FuseAdapter::new(core.clone(), cfg.io);
-    let mounted = if root {
-        mount_as_root(&cfg.mountpoint).and_then(|fd| {
-            Session::from_fd(adapter, fd, SessionACL::All, config)
-                .map(|s| (s, Unmounter::Own(cfg.mountpoint.clone())))
-                .map_err(|e| {
-                    let _ = nix::mount::umount2(&cfg.mountpoint, nix::mount::MntFlags::MNT_DETACH);
-                    Error::io("the kernel did not start the FUSE session")(e)
-                })
-        })
-    } else {
-        Session::new(adapter, &cfg.mountpoint, &config)
-            .map_err(Error::io(format!(
-                "cannot mount on '{}'",
-                cfg.mountpoint.display()
-            )))
-            .map(|mut s| {
-                let u = Unmounter::Fuser(s.unmount_callable());
-                (s, u)
-            })
+/// Serves the connection a keeper holds (`crate::keeper`): a fresh one
+/// (`state` is `None`: the handshake runs, then the journal starts in
+/// `journal_file`), or one a predecessor server initialised (resumed without
+/// a handshake, with the predecessor's state already restored into `core`).
+///
+/// Every worker reads the keeper's descriptor itself, never a clone: the
+/// kernel aborts the requests a closing clone holds, and a server that dies
+/// must leave its unanswered requests with the kernel, to be sent again.
+#[allow(clippy::too_many_arguments)]
+pub fn serve_kept(
+    core: Arc<PoolFs>,
+    cfg: &MountConfig,
+    dev: OwnedFd,
+    journal_file: std::fs::File,
+    state: Option<&crate::journal::State>,
+    signals: &SigSet,
+    ready: impl FnOnce(Result<()>),
+) -> Result<()> {
+    let fail = |e: Error, ready: Box<dyn FnOnce(Result<()>)>| {
+        let msg = e.to_string();
+        ready(Err(e));
+        Err(Error::State(msg))
     };
-    let (session, mut unmounter) = match mounted {
-        Ok(v) => v,
-        Err(err) => {
-            let msg = err.to_string();
-            ready(Err(err));
-            return Err(Error::State(msg));
+    let ready: Box<dyn FnOnce(Result<()>)> = Box::new(ready);
+    let config = session_config(true, cfg.threads, false);
+    let resend = match crate::sys::dup(dev.as_fd()) {
+        Ok(fd) => fd,
+        Err(e) => return fail(Error::sys("cannot duplicate the FUSE descriptor")(e), ready),
+    };
+    let session = match state {
+        Some(st) => {
+            let own = match crate::sys::dup(dev.as_fd()) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    return fail(Error::sys("cannot duplicate the FUSE descriptor")(e), ready);
+                }
+            };
+            let adapter = FuseAdapter::resume(core.clone(), cfg.io, st, own);
+            Session::resume_fd(adapter, dev, SessionACL::All, config)
+                .map_err(Error::io("cannot resume the FUSE session"))
+        }
+        None => {
+            // A predecessor may have read INIT and died before answering:
+            // have it sent again, or the handshake would wait for ever.
+            if let Err(e) = crate::sys::fuse_resend(resend.as_fd()) {
+                tracing::debug!("no unanswered requests resent before INIT: {e}");
+            }
+            let adapter = FuseAdapter::new(core.clone(), cfg.io);
+            Session::from_fd(adapter, dev, SessionACL::All, config)
+                .map_err(Error::io("the kernel did not start the FUSE session"))
+                .and_then(|s| {
+                    let j = crate::journal::Journal::create(
+                        journal_file,
+                        core.generation(),
+                        core.io_passthrough(),
+                    )?;
+                    core.set_journal(Arc::new(j));
+                    Ok(s)
+                })
         }
     };
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => return fail(e, ready),
+    };
+    let resumed = state.is_some();
+    let unmounter = Unmounter::Own(cfg.mountpoint.clone());
+    run_session(session, unmounter, core, cfg, signals, ready, move || {
+        if resumed {
+            // Requests the predecessor read but never answered come again.
+            match crate::sys::fuse_resend(resend.as_fd()) {
+                Ok(()) => tracing::info!("asked the kernel to resend unanswered requests"),
+                Err(e) => tracing::warn!(
+                    "the kernel cannot resend requests the previous server left unanswered ({e}): they fail with an error"
+                ),
+            }
+        }
+    })
+}
+
+/// Runs a session until a signal or an external unmount, then unmounts:
+/// `started` runs once the workers read requests.
+fn run_session(
+    session: Session<FuseAdapter>,
+    mut unmounter: Unmounter,
+    core: Arc<PoolFs>,
+    cfg: &MountConfig,
+    signals: &SigSet,
+    ready: impl FnOnce(Result<()>),
+    started: impl FnOnce(),
+) -> Result<()> {
     start_invalidator(&core, session.notifier())?;
     tracing::info!(mountpoint = %cfg.mountpoint.display(), threads = cfg.threads, "poolfs serving");
-    ready(Ok(()));
 
     let main = nix::unistd::Pid::this();
     let worker = std::thread::Builder::new()
@@ -161,10 +249,11 @@ pub fn serve(
             r
         })
         .map_err(Error::io("cannot start the FUSE session thread"))?;
+    started();
+    ready(Ok(()));
     if let Some(kib) = cfg.read_ahead_kib {
         set_read_ahead(&cfg.mountpoint, kib);
     }
-
     loop {
         match signals.wait() {
             Ok(Signal::SIGUSR1) => break,
@@ -228,7 +317,7 @@ fn set_read_ahead(mountpoint: &Path, kib: u32) {
 /// Mounts the tree as `fuse.poolfs` with mount(2) (root): the mount shows
 /// its own type, so `mount -t fuse.poolfs`, fstab lines and
 /// `findmnt -t fuse.poolfs` find it. Returns the /dev/fuse descriptor.
-fn mount_as_root(mountpoint: &Path) -> Result<std::os::fd::OwnedFd> {
+pub fn mount_as_root(mountpoint: &Path) -> Result<OwnedFd> {
     use std::os::fd::AsRawFd;
     let what = || format!("cannot mount on '{}'", mountpoint.display());
     let dev = nix::fcntl::open(
@@ -255,7 +344,7 @@ fn mount_as_root(mountpoint: &Path) -> Result<std::os::fd::OwnedFd> {
 }
 
 /// Who unmounts: poolfs itself (it mounted with mount(2)) or fuser.
-enum Unmounter {
+pub enum Unmounter {
     Own(PathBuf),
     Fuser(fuser::SessionUnmounter),
 }

@@ -196,6 +196,13 @@ impl Registry {
     /// Loads every stored definition. With none stored at all, defines the
     /// autostart `dir` pool `default` under the state directory.
     pub fn load(state_dir: StateDir) -> Result<Registry> {
+        Self::load_with_ids(state_dir, &BTreeMap::new())
+    }
+
+    /// `load`, giving each pool whose uuid is in `ids` that id (what a
+    /// predecessor server gave it: the kernel knows its directory by a
+    /// number derived from it); other pools get ids above all of those.
+    pub fn load_with_ids(state_dir: StateDir, ids: &BTreeMap<String, u32>) -> Result<Registry> {
         state_dir.ensure()?;
         let (stored, bad) = state_dir.load_pools()?;
         for msg in &bad {
@@ -204,12 +211,13 @@ impl Registry {
         let reg = Registry {
             state_dir,
             pools: RwLock::new(BTreeMap::new()),
-            next_id: AtomicU32::new(0),
+            next_id: AtomicU32::new(ids.values().max().map_or(0, |m| m + 1)),
             next_run: AtomicU64::new(1),
             persist: Mutex::new(()),
         };
         for (name, sp) in stored {
-            reg.insert(name, sp.uuid, sp.pool, sp.autostart);
+            let id = ids.get(&sp.uuid).copied();
+            reg.insert_with(name, sp.uuid, sp.pool, sp.autostart, id);
         }
         if reg.pools.read().is_empty() && bad.is_empty() {
             let target = reg.state_dir.default_target("default");
@@ -223,15 +231,29 @@ impl Registry {
         Ok(reg)
     }
 
-    fn insert(&self, name: String, uuid: String, def: PoolDef, autostart: bool) -> Arc<Pool> {
-        let pool = self.new_pool(&name, uuid, def, autostart);
+    fn insert_with(
+        &self,
+        name: String,
+        uuid: String,
+        def: PoolDef,
+        autostart: bool,
+        id: Option<u32>,
+    ) -> Arc<Pool> {
+        let pool = self.new_pool(&name, uuid, def, autostart, id);
         self.pools.write().insert(name, pool.clone());
         pool
     }
 
-    fn new_pool(&self, name: &str, uuid: String, def: PoolDef, autostart: bool) -> Arc<Pool> {
+    fn new_pool(
+        &self,
+        name: &str,
+        uuid: String,
+        def: PoolDef,
+        autostart: bool,
+        id: Option<u32>,
+    ) -> Arc<Pool> {
         Arc::new(Pool {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            id: id.unwrap_or_else(|| self.next_id.fetch_add(1, Ordering::Relaxed)),
             uuid,
             inner: Mutex::new(Inner {
                 name: name.to_string(),
@@ -283,7 +305,7 @@ impl Registry {
                 pool: def.clone(),
             },
         )?;
-        let pool = self.new_pool(name, uuid, def, false);
+        let pool = self.new_pool(name, uuid, def, false, None);
         pools.insert(name.to_string(), pool.clone());
         Ok(pool)
     }
@@ -557,6 +579,17 @@ impl Registry {
 
     /// Starts the pools that ran before and the autostart pools.
     pub fn restore(&self) {
+        self.restore_runs(true);
+    }
+
+    /// After a server's crash or upgrade: exactly the pools that ran start
+    /// again (autostart is for a daemon's start, not for a takeover: a pool
+    /// stopped on purpose stays stopped).
+    pub fn resume(&self) {
+        self.restore_runs(false);
+    }
+
+    fn restore_runs(&self, autostart: bool) {
         let running = match self.state_dir.load_running() {
             Ok(r) => r,
             Err(e) => {
@@ -566,7 +599,7 @@ impl Registry {
         };
         for pool in self.list() {
             let s = pool.snapshot();
-            if (s.autostart || running.contains(&s.name))
+            if ((autostart && s.autostart) || running.contains(&s.name))
                 && let Err(e) = self.start(&pool)
             {
                 tracing::error!(pool = %s.name, "cannot start pool: {e}");

@@ -64,6 +64,8 @@ pub struct Fixture {
     pub state: PathBuf,
     child: Option<Child>,
     pub extra_args: Vec<String>,
+    /// Environment of the daemon (fault injection).
+    pub env: Vec<(String, String)>,
 }
 
 /// Scratch space on a real disk filesystem (not tmpfs), next to the pool targets.
@@ -100,6 +102,7 @@ impl Fixture {
             state,
             child: None,
             extra_args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
         }
     }
 
@@ -125,6 +128,7 @@ impl Fixture {
                     .map(|io| vec!["--io".to_string(), io])
                     .unwrap_or_default(),
             )
+            .envs(self.env.iter().cloned())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -235,11 +239,55 @@ impl Fixture {
         None
     }
 
+    /// The pid of the serving process (the keeper's child).
+    pub fn server_pid(&self) -> i32 {
+        fs::read_to_string(self.state.join("server.pid"))
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+
+    /// Waits until a server other than `old` serves the mount; how long.
+    pub fn wait_new_server(&self, old: i32) -> Duration {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(15) {
+            let pid = self.server_pid();
+            if pid != 0 && pid != old && nix::sys::statvfs::statvfs(&self.mnt).is_ok() {
+                return t0.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        panic!("no new server within 15 s; log:\n{}", self.log());
+    }
+
+    /// Kills the server with SIGKILL (a crash; the keeper stays) and waits
+    /// for its successor; how long until it served.
+    pub fn crash_server(&self) -> Duration {
+        let old = self.server_pid();
+        assert!(old > 0, "no server.pid; log:\n{}", self.log());
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(old),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        self.wait_new_server(old)
+    }
+
     /// Kills the daemon with SIGKILL, leaving its mount behind (a crash).
     pub fn kill9(&mut self) {
+        let server = self.server_pid();
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+            // The server dies with its keeper (PR_SET_PDEATHSIG): wait for it.
+            let t0 = Instant::now();
+            while server > 0
+                && t0.elapsed() < Duration::from_secs(5)
+                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(server), None).is_ok()
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
 

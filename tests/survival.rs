@@ -1,0 +1,306 @@
+//! A server that dies (SIGKILL) is replaced on the same FUSE connection and
+//! nothing using the mount notices: the keeper holds the connection, the
+//! successor takes over from the journal and has the kernel resend what
+//! was in flight. Real mounts, real fio; both I/O paths (POOLFS_TEST_IO).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::FileExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::Fixture;
+
+/// Runs fio on `file` while the server is killed `crashes` times; returns
+/// fio's JSON report. fio must finish without an error (its own checks,
+/// `verify` among them, included).
+fn fio_through_crashes(fx: &Fixture, args: &[&str], crashes: usize) -> serde_json::Value {
+    let out = fx.dir.path().join("fio.json");
+    let mut fio = Command::new("fio")
+        .args(args)
+        .arg("--output-format=json")
+        .arg(format!("--output={}", out.display()))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut takeovers = Vec::new();
+    for _ in 0..crashes {
+        if fio.try_wait().unwrap().is_some() {
+            break;
+        }
+        takeovers.push(fx.crash_server());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let st = fio.wait().unwrap();
+    assert_eq!(
+        takeovers.len(),
+        crashes,
+        "fio ended before every crash was injected: make its job longer"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(
+        st.success(),
+        "fio failed ({st}): {report}\nlog:\n{}",
+        fx.log()
+    );
+    let job = &report["jobs"][0];
+    assert_eq!(job["error"], 0, "fio reported an error: {job}");
+    eprintln!("takeovers (kill to serving): {takeovers:?}");
+    report
+}
+
+/// The longest completion latency of a fio job, in milliseconds.
+fn worst_ms(report: &serde_json::Value) -> f64 {
+    let job = &report["jobs"][0];
+    ["read", "write"]
+        .iter()
+        .map(|d| job[d]["clat_ns"]["max"].as_f64().unwrap_or(0.0) / 1e6)
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn direct_random_writes_verify_through_five_crashes() {
+    require_mount!();
+    if !common::have_tool("fio") {
+        return;
+    }
+    let fx = Fixture::new();
+    let file = fx.pool("default").join("disk.img");
+    let report = fio_through_crashes(
+        &fx,
+        &[
+            "--name=crash",
+            &format!("--filename={}", file.display()),
+            "--size=64M",
+            "--rw=randwrite",
+            "--bs=4k",
+            "--iodepth=16",
+            "--ioengine=libaio",
+            "--direct=1",
+            "--verify=crc32c",
+            "--verify_fatal=1",
+            "--loops=6",
+        ],
+        5,
+    );
+    let worst = worst_ms(&report);
+    eprintln!("worst completion latency: {worst:.1} ms");
+    assert!(worst < 2000.0, "a request waited {worst} ms");
+}
+
+#[test]
+fn buffered_sequential_writes_verify_through_five_crashes() {
+    require_mount!();
+    if !common::have_tool("fio") {
+        return;
+    }
+    let fx = Fixture::new();
+    let file = fx.pool("default").join("seq.img");
+    let report = fio_through_crashes(
+        &fx,
+        &[
+            "--name=seq",
+            &format!("--filename={}", file.display()),
+            "--size=64M",
+            "--rw=write",
+            "--bs=1M",
+            "--ioengine=psync",
+            "--verify=crc32c",
+            "--verify_fatal=1",
+            "--end_fsync=1",
+            "--loops=60",
+        ],
+        5,
+    );
+    eprintln!("worst completion latency: {:.1} ms", worst_ms(&report));
+}
+
+#[test]
+fn an_open_volume_still_holds_its_pool_after_a_crash() {
+    require_mount!();
+    let fx = Fixture::new();
+    let vol = fx.pool("default").join("held.img");
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&vol)
+        .unwrap();
+    f.write_all_at(b"before", 0).unwrap();
+    fx.crash_server();
+    // The handle works on: writes, fsync, reads through it.
+    f.write_all_at(b"after!", 6).unwrap();
+    f.sync_all().unwrap();
+    let mut buf = [0u8; 12];
+    f.read_exact_at(&mut buf, 0).unwrap();
+    assert_eq!(&buf, b"beforeafter!");
+    // And the pool still knows it is open.
+    let err = fx
+        .ctl(fx.pool("default").join("status"), "stop")
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EBUSY), "{err}");
+    drop(f);
+    // The kernel's RELEASE arrives just after close(2).
+    let mut stopped = Err(err);
+    for _ in 0..100 {
+        stopped = fx.ctl(fx.pool("default").join("status"), "stop");
+        if stopped.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stopped.unwrap();
+}
+
+#[test]
+fn names_and_directories_survive_a_crash() {
+    require_mount!();
+    let fx = Fixture::new();
+    let pool = fx.pool("default");
+    fs::create_dir(pool.join("d")).unwrap();
+    fs::write(pool.join("d/v.img"), b"data").unwrap();
+    let dir = fs::read_dir(pool.join("d")).unwrap();
+    fx.crash_server();
+    fx.crash_server();
+    // Cached names and the open directory handle go on working.
+    assert_eq!(fs::read(pool.join("d/v.img")).unwrap(), b"data");
+    assert_eq!(dir.count(), 1);
+    assert_eq!(
+        fs::read_to_string(pool.join(".vol/d/v.img/info"))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("capacity"))
+            .unwrap(),
+        "capacity: 4"
+    );
+}
+
+/// A crash after `op` took effect and before its reply (fault injection):
+/// the resent request gets the answer an uninterrupted run gives.
+fn crash_inside(op: &str, act: impl FnOnce(&Fixture), check: impl FnOnce(&Fixture)) {
+    let mut fx = Fixture::unstarted(&[]);
+    let flag = fx.dir.path().join("crash-once");
+    fx.env.push((
+        "POOLFS_CRASH_AFTER".into(),
+        format!("{op}:{}", flag.display()),
+    ));
+    fx.start();
+    fs::write(&flag, b"").unwrap();
+    let old = fx.server_pid();
+    act(&fx);
+    assert!(!flag.exists(), "the server did not crash inside {op}");
+    fx.wait_new_server(old);
+    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&fx)));
+    if let Err(e) = checked {
+        eprintln!("log:\n{}", fx.log());
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn a_crash_inside_tree_changes_is_invisible() {
+    require_mount!();
+    crash_inside(
+        "create",
+        |fx| {
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(fx.pool("default").join("new.img"))
+                .unwrap();
+            f.write_all_at(b"x", 0).unwrap();
+        },
+        |fx| assert_eq!(fs::read(fx.pool("default").join("new.img")).unwrap(), b"x"),
+    );
+    crash_inside(
+        "mkdir",
+        |fx| fs::create_dir(fx.pool("default").join("d")).unwrap(),
+        |fx| assert!(fx.pool("default").join("d").is_dir()),
+    );
+    crash_inside(
+        "unlink",
+        |fx| {
+            let p = fx.pool("default").join("gone.img");
+            fs::write(&p, b"1").unwrap();
+            fs::remove_file(&p).unwrap();
+        },
+        |fx| assert!(!fx.pool("default").join("gone.img").exists()),
+    );
+    crash_inside(
+        "rmdir",
+        |fx| {
+            let p = fx.pool("default").join("e");
+            fs::create_dir(&p).unwrap();
+            fs::remove_dir(&p).unwrap();
+        },
+        |fx| assert!(!fx.pool("default").join("e").exists()),
+    );
+    crash_inside(
+        "rename",
+        |fx| {
+            let p = fx.pool("default");
+            fs::write(p.join("a.img"), b"a").unwrap();
+            fs::rename(p.join("a.img"), p.join("b.img")).unwrap();
+        },
+        |fx| {
+            let p = fx.pool("default");
+            assert!(!p.join("a.img").exists());
+            assert_eq!(fs::read(p.join("b.img")).unwrap(), b"a");
+        },
+    );
+}
+
+#[test]
+fn a_crash_inside_a_control_write_applies_it_once() {
+    require_mount!();
+    crash_inside(
+        "control",
+        |fx| {
+            let p = fx.pool("default");
+            fs::File::create(p.join("r.img"))
+                .unwrap()
+                .set_len(1 << 20)
+                .unwrap();
+            fx.ctl(p.join(".vol/r.img/resize"), "+1M").unwrap();
+        },
+        |fx| {
+            let len = fs::metadata(fx.pool("default").join("r.img"))
+                .unwrap()
+                .len();
+            assert_eq!(
+                len,
+                2 << 20,
+                "a relative resize applied twice or not at all"
+            );
+        },
+    );
+    crash_inside(
+        "control",
+        |fx| fx.ctl(fx.pool("default").join("status"), "stop").unwrap(),
+        |fx| {
+            let status = fs::read_to_string(fx.pool("default").join("status")).unwrap();
+            assert_eq!(status.trim(), "inactive");
+        },
+    );
+}
+
+#[test]
+fn killing_the_keeper_leaves_a_dead_mount_as_before() {
+    require_mount!();
+    let mut fx = Fixture::new();
+    let server = fx.server_pid();
+    fx.kill9();
+    // The server went with its keeper; the mount is dead, not served.
+    assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(server), None).is_err());
+    assert_eq!(
+        nix::sys::statvfs::statvfs(&fx.mnt).map(drop),
+        Err(nix::errno::Errno::ENOTCONN)
+    );
+    // And a new daemon cleans it up and serves again.
+    fx.start();
+    assert!(fx.pool("default").join("status").exists());
+}
