@@ -51,6 +51,20 @@ impl Tree {
 pub enum Command {
     /// Mount the pool tree and serve it.
     Mount(MountArgs),
+    /// Hand the live mount to a new poolfs binary without unmounting (open
+    /// volumes stay open; requests in flight are sent again).
+    Upgrade {
+        /// The mount to upgrade.
+        #[arg(long, default_value = "/srv/pools")]
+        mount: PathBuf,
+        /// The state directory it was mounted with.
+        #[arg(long, default_value = "/var/lib/poolfs")]
+        state_dir: PathBuf,
+        /// The new binary (default: the poolfs binary on disk now, so a
+        /// package upgrade followed by `poolfs upgrade` is the routine).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+    },
     /// List pools (running ones; --all for every pool).
     PoolList {
         #[arg(long)]

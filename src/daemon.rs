@@ -88,9 +88,11 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
     if nix::unistd::geteuid().is_root() {
         // Root: a keeper holds the connection and runs the server (`keeper`).
         let exe = std::env::current_exe().map_err(Error::io("cannot find the poolfs binary"))?;
-        let server = |inherited: &keeper::Inherited| {
-            let mut c = std::process::Command::new(&exe);
-            c.arg("mount")
+        let server = |binary: &std::path::Path, inherited: &keeper::Inherited| {
+            use std::os::unix::process::CommandExt;
+            let mut c = std::process::Command::new(binary);
+            c.arg0(&exe)
+                .arg("mount")
                 .arg(&mountpoint)
                 .arg("--state-dir")
                 .arg(&state_dir)

@@ -5,10 +5,12 @@
 //! - `core`: the namespace (inode and handle tables, every FUSE operation as
 //!   a typed method returning `Result<T>`), testable without a mount;
 //! - `pool`: registry, state machine, policy checks, persistence;
-//! - `store`: the vocabulary shared below `core` (attributes, entries, the
-//!   caller, a started pool's storage), imported by `pool` and `backend`;
-//! - `backend`: what differs between pool types (`PoolBackend`);
-//! - `volume`: volume I/O shared by every file-backed pool;
+//! - `store`: what a running pool's volumes are (`Store`, one implementation
+//!   per storage kind) and the vocabulary shared below `core`;
+//! - `backend`: a pool type's lifecycle (`PoolBackend`), which starts a store;
+//! - `volume`: volume data helpers shared by the stores;
+//! - `keeper` and `journal`: the process that holds the FUSE connection
+//!   across server crashes, and what a successor server takes over from;
 //! - `control`: pure parsers and renderers of the control files;
 //! - `sys`: the only module with `unsafe`.
 //!

@@ -9,6 +9,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Mount(args) => poolfs::daemon::run(args, &cli.log_level),
+        Command::Upgrade {
+            mount,
+            state_dir,
+            binary,
+        } => poolfs::keeper::request_upgrade(mount, state_dir, binary.as_deref()),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,

@@ -32,7 +32,7 @@ pub fn run(cmd: &Command) -> Result<()> {
 fn dispatch(cmd: &Command) -> Result<String> {
     use Command::*;
     match cmd {
-        Mount(_) | Completions { .. } | Man => Ok(String::new()),
+        Mount(_) | Upgrade { .. } | Completions { .. } | Man => Ok(String::new()),
         PoolList { all, details, tree } => pool_list(tree, *all, *details),
         PoolInfo { pool, bytes, tree } => pool_info(tree, pool, *bytes),
         PoolDefineAs {

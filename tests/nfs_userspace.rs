@@ -545,3 +545,47 @@ fn two_daemons_on_one_export_see_each_others_volumes_after_refresh() {
     );
     assert_eq!(a.info("shared", "volumes"), "2");
 }
+
+/// The server dies (SIGKILL) with an NFS volume open: its successor
+/// reconnects the pool and serves the same descriptor on (the writes before
+/// and after the crash are both on the export).
+#[test]
+fn a_server_crash_keeps_an_open_nfs_volume() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = serve(&fx);
+    define(&fx, &srv, "nfs1", None, 5);
+    let path = fx.pool("nfs1").join("v.img");
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .unwrap();
+    f.write_all_at(&pattern(1 << 20, 1), 0).unwrap();
+    f.sync_all().unwrap();
+    let took = fx.crash_server();
+    eprintln!("takeover: {took:?}");
+    f.write_all_at(&pattern(1 << 20, 2), 1 << 20).unwrap();
+    f.sync_all().unwrap();
+    let mut back = vec![0u8; 2 << 20];
+    f.read_exact_at(&mut back, 0).unwrap();
+    assert!(
+        back[..1 << 20] == pattern(1 << 20, 1)[..],
+        "data before the crash"
+    );
+    assert!(
+        back[1 << 20..] == pattern(1 << 20, 2)[..],
+        "data after the crash"
+    );
+    assert_eq!(fx.read("nfs1/status"), "running\n");
+    // Still counted as open by its pool.
+    let err = fx.ctl("nfs1/status", "stop").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EBUSY), "{err}");
+    drop(f);
+    let exported = fs::read(fx.dir.path().join("export/v.img")).unwrap();
+    assert_eq!(exported.len(), 2 << 20);
+}

@@ -304,3 +304,73 @@ fn killing_the_keeper_leaves_a_dead_mount_as_before() {
     fx.start();
     assert!(fx.pool("default").join("status").exists());
 }
+
+#[test]
+fn upgrade_under_load_and_a_failed_upgrade_keeps_serving() {
+    require_mount!();
+    if !common::have_tool("fio") {
+        return;
+    }
+    let fx = Fixture::new();
+    let file = fx.pool("default").join("up.img");
+    let out = fx.dir.path().join("fio.json");
+    let mut fio = Command::new("fio")
+        .args([
+            "--name=up",
+            &format!("--filename={}", file.display()),
+            "--size=64M",
+            "--rw=randwrite",
+            "--bs=4k",
+            "--iodepth=16",
+            "--ioengine=libaio",
+            "--direct=1",
+            "--verify=crc32c",
+            "--verify_fatal=1",
+            "--loops=6",
+            "--output-format=json",
+            &format!("--output={}", out.display()),
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let upgrade = |binary: Option<&str>| {
+        let mut c = Command::new(common::BIN);
+        c.arg("upgrade")
+            .arg("--mount")
+            .arg(&fx.mnt)
+            .arg("--state-dir")
+            .arg(&fx.state);
+        if let Some(b) = binary {
+            c.arg("--binary").arg(b);
+        }
+        c.output().unwrap()
+    };
+    let old = fx.server_pid();
+    let up = upgrade(None);
+    assert!(up.status.success(), "{up:?}\nlog:\n{}", fx.log());
+    assert_ne!(fx.server_pid(), old, "the server was not replaced");
+    // A binary that cannot serve: refused with a sentence, and the tree is
+    // served on (by the previous binary).
+    let bad = upgrade(Some("/bin/false"));
+    assert!(!bad.status.success());
+    let msg = String::from_utf8_lossy(&bad.stderr);
+    assert!(msg.contains("the previous one serves again"), "{msg}");
+    assert!(fx.pool("default").join("status").exists());
+    assert!(
+        fio.try_wait().unwrap().is_none(),
+        "fio ended before the upgrades: make it longer"
+    );
+    let st = fio.wait().unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(
+        st.success(),
+        "fio failed ({st}): {report}\nlog:\n{}",
+        fx.log()
+    );
+    assert_eq!(report["jobs"][0]["error"], 0);
+    let worst = worst_ms(&report);
+    eprintln!("worst completion latency across both upgrades: {worst:.1} ms");
+    assert!(worst < 2000.0, "a request waited {worst} ms");
+}
