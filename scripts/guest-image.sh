@@ -134,15 +134,23 @@ pat=$(arg poolfs.pattern)
 if [ -n "$pat" ]; then
     off=${pat%%:*} len=${pat##*:}
     yes "pattern $seed" | head -c $((len * 1048576)) > /tmp/pat
-    t0=$(up)
-    if dd if=/tmp/pat of=/dev/vda bs=1M seek=$off count=$len oflag=direct conv=fsync 2>/tmp/dd.err; then
-        say "pattern written ${len} MiB at ${off} MiB (O_DIRECT) in $(awk "BEGIN { printf \"%.2f\", $(up) - $t0 }") s"
-    else
-        say "pattern write FAILED: $(cat /tmp/dd.err)"
-    fi
     want=$(md5sum < /tmp/pat | cut -d' ' -f1)
-    got=$(dd if=/dev/vda bs=1M skip=$off count=$len iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
-    say "pattern md5 $want readback md5 $got"
+    # poolfs.repeat=N: write and read back N times (I/O for as long as the
+    # host needs, e.g. while it restarts the storage under the guest).
+    rep=$(arg poolfs.repeat)
+    n=0
+    while [ $n -lt ${rep:-1} ]; do
+        t0=$(up)
+        if dd if=/tmp/pat of=/dev/vda bs=1M seek=$off count=$len oflag=direct conv=fsync 2>/tmp/dd.err; then
+            say "pattern written ${len} MiB at ${off} MiB (O_DIRECT) in $(awk "BEGIN { printf \"%.2f\", $(up) - $t0 }") s"
+        else
+            say "pattern write FAILED: $(cat /tmp/dd.err)"
+        fi
+        got=$(dd if=/dev/vda bs=1M skip=$off count=$len iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+        say "pattern md5 $want readback md5 $got"
+        n=$((n + 1))
+    done
+    say "kernel I/O errors: $(dmesg | grep -ci 'i/o error')"
     rm -f /tmp/pat
 fi
 dis=$(arg poolfs.discard)

@@ -136,12 +136,7 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
             return Err(e);
         }
     };
-    let cfg = MountConfig {
-        mountpoint,
-        threads: args.threads,
-        io: args.io,
-        read_ahead_kib: args.read_ahead,
-    };
+    let cfg = mount_config(args, mountpoint);
     session::serve(core, &cfg, &signals, report)
 }
 
@@ -216,12 +211,7 @@ fn serve_for_keeper(
             return Err(e);
         }
     };
-    let cfg = MountConfig {
-        mountpoint,
-        threads: args.threads,
-        io: args.io,
-        read_ahead_kib: args.read_ahead,
-    };
+    let cfg = mount_config(args, mountpoint);
     session::serve_kept(
         core,
         &cfg,
@@ -231,6 +221,15 @@ fn serve_for_keeper(
         &signals,
         report,
     )
+}
+
+fn mount_config(args: &MountArgs, mountpoint: std::path::PathBuf) -> MountConfig {
+    MountConfig {
+        mountpoint,
+        threads: args.threads,
+        io: args.io,
+        read_ahead_kib: args.read_ahead,
+    }
 }
 
 /// Tells systemd (`Type=notify`) the tree is mounted: `READY=1` to

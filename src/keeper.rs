@@ -24,8 +24,9 @@ use crate::error::{Error, Result};
 use crate::fuse::session;
 
 /// More server deaths than this within `CRASH_WINDOW` and the keeper gives
-/// up (a server that cannot start would otherwise spin).
-const MAX_CRASHES: usize = 5;
+/// up (a server that cannot start, or a request that kills every server it
+/// is resent to, would otherwise spin).
+const MAX_CRASHES: usize = 10;
 const CRASH_WINDOW: Duration = Duration::from_secs(30);
 
 /// What a server inherits from its keeper, passed as `--server DEV,JOURNAL,READY,LOG`.

@@ -275,6 +275,19 @@ fn boot_and_check(
     fmt: Fmt,
     cache: &str,
 ) -> f64 {
+    boot_and_check_with(g, where_, img, backing, fmt, cache, "")
+}
+
+/// `boot_and_check` with more kernel arguments for the guest's init.
+fn boot_and_check_with(
+    g: &Guest,
+    where_: &str,
+    img: &Path,
+    backing: &Path,
+    fmt: Fmt,
+    cache: &str,
+    extra: &str,
+) -> f64 {
     let seed = seed_for(&format!("{}-{cache}", fmt.name()));
     let tmp = scratch();
     match fmt {
@@ -304,7 +317,7 @@ fn boot_and_check(
     }
 
     let append = format!(
-        "poolfs.seed={seed} poolfs.pattern={}:{} poolfs.discard={}:{}",
+        "poolfs.seed={seed} poolfs.pattern={}:{} poolfs.discard={}:{} {extra}",
         PATTERN.0, PATTERN.1, DISCARD.0, DISCARD.1
     );
     let r = run_qemu(qemu_cmd(g, &drive(img, fmt, cache), &append));
@@ -322,12 +335,23 @@ fn boot_and_check(
         lines.contains(&format!("GUEST: seed ok {seed}").as_str()),
         "{ctx}"
     );
-    let md5 = lines
+    let md5s: Vec<&str> = lines
         .iter()
-        .find_map(|l| l.strip_prefix("GUEST: pattern md5 "))
-        .unwrap_or_else(|| panic!("no pattern line; {ctx}"));
-    let (want, got) = md5.split_once(" readback md5 ").unwrap();
-    assert_eq!(want, got, "the guest read back what it wrote; {ctx}");
+        .filter_map(|l| l.strip_prefix("GUEST: pattern md5 "))
+        .collect();
+    assert!(!md5s.is_empty(), "no pattern line; {ctx}");
+    for md5 in md5s {
+        let (want, got) = md5.split_once(" readback md5 ").unwrap();
+        assert_eq!(want, got, "the guest read back what it wrote; {ctx}");
+    }
+    assert!(
+        !lines.iter().any(|l| l.contains("FAILED")),
+        "a guest operation failed; {ctx}"
+    );
+    assert!(
+        lines.contains(&"GUEST: kernel I/O errors: 0"),
+        "the guest's kernel logged I/O errors; {ctx}"
+    );
     assert!(
         lines.iter().any(|l| l.starts_with("GUEST: discard ok")),
         "{ctx}"
@@ -416,6 +440,52 @@ fn guest_case(fmt: Fmt, cache: &str) {
         "BOOT-TIME {} cache={cache}: plain dir {t_plain:.2} s, poolfs {t_poolfs:.2} s ({:+.0}%)",
         fmt.name(),
         (t_poolfs / t_plain - 1.0) * 100.0
+    );
+}
+
+/// A guest doing O_DIRECT I/O (`cache=none`) on its poolfs disk while the
+/// server is killed again and again: the guest sees no error, qemu does not
+/// stop, and the disk holds what the guest wrote.
+#[test]
+fn guest_sees_nothing_while_the_server_crashes() {
+    require_mount!();
+    if !have_qemu() {
+        return;
+    }
+    let g = guest();
+    let _one = qemu_lock();
+    let fx = Fixture::new();
+    let img = fx.pool("default").join("vm.img");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let crashes = std::thread::scope(|s| {
+        // At most 6 crashes: the keeper gives up on a server that dies
+        // more than 10 times in 30 s.
+        let crasher = s.spawn(|| {
+            let mut n = 0;
+            std::thread::sleep(Duration::from_millis(1500));
+            while n < 6 && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                fx.crash_server();
+                n += 1;
+                std::thread::sleep(Duration::from_millis(800));
+            }
+            n
+        });
+        boot_and_check_with(
+            &g,
+            "poolfs, server killed repeatedly",
+            &img,
+            &fx.backing().join("vm.img"),
+            Fmt::Raw,
+            "none",
+            "poolfs.repeat=80",
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        crasher.join().unwrap()
+    });
+    println!("server crashes during the guest's run: {crashes}");
+    assert!(
+        crashes >= 3,
+        "only {crashes} crashes during the guest's run"
     );
 }
 
