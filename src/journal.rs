@@ -107,6 +107,8 @@ pub struct State {
     pub intents: BTreeSet<u64>,
     /// Order of `intents`, oldest first (for compaction).
     intent_order: Vec<u64>,
+    /// Volumes (node numbers) whose wipe was running.
+    pub wipes: BTreeSet<u64>,
 }
 
 enum Record<'a> {
@@ -116,6 +118,8 @@ enum Record<'a> {
     Release(u64),
     Backing(&'a Backing),
     Intent(u64),
+    /// A wipe of volume `ino` started (`true`) or ended.
+    Wipe(u64, bool),
 }
 
 impl Record<'_> {
@@ -163,6 +167,11 @@ impl Record<'_> {
             Record::Intent(unique) => {
                 b.push(6);
                 b.extend(unique.to_le_bytes());
+            }
+            Record::Wipe(ino, running) => {
+                b.push(7);
+                b.extend(ino.to_le_bytes());
+                b.push(u8::from(*running));
             }
         }
         let len = b.len() as u32;
@@ -249,6 +258,14 @@ impl State {
                     self.intent_order.push(u);
                 }
             }
+            7 => {
+                let ino = r.u64()?;
+                if r.u8()? == 1 {
+                    self.wipes.insert(ino);
+                } else {
+                    self.wipes.remove(&ino);
+                }
+            }
             _ => return None,
         }
         Some(())
@@ -266,6 +283,7 @@ impl State {
         out.extend(self.numbers.values().map(|n| Record::Number(n).encode()));
         out.extend(self.handles.values().map(|h| Record::Open(h).encode()));
         out.extend(self.backing.values().map(|k| Record::Backing(k).encode()));
+        out.extend(self.wipes.iter().map(|i| Record::Wipe(*i, true).encode()));
         let skip = self.intent_order.len().saturating_sub(KEEP_INTENTS);
         out.extend(
             self.intent_order[skip..]
@@ -474,6 +492,11 @@ impl Journal {
         self.append(Record::Backing(k));
     }
 
+    /// Records that a wipe of volume `ino` started or ended.
+    pub fn wipe(&self, ino: u64, running: bool) {
+        self.append(Record::Wipe(ino, running));
+    }
+
     /// Records request `unique`: a tree change about to be made (create,
     /// mkdir, unlink, rmdir, rename), or a control write just applied.
     pub fn intent(&self, unique: u64) {
@@ -546,6 +569,9 @@ mod tests {
         });
         j.release(6);
         j.intent(77);
+        j.wipe(9, true);
+        j.wipe(10, true);
+        j.wipe(10, false);
     }
 
     #[test]
@@ -561,6 +587,7 @@ mod tests {
         assert_eq!(s.handles.keys().copied().collect::<Vec<_>>(), vec![5]);
         assert_eq!(s.backing[&5].id, 2);
         assert!(s.intents.contains(&77));
+        assert_eq!(s.wipes.iter().copied().collect::<Vec<_>>(), vec![9]);
     }
 
     #[test]

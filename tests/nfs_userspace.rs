@@ -589,3 +589,55 @@ fn a_server_crash_keeps_an_open_nfs_volume() {
     let exported = fs::read(fx.dir.path().join("export/v.img")).unwrap();
     assert_eq!(exported.len(), 2 << 20);
 }
+
+/// fio with `verify` on a userspace NFS volume while the server is killed
+/// five times: no error, and what fio reads back is what it wrote.
+#[test]
+fn fio_on_an_nfs_volume_through_five_crashes() {
+    require_mount!();
+    if !require_server() || !have_tool("fio") {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = serve(&fx);
+    define(&fx, &srv, "nfs1", None, 5);
+    let out = fx.dir.path().join("fio.json");
+    let mut fio = std::process::Command::new("fio")
+        .args([
+            "--name=nfs",
+            &format!("--filename={}", fx.pool("nfs1").join("f.img").display()),
+            "--size=16M",
+            "--rw=randwrite",
+            "--bs=64k",
+            "--iodepth=8",
+            "--ioengine=libaio",
+            "--direct=1",
+            "--verify=crc32c",
+            "--verify_fatal=1",
+            "--loops=60",
+            "--output-format=json",
+            &format!("--output={}", out.display()),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut takeovers = Vec::new();
+    for _ in 0..5 {
+        assert!(
+            fio.try_wait().unwrap().is_none(),
+            "fio ended before the crashes"
+        );
+        takeovers.push(fx.crash_server());
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let st = fio.wait().unwrap();
+    let report = fs::read_to_string(&out).unwrap();
+    assert!(
+        st.success(),
+        "fio failed ({st}): {report}\nlog:\n{}",
+        fx.log()
+    );
+    assert!(report.contains("\"error\" : 0"), "{report}");
+    eprintln!("takeovers on an NFS pool: {takeovers:?}");
+}

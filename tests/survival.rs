@@ -374,3 +374,36 @@ fn upgrade_under_load_and_a_failed_upgrade_keeps_serving() {
     eprintln!("worst completion latency across both upgrades: {worst:.1} ms");
     assert!(worst < 2000.0, "a request waited {worst} ms");
 }
+
+#[test]
+fn a_wipe_cut_by_a_crash_runs_again_to_its_end() {
+    require_mount!();
+    let fx = Fixture::new();
+    let vol = fx.pool("default").join("w.img");
+    fs::write(&vol, vec![7u8; 1 << 20]).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&vol)
+        .unwrap()
+        .set_len(512 << 20)
+        .unwrap();
+    let ctl = fx.pool("default").join(".vol/w.img/wipe");
+    std::thread::scope(|s| {
+        let wipe = s.spawn(|| fx.ctl(&ctl, "random"));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            fs::read_to_string(&ctl).unwrap().starts_with("running"),
+            "the wipe ended before the crash: make the volume larger"
+        );
+        fx.crash_server();
+        // The writer waits on: its request is sent again and runs again.
+        wipe.join().unwrap().unwrap();
+    });
+    assert_eq!(fs::read_to_string(&ctl).unwrap().trim(), "done random");
+    let mut head = vec![0u8; 1 << 20];
+    fs::File::open(&vol)
+        .unwrap()
+        .read_exact_at(&mut head, 0)
+        .unwrap();
+    assert!(head.iter().any(|b| *b != 7), "the old data is still there");
+}

@@ -243,8 +243,10 @@ impl PoolFs {
     /// kernel (objects of pools running again are found through their
     /// store keys when the kernel next asks) and the handles the kernel
     /// holds (volumes opened again with their flags, counted by their pools
-    /// so `stop` still waits for them; directories listed again). Returns
-    /// the handles that could not be restored (their objects are gone).
+    /// so `stop` still waits for them; directories listed again); a wipe it
+    /// was running shows as interrupted until it is requested again (a
+    /// resent request runs it from the start). Returns the handles that
+    /// could not be restored (their objects are gone).
     pub fn restore(&self, state: &journal::State) -> Vec<u64> {
         {
             let mut t = self.inodes.write();
@@ -258,6 +260,12 @@ impl PoolFs {
                     path: n.path.clone(),
                 };
                 t.restore_number(n.ino, key, how);
+            }
+        }
+        self.mark_wipes_interrupted(state.wipes.iter().copied());
+        if let Some(j) = self.journal() {
+            for ino in &state.wipes {
+                j.wipe(*ino, false);
             }
         }
         let mut lost = Vec::new();

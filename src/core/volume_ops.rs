@@ -156,6 +156,9 @@ impl PoolFs {
             }
             busy.insert(o.ino);
         }
+        if let Some(j) = self.journal() {
+            j.wipe(o.ino, true);
+        }
         // Counted as an open volume, so the pool cannot stop meanwhile.
         let token = self.handles.reserve();
         let registered = o.pool.register_open(token, path, o.active.run);
@@ -167,6 +170,9 @@ impl PoolFs {
             },
         );
         let result = registered.and_then(|()| work());
+        if let Some(j) = self.journal() {
+            j.wipe(o.ino, false);
+        }
         o.pool.release_open(token);
         self.busy.lock().remove(&o.ino);
         self.set_wipe(
@@ -177,6 +183,20 @@ impl PoolFs {
             },
         );
         result
+    }
+
+    /// Wipes a predecessor server was running when it died: their `wipe`
+    /// file says so (the volume is wiped as far as it got).
+    pub(super) fn mark_wipes_interrupted(&self, inos: impl IntoIterator<Item = u64>) {
+        for ino in inos {
+            self.set_wipe(
+                ino,
+                WipeStatus::Failed(
+                    "interrupted: the poolfs server was restarted during the wipe; write the request again"
+                        .into(),
+                ),
+            );
+        }
     }
 
     fn set_wipe(&self, ino: u64, st: WipeStatus) {
