@@ -303,15 +303,12 @@ pub fn fuse_resend(dev: BorrowedFd<'_>) -> nix::Result<()> {
 /// process at exec, and keeps it from this process's own children.
 pub fn take_inherited(fd: i32) -> crate::error::Result<OwnedFd> {
     use std::os::fd::FromRawFd;
-    let bad = |e| crate::error::Error::sys(format!("descriptor {fd} from the keeper"))(e);
-    // Checked first: an open descriptor of this process.
-    nix::fcntl::fcntl(
-        // SAFETY: only used for F_GETFD/F_SETFD before ownership is taken;
-        // an fd that is not open makes fcntl fail with EBADF.
-        unsafe { BorrowedFd::borrow_raw(fd) },
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-    )
-    .map_err(bad)?;
+    // SAFETY: fcntl on a plain integer touches no memory; a descriptor that
+    // is not open makes it fail with EBADF.
+    let r = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    cvt(r as isize).map_err(crate::error::Error::sys(format!(
+        "descriptor {fd} from the keeper"
+    )))?;
     // SAFETY: `fd` is open (checked above) and nothing else in this process
     // owns it: the keeper passed it for this process to own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
