@@ -53,6 +53,27 @@ fn fio_through_crashes(fx: &Fixture, args: &[&str], crashes: usize) -> serde_jso
     report
 }
 
+/// fio: 4 KiB random writes, QD16, `O_DIRECT`, each block checked back
+/// (`verify`), six passes over 64 MiB of `file`.
+fn direct_randwrite(file: &std::path::Path) -> Vec<String> {
+    [
+        "--name=direct",
+        &format!("--filename={}", file.display()),
+        "--size=64M",
+        "--rw=randwrite",
+        "--bs=4k",
+        "--iodepth=16",
+        "--ioengine=libaio",
+        "--direct=1",
+        "--verify=crc32c",
+        "--verify_fatal=1",
+        "--loops=6",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// The longest completion latency of a fio job, in milliseconds.
 fn worst_ms(report: &serde_json::Value) -> f64 {
     let job = &report["jobs"][0];
@@ -70,23 +91,9 @@ fn direct_random_writes_verify_through_five_crashes() {
     }
     let fx = Fixture::new();
     let file = fx.pool("default").join("disk.img");
-    let report = fio_through_crashes(
-        &fx,
-        &[
-            "--name=crash",
-            &format!("--filename={}", file.display()),
-            "--size=64M",
-            "--rw=randwrite",
-            "--bs=4k",
-            "--iodepth=16",
-            "--ioengine=libaio",
-            "--direct=1",
-            "--verify=crc32c",
-            "--verify_fatal=1",
-            "--loops=6",
-        ],
-        5,
-    );
+    let args = direct_randwrite(&file);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let report = fio_through_crashes(&fx, &args, 5);
     let worst = worst_ms(&report);
     eprintln!("worst completion latency: {worst:.1} ms");
     assert!(worst < 2000.0, "a request waited {worst} ms");
@@ -315,21 +322,9 @@ fn upgrade_under_load_and_a_failed_upgrade_keeps_serving() {
     let file = fx.pool("default").join("up.img");
     let out = fx.dir.path().join("fio.json");
     let mut fio = Command::new("fio")
-        .args([
-            "--name=up",
-            &format!("--filename={}", file.display()),
-            "--size=64M",
-            "--rw=randwrite",
-            "--bs=4k",
-            "--iodepth=16",
-            "--ioengine=libaio",
-            "--direct=1",
-            "--verify=crc32c",
-            "--verify_fatal=1",
-            "--loops=6",
-            "--output-format=json",
-            &format!("--output={}", out.display()),
-        ])
+        .args(direct_randwrite(&file))
+        .arg("--output-format=json")
+        .arg(format!("--output={}", out.display()))
         .stdout(Stdio::null())
         .spawn()
         .unwrap();

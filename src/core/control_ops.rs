@@ -63,19 +63,23 @@ impl PoolFs {
             },
         };
         let fh = match at {
+            // Already in the journal: restored handles are not recorded again.
             Some(fh) => {
                 self.handles.insert_at(fh, of);
                 fh
             }
-            None => self.handles.insert(of),
+            None => {
+                let fh = self.handles.insert(of);
+                self.journal_open(
+                    fh,
+                    ino,
+                    crate::journal::HandleKind::Control,
+                    flags,
+                    super::Ctx::default(),
+                );
+                fh
+            }
         };
-        self.journal_open(
-            fh,
-            ino,
-            crate::journal::HandleKind::Control,
-            flags,
-            super::Ctx::default(),
-        );
         Ok(Opened {
             fh,
             direct_io: true,

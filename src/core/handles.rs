@@ -41,6 +41,18 @@ pub enum Ctl {
     Volume(Arc<Object>, VolFile),
 }
 
+/// How the FUSE layer serves a write (and other requests) on a handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteClass {
+    /// A control file: a request, applied once.
+    Control,
+    /// A volume whose requests may wait on a server (`OpenVolume::may_block`):
+    /// served off the FUSE workers.
+    Blocking,
+    /// Anything else: served on the worker.
+    Local,
+}
+
 #[derive(Debug)]
 pub struct OpenFile {
     pub ino: u64,
@@ -105,19 +117,13 @@ impl HandleTable {
             .count()
     }
 
-    pub fn is_control(&self, fh: u64) -> bool {
-        self.map
-            .read()
-            .get(&fh)
-            .is_some_and(|h| matches!(h.kind, OpenKind::Control { .. }))
-    }
-
-    /// True when requests on `fh` may wait on a server (see `OpenVolume::may_block`).
-    pub fn may_block(&self, fh: u64) -> bool {
-        self.map.read().get(&fh).is_some_and(|h| match &h.kind {
-            OpenKind::Volume { file, .. } => file.may_block(),
-            _ => false,
-        })
+    /// What a write through `fh` is (see `WriteClass`).
+    pub fn write_class(&self, fh: u64) -> WriteClass {
+        match self.map.read().get(&fh).map(|h| &h.kind) {
+            Some(OpenKind::Control { .. }) => WriteClass::Control,
+            Some(OpenKind::Volume { file, .. }) if file.may_block() => WriteClass::Blocking,
+            _ => WriteClass::Local,
+        }
     }
 
     pub fn remove(&self, fh: u64) -> Option<Arc<OpenFile>> {

@@ -299,13 +299,7 @@ impl PoolFs {
                     },
                 },
             );
-            self.journal_open(
-                h.fh,
-                h.ino,
-                journal::HandleKind::Dir,
-                h.flags,
-                Ctx::default(),
-            );
+            // Already in the journal: restored handles are not recorded again.
             return Ok(());
         }
         let Node::Object(o) = self.node(h.ino)? else {
@@ -1021,7 +1015,9 @@ impl PoolFs {
             },
         );
         drop(busy);
-        self.journal_open(fh, ino, journal::HandleKind::Volume, flags, ctx);
+        if at.is_none() {
+            self.journal_open(fh, ino, journal::HandleKind::Volume, flags, ctx);
+        }
         Ok(Opened {
             fh,
             direct_io: false,
@@ -1201,15 +1197,15 @@ impl PoolFs {
         }
     }
 
-    /// True for an open control file (its writes are requests, applied once).
-    pub fn is_control_handle(&self, fh: u64) -> bool {
-        self.handles.is_control(fh)
+    /// What a write through `fh` is: one lookup for the FUSE layer.
+    pub fn write_class(&self, fh: u64) -> handles::WriteClass {
+        self.handles.write_class(fh)
     }
 
     /// True for an open volume whose requests may wait on a server (the
     /// FUSE layer runs them off its worker threads).
     pub fn handle_may_block(&self, fh: u64) -> bool {
-        self.handles.may_block(fh)
+        self.write_class(fh) == handles::WriteClass::Blocking
     }
 
     /// `close(2)` of one descriptor: a `config` document written through it

@@ -24,7 +24,7 @@ use fuser::{
     ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
-use crate::core::handles::Kind;
+use crate::core::handles::{Kind, WriteClass};
 use crate::core::{Attr, Cache, Ctx, Entry, Inval, Opened, PoolFs, SetAttr, Time, XattrReply};
 use crate::error::Error;
 
@@ -654,7 +654,8 @@ impl Filesystem for FuseAdapter {
         let kill = write_flags
             .contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
             .then(|| ctx(req));
-        if self.core.is_control_handle(fh.0) {
+        let class = self.core.write_class(fh.0);
+        if class == WriteClass::Control {
             // A request: applied once. The journal records it once applied,
             // so a resent one that the predecessor applied is not repeated.
             if self.started_before(req) {
@@ -671,7 +672,7 @@ impl Filesystem for FuseAdapter {
             }
             return;
         }
-        if self.core.handle_may_block(fh.0) {
+        if class == WriteClass::Blocking {
             let (core, data) = (self.core.clone(), data.to_vec());
             self.offload
                 .run(move || match core.write(ino.0, fh.0, offset, &data, kill) {
