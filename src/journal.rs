@@ -27,9 +27,13 @@ use parking_lot::Mutex;
 use crate::error::{Error, Result};
 
 const MAGIC: u64 = 0x706f_6f6c_6673_4a31; // "poolfsJ1"
-/// Bumped when a record's layout changes: a successor refuses a journal of
-/// another version (the upgrade is refused and the old server serves on).
-pub const VERSION: u32 = 1;
+/// Bumped when a record's layout changes or records are added. A server
+/// reads journals of its version and older ones (2 only added records to
+/// 1) and marks what it takes over with its own version, so an older
+/// binary refuses it (the upgrade is refused and the old server serves on).
+pub const VERSION: u32 = 2;
+/// The oldest version this server takes over.
+const OLDEST: u32 = 1;
 const HEADER: u64 = 4096;
 const REGION: u64 = 256 << 20;
 /// Intents kept through a compaction: more than can be in flight at once.
@@ -109,6 +113,11 @@ pub struct State {
     intent_order: Vec<u64>,
     /// Volumes (node numbers) whose wipe was running.
     pub wipes: BTreeSet<u64>,
+    /// Control writes begun and not known to be done, in the form that was
+    /// applied (`PoolFs::repeatable_request`), by unique id.
+    pub begun: BTreeMap<u64, Vec<u8>>,
+    /// Notes of stores for their successors, by pool id (`Store::inherit`).
+    pub notes: BTreeMap<u32, Vec<u8>>,
 }
 
 enum Record<'a> {
@@ -120,6 +129,10 @@ enum Record<'a> {
     Intent(u64),
     /// A wipe of volume `ino` started (`true`) or ended.
     Wipe(u64, bool),
+    /// A control write about to be applied, as it is applied.
+    Begun(u64, &'a [u8]),
+    /// What the store of pool `id` wants its successor to know.
+    Note(u32, &'a [u8]),
 }
 
 impl Record<'_> {
@@ -172,6 +185,16 @@ impl Record<'_> {
                 b.push(7);
                 b.extend(ino.to_le_bytes());
                 b.push(u8::from(*running));
+            }
+            Record::Begun(unique, text) => {
+                b.push(8);
+                b.extend(unique.to_le_bytes());
+                put_str(&mut b, text);
+            }
+            Record::Note(pool, note) => {
+                b.push(9);
+                b.extend(pool.to_le_bytes());
+                put_str(&mut b, note);
             }
         }
         let len = b.len() as u32;
@@ -254,6 +277,7 @@ impl State {
             }
             6 => {
                 let u = r.u64()?;
+                self.begun.remove(&u);
                 if self.intents.insert(u) {
                     self.intent_order.push(u);
                 }
@@ -265,6 +289,16 @@ impl State {
                 } else {
                     self.wipes.remove(&ino);
                 }
+            }
+            8 => {
+                let u = r.u64()?;
+                let text = r.bytes()?.to_vec();
+                self.begun.insert(u, text);
+            }
+            9 => {
+                let pool = r.u32()?;
+                let note = r.bytes()?.to_vec();
+                self.notes.insert(pool, note);
             }
             _ => return None,
         }
@@ -284,6 +318,16 @@ impl State {
         out.extend(self.handles.values().map(|h| Record::Open(h).encode()));
         out.extend(self.backing.values().map(|k| Record::Backing(k).encode()));
         out.extend(self.wipes.iter().map(|i| Record::Wipe(*i, true).encode()));
+        out.extend(self.notes.iter().map(|(p, n)| Record::Note(*p, n).encode()));
+        // Unique ids grow: the newest begun writes are the last ones (one
+        // that failed is never marked done, so they are bounded here).
+        let skip = self.begun.len().saturating_sub(KEEP_INTENTS);
+        out.extend(
+            self.begun
+                .iter()
+                .skip(skip)
+                .map(|(u, t)| Record::Begun(*u, t).encode()),
+        );
         let skip = self.intent_order.len().saturating_sub(KEEP_INTENTS);
         out.extend(
             self.intent_order[skip..]
@@ -366,10 +410,10 @@ impl Journal {
         if magic != Some(MAGIC) {
             return Ok(None);
         }
-        if version != Some(VERSION) {
+        let version = version.unwrap_or_default();
+        if !(OLDEST..=VERSION).contains(&version) {
             return Err(Error::Unsupported(format!(
-                "the running server's state is format {}, this poolfs reads format {VERSION}",
-                version.unwrap_or_default()
+                "the running server's state is format {version}, this poolfs reads formats {OLDEST} to {VERSION}"
             )));
         }
         let region = u64::from(region.unwrap_or_default()).min(1);
@@ -404,6 +448,9 @@ impl Journal {
                 broken: false,
             }),
         };
+        if version != VERSION {
+            j.write_header(region, state.generation, state.passthrough)?;
+        }
         Ok(Some((j, state)))
     }
 
@@ -502,6 +549,16 @@ impl Journal {
     pub fn intent(&self, unique: u64) {
         self.append(Record::Intent(unique));
     }
+
+    /// Records control write `unique` about to be applied as `text`.
+    pub fn begun(&self, unique: u64, text: &[u8]) {
+        self.append(Record::Begun(unique, text));
+    }
+
+    /// Records the newest note of the store of pool `pool`.
+    pub fn note(&self, pool: u32, note: &[u8]) {
+        self.append(Record::Note(pool, note));
+    }
 }
 
 /// Zeroes (and frees) one region of the memfd.
@@ -572,6 +629,11 @@ mod tests {
         j.wipe(9, true);
         j.wipe(10, true);
         j.wipe(10, false);
+        j.begun(80, b"1024");
+        j.begun(81, b"start");
+        j.intent(81);
+        j.note(3, b"v1");
+        j.note(3, b"v2");
     }
 
     #[test]
@@ -588,6 +650,25 @@ mod tests {
         assert_eq!(s.backing[&5].id, 2);
         assert!(s.intents.contains(&77));
         assert_eq!(s.wipes.iter().copied().collect::<Vec<_>>(), vec![9]);
+        assert_eq!(s.begun.keys().copied().collect::<Vec<_>>(), vec![80]);
+        assert_eq!(s.begun[&80], b"1024");
+        assert_eq!(s.notes[&3], b"v2");
+    }
+
+    #[test]
+    fn an_older_format_is_taken_over_and_marked_as_ours() {
+        let f = memfd().unwrap();
+        let j = Journal::create(f.try_clone().unwrap(), 7, false).unwrap();
+        j.intent(5);
+        f.write_all_at(&OLDEST.to_le_bytes(), 8).unwrap();
+        let (_, s) = Journal::open(f.try_clone().unwrap()).unwrap().unwrap();
+        assert!(s.intents.contains(&5));
+        let mut v = [0u8; 4];
+        f.read_exact_at(&mut v, 8).unwrap();
+        assert_eq!(u32::from_le_bytes(v), VERSION);
+        f.write_all_at(&(VERSION + 1).to_le_bytes(), 8).unwrap();
+        let e = Journal::open(f).unwrap_err().to_string();
+        assert!(e.contains("format"), "{e}");
     }
 
     #[test]

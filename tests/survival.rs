@@ -189,6 +189,16 @@ fn names_and_directories_survive_a_crash() {
 /// A crash after `op` took effect and before its reply (fault injection):
 /// the resent request gets the answer an uninterrupted run gives.
 fn crash_inside(op: &str, act: impl FnOnce(&Fixture), check: impl FnOnce(&Fixture)) {
+    crash_inside_after(op, |_| {}, act, check)
+}
+
+/// `crash_inside`, with `setup` done before the fault is armed.
+fn crash_inside_after(
+    op: &str,
+    setup: impl FnOnce(&Fixture),
+    act: impl FnOnce(&Fixture),
+    check: impl FnOnce(&Fixture),
+) {
     let mut fx = Fixture::unstarted(&[]);
     let flag = fx.dir.path().join("crash-once");
     fx.env.push((
@@ -196,6 +206,7 @@ fn crash_inside(op: &str, act: impl FnOnce(&Fixture), check: impl FnOnce(&Fixtur
         format!("{op}:{}", flag.display()),
     ));
     fx.start();
+    setup(&fx);
     fs::write(&flag, b"").unwrap();
     let old = fx.server_pid();
     act(&fx);
@@ -291,6 +302,64 @@ fn a_crash_inside_a_control_write_applies_it_once() {
         |fx| {
             let status = fs::read_to_string(fx.pool("default").join("status")).unwrap();
             assert_eq!(status.trim(), "inactive");
+        },
+    );
+}
+
+/// The capacity `info` shows for volume `name` of the default pool.
+fn capacity(fx: &Fixture, name: &str) -> u64 {
+    fs::read_to_string(fx.pool("default").join(format!(".vol/{name}/info")))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("capacity: "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A crash after a control write took effect and before it was marked
+/// done (for a qcow2 resize: right after qemu-img, the long window): the
+/// resent request neither applies twice nor fails for finding its effect.
+#[test]
+fn a_crash_right_after_a_control_write_took_effect_applies_it_once() {
+    require_mount!();
+    crash_inside(
+        "control-applied",
+        |fx| {
+            let p = fx.pool("default");
+            fs::File::create(p.join("r.img"))
+                .unwrap()
+                .set_len(1 << 20)
+                .unwrap();
+            fx.ctl(p.join(".vol/r.img/resize"), "+1M").unwrap();
+        },
+        |fx| assert_eq!(capacity(fx, "r.img"), 2 << 20, "raw +1M applied twice"),
+    );
+    if common::have_tool("qemu-img") {
+        crash_inside(
+            "control-applied",
+            |fx| {
+                let img = fx.pool("default").join("q.qcow2");
+                let ok = Command::new("qemu-img")
+                    .args(["create", "-q", "-f", "qcow2"])
+                    .arg(&img)
+                    .arg("1M")
+                    .status()
+                    .unwrap();
+                assert!(ok.success());
+                fx.ctl(fx.pool("default").join(".vol/q.qcow2/resize"), "+1M")
+                    .unwrap();
+            },
+            |fx| assert_eq!(capacity(fx, "q.qcow2"), 2 << 20, "qcow2 +1M applied twice"),
+        );
+    }
+    crash_inside_after(
+        "control-applied",
+        |fx| fx.ctl(fx.pool("default").join("status"), "stop").unwrap(),
+        |fx| fx.ctl(fx.pool("default").join("status"), "start").unwrap(),
+        |fx| {
+            let status = fs::read_to_string(fx.pool("default").join("status")).unwrap();
+            assert_eq!(status.trim(), "running");
         },
     );
 }

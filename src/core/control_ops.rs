@@ -6,7 +6,8 @@ use std::ffi::OsStr;
 use super::handles::{Ctl, OpenFile, OpenKind};
 use super::{Entry, Opened, PoolFs, inodes};
 use crate::config::PoolDef;
-use crate::control::{self, Autostart, PoolFile, StatusRequest};
+use crate::control::volume::{ResizeRequest, Sign};
+use crate::control::{self, Autostart, PoolFile, StatusRequest, VolFile};
 use crate::error::{Error, Result};
 use crate::pool::{Pool, PoolState};
 
@@ -212,6 +213,69 @@ impl PoolFs {
             return Ok(());
         }
         self.control_request(ctl, &doc)
+    }
+
+    /// A request to `fh` in a form that gives the same result when it is
+    /// applied twice, for a request a crash may cut after it took effect:
+    /// a relative resize (`+5G`) becomes the capacity it aims at. `None`:
+    /// the request is kept as written (already so, or it will be refused).
+    pub fn repeatable_request(&self, ino: u64, fh: u64, data: &[u8]) -> Option<Vec<u8>> {
+        let h = self.handles.get(fh, ino).ok()?;
+        let OpenKind::Control {
+            ctl: Ctl::Volume(o, VolFile::Resize),
+            document: None,
+            ..
+        } = &h.kind
+        else {
+            return None;
+        };
+        let req: ResizeRequest = control::request_text(data).ok()?.parse().ok()?;
+        if req.sign == Sign::Set {
+            return None;
+        }
+        let capacity = Self::facts(o).ok()?.capacity();
+        let target = match req.sign {
+            Sign::Grow => capacity.checked_add(req.bytes)?,
+            _ => capacity.checked_sub(req.bytes)?,
+        };
+        let fixed = ResizeRequest {
+            sign: Sign::Set,
+            bytes: target,
+            ..req
+        };
+        Some(fixed.to_string().into_bytes())
+    }
+
+    /// True when what request `data` to `fh` asks for already holds: a
+    /// pool started or stopped, a volume at the capacity asked (for a
+    /// request a crashed server may have applied; see `repeatable_request`).
+    pub fn request_in_effect(&self, ino: u64, fh: u64, data: &[u8]) -> bool {
+        let Ok(h) = self.handles.get(fh, ino) else {
+            return false;
+        };
+        let Ok(text) = control::request_text(data) else {
+            return false;
+        };
+        match &h.kind {
+            OpenKind::Control {
+                ctl: Ctl::Pool(pool, PoolFile::Status),
+                ..
+            } => match text.parse() {
+                Ok(StatusRequest::Start) => pool.active().is_some(),
+                Ok(StatusRequest::Stop) => pool.active().is_none(),
+                _ => false,
+            },
+            OpenKind::Control {
+                ctl: Ctl::Volume(o, VolFile::Resize),
+                ..
+            } => match text.parse::<ResizeRequest>() {
+                Ok(r) if r.sign == Sign::Set => {
+                    Self::facts(o).is_ok_and(|f| f.capacity() == r.bytes)
+                }
+                _ => false,
+            },
+            _ => false,
+        }
     }
 
     /// Applies one request written to a control file.

@@ -25,7 +25,7 @@ impl PoolFs {
         })
     }
 
-    fn facts(o: &Object) -> Result<VolumeFacts> {
+    pub(super) fn facts(o: &Object) -> Result<VolumeFacts> {
         if o.is_dir {
             return Err(Error::Invalid(format!(
                 "'{}' is a directory, not a volume",

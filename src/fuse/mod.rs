@@ -77,6 +77,9 @@ pub struct FuseAdapter {
     /// Requests a predecessor server started changing the tree (journaled
     /// intents): resent, their effect may already be there.
     started: std::collections::BTreeSet<u64>,
+    /// Control writes a predecessor had begun applying and not finished,
+    /// in the form it applied (journaled): resent, that form is applied.
+    begun: std::collections::BTreeMap<u64, Vec<u8>>,
     /// The connection, for closing backing ids no `BackingId` owns.
     dev: Option<std::os::fd::OwnedFd>,
 }
@@ -90,6 +93,7 @@ impl FuseAdapter {
             pt: Mutex::new(Passthrough::default()),
             offload: offload::Offload::default(),
             started: Default::default(),
+            begun: Default::default(),
             dev: None,
         }
     }
@@ -107,6 +111,7 @@ impl FuseAdapter {
         a.passthrough = state.passthrough;
         a.core.set_io_passthrough(state.passthrough);
         a.started = state.intents.clone();
+        a.begun = state.begun.clone();
         a.dev = Some(dev);
         let mut pt = a.pt.lock();
         for k in state.backing.values() {
@@ -133,6 +138,57 @@ impl FuseAdapter {
         if let Some(j) = self.core.journal() {
             j.intent(req.unique().0 & !RESENT);
         }
+    }
+
+    /// A write to a control file: a request, applied once. It is journaled
+    /// before it is applied, in a form that may be applied twice (`+5G` as
+    /// the capacity it aims at), and marked done after: a resent request
+    /// that its predecessor finished is answered, one it began is applied
+    /// again in the journaled form, and one whose effect is already there
+    /// (a pool it started) succeeds.
+    #[allow(clippy::too_many_arguments)]
+    fn control_write(
+        &self,
+        req: &Request,
+        ino: u64,
+        fh: u64,
+        offset: u64,
+        data: &[u8],
+        kill: Option<Ctx>,
+        reply: ReplyWrite,
+    ) {
+        let unique = req.unique().0 & !RESENT;
+        if self.started_before(req) {
+            reply.written(data.len() as u32);
+            return;
+        }
+        let again = (req.unique().0 & RESENT != 0)
+            .then(|| self.begun.get(&unique))
+            .flatten();
+        let text = match again {
+            Some(t) => std::borrow::Cow::Borrowed(t.as_slice()),
+            None => {
+                let t = self.core.repeatable_request(ino, fh, data);
+                let t = t.map_or(std::borrow::Cow::Borrowed(data), std::borrow::Cow::Owned);
+                if let Some(j) = self.core.journal() {
+                    j.begun(unique, &t);
+                }
+                t
+            }
+        };
+        match self.core.write(ino, fh, offset, &text, kill) {
+            Ok(_) => crash_point("control-applied"),
+            Err(e) if again.is_some() && self.core.request_in_effect(ino, fh, &text) => {
+                tracing::info!("a resent control write had taken effect before the crash ({e})");
+            }
+            Err(e) => {
+                reply.error(self.fail("write", ino, &e));
+                return;
+            }
+        }
+        self.intent(req);
+        crash_point("control");
+        reply.written(data.len() as u32)
     }
 
     /// The backing id for a new open of volume `ino` (registering one at the
@@ -656,20 +712,7 @@ impl Filesystem for FuseAdapter {
             .then(|| ctx(req));
         let class = self.core.write_class(fh.0);
         if class == WriteClass::Control {
-            // A request: applied once. The journal records it once applied,
-            // so a resent one that the predecessor applied is not repeated.
-            if self.started_before(req) {
-                reply.written(data.len() as u32);
-                return;
-            }
-            match self.core.write(ino.0, fh.0, offset, data, kill) {
-                Ok(n) => {
-                    self.intent(req);
-                    crash_point("control");
-                    reply.written(n)
-                }
-                Err(e) => reply.error(self.fail("write", ino.0, &e)),
-            }
+            self.control_write(req, ino.0, fh.0, offset, data, kill, reply);
             return;
         }
         if class == WriteClass::Blocking {
