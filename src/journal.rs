@@ -28,9 +28,9 @@ use crate::error::{Error, Result};
 
 const MAGIC: u64 = 0x706f_6f6c_6673_4a31; // "poolfsJ1"
 /// Bumped when a record's layout changes or records are added. A server
-/// reads journals of its version and older ones (2 only added records to
-/// 1) and marks what it takes over with its own version, so an older
-/// binary refuses it (the upgrade is refused and the old server serves on).
+/// reads journals of its version and older ones (version 2 only added
+/// records to version 1) and marks what it takes over with its own version,
+/// so an older binary refuses it (the upgrade is refused and the old server serves on).
 pub const VERSION: u32 = 2;
 /// The oldest version this server takes over.
 const OLDEST: u32 = 1;
