@@ -641,3 +641,60 @@ fn fio_on_an_nfs_volume_through_five_crashes() {
     assert!(report.contains("\"error\" : 0"), "{report}");
     eprintln!("takeovers on an NFS pool: {takeovers:?}");
 }
+
+/// Writes a server left uncommitted when it crashed (UNSTABLE at the NFS
+/// server; their data died with it): the next fsync through the same open
+/// commits them, and reports them lost (`EIO`, once) when the NFS server
+/// restarted in between, since they cannot be sent again.
+#[test]
+fn a_crashed_servers_uncommitted_writes_are_committed_or_reported_lost() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let mut srv = serve(&fx);
+    define(&fx, &srv, "nfs1", Some("3"), 2);
+    let path = fx.pool("nfs1").join("v.raw");
+    fs::write(&path, vec![0u8; 2 << 20]).unwrap();
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags_direct()
+        .open(&path)
+        .unwrap();
+
+    // The NFS server kept running: the successor's COMMIT covers them.
+    f.write_all_at(&pattern(1 << 20, 3), 0).unwrap();
+    fx.crash_server();
+    f.sync_all().unwrap();
+    assert!(
+        fx.log()
+            .contains("committed the writes of the previous poolfs server"),
+        "no COMMIT for the dead server's writes"
+    );
+    assert_eq!(
+        fs::read(srv.export.join("v.raw")).unwrap()[..1 << 20],
+        pattern(1 << 20, 3)[..]
+    );
+
+    // The NFS server restarted too (a new write verifier: Ganesha's is its
+    // start time in seconds): the loss is reported, once.
+    f.write_all_at(&pattern(1 << 20, 4), 1 << 20).unwrap();
+    fx.crash_server();
+    srv.kill();
+    wait_status(&fx, "nfs1", "inaccessible", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(1100));
+    srv.restart();
+    wait_status(&fx, "nfs1", "running", Duration::from_secs(15));
+    let err = f.sync_all().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    assert!(
+        fx.log().contains("may be lost"),
+        "no reason logged:\n{}",
+        fx.log()
+    );
+    f.sync_all().unwrap();
+    f.write_all_at(&pattern(4096, 5), 0).unwrap();
+    f.sync_all().unwrap();
+}

@@ -232,6 +232,10 @@ impl PoolFs {
         for p in self.reg.list() {
             j.pool(&p.uuid, p.id);
         }
+        let notes = j.clone();
+        self.reg.set_notes(crate::pool::PoolNotes(Arc::new(
+            move |pool, note: &[u8]| notes.note(pool, note),
+        )));
         let _ = self.journal.set(j);
     }
 
@@ -271,7 +275,7 @@ impl PoolFs {
         let mut lost = Vec::new();
         for h in state.handles.values() {
             self.handles.skip_past(h.fh);
-            if let Err(e) = self.restore_handle(h) {
+            if let Err(e) = self.restore_handle(h, &state.notes) {
                 tracing::warn!(fh = h.fh, ino = h.ino, "cannot restore an open handle: {e}");
                 lost.push(h.fh);
             }
@@ -279,7 +283,11 @@ impl PoolFs {
         lost
     }
 
-    fn restore_handle(&self, h: &journal::Handle) -> Result<()> {
+    fn restore_handle(
+        &self,
+        h: &journal::Handle,
+        notes: &std::collections::BTreeMap<u32, Vec<u8>>,
+    ) -> Result<()> {
         let base = inodes::decode_mirror(h.ino).map_or(h.ino, |(b, _)| b);
         if inodes::decode(base).is_none() && self.inodes.write().add_lookup(base).is_none() {
             self.revive(base)?;
@@ -311,6 +319,9 @@ impl PoolFs {
             pid: 0,
         };
         let opened = o.store().open(&ctx, &o.obj, h.flags)?;
+        if let Some(note) = notes.get(&o.pool.id).filter(|n| !n.is_empty()) {
+            opened.file.inherit(note);
+        }
         self.register_volume(o, opened, h.flags, ctx, Some(h.fh))
             .map(drop)
     }

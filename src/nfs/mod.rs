@@ -91,6 +91,11 @@ pub struct Pending {
     /// One COMMIT of this open at a time (taken before `writes`; held
     /// across the COMMIT's calls, which have the pool's timeout).
     committing: Mutex<()>,
+    /// For an open taken over from a crashed server: the write verifier of
+    /// the writes that server may have left uncommitted (their data died
+    /// with it). The next commit sends a COMMIT for them; a changed
+    /// verifier means the NFS server may have lost them: `EIO`, once.
+    inherited: Mutex<Option<[u8; 8]>>,
 }
 
 /// Written pieces in order, and their total size.
@@ -103,6 +108,14 @@ struct Writes {
 type Piece = (u64, Bytes, WriteOutcome);
 
 impl Pending {
+    /// This open continues one of a crashed server whose unstable writes
+    /// had write verifier `v` (a note it journaled).
+    pub fn inherit(&self, note: &[u8]) {
+        if let Ok(v) = <[u8; 8]>::try_from(note) {
+            *self.inherited.lock() = Some(v);
+        }
+    }
+
     /// Adds pieces at the end (`front`: before the others); returns the
     /// bytes now kept.
     fn add(&self, pieces: Vec<Piece>, front: bool) -> usize {
@@ -147,6 +160,10 @@ pub struct Client {
     down: Mutex<Option<String>>,
     max_read: u32,
     max_write: u32,
+    /// The newest write verifier seen, and where it is reported (for a
+    /// successor server: see `Pending::inherited`).
+    verifier: Mutex<Option<[u8; 8]>>,
+    notes: std::sync::OnceLock<crate::store::NoteSink>,
 }
 
 /// The server's own NFS status, also where the library wraps it (NFSv4.1
@@ -308,6 +325,8 @@ impl Client {
             root,
             timeout: opts.timeout,
             down: Mutex::new(None),
+            verifier: Mutex::new(None),
+            notes: std::sync::OnceLock::new(),
         });
         // The export's root must answer before the pool counts as started.
         client.getattr(&client.root)?;
@@ -317,6 +336,30 @@ impl Client {
 
     pub fn root(&self) -> &Bytes {
         &self.root
+    }
+
+    /// Where each new write verifier is reported.
+    pub fn set_notes(&self, sink: crate::store::NoteSink) {
+        let _ = self.notes.set(sink);
+    }
+
+    /// Reports a write verifier the server gave that differs from the last.
+    fn saw_verifiers(&self, acks: &[Piece]) {
+        let Some(v) = acks
+            .iter()
+            .rev()
+            .find(|(_, _, w)| w.committed != nfs_rs::WriteCommitted::FileSync)
+            .and_then(|(_, _, w)| w.verifier)
+        else {
+            return;
+        };
+        let mut last = self.verifier.lock();
+        if *last != Some(v) {
+            *last = Some(v);
+            if let Some(sink) = self.notes.get() {
+                (sink.0)(&v);
+            }
+        }
     }
 
     pub fn server(&self) -> &str {
@@ -565,6 +608,7 @@ impl Client {
             })
             .collect();
         let acks = self.write_pieces(fh, &pieces)?;
+        self.saw_verifiers(&acks);
         if pending.add(acks, false) > REPLAY_LIMIT {
             self.commit(fh, pending)?;
         }
@@ -611,6 +655,7 @@ impl Client {
     /// should that fail too, `EIO`.
     pub fn commit(&self, fh: &Bytes, pending: &Pending) -> Result<()> {
         let _one = pending.committing.lock();
+        self.commit_inherited(fh, pending)?;
         let mut replayed = false;
         loop {
             let snapshot = pending.snapshot();
@@ -646,10 +691,47 @@ impl Client {
                     let pieces: Vec<(u64, Bytes)> =
                         snapshot.iter().map(|(o, b, _)| (*o, b.clone())).collect();
                     let again = self.write_pieces(fh, &pieces)?;
+                    self.saw_verifiers(&again);
                     pending.settle(snapshot.len());
                     pending.add(again, true);
                 }
                 Err(e) => return Err(self.error("fsync", e)),
+            }
+        }
+    }
+
+    /// Commits what a crashed server wrote through the open `pending`
+    /// continues (`Pending::inherited`); `EIO` when the NFS server restarted
+    /// since, so those writes may be lost and cannot be sent again.
+    fn commit_inherited(&self, fh: &Bytes, pending: &Pending) -> Result<()> {
+        let Some(v) = *pending.inherited.lock() else {
+            return Ok(());
+        };
+        let ack = WriteOutcome::new(0, nfs_rs::WriteCommitted::Unstable, Some(v));
+        let r = self.call_raw(
+            "fsync",
+            self.mount.commit_write_batch(fh.clone(), 0, 0, &[ack]),
+        )?;
+        *pending.inherited.lock() = None;
+        match r {
+            Ok(()) => {
+                tracing::info!(server = %self.server, "committed the writes of the previous poolfs server");
+                Ok(())
+            }
+            Err(e) if is_verifier_change(&e) => {
+                let why = format!(
+                    "writes made before the poolfs server restarted may be lost: the NFS server {} restarted too before they were committed",
+                    self.server
+                );
+                tracing::error!("{why}");
+                Err(Error::Sys {
+                    what: why,
+                    errno: Errno::EIO,
+                })
+            }
+            Err(e) => {
+                *pending.inherited.lock() = Some(v);
+                Err(self.error("fsync", e))
             }
         }
     }

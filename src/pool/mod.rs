@@ -190,6 +190,19 @@ pub struct Registry {
     next_run: AtomicU64,
     /// Serialises writes of the run state so they land in order.
     persist: Mutex<()>,
+    /// Where the stores of running pools send notes for a successor
+    /// server (`Store::set_notes`); set once the journal exists.
+    notes: RwLock<Option<PoolNotes>>,
+}
+
+/// Takes stores' notes, with the id of their pool.
+#[derive(Clone)]
+pub struct PoolNotes(pub Arc<dyn Fn(u32, &[u8]) + Send + Sync>);
+
+impl std::fmt::Debug for PoolNotes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PoolNotes")
+    }
 }
 
 impl Registry {
@@ -214,6 +227,7 @@ impl Registry {
             next_id: AtomicU32::new(ids.values().max().map_or(0, |m| m + 1)),
             next_run: AtomicU64::new(1),
             persist: Mutex::new(()),
+            notes: RwLock::new(None),
         };
         for (name, sp) in stored {
             let id = ids.get(&sp.uuid).copied();
@@ -416,6 +430,11 @@ impl Registry {
         };
         // No lock held from here until the result is recorded.
         let result = self.open_target(&def);
+        if let (Ok(active), Some(sink)) = (&result, self.notes.read().clone()) {
+            // A new run: notes of an earlier one no longer apply.
+            (sink.0)(pool.id, &[]);
+            attach_notes(&sink, pool.id, &active.store);
+        }
         let mut g = pool.inner.lock();
         match result {
             Ok(active) => {
@@ -585,6 +604,17 @@ impl Registry {
     /// After a server's crash or upgrade: exactly the pools that ran start
     /// again (autostart is for a daemon's start, not for a takeover: a pool
     /// stopped on purpose stays stopped).
+    /// Sends the notes of running pools' stores, and of pools started
+    /// later, to `sink`.
+    pub fn set_notes(&self, sink: PoolNotes) {
+        *self.notes.write() = Some(sink.clone());
+        for p in self.list() {
+            if let Some(a) = p.active() {
+                attach_notes(&sink, p.id, &a.store);
+            }
+        }
+    }
+
     pub fn resume(&self) {
         self.restore_runs(false);
     }
@@ -606,4 +636,11 @@ impl Registry {
             }
         }
     }
+}
+
+fn attach_notes(sink: &PoolNotes, id: u32, store: &Arc<dyn Store>) {
+    let sink = sink.clone();
+    store.set_notes(crate::store::NoteSink(Arc::new(move |note: &[u8]| {
+        (sink.0)(id, note)
+    })));
 }

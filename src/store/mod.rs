@@ -32,6 +32,7 @@ use std::any::Any;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Debug;
 use std::fs::File;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use nix::errno::Errno;
@@ -292,6 +293,11 @@ pub trait OpenVolume: Send + Sync + Debug {
     fn close(&self) -> Result<()> {
         Ok(())
     }
+    /// This open replaces one a crashed server had; `note` is the last note
+    /// its store left (`Store::set_notes`): what that server may have left
+    /// unfinished (an NFS write verifier: its writes are committed, or
+    /// reported lost, at this open's next fsync).
+    fn inherit(&self, _note: &[u8]) {}
     /// The content version now, when the kernel may keep cached pages of an
     /// unchanged file across opens; `None`: never kept.
     fn stamp(&self) -> Option<Stamp> {
@@ -447,6 +453,20 @@ pub trait Store: Send + Sync + Debug {
     /// The NFS protocol version in use (userspace NFS pools).
     fn nfs_version(&self) -> Option<String> {
         None
+    }
+    /// Where the store sends notes for a successor server (they are
+    /// journaled; the last one reaches `OpenVolume::inherit`). Stores that
+    /// leave nothing unfinished outside an open send none.
+    fn set_notes(&self, _sink: NoteSink) {}
+}
+
+/// Takes a store's notes for a successor server (see `Store::set_notes`).
+#[derive(Clone)]
+pub struct NoteSink(pub Arc<dyn Fn(&[u8]) + Send + Sync>);
+
+impl Debug for NoteSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NoteSink")
     }
 }
 

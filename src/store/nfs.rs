@@ -426,6 +426,11 @@ impl Store for NfsStore {
     fn nfs_version(&self) -> Option<String> {
         Some(self.client.version().to_string())
     }
+
+    /// Notes: each new write verifier of the server.
+    fn set_notes(&self, sink: crate::store::NoteSink) {
+        self.client.set_notes(sink);
+    }
 }
 
 impl NfsStore {
@@ -488,6 +493,10 @@ impl OpenVolume for NfsFile {
 
     fn fsync(&self, _datasync: bool) -> Result<()> {
         self.client.commit(&self.fh, &self.pending)
+    }
+
+    fn inherit(&self, note: &[u8]) {
+        self.pending.inherit(note);
     }
 
     /// ALLOCATE / DEALLOCATE where the server has them (NFSv4.2). Without
