@@ -197,7 +197,9 @@ pub struct Registry {
 
 /// Takes stores' notes, with the id of their pool.
 #[derive(Clone)]
-pub struct PoolNotes(pub Arc<dyn Fn(u32, &[u8]) + Send + Sync>);
+pub struct PoolNotes(pub Arc<PoolNoteFn>);
+
+type PoolNoteFn = dyn Fn(u32, &[u8]) + Send + Sync;
 
 impl std::fmt::Debug for PoolNotes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -462,7 +462,9 @@ pub trait Store: Send + Sync + Debug {
 
 /// Takes a store's notes for a successor server (see `Store::set_notes`).
 #[derive(Clone)]
-pub struct NoteSink(pub Arc<dyn Fn(&[u8]) + Send + Sync>);
+pub struct NoteSink(pub Arc<NoteFn>);
+
+type NoteFn = dyn Fn(&[u8]) + Send + Sync;
 
 impl Debug for NoteSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
