@@ -282,6 +282,10 @@ pub struct MountArgs {
     /// passed (see `keeper`).
     #[arg(long, hide = true, value_name = "FDS")]
     pub server: Option<crate::keeper::Inherited>,
+    /// Internal: go on as the keeper after `poolfs upgrade` exec'd it into
+    /// a new binary, with what it held (see `keeper`).
+    #[arg(long, hide = true, value_name = "FDS", conflicts_with = "server")]
+    pub keeper: Option<crate::keeper::Kept>,
 }
 
 fn size_arg(s: &str) -> Result<u64, String> {

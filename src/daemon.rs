@@ -24,6 +24,15 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
     if let Some(inherited) = args.server {
         return serve_for_keeper(args, mountpoint, state_dir, inherited, log_level);
     }
+    if let Some(kept) = args.keeper {
+        // A keeper that `poolfs upgrade` exec'd: same process, same log.
+        init_logging(
+            log_level,
+            (!args.foreground).then(|| state_dir.join("poolfs.log")),
+        );
+        let server = server_command(args, &mountpoint, &state_dir, log_level)?;
+        return keeper::resume(&mountpoint, &state_dir, !args.foreground, server, kept);
+    }
     // Created 0700 here for the log; `Registry::load` narrows an existing
     // one, with a log line, once logging is set up.
     {
@@ -87,33 +96,7 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
 
     if nix::unistd::geteuid().is_root() {
         // Root: a keeper holds the connection and runs the server (`keeper`).
-        let exe = std::env::current_exe().map_err(Error::io("cannot find the poolfs binary"))?;
-        let server = |binary: &std::path::Path, inherited: &keeper::Inherited| {
-            use std::os::unix::process::CommandExt;
-            let mut c = std::process::Command::new(binary);
-            c.arg0(&exe)
-                .arg("mount")
-                .arg(&mountpoint)
-                .arg("--state-dir")
-                .arg(&state_dir)
-                .arg("--foreground")
-                .arg("--threads")
-                .arg(args.threads.to_string())
-                .arg("--io")
-                .arg(
-                    clap::ValueEnum::to_possible_value(&args.io)
-                        .map(|v| v.get_name().to_owned())
-                        .unwrap_or_default(),
-                )
-                .arg("--log-level")
-                .arg(log_level)
-                .arg("--server")
-                .arg(inherited.to_string());
-            if let Some(kib) = args.read_ahead {
-                c.arg("--read-ahead").arg(kib.to_string());
-            }
-            c
-        };
+        let server = server_command(args, &mountpoint, &state_dir, log_level)?;
         return keeper::run(&mountpoint, &state_dir, !args.foreground, server, report);
     }
 
@@ -306,4 +289,48 @@ fn redirect_stdio() {
             }
         }
     }
+}
+
+/// How a keeper starts a server running a given binary: the same `poolfs
+/// mount` settings, and the descriptors it passes.
+fn server_command(
+    args: &MountArgs,
+    mountpoint: &std::path::Path,
+    state_dir: &std::path::Path,
+    log_level: &str,
+) -> Result<impl Fn(&std::path::Path, &keeper::Inherited) -> std::process::Command + use<>> {
+    let exe = std::env::current_exe().map_err(Error::io("cannot find the poolfs binary"))?;
+    let (mountpoint, state_dir, log_level) = (
+        mountpoint.to_path_buf(),
+        state_dir.to_path_buf(),
+        log_level.to_string(),
+    );
+    let (threads, read_ahead) = (args.threads, args.read_ahead);
+    let io = clap::ValueEnum::to_possible_value(&args.io)
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default();
+    Ok(
+        move |binary: &std::path::Path, inherited: &keeper::Inherited| {
+            use std::os::unix::process::CommandExt;
+            let mut c = std::process::Command::new(binary);
+            c.arg0(&exe)
+                .arg("mount")
+                .arg(&mountpoint)
+                .arg("--state-dir")
+                .arg(&state_dir)
+                .arg("--foreground")
+                .arg("--threads")
+                .arg(threads.to_string())
+                .arg("--io")
+                .arg(&io)
+                .arg("--log-level")
+                .arg(&log_level)
+                .arg("--server")
+                .arg(inherited.to_string());
+            if let Some(kib) = read_ahead {
+                c.arg("--read-ahead").arg(kib.to_string());
+            }
+            c
+        },
+    )
 }

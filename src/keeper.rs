@@ -5,6 +5,10 @@
 //! the server as its child and, when the server dies for any reason, starts
 //! a new one on the same connection, which takes over from the journal.
 //!
+//! `poolfs upgrade` replaces the server, then the keeper itself: it execs
+//! the new binary (`--keeper DEV,JOURNAL,SERVER,ANSWER`), which keeps its
+//! pid, its descriptors, its blocked and pending signals and its child.
+//!
 //! Signals: SIGTERM and SIGINT go to the server, which unmounts and exits
 //! 0; the keeper then exits. A server that exits 0 by itself (an external
 //! `umount`) ends the keeper too. A keeper that dies takes its server with
@@ -15,10 +19,12 @@ use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
 use crate::fuse::session;
@@ -67,6 +73,49 @@ impl std::fmt::Display for Inherited {
             self.journal,
             self.ready,
             u8::from(self.log_file)
+        )
+    }
+}
+
+/// What a keeper passes to the binary it execs into, as
+/// `--keeper DEV,JOURNAL,SERVER,ANSWER`: its descriptors, its server's pid,
+/// and whether the new image answers a `poolfs upgrade`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    pub dev: i32,
+    pub journal: i32,
+    pub server: i32,
+    pub answer: bool,
+}
+
+impl std::str::FromStr for Kept {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let v: Vec<i32> = s
+            .split(',')
+            .map(|x| x.parse().map_err(|_| format!("bad --keeper value '{s}'")))
+            .collect::<std::result::Result<_, _>>()?;
+        match v[..] {
+            [dev, journal, server, answer] => Ok(Kept {
+                dev,
+                journal,
+                server,
+                answer: answer == 1,
+            }),
+            _ => Err(format!("bad --keeper value '{s}'")),
+        }
+    }
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{},{},{},{}",
+            self.dev,
+            self.journal,
+            self.server,
+            u8::from(self.answer)
         )
     }
 }
@@ -169,10 +218,37 @@ fn inheritable(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
     nix::unistd::dup(fd).map_err(Error::sys("cannot duplicate a descriptor for the server"))
 }
 
-/// A server the keeper started, and where its readiness message arrives.
+/// A server the keeper started (or inherited across an exec), and where
+/// its readiness message arrives.
 struct Server {
-    child: Child,
-    ready: std::sync::mpsc::Receiver<String>,
+    pid: Pid,
+    ready: Option<std::sync::mpsc::Receiver<String>>,
+}
+
+impl Server {
+    /// The server's exit status once it ended (reaped); `None` while it runs.
+    fn ended(&self) -> Option<WaitStatus> {
+        match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => None,
+            Ok(st) => Some(st),
+            // Not our child any more (already reaped): it ended.
+            Err(_) => Some(WaitStatus::Exited(self.pid, 1)),
+        }
+    }
+
+    fn kill(&self) {
+        let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+        let _ = waitpid(self.pid, None);
+    }
+}
+
+/// How a server ended, for the log.
+fn describe(st: &WaitStatus) -> String {
+    match st {
+        WaitStatus::Exited(_, c) => format!("exit status: {c}"),
+        WaitStatus::Signaled(_, sig, _) => format!("signal: {} ({sig})", *sig as i32),
+        other => format!("{other:?}"),
+    }
 }
 
 /// Mounts, then keeps a server running until it is told to stop. `server`
@@ -213,8 +289,8 @@ pub fn run(
     );
     // Servers run the keeper's own binary to begin with: its inode stays
     // reachable through /proc even after a package replaced the file.
-    let mut binary = PathBuf::from(format!("/proc/{}/exe", std::process::id()));
-    let mut current = match keeper.start(&binary).and_then(|s| keeper.await_ready(s)) {
+    let binary = PathBuf::from(format!("/proc/{}/exe", std::process::id()));
+    let current = match keeper.start(&binary).and_then(|s| keeper.await_ready(s)) {
         Ok(s) => {
             report(Ok(()));
             s
@@ -225,62 +301,123 @@ pub fn run(
             return Err(e);
         }
     };
-    let mut crashes: Vec<Instant> = Vec::new();
-    let mut stopping = false;
-    loop {
-        match signals.wait() {
-            Ok(Signal::SIGCHLD) => {
-                let Ok(Some(status)) = current.child.try_wait() else {
-                    continue;
-                };
-                if status.success() || stopping {
-                    tracing::info!("poolfs server ended ({status}); the keeper exits");
-                    keeper.finish(!status.success());
-                    return if status.success() {
-                        Ok(())
-                    } else {
-                        Err(Error::State(format!(
-                            "the poolfs server ended with {status}"
-                        )))
+    keeper.serve(&signals, current, binary)
+}
+
+/// The keeper after `poolfs upgrade` exec'd it into a new binary: it takes
+/// back its descriptors and its running server, and keeps serving.
+pub fn resume(
+    mountpoint: &Path,
+    state_dir: &Path,
+    log_file: bool,
+    server: impl Fn(&Path, &Inherited) -> Command,
+    kept: Kept,
+) -> Result<()> {
+    let signals = keeper_signals()?;
+    let dev = crate::sys::take_inherited(kept.dev)?;
+    let journal = crate::sys::take_inherited(kept.journal)?;
+    let keeper = Keeper {
+        mountpoint,
+        state_dir,
+        log_file,
+        dev: inheritable(dev.as_fd())?,
+        journal: inheritable(journal.as_fd())?,
+        server: &server,
+    };
+    let current = Server {
+        pid: Pid::from_raw(kept.server),
+        ready: None,
+    };
+    let binary = PathBuf::from(format!("/proc/{}/exe", std::process::id()));
+    let exe = std::fs::read_link(&binary).unwrap_or_default();
+    tracing::info!(binary = %exe.display(), "the keeper runs the new binary");
+    if kept.answer {
+        let _ = crate::pool::persist::write_atomic(
+            &state_dir.join(UPGRADE_RESULT),
+            format!(
+                "ok (server pid {}, keeper pid {})\n",
+                kept.server,
+                std::process::id()
+            )
+            .as_bytes(),
+        );
+    }
+    // A server that died while the binary was being replaced: its SIGCHLD
+    // is still pending (exec keeps it), so the loop sees it.
+    keeper.serve(&signals, current, binary)
+}
+
+impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
+    /// Keeps a server running until the keeper is told to stop.
+    fn serve(&self, signals: &SigSet, mut current: Server, mut binary: PathBuf) -> Result<()> {
+        let keeper = self;
+        let state_dir = self.state_dir;
+        let mut crashes: Vec<Instant> = Vec::new();
+        let mut stopping = false;
+        loop {
+            match signals.wait() {
+                Ok(Signal::SIGCHLD) => {
+                    let Some(st) = current.ended() else {
+                        continue;
                     };
-                }
-                let now = Instant::now();
-                crashes.retain(|t| now.duration_since(*t) < CRASH_WINDOW);
-                crashes.push(now);
-                if crashes.len() > MAX_CRASHES {
+                    let success = matches!(st, WaitStatus::Exited(_, 0));
+                    let status = describe(&st);
+                    if success || stopping {
+                        tracing::info!("poolfs server ended ({status}); the keeper exits");
+                        keeper.finish(!success);
+                        return if success {
+                            Ok(())
+                        } else {
+                            Err(Error::State(format!(
+                                "the poolfs server ended with {status}"
+                            )))
+                        };
+                    }
+                    let now = Instant::now();
+                    crashes.retain(|t| now.duration_since(*t) < CRASH_WINDOW);
+                    crashes.push(now);
+                    if crashes.len() > MAX_CRASHES {
+                        tracing::error!(
+                            "the poolfs server died {} times within {} s ({status}); giving up: the mount is removed",
+                            crashes.len(),
+                            CRASH_WINDOW.as_secs()
+                        );
+                        keeper.finish(true);
+                        return Err(Error::State(format!(
+                            "the poolfs server keeps dying ({status})"
+                        )));
+                    }
                     tracing::error!(
-                        "the poolfs server died {} times within {} s ({status}); giving up: the mount is removed",
-                        crashes.len(),
-                        CRASH_WINDOW.as_secs()
+                        "poolfs server died ({status}); starting a new one on the same connection"
                     );
-                    keeper.finish(true);
-                    return Err(Error::State(format!(
-                        "the poolfs server keeps dying ({status})"
-                    )));
+                    current = keeper.start(&binary)?;
                 }
-                tracing::error!(
-                    "poolfs server died ({status}); starting a new one on the same connection"
-                );
-                current = keeper.start(&binary)?;
+                Ok(Signal::SIGUSR2) => {
+                    let answer = keeper.upgrade(&mut current, &mut binary);
+                    let text = match &answer {
+                        // The keeper follows its server onto the new binary;
+                        // the new image answers.
+                        Ok(pid) => match keeper.exec(&binary, current.pid) {
+                            Err(e) => {
+                                tracing::error!("the keeper keeps its binary: {e}");
+                                format!("ok (server pid {pid}; the keeper keeps its binary: {e})\n")
+                            }
+                        },
+                        Err(e) => format!("{e}\n"),
+                    };
+                    let _ = crate::pool::persist::write_atomic(
+                        &state_dir.join(UPGRADE_RESULT),
+                        text.as_bytes(),
+                    );
+                }
+                Ok(Signal::SIGHUP) => {}
+                Ok(sig) => {
+                    tracing::info!("{sig}: telling the server to unmount");
+                    stopping = true;
+                    let _ = nix::sys::signal::kill(current.pid, Signal::SIGTERM);
+                }
+                Err(e) => return Err(Error::sys("cannot wait for signals")(e)),
             }
-            Ok(Signal::SIGUSR2) => {
-                let answer = keeper.upgrade(&mut current, &mut binary);
-                let text = match &answer {
-                    Ok(pid) => format!("ok (server pid {pid})\n"),
-                    Err(e) => format!("{e}\n"),
-                };
-                let _ = crate::pool::persist::write_atomic(
-                    &state_dir.join(UPGRADE_RESULT),
-                    text.as_bytes(),
-                );
-            }
-            Ok(Signal::SIGHUP) => {}
-            Ok(sig) => {
-                tracing::info!("{sig}: telling the server to unmount");
-                stopping = true;
-                let _ = nix::sys::signal::kill(pid_of(&current.child), Signal::SIGTERM);
-            }
-            Err(e) => return Err(Error::sys("cannot wait for signals")(e)),
         }
     }
 }
@@ -297,6 +434,40 @@ struct Keeper<'a, F: Fn(&Path, &Inherited) -> Command> {
 }
 
 impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
+    /// Replaces the keeper's image by `binary` (the one its server now
+    /// runs), keeping its pid, descriptors, signals and server. Returns only
+    /// when exec failed; the keeper then goes on as it was.
+    fn exec(&self, binary: &Path, server: Pid) -> Result<std::convert::Infallible> {
+        use std::ffi::CString;
+        let kept = Kept {
+            dev: self.dev.as_raw_fd(),
+            journal: self.journal.as_raw_fd(),
+            server: server.as_raw(),
+            answer: true,
+        };
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        let mut skip = false;
+        for a in std::env::args_os() {
+            if std::mem::take(&mut skip) {
+                continue;
+            }
+            if a == "--keeper" {
+                skip = true;
+                continue;
+            }
+            args.push(a);
+        }
+        args.push("--keeper".into());
+        args.push(kept.to_string().into());
+        let cstr = |o: std::ffi::OsString| {
+            CString::new(o.into_vec()).map_err(|_| Error::Invalid("an argument holds a NUL".into()))
+        };
+        let argv = args.into_iter().map(cstr).collect::<Result<Vec<_>>>()?;
+        let path = cstr(binary.as_os_str().to_owned())?;
+        tracing::info!(binary = %binary.display(), "upgrade: the keeper execs the new binary");
+        nix::unistd::execv(&path, &argv).map_err(Error::sys("cannot exec the new binary"))
+    }
+
     /// Starts a server running `binary` on the connection.
     fn start(&self, binary: &Path) -> Result<Server> {
         let (ready_rd, ready_wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -322,6 +493,10 @@ impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
             format!("{}\n", child.id()).as_bytes(),
         );
         tracing::info!(pid = child.id(), binary = %binary.display(), "poolfs server started");
+        // Reaped by pid (`Server::ended`): a keeper exec'd into a new
+        // binary has the same child and no `Child` for it.
+        let pid = Pid::from_raw(child.id() as i32);
+        drop(child);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("keeper-ready".into())
@@ -331,17 +506,23 @@ impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
                 let _ = tx.send(msg);
             })
             .map_err(Error::io("cannot start a thread"))?;
-        Ok(Server { child, ready: rx })
+        Ok(Server {
+            pid,
+            ready: Some(rx),
+        })
     }
 
     /// Waits until `s` serves; a server that fails is stopped.
-    fn await_ready(&self, mut s: Server) -> Result<Server> {
-        let msg = s.ready.recv_timeout(SERVE_TIMEOUT).unwrap_or_default();
+    fn await_ready(&self, s: Server) -> Result<Server> {
+        let msg = s
+            .ready
+            .as_ref()
+            .and_then(|r| r.recv_timeout(SERVE_TIMEOUT).ok())
+            .unwrap_or_default();
         if msg.starts_with("ok") {
             return Ok(s);
         }
-        let _ = s.child.kill();
-        let _ = s.child.wait();
+        s.kill();
         Err(Error::State(if msg.trim().is_empty() {
             "the poolfs server exited before serving; see its log".to_string()
         } else {
@@ -367,14 +548,13 @@ impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
         tracing::info!(binary = %new.display(), "upgrade: replacing the server");
         // The old server goes at once: what it read and did not answer is
         // sent again to the new one, which takes over from the journal.
-        let _ = current.child.kill();
-        let _ = current.child.wait();
+        current.kill();
         match self.start(&new).and_then(|s| self.await_ready(s)) {
             Ok(s) => {
                 *current = s;
                 *binary = new;
-                tracing::info!(pid = current.child.id(), "upgrade done");
-                Ok(current.child.id())
+                tracing::info!(pid = current.pid.as_raw(), "upgrade done");
+                Ok(current.pid.as_raw() as u32)
             }
             Err(e) => {
                 tracing::error!(
@@ -396,10 +576,6 @@ impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
         let _ = std::fs::remove_file(server_pid_file(self.state_dir));
         let _ = std::fs::remove_file(keeper_pid_file(self.state_dir));
     }
-}
-
-fn pid_of(child: &Child) -> nix::unistd::Pid {
-    nix::unistd::Pid::from_raw(child.id() as i32)
 }
 
 fn unmount(mountpoint: &Path) {

@@ -414,6 +414,25 @@ fn upgrade_under_load_and_a_failed_upgrade_keeps_serving() {
     let up = upgrade(None);
     assert!(up.status.success(), "{up:?}\nlog:\n{}", fx.log());
     assert_ne!(fx.server_pid(), old, "the server was not replaced");
+    // A new binary on disk (a package upgrade): the server and then the
+    // keeper itself run it; the keeper keeps its pid, and replaces a server
+    // that dies afterwards with one running the new binary too.
+    let keeper: i32 = fs::read_to_string(fx.state.join("keeper.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let new_bin = fx.dir.path().join("poolfs-new");
+    fs::copy(common::BIN, &new_bin).unwrap();
+    let up = upgrade(Some(new_bin.to_str().unwrap()));
+    assert!(up.status.success(), "{up:?}\nlog:\n{}", fx.log());
+    let said = String::from_utf8_lossy(&up.stdout);
+    assert!(said.contains(&format!("keeper pid {keeper}")), "{said}");
+    let exe = |pid: i32| fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(exe(keeper), new_bin, "the keeper runs the old binary");
+    assert_eq!(exe(fx.server_pid()), new_bin);
+    fx.crash_server();
+    assert_eq!(exe(fx.server_pid()), new_bin);
     // A binary that cannot serve: refused with a sentence, and the tree is
     // served on (by the previous binary).
     let bad = upgrade(Some("/bin/false"));
