@@ -490,3 +490,56 @@ fn a_wipe_cut_by_a_crash_runs_again_to_its_end() {
         .unwrap();
     assert!(head.iter().any(|b| *b != 7), "the old data is still there");
 }
+
+/// `poolfs vol-clone` (create, then a sparse copy through the mount) while
+/// the server is killed twice: it finishes, and the clone is the source.
+#[test]
+fn a_clone_goes_on_through_crashes() {
+    require_mount!();
+    let fx = Fixture::new();
+    let pool = fx.pool("default");
+    let src = pool.join("src.img");
+    {
+        let f = fs::File::create(&src).unwrap();
+        let chunk: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+        // Data with holes between: the copy walks both.
+        for i in 0..640u64 {
+            if i % 5 != 4 {
+                f.write_all_at(&chunk, i << 20).unwrap();
+            }
+        }
+        f.set_len(640 << 20).unwrap();
+        f.sync_all().unwrap();
+    }
+    let mut clone = Command::new(common::BIN)
+        .args([
+            "vol-clone",
+            "src.img",
+            "dst.img",
+            "--pool",
+            "default",
+            "--mount",
+        ])
+        .arg(&fx.mnt)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    let running = clone.try_wait().unwrap().is_none();
+    fx.crash_server();
+    std::thread::sleep(Duration::from_millis(60));
+    fx.crash_server();
+    let out = clone.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}\nlog:\n{}", fx.log());
+    assert!(
+        running,
+        "the clone ended before the first crash: make the volume larger"
+    );
+    let same = Command::new("cmp")
+        .arg(&src)
+        .arg(pool.join("dst.img"))
+        .status()
+        .unwrap();
+    assert!(same.success(), "the clone differs from its source");
+}
