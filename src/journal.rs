@@ -118,6 +118,39 @@ pub struct State {
     pub begun: BTreeMap<u64, Vec<u8>>,
     /// Notes of stores for their successors, by pool id (`Store::inherit`).
     pub notes: BTreeMap<u32, Vec<u8>>,
+    /// The lock requests that made each lock owner's locks, in order (see
+    /// `State::lock`): a successor makes them again.
+    pub locks: BTreeMap<(u64, u64, bool), Vec<LockOp>>,
+}
+
+/// One lock request of an owner: the handle it came through, its range
+/// (inclusive) and type (`F_RDLCK`, `F_WRLCK`, `F_UNLCK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockOp {
+    pub fh: u64,
+    pub start: u64,
+    pub end: u64,
+    pub typ: i32,
+}
+
+impl State {
+    /// Adds a lock request of `owner`. An unlock drops the requests it
+    /// undoes entirely, and is kept only where it still changes something,
+    /// so an owner that locks and unlocks over and over does not grow it.
+    fn lock(&mut self, owner: (u64, u64, bool), op: LockOp) {
+        let ops = self.locks.entry(owner).or_default();
+        if op.typ == libc::F_UNLCK {
+            ops.retain(|o| !(o.start >= op.start && o.end <= op.end));
+            if ops.iter().any(|o| o.start <= op.end && op.start <= o.end) {
+                ops.push(op);
+            }
+            if ops.is_empty() {
+                self.locks.remove(&owner);
+            }
+        } else {
+            ops.push(op);
+        }
+    }
 }
 
 enum Record<'a> {
@@ -133,6 +166,10 @@ enum Record<'a> {
     Begun(u64, &'a [u8]),
     /// What the store of pool `id` wants its successor to know.
     Note(u32, &'a [u8]),
+    /// A lock request of owner (node, owner id, BSD) that succeeded.
+    Lock((u64, u64, bool), LockOp),
+    /// An owner whose locks are all gone.
+    Unlocked((u64, u64, bool)),
 }
 
 impl Record<'_> {
@@ -195,6 +232,22 @@ impl Record<'_> {
                 b.push(9);
                 b.extend(pool.to_le_bytes());
                 put_str(&mut b, note);
+            }
+            Record::Lock(owner, op) => {
+                b.push(10);
+                b.extend(owner.0.to_le_bytes());
+                b.extend(owner.1.to_le_bytes());
+                b.push(u8::from(owner.2));
+                b.extend(op.fh.to_le_bytes());
+                b.extend(op.start.to_le_bytes());
+                b.extend(op.end.to_le_bytes());
+                b.extend(op.typ.to_le_bytes());
+            }
+            Record::Unlocked(owner) => {
+                b.push(11);
+                b.extend(owner.0.to_le_bytes());
+                b.extend(owner.1.to_le_bytes());
+                b.push(u8::from(owner.2));
             }
         }
         let len = b.len() as u32;
@@ -300,6 +353,20 @@ impl State {
                 let note = r.bytes()?.to_vec();
                 self.notes.insert(pool, note);
             }
+            10 => {
+                let owner = (r.u64()?, r.u64()?, r.u8()? != 0);
+                let op = LockOp {
+                    fh: r.u64()?,
+                    start: r.u64()?,
+                    end: r.u64()?,
+                    typ: r.u32()? as i32,
+                };
+                self.lock(owner, op);
+            }
+            11 => {
+                let owner = (r.u64()?, r.u64()?, r.u8()? != 0);
+                self.locks.remove(&owner);
+            }
             _ => return None,
         }
         Some(())
@@ -319,6 +386,9 @@ impl State {
         out.extend(self.backing.values().map(|k| Record::Backing(k).encode()));
         out.extend(self.wipes.iter().map(|i| Record::Wipe(*i, true).encode()));
         out.extend(self.notes.iter().map(|(p, n)| Record::Note(*p, n).encode()));
+        for (owner, ops) in &self.locks {
+            out.extend(ops.iter().map(|op| Record::Lock(*owner, *op).encode()));
+        }
         // Unique ids grow: the newest begun writes are the last ones (one
         // that failed is never marked done, so they are bounded here).
         let skip = self.begun.len().saturating_sub(KEEP_INTENTS);
@@ -555,6 +625,16 @@ impl Journal {
         self.append(Record::Begun(unique, text));
     }
 
+    /// Records a lock request of `owner` that succeeded.
+    pub fn lock(&self, owner: (u64, u64, bool), op: LockOp) {
+        self.append(Record::Lock(owner, op));
+    }
+
+    /// Records that all locks of `owner` are gone.
+    pub fn unlocked(&self, owner: (u64, u64, bool)) {
+        self.append(Record::Unlocked(owner));
+    }
+
     /// Records the newest note of the store of pool `pool`.
     pub fn note(&self, pool: u32, note: &[u8]) {
         self.append(Record::Note(pool, note));
@@ -634,6 +714,17 @@ mod tests {
         j.intent(81);
         j.note(3, b"v1");
         j.note(3, b"v2");
+        let op = |start, end, typ| LockOp {
+            fh: 5,
+            start,
+            end,
+            typ,
+        };
+        j.lock((1 << 40, 9, false), op(0, 9, libc::F_WRLCK));
+        j.lock((1 << 40, 9, false), op(100, 199, libc::F_RDLCK));
+        j.lock((1 << 40, 9, false), op(0, 9, libc::F_UNLCK));
+        j.lock((1 << 40, 8, true), op(0, u64::MAX, libc::F_WRLCK));
+        j.unlocked((1 << 40, 8, true));
     }
 
     #[test]
@@ -653,6 +744,10 @@ mod tests {
         assert_eq!(s.begun.keys().copied().collect::<Vec<_>>(), vec![80]);
         assert_eq!(s.begun[&80], b"1024");
         assert_eq!(s.notes[&3], b"v2");
+        // The unlock undid the first lock entirely: only the second is left.
+        assert_eq!(s.locks.len(), 1);
+        assert_eq!(s.locks[&(1 << 40, 9, false)].len(), 1);
+        assert_eq!(s.locks[&(1 << 40, 9, false)][0].start, 100);
     }
 
     #[test]

@@ -19,6 +19,8 @@
 mod control_ops;
 pub mod handles;
 pub mod inodes;
+mod lock_ops;
+pub mod locks;
 mod volume_ops;
 
 use std::ffi::{OsStr, OsString};
@@ -160,6 +162,10 @@ pub struct PoolFs {
     /// Where numbers and handles the kernel holds are recorded for a
     /// successor server (`crate::journal`); unset without a keeper.
     journal: std::sync::OnceLock<Arc<Journal>>,
+    /// File locks (`locks`), and for nodes with no backing object to lock
+    /// on, one memfd each whose open file descriptions stand in for it.
+    locks: locks::Locks,
+    arenas: parking_lot::Mutex<std::collections::HashMap<u64, std::fs::File>>,
 }
 
 fn enotdir(op: &'static str) -> Error {
@@ -223,6 +229,8 @@ impl PoolFs {
             keep_cache: std::sync::atomic::AtomicBool::new(false),
             passthrough: std::sync::atomic::AtomicBool::new(false),
             journal: std::sync::OnceLock::new(),
+            locks: Default::default(),
+            arenas: Default::default(),
         }
     }
 
@@ -280,6 +288,7 @@ impl PoolFs {
                 lost.push(h.fh);
             }
         }
+        self.restore_locks(state);
         lost
     }
 
@@ -1234,6 +1243,7 @@ impl PoolFs {
     }
 
     pub fn release(&self, fh: u64) {
+        self.release_locks(fh);
         let Some(h) = self.handles.remove(fh) else {
             return;
         };

@@ -20,11 +20,12 @@ use parking_lot::Mutex;
 use fuser::{
     BackingId, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
     Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
-    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen,
-    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLock, ReplyLseek,
+    ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::core::handles::{Kind, WriteClass};
+use crate::core::locks::Range;
 use crate::core::{Attr, Cache, Ctx, Entry, Inval, Opened, PoolFs, SetAttr, Time, XattrReply};
 use crate::error::Error;
 
@@ -61,6 +62,9 @@ enum Registered {
     Id(Arc<BackingId>),
     Raw(u32),
 }
+
+/// Longest pause between two tries of a lock request that waits.
+const LOCK_RETRY: Duration = Duration::from_millis(50);
 
 /// Bit 63 of a request's unique id: the kernel sends it again because the
 /// server that read it died (`FUSE_NOTIFY_RESEND`).
@@ -137,6 +141,67 @@ impl FuseAdapter {
     fn intent(&self, req: &Request) {
         if let Some(j) = self.core.journal() {
             j.intent(req.unique().0 & !RESENT);
+        }
+    }
+
+    /// A lock request (`setlk`, `flock`). One that may wait (`F_SETLKW`,
+    /// `flock` without `LOCK_NB`) never holds a worker: a thread of its own
+    /// tries again until the lock is free, the process that asked is gone
+    /// (`EINTR`), or the request fails otherwise.
+    #[allow(clippy::too_many_arguments)]
+    fn lock(
+        &self,
+        req: &Request,
+        ino: u64,
+        fh: u64,
+        owner: (u64, u32),
+        bsd: bool,
+        r: Range,
+        sleep: bool,
+        reply: ReplyEmpty,
+    ) {
+        let first = self.core.setlk(ino, fh, owner, bsd, r);
+        if !sleep || !is_errno(&first, libc::EAGAIN) {
+            // A lock in the way is an answer, not a failure worth a log line.
+            return match first {
+                Ok(()) => reply.ok(),
+                Err(_) if is_errno(&first, libc::EAGAIN) => reply.error(Errno::EAGAIN),
+                Err(e) => reply.error(self.fail("setlk", ino, &e)),
+            };
+        }
+        let (core, pid) = (self.core.clone(), req.pid());
+        let reply = std::sync::Arc::new(Mutex::new(Some(reply)));
+        let answer = reply.clone();
+        let waiter = move || {
+            let mut pause = Duration::from_millis(1);
+            let result = loop {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(LOCK_RETRY);
+                let r = core.setlk(ino, fh, owner, bsd, r);
+                if !is_errno(&r, libc::EAGAIN) {
+                    break r.map_err(|e| fail(&core, "setlk", ino, &e));
+                }
+                let asker = nix::unistd::Pid::from_raw(pid as i32);
+                if pid != 0 && nix::sys::signal::kill(asker, None) == Err(nix::errno::Errno::ESRCH)
+                {
+                    break Err(Errno::EINTR);
+                }
+            };
+            if let Some(reply) = answer.lock().take() {
+                match result {
+                    Ok(()) => reply.ok(),
+                    Err(e) => reply.error(e),
+                }
+            }
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("lock-wait".into())
+            .spawn(waiter)
+        {
+            tracing::error!("cannot start a thread to wait for a lock: {e}");
+            if let Some(reply) = reply.lock().take() {
+                reply.error(Errno::ENOLCK);
+            }
         }
     }
 
@@ -456,6 +521,13 @@ impl Filesystem for FuseAdapter {
         {
             tracing::info!("kernel without FUSE_HANDLE_KILLPRIV_V2: writes cost a getxattr each");
         }
+        // Locks are served here, on the backing files (`core::locks`): they
+        // then hold against processes using the backing files directly.
+        for cap in [InitFlags::FUSE_POSIX_LOCKS, InitFlags::FUSE_FLOCK_LOCKS] {
+            if config.add_capabilities(cap).is_err() {
+                tracing::info!("kernel without {cap:?}: such locks hold on this mount only");
+            }
+        }
         if self.io != IoMode::Daemon {
             let root = nix::unistd::geteuid().is_root();
             match config.add_capabilities(InitFlags::FUSE_PASSTHROUGH) {
@@ -478,6 +550,71 @@ impl Filesystem for FuseAdapter {
         self.core.set_io_passthrough(self.passthrough);
         tracing::info!(passthrough = self.passthrough, "FUSE session initialised");
         Ok(())
+    }
+
+    fn getlk(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        lock_owner: LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        _pid: u32,
+        reply: ReplyLock,
+    ) {
+        let r = Range { start, end, typ };
+        match self.core.getlk(ino.0, fh.0, lock_owner.0, r) {
+            Ok(Some(c)) => reply.locked(c.range.start, c.range.end, c.range.typ, c.pid),
+            Ok(None) => reply.locked(start, end, libc::F_UNLCK, 0),
+            Err(e) => reply.error(self.fail("getlk", ino.0, &e)),
+        }
+    }
+
+    fn setlk(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        lock_owner: LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        pid: u32,
+        sleep: bool,
+        reply: ReplyEmpty,
+    ) {
+        let r = Range { start, end, typ };
+        self.lock(
+            req,
+            ino.0,
+            fh.0,
+            (lock_owner.0, pid),
+            false,
+            r,
+            sleep,
+            reply,
+        );
+    }
+
+    fn flock(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        lock_owner: LockOwner,
+        typ: i32,
+        _pid: u32,
+        sleep: bool,
+        reply: ReplyEmpty,
+    ) {
+        let r = Range {
+            start: 0,
+            end: u64::MAX,
+            typ,
+        };
+        self.lock(req, ino.0, fh.0, (lock_owner.0, 0), true, r, sleep, reply);
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
@@ -735,9 +872,10 @@ impl Filesystem for FuseAdapter {
         _req: &Request,
         ino: INodeNo,
         fh: FileHandle,
-        _lock_owner: LockOwner,
+        lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        self.core.flush_locks(ino.0, lock_owner.0);
         match self.core.flush(ino.0, fh.0) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(self.fail("flush", ino.0, &e)),

@@ -190,6 +190,10 @@ impl Store for BlockStore {
         })
     }
 
+    fn lock_file(&self, obj: &Obj) -> Option<Result<File>> {
+        Some(self.passthrough_file(obj))
+    }
+
     fn passthrough_file(&self, obj: &Obj) -> Result<File> {
         self.device_file(self.dev(obj)?, OFlag::O_RDWR)
     }

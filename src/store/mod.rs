@@ -381,6 +381,13 @@ pub trait Store: Send + Sync + Debug {
             errno: Errno::EINVAL,
         })
     }
+    /// A new open file description of volume `obj`'s backing object, for
+    /// one lock owner's locks (`core::locks`): they then conflict with locks
+    /// that processes take on it directly. `None`: the store has no such
+    /// object here (a userspace NFS pool); locks are arbitrated on this host.
+    fn lock_file(&self, _obj: &Obj) -> Option<Result<File>> {
+        None
+    }
     fn fsyncdir(&self, _dir: Option<&Obj>) -> Result<()> {
         Ok(())
     }

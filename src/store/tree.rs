@@ -369,6 +369,10 @@ impl Store for TreeStore {
         })
     }
 
+    fn lock_file(&self, obj: &Obj) -> Option<Result<File>> {
+        Some(self.passthrough_file(obj))
+    }
+
     fn passthrough_file(&self, obj: &Obj) -> Result<File> {
         let o = self.obj(obj)?;
         if o.is_dir {

@@ -902,6 +902,25 @@ pub trait Filesystem: Send + Sync + 'static {
         reply.error(Errno::ENOSYS);
     }
 
+    /// Acquire or release a BSD lock (`flock(2)`): a lock request that
+    /// carries `FUSE_LK_FLOCK`, which the kernel sends once `FUSE_FLOCK_LOCKS`
+    /// is negotiated. BSD locks are independent of POSIX ones, so a
+    /// filesystem that serves both needs to tell them apart. By default it
+    /// is served as `setlk`.
+    fn flock(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        lock_owner: LockOwner,
+        typ: i32,
+        pid: u32,
+        sleep: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.setlk(req, ino, fh, lock_owner, 0, u64::MAX, typ, pid, sleep, reply);
+    }
+
     /// Map block index within file to block index within device.
     /// Note: This makes sense only for block device backed filesystems mounted
     /// with the 'blkdev' option

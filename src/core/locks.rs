@@ -1,0 +1,246 @@
+//! File locks served by the daemon: POSIX (`fcntl` F_SETLK, also OFD
+//! locks) and BSD (`flock`). Each FUSE lock owner of a volume gets an open
+//! file description of its own on the backing object (`Store::lock_file`),
+//! and its locks are OFD locks (or a `flock`) on it. So the kernel's lock
+//! manager arbitrates, between the owners using poolfs and the processes
+//! that use the backing file directly; on a backing file on a network
+//! filesystem, its client turns them into that protocol's locks.
+//!
+//! Owners: the kernel names a POSIX lock's owner by the process's file
+//! table, an OFD lock's and a `flock`'s by the open file. A POSIX owner's
+//! locks go when it closes any descriptor of the file (`FLUSH`); everything
+//! locked through a handle goes when the handle is released (the last close
+//! of an open file: OFD and BSD locks).
+//!
+//! Lock order: `Locks::held` is a leaf (no other lock is taken under it);
+//! no lock is held across a `fcntl` that waits (none here does: blocking
+//! requests retry a non-blocking one, `fuse`).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+
+use nix::errno::Errno;
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+
+/// A lock owner of one volume: node number, the kernel's owner id, and
+/// whether its locks are BSD ones.
+pub type Owner = (u64, u64, bool);
+
+/// A lock request: byte range (inclusive end, `u64::MAX` for "to the end")
+/// and `F_RDLCK`, `F_WRLCK` or `F_UNLCK`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub start: u64,
+    pub end: u64,
+    pub typ: i32,
+}
+
+/// A conflicting lock, as `F_GETLK` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conflict {
+    pub range: Range,
+    pub pid: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct Locks {
+    /// Each owner's open file description, and the handles it locked
+    /// through.
+    held: Mutex<HashMap<Owner, Held>>,
+}
+
+#[derive(Debug)]
+struct Held {
+    file: Arc<File>,
+    fhs: HashSet<u64>,
+    /// The process that set its last lock (what `F_GETLK` reports).
+    pid: u32,
+}
+
+/// `struct flock` for `r` (`l_len` 0: to the end of the file).
+fn flock_of(r: Range) -> Result<libc::flock> {
+    let start = i64::try_from(r.start).map_err(|_| einval())?;
+    let len = if r.end >= i64::MAX as u64 {
+        0
+    } else {
+        i64::try_from(r.end - r.start + 1).map_err(|_| einval())?
+    };
+    if r.end < r.start {
+        return Err(einval());
+    }
+    // SAFETY: `flock` is plain data; all-zero is a valid value.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = r.typ as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = start;
+    fl.l_len = len;
+    Ok(fl)
+}
+
+fn einval() -> Error {
+    Error::Os {
+        op: "lock",
+        errno: Errno::EINVAL,
+    }
+}
+
+/// `fcntl(fd, cmd, &fl)` for the OFD lock commands.
+fn ofd(file: &File, cmd: libc::c_int, fl: &mut libc::flock) -> Result<()> {
+    // SAFETY: `fl` is a valid, exclusive `struct flock` for the call; the
+    // descriptor is open for as long as `file` lives.
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), cmd, fl as *mut libc::flock) };
+    if r < 0 {
+        return Err(Error::Os {
+            op: "lock",
+            errno: Errno::last(),
+        });
+    }
+    Ok(())
+}
+
+/// `flock(fd, op | LOCK_NB)` for a BSD lock of type `typ`.
+fn bsd(file: &File, typ: i32) -> Result<()> {
+    let op = match typ {
+        libc::F_RDLCK => libc::LOCK_SH,
+        libc::F_WRLCK => libc::LOCK_EX,
+        _ => libc::LOCK_UN,
+    };
+    // SAFETY: flock on an open descriptor touches no memory.
+    let r = unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) };
+    if r < 0 {
+        let errno = match Errno::last() {
+            Errno::EWOULDBLOCK => Errno::EAGAIN,
+            e => e,
+        };
+        return Err(Error::Os { op: "lock", errno });
+    }
+    Ok(())
+}
+
+impl Locks {
+    /// The open file description of `owner`, made by `open` at its first lock.
+    fn file_of(
+        &self,
+        owner: Owner,
+        fh: u64,
+        pid: u32,
+        open: impl FnOnce() -> Result<File>,
+    ) -> Result<Arc<File>> {
+        if let Some(h) = self.held.lock().get_mut(&owner) {
+            h.fhs.insert(fh);
+            if pid != 0 {
+                h.pid = pid;
+            }
+            return Ok(h.file.clone());
+        }
+        // Opened with no lock held (a store may take its time).
+        let file = Arc::new(open()?);
+        let mut g = self.held.lock();
+        let h = g.entry(owner).or_insert_with(|| Held {
+            file,
+            fhs: HashSet::new(),
+            pid,
+        });
+        h.fhs.insert(fh);
+        Ok(h.file.clone())
+    }
+
+    /// Sets (or removes: `F_UNLCK`) a lock of `owner` without waiting;
+    /// `EAGAIN` when another owner's lock is in the way.
+    pub fn set(
+        &self,
+        owner: Owner,
+        fh: u64,
+        pid: u32,
+        r: Range,
+        open: impl FnOnce() -> Result<File>,
+    ) -> Result<()> {
+        if r.typ == libc::F_UNLCK && !self.held.lock().contains_key(&owner) {
+            return Ok(());
+        }
+        let f = self.file_of(owner, fh, pid, open)?;
+        if owner.2 {
+            bsd(&f, r.typ)
+        } else {
+            ofd(&f, libc::F_OFD_SETLK, &mut flock_of(r)?)
+        }
+    }
+
+    /// The first lock in the way of `r` for `owner`, if any.
+    pub fn test(
+        &self,
+        owner: Owner,
+        fh: u64,
+        r: Range,
+        open: impl FnOnce() -> Result<File>,
+    ) -> Result<Option<Conflict>> {
+        let f = self.file_of(owner, fh, 0, open)?;
+        let mut fl = flock_of(r)?;
+        ofd(&f, libc::F_OFD_GETLK, &mut fl)?;
+        let found = fl;
+        if i32::from(fl.l_type) == libc::F_UNLCK {
+            return Ok(None);
+        }
+        let start = fl.l_start as u64;
+        let end = if fl.l_len == 0 {
+            i64::MAX as u64
+        } else {
+            start + fl.l_len as u64 - 1
+        };
+        // -1: an OFD lock, which has no process; when it is another
+        // owner's here, that owner's process.
+        let pid = u32::try_from(fl.l_pid).unwrap_or_else(|_| self.holder(owner, found));
+        Ok(Some(Conflict {
+            range: Range {
+                start,
+                end,
+                typ: i32::from(fl.l_type),
+            },
+            pid,
+        }))
+    }
+
+    /// The process of the other POSIX owner of the same node whose lock
+    /// `fl` is (seen from its own description, its own lock is no conflict).
+    fn holder(&self, owner: Owner, fl: libc::flock) -> u32 {
+        let g = self.held.lock();
+        for (o, h) in g.iter() {
+            if o.0 != owner.0 || o.2 || *o == owner {
+                continue;
+            }
+            let mut probe = fl;
+            probe.l_pid = 0;
+            if ofd(&h.file, libc::F_OFD_GETLK, &mut probe).is_ok()
+                && i32::from(probe.l_type) == libc::F_UNLCK
+            {
+                return h.pid;
+            }
+        }
+        0
+    }
+
+    /// `close(2)` by a POSIX owner: its locks on `ino` go.
+    pub fn flush(&self, ino: u64, owner: u64) -> bool {
+        self.held.lock().remove(&(ino, owner, false)).is_some()
+    }
+
+    /// The last close of handle `fh`: the locks taken through it go (OFD
+    /// and BSD locks belong to the open file; a POSIX owner's went at its
+    /// `FLUSH`). Returns the owners dropped.
+    pub fn release(&self, fh: u64) -> Vec<Owner> {
+        let mut g = self.held.lock();
+        let gone: Vec<Owner> = g
+            .iter()
+            .filter(|(_, h)| h.fhs.contains(&fh))
+            .map(|(o, _)| *o)
+            .collect();
+        for o in &gone {
+            g.remove(o);
+        }
+        gone
+    }
+}
