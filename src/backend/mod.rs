@@ -45,6 +45,9 @@ pub trait PoolBackend: Send + Sync + Debug {
     fn open_store(&self) -> Result<Arc<dyn Store>> {
         Ok(Arc::new(TreeStore::open(self.target())?))
     }
+    /// Who this daemon is to a shared server (`poolfs-<host id>-<pool uuid>`:
+    /// the NFSv4.1 client owner of a userspace NFS pool); ignored elsewhere.
+    fn set_identity(&mut self, _identity: String) {}
     /// Starts the pool: its store, ready to serve. Starting a started pool
     /// opens its store again and changes nothing else.
     fn start(&self) -> Result<Arc<dyn Store>> {

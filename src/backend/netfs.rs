@@ -20,6 +20,8 @@ pub struct NetfsBackend {
     client: Client,
     options: commands::NfsOptions,
     mount_port: Option<u16>,
+    /// The NFSv4.1 client owner (`PoolBackend::set_identity`).
+    identity: Option<String>,
 }
 
 /// Which NFS client reaches the export.
@@ -53,6 +55,7 @@ impl NetfsBackend {
             client,
             options,
             mount_port,
+            identity: None,
         }
     }
 
@@ -66,6 +69,7 @@ impl NetfsBackend {
                 crate::nfs::url::DEFAULT_TIMEOUT,
                 std::time::Duration::from_secs,
             ),
+            client_owner: self.identity.clone(),
         }
     }
 
@@ -125,6 +129,10 @@ impl PoolBackend for NetfsBackend {
             }
             _ => Ok(()),
         }
+    }
+
+    fn set_identity(&mut self, identity: String) {
+        self.identity = Some(identity);
     }
 
     fn open_store(&self) -> Result<Arc<dyn Store>> {

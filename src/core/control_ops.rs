@@ -173,6 +173,14 @@ impl PoolFs {
                 .map_or(0, |i| i + 1);
             lines.insert(after_target, ("nfs_version", v));
         }
+        // Where locks are kept, for a store that has something to say.
+        if let Some(l) = s.active.as_ref().and_then(|a| a.store.lock_state()) {
+            let at = lines
+                .iter()
+                .position(|(k, _)| *k == "last_error")
+                .unwrap_or(lines.len());
+            lines.insert(at, ("locks", l));
+        }
         control::render_kv(&lines)
     }
 

@@ -6,21 +6,26 @@ use std::fs::File;
 
 use super::PoolFs;
 use super::handles::OpenKind;
-use super::locks::{Conflict, Owner, Range};
+use super::locks::{Conflict, Owner, Target};
 use crate::error::{Error, Result};
 use crate::journal::LockOp;
+use crate::store::LockRange as Range;
 
 impl PoolFs {
-    /// A new open file description for a lock owner of node `ino` opened
-    /// as `fh`: on the volume's backing object where the store has one,
-    /// else on the node's memfd (locks then hold between users of this
-    /// mount only).
-    fn lock_file(&self, ino: u64, fh: u64) -> Result<File> {
+    /// Where a new lock owner of node `ino` opened as `fh` keeps its
+    /// locks: the store's server, or a new open file description on the
+    /// volume's backing object, or else on the node's memfd (locks then
+    /// hold between users of this mount only).
+    fn lock_target(&self, ino: u64, fh: u64) -> Result<Target> {
         let h = self.handles.get(fh, ino)?;
-        if let OpenKind::Volume { node, .. } = &h.kind
-            && let Some(f) = node.store().lock_file(&node.obj)
-        {
-            return f;
+        if let OpenKind::Volume { node, .. } = &h.kind {
+            let path = node.path.read().clone();
+            if let Some(r) = node.store().remote_locks(&node.obj, &path) {
+                return r.map(Target::Remote);
+            }
+            if let Some(f) = node.store().lock_file(&node.obj) {
+                return f.map(|f| Target::Ofd(std::sync::Arc::new(f)));
+            }
         }
         let mut arenas = self.arenas.lock();
         let arena = match arenas.get(&ino) {
@@ -36,7 +41,7 @@ impl PoolFs {
             }
         };
         crate::sys::reopen(std::os::fd::AsFd::as_fd(arena), nix::fcntl::OFlag::O_RDWR)
-            .map(File::from)
+            .map(|f| Target::Ofd(std::sync::Arc::new(File::from(f))))
             .map_err(Error::os("lock"))
     }
 
@@ -60,7 +65,7 @@ impl PoolFs {
     ) -> Result<()> {
         let who: Owner = (ino, owner, bsd);
         self.locks
-            .set(who, fh, pid, r, || self.lock_file(ino, fh))?;
+            .set(who, fh, pid, r, || self.lock_target(ino, fh))?;
         if record && let Some(j) = self.journal() {
             j.lock(
                 who,
@@ -78,7 +83,7 @@ impl PoolFs {
     /// `F_GETLK`: the first lock of another owner in the way of `r`.
     pub fn getlk(&self, ino: u64, fh: u64, owner: u64, r: Range) -> Result<Option<Conflict>> {
         self.locks
-            .test((ino, owner, false), fh, r, || self.lock_file(ino, fh))
+            .test((ino, owner, false), fh, r, || self.lock_target(ino, fh))
     }
 
     /// `close(2)` of a descriptor of node `ino` by POSIX lock owner `owner`.

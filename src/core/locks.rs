@@ -4,7 +4,9 @@
 //! and its locks are OFD locks (or a `flock`) on it. So the kernel's lock
 //! manager arbitrates, between the owners using poolfs and the processes
 //! that use the backing file directly; on a backing file on a network
-//! filesystem, its client turns them into that protocol's locks.
+//! filesystem, its client turns them into that protocol's locks. A store
+//! whose server keeps locks (`Store::remote_locks`: userspace NFSv4.1)
+//! gets them instead, one server lock owner per owner.
 //!
 //! Owners: the kernel names a POSIX lock's owner by the process's file
 //! table, an OFD lock's and a `flock`'s by the open file. A POSIX owner's
@@ -25,19 +27,11 @@ use nix::errno::Errno;
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
+use crate::store::{LockRange as Range, RemoteLocks};
 
 /// A lock owner of one volume: node number, the kernel's owner id, and
 /// whether its locks are BSD ones.
 pub type Owner = (u64, u64, bool);
-
-/// A lock request: byte range (inclusive end, `u64::MAX` for "to the end")
-/// and `F_RDLCK`, `F_WRLCK` or `F_UNLCK`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Range {
-    pub start: u64,
-    pub end: u64,
-    pub typ: i32,
-}
 
 /// A conflicting lock, as `F_GETLK` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +47,28 @@ pub struct Locks {
     held: Mutex<HashMap<Owner, Held>>,
 }
 
+/// Where an owner's locks live.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// OFD locks on an open file description of its own.
+    Ofd(Arc<File>),
+    /// The server's locks.
+    Remote(Arc<dyn RemoteLocks>),
+}
+
+impl Target {
+    /// Drops the owner's locks: closing its description does it; a
+    /// server is told (no `Locks` lock held: it is a round trip).
+    fn drop_owner(self, owner: Owner) {
+        if let Target::Remote(r) = self {
+            r.drop_owner(owner.1, owner.2);
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Held {
-    file: Arc<File>,
+    target: Target,
     fhs: HashSet<u64>,
     /// The process that set its last lock (what `F_GETLK` reports).
     pid: u32,
@@ -123,30 +136,30 @@ fn bsd(file: &File, typ: i32) -> Result<()> {
 
 impl Locks {
     /// The open file description of `owner`, made by `open` at its first lock.
-    fn file_of(
+    fn target_of(
         &self,
         owner: Owner,
         fh: u64,
         pid: u32,
-        open: impl FnOnce() -> Result<File>,
-    ) -> Result<Arc<File>> {
+        open: impl FnOnce() -> Result<Target>,
+    ) -> Result<Target> {
         if let Some(h) = self.held.lock().get_mut(&owner) {
             h.fhs.insert(fh);
             if pid != 0 {
                 h.pid = pid;
             }
-            return Ok(h.file.clone());
+            return Ok(h.target.clone());
         }
         // Opened with no lock held (a store may take its time).
-        let file = Arc::new(open()?);
+        let target = open()?;
         let mut g = self.held.lock();
         let h = g.entry(owner).or_insert_with(|| Held {
-            file,
+            target,
             fhs: HashSet::new(),
             pid,
         });
         h.fhs.insert(fh);
-        Ok(h.file.clone())
+        Ok(h.target.clone())
     }
 
     /// Sets (or removes: `F_UNLCK`) a lock of `owner` without waiting;
@@ -157,16 +170,15 @@ impl Locks {
         fh: u64,
         pid: u32,
         r: Range,
-        open: impl FnOnce() -> Result<File>,
+        open: impl FnOnce() -> Result<Target>,
     ) -> Result<()> {
         if r.typ == libc::F_UNLCK && !self.held.lock().contains_key(&owner) {
             return Ok(());
         }
-        let f = self.file_of(owner, fh, pid, open)?;
-        if owner.2 {
-            bsd(&f, r.typ)
-        } else {
-            ofd(&f, libc::F_OFD_SETLK, &mut flock_of(r)?)
+        match self.target_of(owner, fh, pid, open)? {
+            Target::Remote(rl) => rl.set(owner.1, owner.2, r),
+            Target::Ofd(f) if owner.2 => bsd(&f, r.typ),
+            Target::Ofd(f) => ofd(&f, libc::F_OFD_SETLK, &mut flock_of(r)?),
         }
     }
 
@@ -176,9 +188,22 @@ impl Locks {
         owner: Owner,
         fh: u64,
         r: Range,
-        open: impl FnOnce() -> Result<File>,
+        open: impl FnOnce() -> Result<Target>,
     ) -> Result<Option<Conflict>> {
-        let f = self.file_of(owner, fh, 0, open)?;
+        let f = match self.target_of(owner, fh, 0, open)? {
+            Target::Ofd(f) => f,
+            // The server does not say whose lock it is, nor its range.
+            Target::Remote(rl) => {
+                let free = rl.free(owner.1, r)?;
+                return Ok((!free).then_some(Conflict {
+                    range: Range {
+                        typ: libc::F_WRLCK,
+                        ..r
+                    },
+                    pid: 0,
+                }));
+            }
+        };
         let mut fl = flock_of(r)?;
         ofd(&f, libc::F_OFD_GETLK, &mut fl)?;
         let found = fl;
@@ -209,12 +234,15 @@ impl Locks {
     fn holder(&self, owner: Owner, fl: libc::flock) -> u32 {
         let g = self.held.lock();
         for (o, h) in g.iter() {
+            let Target::Ofd(file) = &h.target else {
+                continue;
+            };
             if o.0 != owner.0 || o.2 || *o == owner {
                 continue;
             }
             let mut probe = fl;
             probe.l_pid = 0;
-            if ofd(&h.file, libc::F_OFD_GETLK, &mut probe).is_ok()
+            if ofd(file, libc::F_OFD_GETLK, &mut probe).is_ok()
                 && i32::from(probe.l_type) == libc::F_UNLCK
             {
                 return h.pid;
@@ -225,22 +253,32 @@ impl Locks {
 
     /// `close(2)` by a POSIX owner: its locks on `ino` go.
     pub fn flush(&self, ino: u64, owner: u64) -> bool {
-        self.held.lock().remove(&(ino, owner, false)).is_some()
+        let who = (ino, owner, false);
+        let gone = self.held.lock().remove(&who);
+        gone.map(|h| h.target.drop_owner(who)).is_some()
     }
 
     /// The last close of handle `fh`: the locks taken through it go (OFD
     /// and BSD locks belong to the open file; a POSIX owner's went at its
     /// `FLUSH`). Returns the owners dropped.
     pub fn release(&self, fh: u64) -> Vec<Owner> {
-        let mut g = self.held.lock();
-        let gone: Vec<Owner> = g
-            .iter()
-            .filter(|(_, h)| h.fhs.contains(&fh))
-            .map(|(o, _)| *o)
-            .collect();
-        for o in &gone {
-            g.remove(o);
-        }
-        gone
+        let gone: Vec<(Owner, Held)> = {
+            let mut g = self.held.lock();
+            let owners: Vec<Owner> = g
+                .iter()
+                .filter(|(_, h)| h.fhs.contains(&fh))
+                .map(|(o, _)| *o)
+                .collect();
+            owners
+                .into_iter()
+                .filter_map(|o| g.remove(&o).map(|h| (o, h)))
+                .collect()
+        };
+        gone.into_iter()
+            .map(|(o, h)| {
+                h.target.drop_owner(o);
+                o
+            })
+            .collect()
     }
 }

@@ -25,9 +25,9 @@ use fuser::{
 };
 
 use crate::core::handles::{Kind, WriteClass};
-use crate::core::locks::Range;
 use crate::core::{Attr, Cache, Ctx, Entry, Inval, Opened, PoolFs, SetAttr, Time, XattrReply};
 use crate::error::Error;
+use crate::store::LockRange as Range;
 
 /// How long the kernel may cache entries and attributes of backing objects.
 const BACKING_TTL: Duration = Duration::from_secs(1);

@@ -15,7 +15,7 @@ pub mod url;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use nfs_rs::{Mount, NfsError, SeekContent, WriteOutcome};
@@ -164,6 +164,26 @@ pub struct Client {
     /// successor server: see `Pending::inherited`).
     verifier: Mutex<Option<[u8; 8]>>,
     notes: std::sync::OnceLock<crate::store::NoteSink>,
+    /// When the server last answered (the send time of that request),
+    /// and how many times it had been out of reach for longer than it
+    /// keeps our lease: NFSv4.1 locks are only ours while it holds it.
+    contact: Mutex<Contact>,
+    /// The server's lease (NFSv4.1), as it said at mount time.
+    lease: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Contact {
+    at: Instant,
+    lapses: u64,
+}
+
+/// What a lock request got from the server.
+pub enum Locked {
+    /// The lock (its stateid, for LOCKU).
+    Granted(Bytes),
+    /// Another lock owner holds a lock in the way.
+    Denied,
 }
 
 /// The server's own NFS status, also where the library wraps it (NFSv4.1
@@ -242,6 +262,16 @@ fn status_errno(name: &str) -> Errno {
     }
 }
 
+/// Another lock owner holds a conflicting lock (NFS4ERR_DENIED).
+fn is_denied(e: &NfsError) -> bool {
+    match e {
+        NfsError::Nfs4(c) => *c == nfs_rs::Nfs4ErrorCode::NFS4ERR_DENIED,
+        NfsError::LockDenied { .. } => true,
+        NfsError::OperationOutcome(o) => is_denied(&o.source),
+        _ => false,
+    }
+}
+
 /// The COMMIT's verifier differs from the WRITEs': the server restarted.
 fn is_verifier_change(e: &NfsError) -> bool {
     matches!(e, NfsError::OperationOutcome(o) if o.context().operation == "write_verifier")
@@ -315,6 +345,11 @@ impl Client {
         };
         tracing::info!(%server, version, "NFS export mounted");
         let root = rt.block_on(mount.getfh());
+        let lease = mount
+            .health()
+            .lease_seconds
+            .filter(|_| version.starts_with("4."))
+            .map(|s| Duration::from_secs(s.into()));
         let client = Arc::new(Client {
             server,
             version: version.to_string(),
@@ -327,6 +362,11 @@ impl Client {
             down: Mutex::new(None),
             verifier: Mutex::new(None),
             notes: std::sync::OnceLock::new(),
+            contact: Mutex::new(Contact {
+                at: Instant::now(),
+                lapses: 0,
+            }),
+            lease,
         });
         // The export's root must answer before the pool counts as started.
         client.getattr(&client.root)?;
@@ -336,6 +376,117 @@ impl Client {
 
     pub fn root(&self) -> &Bytes {
         &self.root
+    }
+
+    /// The server answered a request sent at `sent`. A gap since the last
+    /// answer longer than `lock_horizon` is a lapse: the server may have
+    /// dropped our lease, and with it our locks.
+    fn answered(&self, sent: Instant) {
+        let mut c = self.contact.lock();
+        if let Some(h) = self.lock_horizon()
+            && sent.saturating_duration_since(c.at) > h
+        {
+            c.lapses += 1;
+            tracing::warn!(
+                server = %self.server,
+                "the NFS server was out of reach for {} s, longer than it keeps our lease: locks held before are lost",
+                sent.saturating_duration_since(c.at).as_secs()
+            );
+        }
+        if sent > c.at {
+            c.at = sent;
+        }
+    }
+
+    /// The server's lease (NFSv4.1); `None` without one (NFSv3).
+    pub fn lease(&self) -> Option<Duration> {
+        self.lease
+    }
+
+    /// How long after its last answer our locks are still surely ours:
+    /// the lease (counted by the server from when it got the request, so
+    /// later than our send time) less a margin.
+    pub fn lock_horizon(&self) -> Option<Duration> {
+        let lease = self.lease()?;
+        Some(lease.saturating_sub((lease / 5).max(Duration::from_secs(2))))
+    }
+
+    /// The lapses so far (see `answered`), and whether the server is out
+    /// of reach for longer than `lock_horizon` now.
+    pub fn lease_lapses(&self) -> (u64, bool) {
+        let c = *self.contact.lock();
+        let now_lapsed = self.lock_horizon().is_some_and(|h| c.at.elapsed() > h);
+        (c.lapses, now_lapsed)
+    }
+
+    /// Opens `path` (in the export) over NFSv4: locks need an open.
+    pub fn open_for_locks(&self, path: &str) -> Result<()> {
+        self.call("lock", self.mount.open_path(path, nfs_rs::OPEN_BOTH))
+            .map(drop)
+    }
+
+    /// Closes what `open_for_locks` opened.
+    pub fn close_for_locks(&self, fh: &Bytes) {
+        if let Err(e) = self.call("lock", self.mount.close(fh.clone())) {
+            tracing::debug!(server = %self.server, "CLOSE after unlocking: {e}");
+        }
+    }
+
+    /// LOCK of `[offset, offset+length)` for lock owner `owner`; `write`:
+    /// exclusive. `length` `u64::MAX`: to the end of the file.
+    pub fn lock(
+        &self,
+        fh: &Bytes,
+        owner: &[u8],
+        write: bool,
+        offset: u64,
+        length: u64,
+    ) -> Result<Locked> {
+        let typ = if write { 2 } else { 1 };
+        match self.call_raw(
+            "lock",
+            self.mount.lock_as(fh.clone(), owner, typ, offset, length),
+        )? {
+            Ok(stateid) => Ok(Locked::Granted(stateid)),
+            Err(e) if is_denied(&e) => Ok(Locked::Denied),
+            Err(e) => Err(self.error("lock", e)),
+        }
+    }
+
+    /// LOCKT: true when no other owner's lock is in the way.
+    pub fn lock_free(
+        &self,
+        fh: &Bytes,
+        owner: &[u8],
+        write: bool,
+        offset: u64,
+        length: u64,
+    ) -> Result<bool> {
+        let typ = if write { 2 } else { 1 };
+        match self.call_raw(
+            "lock",
+            self.mount
+                .lock_test_as(fh.clone(), owner, typ, offset, length),
+        )? {
+            Ok(()) => Ok(true),
+            Err(e) if is_denied(&e) => Ok(false),
+            Err(e) => Err(self.error("lock", e)),
+        }
+    }
+
+    /// LOCKU of a range locked with `stateid`.
+    pub fn unlock(&self, fh: &Bytes, stateid: &Bytes, offset: u64, length: u64) -> Result<()> {
+        // A seqid of 0 means "the current one" in NFSv4.1 (RFC 8881
+        // 8.2.2): the stateid of any earlier LOCK of the owner will do.
+        let mut sid = stateid.to_vec();
+        if sid.len() >= 4 {
+            sid[..4].fill(0);
+        }
+        self.call(
+            "unlock",
+            self.mount
+                .locku(fh.clone(), Bytes::from(sid), 2, offset, length),
+        )
     }
 
     /// Where each new write verifier is reported.
@@ -403,11 +554,17 @@ impl Client {
             });
         }
         // The deadline is made inside the runtime (it needs its timer).
+        let sent = Instant::now();
         match self
             .rt
             .block_on(async { tokio::time::timeout(self.timeout, fut).await })
         {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                if r.as_ref().err().is_none_or(|e| server_status(e).is_some()) {
+                    self.answered(sent);
+                }
+                Ok(r)
+            }
             Err(_) => {
                 let why = format!("no answer within {} s", self.timeout.as_secs());
                 self.mark_down(why.clone());
@@ -797,12 +954,23 @@ async fn probe(weak: Weak<Client>) {
     loop {
         tokio::time::sleep(PROBE_EVERY).await;
         let Some(c) = weak.upgrade() else { return };
-        let (m, t) = (c.mount.clone(), c.timeout);
+        let (m, t, root) = (c.mount.clone(), c.timeout, c.root.clone());
+        // NFSv4.1: a request that renews the lease (a NULL does not).
+        let renews = c.lease().is_some();
         drop(c);
-        let r = tokio::time::timeout(t, m.null()).await;
+        let sent = Instant::now();
+        let r = tokio::time::timeout(t, async {
+            if renews {
+                m.getattr(root).await.map(drop)
+            } else {
+                m.null().await
+            }
+        })
+        .await;
         let Some(c) = weak.upgrade() else { return };
         match r {
             Ok(Ok(())) => {
+                c.answered(sent);
                 if c.down.lock().take().is_some() {
                     tracing::info!(server = %c.server, "NFS server answers again");
                 }

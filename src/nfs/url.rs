@@ -20,6 +20,9 @@ pub struct Options {
     /// The MOUNT protocol's port (NFSv3; default: the server's portmapper).
     pub mount_port: Option<u16>,
     pub timeout: Duration,
+    /// The NFSv4.1 client owner: the same daemon is the same client to the
+    /// server across restarts, and two daemons are two clients.
+    pub client_owner: Option<String>,
 }
 
 /// What a definition without `version` tries, best first.
@@ -79,6 +82,10 @@ impl Options {
         if !nix::unistd::Uid::effective().is_root() {
             url.push_str("&noresvport=true");
         }
+        if let Some(owner) = &self.client_owner {
+            // Made of hex digits, dashes and a uuid: nothing to escape.
+            url.push_str(&format!("&client-owner={owner}"));
+        }
         Ok(url)
     }
 }
@@ -94,6 +101,7 @@ mod tests {
             port: None,
             mount_port: None,
             timeout: DEFAULT_TIMEOUT,
+            client_owner: None,
         }
     }
 

@@ -193,6 +193,8 @@ pub struct Registry {
     /// Where the stores of running pools send notes for a successor
     /// server (`Store::set_notes`); set once the journal exists.
     notes: RwLock<Option<PoolNotes>>,
+    /// This daemon's persistent identity (`StateDir::host_id`).
+    host_id: String,
 }
 
 /// Takes stores' notes, with the id of their pool.
@@ -223,6 +225,7 @@ impl Registry {
         for msg in &bad {
             tracing::error!("{msg}");
         }
+        let host_id = state_dir.host_id()?;
         let reg = Registry {
             state_dir,
             pools: RwLock::new(BTreeMap::new()),
@@ -230,6 +233,7 @@ impl Registry {
             next_run: AtomicU64::new(1),
             persist: Mutex::new(()),
             notes: RwLock::new(None),
+            host_id,
         };
         for (name, sp) in stored {
             let id = ids.get(&sp.uuid).copied();
@@ -431,7 +435,7 @@ impl Registry {
             g.def.clone()
         };
         // No lock held from here until the result is recorded.
-        let result = self.open_target(&def);
+        let result = self.open_target(&def, &pool.uuid);
         if let (Ok(active), Some(sink)) = (&result, self.notes.read().clone()) {
             // A new run: notes of an earlier one no longer apply.
             (sink.0)(pool.id, &[]);
@@ -518,7 +522,7 @@ impl Registry {
                 // The backend still holds the storage (e.g. an unmount found
                 // the target busy): the pool runs on, in a new run (starting
                 // a started backend changes nothing and opens its store).
-                let reopened = self.open_target(&def);
+                let reopened = self.open_target(&def, &pool.uuid);
                 let mut g = pool.inner.lock();
                 g.last_error = Some(e.to_string());
                 match reopened {
@@ -535,8 +539,9 @@ impl Registry {
 
     /// Starts a pool's backend (idempotent) and keeps its store as the data
     /// root of a new run.
-    fn open_target(&self, def: &PoolDef) -> Result<Arc<Active>> {
-        let b = backend::for_def(def)?;
+    fn open_target(&self, def: &PoolDef, uuid: &str) -> Result<Arc<Active>> {
+        let mut b = backend::for_def(def)?;
+        b.set_identity(format!("poolfs-{}-{uuid}", self.host_id));
         let store = b.start()?;
         Ok(Arc::new(Active {
             run: self.next_run.fetch_add(1, Ordering::Relaxed),

@@ -5,6 +5,7 @@
 //! Layout:
 //! - `defs/<pool>.toml`: one pool's definition, uuid and autostart flag;
 //! - `running.toml`: the pools that run (restored after a restart or crash);
+//! - `host-id`: this daemon's identity to shared servers (`StateDir::host_id`);
 //! - `pools/<pool>/`: default targets of `dir` pools.
 //!
 //! Trust: a root daemon mounts what a definition says, so a definition is
@@ -64,6 +65,22 @@ impl StateDir {
     }
 
     /// The default target of a `dir` pool named `name`.
+    /// This daemon's identity to shared servers, kept in `host-id` (made
+    /// at the first start): two daemons, on one machine or two, differ; a
+    /// restarted one is the same.
+    pub fn host_id(&self) -> Result<String> {
+        let path = self.root.join("host-id");
+        if let Ok(s) = std::fs::read_to_string(&path) {
+            let id = s.trim();
+            if !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(id.to_string());
+            }
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        write_atomic(&path, format!("{id}\n").as_bytes())?;
+        Ok(id)
+    }
+
     pub fn default_target(&self, name: &str) -> PathBuf {
         self.root.join("pools").join(name)
     }

@@ -388,6 +388,17 @@ pub trait Store: Send + Sync + Debug {
     fn lock_file(&self, _obj: &Obj) -> Option<Result<File>> {
         None
     }
+    /// Locks held by the store's server for volume `obj` (at `path` in the
+    /// pool), which arbitrates between every client of it: a userspace
+    /// NFSv4.1 pool. `None`: locks go to `lock_file` or, without one, hold
+    /// on this host only.
+    fn remote_locks(&self, _obj: &Obj, _path: &str) -> Option<Result<Arc<dyn RemoteLocks>>> {
+        None
+    }
+    /// What `info` says of the pool's locks, where it is worth saying.
+    fn lock_state(&self) -> Option<String> {
+        None
+    }
     fn fsyncdir(&self, _dir: Option<&Obj>) -> Result<()> {
         Ok(())
     }
@@ -465,6 +476,28 @@ pub trait Store: Send + Sync + Debug {
     /// journaled; the last one reaches `OpenVolume::inherit`). Stores that
     /// leave nothing unfinished outside an open send none.
     fn set_notes(&self, _sink: NoteSink) {}
+}
+
+/// A lock request: byte range (inclusive end; `u64::MAX`: to the end of
+/// the file) and `F_RDLCK`, `F_WRLCK` or `F_UNLCK`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockRange {
+    pub start: u64,
+    pub end: u64,
+    pub typ: i32,
+}
+
+/// The locks of one volume, kept by a server every client shares
+/// (`Store::remote_locks`). Owners are the kernel's lock owner ids; BSD
+/// locks are whole-file locks of an owner of their own.
+pub trait RemoteLocks: Send + Sync + Debug {
+    /// Sets (or removes: `F_UNLCK`) a lock of `owner` without waiting:
+    /// `EAGAIN` when another owner holds one in the way, here or elsewhere.
+    fn set(&self, owner: u64, bsd: bool, r: LockRange) -> Result<()>;
+    /// True when `r` could be locked by `owner` now.
+    fn free(&self, owner: u64, r: LockRange) -> Result<bool>;
+    /// Every lock of `owner` goes (its close).
+    fn drop_owner(&self, owner: u64, bsd: bool);
 }
 
 /// Takes a store's notes for a successor server (see `Store::set_notes`).

@@ -7,26 +7,31 @@
 //! shown; names must be UTF-8 (NFS names are strings here).
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::SystemTime;
+
+use parking_lot::Mutex;
 
 use bytes::Bytes;
 use nix::errno::Errno;
 
 use super::{
-    Attr, Ctx, Found, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs, Store,
-    StoreOpen, Time, VolumeFacts, VolumeRef, downcast,
+    Attr, Ctx, Found, Kind, Listed, LockRange, NodeKey, Obj, OpenVolume, RemoteLocks, SetAttr,
+    Space, StatFs, Store, StoreOpen, Time, VolumeFacts, VolumeRef, downcast,
 };
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
-use crate::nfs::{Client, Pending, SetStat, Stat};
+use crate::nfs::{Client, Locked, Pending, SetStat, Stat};
 use crate::volume::format::{self, Format};
 use crate::volume::qcow2::{self, MAX_FILE};
 
 #[derive(Debug)]
 pub struct NfsStore {
     client: Arc<Client>,
+    /// The lock state of each file some open uses (NFSv4.1).
+    locks: Mutex<HashMap<Bytes, Weak<NfsLocks>>>,
 }
 
 /// A file or directory of the export.
@@ -100,7 +105,10 @@ fn size_to(n: u64) -> SetStat {
 
 impl NfsStore {
     pub fn new(client: Arc<Client>) -> NfsStore {
-        NfsStore { client }
+        NfsStore {
+            client,
+            locks: Mutex::new(HashMap::new()),
+        }
     }
 
     fn obj<'a>(&self, obj: &'a Obj) -> Result<&'a NfsObj> {
@@ -427,6 +435,40 @@ impl Store for NfsStore {
         Some(self.client.version().to_string())
     }
 
+    fn remote_locks(&self, obj: &Obj, path: &str) -> Option<Result<Arc<dyn RemoteLocks>>> {
+        self.client.lease()?;
+        let fh = match self.obj(obj) {
+            Ok(o) => o.fh.clone(),
+            Err(e) => return Some(Err(e)),
+        };
+        let l = self.locks_of(&fh);
+        *l.path.lock() = path.to_string();
+        Some(Ok(l))
+    }
+
+    fn lock_state(&self) -> Option<String> {
+        let Some(lease) = self.client.lease() else {
+            return Some(format!(
+                "this host only: NFS {} has no locks (no NLM)",
+                self.client.version()
+            ));
+        };
+        let lost = self
+            .locks
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .filter(|l| l.state.lock().lost)
+            .count();
+        Some(if lost > 0 {
+            format!(
+                "lost on {lost} volume(s): the NFS server was out of reach for longer than its lease; close and open them again"
+            )
+        } else {
+            format!("held by the NFS server, lease {} s", lease.as_secs())
+        })
+    }
+
     /// Notes: each new write verifier of the server.
     fn set_notes(&self, sink: crate::store::NoteSink) {
         self.client.set_notes(sink);
@@ -434,12 +476,31 @@ impl Store for NfsStore {
 }
 
 impl NfsStore {
+    /// The lock state of file `fh`, shared by every open of it.
+    fn locks_of(&self, fh: &Bytes) -> Arc<NfsLocks> {
+        let mut m = self.locks.lock();
+        if let Some(l) = m.get(fh).and_then(Weak::upgrade) {
+            return l;
+        }
+        m.retain(|_, w| w.strong_count() > 0);
+        let l = Arc::new(NfsLocks {
+            client: self.client.clone(),
+            fh: fh.clone(),
+            path: Mutex::new(String::new()),
+            state: Mutex::new(LockState::default()),
+        });
+        m.insert(fh.clone(), Arc::downgrade(&l));
+        l
+    }
+
     fn open_fh(&self, fh: Bytes) -> Result<StoreOpen> {
+        let locks = self.client.lease().map(|_| self.locks_of(&fh));
         // No passthrough (there is no local file) and no kept page cache: an
         // open sees what other clients of the export wrote (close-to-open).
         Ok(StoreOpen {
             file: Box::new(NfsFile {
                 client: self.client.clone(),
+                locks,
                 fh,
                 pending: Pending::default(),
             }),
@@ -454,9 +515,160 @@ struct NfsFile {
     client: Arc<Client>,
     fh: Bytes,
     pending: Pending,
+    /// The file's lock state (NFSv4.1): I/O stops once its locks are lost.
+    locks: Option<Arc<NfsLocks>>,
+}
+
+/// The NFSv4.1 locks this daemon holds on one file: one NFS lock owner per
+/// kernel lock owner (BSD locks are whole-file locks of owners of their
+/// own), each with the stateid of its newest LOCK, and the file open over
+/// NFSv4 while any owner holds one (LOCK needs an open).
+///
+/// Fencing: the locks are ours while the server keeps our lease. Once the
+/// server has been out of reach for longer than `Client::lock_horizon`, it
+/// may have given them to another host: from then on, reads and writes of
+/// the file from here fail with `EIO` until every owner let go, so this
+/// host never writes what another host locked meanwhile.
+#[derive(Debug)]
+struct NfsLocks {
+    client: Arc<Client>,
+    fh: Bytes,
+    /// Where the file is in the export (for the NFSv4 OPEN).
+    path: Mutex<String>,
+    state: Mutex<LockState>,
+}
+
+#[derive(Debug, Default)]
+struct LockState {
+    owners: HashMap<(u64, bool), Bytes>,
+    /// The client's lease lapses when the first lock was taken.
+    lapses: u64,
+    /// Lost to a lapse: I/O fails until every owner let go.
+    lost: bool,
+}
+
+fn lost_locks(server: &str) -> Error {
+    Error::Sys {
+        what: format!(
+            "the locks on this volume were lost: the NFS server {server} was out of reach for longer than its lease, so another host may hold them now; close the volume and open it again"
+        ),
+        errno: Errno::EIO,
+    }
+}
+
+/// NFS offset and length (`u64::MAX`: to the end) of a lock range.
+fn nfs_range(r: &LockRange) -> (u64, u64) {
+    let length = if r.end >= i64::MAX as u64 {
+        u64::MAX
+    } else {
+        r.end.saturating_sub(r.start) + 1
+    };
+    (r.start, length)
+}
+
+fn owner_name(owner: u64, bsd: bool) -> Vec<u8> {
+    format!("poolfs-{owner:016x}-{}", if bsd { "bsd" } else { "posix" }).into_bytes()
+}
+
+impl NfsLocks {
+    /// `Err(EIO)` once the locks held here may be another host's.
+    fn check(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        if st.owners.is_empty() {
+            return Ok(());
+        }
+        let (lapses, lapsed_now) = self.client.lease_lapses();
+        if !st.lost && (lapses != st.lapses || lapsed_now) {
+            st.lost = true;
+            tracing::error!(
+                server = %self.client.server(),
+                path = %self.path.lock(),
+                "locks lost (lease not renewed in time): I/O on this volume fails until it is closed"
+            );
+        }
+        if st.lost {
+            return Err(lost_locks(self.client.server()));
+        }
+        Ok(())
+    }
+}
+
+impl RemoteLocks for NfsLocks {
+    fn set(&self, owner: u64, bsd: bool, r: LockRange) -> Result<()> {
+        self.check()?;
+        let name = owner_name(owner, bsd);
+        let (offset, length) = nfs_range(&r);
+        let held = self.state.lock().owners.get(&(owner, bsd)).cloned();
+        if r.typ == libc::F_UNLCK {
+            return match held {
+                Some(sid) => self.client.unlock(&self.fh, &sid, offset, length),
+                None => Ok(()),
+            };
+        }
+        // No lock held across the round trips.
+        if held.is_none() {
+            let path = self.path.lock().clone();
+            self.client.open_for_locks(&path)?;
+        }
+        let write = r.typ == libc::F_WRLCK;
+        let got = self.client.lock(&self.fh, &name, write, offset, length);
+        match got {
+            Ok(Locked::Granted(sid)) => {
+                let mut st = self.state.lock();
+                if st.owners.is_empty() {
+                    st.lapses = self.client.lease_lapses().0;
+                }
+                st.owners.insert((owner, bsd), sid);
+                Ok(())
+            }
+            Ok(Locked::Denied) | Err(_) => {
+                if held.is_none() {
+                    self.client.close_for_locks(&self.fh);
+                }
+                got.and(Err(Error::Os {
+                    op: "lock",
+                    errno: Errno::EAGAIN,
+                }))
+            }
+        }
+    }
+
+    fn free(&self, owner: u64, r: LockRange) -> Result<bool> {
+        let (offset, length) = nfs_range(&r);
+        self.client.lock_free(
+            &self.fh,
+            &owner_name(owner, false),
+            r.typ == libc::F_WRLCK,
+            offset,
+            length,
+        )
+    }
+
+    fn drop_owner(&self, owner: u64, bsd: bool) {
+        let sid = {
+            let mut st = self.state.lock();
+            let sid = st.owners.remove(&(owner, bsd));
+            if st.owners.is_empty() {
+                // A fresh start for the next lock.
+                st.lost = false;
+            }
+            sid
+        };
+        if let Some(sid) = sid {
+            if let Err(e) = self.client.unlock(&self.fh, &sid, 0, u64::MAX) {
+                tracing::debug!("unlocking at close: {e}");
+            }
+            self.client.close_for_locks(&self.fh);
+        }
+    }
 }
 
 impl NfsFile {
+    /// I/O may go on: the file's locks, if any, are still ours.
+    fn fenced(&self) -> Result<()> {
+        self.locks.as_ref().map_or(Ok(()), |l| l.check())
+    }
+
     /// Writes zeros over [start, end).
     fn zero(&self, start: u64, end: u64) -> Result<()> {
         let chunk = self.client.max_io().clamp(4096, 1 << 20) as u64;
@@ -482,16 +694,19 @@ impl OpenVolume for NfsFile {
     }
 
     fn read(&self, offset: u64, size: u32) -> Result<Vec<u8>> {
+        self.fenced()?;
         self.client.read(&self.fh, offset, size as usize)
     }
 
     fn write(&self, offset: u64, data: &[u8], _kill_privs_for: Option<&Ctx>) -> Result<u32> {
+        self.fenced()?;
         self.client
             .write(&self.fh, offset, data, &self.pending)
             .map(|n| n as u32)
     }
 
     fn fsync(&self, _datasync: bool) -> Result<()> {
+        self.fenced()?;
         self.client.commit(&self.fh, &self.pending)
     }
 
@@ -504,6 +719,7 @@ impl OpenVolume for NfsFile {
     /// the space stays allocated); mode 0 is `EOPNOTSUPP`, as the kernel's
     /// NFS client answers (`posix_fallocate` then writes itself).
     fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()> {
+        self.fenced()?;
         const KEEP: i32 = libc::FALLOC_FL_KEEP_SIZE;
         const PUNCH: i32 = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
         const ZERO: i32 = libc::FALLOC_FL_ZERO_RANGE;

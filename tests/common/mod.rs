@@ -66,6 +66,8 @@ pub struct Fixture {
     pub extra_args: Vec<String>,
     /// Environment of the daemon (fault injection).
     pub env: Vec<(String, String)>,
+    /// A command the daemon runs under (`nsenter --net=...`: another host).
+    pub wrap: Vec<String>,
 }
 
 /// Scratch space on a real disk filesystem (not tmpfs), next to the pool targets.
@@ -103,6 +105,7 @@ impl Fixture {
             child: None,
             extra_args: args.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
+            wrap: Vec::new(),
         }
     }
 
@@ -113,7 +116,15 @@ impl Fixture {
             .append(true)
             .open(self.dir.path().join("poolfs.log"))
             .unwrap();
-        let child = Command::new(BIN)
+        let mut cmd = match self.wrap.split_first() {
+            Some((prog, args)) => {
+                let mut c = Command::new(prog);
+                c.args(args).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let child = cmd
             .arg("mount")
             .arg(&self.mnt)
             .arg("--state-dir")

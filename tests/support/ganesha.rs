@@ -25,6 +25,10 @@ pub struct Ganesha {
     pub mount_port: u16,
     /// Serves NFSv4 only: no MOUNT protocol, no rpcbind registration.
     pub v4_only: bool,
+    /// Where it listens: loopback, or an address in network namespace
+    /// `netns` (tests/support/netns.rs).
+    pub addr: String,
+    pub netns: Option<String>,
     child: Option<Child>,
     _one: MutexGuard<'static, ()>,
 }
@@ -67,7 +71,17 @@ impl Ganesha {
         Self::start_with(dir, export, true)
     }
 
+    /// NFSv4 only, listening on `addr`:2049 in network namespace `netns`
+    /// (the hosts of a multi-host test reach it there).
+    pub fn start_in_netns(dir: &Path, export: &Path, netns: &str, addr: &str) -> Ganesha {
+        Self::start_at(dir, export, true, Some((netns, addr)))
+    }
+
     fn start_with(dir: &Path, export: &Path, v4_only: bool) -> Ganesha {
+        Self::start_at(dir, export, v4_only, None)
+    }
+
+    fn start_at(dir: &Path, export: &Path, v4_only: bool, ns: Option<(&str, &str)>) -> Ganesha {
         let one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         if !v4_only {
             ensure_rpcbind();
@@ -75,11 +89,16 @@ impl Ganesha {
         let protocols = if v4_only { "4" } else { "3, 4" };
         fs::create_dir_all(export).unwrap();
         fs::create_dir_all(dir.join("recovery")).unwrap();
-        let (port, mount_port, nlm, rquota) = (free_port(), free_port(), free_port(), free_port());
+        let (mut port, mount_port, nlm, rquota) =
+            (free_port(), free_port(), free_port(), free_port());
+        let addr = ns.map_or("127.0.0.1", |(_, a)| a).to_string();
+        if ns.is_some() {
+            port = 2049;
+        }
         let conf = format!(
             r#"NFS_CORE_PARAM {{
     NFS_Port = {port}; MNT_Port = {mount_port}; NLM_Port = {nlm}; Rquota_Port = {rquota};
-    Bind_Addr = 127.0.0.1; Protocols = {protocols}; Enable_NLM = false; Enable_RQUOTA = false;
+    Bind_Addr = {addr}; Protocols = {protocols}; Enable_NLM = false; Enable_RQUOTA = false;
 }}
 NFSV4 {{
     Graceless = true; Lease_Lifetime = 10; Minor_Versions = 0, 1, 2;
@@ -104,6 +123,8 @@ EXPORT {{
             port,
             mount_port,
             v4_only,
+            addr,
+            netns: ns.map(|(n, _)| n.to_string()),
             child: None,
             _one: one,
         };
@@ -114,7 +135,15 @@ EXPORT {{
     fn spawn(&mut self) {
         assert!(self.child.is_none());
         let log = self.dir.join("ganesha.log");
-        let child = Command::new("ganesha.nfsd")
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "ganesha.nfsd"]);
+                c
+            }
+            None => Command::new("ganesha.nfsd"),
+        };
+        let child = cmd
             .arg("-F")
             .arg("-f")
             .arg(self.dir.join("ganesha.conf"))
@@ -130,9 +159,7 @@ EXPORT {{
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                && (self.v4_only || TcpStream::connect(("127.0.0.1", self.mount_port)).is_ok())
-            {
+            if self.listening() {
                 return;
             }
             if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
@@ -165,6 +192,22 @@ EXPORT {{
         }
     }
 
+    /// Whether the server accepts connections (from its namespace).
+    fn listening(&self) -> bool {
+        match &self.netns {
+            Some(ns) => Command::new("ip")
+                .args(["netns", "exec", ns, "bash", "-c"])
+                .arg(format!("exec 3<>/dev/tcp/{}/{}", self.addr, self.port))
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()),
+            None => {
+                TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                    && (self.v4_only || TcpStream::connect(("127.0.0.1", self.mount_port)).is_ok())
+            }
+        }
+    }
+
     /// Starts the server again on the same ports and export.
     pub fn restart(&mut self) {
         self.kill();
@@ -184,7 +227,8 @@ EXPORT {{
     /// target; NFSv3 unless `version` says otherwise).
     pub fn pool_config(&self, version: Option<&str>, timeout: u64) -> String {
         let mut c = format!(
-            "type = \"netfs\"\nsource = \"127.0.0.1:{}\"\nclient = \"userspace\"\nport = {}\ntimeout = {timeout}\n",
+            "type = \"netfs\"\nsource = \"{}:{}\"\nclient = \"userspace\"\nport = {}\ntimeout = {timeout}\n",
+            self.addr,
             self.export.display(),
             self.port,
         );

@@ -347,6 +347,10 @@ struct MountArgs {
     readdir_buffer: Option<(u32, u32)>,
     noresvport: bool,
     retain_delegations: bool,
+    /// `client-owner=<id>`: the NFSv4.1 client owner (EXCHANGE_ID
+    /// co_ownerid) instead of a random one, so a restarted process is the
+    /// same client to the server (poolfs patch).
+    client_owner: Option<String>,
 }
 
 /// Parses the specified URL and attempts to mount the relevant NFS export
@@ -486,6 +490,10 @@ fn parse_url(url: &str) -> Result<MountArgs> {
         false,
         "specified URL contains bad retain-delegations value",
     )?;
+    let client_owner = parsed_url
+        .query_pairs()
+        .find(|(name, _)| name == "client-owner")
+        .map(|(_, value)| value.into_owned());
     if parsed_url
         .query_pairs()
         .any(|(key, _)| key == "writeback" || key == "commit_threshold")
@@ -533,6 +541,7 @@ fn parse_url(url: &str) -> Result<MountArgs> {
         readdir_buffer,
         noresvport,
         retain_delegations,
+        client_owner,
     })
 }
 
@@ -1034,6 +1043,7 @@ mod tests {
             readdir_buffer: Default::default(),
             noresvport: Default::default(),
             retain_delegations: Default::default(),
+            client_owner: Default::default(),
         };
         let res = mount(args).await;
         assert!(res.is_err());
@@ -1054,6 +1064,7 @@ mod tests {
             readdir_buffer: Default::default(),
             noresvport: Default::default(),
             retain_delegations: Default::default(),
+            client_owner: Default::default(),
         };
         let res = mount(args).await;
         assert!(res.is_err());
@@ -1074,6 +1085,7 @@ mod tests {
             readdir_buffer: Default::default(),
             noresvport: Default::default(),
             retain_delegations: Default::default(),
+            client_owner: Default::default(),
         };
         let res = mount(args).await;
         assert!(res.is_err());

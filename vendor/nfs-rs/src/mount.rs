@@ -782,6 +782,32 @@ pub trait Mount: std::fmt::Debug + Send + Sync {
         ))
     }
 
+    /// LOCK for lock owner `owner` (poolfs patch): one NFS lock owner per
+    /// caller's lock owner, so the server arbitrates between them too.
+    /// The file must be open ([`Mount::open`]). Returns the lock stateid.
+    async fn lock_as(
+        &self,
+        _fh: Bytes,
+        _owner: &[u8],
+        _lock_type: u32,
+        _offset: u64,
+        _length: u64,
+    ) -> Result<Bytes> {
+        Err(NfsError::Unsupported("LOCK requires NFSv4.1".to_string()))
+    }
+
+    /// LOCKT as lock owner `owner` (poolfs patch).
+    async fn lock_test_as(
+        &self,
+        _fh: Bytes,
+        _owner: &[u8],
+        _lock_type: u32,
+        _offset: u64,
+        _length: u64,
+    ) -> Result<()> {
+        Err(NfsError::Unsupported("LOCKT requires NFSv4.1".to_string()))
+    }
+
     /// Procedure LOCKU releases a byte-range lock (NFSv4 only; returns Unsupported on NFSv3).
     async fn locku(
         &self,

@@ -235,6 +235,8 @@ pub(crate) struct Mount41 {
     pub(crate) maxcount: u32,
     pub(crate) rsize: u32,
     pub(crate) wsize: u32,
+    /// The server's lease time in seconds (poolfs patch: `health()`).
+    pub(crate) lease_secs: u32,
     pub(crate) acl_supported: bool,
     pub(super) writes: Arc<super::write_owner::WriteOwner>,
 }
@@ -1036,7 +1038,10 @@ async fn mount_on_addr(
 
     // 2. Establish session (EXCHANGE_ID → CREATE_SESSION → RECLAIM_COMPLETE)
     // 每个 mount 实例生成唯一的 ClientIdentity，避免 co_ownerid 冲突导致服务端销毁其他 session
-    let client_identity = ClientIdentity::with_minor_version(minor_version);
+    let client_identity = match &args.client_owner {
+        Some(owner) => ClientIdentity::with_owner(minor_version, owner),
+        None => ClientIdentity::with_minor_version(minor_version),
+    };
     let raw_session = Session::establish(&client, auth, &client_identity).await?;
     let session_holder = Arc::new(SessionHolder::new(raw_session));
     let session = session_holder.get().await;
@@ -1049,7 +1054,7 @@ async fn mount_on_addr(
     );
 
     // 4. Get filesystem limits via GETATTR
-    let (rsize, wsize, renewal_interval, acl_supported) =
+    let (rsize, wsize, renewal_interval, acl_supported, server_lease_secs) =
         get_fs_limits(&client, &session, auth, &root_fh).await?;
     // `rsize` is `maxread` bounded by the session's reply size (`effective_rsize`), which every
     // v4.1 server publishes; READDIR bounds it by the live session again (`directory_limits`).
@@ -1148,6 +1153,7 @@ async fn mount_on_addr(
         maxcount,
         rsize,
         wsize,
+        lease_secs: server_lease_secs,
         acl_supported,
         writes: Arc::new(super::write_owner::WriteOwner::new(minor_version)),
     };
@@ -1514,7 +1520,7 @@ async fn get_fs_limits(
     session: &Session,
     auth: &Auth,
     root_fh: &Bytes,
-) -> Result<(u32, u32, std::time::Duration, bool)> {
+) -> Result<(u32, u32, std::time::Duration, bool, u32)> {
     // NFSv4.1: lease_time=10, maxread=30, maxwrite=31
     let bitmap = [(1u32 << 0) | (1u32 << 10) | (1u32 << 30) | (1u32 << 31)];
 
@@ -1634,7 +1640,7 @@ async fn get_fs_limits(
     let acl_supported = supported_attrs
         .first()
         .is_some_and(|word| word & (1 << 12) != 0);
-    Ok((rsize, wsize, renewal_interval, acl_supported))
+    Ok((rsize, wsize, renewal_interval, acl_supported, server_lease_secs))
 }
 
 const NFS41_WRITE_REQUEST_HEADROOM: u32 = 4 * 1024;
@@ -1699,6 +1705,7 @@ impl crate::Mount for Mount41Wrapper {
                 _ => crate::MountLifecycleState::Recovering,
             },
             lease_healthy: Some(lease_healthy),
+            lease_seconds: Some(self.m.lease_secs),
             // The current callback executor exposes counters but no liveness
             // signal. Unknown is safer than reporting a synthetic healthy state.
             callback_healthy: None,
@@ -2148,6 +2155,30 @@ impl crate::Mount for Mount41Wrapper {
     async fn lock_test(&self, fh: Bytes, lock_type: u32, offset: u64, length: u64) -> Result<()> {
         let _operation = self.core.begin_operation()?;
         self.m.lock_test(fh, lock_type, offset, length).await
+    }
+    async fn lock_as(
+        &self,
+        fh: Bytes,
+        owner: &[u8],
+        lock_type: u32,
+        offset: u64,
+        length: u64,
+    ) -> Result<Bytes> {
+        let _operation = self.core.begin_operation()?;
+        self.m.lock_as(fh, owner, lock_type, offset, length).await
+    }
+    async fn lock_test_as(
+        &self,
+        fh: Bytes,
+        owner: &[u8],
+        lock_type: u32,
+        offset: u64,
+        length: u64,
+    ) -> Result<()> {
+        let _operation = self.core.begin_operation()?;
+        self.m
+            .lock_test_as(fh, owner, lock_type, offset, length)
+            .await
     }
     async fn lock_stateful(
         &self,
@@ -2785,6 +2816,7 @@ pub(super) fn test_mount(client: rpc::Client, addr: std::net::SocketAddr) -> Mou
         maxcount: 8192,
         rsize: 4,
         wsize: 4,
+        lease_secs: 90,
         acl_supported: false,
         writes: Arc::default(),
     }

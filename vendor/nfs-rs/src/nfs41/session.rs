@@ -53,6 +53,17 @@ impl ClientIdentity {
         Self::with_minor_version(MinorVersion::V1)
     }
 
+    /// An identity with the caller's client owner (poolfs patch): the same
+    /// owner after a restart is the same client to the server, which then
+    /// drops what the previous instance held (its verifier differs).
+    pub fn with_owner(minor_version: MinorVersion, owner: &str) -> Self {
+        Self {
+            owner_id: format!("{owner}-v4.{}", minor_version as u32),
+            minor_version,
+            verifier: *PROCESS_VERIFIER,
+        }
+    }
+
     pub fn with_minor_version(minor_version: MinorVersion) -> Self {
         let unique_id = rand::random::<u64>();
         Self {

@@ -77,6 +77,21 @@ impl Mount41 {
         offset: u64,
         length: u64,
     ) -> Result<Bytes> {
+        self.lock_as(fh, b"nfs-rs-lock", lock_type, offset, length)
+            .await
+    }
+
+    /// LOCK for lock owner `owner` (poolfs patch). NFSv4.1 ignores seqids,
+    /// and servers take the open-to-lock-owner form for an owner they know
+    /// already (its existing lock state on the file is used).
+    pub(crate) async fn lock_as(
+        &self,
+        fh: Bytes,
+        owner: &[u8],
+        lock_type: u32,
+        offset: u64,
+        length: u64,
+    ) -> Result<Bytes> {
         // LOCK requires a valid open stateid — file must be opened first
         let sid = self.state.get_stateid(&fh).await;
         if sid == StateId::anonymous() {
@@ -98,7 +113,7 @@ impl Mount41 {
                     &open_stateid,
                     0, // lock_seqid
                     0, // open_seqid
-                    b"nfs-rs-lock",
+                    owner,
                     client_id,
                 )
             })
@@ -144,6 +159,20 @@ impl Mount41 {
         offset: u64,
         length: u64,
     ) -> Result<()> {
+        self.lock_test_as(fh, b"nfs-rs-lockt", lock_type, offset, length)
+            .await
+    }
+
+    /// LOCKT as lock owner `owner` (poolfs patch): its own locks are no
+    /// conflict.
+    pub(crate) async fn lock_test_as(
+        &self,
+        fh: Bytes,
+        owner: &[u8],
+        lock_type: u32,
+        offset: u64,
+        length: u64,
+    ) -> Result<()> {
         if !matches!(lock_type, 1 | 2) || length == 0 {
             return Err(NfsError::InvalidInput(
                 "LOCKT requires type 1/2 and non-zero length".to_string(),
@@ -153,7 +182,7 @@ impl Mount41 {
         let resp = self
             .compound("lockt", |b| {
                 b.putfh(&fh)
-                    .lockt(lock_type, offset, length, b"nfs-rs-lockt", client_id)
+                    .lockt(lock_type, offset, length, owner, client_id)
             })
             .await?;
         resp.op_ok(1)?;

@@ -1,0 +1,263 @@
+//! Several hosts on one pool: each "host" is a poolfs daemon in a network
+//! namespace of its own (tests/support/netns.rs), with its own mount point
+//! and state directory, all serving one userspace NFSv4.1 pool from an
+//! NFS-Ganesha in a server namespace (lease 10 s). A partition is a link
+//! taken down.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+#[path = "support/ganesha.rs"]
+mod ganesha;
+#[path = "support/netns.rs"]
+mod netns;
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use common::{Fixture, have_tool};
+use ganesha::Ganesha;
+use netns::Net;
+
+/// The server and `n` hosts, each with pool `shared` running.
+struct Cluster {
+    hosts: Vec<Fixture>,
+    srv: Ganesha,
+    net: Net,
+    _dir: tempfile::TempDir,
+}
+
+fn cluster(n: usize) -> Option<Cluster> {
+    if !have_tool("ganesha.nfsd") || !have_tool("nsenter") || !have_tool("ip") {
+        return None;
+    }
+    let net = Net::new(n);
+    let dir = common::scratch();
+    let srv = Ganesha::start_in_netns(
+        &dir.path().join("ganesha"),
+        &dir.path().join("export"),
+        &net.server,
+        netns::SERVER_ADDR,
+    );
+    let hosts = net
+        .hosts
+        .iter()
+        .map(|ns| {
+            let mut fx = Fixture::unstarted(&[]);
+            fx.wrap = Net::enter(ns);
+            fx.start();
+            fs::create_dir(fx.mnt.join("shared")).unwrap();
+            fx.ctl("shared/config", &srv.pool_config(Some("4.1"), 3))
+                .unwrap();
+            fx.ctl("shared/status", "start")
+                .unwrap_or_else(|e| panic!("start: {e}\n{}", fx.read("shared/info")));
+            fx
+        })
+        .collect();
+    Some(Cluster {
+        hosts,
+        srv,
+        net,
+        _dir: dir,
+    })
+}
+
+/// Polls `cond` every 50 ms for up to `within`; returns how long it took.
+fn within(what: &str, within: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !cond() {
+        assert!(t.elapsed() < within, "{what} not within {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.elapsed()
+}
+
+#[test]
+fn volumes_made_or_resized_on_one_host_show_on_the_other() {
+    require_mount!();
+    let Some(c) = cluster(2) else { return };
+    let (a, b) = (&c.hosts[0], &c.hosts[1]);
+    let on_a = a.pool("shared").join("vm1.img");
+    fs::File::create(&on_a).unwrap().set_len(1 << 20).unwrap();
+    let on_b = b.pool("shared").join("vm1.img");
+    let seen = within(
+        "a volume made on A seen on B",
+        Duration::from_secs(5),
+        || {
+            fs::read_dir(b.pool("shared"))
+                .unwrap()
+                .any(|e| e.unwrap().file_name() == "vm1.img")
+        },
+    );
+    let grown = {
+        a.ctl("shared/.vol/vm1.img/resize", "+1M").unwrap();
+        within("a resize on A seen on B", Duration::from_secs(5), || {
+            fs::metadata(&on_b).map(|m| m.len()).unwrap_or(0) == 2 << 20
+        })
+    };
+    fs::remove_file(&on_a).unwrap();
+    let gone = within(
+        "a volume removed on A gone on B",
+        Duration::from_secs(5),
+        || {
+            !fs::read_dir(b.pool("shared"))
+                .unwrap()
+                .any(|e| e.unwrap().file_name() == "vm1.img")
+        },
+    );
+    eprintln!("listing delay: created {seen:?}, resized {grown:?}, removed {gone:?}");
+    assert!(c.srv.export.exists() && !c.net.hosts.is_empty());
+}
+
+/// An OFD write lock on bytes [start, start+len) of `f`, not waiting.
+fn ofd_lock(f: &fs::File, start: i64, len: i64, typ: i32) -> Result<(), i32> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain data, all-zero is valid.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = typ as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = start;
+    fl.l_len = len;
+    // SAFETY: a valid flock for the call on an open descriptor.
+    let r = unsafe {
+        libc::fcntl(
+            f.as_raw_fd(),
+            libc::F_OFD_SETLK,
+            &mut fl as *mut libc::flock,
+        )
+    };
+    if r < 0 {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    } else {
+        Ok(())
+    }
+}
+
+fn rw(p: &std::path::Path) -> fs::File {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(p)
+        .unwrap()
+}
+
+fn flock_n(p: &std::path::Path) -> bool {
+    std::process::Command::new("flock")
+        .args(["-n", "-x"])
+        .arg(p)
+        .arg("true")
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[test]
+fn locks_hold_across_hosts() {
+    require_mount!();
+    let Some(c) = cluster(2) else { return };
+    let (a, b) = (&c.hosts[0], &c.hosts[1]);
+    let (on_a, on_b) = (
+        a.pool("shared").join("v.img"),
+        b.pool("shared").join("v.img"),
+    );
+    fs::write(&on_a, vec![0u8; 1 << 20]).unwrap();
+    within("the volume on B", Duration::from_secs(5), || on_b.exists());
+    assert!(
+        a.read("shared/info")
+            .contains("locks: held by the NFS server"),
+        "{}",
+        a.read("shared/info")
+    );
+
+    // Byte ranges: A's lock is in B's way, not beside it; gone with A's close.
+    let fa = rw(&on_a);
+    ofd_lock(&fa, 0, 100, libc::F_WRLCK).unwrap();
+    let fb = rw(&on_b);
+    assert_eq!(ofd_lock(&fb, 50, 1, libc::F_RDLCK), Err(libc::EAGAIN));
+    assert_eq!(ofd_lock(&fb, 100, 100, libc::F_WRLCK), Ok(()));
+    // And B's is in A's way.
+    assert_eq!(
+        ofd_lock(&rw(&on_a), 150, 1, libc::F_WRLCK),
+        Err(libc::EAGAIN)
+    );
+    drop(fa);
+    within(
+        "A's lock gone after its close",
+        Duration::from_secs(5),
+        || ofd_lock(&fb, 0, 100, libc::F_WRLCK).is_ok(),
+    );
+    drop(fb);
+
+    // flock(1) conflicts across hosts.
+    let mut holder = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec 9<>\"$0\"; flock -x 9; exec sleep 60")
+        .arg(&on_a)
+        .spawn()
+        .unwrap();
+    within("flock(1) on A holds", Duration::from_secs(5), || {
+        !flock_n(&on_b)
+    });
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    within(
+        "B's flock once A's holder is gone",
+        Duration::from_secs(5),
+        || flock_n(&on_b),
+    );
+}
+
+/// qemu holds an image on host A (paused): qemu-io on host B is refused
+/// with qemu's lock error; once A's qemu quits, B gets in.
+#[test]
+fn qemu_on_one_host_locks_out_the_other() {
+    require_mount!();
+    if !have_tool("qemu-system-x86_64") || !have_tool("qemu-io") {
+        return;
+    }
+    let Some(c) = cluster(2) else { return };
+    let (a, b) = (&c.hosts[0], &c.hosts[1]);
+    let (on_a, on_b) = (
+        a.pool("shared").join("vm.img"),
+        b.pool("shared").join("vm.img"),
+    );
+    fs::File::create(&on_a).unwrap().set_len(16 << 20).unwrap();
+    within("the image on B", Duration::from_secs(5), || on_b.exists());
+    let mut qemu = std::process::Command::new("qemu-system-x86_64")
+        .args([
+            "-S",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-machine",
+            "pc,accel=tcg",
+        ])
+        .arg("-drive")
+        .arg(format!("file={},format=raw,if=virtio", on_a.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let io = || {
+        std::process::Command::new("qemu-io")
+            .args(["-f", "raw", "-c", "write 0 4k"])
+            .arg(&on_b)
+            .output()
+            .unwrap()
+    };
+    let mut refused = String::new();
+    within("qemu on A locking out B", Duration::from_secs(20), || {
+        let out = io();
+        refused = String::from_utf8_lossy(&out.stderr).to_string();
+        !out.status.success()
+    });
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    assert!(
+        refused.contains("Failed to get") && refused.contains("lock"),
+        "{refused}"
+    );
+    within("B in once A's qemu quit", Duration::from_secs(10), || {
+        io().status.success()
+    });
+}
