@@ -12,6 +12,7 @@ mod ganesha;
 mod netns;
 
 use std::fs;
+use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use common::{Fixture, have_tool};
@@ -179,6 +180,14 @@ fn locks_hold_across_hosts() {
         ofd_lock(&rw(&on_a), 150, 1, libc::F_WRLCK),
         Err(libc::EAGAIN)
     );
+    // A's server crashes: its successor (the same NFS client owner) takes
+    // A's lock again.
+    a.crash_server();
+    assert_eq!(
+        ofd_lock(&fb, 50, 1, libc::F_RDLCK),
+        Err(libc::EAGAIN),
+        "A's lock lost in a crash"
+    );
     drop(fa);
     within(
         "A's lock gone after its close",
@@ -260,4 +269,112 @@ fn qemu_on_one_host_locks_out_the_other() {
     within("B in once A's qemu quit", Duration::from_secs(10), || {
         io().status.success()
     });
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed))
+        .collect()
+}
+
+fn status_is(fx: &Fixture, want: &str) -> bool {
+    fx.read("shared/status").trim() == want
+}
+
+/// Host A, holding a lock, dies: host B gets the lock once the server has
+/// let A's lease run out.
+#[test]
+fn a_dead_hosts_locks_pass_to_another_after_the_lease() {
+    require_mount!();
+    let Some(mut c) = cluster(2) else { return };
+    let on_a = c.hosts[0].pool("shared").join("d.img");
+    let on_b = c.hosts[1].pool("shared").join("d.img");
+    fs::write(&on_a, vec![0u8; 4096]).unwrap();
+    within("the volume on B", Duration::from_secs(5), || on_b.exists());
+    let fa = rw(&on_a);
+    ofd_lock(&fa, 0, 0, libc::F_WRLCK).unwrap();
+    let fb = rw(&on_b);
+    assert_eq!(ofd_lock(&fb, 0, 1, libc::F_WRLCK), Err(libc::EAGAIN));
+    c.hosts[0].kill9();
+    let took = within(
+        "B taking a dead host's lock",
+        Duration::from_secs(40),
+        || ofd_lock(&fb, 0, 1, libc::F_WRLCK).is_ok(),
+    );
+    eprintln!("lock free on B {took:?} after A died (lease 10 s)");
+    drop(fa);
+}
+
+/// Fencing: A is cut off while it holds a lock and writes; B takes the
+/// lock once A's lease ran out and writes; when A's link comes back, A's
+/// writes fail with EIO and the export holds B's data. A partition shorter
+/// than the lease changes nothing: A keeps its lock and writes on.
+#[test]
+fn a_host_cut_off_longer_than_its_lease_is_fenced() {
+    require_mount!();
+    let Some(c) = cluster(2) else { return };
+    let (a, b) = (&c.hosts[0], &c.hosts[1]);
+    let on_a = a.pool("shared").join("f.img");
+    let on_b = b.pool("shared").join("f.img");
+    fs::write(&on_a, vec![0u8; 2 << 20]).unwrap();
+    within("the volume on B", Duration::from_secs(5), || on_b.exists());
+    let fa = rw(&on_a);
+    ofd_lock(&fa, 0, 0, libc::F_WRLCK).unwrap();
+    fa.write_all_at(&pattern(1 << 20, 1), 0).unwrap();
+    fa.sync_all().unwrap();
+
+    // Shorter than the lease: nothing lost.
+    c.net.partition(0);
+    std::thread::sleep(Duration::from_secs(3));
+    c.net.heal(0);
+    within("A's pool answering again", Duration::from_secs(10), || {
+        status_is(a, "running")
+    });
+    fa.write_all_at(&pattern(1 << 20, 2), 0).unwrap();
+    fa.sync_all().unwrap();
+    let fb = rw(&on_b);
+    assert_eq!(
+        ofd_lock(&fb, 0, 1, libc::F_WRLCK),
+        Err(libc::EAGAIN),
+        "A lost its lock"
+    );
+
+    // Longer than the lease: B takes over and writes.
+    c.net.partition(0);
+    let took = within(
+        "B taking the lock of a cut-off host",
+        Duration::from_secs(40),
+        || ofd_lock(&fb, 0, 0, libc::F_WRLCK).is_ok(),
+    );
+    eprintln!("lock free on B {took:?} after A was cut off (lease 10 s)");
+    fb.write_all_at(&pattern(1 << 20, 3), 0).unwrap();
+    fb.sync_all().unwrap();
+    c.net.heal(0);
+    within("A's pool answering again", Duration::from_secs(15), || {
+        status_is(a, "running")
+    });
+    let err = fa.write_all_at(&pattern(1 << 20, 4), 0).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    assert!(
+        a.read("shared/info").contains("locks: lost"),
+        "{}",
+        a.read("shared/info")
+    );
+    assert!(
+        a.info("shared", "last_error")
+            .contains("locks on this volume were lost")
+    );
+    assert_eq!(
+        fs::read(c.srv.export.join("f.img")).unwrap()[..1 << 20],
+        pattern(1 << 20, 3)[..],
+        "the export holds A's data where B wrote"
+    );
+    // Closed and opened again, A may lock (once B let go) and write.
+    drop(fa);
+    drop(fb);
+    let again = rw(&on_a);
+    within("A locking again", Duration::from_secs(10), || {
+        ofd_lock(&again, 0, 0, libc::F_WRLCK).is_ok()
+    });
+    again.write_all_at(&pattern(4096, 5), 0).unwrap();
 }
