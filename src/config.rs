@@ -44,10 +44,17 @@ pub enum PoolDef {
         mount_port: Option<u16>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout: Option<u64>,
+        /// Seconds names and attributes may be cached before the server is
+        /// asked again (what other hosts changed shows within it); default 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache: Option<u64>,
     },
     /// Raw block devices, each one a fixed-size volume.
     Block { source: Vec<PathBuf> },
 }
+
+/// The longest `cache` of a netfs pool, in seconds.
+pub const MAX_CACHE: u64 = 60;
 
 fn default_format() -> String {
     "auto".into()
@@ -152,6 +159,7 @@ impl PoolDef {
                 client,
                 version,
                 timeout,
+                cache,
                 ..
             } => {
                 match target {
@@ -188,6 +196,11 @@ impl PoolDef {
                     return Err(Error::Invalid(
                         "timeout must be between 1 and 3600 seconds".into(),
                     ));
+                }
+                if cache.is_some_and(|c| c > MAX_CACHE) {
+                    return Err(Error::Invalid(format!(
+                        "cache must be between 0 and {MAX_CACHE} seconds"
+                    )));
                 }
                 Ok(())
             }

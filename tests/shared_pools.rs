@@ -19,6 +19,9 @@ use common::{Fixture, have_tool};
 use ganesha::Ganesha;
 use netns::Net;
 
+/// The pools' `cache` (seconds): what another host changed shows within it.
+const CACHE: u64 = 2;
+
 /// The server and `n` hosts, each with pool `shared` running.
 struct Cluster {
     hosts: Vec<Fixture>,
@@ -47,8 +50,8 @@ fn cluster(n: usize) -> Option<Cluster> {
             fx.wrap = Net::enter(ns);
             fx.start();
             fs::create_dir(fx.mnt.join("shared")).unwrap();
-            fx.ctl("shared/config", &srv.pool_config(Some("4.1"), 3))
-                .unwrap();
+            let config = format!("{}cache = {CACHE}\n", srv.pool_config(Some("4.1"), 3));
+            fx.ctl("shared/config", &config).unwrap();
             fx.ctl("shared/status", "start")
                 .unwrap_or_else(|e| panic!("start: {e}\n{}", fx.read("shared/info")));
             fx
@@ -80,18 +83,18 @@ fn volumes_made_or_resized_on_one_host_show_on_the_other() {
     let on_a = a.pool("shared").join("vm1.img");
     fs::File::create(&on_a).unwrap().set_len(1 << 20).unwrap();
     let on_b = b.pool("shared").join("vm1.img");
-    let seen = within(
-        "a volume made on A seen on B",
-        Duration::from_secs(5),
-        || {
-            fs::read_dir(b.pool("shared"))
-                .unwrap()
-                .any(|e| e.unwrap().file_name() == "vm1.img")
-        },
-    );
+    // Within the cache time (B has looked at the volume before a resize:
+    // its size is in B's cache).
+    let bound = Duration::from_secs(CACHE) + Duration::from_millis(500);
+    let seen = within("a volume made on A seen on B", bound, || {
+        fs::read_dir(b.pool("shared"))
+            .unwrap()
+            .any(|e| e.unwrap().file_name() == "vm1.img")
+    });
     let grown = {
+        assert_eq!(fs::metadata(&on_b).unwrap().len(), 1 << 20);
         a.ctl("shared/.vol/vm1.img/resize", "+1M").unwrap();
-        within("a resize on A seen on B", Duration::from_secs(5), || {
+        within("a resize on A seen on B", bound, || {
             fs::metadata(&on_b).map(|m| m.len()).unwrap_or(0) == 2 << 20
         })
     };

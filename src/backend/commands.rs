@@ -45,6 +45,8 @@ pub struct NfsOptions {
     pub port: Option<u16>,
     /// Seconds before an unanswered request fails (soft mount).
     pub timeout: Option<u64>,
+    /// Seconds attributes are cached (`actimeo`); `None`: the kernel's.
+    pub cache: Option<u64>,
 }
 
 /// Mounts an NFS export with the kernel client. A timeout makes the mount
@@ -64,6 +66,9 @@ pub fn mount_nfs(source: &str, target: &Path, o: &NfsOptions) -> Cmd {
     if let Some(t) = o.timeout {
         // timeo counts tenths of a second.
         opts.push(format!("soft,timeo={},retrans=1", t.saturating_mul(10)));
+    }
+    if let Some(c) = o.cache {
+        opts.push(format!("actimeo={c}"));
     }
     Cmd::new("mount")
         .arg("-t")
@@ -124,6 +129,7 @@ mod tests {
                     version: Some("4.1".into()),
                     port: Some(20490),
                     timeout: Some(5),
+                    cache: None,
                 },
             ),
         );

@@ -95,6 +95,7 @@ pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
             port,
             mount_port,
             timeout,
+            cache,
         } => Ok(Box::new(netfs::NetfsBackend::new(
             source.clone(),
             // Validation: only a userspace pool may have none, and it uses none.
@@ -104,6 +105,7 @@ pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
                 version: version.clone(),
                 port: *port,
                 timeout: *timeout,
+                cache: *cache,
             },
             *mount_port,
         ))),

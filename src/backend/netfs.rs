@@ -70,6 +70,7 @@ impl NetfsBackend {
                 std::time::Duration::from_secs,
             ),
             client_owner: self.identity.clone(),
+            cache: std::time::Duration::from_secs(self.options.cache.unwrap_or(1)),
         }
     }
 

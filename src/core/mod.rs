@@ -688,7 +688,7 @@ impl PoolFs {
                 ino: node.ino,
                 ..found.attr
             },
-            cache: Cache::Backing,
+            cache: node.store().cache_time().map_or(Cache::Backing, Cache::For),
         };
         (node, entry)
     }
@@ -785,7 +785,8 @@ impl PoolFs {
             Node::PoolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
             Node::Object(o) => {
                 let attr = o.store().getattr(&o.obj)?;
-                (Attr { ino, ..attr }, Cache::Backing)
+                let cache = o.store().cache_time().map_or(Cache::Backing, Cache::For);
+                (Attr { ino, ..attr }, cache)
             }
             Node::VolRoot(_) | Node::VolDir(_) => (self.dir_attr(ino, 0o755, 2), Cache::Never),
             Node::VolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),

@@ -439,6 +439,7 @@ fn ttl(c: Cache) -> Duration {
     match c {
         Cache::Backing => BACKING_TTL,
         Cache::Never => Duration::ZERO,
+        Cache::For(d) => d,
     }
 }
 

@@ -170,6 +170,8 @@ pub struct Client {
     contact: Mutex<Contact>,
     /// The server's lease (NFSv4.1), as it said at mount time.
     lease: Option<Duration>,
+    /// How long names and attributes may be cached (the pool's `cache`).
+    cache: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -367,6 +369,7 @@ impl Client {
                 lapses: 0,
             }),
             lease,
+            cache: opts.cache,
         });
         // The export's root must answer before the pool counts as started.
         client.getattr(&client.root)?;
@@ -396,6 +399,11 @@ impl Client {
         if sent > c.at {
             c.at = sent;
         }
+    }
+
+    /// How long the kernel may cache names and attributes of the export.
+    pub fn cache_time(&self) -> Duration {
+        self.cache
     }
 
     /// The server's lease (NFSv4.1); `None` without one (NFSv3).

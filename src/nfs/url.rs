@@ -23,6 +23,8 @@ pub struct Options {
     /// The NFSv4.1 client owner: the same daemon is the same client to the
     /// server across restarts, and two daemons are two clients.
     pub client_owner: Option<String>,
+    /// How long names and attributes may be cached (the pool's `cache`).
+    pub cache: Duration,
 }
 
 /// What a definition without `version` tries, best first.
@@ -102,6 +104,7 @@ mod tests {
             mount_port: None,
             timeout: DEFAULT_TIMEOUT,
             client_owner: None,
+            cache: Duration::from_secs(1),
         }
     }
 

@@ -99,6 +99,9 @@ pub enum Cache {
     Backing,
     /// Control files and pool directories: never cache.
     Never,
+    /// Objects of a store other clients change too: cache this long
+    /// (`Store::cache_time`).
+    For(std::time::Duration),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -393,6 +396,11 @@ pub trait Store: Send + Sync + Debug {
     /// NFSv4.1 pool. `None`: locks go to `lock_file` or, without one, hold
     /// on this host only.
     fn remote_locks(&self, _obj: &Obj, _path: &str) -> Option<Result<Arc<dyn RemoteLocks>>> {
+        None
+    }
+    /// How long the kernel may cache names and attributes of the store's
+    /// objects; `None`: briefly (`Cache::Backing`).
+    fn cache_time(&self) -> Option<std::time::Duration> {
         None
     }
     /// What `info` says of the pool's locks, where it is worth saying.

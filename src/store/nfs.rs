@@ -446,6 +446,11 @@ impl Store for NfsStore {
         Some(Ok(l))
     }
 
+    /// Other hosts change the export too: what they did shows within this.
+    fn cache_time(&self) -> Option<std::time::Duration> {
+        Some(self.client.cache_time())
+    }
+
     fn lock_state(&self) -> Option<String> {
         let Some(lease) = self.client.lease() else {
             return Some(format!(
