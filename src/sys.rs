@@ -313,3 +313,10 @@ pub fn take_inherited(fd: i32) -> crate::error::Result<OwnedFd> {
     // owns it: the keeper passed it for this process to own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// `flock(2)` (nix's `Flock` owns the descriptor; poolfs keeps its own).
+pub fn flock(fd: BorrowedFd<'_>, op: i32) -> nix::Result<()> {
+    // SAFETY: flock on a borrowed, open descriptor touches no memory.
+    let r = unsafe { libc::flock(fd.as_raw_fd(), op) };
+    cvt(r as isize).map(drop)
+}

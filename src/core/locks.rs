@@ -20,7 +20,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use nix::errno::Errno;
@@ -85,13 +85,13 @@ fn flock_of(r: Range) -> Result<libc::flock> {
     if r.end < r.start {
         return Err(einval());
     }
-    // SAFETY: `flock` is plain data; all-zero is a valid value.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = r.typ as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = start;
-    fl.l_len = len;
-    Ok(fl)
+    Ok(libc::flock {
+        l_type: r.typ as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: start,
+        l_len: len,
+        l_pid: 0,
+    })
 }
 
 fn einval() -> Error {
@@ -101,18 +101,15 @@ fn einval() -> Error {
     }
 }
 
-/// `fcntl(fd, cmd, &fl)` for the OFD lock commands.
-fn ofd(file: &File, cmd: libc::c_int, fl: &mut libc::flock) -> Result<()> {
-    // SAFETY: `fl` is a valid, exclusive `struct flock` for the call; the
-    // descriptor is open for as long as `file` lives.
-    let r = unsafe { libc::fcntl(file.as_raw_fd(), cmd, fl as *mut libc::flock) };
-    if r < 0 {
-        return Err(Error::Os {
-            op: "lock",
-            errno: Errno::last(),
-        });
-    }
-    Ok(())
+/// `F_OFD_SETLK` (`get`: `F_OFD_GETLK`, which fills `fl` in).
+fn ofd(file: &File, get: bool, fl: &mut libc::flock) -> Result<()> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    let arg = if get {
+        FcntlArg::F_OFD_GETLK(fl)
+    } else {
+        FcntlArg::F_OFD_SETLK(fl)
+    };
+    fcntl(file, arg).map(drop).map_err(Error::os("lock"))
 }
 
 /// `flock(fd, op | LOCK_NB)` for a BSD lock of type `typ`.
@@ -122,16 +119,10 @@ fn bsd(file: &File, typ: i32) -> Result<()> {
         libc::F_WRLCK => libc::LOCK_EX,
         _ => libc::LOCK_UN,
     };
-    // SAFETY: flock on an open descriptor touches no memory.
-    let r = unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) };
-    if r < 0 {
-        let errno = match Errno::last() {
-            Errno::EWOULDBLOCK => Errno::EAGAIN,
-            e => e,
-        };
-        return Err(Error::Os { op: "lock", errno });
-    }
-    Ok(())
+    crate::sys::flock(file.as_fd(), op | libc::LOCK_NB).map_err(|e| Error::Os {
+        op: "lock",
+        errno: if e == Errno::EWOULDBLOCK { Errno::EAGAIN } else { e },
+    })
 }
 
 impl Locks {
@@ -178,7 +169,7 @@ impl Locks {
         match self.target_of(owner, fh, pid, open)? {
             Target::Remote(rl) => rl.set(owner.1, owner.2, r),
             Target::Ofd(f) if owner.2 => bsd(&f, r.typ),
-            Target::Ofd(f) => ofd(&f, libc::F_OFD_SETLK, &mut flock_of(r)?),
+            Target::Ofd(f) => ofd(&f, false, &mut flock_of(r)?),
         }
     }
 
@@ -205,7 +196,7 @@ impl Locks {
             }
         };
         let mut fl = flock_of(r)?;
-        ofd(&f, libc::F_OFD_GETLK, &mut fl)?;
+        ofd(&f, true, &mut fl)?;
         let found = fl;
         if i32::from(fl.l_type) == libc::F_UNLCK {
             return Ok(None);
@@ -242,7 +233,7 @@ impl Locks {
             }
             let mut probe = fl;
             probe.l_pid = 0;
-            if ofd(file, libc::F_OFD_GETLK, &mut probe).is_ok()
+            if ofd(file, true, &mut probe).is_ok()
                 && i32::from(probe.l_type) == libc::F_UNLCK
             {
                 return h.pid;
