@@ -19,7 +19,8 @@ packages=(
     libacl1-dev acl                 # pjdfstest build (exacl) and ACL tools
     attr                            # getfattr/setfattr
     e2fsprogs xfsprogs btrfs-progs  # mkfs for fs pools
-    util-linux                      # losetup, mount, fallocate, findmnt
+    util-linux                      # losetup, mount, fallocate, findmnt, flock, nsenter
+    iproute2                        # ip netns: hosts of the shared-pool tests
     fdisk                           # sfdisk: a partition table in the fs pool tests
     fio                             # I/O load
     bindfs mergerfs fuse3           # FUSE comparison mounts, fusermount3
