@@ -454,7 +454,7 @@ impl Store for NfsStore {
     fn lock_state(&self) -> Option<String> {
         let Some(lease) = self.client.lease() else {
             return Some(format!(
-                "this host only: NFS {} has no locks (no NLM)",
+                "this host only: poolfs takes NFS locks over NFSv4.1 and 4.2, this pool speaks NFS {}",
                 self.client.version()
             ));
         };
