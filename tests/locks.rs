@@ -332,3 +332,46 @@ fn qemu_image_locking_holds_through_poolfs() {
     eventually("qemu's locks outlived it", || io(&m).status.success());
     assert!(io(&b).status.success());
 }
+
+/// A lock another process took while no server ran (the keeper held back
+/// with SIGSTOP after the server died) cannot be taken again: the pool's
+/// `last_error` says so, and the other process keeps it.
+#[test]
+fn a_lock_taken_while_no_server_ran_is_reported_lost() {
+    require_mount!();
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let fx = Fixture::new();
+    let (m, b) = (fx.pool("default").join("l.img"), fx.backing().join("l.img"));
+    fs::write(&m, vec![0u8; 4096]).unwrap();
+    let held = rw(&m);
+    lock(&held, 0, 10, libc::F_WRLCK, true, false).unwrap();
+    let keeper = Pid::from_raw(
+        fs::read_to_string(fx.state.join("keeper.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap(),
+    );
+    let server = Pid::from_raw(fx.server_pid());
+    kill(keeper, Signal::SIGSTOP).unwrap();
+    kill(server, Signal::SIGKILL).unwrap();
+    let outside = rw(&b);
+    eventually("the dead server's lock gone", || {
+        lock(&outside, 0, 10, libc::F_WRLCK, true, false).is_ok()
+    });
+    kill(keeper, Signal::SIGCONT).unwrap();
+    fx.wait_new_server(server.as_raw());
+    assert!(
+        fx.info("default", "last_error")
+            .contains("could not be taken again"),
+        "{}",
+        fx.read("default/info")
+    );
+    assert_eq!(
+        lock(&rw(&m), 0, 1, libc::F_WRLCK, true, false),
+        Err(libc::EAGAIN),
+        "the other process lost its lock"
+    );
+    drop(held);
+}

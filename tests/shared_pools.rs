@@ -381,3 +381,52 @@ fn a_host_cut_off_longer_than_its_lease_is_fenced() {
     });
     again.write_all_at(&pattern(4096, 5), 0).unwrap();
 }
+
+/// Host A's server dies holding a lock, and no successor comes before the
+/// lease runs out (the keeper held back with SIGSTOP): host B takes the
+/// lock; A's successor cannot take it again, so A's I/O on the volume is
+/// fenced (EIO) while B writes on.
+#[test]
+fn a_lock_another_host_took_during_a_restart_fences_the_volume() {
+    require_mount!();
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let Some(c) = cluster(2) else { return };
+    let (a, b) = (&c.hosts[0], &c.hosts[1]);
+    let (on_a, on_b) = (
+        a.pool("shared").join("r.img"),
+        b.pool("shared").join("r.img"),
+    );
+    fs::write(&on_a, vec![0u8; 1 << 20]).unwrap();
+    within("the volume on B", Duration::from_secs(5), || on_b.exists());
+    let fa = rw(&on_a);
+    ofd_lock(&fa, 0, 0, libc::F_WRLCK).unwrap();
+    let keeper = Pid::from_raw(
+        fs::read_to_string(a.state.join("keeper.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap(),
+    );
+    let server = a.server_pid();
+    kill(keeper, Signal::SIGSTOP).unwrap();
+    kill(Pid::from_raw(server), Signal::SIGKILL).unwrap();
+    let fb = rw(&on_b);
+    let took = within(
+        "B taking the lock of a dead server",
+        Duration::from_secs(40),
+        || ofd_lock(&fb, 0, 0, libc::F_WRLCK).is_ok(),
+    );
+    eprintln!("lock free on B {took:?} after A's server died");
+    kill(keeper, Signal::SIGCONT).unwrap();
+    a.wait_new_server(server);
+    let err = fa.write_all_at(b"late", 0).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    assert!(
+        a.read("shared/info").contains("locks: lost"),
+        "{}",
+        a.read("shared/info")
+    );
+    fb.write_all_at(b"mine", 0).unwrap();
+    fb.sync_all().unwrap();
+}

@@ -12,6 +12,25 @@ use crate::journal::LockOp;
 use crate::store::LockRange as Range;
 
 impl PoolFs {
+    /// A lock held before a restart that could not be taken again: said in
+    /// the log and the pool's `last_error`; where a server keeps the locks,
+    /// the volume's I/O stops until it is closed (another host may write it).
+    fn lock_lost(&self, ino: u64, fh: u64, owner: Owner, e: &Error) {
+        let msg = format!(
+            "a lock held before the server restarted could not be taken again ({e}): another process took it meanwhile"
+        );
+        tracing::error!(ino, "{msg}");
+        if let Ok(h) = self.handles.get(fh, ino)
+            && let OpenKind::Volume { node, .. } = &h.kind
+        {
+            node.pool
+                .record_error(&format!("'{}': {msg}", node.path.read()));
+        }
+        if let Some(r) = self.locks.remote(owner) {
+            r.lost();
+        }
+    }
+
     /// Where a new lock owner of node `ino` opened as `fh` keeps its
     /// locks: the store's server, or a new open file description on the
     /// volume's backing object, or else on the node's memfd (locks then
@@ -117,10 +136,7 @@ impl PoolFs {
                     typ: op.typ,
                 };
                 if let Err(e) = self.take_lock(ino, op.fh, (owner, 0), bsd, r, false) {
-                    tracing::error!(
-                        ino,
-                        "a lock held before the server restarted could not be taken again ({e}): another process took it meanwhile"
-                    );
+                    self.lock_lost(ino, op.fh, (ino, owner, bsd), &e);
                 }
             }
         }

@@ -121,7 +121,11 @@ fn bsd(file: &File, typ: i32) -> Result<()> {
     };
     crate::sys::flock(file.as_fd(), op | libc::LOCK_NB).map_err(|e| Error::Os {
         op: "lock",
-        errno: if e == Errno::EWOULDBLOCK { Errno::EAGAIN } else { e },
+        errno: if e == Errno::EWOULDBLOCK {
+            Errno::EAGAIN
+        } else {
+            e
+        },
     })
 }
 
@@ -233,13 +237,19 @@ impl Locks {
             }
             let mut probe = fl;
             probe.l_pid = 0;
-            if ofd(file, true, &mut probe).is_ok()
-                && i32::from(probe.l_type) == libc::F_UNLCK
-            {
+            if ofd(file, true, &mut probe).is_ok() && i32::from(probe.l_type) == libc::F_UNLCK {
                 return h.pid;
             }
         }
         0
+    }
+
+    /// The server that keeps `owner`'s locks, if a server does.
+    pub fn remote(&self, owner: Owner) -> Option<Arc<dyn RemoteLocks>> {
+        match &self.held.lock().get(&owner)?.target {
+            Target::Remote(r) => Some(r.clone()),
+            Target::Ofd(_) => None,
+        }
     }
 
     /// `close(2)` by a POSIX owner: its locks on `ino` go.

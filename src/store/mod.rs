@@ -506,6 +506,10 @@ pub trait RemoteLocks: Send + Sync + Debug {
     fn free(&self, owner: u64, r: LockRange) -> Result<bool>;
     /// Every lock of `owner` goes (its close).
     fn drop_owner(&self, owner: u64, bsd: bool);
+    /// Locks held here before a restart could not be taken again: another
+    /// client has them now, so I/O on the volume must stop (fencing) until
+    /// it is closed.
+    fn lost(&self);
 }
 
 /// Takes a store's notes for a successor server (see `Store::set_notes`).

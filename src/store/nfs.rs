@@ -579,6 +579,9 @@ impl NfsLocks {
     /// `Err(EIO)` once the locks held here may be another host's.
     fn check(&self) -> Result<()> {
         let mut st = self.state.lock();
+        if st.lost {
+            return Err(lost_locks(self.client.server()));
+        }
         if st.owners.is_empty() {
             return Ok(());
         }
@@ -647,6 +650,10 @@ impl RemoteLocks for NfsLocks {
             offset,
             length,
         )
+    }
+
+    fn lost(&self) {
+        self.state.lock().lost = true;
     }
 
     fn drop_owner(&self, owner: u64, bsd: bool) {
