@@ -152,11 +152,12 @@ fn qemu_image_lock_refuses_second_writer() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until qemu holds its image locks (OFD locks, listed in
-    // /proc/locks under the volume's inode) before probing: a probing writer
-    // that ran first would take the lock itself and make qemu fail to start.
+    // Wait until qemu holds its image locks before probing: a probing
+    // writer that ran first would take the lock itself and make qemu fail
+    // to start. poolfs takes them as OFD locks on the backing file
+    // (tests/locks.rs), so /proc/locks lists them under its inode.
     use std::os::unix::fs::MetadataExt;
-    let ino = fs::metadata(&img).unwrap().ino();
+    let ino = fs::metadata(fx.backing().join("locked.qcow2")).unwrap().ino();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Ok(Some(st)) = vm.try_wait() {
