@@ -157,7 +157,9 @@ fn qemu_image_lock_refuses_second_writer() {
     // to start. poolfs takes them as OFD locks on the backing file
     // (tests/locks.rs), so /proc/locks lists them under its inode.
     use std::os::unix::fs::MetadataExt;
-    let ino = fs::metadata(fx.backing().join("locked.qcow2")).unwrap().ino();
+    let ino = fs::metadata(fx.backing().join("locked.qcow2"))
+        .unwrap()
+        .ino();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Ok(Some(st)) = vm.try_wait() {

@@ -522,6 +522,14 @@ impl Filesystem for FuseAdapter {
         {
             tracing::info!("kernel without FUSE_HANDLE_KILLPRIV_V2: writes cost a getxattr each");
         }
+        // Asynchronous direct I/O (libaio, io_uring, qemu's aio=native) is
+        // sent as it is submitted instead of one request at a time: without
+        // it a QD16 O_DIRECT reader is served at QD1.
+        if config.add_capabilities(InitFlags::FUSE_ASYNC_DIO).is_err() {
+            tracing::info!(
+                "kernel without FUSE_ASYNC_DIO: asynchronous direct I/O is served one request at a time"
+            );
+        }
         // Locks are served here, on the backing files (`core::locks`): they
         // then hold against processes using the backing files directly.
         for cap in [InitFlags::FUSE_POSIX_LOCKS, InitFlags::FUSE_FLOCK_LOCKS] {
