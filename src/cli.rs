@@ -67,8 +67,10 @@ pub enum Command {
     },
     /// List pools (running ones; --all for every pool).
     PoolList {
+        /// Inactive pools too.
         #[arg(long)]
         all: bool,
+        /// More columns: persistent, capacity, allocation, available.
         #[arg(long)]
         details: bool,
         #[command(flatten)]
@@ -76,6 +78,7 @@ pub enum Command {
     },
     /// Show a pool's facts.
     PoolInfo {
+        /// The pool's name.
         pool: String,
         /// Sizes in bytes instead of human units.
         #[arg(long)]
@@ -85,6 +88,7 @@ pub enum Command {
     },
     /// Define a new pool (mkdir, then write its config).
     PoolDefineAs {
+        /// The new pool's name.
         name: String,
         /// dir, fs, netfs or block.
         #[arg(value_name = "TYPE")]
@@ -105,6 +109,7 @@ pub enum Command {
     },
     /// Prepare a pool's storage (create its target, make its filesystem).
     PoolBuild {
+        /// The pool's name.
         pool: String,
         /// Also over an existing filesystem signature.
         #[arg(long)]
@@ -114,6 +119,7 @@ pub enum Command {
     },
     /// Start a pool.
     PoolStart {
+        /// The pool's name.
         pool: String,
         #[command(flatten)]
         tree: Tree,
@@ -121,13 +127,16 @@ pub enum Command {
     /// Stop a pool (virsh pool-destroy); its data stays.
     #[command(alias = "pool-destroy")]
     PoolStop {
+        /// The pool's name.
         pool: String,
         #[command(flatten)]
         tree: Tree,
     },
     /// Mark a pool to start with the daemon (or not, with --disable).
     PoolAutostart {
+        /// The pool's name.
         pool: String,
+        /// Do not start it with the daemon.
         #[arg(long)]
         disable: bool,
         #[command(flatten)]
@@ -135,19 +144,23 @@ pub enum Command {
     },
     /// Rescan a pool.
     PoolRefresh {
+        /// The pool's name.
         pool: String,
         #[command(flatten)]
         tree: Tree,
     },
     /// Forget an inactive pool's definition; its data stays.
     PoolUndefine {
+        /// The pool's name.
         pool: String,
         #[command(flatten)]
         tree: Tree,
     },
     /// List a pool's volumes.
     VolList {
+        /// The pool's name.
         pool: String,
+        /// More columns: type, capacity, allocation.
         #[arg(long)]
         details: bool,
         #[command(flatten)]
@@ -155,9 +168,12 @@ pub enum Command {
     },
     /// Show a volume's facts.
     VolInfo {
+        /// The volume's name (its path in the pool).
         vol: String,
+        /// The pool the volume is in.
         #[arg(long)]
         pool: String,
+        /// Sizes in bytes instead of human units.
         #[arg(long)]
         bytes: bool,
         #[command(flatten)]
@@ -165,8 +181,11 @@ pub enum Command {
     },
     /// Create a volume: sparse unless --allocation says otherwise.
     VolCreateAs {
+        /// The pool's name.
         pool: String,
+        /// The new volume's name.
         name: String,
+        /// Virtual size: bytes or a number with a unit (K, M, G, T: powers of 1024; KB, MB, GB: powers of 1000).
         #[arg(value_parser = size_arg)]
         capacity: u64,
         /// Bytes to allocate up front (raw volumes).
@@ -180,8 +199,11 @@ pub enum Command {
     },
     /// Copy a volume within its pool, keeping holes (copy_file_range next to the data).
     VolClone {
+        /// The volume's name (its path in the pool).
         vol: String,
+        /// The copy's name.
         newname: String,
+        /// The pool the volume is in.
         #[arg(long)]
         pool: String,
         #[command(flatten)]
@@ -189,10 +211,12 @@ pub enum Command {
     },
     /// Change a volume's capacity (qcow2: its virtual size).
     VolResize {
+        /// The volume's name (its path in the pool).
         vol: String,
         /// New capacity, or the change with --delta.
         #[arg(allow_hyphen_values = true)]
         capacity: String,
+        /// The pool the volume is in.
         #[arg(long)]
         pool: String,
         /// CAPACITY is added to (or, negative, taken from) the current one.
@@ -209,9 +233,12 @@ pub enum Command {
     },
     /// Wipe a volume so no old byte can be read back.
     VolWipe {
+        /// The volume's name (its path in the pool).
         vol: String,
+        /// The pool the volume is in.
         #[arg(long)]
         pool: String,
+        /// zero, trim or random (as virsh vol-wipe, of these).
         #[arg(long, default_value = "zero", value_parser = wipe_arg)]
         algorithm: WipeAlgorithm,
         #[command(flatten)]
@@ -219,8 +246,11 @@ pub enum Command {
     },
     /// Copy a local file into a volume.
     VolUpload {
+        /// The volume's name (its path in the pool).
         vol: String,
+        /// The local file to read.
         file: PathBuf,
+        /// The pool the volume is in.
         #[arg(long)]
         pool: String,
         /// Keep the holes of FILE.
@@ -231,8 +261,11 @@ pub enum Command {
     },
     /// Copy a volume into a local file.
     VolDownload {
+        /// The volume's name (its path in the pool).
         vol: String,
+        /// The local file to write (made or replaced).
         file: PathBuf,
+        /// The pool the volume is in.
         #[arg(long)]
         pool: String,
         /// Keep the volume's holes in FILE.
@@ -243,14 +276,19 @@ pub enum Command {
     },
     /// Delete a volume.
     VolDelete {
+        /// The volume's name (its path in the pool).
         vol: String,
+        /// The pool the volume is in.
         #[arg(long)]
         pool: String,
         #[command(flatten)]
         tree: Tree,
     },
     /// Print shell completions.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     /// Print the man page (roff).
     Man,
 }
@@ -314,4 +352,29 @@ pub struct NfsArgs {
     /// Seconds before an unanswered NFS request fails with EIO (netfs).
     #[arg(long)]
     pub timeout: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `poolfs VERB --help` explains every positional argument (and every
+    /// shown flag): a bare `<POOL>` says nothing to a new user.
+    #[test]
+    fn every_argument_has_help() {
+        let cli = super::Cli::command();
+        let mut bare = Vec::new();
+        for verb in cli.get_subcommands() {
+            for arg in verb.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() {
+                    bare.push(format!("{} {id}", verb.get_name()));
+                }
+            }
+        }
+        assert!(bare.is_empty(), "arguments without help: {bare:?}");
+    }
 }
