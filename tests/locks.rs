@@ -15,50 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Fixture;
-
-/// A write lock on bytes [start, start+len) of `f`: OFD (`ofd`) or POSIX,
-/// waiting or not. Returns the errno on failure.
-fn lock(f: &fs::File, start: i64, len: i64, typ: i32, ofd: bool, wait: bool) -> Result<(), i32> {
-    // SAFETY: plain data, all-zero is valid.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = typ as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = start;
-    fl.l_len = len;
-    let cmd = match (ofd, wait) {
-        (true, false) => libc::F_OFD_SETLK,
-        (true, true) => libc::F_OFD_SETLKW,
-        (false, false) => libc::F_SETLK,
-        (false, true) => libc::F_SETLKW,
-    };
-    // SAFETY: a valid flock for the call on an open descriptor.
-    let r = unsafe { libc::fcntl(f.as_raw_fd(), cmd, &mut fl as *mut libc::flock) };
-    if r < 0 {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-    } else {
-        Ok(())
-    }
-}
-
-/// `F_OFD_GETLK`: the type of the lock in the way, or `F_UNLCK`.
-fn test_lock(f: &fs::File, start: i64, len: i64) -> i32 {
-    // SAFETY: as above.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = libc::F_WRLCK as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = start;
-    fl.l_len = len;
-    // SAFETY: as above.
-    let r = unsafe {
-        libc::fcntl(
-            f.as_raw_fd(),
-            libc::F_OFD_GETLK,
-            &mut fl as *mut libc::flock,
-        )
-    };
-    assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
-    i32::from(fl.l_type)
-}
+use common::locks::{flock_n, lock, rw, test_lock};
 
 /// Waits up to 5 s for `cond`: the kernel sends a file's RELEASE, which
 /// frees its OFD and BSD locks, just after close(2) returns.
@@ -68,26 +25,6 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(t.elapsed() < Duration::from_secs(5), "{what}");
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn rw(p: &Path) -> fs::File {
-    fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(p)
-        .unwrap()
-}
-
-/// `flock -n` on `p`: true when it got the lock.
-fn flock_n(p: &Path, shared: bool) -> bool {
-    Command::new("flock")
-        .arg("-n")
-        .arg(if shared { "-s" } else { "-x" })
-        .arg(p)
-        .arg("true")
-        .status()
-        .unwrap()
-        .success()
 }
 
 #[test]

@@ -15,6 +15,7 @@ use std::fs;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
+use common::locks::{flock_n, ofd_lock, rw};
 use common::{Fixture, have_tool};
 use ganesha::Ganesha;
 use netns::Net;
@@ -112,48 +113,6 @@ fn volumes_made_or_resized_on_one_host_show_on_the_other() {
     assert!(c.srv.export.exists() && !c.net.hosts.is_empty());
 }
 
-/// An OFD write lock on bytes [start, start+len) of `f`, not waiting.
-fn ofd_lock(f: &fs::File, start: i64, len: i64, typ: i32) -> Result<(), i32> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: plain data, all-zero is valid.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = typ as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = start;
-    fl.l_len = len;
-    // SAFETY: a valid flock for the call on an open descriptor.
-    let r = unsafe {
-        libc::fcntl(
-            f.as_raw_fd(),
-            libc::F_OFD_SETLK,
-            &mut fl as *mut libc::flock,
-        )
-    };
-    if r < 0 {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-    } else {
-        Ok(())
-    }
-}
-
-fn rw(p: &std::path::Path) -> fs::File {
-    fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(p)
-        .unwrap()
-}
-
-fn flock_n(p: &std::path::Path) -> bool {
-    std::process::Command::new("flock")
-        .args(["-n", "-x"])
-        .arg(p)
-        .arg("true")
-        .status()
-        .unwrap()
-        .success()
-}
-
 #[test]
 fn locks_hold_across_hosts() {
     require_mount!();
@@ -207,14 +166,14 @@ fn locks_hold_across_hosts() {
         .spawn()
         .unwrap();
     within("flock(1) on A holds", Duration::from_secs(5), || {
-        !flock_n(&on_b)
+        !flock_n(&on_b, false)
     });
     holder.kill().unwrap();
     holder.wait().unwrap();
     within(
         "B's flock once A's holder is gone",
         Duration::from_secs(5),
-        || flock_n(&on_b),
+        || flock_n(&on_b, false),
     );
 }
 
