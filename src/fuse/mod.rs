@@ -63,6 +63,66 @@ enum Registered {
     Raw(u32),
 }
 
+/// One lock request (see `FuseAdapter::lock`): answered at once, or, when
+/// it may wait for another owner's lock, by a thread of its own that tries
+/// again until the lock is free, the process that asked is gone (`EINTR`),
+/// or the request fails otherwise.
+#[allow(clippy::too_many_arguments)]
+fn lock_attempt(
+    core: &Arc<PoolFs>,
+    ino: u64,
+    fh: u64,
+    owner: (u64, u32),
+    bsd: bool,
+    r: Range,
+    sleep: bool,
+    pid: u32,
+    reply: ReplyEmpty,
+) {
+    let first = core.setlk(ino, fh, owner, bsd, r);
+    if !sleep || !is_errno(&first, libc::EAGAIN) {
+        // A lock in the way is an answer, not a failure worth a log line.
+        return match first {
+            Ok(()) => reply.ok(),
+            Err(_) if is_errno(&first, libc::EAGAIN) => reply.error(Errno::EAGAIN),
+            Err(e) => reply.error(fail(core, "setlk", ino, &e)),
+        };
+    }
+    let core = core.clone();
+    let reply = Arc::new(Mutex::new(Some(reply)));
+    let answer = reply.clone();
+    let waiter = move || {
+        let mut pause = Duration::from_millis(1);
+        let result = loop {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(LOCK_RETRY);
+            let r = core.setlk(ino, fh, owner, bsd, r);
+            if !is_errno(&r, libc::EAGAIN) {
+                break r.map_err(|e| fail(&core, "setlk", ino, &e));
+            }
+            let asker = nix::unistd::Pid::from_raw(pid as i32);
+            if pid != 0 && nix::sys::signal::kill(asker, None) == Err(nix::errno::Errno::ESRCH) {
+                break Err(Errno::EINTR);
+            }
+        };
+        if let Some(reply) = answer.lock().take() {
+            match result {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("lock-wait".into())
+        .spawn(waiter)
+    {
+        tracing::error!("cannot start a thread to wait for a lock: {e}");
+        if let Some(reply) = reply.lock().take() {
+            reply.error(Errno::ENOLCK);
+        }
+    }
+}
+
 /// Longest pause between two tries of a lock request that waits.
 const LOCK_RETRY: Duration = Duration::from_millis(50);
 
@@ -144,10 +204,10 @@ impl FuseAdapter {
         }
     }
 
-    /// A lock request (`setlk`, `flock`). One that may wait (`F_SETLKW`,
-    /// `flock` without `LOCK_NB`) never holds a worker: a thread of its own
-    /// tries again until the lock is free, the process that asked is gone
-    /// (`EINTR`), or the request fails otherwise.
+    /// A lock request (`setlk`, `flock`). One kept by an NFS server is
+    /// served off the workers (it may wait on the server); one that may wait
+    /// for another owner (`F_SETLKW`, `flock` without `LOCK_NB`) never holds
+    /// a worker either (`lock_attempt`).
     #[allow(clippy::too_many_arguments)]
     fn lock(
         &self,
@@ -160,48 +220,12 @@ impl FuseAdapter {
         sleep: bool,
         reply: ReplyEmpty,
     ) {
-        let first = self.core.setlk(ino, fh, owner, bsd, r);
-        if !sleep || !is_errno(&first, libc::EAGAIN) {
-            // A lock in the way is an answer, not a failure worth a log line.
-            return match first {
-                Ok(()) => reply.ok(),
-                Err(_) if is_errno(&first, libc::EAGAIN) => reply.error(Errno::EAGAIN),
-                Err(e) => reply.error(self.fail("setlk", ino, &e)),
-            };
-        }
         let (core, pid) = (self.core.clone(), req.pid());
-        let reply = std::sync::Arc::new(Mutex::new(Some(reply)));
-        let answer = reply.clone();
-        let waiter = move || {
-            let mut pause = Duration::from_millis(1);
-            let result = loop {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(LOCK_RETRY);
-                let r = core.setlk(ino, fh, owner, bsd, r);
-                if !is_errno(&r, libc::EAGAIN) {
-                    break r.map_err(|e| fail(&core, "setlk", ino, &e));
-                }
-                let asker = nix::unistd::Pid::from_raw(pid as i32);
-                if pid != 0 && nix::sys::signal::kill(asker, None) == Err(nix::errno::Errno::ESRCH)
-                {
-                    break Err(Errno::EINTR);
-                }
-            };
-            if let Some(reply) = answer.lock().take() {
-                match result {
-                    Ok(()) => reply.ok(),
-                    Err(e) => reply.error(e),
-                }
-            }
-        };
-        if let Err(e) = std::thread::Builder::new()
-            .name("lock-wait".into())
-            .spawn(waiter)
-        {
-            tracing::error!("cannot start a thread to wait for a lock: {e}");
-            if let Some(reply) = reply.lock().take() {
-                reply.error(Errno::ENOLCK);
-            }
+        let attempt = move || lock_attempt(&core, ino, fh, owner, bsd, r, sleep, pid, reply);
+        if self.core.handle_may_block(fh) {
+            self.offload.run(attempt);
+        } else {
+            attempt();
         }
     }
 
@@ -574,10 +598,17 @@ impl Filesystem for FuseAdapter {
         reply: ReplyLock,
     ) {
         let r = Range { start, end, typ };
-        match self.core.getlk(ino.0, fh.0, lock_owner.0, r) {
+        let core = self.core.clone();
+        let test = move || match core.getlk(ino.0, fh.0, lock_owner.0, r) {
             Ok(Some(c)) => reply.locked(c.range.start, c.range.end, c.range.typ, c.pid),
             Ok(None) => reply.locked(start, end, libc::F_UNLCK, 0),
-            Err(e) => reply.error(self.fail("getlk", ino.0, &e)),
+            Err(e) => reply.error(fail(&core, "getlk", ino.0, &e)),
+        };
+        // An NFS server's LOCKT may wait on the server: not on a worker.
+        if self.core.handle_may_block(fh.0) {
+            self.offload.run(test);
+        } else {
+            test();
         }
     }
 
@@ -884,10 +915,20 @@ impl Filesystem for FuseAdapter {
         lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        self.core.flush_locks(ino.0, lock_owner.0);
-        match self.core.flush(ino.0, fh.0) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(self.fail("flush", ino.0, &e)),
+        let core = self.core.clone();
+        let close = move || {
+            // The owner's POSIX locks go before close(2) returns.
+            core.flush_locks(ino.0, lock_owner.0);
+            match core.flush(ino.0, fh.0) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(fail(&core, "flush", ino.0, &e)),
+            }
+        };
+        // Unlocking on an NFS server may wait on it: not on a worker.
+        if self.core.handle_may_block(fh.0) {
+            self.offload.run(close);
+        } else {
+            close();
         }
     }
 
