@@ -439,6 +439,22 @@ impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
     /// when exec failed; the keeper then goes on as it was.
     fn exec(&self, binary: &Path, server: Pid) -> Result<std::convert::Infallible> {
         use std::ffi::CString;
+        // An image that cannot go on as the keeper would end it, and the
+        // mount with it: ask the binary first (clap refuses an unknown
+        // `--keeper` before it looks at `--help`).
+        let takes_over = Command::new(binary)
+            .args(["mount", "/", "--keeper", "0,0,0,0", "--help"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !takes_over {
+            return Err(Error::Unsupported(format!(
+                "'{}' cannot take over a keeper (it has no --keeper)",
+                binary.display()
+            )));
+        }
         let kept = Kept {
             dev: self.dev.as_raw_fd(),
             journal: self.journal.as_raw_fd(),

@@ -433,6 +433,27 @@ fn upgrade_under_load_and_a_failed_upgrade_keeps_serving() {
     assert_eq!(exe(fx.server_pid()), new_bin);
     fx.crash_server();
     assert_eq!(exe(fx.server_pid()), new_bin);
+    // A binary that serves but cannot take over the keeper: the server is
+    // upgraded, the keeper stays as it is (and says so).
+    let no_keeper = fx.dir.path().join("poolfs-no-keeper");
+    fs::write(
+        &no_keeper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *--keeper*) exit 2;; esac\nexec {} \"$@\"\n",
+            new_bin.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(
+        &no_keeper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let up = upgrade(Some(no_keeper.to_str().unwrap()));
+    assert!(up.status.success(), "{up:?}\nlog:\n{}", fx.log());
+    let said = String::from_utf8_lossy(&up.stdout);
+    assert!(said.contains("the keeper keeps its binary"), "{said}");
+    assert_eq!(exe(keeper), new_bin, "the keeper changed");
     // A binary that cannot serve: refused with a sentence, and the tree is
     // served on (by the previous binary).
     let bad = upgrade(Some("/bin/false"));
