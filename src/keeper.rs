@@ -49,19 +49,24 @@ pub struct Inherited {
 impl std::str::FromStr for Inherited {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let v: Vec<&str> = s.split(',').collect();
-        let n = |i: usize| -> std::result::Result<i32, String> {
-            v.get(i)
-                .and_then(|x| x.parse().ok())
-                .ok_or_else(|| format!("bad --server value '{s}'"))
-        };
+        let [dev, journal, ready, log] = four_numbers(s, "--server")?;
         Ok(Inherited {
-            dev: n(0)?,
-            journal: n(1)?,
-            ready: n(2)?,
-            log_file: n(3)? == 1,
+            dev,
+            journal,
+            ready,
+            log_file: log == 1,
         })
     }
+}
+
+/// The four comma-separated numbers of a hidden `flag`'s value.
+fn four_numbers(s: &str, flag: &str) -> std::result::Result<[i32; 4], String> {
+    let bad = || format!("bad {flag} value '{s}'");
+    let v: Vec<i32> = s
+        .split(',')
+        .map(|x| x.parse().map_err(|_| bad()))
+        .collect::<std::result::Result<_, _>>()?;
+    v.try_into().map_err(|_| bad())
 }
 
 impl std::fmt::Display for Inherited {
@@ -91,19 +96,13 @@ pub struct Kept {
 impl std::str::FromStr for Kept {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let v: Vec<i32> = s
-            .split(',')
-            .map(|x| x.parse().map_err(|_| format!("bad --keeper value '{s}'")))
-            .collect::<std::result::Result<_, _>>()?;
-        match v[..] {
-            [dev, journal, server, answer] => Ok(Kept {
-                dev,
-                journal,
-                server,
-                answer: answer == 1,
-            }),
-            _ => Err(format!("bad --keeper value '{s}'")),
-        }
+        let [dev, journal, server, answer] = four_numbers(s, "--keeper")?;
+        Ok(Kept {
+            dev,
+            journal,
+            server,
+            answer: answer == 1,
+        })
     }
 }
 

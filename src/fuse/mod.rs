@@ -197,6 +197,17 @@ impl FuseAdapter {
         u & RESENT != 0 && self.started.contains(&(u & !RESENT))
     }
 
+    /// Runs `job`, the serving of a request on handle `fh`: off the worker
+    /// threads when the handle's requests may wait on a server (a userspace
+    /// NFS volume), else right here.
+    fn serve(&self, fh: u64, job: impl FnOnce() + Send + 'static) {
+        if self.core.handle_may_block(fh) {
+            self.offload.run(job);
+        } else {
+            job();
+        }
+    }
+
     /// Journals that `req` is about to change the tree.
     fn intent(&self, req: &Request) {
         if let Some(j) = self.core.journal() {
@@ -222,11 +233,7 @@ impl FuseAdapter {
     ) {
         let (core, pid) = (self.core.clone(), req.pid());
         let attempt = move || lock_attempt(&core, ino, fh, owner, bsd, r, sleep, pid, reply);
-        if self.core.handle_may_block(fh) {
-            self.offload.run(attempt);
-        } else {
-            attempt();
-        }
+        self.serve(fh, attempt);
     }
 
     /// A write to a control file: a request, applied once. It is journaled
@@ -605,11 +612,7 @@ impl Filesystem for FuseAdapter {
             Err(e) => reply.error(fail(&core, "getlk", ino.0, &e)),
         };
         // An NFS server's LOCKT may wait on the server: not on a worker.
-        if self.core.handle_may_block(fh.0) {
-            self.offload.run(test);
-        } else {
-            test();
-        }
+        self.serve(fh.0, test);
     }
 
     fn setlk(
@@ -865,11 +868,7 @@ impl Filesystem for FuseAdapter {
             Ok(d) => reply.data(&d),
             Err(e) => reply.error(fail(&core, "read", ino.0, &e)),
         };
-        if self.core.handle_may_block(fh.0) {
-            self.offload.run(job);
-        } else {
-            job();
-        }
+        self.serve(fh.0, job);
     }
 
     fn write(
@@ -925,11 +924,7 @@ impl Filesystem for FuseAdapter {
             }
         };
         // Unlocking on an NFS server may wait on it: not on a worker.
-        if self.core.handle_may_block(fh.0) {
-            self.offload.run(close);
-        } else {
-            close();
-        }
+        self.serve(fh.0, close);
     }
 
     fn release(
@@ -969,11 +964,7 @@ impl Filesystem for FuseAdapter {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail(&core, "fsync", ino.0, &e)),
         };
-        if self.core.handle_may_block(fh.0) {
-            self.offload.run(job);
-        } else {
-            job();
-        }
+        self.serve(fh.0, job);
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
