@@ -12,10 +12,11 @@ mod ganesha;
 mod netns;
 
 use std::fs;
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-use common::locks::{flock_n, ofd_lock, rw};
+use common::locks::{flock_n, ofd_lock, rw, test_lock};
 use common::{Fixture, have_tool};
 use ganesha::Ganesha;
 use netns::Net;
@@ -206,9 +207,26 @@ fn qemu_on_one_host_locks_out_the_other() {
         .arg(format!("file={},format=raw,if=virtio", on_a.display()))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // qemu-io on B must not run while A's qemu is still opening the image:
+    // B's short-lived locks would refuse A's qemu. Wait until A's qemu holds
+    // its lock bytes (100..300, seen from A's own mount).
+    let probe = rw(&on_a);
+    within(
+        "qemu on A holding the image",
+        Duration::from_secs(30),
+        || {
+            if let Ok(Some(_)) = qemu.try_wait() {
+                let mut err = String::new();
+                let _ = qemu.stderr.take().unwrap().read_to_string(&mut err);
+                panic!("qemu on A exited: {err}");
+            }
+            test_lock(&probe, 100, 200) != libc::F_UNLCK
+        },
+    );
+    drop(probe);
     let io = || {
         std::process::Command::new("qemu-io")
             .args(["-f", "raw", "-c", "write 0 4k"])
