@@ -179,25 +179,35 @@ pub enum Command {
         #[command(flatten)]
         tree: Tree,
     },
-    /// Create a volume: sparse unless --allocation says otherwise.
+    /// Create a volume: sparse unless --allocation says otherwise; with
+    /// --backing-vol, a qcow2 overlay of another volume of the pool.
     VolCreateAs {
         /// The pool's name.
         pool: String,
         /// The new volume's name.
         name: String,
         /// Virtual size: bytes or a number with a unit (K, M, G, T: powers of 1024; KB, MB, GB: powers of 1000).
-        #[arg(value_parser = size_arg)]
-        capacity: u64,
+        /// May be left out with --backing-vol: the backing volume's.
+        #[arg(value_parser = size_arg, required_unless_present = "backing_vol")]
+        capacity: Option<u64>,
         /// Bytes to allocate up front (raw volumes).
         #[arg(long, value_parser = size_arg)]
         allocation: Option<u64>,
-        /// raw or qcow2 (qcow2 needs qemu-img).
-        #[arg(long, default_value = "raw")]
-        format: String,
+        /// raw or qcow2 (qcow2 needs qemu-img) [default: raw, qcow2 with --backing-vol].
+        #[arg(long)]
+        format: Option<String>,
+        /// Make a qcow2 overlay of this volume of the same pool (its path in
+        /// the pool); the overlay records it relative to itself.
+        #[arg(long)]
+        backing_vol: Option<String>,
+        /// The backing volume's format [default: as its info says].
+        #[arg(long, requires = "backing_vol")]
+        backing_vol_format: Option<String>,
         #[command(flatten)]
         tree: Tree,
     },
-    /// Copy a volume within its pool, keeping holes (copy_file_range next to the data).
+    /// Copy a volume within its pool, keeping holes (copy_file_range next to
+    /// the data); a qcow2 overlay's copy stays an overlay of the same backing.
     VolClone {
         /// The volume's name (its path in the pool).
         vol: String,
@@ -206,6 +216,10 @@ pub enum Command {
         /// The pool the volume is in.
         #[arg(long)]
         pool: String,
+        /// Copy an overlay into a standalone qcow2 holding its whole chain
+        /// (as virsh vol-clone does).
+        #[arg(long)]
+        flatten: bool,
         #[command(flatten)]
         tree: Tree,
     },

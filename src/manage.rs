@@ -117,14 +117,35 @@ fn dispatch(cmd: &Command) -> Result<String> {
             capacity,
             allocation,
             format,
+            backing_vol,
+            backing_vol_format,
             tree,
-        } => vol_create_as(tree, pool, name, *capacity, *allocation, format),
+        } => match backing_vol {
+            Some(backing) => vol_create_overlay(
+                tree,
+                pool,
+                name,
+                *capacity,
+                format.as_deref(),
+                backing,
+                backing_vol_format.as_deref(),
+            ),
+            None => vol_create_as(
+                tree,
+                pool,
+                name,
+                capacity.unwrap_or_default(),
+                *allocation,
+                format.as_deref().unwrap_or("raw"),
+            ),
+        },
         VolClone {
             vol,
             newname,
             pool,
+            flatten,
             tree,
-        } => vol_clone(tree, pool, vol, newname),
+        } => vol_clone(tree, pool, vol, newname, *flatten),
         VolResize {
             vol,
             capacity,
@@ -552,7 +573,7 @@ fn vol_info(tree: &Tree, pool: &str, vol: &str, bytes: bool) -> Result<String> {
         if bytes { format!("{v} bytes") } else { v }
     };
     Ok(format!(
-        "{:<16}{}\n{:<16}file\n{:<16}{}\n{:<16}{}\n{:<16}{}\n{:<16}{}\n{:<16}{}\n",
+        "{:<16}{}\n{:<16}file\n{:<16}{}\n{:<16}{}\n{:<16}{}\n{:<16}{}\n{:<16}{}\n{:<16}{}\n",
         "Name:",
         get("name"),
         "Type:",
@@ -566,7 +587,22 @@ fn vol_info(tree: &Tree, pool: &str, vol: &str, bytes: bool) -> Result<String> {
         sz("physical"),
         "Backing:",
         get("backing"),
+        "Backing chain:",
+        get("backing-chain"),
     ))
+}
+
+/// Where a new volume `name` of `pool` goes: refused if the name is bad or taken.
+fn new_volume_path(tree: &Tree, pool: &str, name: &str) -> Result<PathBuf> {
+    let dir = pool_dir(tree, pool)?;
+    crate::config::check_name(name.rsplit('/').next().unwrap_or(name))?;
+    let path = dir.join(name);
+    if path.exists() {
+        return Err(Error::Exists(format!(
+            "storage volume '{name}' exists already"
+        )));
+    }
+    Ok(path)
 }
 
 fn vol_create_as(
@@ -577,14 +613,7 @@ fn vol_create_as(
     allocation: Option<u64>,
     format: &str,
 ) -> Result<String> {
-    let dir = pool_dir(tree, pool)?;
-    crate::config::check_name(name.rsplit('/').next().unwrap_or(name))?;
-    let path = dir.join(name);
-    if path.exists() {
-        return Err(Error::Exists(format!(
-            "storage volume '{name}' exists already"
-        )));
-    }
+    let path = new_volume_path(tree, pool, name)?;
     match format {
         "raw" => {
             let f = OpenOptions::new()
@@ -633,6 +662,55 @@ fn vol_create_as(
     Ok(format!("Vol {name} created"))
 }
 
+/// A volume's facts from its `info` file.
+fn vol_facts(tree: &Tree, pool: &str, vol: &str) -> Result<BTreeMap<String, String>> {
+    volume_path(tree, pool, vol)?;
+    read_kv(&pool_dir(tree, pool)?.join(VOL_DIR).join(vol).join("info"))
+}
+
+/// `vol-create-as --backing-vol`: a qcow2 overlay of another volume of the
+/// pool, naming it relative to itself (libvirt records an absolute path;
+/// a relative one stays valid wherever the pool is reached).
+fn vol_create_overlay(
+    tree: &Tree,
+    pool: &str,
+    name: &str,
+    capacity: Option<u64>,
+    format: Option<&str>,
+    backing: &str,
+    backing_format: Option<&str>,
+) -> Result<String> {
+    if let Some(f) = format.filter(|f| *f != "qcow2") {
+        return Err(Error::Invalid(format!(
+            "an overlay is a qcow2 volume, not {f}: leave out --format or say qcow2"
+        )));
+    }
+    let backing_format = match backing_format {
+        Some(f) => f.to_string(),
+        None => vol_facts(tree, pool, backing)?
+            .get("format")
+            .cloned()
+            .unwrap_or_else(|| "raw".into()),
+    };
+    volume_path(tree, pool, backing)?;
+    let path = new_volume_path(tree, pool, name)?;
+    let mut cmd = crate::cmd::Cmd::new("qemu-img")
+        .arg("create")
+        .arg("-q")
+        .arg("-f")
+        .arg("qcow2")
+        .arg("-b")
+        .arg(crate::volume::chain::relative(name, backing))
+        .arg("-F")
+        .arg(&backing_format)
+        .arg(&path);
+    if let Some(c) = capacity {
+        cmd = cmd.arg(c.to_string());
+    }
+    cmd.run()?;
+    Ok(format!("Vol {name} created"))
+}
+
 fn progress_bar(total: u64, what: &str) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
@@ -678,8 +756,27 @@ fn copy(src: &File, dst: &File, sparse: bool, what: &str) -> Result<u64> {
     Ok(n)
 }
 
-fn vol_clone(tree: &Tree, pool: &str, vol: &str, newname: &str) -> Result<String> {
+fn vol_clone(tree: &Tree, pool: &str, vol: &str, newname: &str, flatten: bool) -> Result<String> {
     let src_path = volume_path(tree, pool, vol)?;
+    let facts = vol_facts(tree, pool, vol)?;
+    let backing = facts.get("backing").filter(|b| *b != "-");
+    if flatten && backing.is_some() {
+        let dst_path = new_volume_path(tree, pool, newname)?;
+        crate::cmd::Cmd::new("qemu-img")
+            .arg("convert")
+            .arg("-q")
+            .arg("-f")
+            .arg("qcow2")
+            .arg("-O")
+            .arg("qcow2")
+            .arg(&src_path)
+            .arg(&dst_path)
+            .run()
+            .inspect_err(|_| {
+                let _ = fs::remove_file(&dst_path);
+            })?;
+        return Ok(format!("Vol {newname} cloned from {vol}"));
+    }
     let dst_path = pool_dir(tree, pool)?.join(newname);
     let src = File::open(&src_path)
         .map_err(|e| refused(tree, pool, &format!("clone volume '{vol}' of"), e))?;
@@ -699,12 +796,53 @@ fn vol_clone(tree: &Tree, pool: &str, vol: &str, newname: &str) -> Result<String
             }
             _ => refused(tree, pool, &format!("create volume '{newname}' in"), e),
         })?;
-    if let Err(e) = copy(&src, &dst, true, "clone") {
-        drop(dst);
+    let mut result = copy(&src, &dst, true, "clone").map(drop);
+    drop(dst);
+    // The copy names its backing as the source did: a relative name must
+    // lead to the same volume from the copy's directory.
+    let chain = facts.get("backing-chain").map(String::as_str);
+    if let (Ok(()), Some(b), Some(first)) = (&result, backing, chain.and_then(first_link)) {
+        let (from, to) = (parent_of(vol), parent_of(newname));
+        if !b.starts_with('/') && from != to {
+            result = crate::cmd::Cmd::new("qemu-img")
+                .arg("rebase")
+                .arg("-q")
+                .arg("-u")
+                .arg("-f")
+                .arg("qcow2")
+                .arg("-b")
+                .arg(crate::volume::chain::relative(newname, first))
+                .arg("-F")
+                .arg(backing_format(tree, pool, first))
+                .arg(&dst_path)
+                .run()
+                .map(drop);
+        }
+    }
+    if let Err(e) = result {
         let _ = fs::remove_file(&dst_path);
         return Err(e);
     }
     Ok(format!("Vol {newname} cloned from {vol}"))
+}
+
+/// The first link of an `info` backing chain, if it is a volume of the pool.
+fn first_link(chain: &str) -> Option<&str> {
+    chain
+        .split(" -> ")
+        .next()
+        .filter(|l| *l != "-" && !l.starts_with('/'))
+}
+
+fn parent_of(vol: &str) -> &str {
+    vol.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+fn backing_format(tree: &Tree, pool: &str, vol: &str) -> String {
+    vol_facts(tree, pool, vol)
+        .ok()
+        .and_then(|m| m.get("format").cloned())
+        .unwrap_or_else(|| "raw".into())
 }
 
 #[allow(clippy::too_many_arguments)]

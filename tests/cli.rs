@@ -365,3 +365,148 @@ fn cli_define_netfs_without_target_where_the_client_is_userspace() {
     let cfg = fs::read_to_string(fx.mnt.join("nfs1/config")).unwrap();
     assert!(cfg.contains("source = \"127.0.0.1:/export\""), "{cfg}");
 }
+
+/// qcow2 overlays (`vol-create-as --backing-vol`): the chain in `info` and
+/// `vol-info`, capacity from the backing, clones that stay overlays (their
+/// backing name fixed up in another directory) or are flattened, and no
+/// deleting or replacing a volume an overlay still needs.
+#[test]
+fn cli_overlays() {
+    require_mount!();
+    if !common::have_tool("qemu-img") {
+        return;
+    }
+    let fx = Fixture::new();
+    let p = fx.pool("default");
+    let vol = |args: &[&str]| ok(&fx, &[args, &["--pool", "default"]].concat());
+    ok(&fx, &["vol-create-as", "default", "base.img", "8M"]);
+    fs::write(p.join("base.img"), b"SEED-of-the-base").unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(p.join("base.img"))
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    // Capacity left out: the backing's.
+    assert_eq!(
+        ok(
+            &fx,
+            &[
+                "vol-create-as",
+                "default",
+                "ov.qcow2",
+                "--backing-vol",
+                "base.img"
+            ]
+        ),
+        "Vol ov.qcow2 created\n"
+    );
+    fs::create_dir(p.join("vms")).unwrap();
+    ok(
+        &fx,
+        &[
+            "vol-create-as",
+            "default",
+            "vms/top.qcow2",
+            "16M",
+            "--backing-vol",
+            "ov.qcow2",
+        ],
+    );
+    let info = fx.read("default/.vol/vms/top.qcow2/info");
+    assert!(info.contains("format: qcow2\n"), "{info}");
+    assert!(info.contains("capacity: 16777216\n"), "{info}");
+    assert!(info.contains("backing: ../ov.qcow2\n"), "{info}");
+    assert!(
+        info.contains("backing-chain: ov.qcow2 -> base.img\n"),
+        "{info}"
+    );
+    let info = fx.read("default/.vol/ov.qcow2/info");
+    assert!(info.contains("capacity: 8388608\n"), "{info}");
+    let shown = vol(&["vol-info", "vms/top.qcow2"]);
+    assert!(
+        shown.contains("Backing chain:  ov.qcow2 -> base.img\n"),
+        "{shown}"
+    );
+    // The guest's view: the base's bytes through the chain.
+    let read = |v: &str| {
+        common::run(&format!(
+            "qemu-io -f qcow2 -c 'read -P 0x53 0 1' '{}'",
+            p.join(v).display()
+        ))
+    };
+    read("vms/top.qcow2");
+
+    // Clones stay overlays of the same backing, wherever they go.
+    vol(&["vol-clone", "vms/top.qcow2", "c1.qcow2"]);
+    let info = fx.read("default/.vol/c1.qcow2/info");
+    assert!(info.contains("backing: ov.qcow2\n"), "{info}");
+    read("c1.qcow2");
+    vol(&["vol-clone", "vms/top.qcow2", "vms/c2.qcow2"]);
+    assert!(
+        fx.read("default/.vol/vms/c2.qcow2/info")
+            .contains("backing-chain: ov.qcow2 -> base.img\n")
+    );
+    // ... unless flattened.
+    vol(&["vol-clone", "vms/top.qcow2", "flat.qcow2", "--flatten"]);
+    let info = fx.read("default/.vol/flat.qcow2/info");
+    assert!(info.contains("backing: -\n"), "{info}");
+    assert!(info.contains("capacity: 16777216\n"), "{info}");
+    read("flat.qcow2");
+
+    // A volume an overlay needs is neither deleted nor replaced.
+    let (code, _, err) = poolfs(&fx, &["vol-delete", "ov.qcow2", "--pool", "default"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("EBUSY")
+            && err.contains("'vms/top.qcow2'")
+            && err.contains("'c1.qcow2'")
+            && err.contains("'vms/c2.qcow2'"),
+        "{err}"
+    );
+    assert!(fx.info("default", "last_error").contains("backing file"));
+    assert_eq!(
+        common::errno_of(fs::remove_file(p.join("base.img"))),
+        Some(libc::EBUSY)
+    );
+    assert_eq!(
+        common::errno_of(fs::rename(p.join("flat.qcow2"), p.join("base.img"))),
+        Some(libc::EBUSY)
+    );
+    assert!(p.join("base.img").exists() && p.join("flat.qcow2").exists());
+    // Once nothing uses it, it goes.
+    for v in ["vms/top.qcow2", "c1.qcow2", "vms/c2.qcow2"] {
+        vol(&["vol-delete", v]);
+    }
+    vol(&["vol-delete", "ov.qcow2"]);
+    fs::rename(p.join("flat.qcow2"), p.join("base.img")).unwrap();
+
+    // An overlay is qcow2; its backing must be a volume of the pool.
+    let (code, _, err) = poolfs(
+        &fx,
+        &[
+            "vol-create-as",
+            "default",
+            "x.raw",
+            "--backing-vol",
+            "base.img",
+            "--format",
+            "raw",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("an overlay is a qcow2 volume"), "{err}");
+    let (code, _, err) = poolfs(
+        &fx,
+        &[
+            "vol-create-as",
+            "default",
+            "y.qcow2",
+            "--backing-vol",
+            "nope.img",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("'nope.img' not found"), "{err}");
+    assert!(!p.join("x.raw").exists() && !p.join("y.qcow2").exists());
+}

@@ -16,6 +16,7 @@
 //! table -> handle table. No lock is held across a store call, nor across a
 //! backend start or stop.
 
+mod backing;
 mod control_ops;
 pub mod handles;
 pub mod inodes;
@@ -1124,6 +1125,7 @@ impl PoolFs {
     pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
         let d = self.parent(parent)?;
         d.refuse_control(name, "removed")?;
+        self.refuse_backing_removal(&d, name, "deleted")?;
         d.store().unlink(d.obj(), name)
     }
 
@@ -1155,6 +1157,10 @@ impl PoolFs {
             )));
         }
         to.refuse_reserved(newname)?;
+        let same = parent == newparent && name == newname;
+        if !same && flags & (libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) == 0 {
+            self.refuse_backing_removal(&to, newname, "replaced")?;
+        }
         from.store()
             .rename(from.obj(), name, to.obj(), newname, flags)?;
         // Keep the moved node's path (used in messages) current.

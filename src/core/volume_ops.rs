@@ -50,6 +50,7 @@ impl PoolFs {
             VolFile::Info => {
                 let v = Self::facts(o)?;
                 let path = self.mounted_path(o).unwrap_or_else(|| "-".into());
+                let chain = self.backing_chain(&o.pool, &o.active, &name, &v);
                 Ok(control::render_kv(&[
                     ("name", name),
                     ("path", path),
@@ -60,6 +61,14 @@ impl PoolFs {
                     (
                         "backing",
                         v.probe.backing.clone().unwrap_or_else(|| "-".into()),
+                    ),
+                    (
+                        "backing-chain",
+                        if chain.is_empty() {
+                            "-".into()
+                        } else {
+                            chain.join(" -> ")
+                        },
                     ),
                 ]))
             }

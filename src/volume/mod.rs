@@ -1,6 +1,7 @@
 //! Volume I/O shared by every file-backed pool: data transfer with the
 //! alignment `O_DIRECT` needs, format probing, resize and wipe.
 
+pub mod chain;
 pub mod copy;
 pub mod format;
 pub mod qcow2;
