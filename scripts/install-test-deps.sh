@@ -29,6 +29,8 @@ packages=(
     nfs-ganesha nfs-ganesha-vfs     # a real NFS server for the userspace NFS client tests
     rpcbind                         # NFSv3 registration for that server
     strace                          # syscall traces in failing tests
+    openssh-server openssh-client   # poolfs --connect ssh://: an sshd on loopback
+    prometheus                      # promtool check metrics (the server is not started)
     python3                         # helper scripts (tomllib)
 )
 

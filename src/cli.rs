@@ -18,6 +18,11 @@ pub struct Cli {
     /// Log level of the daemon (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long, global = true, default_value = "info")]
     pub log_level: String,
+    /// Run the verb on another host through ssh:
+    /// ssh://[USER@]HOST[:PORT][/MOUNT][?binary=PATH] (the remote side needs
+    /// only the poolfs binary; $POOLFS_SSH replaces the ssh command) [env: POOLFS_CONNECT].
+    #[arg(long, global = true, value_name = "URI")]
+    pub connect: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -262,7 +267,7 @@ pub enum Command {
     VolUpload {
         /// The volume's name (its path in the pool).
         vol: String,
-        /// The local file to read.
+        /// The local file to read (- for standard input).
         file: PathBuf,
         /// The pool the volume is in.
         #[arg(long)]
@@ -277,7 +282,7 @@ pub enum Command {
     VolDownload {
         /// The volume's name (its path in the pool).
         vol: String,
-        /// The local file to write (made or replaced).
+        /// The local file to write, made or replaced (- for standard output).
         file: PathBuf,
         /// The pool the volume is in.
         #[arg(long)]

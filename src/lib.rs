@@ -32,6 +32,7 @@ pub mod keeper;
 pub mod manage;
 pub mod nfs;
 pub mod pool;
+pub mod remote;
 pub mod store;
 pub mod sys;
 pub mod volume;

@@ -7,6 +7,31 @@ use poolfs::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // $POOLFS_CONNECT applies to the verbs that can run remotely; the
+    // daemon and the local helpers ignore it (an explicit --connect on them
+    // is refused).
+    let local_only = matches!(
+        cli.command,
+        Command::Mount(_) | Command::Completions { .. } | Command::Man
+    );
+    let connect = cli.connect.clone().or_else(|| {
+        std::env::var("POOLFS_CONNECT")
+            .ok()
+            .filter(|v| !v.is_empty() && !local_only)
+    });
+    if let Some(uri) = connect {
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        return match uri
+            .parse()
+            .and_then(|r| poolfs::remote::run(&r, &cli.command, &argv))
+        {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("poolfs: error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = match &cli.command {
         Command::Mount(args) => poolfs::daemon::run(args, &cli.log_level),
         Command::Upgrade {

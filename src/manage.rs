@@ -169,13 +169,19 @@ fn dispatch(cmd: &Command) -> Result<String> {
             tree,
         } => {
             let dst = volume_path(tree, pool, vol)?;
-            let src =
-                File::open(file).map_err(Error::io(format!("cannot open '{}'", file.display())))?;
             let dst = OpenOptions::new()
                 .write(true)
                 .read(true)
                 .open(&dst)
                 .map_err(|e| refused(tree, pool, &format!("upload to volume '{vol}' in"), e))?;
+            if file.as_os_str() == "-" {
+                crate::volume::copy::stream_copy(&mut std::io::stdin().lock(), &dst, *sparse)
+                    .and_then(|_| dst.sync_all())
+                    .map_err(Error::io("upload from standard input failed"))?;
+                return Ok(String::new());
+            }
+            let src =
+                File::open(file).map_err(Error::io(format!("cannot open '{}'", file.display())))?;
             copy(&src, &dst, *sparse, "upload")?;
             Ok(String::new())
         }
@@ -189,6 +195,16 @@ fn dispatch(cmd: &Command) -> Result<String> {
             let src = volume_path(tree, pool, vol)?;
             let src = File::open(&src)
                 .map_err(|e| refused(tree, pool, &format!("download volume '{vol}' of"), e))?;
+            if file.as_os_str() == "-" {
+                let mut out = std::io::stdout().lock();
+                std::io::copy(
+                    &mut std::io::BufReader::with_capacity(1 << 20, src),
+                    &mut out,
+                )
+                .and_then(|_| out.flush())
+                .map_err(Error::io("download to standard output failed"))?;
+                return Ok(String::new());
+            }
             let dst = OpenOptions::new()
                 .write(true)
                 .read(true)

@@ -163,6 +163,32 @@ pub fn sparse_copy(
     Ok(done)
 }
 
+/// Copies a stream (a pipe, ssh) into `dst` from offset 0, which ends with
+/// the stream's length. With `sparse`, blocks of zeros are left as holes
+/// (`dst` is emptied first so none keeps old data). Returns the bytes read.
+pub fn stream_copy(src: &mut dyn std::io::Read, dst: &File, sparse: bool) -> std::io::Result<u64> {
+    const BLOCK: usize = 64 << 10;
+    dst.set_len(0)?;
+    let mut buf = vec![0u8; 16 * BLOCK];
+    let mut off = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        for (i, block) in buf[..n].chunks(BLOCK).enumerate() {
+            if !(sparse && block.iter().all(|&b| b == 0)) {
+                dst.write_all_at(block, off + (i * BLOCK) as u64)?;
+            }
+        }
+        off += n as u64;
+    }
+    dst.set_len(off)?;
+    Ok(off)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +222,27 @@ mod tests {
             "old data punched, holes kept"
         );
         assert_eq!(copy_range(&src, 5 << 20, &dst, 0, 10).unwrap(), 0);
+    }
+
+    #[test]
+    fn stream_copy_leaves_zeros_as_holes() {
+        let d = tempfile::tempdir().unwrap();
+        let mut data = vec![0u8; 8 << 20];
+        data[3 << 20..(3 << 20) + 5].copy_from_slice(b"hello");
+        data[(8 << 20) - 1] = 1;
+        let dst = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(d.path().join("d"))
+            .unwrap();
+        dst.write_all_at(&[9u8; 10 << 20], 0).unwrap();
+        let n = stream_copy(&mut &data[..], &dst, true).unwrap();
+        assert_eq!(n, 8 << 20);
+        assert_eq!(std::fs::read(d.path().join("d")).unwrap(), data);
+        use std::os::unix::fs::MetadataExt;
+        assert!(dst.metadata().unwrap().blocks() * 512 <= 256 << 10);
     }
 
     #[test]
