@@ -18,7 +18,8 @@
 #   -p TARGETS  targets to run (native is always included); default
 #               "native poolfs-pt poolfs-daemon bindfs mergerfs" (or "native poolfs
 #               bindfs mergerfs" without --io); also: poolfs (no --io flag),
-#               poolfs-auto, bindfs-plain (O_DIRECT cleared), mergerfs-dio (direct_io)
+#               poolfs-auto, poolfs-metrics (passthrough with --metrics on),
+#               bindfs-plain (O_DIRECT cleared), mergerfs-dio (direct_io)
 #   --smoke     very short run to check the script works (1 repetition, 1 s jobs,
 #               64M files, 200 metadata files, 256M clone with 16M data, 500 volumes)
 # Environment: POOLFS (default <repo>/target/release/poolfs), META_N (5000),
@@ -132,7 +133,11 @@ start_target() {  # target -> sets WORK[target] (where jobs run) and BWORK (same
   mkdir -p "$m"
   case $p in
     poolfs*)
-      case $p in poolfs-pt) io=(--io passthrough) ;; poolfs-daemon) io=(--io daemon) ;; poolfs-auto) io=(--io auto) ;; esac
+      case $p in
+        poolfs-pt) io=(--io passthrough) ;; poolfs-daemon) io=(--io daemon) ;; poolfs-auto) io=(--io auto) ;;
+        # passthrough with the Prometheus endpoint on
+        poolfs-metrics) io=(--io passthrough --metrics "127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')") ;;
+      esac
       rm -rf "$state"; mkdir -p "$state/defs"
       printf 'uuid = "00000000-0000-0000-0000-000000000001"\nautostart = true\n[pool]\ntype = "dir"\ntarget = "%s"\n' \
         "${BWORK[$p]}" >"$state/defs/bench.toml"

@@ -335,6 +335,12 @@ pub struct MountArgs {
     /// pools, --io daemon) arrive as 1 MiB requests; see docs/performance.md.
     #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(4..=1048576))]
     pub read_ahead: Option<u32>,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (off by default;
+    /// e.g. 127.0.0.1:9469). Pools, NFS servers, and FUSE requests by
+    /// operation: reads and writes of volumes in kernel passthrough never
+    /// reach the daemon, so they are not counted (docs/operations.md).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Internal: run as the server of a keeper, with the descriptors it
     /// passed (see `keeper`).
     #[arg(long, hide = true, value_name = "FDS")]

@@ -108,8 +108,15 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         session::clean_stale_mount(&mountpoint)?;
         let reg = Arc::new(Registry::load(StateDir::new(state_dir.clone()))?);
         reg.restore();
-        let core = Arc::new(PoolFs::new(reg));
+        let mut core = PoolFs::new(reg);
+        if args.metrics.is_some() {
+            core.count_requests();
+        }
+        let core = Arc::new(core);
         core.set_mountpoint(mountpoint.clone());
+        if let Some(addr) = args.metrics {
+            crate::metrics::export::serve(addr, core.clone(), false)?;
+        }
         Ok((core, signals))
     };
     let (core, signals) = match setup() {
@@ -169,9 +176,14 @@ fn serve_for_keeper(
         } else {
             reg.restore();
         }
+        let took_over = previous.is_some();
         let (core, state) = match previous {
             Some((journal, state)) => {
-                let core = Arc::new(PoolFs::with_generation(reg, state.generation));
+                let mut core = PoolFs::with_generation(reg, state.generation);
+                if args.metrics.is_some() {
+                    core.count_requests();
+                }
+                let core = Arc::new(core);
                 core.set_journal(Arc::new(journal));
                 let lost = core.restore(&state);
                 tracing::info!(
@@ -182,9 +194,18 @@ fn serve_for_keeper(
                 );
                 (core, Some(state))
             }
-            None => (Arc::new(PoolFs::new(reg)), None),
+            None => {
+                let mut core = PoolFs::new(reg);
+                if args.metrics.is_some() {
+                    core.count_requests();
+                }
+                (Arc::new(core), None)
+            }
         };
         core.set_mountpoint(mountpoint.clone());
+        if let Some(addr) = args.metrics {
+            crate::metrics::export::serve(addr, core.clone(), took_over)?;
+        }
         Ok((core, signals, state))
     };
     let (core, signals, state) = match setup() {
@@ -305,7 +326,7 @@ fn server_command(
         state_dir.to_path_buf(),
         log_level.to_string(),
     );
-    let (threads, read_ahead) = (args.threads, args.read_ahead);
+    let (threads, read_ahead, metrics) = (args.threads, args.read_ahead, args.metrics);
     let io = clap::ValueEnum::to_possible_value(&args.io)
         .map(|v| v.get_name().to_owned())
         .unwrap_or_default();
@@ -329,6 +350,9 @@ fn server_command(
                 .arg(inherited.to_string());
             if let Some(kib) = read_ahead {
                 c.arg("--read-ahead").arg(kib.to_string());
+            }
+            if let Some(addr) = metrics {
+                c.arg("--metrics").arg(addr.to_string());
             }
             c
         },

@@ -30,6 +30,7 @@ pub mod fuse;
 pub mod journal;
 pub mod keeper;
 pub mod manage;
+pub mod metrics;
 pub mod nfs;
 pub mod pool;
 pub mod remote;

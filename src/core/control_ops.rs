@@ -11,6 +11,20 @@ use crate::control::{self, Autostart, PoolFile, StatusRequest, VolFile};
 use crate::error::{Error, Result};
 use crate::pool::{Pool, PoolState};
 
+/// A pool's numbers, as the metrics show them.
+#[derive(Debug)]
+pub struct PoolFacts {
+    pub name: String,
+    pub pool_type: String,
+    pub state: PoolState,
+    /// `None` unless running (or the store could not tell).
+    pub space: Option<crate::store::Space>,
+    pub volumes: Option<u64>,
+    pub open_volumes: usize,
+    /// A userspace NFS pool's server: answering, and its traffic.
+    pub nfs: Option<(bool, std::sync::Arc<crate::metrics::NfsCounters>)>,
+}
+
 /// Largest `config` document one open may write.
 const MAX_DOCUMENT: usize = 1 << 20;
 
@@ -110,6 +124,36 @@ impl PoolFs {
             Some(Ok(())) => self.reg.mark_accessible(pool),
             Some(Err(why)) => self.reg.mark_inaccessible(pool, &why),
         }
+    }
+
+    /// Every pool's numbers for the metrics, from the sources its `info`
+    /// file reads (its state checked first, as a read of `info` does).
+    pub fn pool_facts(&self) -> Vec<PoolFacts> {
+        self.reg
+            .list()
+            .into_iter()
+            .map(|pool| {
+                self.check_health(&pool);
+                let s = pool.snapshot();
+                let live = matches!(s.state, PoolState::Running | PoolState::Inaccessible);
+                let active = s.active.as_ref().filter(|_| live);
+                PoolFacts {
+                    pool_type: s.def.pool_type().to_string(),
+                    state: s.state,
+                    space: active.and_then(|a| a.store.space().ok()),
+                    volumes: active
+                        .and_then(|a| a.store.census(&control::is_reserved).ok())
+                        .map(|(n, _)| n),
+                    open_volumes: pool.open_volumes().len(),
+                    nfs: active.and_then(|a| {
+                        let counters = a.store.nfs_counters()?;
+                        let up = a.store.health().is_none_or(|h| h.is_ok());
+                        Some((up, counters))
+                    }),
+                    name: s.name,
+                }
+            })
+            .collect()
     }
 
     /// The `info` text (SPEC 3.3): numbers as libvirt computes them.

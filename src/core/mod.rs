@@ -38,6 +38,7 @@ use crate::journal::{self, Journal};
 use crate::pool::{Active, Pool, Registry};
 pub use crate::store::{Attr, Cache, Ctx, DirEntry, Entry, Kind, Opened, SetAttr, StatFs, Time};
 use crate::store::{Found, NodeKey, Obj, Store, StoreOpen};
+pub use control_ops::PoolFacts;
 use handles::{Ctl, HandleTable, OpenFile, OpenKind};
 use inodes::{InodeTable, Object, Reconnect, Synthetic};
 
@@ -167,6 +168,8 @@ pub struct PoolFs {
     /// on, one memfd each whose open file descriptions stand in for it.
     locks: locks::Locks,
     arenas: parking_lot::Mutex<std::collections::HashMap<u64, std::fs::File>>,
+    /// Requests served, for the metrics (counting nothing unless on).
+    requests: Arc<crate::metrics::Requests>,
 }
 
 fn enotdir(op: &'static str) -> Error {
@@ -230,6 +233,7 @@ impl PoolFs {
             keep_cache: std::sync::atomic::AtomicBool::new(false),
             passthrough: std::sync::atomic::AtomicBool::new(false),
             journal: std::sync::OnceLock::new(),
+            requests: crate::metrics::Requests::new(false),
             locks: Default::default(),
             arenas: Default::default(),
         }
@@ -356,6 +360,20 @@ impl PoolFs {
     }
 
     /// Records where the tree is mounted.
+    /// Counts requests for the metrics from now on.
+    pub fn count_requests(&mut self) {
+        self.requests = crate::metrics::Requests::new(true);
+    }
+
+    pub fn requests(&self) -> &Arc<crate::metrics::Requests> {
+        &self.requests
+    }
+
+    /// When this server started.
+    pub fn started(&self) -> SystemTime {
+        self.started
+    }
+
     pub fn set_mountpoint(&self, m: std::path::PathBuf) {
         *self.mountpoint.write() = Some(m);
     }

@@ -27,6 +27,7 @@ use fuser::{
 use crate::core::handles::{Kind, WriteClass};
 use crate::core::{Attr, Cache, Ctx, Entry, Inval, Opened, PoolFs, SetAttr, Time, XattrReply};
 use crate::error::Error;
+use crate::metrics::Timer;
 use crate::store::LockRange as Range;
 
 /// How long the kernel may cache entries and attributes of backing objects.
@@ -200,12 +201,22 @@ impl FuseAdapter {
     /// Runs `job`, the serving of a request on handle `fh`: off the worker
     /// threads when the handle's requests may wait on a server (a userspace
     /// NFS volume), else right here.
-    fn serve(&self, fh: u64, job: impl FnOnce() + Send + 'static) {
+    /// `t` times the request until `job` has replied.
+    fn serve(&self, fh: u64, t: Timer, job: impl FnOnce() + Send + 'static) {
+        let job = move || {
+            job();
+            drop(t);
+        };
         if self.core.handle_may_block(fh) {
             self.offload.run(job);
         } else {
             job();
         }
+    }
+
+    /// Times a request of `op` (for the metrics) until the timer is dropped.
+    fn timed(&self, op: &'static str) -> Timer {
+        self.core.requests().start(op)
     }
 
     /// Journals that `req` is about to change the tree.
@@ -230,10 +241,11 @@ impl FuseAdapter {
         r: Range,
         sleep: bool,
         reply: ReplyEmpty,
+        t: Timer,
     ) {
         let (core, pid) = (self.core.clone(), req.pid());
         let attempt = move || lock_attempt(&core, ino, fh, owner, bsd, r, sleep, pid, reply);
-        self.serve(fh, attempt);
+        self.serve(fh, t, attempt);
     }
 
     /// A write to a control file: a request, applied once. It is journaled
@@ -423,6 +435,7 @@ impl FuseAdapter {
 /// Logs a failed request once, records refusals, and returns its errno.
 fn fail(core: &PoolFs, op: &'static str, ino: u64, err: &Error) -> Errno {
     let errno = err.errno();
+    core.requests().failed(op, errno as i32);
     if err.is_refusal() {
         let pool = core.pool_of(ino);
         if let Some(p) = &pool {
@@ -604,6 +617,7 @@ impl Filesystem for FuseAdapter {
         _pid: u32,
         reply: ReplyLock,
     ) {
+        let t = self.timed("getlk");
         let r = Range { start, end, typ };
         let core = self.core.clone();
         let test = move || match core.getlk(ino.0, fh.0, lock_owner.0, r) {
@@ -612,7 +626,7 @@ impl Filesystem for FuseAdapter {
             Err(e) => reply.error(fail(&core, "getlk", ino.0, &e)),
         };
         // An NFS server's LOCKT may wait on the server: not on a worker.
-        self.serve(fh.0, test);
+        self.serve(fh.0, t, test);
     }
 
     fn setlk(
@@ -628,6 +642,7 @@ impl Filesystem for FuseAdapter {
         sleep: bool,
         reply: ReplyEmpty,
     ) {
+        let t = self.timed("setlk");
         let r = Range { start, end, typ };
         self.lock(
             req,
@@ -638,6 +653,7 @@ impl Filesystem for FuseAdapter {
             r,
             sleep,
             reply,
+            t,
         );
     }
 
@@ -652,15 +668,27 @@ impl Filesystem for FuseAdapter {
         sleep: bool,
         reply: ReplyEmpty,
     ) {
+        let t = self.timed("flock");
         let r = Range {
             start: 0,
             end: u64::MAX,
             typ,
         };
-        self.lock(req, ino.0, fh.0, (lock_owner.0, 0), true, r, sleep, reply);
+        self.lock(
+            req,
+            ino.0,
+            fh.0,
+            (lock_owner.0, 0),
+            true,
+            r,
+            sleep,
+            reply,
+            t,
+        );
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let _t = self.timed("lookup");
         match self.core.lookup(parent.0, name) {
             Ok(e) => self.reply_entry(reply, &e),
             Err(e) => reply.error(self.fail("lookup", parent.0, &e)),
@@ -668,10 +696,12 @@ impl Filesystem for FuseAdapter {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        let _t = self.timed("forget");
         self.core.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let _t = self.timed("getattr");
         match self.core.getattr(ino.0) {
             Ok(e) => reply.attr(&self.attr_ttl(ino.0, e.cache), &file_attr(&e.attr)),
             Err(e) => reply.error(self.fail("getattr", ino.0, &e)),
@@ -696,6 +726,7 @@ impl Filesystem for FuseAdapter {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        let _t = self.timed("setattr");
         let sa = SetAttr {
             mode,
             uid,
@@ -722,6 +753,7 @@ impl Filesystem for FuseAdapter {
         _rdev: u32,
         reply: ReplyEntry,
     ) {
+        let _t = self.timed("mknod");
         self.intent(req);
         let mut r = self.core.mknod(ctx(req), parent.0, name, mode);
         if is_errno(&r, libc::EEXIST) && self.started_before(req) {
@@ -742,6 +774,7 @@ impl Filesystem for FuseAdapter {
         _umask: u32,
         reply: ReplyEntry,
     ) {
+        let _t = self.timed("mkdir");
         self.intent(req);
         let mut r = self.core.mkdir(ctx(req), parent.0, name, mode);
         if is_errno(&r, libc::EEXIST) && self.started_before(req) {
@@ -757,6 +790,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _t = self.timed("unlink");
         self.intent(req);
         let r = self.core.unlink(parent.0, name);
         if r.is_ok() {
@@ -770,6 +804,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _t = self.timed("rmdir");
         self.intent(req);
         let r = self.core.rmdir(parent.0, name);
         if r.is_ok() {
@@ -790,6 +825,7 @@ impl Filesystem for FuseAdapter {
         _target: &Path,
         reply: ReplyEntry,
     ) {
+        let _t = self.timed("symlink");
         let e = Error::NotPermitted("poolfs does not create symlinks".into());
         reply.error(self.fail("symlink", parent.0, &e));
     }
@@ -802,6 +838,7 @@ impl Filesystem for FuseAdapter {
         _newname: &OsStr,
         reply: ReplyEntry,
     ) {
+        let _t = self.timed("link");
         let e = Error::NotPermitted("poolfs does not create hard links".into());
         reply.error(self.fail("link", ino.0, &e));
     }
@@ -816,6 +853,7 @@ impl Filesystem for FuseAdapter {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
+        let _t = self.timed("rename");
         self.intent(req);
         let r = self
             .core
@@ -831,6 +869,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let _t = self.timed("open");
         match self.core.open(ctx(req), ino.0, flags.0) {
             Ok(o) if o.volume && self.passthrough => {
                 let adopt = |id| crate::sys::adopt_backing(&reply, id);
@@ -863,12 +902,13 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        let t = self.timed("read");
         let core = self.core.clone();
         let job = move || match core.read(ino.0, fh.0, offset, size) {
             Ok(d) => reply.data(&d),
             Err(e) => reply.error(fail(&core, "read", ino.0, &e)),
         };
-        self.serve(fh.0, job);
+        self.serve(fh.0, t, job);
     }
 
     fn write(
@@ -883,6 +923,7 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        let t = self.timed("write");
         let kill = write_flags
             .contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
             .then(|| ctx(req));
@@ -893,11 +934,13 @@ impl Filesystem for FuseAdapter {
         }
         if class == WriteClass::Blocking {
             let (core, data) = (self.core.clone(), data.to_vec());
-            self.offload
-                .run(move || match core.write(ino.0, fh.0, offset, &data, kill) {
+            self.offload.run(move || {
+                match core.write(ino.0, fh.0, offset, &data, kill) {
                     Ok(n) => reply.written(n),
                     Err(e) => reply.error(fail(&core, "write", ino.0, &e)),
-                });
+                }
+                drop(t);
+            });
             return;
         }
         match self.core.write(ino.0, fh.0, offset, data, kill) {
@@ -914,6 +957,7 @@ impl Filesystem for FuseAdapter {
         lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        let t = self.timed("flush");
         let core = self.core.clone();
         let close = move || {
             // The owner's POSIX locks go before close(2) returns.
@@ -924,7 +968,7 @@ impl Filesystem for FuseAdapter {
             }
         };
         // Unlocking on an NFS server may wait on it: not on a worker.
-        self.serve(fh.0, close);
+        self.serve(fh.0, t, close);
     }
 
     fn release(
@@ -937,12 +981,14 @@ impl Filesystem for FuseAdapter {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        let t = self.timed("release");
         if self.core.handle_may_block(fh.0) {
             // The release commits what the open wrote: it may wait on the server.
             let core = self.core.clone();
             self.offload.run(move || {
                 core.release(fh.0);
                 reply.ok();
+                drop(t);
             });
             return;
         }
@@ -959,15 +1005,17 @@ impl Filesystem for FuseAdapter {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
+        let t = self.timed("fsync");
         let core = self.core.clone();
         let job = move || match core.fsync(ino.0, fh.0, datasync) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail(&core, "fsync", ino.0, &e)),
         };
-        self.serve(fh.0, job);
+        self.serve(fh.0, t, job);
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let _t = self.timed("opendir");
         match self.core.opendir(ino.0) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(self.fail("opendir", ino.0, &e)),
@@ -982,6 +1030,7 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        let _t = self.timed("readdir");
         let listed = self.core.readdir(ino.0, fh.0, offset, |off, e| {
             reply.add(INodeNo(e.ino), off, kind(e.kind), &e.name)
         });
@@ -1002,6 +1051,7 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: fuser::ReplyDirectoryPlus,
     ) {
+        let _t = self.timed("readdirplus");
         let listed = self.core.readdir(ino.0, fh.0, offset, |off, e| {
             if e.name == "." || e.name == ".." {
                 let Ok(a) = self.core.getattr(if e.name == "." { ino.0 } else { e.ino }) else {
@@ -1047,6 +1097,7 @@ impl Filesystem for FuseAdapter {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
+        let _t = self.timed("releasedir");
         self.core.releasedir(fh.0);
         reply.ok();
     }
@@ -1059,6 +1110,7 @@ impl Filesystem for FuseAdapter {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
+        let _t = self.timed("fsyncdir");
         match self.core.fsyncdir(ino.0) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(self.fail("fsyncdir", ino.0, &e)),
@@ -1066,6 +1118,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn statfs(&self, _req: &Request, ino: INodeNo, reply: ReplyStatfs) {
+        let _t = self.timed("statfs");
         match self.core.statfs(ino.0) {
             Ok(s) => reply.statfs(
                 s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize,
@@ -1084,6 +1137,7 @@ impl Filesystem for FuseAdapter {
         _position: u32,
         reply: ReplyEmpty,
     ) {
+        let _t = self.timed("setxattr");
         match self.core.setxattr(ino.0, name, value, flags) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(self.fail("setxattr", ino.0, &e)),
@@ -1091,6 +1145,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let _t = self.timed("getxattr");
         match self.core.getxattr(ino.0, name, size) {
             Ok(XattrReply::Size(n)) => reply.size(n),
             Ok(XattrReply::Data(d)) => reply.data(&d),
@@ -1099,6 +1154,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let _t = self.timed("listxattr");
         match self.core.listxattr(ino.0, size) {
             Ok(XattrReply::Size(n)) => reply.size(n),
             Ok(XattrReply::Data(d)) => reply.data(&d),
@@ -1107,6 +1163,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let _t = self.timed("removexattr");
         match self.core.removexattr(ino.0, name) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(self.fail("removexattr", ino.0, &e)),
@@ -1123,6 +1180,7 @@ impl Filesystem for FuseAdapter {
         flags: i32,
         reply: ReplyCreate,
     ) {
+        let _t = self.timed("create");
         self.intent(req);
         let mut r = self.core.create(ctx(req), parent.0, name, mode, flags);
         if is_errno(&r, libc::EEXIST) && self.started_before(req) {
@@ -1174,6 +1232,7 @@ impl Filesystem for FuseAdapter {
         _out_size: u32,
         reply: fuser::ReplyIoctl,
     ) {
+        let _t = self.timed("ioctl");
         // No ioctl is served: a plain ENOTTY and no payload (libvirt's BLKBSZGET probe).
         reply.error(Errno::ENOTTY);
     }
@@ -1190,6 +1249,7 @@ impl Filesystem for FuseAdapter {
         _flags: fuser::PollFlags,
         reply: fuser::ReplyPoll,
     ) {
+        let _t = self.timed("poll");
         use fuser::PollEvents as E;
         reply.poll(E::POLLIN | E::POLLOUT | E::POLLRDNORM | E::POLLWRNORM);
     }
@@ -1204,6 +1264,7 @@ impl Filesystem for FuseAdapter {
         mode: i32,
         reply: ReplyEmpty,
     ) {
+        let _t = self.timed("fallocate");
         match self.core.fallocate(ino.0, fh.0, offset, length, mode) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(self.fail("fallocate", ino.0, &e)),
@@ -1219,6 +1280,7 @@ impl Filesystem for FuseAdapter {
         whence: i32,
         reply: ReplyLseek,
     ) {
+        let _t = self.timed("lseek");
         match self.core.lseek(ino.0, fh.0, offset, whence) {
             Ok(o) => reply.offset(o),
             Err(e) => reply.error(self.fail("lseek", ino.0, &e)),
@@ -1238,6 +1300,7 @@ impl Filesystem for FuseAdapter {
         _flags: CopyFileRangeFlags,
         reply: ReplyWrite,
     ) {
+        let _t = self.timed("copy_file_range");
         match self.core.copy_file_range(
             ino_in.0, fh_in.0, offset_in, ino_out.0, fh_out.0, offset_out, len,
         ) {

@@ -14,6 +14,7 @@
 pub mod url;
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -172,6 +173,8 @@ pub struct Client {
     lease: Option<Duration>,
     /// How long names and attributes may be cached (the pool's `cache`).
     cache: Duration,
+    /// Round trips and reconnections, for the metrics.
+    counters: Arc<crate::metrics::NfsCounters>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -370,6 +373,7 @@ impl Client {
             }),
             lease,
             cache: opts.cache,
+            counters: Default::default(),
         });
         // The export's root must answer before the pool counts as started.
         client.getattr(&client.root)?;
@@ -531,6 +535,11 @@ impl Client {
     }
 
     /// Why the server is not answering, if it is not.
+    /// Round trips and reconnections so far.
+    pub fn counters(&self) -> Arc<crate::metrics::NfsCounters> {
+        self.counters.clone()
+    }
+
     pub fn down(&self) -> Option<String> {
         self.down.lock().clone()
     }
@@ -569,6 +578,7 @@ impl Client {
         {
             Ok(r) => {
                 if r.as_ref().err().is_none_or(|e| server_status(e).is_some()) {
+                    self.counters.rtt.observe(sent.elapsed());
                     self.answered(sent);
                 }
                 Ok(r)
@@ -980,6 +990,7 @@ async fn probe(weak: Weak<Client>) {
             Ok(Ok(())) => {
                 c.answered(sent);
                 if c.down.lock().take().is_some() {
+                    c.counters.reconnects.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(server = %c.server, "NFS server answers again");
                 }
             }

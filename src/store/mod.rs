@@ -480,6 +480,10 @@ pub trait Store: Send + Sync + Debug {
     fn nfs_version(&self) -> Option<String> {
         None
     }
+    /// The NFS client's round trips and reconnections (userspace NFS pools).
+    fn nfs_counters(&self) -> Option<Arc<crate::metrics::NfsCounters>> {
+        None
+    }
     /// Where the store sends notes for a successor server (they are
     /// journaled; the last one reaches `OpenVolume::inherit`). Stores that
     /// leave nothing unfinished outside an open send none.

@@ -435,6 +435,10 @@ impl Store for NfsStore {
         Some(self.client.version().to_string())
     }
 
+    fn nfs_counters(&self) -> Option<Arc<crate::metrics::NfsCounters>> {
+        Some(self.client.counters())
+    }
+
     fn remote_locks(&self, obj: &Obj, path: &str) -> Option<Result<Arc<dyn RemoteLocks>>> {
         self.client.lease()?;
         let fh = match self.obj(obj) {
