@@ -21,9 +21,15 @@
 #               poolfs-auto, poolfs-metrics (passthrough with --metrics on),
 #               bindfs-plain (O_DIRECT cleared), mergerfs-dio (direct_io)
 #   --smoke     very short run to check the script works (1 repetition, 1 s jobs,
-#               64M files, 200 metadata files, 256M clone with 16M data, 500 volumes)
+#               64M files, 200 metadata files, 256M clone with 16M data, 500 volumes,
+#               a 256 MiB guest disk)
+# Guest jobs (native and poolfs targets): a qemu guest (KVM where it boots the
+# guest, else TCG; the table says which) with fio inside (scripts/guest-image.sh,
+# POOLFS_GUEST_FIO=1) whose only disk is a raw image on the target, cache=none,
+# once with aio=native and once with aio=io_uring: 4k random read and write at
+# QD32, 1M sequential read and write at QD8, RUNTIME s each.
 # Environment: POOLFS (default <repo>/target/release/poolfs), META_N (5000),
-#   VOLS (10000), CLONE_SIZE (8G), CLONE_DATA (256M).
+#   VOLS (10000), CLONE_SIZE (8G), CLONE_DATA (256M), GUEST_DISK_MB (1024).
 # Exit status: 0 when every job ran (a target failing an operation is recorded as
 # "fail", not an error); non-zero when the script itself broke, a poolfs variant
 # did not mount, or a job failed on native.
@@ -48,10 +54,11 @@ while [ $# -gt 0 ]; do
 done
 if [ "$SMOKE" = 1 ]; then
   REPEATS=${o_n:-1} RUNTIME=${o_t:-1} SIZE=${o_z:-64M}
-  META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M
+  META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M GUEST_DISK_MB=256
 else
   REPEATS=${o_n:-3} RUNTIME=${o_t:-10} SIZE=${o_z:-2G}
   META_N=${META_N:-5000} VOLS=${VOLS:-10000} CLONE_SIZE=${CLONE_SIZE:-8G} CLONE_DATA=${CLONE_DATA:-256M}
+  GUEST_DISK_MB=${GUEST_DISK_MB:-1024}
 fi
 POOLFS=${POOLFS:-$ROOT/target/release/poolfs}
 for v in REPEATS RUNTIME META_N VOLS; do
@@ -83,6 +90,7 @@ for p in $TARGETS; do
   case $p in
     native|poolfs|bindfs|bindfs-plain|mergerfs|mergerfs-dio) ;;
     poolfs-pt|poolfs-daemon|poolfs-auto) [ $HAVE_IO = 1 ] || die "$p needs 'poolfs mount --io' ($POOLFS has no --io)" ;;
+    poolfs-metrics) grep -q -- '--metrics' <<<"$help" || die "$p needs 'poolfs mount --metrics' ($POOLFS has none)" ;;
     *) die "unknown target '$p'" ;;
   esac
 done
@@ -355,6 +363,59 @@ EOF
   find "${BWORK[$p]}" -maxdepth 1 -name 'vol-*.img' -delete
 }
 
+# ---------- guest: fio inside a qemu guest whose only disk is an image on the target ----------
+GUEST_ACCEL='' GUEST_KERNEL='' GUEST_INITRD=''
+guest_qemu() {  # accel image aio append-args... -> runs the guest to its end
+  local accel=$1 img=$2 aio=$3; shift 3
+  qemu-system-x86_64 -machine "q35,accel=$accel" -m 1024 -nographic -no-reboot -nic none \
+    -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" -append "console=ttyS0 panic=-1 loglevel=3 $*" \
+    -drive "file=$img,format=raw,if=virtio,cache=none,aio=$aio" </dev/null
+}
+guest_setup() {  # once: the fio guest image, and KVM if it boots the guest here, else TCG
+  local probe=$BACKING/guest-probe.img
+  command -v qemu-system-x86_64 >/dev/null || { log "skip the guest jobs: qemu-system-x86_64 is not installed"; return 1; }
+  local env
+  env=$(POOLFS_GUEST_FIO=1 "$ROOT/scripts/guest-image.sh" 2>"$RES/logs/guest-image.log") ||
+    { log "skip the guest jobs: scripts/guest-image.sh failed (see logs/guest-image.log)"; return 1; }
+  GUEST_KERNEL=$(sed -n 's/^POOLFS_GUEST_KERNEL=//p' <<<"$env")
+  GUEST_INITRD=$(sed -n 's/^POOLFS_GUEST_INITRD=//p' <<<"$env")
+  GUEST_ACCEL=tcg
+  truncate -s 64M "$probe"
+  if [ -w /dev/kvm ] && timeout 30 bash -c "$(declare -f guest_qemu); GUEST_KERNEL=$GUEST_KERNEL GUEST_INITRD=$GUEST_INITRD guest_qemu kvm $probe native" \
+       2>&1 | grep -q 'GUEST: poweroff'; then
+    GUEST_ACCEL=kvm
+  fi
+  rm -f "$probe"
+  log "guest jobs under ${GUEST_ACCEL^^} (KVM $([ $GUEST_ACCEL = kvm ] && echo boots || echo 'does not boot') the guest here)"
+}
+guest_phase() {  # rep target
+  local rep=$1 p=$2 img=${WORK[$2]}/guest.img bimg=${BWORK[$2]}/guest.img aio out job line f v m acc field unit
+  case $p in native|poolfs|poolfs-pt|poolfs-daemon|poolfs-auto) ;; *) return 0 ;; esac
+  [ -n "$GUEST_ACCEL" ] || return 0
+  acc=${GUEST_ACCEL^^}
+  # real data, written on the backing filesystem (not measured): reads of holes cost nothing
+  dd if=/dev/zero of="$bimg" bs=1M count="$GUEST_DISK_MB" oflag=direct status=none
+  for aio in native io_uring; do
+    out=$RES/logs/guest-r$rep-$p-$aio.txt
+    log "  $p: guest ($acc), disk cache=none aio=$aio, 4 fio jobs of ${RUNTIME} s"
+    timeout $((120 + 8 * RUNTIME)) bash -c "$(declare -f guest_qemu); GUEST_KERNEL=$GUEST_KERNEL GUEST_INITRD=$GUEST_INITRD guest_qemu $GUEST_ACCEL '$img' $aio poolfs.fio=$RUNTIME" >"$out" 2>&1 || true
+    # fio --minimal fields: 5 error, 7/8 read KiB/s and IOPS, 48/49 write KiB/s and IOPS
+    for job in "randread:4k rand read QD32:8:IOPS" "randwrite:4k rand write QD32:49:IOPS" \
+               "read:1M seq read QD8:7:MiB/s" "write:1M seq write QD8:48:MiB/s"; do
+      IFS=: read -r f m field unit <<<"$job"
+      m="guest $acc: $m, aio=$aio ($unit)"
+      line=$(grep -a "GUEST: fio $f " "$out" | tail -1 | sed "s/.*GUEST: fio $f //" | tr -d '\r') || true
+      if v=$(awk -F';' -v k="$field" -v u="$unit" \
+             'NF > 50 && $5 == 0 && $k > 0 { x = $k; if (u == "MiB/s") x /= 1024; printf "%.1f", x; ok = 1 } END { exit !ok }' <<<"$line"); then
+        record "$rep" "$p" "$m" "$v"
+      else
+        failed "$rep" "$p" "$m" "no fio result from the guest (see logs/$(basename "$out"))"
+      fi
+    done
+  done
+  rm -f "$bimg"
+}
+
 # ---------- machine facts and the table ----------
 facts() {
   local cpu mem dev
@@ -433,6 +494,7 @@ for p in $TARGETS; do
 done
 TARGETS="${ACTIVE[*]}"
 log "running on: $TARGETS"
+guest_setup || true
 T0=$SECONDS
 for rep in $(seq "$REPEATS"); do
   for p in $TARGETS; do
@@ -441,6 +503,7 @@ for rep in $(seq "$REPEATS"); do
     perf_phase "$rep" "$p"
     meta_phase "$rep" "$p"
     clone_phase "$rep" "$p"
+    guest_phase "$rep" "$p"
   done
 done
 log "jobs done in $(( SECONDS - T0 )) s"

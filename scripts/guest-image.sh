@@ -20,8 +20,16 @@
 #                            (lines "pattern S\n" repeated; S = the seed),
 #                            read them back with O_DIRECT and print both md5s
 #   poolfs.discard=OFF:LEN   blkdiscard LEN MiB at OFF MiB
+#   poolfs.fio=SECONDS       (the fio image only) four fio jobs on /dev/vda,
+#                            O_DIRECT with libaio: 4 KiB random read and write at
+#                            QD32, 1 MiB sequential read and write at QD8, each
+#                            SECONDS long; one line "fio JOB <fio --minimal line>"
 # then it prints the disk size, syncs and powers off. Every line it prints
 # starts with "GUEST: ".
+#
+# POOLFS_GUEST_FIO=1 builds the benchmark's image instead (scripts/bench.sh):
+# the same, plus /usr/bin/fio and the libraries it loads (about 80 MiB, so
+# the guest needs 1 GiB of memory), as initrd-fio-<hash>.cpio.gz.
 set -euo pipefail
 
 cache=${POOLFS_GUEST_CACHE:-/var/tmp/poolfs-guest}
@@ -89,7 +97,9 @@ fi
 # The initramfs; its name carries a hash of this script, so editing /init
 # below rebuilds it.
 hash=$(sha256sum "$0" | cut -c1-12)
-initrd=$dir/initrd-$hash.cpio.gz
+variant=
+[[ "${POOLFS_GUEST_FIO:-}" == 1 ]] && variant=fio-
+initrd=$dir/initrd-$variant$hash.cpio.gz
 if [[ ! -f "$initrd" ]]; then
     [[ -x /bin/busybox ]] || { log "/bin/busybox is missing (apt-get install busybox-static)"; exit 1; }
     tmp=$(mktemp -d "$dir/.rd.XXXXXX")
@@ -100,6 +110,16 @@ if [[ ! -f "$initrd" ]]; then
         [[ "$a" == busybox ]] || ln -s busybox "$root/bin/$a"
     done
     cp "$dir"/modules/*.ko "$root/lib/modules/"
+    if [[ -n "$variant" ]]; then
+        command -v fio >/dev/null || { log "fio is missing (apt-get install fio)"; exit 1; }
+        fio=$(command -v fio)
+        for f in "$fio" $(ldd "$fio" | awk '/=> \// { print $3 } /^[[:space:]]*\// { print $1 }'); do
+            mkdir -p "$root$(dirname "$f")"
+            cp -L "$f" "$root$f"
+        done
+        mkdir -p "$root/usr/bin"
+        [[ -e "$root/usr/bin/fio" ]] || ln -s "$fio" "$root/usr/bin/fio"
+    fi
     cat > "$root/init" <<'INIT'
 #!/bin/sh
 export PATH=/bin
@@ -162,6 +182,16 @@ if [ -n "$dis" ]; then
         say "discard FAILED: $(cat /tmp/bd.err)"
     fi
 fi
+fio_s=$(arg poolfs.fio)
+if [ -n "$fio_s" ]; then
+    for job in "randread 4k 32" "randwrite 4k 32" "read 1m 8" "write 1m 8"; do
+        set -- $job
+        line=$(/usr/bin/fio --name=g --filename=/dev/vda --direct=1 --ioengine=libaio --thread \
+            --rw=$1 --bs=$2 --iodepth=$3 --time_based --runtime=$fio_s --norandommap \
+            --randrepeat=0 --minimal 2>&1 | tail -1)
+        say "fio $1 $line"
+    done
+fi
 sync
 say "poweroff at $(up) s"
 poweroff -f
@@ -171,7 +201,7 @@ INIT
     mv "$tmp/initrd" "$initrd"
     rm -rf "$tmp"
     # Initramfs images of older versions of this script.
-    find "$dir" -maxdepth 1 -name 'initrd-*.cpio.gz' ! -name "$(basename "$initrd")" -delete
+    find "$dir" -maxdepth 1 -regex ".*/initrd-$variant[0-9a-f]*\.cpio\.gz" ! -name "$(basename "$initrd")" -delete
 fi
 
 echo "POOLFS_GUEST_KERNEL=$dir/vmlinuz"
