@@ -15,15 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Fixture, have_tool, scratch};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{Fixture, free_port, have_tool, scratch};
 
 /// One scrape: the text, and each sample `name{labels}` -> value.
 struct Scrape {

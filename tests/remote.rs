@@ -12,7 +12,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Fixture, have_tool, run, scratch};
+use common::{BIN, Fixture, free_port, have_tool, run, scratch};
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -31,14 +31,6 @@ impl Drop for Sshd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn sshd() -> Option<Sshd> {

@@ -73,6 +73,15 @@ pub struct Fixture {
 }
 
 /// Scratch space on a real disk filesystem (not tmpfs), next to the pool targets.
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn scratch() -> tempfile::TempDir {
     fs::create_dir_all("/var/tmp/poolfs-tests").unwrap();
     tempfile::Builder::new()

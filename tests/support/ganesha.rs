@@ -33,14 +33,6 @@ pub struct Ganesha {
     _one: MutexGuard<'static, ()>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn ensure_rpcbind() {
     let mut g = RPCBIND.lock().unwrap_or_else(|e| e.into_inner());
     if TcpStream::connect("127.0.0.1:111").is_ok() {
@@ -89,8 +81,12 @@ impl Ganesha {
         let protocols = if v4_only { "4" } else { "3, 4" };
         fs::create_dir_all(export).unwrap();
         fs::create_dir_all(dir.join("recovery")).unwrap();
-        let (mut port, mount_port, nlm, rquota) =
-            (free_port(), free_port(), free_port(), free_port());
+        let (mut port, mount_port, nlm, rquota) = (
+            crate::common::free_port(),
+            crate::common::free_port(),
+            crate::common::free_port(),
+            crate::common::free_port(),
+        );
         let addr = ns.map_or("127.0.0.1", |(_, a)| a).to_string();
         if ns.is_some() {
             port = 2049;
