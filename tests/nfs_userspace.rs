@@ -462,6 +462,45 @@ fn frozen_server_gives_bounded_eio_and_other_pools_answer() {
     assert_eq!(fs::read(&path).unwrap(), pattern(1 << 20, 2));
 }
 
+/// A lookup that waits on a frozen server does not hold up the other names
+/// of its directory (FUSE_PARALLEL_DIROPS): the pool's `autostart`, looked
+/// up for the first time (a cached name is only revalidated, which never
+/// waited), answers at once while a lookup in the pool waits for its timeout.
+#[test]
+fn a_lookup_waiting_on_the_server_does_not_block_its_directory() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = serve(&fx);
+    define(&fx, &srv, "nfs1", None, 4);
+    srv.freeze();
+    let waiting = {
+        let p = fx.pool("nfs1").join("not-there-yet.raw");
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            (errno_of(fs::metadata(&p)), t.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let status = fx.read("nfs1/autostart");
+    let answered = t.elapsed();
+    let (errno, waited) = waiting.join().unwrap();
+    srv.thaw();
+    assert_eq!(errno, Some(libc::EIO), "the lookup on the frozen server");
+    assert!(
+        waited >= Duration::from_secs(3),
+        "the lookup waited only {waited:?}"
+    );
+    assert!(
+        answered < Duration::from_secs(1),
+        "autostart ({}) took {answered:?} behind a lookup in the same directory",
+        status.trim()
+    );
+}
+
 #[test]
 fn enospc_from_the_server_reaches_the_writer() {
     require_mount!();

@@ -574,6 +574,18 @@ impl Filesystem for FuseAdapter {
                 "kernel without FUSE_ASYNC_DIO: asynchronous direct I/O is served one request at a time"
             );
         }
+        // Lookups and listings of one directory may run at once (the
+        // kernel still serialises changes to it). The core holds no lock
+        // per directory; a lookup that waits on an NFS server no longer
+        // holds up every other lookup in its directory.
+        if config
+            .add_capabilities(InitFlags::FUSE_PARALLEL_DIROPS)
+            .is_err()
+        {
+            tracing::info!(
+                "kernel without FUSE_PARALLEL_DIROPS: lookups in one directory run one at a time"
+            );
+        }
         // Locks are served here, on the backing files (`core::locks`): they
         // then hold against processes using the backing files directly.
         for cap in [InitFlags::FUSE_POSIX_LOCKS, InitFlags::FUSE_FLOCK_LOCKS] {
