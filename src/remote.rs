@@ -145,13 +145,15 @@ pub fn run(r: &Remote, verb: &Verb, argv: &[OsString]) -> Result<u8> {
                 "--connect runs management verbs and upgrade; mount, completions and man run on the host itself".into(),
             ));
         }
+        // FILE `-` is this process's own standard input or output: the
+        // plain forwarding below passes it through.
         Verb::VolUpload {
             vol,
             file,
             pool,
             sparse,
             tree,
-        } => {
+        } if file.as_os_str() != "-" => {
             let src =
                 File::open(file).map_err(Error::io(format!("cannot open '{}'", file.display())))?;
             let args = stream_args("vol-upload", vol, pool, *sparse, tree);
@@ -165,31 +167,33 @@ pub fn run(r: &Remote, verb: &Verb, argv: &[OsString]) -> Result<u8> {
             pool,
             sparse,
             tree,
-        } => {
-            let args = stream_args("vol-download", vol, pool, false, tree);
-            let mut cmd = ssh(r, &remote_line(r, &forwarded(r, &args))?)?;
-            let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(no_ssh)?;
+        } if file.as_os_str() != "-" => {
+            // Opened before ssh starts: a file that cannot be made stops
+            // here, and the remote output is always read (never left to
+            // fill a pipe nobody drains).
+            let existed = file.exists();
             let dst = OpenOptions::new()
                 .write(true)
                 .read(true)
                 .create(true)
                 .truncate(true)
                 .open(file)
-                .map_err(Error::io(format!("cannot create '{}'", file.display())));
-            let copied = match (&dst, child.stdout.take()) {
-                (Ok(f), Some(mut out)) => {
-                    Some(crate::volume::copy::stream_copy(&mut out, f, *sparse))
-                }
-                _ => None,
+                .map_err(Error::io(format!("cannot create '{}'", file.display())))?;
+            let args = stream_args("vol-download", vol, pool, false, tree);
+            let mut cmd = ssh(r, &remote_line(r, &forwarded(r, &args))?)?;
+            let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(no_ssh)?;
+            let copied = match child.stdout.take() {
+                Some(mut out) => crate::volume::copy::stream_copy(&mut out, &dst, *sparse),
+                None => Ok(0),
             };
             let status = child.wait().map_err(no_ssh)?;
-            let dst = dst?;
             if status.success() {
-                copied
-                    .unwrap_or(Ok(0))
-                    .map_err(Error::io(format!("cannot write '{}'", file.display())))?;
+                copied.map_err(Error::io(format!("cannot write '{}'", file.display())))?;
                 dst.sync_all()
                     .map_err(Error::io(format!("cannot sync '{}'", file.display())))?;
+            } else if !existed {
+                // As a local download that fails: no file left behind.
+                let _ = std::fs::remove_file(file);
             }
             status
         }

@@ -240,6 +240,44 @@ fn remote_upload_and_download_stream_the_local_file() {
         "{}",
         missing.stderr
     );
+    let never = dir.path().join("never.img");
+    let out = poolfs(
+        &fx,
+        &[
+            "--connect",
+            &uri,
+            "vol-download",
+            "nope.img",
+            never.to_str().unwrap(),
+            "--pool",
+            "default",
+        ],
+        &env,
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        !never.exists(),
+        "a failed download leaves no file, as locally"
+    );
+    // FILE `-` is standard output, here as there.
+    let out = Command::new(BIN)
+        .args([
+            "--connect",
+            &uri,
+            "vol-download",
+            "up.img",
+            "-",
+            "--pool",
+            "default",
+        ])
+        .env("POOLFS_SSH", &s.ssh)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stdout == fs::read(&src).unwrap(),
+        "the volume on standard output"
+    );
 }
 
 /// An unreachable host: ssh's own words, then one poolfs sentence, exit 1.
