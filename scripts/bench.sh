@@ -28,8 +28,16 @@
 # POOLFS_GUEST_FIO=1) whose only disk is a raw image on the target, cache=none,
 # once with aio=native and once with aio=io_uring: 4k random read and write at
 # QD32, 1M sequential read and write at QD8, RUNTIME s each.
+# NFS jobs (when nfs-ganesha, rpcbind and qemu's NFS driver, qemu-block-extra,
+# are installed): one NFS-Ganesha on 127.0.0.1 (NFSv3 and v4.1), a 1 GiB
+# (NFS_SIZE_MB) `qemu-img convert` of random data onto the export and back
+# off it (to /dev/shm), through the export directory itself ("native"),
+# poolfs userspace NFS pools (NFSv3, NFSv4.1; through the first poolfs target)
+# and qemu's own NFS driver (libnfs, NFSv3). Starts rpcbind if none answers
+# on 127.0.0.1:111, and stops it again at the end.
 # Environment: POOLFS (default <repo>/target/release/poolfs), META_N (5000),
-#   VOLS (10000), CLONE_SIZE (8G), CLONE_DATA (256M), GUEST_DISK_MB (1024).
+#   VOLS (10000), CLONE_SIZE (8G), CLONE_DATA (256M), GUEST_DISK_MB (1024),
+#   NFS_SIZE_MB (1024).
 # Exit status: 0 when every job ran (a target failing an operation is recorded as
 # "fail", not an error); non-zero when the script itself broke, a poolfs variant
 # did not mount, or a job failed on native.
@@ -54,11 +62,11 @@ while [ $# -gt 0 ]; do
 done
 if [ "$SMOKE" = 1 ]; then
   REPEATS=${o_n:-1} RUNTIME=${o_t:-1} SIZE=${o_z:-64M}
-  META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M GUEST_DISK_MB=256
+  META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M GUEST_DISK_MB=256 NFS_SIZE_MB=64
 else
   REPEATS=${o_n:-3} RUNTIME=${o_t:-10} SIZE=${o_z:-2G}
   META_N=${META_N:-5000} VOLS=${VOLS:-10000} CLONE_SIZE=${CLONE_SIZE:-8G} CLONE_DATA=${CLONE_DATA:-256M}
-  GUEST_DISK_MB=${GUEST_DISK_MB:-1024}
+  GUEST_DISK_MB=${GUEST_DISK_MB:-1024} NFS_SIZE_MB=${NFS_SIZE_MB:-1024}
 fi
 POOLFS=${POOLFS:-$ROOT/target/release/poolfs}
 for v in REPEATS RUNTIME META_N VOLS; do
@@ -149,6 +157,7 @@ start_target() {  # target -> sets WORK[target] (where jobs run) and BWORK (same
       rm -rf "$state"; mkdir -p "$state/defs"
       printf 'uuid = "00000000-0000-0000-0000-000000000001"\nautostart = true\n[pool]\ntype = "dir"\ntarget = "%s"\n' \
         "${BWORK[$p]}" >"$state/defs/bench.toml"
+      [ -z "$NFS_PORT" ] || nfs_pools "$state"
       cmd=("$POOLFS" mount "$m" --state-dir "$state" --foreground "${io[@]}")
       pool=bench ;;
     # bindfs 1.14 (libfuse2): big_writes for 1 MiB writes; multithreaded; O_DIRECT forwarded (default clears it)
@@ -190,6 +199,8 @@ cleanup() {
   local rc=$? p
   trap - ERR
   for p in "${!PID[@]}"; do stop_target "$p"; done
+  [ -z "${NFS_DIR:-}" ] || nfs_stop
+  [ -z "${BACKING:-}" ] || rm -f "$BACKING/nfs-src.img"
   for p in $TARGETS; do
     [ -n "${MNT[$p]:-}" ] && mountpoint -q "${MNT[$p]}" && continue   # never delete under a live mount
     rm -rf "${BACKING:?}/w-$p" "${SCRATCH:?}/state-$p"
@@ -363,6 +374,84 @@ EOF
   find "${BWORK[$p]}" -maxdepth 1 -name 'vol-*.img' -delete
 }
 
+# ---------- userspace NFS: poolfs's own client against qemu's (libnfs), one Ganesha export ----------
+NFS_PORT='' NFS_MNTPORT='' NFS_PID='' RPCBIND_PID='' NFS_DIR=$SCRATCH/nfs NFS_TARGET=''
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+nfs_setup() {  # once, before the targets mount: NFS-Ganesha on 127.0.0.1 (NFSv3 + v4.1) exporting NFS_DIR/export
+  local i
+  for t in ganesha.nfsd rpcbind qemu-img; do
+    command -v "$t" >/dev/null || { log "skip the NFS jobs: $t is not installed"; return 1; }
+  done
+  # qemu's NFS driver (libnfs) is a module of qemu-block-extra
+  if ! find /usr/lib/*/qemu -name 'block-nfs.so' 2>/dev/null | grep -q .; then
+    log "skip the NFS jobs: qemu's NFS driver is not installed (qemu-block-extra)"; return 1
+  fi
+  rm -rf "${NFS_DIR:?}"; mkdir -p "$NFS_DIR/export" "$NFS_DIR/recovery"
+  # libnfs finds the MOUNT and NFS ports through rpcbind; start one unless one answers
+  if ! (exec 3<>/dev/tcp/127.0.0.1/111) 2>/dev/null; then
+    rpcbind -f -w & RPCBIND_PID=$!
+    for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/111) 2>/dev/null && break; sleep 0.1; done
+  fi
+  NFS_PORT=$(free_port) NFS_MNTPORT=$(free_port)
+  cat >"$NFS_DIR/ganesha.conf" <<EOC
+NFS_CORE_PARAM { NFS_Port = $NFS_PORT; MNT_Port = $NFS_MNTPORT; NLM_Port = $(free_port); Rquota_Port = $(free_port);
+  Bind_Addr = 127.0.0.1; Protocols = 3, 4; Enable_NLM = false; Enable_RQUOTA = false; }
+NFSV4 { Graceless = true; Lease_Lifetime = 10; Minor_Versions = 0, 1, 2; RecoveryBackend = fs; RecoveryRoot = "$NFS_DIR/recovery"; }
+EXPORT { Export_Id = 1; Path = "$NFS_DIR/export"; Pseudo = "$NFS_DIR/export"; Protocols = 3, 4; Transports = TCP;
+  Access_Type = RW; Squash = No_Root_Squash; SecType = sys; Attr_Expiration_Time = 0; FSAL { Name = VFS; } }
+MDCACHE { Dir_Chunk = 0; }
+EOC
+  ganesha.nfsd -F -f "$NFS_DIR/ganesha.conf" -L "$RES/logs/ganesha.log" -p "$NFS_DIR/ganesha.pid" -N NIV_EVENT & NFS_PID=$!
+  for i in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$NFS_PORT") 2>/dev/null && break; sleep 0.1; done
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$NFS_PORT") 2>/dev/null; then
+    log "skip the NFS jobs: ganesha.nfsd did not listen (logs/ganesha.log)"; nfs_stop; NFS_PORT=''; return 1
+  fi
+  log "NFS-Ganesha on 127.0.0.1:$NFS_PORT exporting $NFS_DIR/export"
+}
+nfs_stop() {
+  [ -z "$NFS_PID" ] || { kill "$NFS_PID" 2>/dev/null; wait "$NFS_PID" 2>/dev/null; NFS_PID=''; }
+  [ -z "$RPCBIND_PID" ] || { kill "$RPCBIND_PID" 2>/dev/null; wait "$RPCBIND_PID" 2>/dev/null; RPCBIND_PID=''; }
+  rm -rf "${NFS_DIR:?}"
+}
+nfs_pools() {  # state-dir: userspace netfs pools nfs3 and nfs41 on the server, started with the daemon
+  local v id=2
+  for v in 3 4.1; do
+    printf 'uuid = "00000000-0000-0000-0000-00000000000%s"\nautostart = true\n[pool]\ntype = "netfs"\nsource = "127.0.0.1:%s"\nclient = "userspace"\nversion = "%s"\nport = %s\nmount_port = %s\n' \
+      "$id" "$NFS_DIR/export" "$v" "$NFS_PORT" "$NFS_MNTPORT" >"$1/defs/nfs${v/./}.toml"
+    id=$((id + 1))
+  done
+}
+nfs_phase() {  # rep: qemu-img convert of NFS_SIZE onto and off the export, four ways (medians in the table)
+  local rep=$1 p=$NFS_TARGET src=$BACKING/nfs-src.img out=/dev/shm/poolfs-bench-nfs.img way dst name t0 err m
+  [ -n "$NFS_PORT" ] && [ -n "$p" ] || return 0
+  [ -e "$src" ] || head -c "$((NFS_SIZE_MB << 20))" /dev/urandom >"$src"
+  for way in "native:$NFS_DIR/export" "poolfs-v3:${MNT[$p]}/nfs3" \
+             "poolfs-v4.1:${MNT[$p]}/nfs41" "libnfs-v3:nfs://127.0.0.1$NFS_DIR/export"; do
+    dst=${way#*:} way=${way%%:*}
+    name=w-r$rep-${way/./}.img dst=$dst/$name
+    m="NFS: qemu-img convert ${NFS_SIZE_MB} MiB onto the export (s)"
+    log "  NFS, $way: write ${NFS_SIZE_MB} MiB, read it back"
+    sync
+    t0=$EPOCHREALTIME
+    if err=$(qemu-img convert -f raw -O raw "$src" "$dst" 2>&1); then
+      record "$rep" "$way" "$m" "$(python3 -c "print(round($EPOCHREALTIME - $t0, 2))")"
+      if cmp -s "$src" "$NFS_DIR/export/$name"; then
+        m="NFS: qemu-img convert ${NFS_SIZE_MB} MiB off the export (s)"
+        echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+        t0=$EPOCHREALTIME
+        if err=$(qemu-img convert -f raw -O raw "$dst" "$out" 2>&1) && cmp -s "$src" "$out"; then
+          record "$rep" "$way" "$m" "$(python3 -c "print(round($EPOCHREALTIME - $t0, 2))")"
+        else failed "$rep" "$way" "$m" "${err:-the copy read back differs}"; fi
+      else failed "$rep" "$way" "NFS: qemu-img convert ${NFS_SIZE_MB} MiB off the export (s)" "the export's copy differs"; fi
+    else
+      failed "$rep" "$way" "$m" "$err"
+      failed "$rep" "$way" "NFS: qemu-img convert ${NFS_SIZE_MB} MiB off the export (s)" "nothing written"
+    fi
+    rm -f "$out"
+    case $way in poolfs*) rm -f "$dst" ;; *) rm -f "$NFS_DIR/export/$name" ;; esac
+  done
+}
+
 # ---------- guest: fio inside a qemu guest whose only disk is an image on the target ----------
 GUEST_ACCEL='' GUEST_KERNEL='' GUEST_INITRD=''
 guest_qemu() {  # accel image aio append-args... -> runs the guest to its end
@@ -487,6 +576,7 @@ EOF
 }
 
 # ---------- main ----------
+nfs_setup || true
 ACTIVE=()
 for p in $TARGETS; do
   if start_target "$p"; then ACTIVE+=("$p")
@@ -495,6 +585,12 @@ done
 TARGETS="${ACTIVE[*]}"
 log "running on: $TARGETS"
 guest_setup || true
+for p in $TARGETS; do                    # the NFS jobs run through the first poolfs target
+  case $p in poolfs*)
+    if [ -n "$NFS_PORT" ] && [ "$(cat "${MNT[$p]}/nfs3/status" 2>/dev/null)" = running ] &&
+       [ "$(cat "${MNT[$p]}/nfs41/status" 2>/dev/null)" = running ]; then NFS_TARGET=$p; break; fi ;;
+  esac
+done
 T0=$SECONDS
 for rep in $(seq "$REPEATS"); do
   for p in $TARGETS; do
@@ -505,14 +601,17 @@ for rep in $(seq "$REPEATS"); do
     clone_phase "$rep" "$p"
     guest_phase "$rep" "$p"
   done
+  nfs_phase "$rep"
 done
+COLUMNS=$TARGETS
+[ -z "$NFS_TARGET" ] || COLUMNS="$TARGETS poolfs-v3 poolfs-v4.1 libnfs-v3"
 log "jobs done in $(( SECONDS - T0 )) s"
 {
   echo "# poolfs benchmark"
   echo
   facts
   echo
-  table "$RAW" "$FAILS" "$TARGETS"
+  table "$RAW" "$FAILS" "$COLUMNS"
 } >"$RES/summary.md"
 echo
 cat "$RES/summary.md"

@@ -16,6 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 packages=(
     qemu-system-x86 qemu-utils      # VM tests; qemu-img/qemu-nbd
+    qemu-block-extra                # qemu's NFS driver (libnfs): the benchmark's NFS rows
     libacl1-dev acl                 # pjdfstest build (exacl) and ACL tools
     attr                            # getfattr/setfattr
     e2fsprogs xfsprogs btrfs-progs  # mkfs for fs pools
@@ -56,7 +57,7 @@ else
     extra=()
     args=()
     for p in "${missing[@]}"; do
-        case "$p" in qemu-system-x86|qemu-utils) ;; *) args+=("$p") ;; esac
+        case "$p" in qemu-system-x86|qemu-utils|qemu-block-extra) ;; *) args+=("$p") ;; esac
     done
     if ! installed qemu-system-x86 || ! installed qemu-utils ||
         [[ "$(dpkg-query -W -f='${Version}' qemu-utils)" != "$(dpkg-query -W -f='${Version}' qemu-system-x86)" ]]; then
@@ -65,6 +66,13 @@ else
         step "apt: qemu-system-x86 and qemu-utils together at version $qv"
         args+=("qemu-system-x86=$qv" "qemu-utils=$qv")
         extra+=(--allow-downgrades)
+    fi
+    # qemu's block modules load only into the qemu of their own version.
+    if ! installed qemu-block-extra ||
+        [[ "$(dpkg-query -W -f='${Version}' qemu-block-extra)" != "$(dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null)" ]]; then
+        bv=${qv:-$(dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null || true)}
+        bv=${bv:-$(apt-cache policy qemu-utils | awk '/Candidate:/ {print $2}')}
+        args+=("qemu-block-extra=$bv")
     fi
     step "apt-get install ${args[*]}"
     apt-get install -y -qq --no-install-recommends "${extra[@]}" "${args[@]}" >/dev/null

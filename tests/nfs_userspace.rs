@@ -462,6 +462,38 @@ fn frozen_server_gives_bounded_eio_and_other_pools_answer() {
     assert_eq!(fs::read(&path).unwrap(), pattern(1 << 20, 2));
 }
 
+/// Close-to-open: a volume another client removed while this pool still
+/// caches its name (here for 30 s) is not written into the void. The open
+/// checks the handle with the server, the kernel looks the name up again,
+/// and the write makes a new file that the export shows.
+#[test]
+fn an_open_after_another_client_removed_the_file_makes_a_new_one() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = serve(&fx);
+    fs::create_dir(fx.mnt.join("nfs1")).unwrap();
+    let config = format!("{}cache = 30\n", srv.pool_config(Some("4.1"), 5));
+    fx.ctl("nfs1/config", &config).unwrap();
+    fx.ctl("nfs1/status", "start").unwrap();
+    let path = fx.pool("nfs1").join("gone.img");
+    let behind = fx.dir.path().join("export/gone.img");
+    for round in 0..3u8 {
+        fs::write(&path, pattern(256 << 10, round)).unwrap();
+        assert!(fs::read(&behind).unwrap() == pattern(256 << 10, round));
+        // Another client (here: the server's own filesystem) removes it.
+        fs::remove_file(&behind).unwrap();
+        fs::write(&path, pattern(128 << 10, round + 10)).unwrap();
+        assert!(
+            fs::read(&behind).ok() == Some(pattern(128 << 10, round + 10)),
+            "round {round}: the write after the remote removal reached no file"
+        );
+        fs::remove_file(&behind).unwrap();
+    }
+}
+
 /// A lookup that waits on a frozen server does not hold up the other names
 /// of its directory (FUSE_PARALLEL_DIROPS): the pool's `autostart`, looked
 /// up for the first time (a cached name is only revalidated, which never

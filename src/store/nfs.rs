@@ -291,6 +291,18 @@ impl Store for NfsStore {
                 errno: Errno::EIO,
             });
         }
+        // Close-to-open, as the kernel's NFS client does it: the handle is
+        // checked with the server first. A file another client removed
+        // within the cache time is stale (the server says so, or still
+        // serves it with no name left): `ESTALE` makes the kernel look the
+        // name up again instead of writing into a file nobody can reach.
+        let st = self.client.getattr(&o.fh)?;
+        if st.nlink == 0 {
+            return Err(Error::Os {
+                op: "open",
+                errno: Errno::ESTALE,
+            });
+        }
         self.open_fh(o.fh.clone())
     }
 
