@@ -108,11 +108,7 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         session::clean_stale_mount(&mountpoint)?;
         let reg = Arc::new(Registry::load(StateDir::new(state_dir.clone()))?);
         reg.restore();
-        let mut core = PoolFs::new(reg);
-        if args.metrics.is_some() {
-            core.count_requests();
-        }
-        let core = Arc::new(core);
+        let core = counted(PoolFs::new(reg), args);
         core.set_mountpoint(mountpoint.clone());
         if let Some(addr) = args.metrics {
             crate::metrics::export::serve(addr, core.clone(), false)?;
@@ -179,11 +175,7 @@ fn serve_for_keeper(
         let took_over = previous.is_some();
         let (core, state) = match previous {
             Some((journal, state)) => {
-                let mut core = PoolFs::with_generation(reg, state.generation);
-                if args.metrics.is_some() {
-                    core.count_requests();
-                }
-                let core = Arc::new(core);
+                let core = counted(PoolFs::with_generation(reg, state.generation), args);
                 core.set_journal(Arc::new(journal));
                 let lost = core.restore(&state);
                 tracing::info!(
@@ -194,13 +186,7 @@ fn serve_for_keeper(
                 );
                 (core, Some(state))
             }
-            None => {
-                let mut core = PoolFs::new(reg);
-                if args.metrics.is_some() {
-                    core.count_requests();
-                }
-                (Arc::new(core), None)
-            }
+            None => (counted(PoolFs::new(reg), args), None),
         };
         core.set_mountpoint(mountpoint.clone());
         if let Some(addr) = args.metrics {
@@ -225,6 +211,14 @@ fn serve_for_keeper(
         &signals,
         report,
     )
+}
+
+/// The namespace a server serves, counting requests when `--metrics` is on.
+fn counted(mut core: PoolFs, args: &MountArgs) -> Arc<PoolFs> {
+    if args.metrics.is_some() {
+        core.count_requests();
+    }
+    Arc::new(core)
 }
 
 fn mount_config(args: &MountArgs, mountpoint: std::path::PathBuf) -> MountConfig {

@@ -205,13 +205,7 @@ fn dispatch(cmd: &Command) -> Result<String> {
                 .map_err(Error::io("download to standard output failed"))?;
                 return Ok(String::new());
             }
-            let dst = OpenOptions::new()
-                .write(true)
-                .read(true)
-                .create(true)
-                .truncate(true)
-                .open(file)
-                .map_err(Error::io(format!("cannot create '{}'", file.display())))?;
+            let dst = create_local(file)?;
             copy(&src, &dst, *sparse, "download")?;
             Ok(String::new())
         }
@@ -222,6 +216,17 @@ fn dispatch(cmd: &Command) -> Result<String> {
             Ok(format!("Vol {vol} deleted"))
         }
     }
+}
+
+/// The local file a download writes: made, or emptied if it exists.
+pub fn create_local(file: &Path) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .read(true)
+        .create(true)
+        .truncate(true)
+        .open(file)
+        .map_err(Error::io(format!("cannot create '{}'", file.display())))
 }
 
 // ---- finding things in the tree ----------------------------------------------

@@ -6,7 +6,7 @@
 //! host, through ssh's standard input or output.
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::process::{Command, Stdio};
 
 use crate::cli::{Command as Verb, Tree};
@@ -172,13 +172,7 @@ pub fn run(r: &Remote, verb: &Verb, argv: &[OsString]) -> Result<u8> {
             // here, and the remote output is always read (never left to
             // fill a pipe nobody drains).
             let existed = file.exists();
-            let dst = OpenOptions::new()
-                .write(true)
-                .read(true)
-                .create(true)
-                .truncate(true)
-                .open(file)
-                .map_err(Error::io(format!("cannot create '{}'", file.display())))?;
+            let dst = crate::manage::create_local(file)?;
             let args = stream_args("vol-download", vol, pool, false, tree);
             let mut cmd = ssh(r, &remote_line(r, &forwarded(r, &args))?)?;
             let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(no_ssh)?;

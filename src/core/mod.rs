@@ -359,7 +359,6 @@ impl PoolFs {
         self.generation
     }
 
-    /// Records where the tree is mounted.
     /// Counts requests for the metrics from now on.
     pub fn count_requests(&mut self) {
         self.requests = crate::metrics::Requests::new(true);
@@ -374,6 +373,7 @@ impl PoolFs {
         self.started
     }
 
+    /// Records where the tree is mounted.
     pub fn set_mountpoint(&self, m: std::path::PathBuf) {
         *self.mountpoint.write() = Some(m);
     }

@@ -534,12 +534,12 @@ impl Client {
         &self.version
     }
 
-    /// Why the server is not answering, if it is not.
     /// Round trips and reconnections so far.
     pub fn counters(&self) -> Arc<crate::metrics::NfsCounters> {
         self.counters.clone()
     }
 
+    /// Why the server is not answering, if it is not.
     pub fn down(&self) -> Option<String> {
         self.down.lock().clone()
     }
