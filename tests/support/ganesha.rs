@@ -210,9 +210,27 @@ EXPORT {{
         self.spawn();
     }
 
-    /// SIGSTOP: connections stay open, nothing answers.
+    /// SIGSTOP: connections stay open, nothing answers. Returns once every
+    /// thread of the server is stopped (a signal takes effect a moment after
+    /// kill(2) returns, and a thread still running could answer meanwhile).
     pub fn freeze(&self) {
         self.signal(nix::sys::signal::Signal::SIGSTOP);
+        let Some(c) = &self.child else { return };
+        let tasks = format!("/proc/{}/task", c.id());
+        let stopped = || {
+            fs::read_dir(&tasks).is_ok_and(|d| {
+                d.flatten().all(|t| {
+                    fs::read_to_string(t.path().join("stat")).is_ok_and(|st| {
+                        st.rsplit_once(')')
+                            .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+                    })
+                })
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !stopped() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     pub fn thaw(&self) {
