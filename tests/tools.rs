@@ -263,3 +263,134 @@ fn change_behind_the_back_is_seen_at_next_open() {
         "stale page cache after a change behind poolfs's back"
     );
 }
+
+/// Waits up to `limit` for `ok`; true when it held in time.
+fn within(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if ok() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Entries and attributes of a local tree are cached long (10 s), and a
+/// change made in the target behind poolfs's back is seen at once
+/// (inotify): well within the 1 s the kernel cached them for before.
+#[test]
+fn changes_behind_the_back_are_seen_at_once() {
+    require_mount!();
+    let fx = Fixture::new();
+    let m = fx.pool("default");
+    let b = fx.backing();
+    // Each change is checked within 0.7 s of a `stat` that cached the old
+    // state: a kernel that kept what it cached would show the old one.
+    let seen = |what: &str, ok: &dyn Fn() -> bool| {
+        assert!(
+            within(Duration::from_millis(700), ok),
+            "{what} behind poolfs's back was not seen"
+        );
+    };
+    fs::write(m.join("a.img"), b"one").unwrap();
+    assert_eq!(fs::metadata(m.join("a.img")).unwrap().mode() & 0o777, 0o644);
+    sh(&format!("chmod 600 {}", b.join("a.img").display()));
+    seen("chmod", &|| {
+        fs::metadata(m.join("a.img")).unwrap().mode() & 0o777 == 0o600
+    });
+
+    fs::metadata(m.join("a.img")).unwrap();
+    sh(&format!("truncate -s 5M {}", b.join("a.img").display()));
+    seen("truncate", &|| {
+        fs::metadata(m.join("a.img")).unwrap().len() == 5 << 20
+    });
+
+    assert!(fs::metadata(m.join("new.img")).is_err());
+    fs::write(b.join("new.img"), b"x").unwrap();
+    seen("a new file", &|| {
+        fs::metadata(m.join("new.img")).is_ok_and(|md| md.len() == 1)
+    });
+
+    fs::remove_file(b.join("new.img")).unwrap();
+    seen("a removal", &|| fs::metadata(m.join("new.img")).is_err());
+
+    fs::metadata(m.join("a.img")).unwrap();
+    fs::rename(b.join("a.img"), b.join("b.img")).unwrap();
+    seen("a rename", &|| {
+        fs::metadata(m.join("a.img")).is_err() && fs::metadata(m.join("b.img")).is_ok()
+    });
+
+    // A file replaced under its name: the name leads to the new one.
+    fs::write(b.join("c.img"), b"old").unwrap();
+    fs::write(b.join("c.tmp"), b"newer").unwrap();
+    seen("c.img", &|| {
+        fs::metadata(m.join("c.img")).is_ok_and(|md| md.len() == 3)
+    });
+    fs::rename(b.join("c.tmp"), b.join("c.img")).unwrap();
+    seen("a rename over a file", &|| {
+        fs::read(m.join("c.img")).is_ok_and(|d| d == b"newer")
+    });
+
+    // Sub-directories are watched too.
+    fs::create_dir(m.join("sub")).unwrap();
+    fs::write(m.join("sub/f.img"), b"f").unwrap();
+    fs::metadata(m.join("sub/f.img")).unwrap();
+    fs::remove_file(b.join("sub/f.img")).unwrap();
+    seen("a removal in a sub-directory", &|| {
+        fs::metadata(m.join("sub/f.img")).is_err()
+    });
+}
+
+/// What poolfs changes itself is not invalidated again by its own watch:
+/// once a `stat` cached them, a second `stat` after the old 1 s cache time
+/// sends no request at all.
+#[test]
+fn cached_entries_outlive_the_short_cache_time() {
+    require_mount!();
+    let port = common::free_port();
+    let fx = Fixture::with_args(&["--metrics", &format!("127.0.0.1:{port}")]);
+    let m = fx.pool("default");
+    fs::create_dir(m.join("many")).unwrap();
+    for i in 0..200 {
+        fs::write(m.join(format!("many/f{i}.img")), b"data").unwrap();
+    }
+    let stat_all = || {
+        for i in 0..200 {
+            assert_eq!(
+                fs::metadata(m.join(format!("many/f{i}.img")))
+                    .unwrap()
+                    .len(),
+                4
+            );
+        }
+    };
+    stat_all();
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = lookups_and_getattrs(port);
+    stat_all();
+    let sent = lookups_and_getattrs(port) - before;
+    // The root and the pool's directory are cached for 1 s: a few requests.
+    assert!(
+        sent < 20,
+        "200 stat calls after 1.5 s sent {sent} LOOKUP/GETATTR requests"
+    );
+}
+
+/// `LOOKUP` plus `GETATTR` requests served so far, from `--metrics`.
+fn lookups_and_getattrs(port: u16) -> u64 {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("poolfs_requests_total{op=\"lookup\"}")
+                || l.starts_with("poolfs_requests_total{op=\"getattr\"}")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}

@@ -349,6 +349,7 @@ impl PoolFs {
                 }
                 StatusRequest::Stop => self.reg.stop(pool, |a| {
                     self.inodes.write().drop_run(pool.id, a.run);
+                    self.unwatch_run(pool.id, a.run);
                     self.invalidate_pool_entries(pool, a);
                 }),
                 StatusRequest::Refresh => {

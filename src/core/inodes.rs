@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use super::watch::Seen;
 use crate::control::{PoolFile, VolFile};
 use crate::pool::{Active, Pool};
 use crate::store::{NodeKey, Obj, Stamp, Store};
@@ -110,6 +111,11 @@ pub struct Object {
     /// Path relative to the pool, for messages (kept up to date on renames
     /// through poolfs).
     pub path: RwLock<String>,
+    /// Its parent directory is watched (`core::watch`): the kernel may
+    /// cache it long.
+    pub watched: std::sync::atomic::AtomicBool,
+    /// What poolfs last told the kernel of its attributes.
+    pub told: parking_lot::Mutex<Option<Seen>>,
 }
 
 impl Object {
@@ -206,15 +212,25 @@ impl InodeTable {
         self.nodes.get(&ino).map(|e| e.node.clone())
     }
 
-    /// Drops `n` kernel references; the node goes at zero. Saturating: a
-    /// confused kernel cannot underflow the count.
-    pub fn forget(&mut self, ino: u64, n: u64) {
-        if let Some(e) = self.nodes.get_mut(&ino) {
-            e.lookups = e.lookups.saturating_sub(n);
-            if e.lookups == 0 {
-                self.nodes.remove(&ino);
-            }
+    /// The node of `key`, if the kernel holds it.
+    pub fn node_of(&self, key: Key) -> Option<Arc<Object>> {
+        self.numbers.get(&key).and_then(|n| self.get(*n))
+    }
+
+    /// Every node the kernel holds.
+    pub fn nodes(&self) -> impl Iterator<Item = &Arc<Object>> {
+        self.nodes.values().map(|e| &e.node)
+    }
+
+    /// Drops `n` kernel references; the node goes at zero (and is returned).
+    /// Saturating: a confused kernel cannot underflow the count.
+    pub fn forget(&mut self, ino: u64, n: u64) -> Option<Arc<Object>> {
+        let e = self.nodes.get_mut(&ino)?;
+        e.lookups = e.lookups.saturating_sub(n);
+        if e.lookups == 0 {
+            return self.nodes.remove(&ino).map(|e| e.node);
         }
+        None
     }
 
     /// `lookup`, also telling whether the object's number still lacks its

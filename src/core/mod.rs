@@ -23,6 +23,7 @@ pub mod inodes;
 mod lock_ops;
 pub mod locks;
 mod volume_ops;
+pub mod watch;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -64,6 +65,7 @@ enum Node {
 }
 
 /// A directory that holds volumes: a running pool's top or a sub-directory.
+#[derive(Debug, Clone)]
 struct Dir {
     pool: Arc<Pool>,
     active: Arc<Active>,
@@ -170,6 +172,9 @@ pub struct PoolFs {
     arenas: parking_lot::Mutex<std::collections::HashMap<u64, std::fs::File>>,
     /// Requests served, for the metrics (counting nothing unless on).
     requests: Arc<crate::metrics::Requests>,
+    /// Watches local trees for changes behind poolfs's back; unset until
+    /// the kernel connection takes invalidations (`start_watching`).
+    watcher: std::sync::OnceLock<Arc<watch::Watcher>>,
 }
 
 fn enotdir(op: &'static str) -> Error {
@@ -236,6 +241,7 @@ impl PoolFs {
             requests: crate::metrics::Requests::new(false),
             locks: Default::default(),
             arenas: Default::default(),
+            watcher: std::sync::OnceLock::new(),
         }
     }
 
@@ -668,14 +674,16 @@ impl PoolFs {
                 errno: Errno::ENOENT,
             });
         }
+        // Watched before the store is asked: no change can fall between.
+        let watched = self.watch_dir(d);
         let found = d.store().lookup(d.obj(), name)?;
-        Ok(self.adopt(d, d.child_path(name), found).1)
+        Ok(self.adopt(d, d.child_path(name), found, watched).1)
     }
 
     /// Records what a store found as a node of `d`'s pool (one kernel
     /// lookup); its store key is kept once per number (see `lookup_self`),
     /// taken with no lock held.
-    fn adopt(&self, d: &Dir, path: String, found: Found) -> (Arc<Object>, Entry) {
+    fn adopt(&self, d: &Dir, path: String, found: Found, watched: bool) -> (Arc<Object>, Entry) {
         let key = (d.pool.id, d.active.run, found.id.0, found.id.1);
         let is_dir = found.attr.kind == Kind::Dir;
         let (node, unremembered) = self.inodes.write().lookup_unremembered(key, |ino| Object {
@@ -686,8 +694,12 @@ impl PoolFs {
             obj: found.obj,
             stamp: parking_lot::Mutex::new(None),
             path: RwLock::new(path.clone()),
+            watched: Default::default(),
+            told: Default::default(),
         });
         *node.path.write() = path.clone();
+        node.watched
+            .store(watched, std::sync::atomic::Ordering::Relaxed);
         if unremembered && let Some(k) = node.store().key(&node.obj) {
             if let Some(j) = self.journal() {
                 j.number(&journal::Number {
@@ -702,12 +714,13 @@ impl PoolFs {
                 .write()
                 .remember(node.ino, key, Reconnect { key: k, path });
         }
+        let attr = Attr {
+            ino: node.ino,
+            ..found.attr
+        };
         let entry = Entry {
-            attr: Attr {
-                ino: node.ino,
-                ..found.attr
-            },
-            cache: node.store().cache_time().map_or(Cache::Backing, Cache::For),
+            cache: self.told(&node, &attr),
+            attr,
         };
         (node, entry)
     }
@@ -750,6 +763,8 @@ impl PoolFs {
             obj: found.obj,
             stamp: parking_lot::Mutex::new(None),
             path: RwLock::new(path),
+            watched: Default::default(),
+            told: Default::default(),
         });
         Ok(())
     }
@@ -793,7 +808,12 @@ impl PoolFs {
     pub fn forget(&self, ino: u64, n: u64) {
         if inodes::decode(ino).is_none() {
             let base = inodes::decode_mirror(ino).map_or(ino, |(b, _)| b);
-            self.inodes.write().forget(base, n);
+            let gone = self.inodes.write().forget(base, n);
+            if let Some(node) = gone
+                && node.is_dir
+            {
+                self.unwatch(node.ino);
+            }
         }
     }
 
@@ -803,9 +823,11 @@ impl PoolFs {
             Node::PoolDir(p) => (self.pool_dir_attr(&p)?, Cache::Backing),
             Node::PoolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
             Node::Object(o) => {
-                let attr = o.store().getattr(&o.obj)?;
-                let cache = o.store().cache_time().map_or(Cache::Backing, Cache::For);
-                (Attr { ino, ..attr }, cache)
+                let attr = Attr {
+                    ino,
+                    ..o.store().getattr(&o.obj)?
+                };
+                (attr, self.told(&o, &attr))
             }
             Node::VolRoot(_) | Node::VolDir(_) => (self.dir_attr(ino, 0o755, 2), Cache::Never),
             Node::VolCtl(_, f) => (self.ctl_attr(ino, f.writable()), Cache::Never),
@@ -860,8 +882,9 @@ impl PoolFs {
         }
         let d = self.parent_for_new(parent)?;
         d.refuse_reserved(name)?;
+        let watched = self.watch_dir(&d);
         let found = d.store().mkdir(&ctx, d.obj(), name, mode)?;
-        Ok(self.adopt(&d, d.child_path(name), found).1)
+        Ok(self.adopt(&d, d.child_path(name), found, watched).1)
     }
 
     pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
@@ -1076,9 +1099,10 @@ impl PoolFs {
     ) -> Result<(Entry, Opened)> {
         let d = self.parent_for_new(parent)?;
         d.refuse_reserved(name)?;
+        let watched = self.watch_dir(&d);
         match d.store().create(&ctx, d.obj(), name, mode, flags) {
             Ok((found, opened)) => {
-                let (node, entry) = self.adopt(&d, d.child_path(name), found);
+                let (node, entry) = self.adopt(&d, d.child_path(name), found, watched);
                 // What a successor opens again: the file, not a new one.
                 let reopen = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC);
                 Ok((
@@ -1179,15 +1203,18 @@ impl PoolFs {
         if !same && flags & (libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) == 0 {
             self.refuse_backing_removal(&to, newname, "replaced")?;
         }
+        let watched = self.watch_dir(&to);
         from.store()
             .rename(from.obj(), name, to.obj(), newname, flags)?;
-        // Keep the moved node's path (used in messages) current.
+        // Keep the moved node's path (used in messages and to tell the
+        // watcher's events from poolfs's own) and its cache time current.
         if let Ok(found) = to.store().lookup(to.obj(), newname) {
             let key = (to.pool.id, to.active.run, found.id.0, found.id.1);
-            let mut t = self.inodes.write();
-            let ino = t.number(key);
-            if let Some(n) = t.get(ino) {
+            let node = self.inodes.read().node_of(key);
+            if let Some(n) = node {
                 *n.path.write() = to.child_path(newname);
+                n.watched
+                    .store(watched, std::sync::atomic::Ordering::Relaxed);
             }
         }
         Ok(())

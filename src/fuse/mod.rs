@@ -32,6 +32,10 @@ use crate::store::LockRange as Range;
 
 /// How long the kernel may cache entries and attributes of backing objects.
 const BACKING_TTL: Duration = Duration::from_secs(1);
+/// The same for objects of watched local trees (`core::watch`): a change
+/// behind poolfs's back is invalidated when inotify reports it; this bounds
+/// what it does not report.
+const WATCHED_TTL: Duration = Duration::from_secs(10);
 
 /// How volume reads and writes reach the backing file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -393,7 +397,10 @@ impl FuseAdapter {
     /// How long the kernel may cache attributes of `ino`: never while it is
     /// open for writing through a backing file (see `backing_for`).
     fn attr_ttl(&self, ino: u64, c: Cache) -> Duration {
-        if c == Cache::Backing && self.passthrough && self.pt.lock().writers.contains_key(&ino) {
+        if matches!(c, Cache::Backing | Cache::Watched)
+            && self.passthrough
+            && self.pt.lock().writers.contains_key(&ino)
+        {
             return Duration::ZERO;
         }
         ttl(c)
@@ -482,6 +489,7 @@ fn is_errno<T>(r: &crate::error::Result<T>, errno: i32) -> bool {
 fn ttl(c: Cache) -> Duration {
     match c {
         Cache::Backing => BACKING_TTL,
+        Cache::Watched => WATCHED_TTL,
         Cache::Never => Duration::ZERO,
         Cache::For(d) => d,
     }

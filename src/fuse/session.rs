@@ -237,6 +237,7 @@ fn run_session(
     started: impl FnOnce(),
 ) -> Result<()> {
     start_invalidator(&core, session.notifier())?;
+    core.start_watching();
     tracing::info!(mountpoint = %cfg.mountpoint.display(), threads = cfg.threads, "poolfs serving");
 
     let main = nix::unistd::Pid::this();

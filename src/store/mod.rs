@@ -97,6 +97,9 @@ pub enum Cache {
     /// Backing objects, the root and pool directories: cache briefly (what
     /// poolfs itself changes, it invalidates at once).
     Backing,
+    /// Objects of a local tree whose directory is watched for changes made
+    /// behind poolfs's back (`core::watch`): cache long.
+    Watched,
     /// Control files and pool directories: never cache.
     Never,
     /// Objects of a store other clients change too: cache this long
@@ -401,6 +404,13 @@ pub trait Store: Send + Sync + Debug {
     /// How long the kernel may cache names and attributes of the store's
     /// objects; `None`: briefly (`Cache::Backing`).
     fn cache_time(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// A path inotify can watch for changes to the entries of directory
+    /// `dir` (`None`: the top) made behind poolfs's back: only where every
+    /// change happens on this host (a local filesystem). `None`: the
+    /// store's objects keep the short cache time.
+    fn watch_path(&self, _dir: Option<&Obj>) -> Option<std::path::PathBuf> {
         None
     }
     /// What `info` says of the pool's locks, where it is worth saying.

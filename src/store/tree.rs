@@ -35,7 +35,24 @@ pub struct TreeStore {
     /// The target, opened `O_RDONLY | O_DIRECTORY`.
     root: OwnedFd,
     target: PathBuf,
+    /// The target is on a local filesystem: every change to it happens on
+    /// this host, where inotify sees it (`Store::watch_path`).
+    local: bool,
 }
+
+/// Filesystems whose changes all happen on this host (`statfs` magic
+/// numbers): ext2/3/4, xfs, btrfs, tmpfs, f2fs, bcachefs and zfs. Network
+/// and cluster filesystems (NFS, CIFS, Ceph, GFS2, OCFS2, FUSE) are left out:
+/// other hosts change them without an inotify event here.
+const LOCAL_FILESYSTEMS: [i64; 7] = [
+    0xEF53,
+    0x5846_5342,
+    0x9123_683E,
+    0x0102_1994,
+    0xF2F5_2010,
+    0xCA45_1A4E,
+    0x2FC1_2FC1,
+];
 
 /// One file or directory of the tree.
 #[derive(Debug)]
@@ -75,9 +92,12 @@ impl TreeStore {
             "cannot open target '{}'",
             target.display()
         )))?;
+        let local = nix::sys::statfs::fstatfs(&root)
+            .is_ok_and(|st| LOCAL_FILESYSTEMS.contains(&st.filesystem_type().0));
         Ok(TreeStore {
             root,
             target: target.to_path_buf(),
+            local,
         })
     }
 
@@ -384,6 +404,12 @@ impl Store for TreeStore {
         sys::reopen(o.fd.as_fd(), OFlag::O_RDWR)
             .map(File::from)
             .map_err(Error::os("open"))
+    }
+
+    fn watch_path(&self, dir: Option<&Obj>) -> Option<PathBuf> {
+        let fd = self.dir(dir).ok()?;
+        self.local
+            .then(|| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())))
     }
 
     fn fsyncdir(&self, dir: Option<&Obj>) -> Result<()> {

@@ -1,0 +1,393 @@
+//! Watching local trees for changes made behind poolfs's back, so that the
+//! kernel may cache their entries and attributes long (`Cache::Watched`):
+//! an admin copying a volume into a pool's target, `chmod` or `truncate` of
+//! a backing file, a file removed there, are reported by inotify and
+//! invalidated in the kernel within milliseconds.
+//!
+//! Invariants:
+//! - the kernel gets the long cache time for an object only while the
+//!   object's parent directory is watched (`Object::watched`), and the watch
+//!   is placed before the store is asked, so no change falls between. A
+//!   directory's watch lasts while the kernel holds the directory (its last
+//!   `forget` removes it: the kernel cannot hold a child without its
+//!   parent) or until its pool's run ends;
+//! - what poolfs changes itself is not invalidated again: an entry event is
+//!   dropped when the inode table already maps that name to the object now
+//!   found there, an attribute event when the object's attributes still
+//!   equal what poolfs last told the kernel (`Object::told`). Deletions are
+//!   always passed on (cheap: the kernel just finds nothing to drop);
+//! - a lost event (the inotify queue overflowed) invalidates every entry
+//!   and attribute of every watched object;
+//! - what inotify does not report is bounded by the cache time: writes by a
+//!   process that keeps the file open (seen when it closes it), writes
+//!   through `mmap`, changes made through a hard link in another directory
+//!   (files with more than one link keep the short cache time).
+//!
+//! Lock order: the watcher's table is a leaf lock: taken with no other
+//! poolfs lock held, and never held across a store call, an inotify call or
+//! an invalidation.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use nix::errno::Errno;
+use nix::sys::inotify::{AddWatchFlags as F, InitFlags, Inotify, InotifyEvent, WatchDescriptor};
+use parking_lot::Mutex;
+
+use super::inodes::{self, Object};
+use super::{Cache, Dir, Inval, PoolFs};
+use crate::control;
+use crate::store::{Attr, Kind};
+
+/// What a watch reports: changes of names, of attributes and of content
+/// (at the writer's close).
+const MASK: F = F::IN_CREATE
+    .union(F::IN_DELETE)
+    .union(F::IN_MOVED_FROM)
+    .union(F::IN_MOVED_TO)
+    .union(F::IN_ATTRIB)
+    .union(F::IN_CLOSE_WRITE)
+    .union(F::IN_ONLYDIR);
+
+/// A pause after a short batch of events: a burst (one writer closing
+/// files one after another) is handled in one go instead of waking the
+/// thread per event. Also the longest extra delay an invalidation sees.
+const BATCH: Duration = Duration::from_millis(5);
+
+/// The attributes the kernel caches that a change behind poolfs's back
+/// can alter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    size: u64,
+    mtime: SystemTime,
+    ctime: SystemTime,
+    perm: u16,
+    uid: u32,
+    gid: u32,
+    nlink: u32,
+}
+
+impl Seen {
+    fn of(a: &Attr) -> Seen {
+        Seen {
+            size: a.size,
+            mtime: a.mtime,
+            ctime: a.ctime,
+            perm: a.perm,
+            uid: a.uid,
+            gid: a.gid,
+            nlink: a.nlink,
+        }
+    }
+}
+
+/// One watched directory as the kernel knows it.
+#[derive(Debug, Clone)]
+struct Watched {
+    /// The kernel's number for it (the pool's directory for the top).
+    ino: u64,
+    dir: Dir,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    /// One inotify watch per directory inode; two kernel directories share
+    /// it when two pools show the same directory.
+    by_wd: HashMap<WatchDescriptor, Vec<Watched>>,
+    by_ino: HashMap<u64, WatchDescriptor>,
+}
+
+pub struct Watcher {
+    inotify: Inotify,
+    table: Mutex<Table>,
+    /// False once no thread reads the events: nothing counts as watched.
+    alive: AtomicBool,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Watcher {
+    /// Removes the watches for which `drop` holds, and the inotify watches
+    /// no kernel directory needs any more.
+    fn remove(&self, drop: impl Fn(&Watched) -> bool) {
+        let mut unused = Vec::new();
+        {
+            let mut t = self.table.lock();
+            let Table { by_wd, by_ino } = &mut *t;
+            by_wd.retain(|wd, dirs| {
+                dirs.retain(|w| {
+                    let d = drop(w);
+                    if d {
+                        by_ino.remove(&w.ino);
+                    }
+                    !d
+                });
+                if dirs.is_empty() {
+                    unused.push(*wd);
+                }
+                !dirs.is_empty()
+            });
+        }
+        for wd in unused {
+            // EINVAL: the watch already went (its directory was removed).
+            let _ = self.inotify.rm_watch(wd);
+        }
+    }
+}
+
+fn kernel_ino(d: &Dir) -> u64 {
+    d.dir
+        .as_ref()
+        .map_or_else(|| inodes::pool_dir_ino(d.pool.id), |o| o.ino)
+}
+
+impl PoolFs {
+    /// Starts watching local trees; called once the kernel connection
+    /// takes invalidations. Until then, and where inotify is not available,
+    /// every object keeps the short cache time.
+    pub fn start_watching(self: &Arc<Self>) {
+        let inotify = match Inotify::init(InitFlags::IN_CLOEXEC) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot watch local pools for changes (inotify: {e}): their entries are cached for 1 s only"
+                );
+                return;
+            }
+        };
+        let w = Arc::new(Watcher {
+            inotify,
+            table: Mutex::new(Table::default()),
+            alive: AtomicBool::new(true),
+        });
+        if self.watcher.set(w.clone()).is_err() {
+            return;
+        }
+        let core = Arc::downgrade(self);
+        let reader = w.clone();
+        let spawned = std::thread::Builder::new()
+            .name("watch".into())
+            .spawn(move || watch_loop(&reader, &core));
+        if let Err(e) = spawned {
+            tracing::warn!(
+                "cannot start the watch thread ({e}): local pools are cached for 1 s only"
+            );
+            w.alive.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// The watcher, while a thread reads its events.
+    fn watching(&self) -> Option<&Watcher> {
+        self.watcher
+            .get()
+            .map(|w| &**w)
+            .filter(|w| w.alive.load(Ordering::Relaxed))
+    }
+
+    /// Watches directory `d` for changes behind poolfs's back, if its store
+    /// allows it; true when it is watched.
+    pub(super) fn watch_dir(&self, d: &Dir) -> bool {
+        let Some(w) = self.watching() else {
+            return false;
+        };
+        let ino = kernel_ino(d);
+        if w.table.lock().by_ino.contains_key(&ino) {
+            return true;
+        }
+        let Some(path) = d.store().watch_path(d.obj()) else {
+            return false;
+        };
+        match w.inotify.add_watch(&path, MASK) {
+            Ok(wd) => {
+                let mut t = w.table.lock();
+                t.by_ino.insert(ino, wd);
+                let dirs = t.by_wd.entry(wd).or_default();
+                if !dirs.iter().any(|x| x.ino == ino) {
+                    dirs.push(Watched {
+                        ino,
+                        dir: d.clone(),
+                    });
+                }
+                true
+            }
+            Err(e) => {
+                // ENOSPC: out of inotify watches (fs.inotify.max_user_watches).
+                tracing::debug!(pool = %d.pool.name(), "cannot watch a directory ({e}): its entries are cached for 1 s only");
+                false
+            }
+        }
+    }
+
+    /// The kernel forgot directory `ino`: no child of it is cached any more.
+    pub(super) fn unwatch(&self, ino: u64) {
+        if let Some(w) = self.watcher.get() {
+            w.remove(|x| x.ino == ino);
+        }
+    }
+
+    /// A pool's run ended: none of its directories needs watching.
+    pub(super) fn unwatch_run(&self, pool: u32, run: u64) {
+        if let Some(w) = self.watcher.get() {
+            w.remove(|x| x.dir.pool.id == pool && x.dir.active.run == run);
+        }
+    }
+
+    /// How long the kernel may cache what poolfs is about to tell it of
+    /// `node`, recording what that is.
+    pub(super) fn told(&self, node: &Object, attr: &Attr) -> Cache {
+        if let Some(t) = node.store().cache_time() {
+            return Cache::For(t);
+        }
+        *node.told.lock() = Some(Seen::of(attr));
+        let single = attr.kind == Kind::Dir || attr.nlink <= 1;
+        if single && node.watched.load(Ordering::Relaxed) && self.watching().is_some() {
+            Cache::Watched
+        } else {
+            Cache::Backing
+        }
+    }
+
+    fn changed(&self, w: &Watcher, events: Vec<InotifyEvent>) {
+        for ev in events {
+            if ev.mask.contains(F::IN_Q_OVERFLOW) {
+                tracing::info!("inotify lost events: invalidating every watched entry");
+                self.invalidate_watched(w);
+                continue;
+            }
+            if ev.mask.contains(F::IN_IGNORED) {
+                // The directory went (removed, or its filesystem unmounted).
+                let mut t = w.table.lock();
+                if let Some(dirs) = t.by_wd.remove(&ev.wd) {
+                    for d in dirs {
+                        t.by_ino.remove(&d.ino);
+                    }
+                }
+                continue;
+            }
+            let dirs = w.table.lock().by_wd.get(&ev.wd).cloned();
+            for d in dirs.unwrap_or_default() {
+                self.dir_changed(&d, &ev);
+            }
+        }
+    }
+
+    fn dir_changed(&self, d: &Watched, ev: &InotifyEvent) {
+        let Some(name) = &ev.name else {
+            if ev.mask.contains(F::IN_ATTRIB) {
+                self.invalidate(Inval::Attr { ino: d.ino });
+            }
+            return;
+        };
+        if d.dir.top() && control::is_reserved(&name.to_string_lossy()) {
+            return;
+        }
+        let gone = ev.mask.intersects(F::IN_DELETE | F::IN_MOVED_FROM);
+        let came = ev.mask.intersects(F::IN_CREATE | F::IN_MOVED_TO);
+        if gone || (came && !self.kernel_knows(&d.dir, name)) {
+            self.invalidate(Inval::Entry {
+                parent: d.ino,
+                name: name.clone(),
+            });
+            self.invalidate(Inval::Attr { ino: d.ino });
+        }
+        if ev.mask.intersects(F::IN_ATTRIB | F::IN_CLOSE_WRITE)
+            && let Some((node, now)) = self.known_child(&d.dir, name)
+            && *node.told.lock() != Some(Seen::of(&now))
+        {
+            self.invalidate(Inval::Attr { ino: node.ino });
+        }
+    }
+
+    /// The node the kernel may hold for `name` in `d`, with the object's
+    /// attributes now.
+    fn known_child(&self, d: &Dir, name: &OsStr) -> Option<(Arc<Object>, Attr)> {
+        let found = d.store().lookup(d.obj(), name).ok()?;
+        let key = (d.pool.id, d.active.run, found.id.0, found.id.1);
+        let node = self.inodes.read().node_of(key)?;
+        Some((node, found.attr))
+    }
+
+    /// True when whatever the kernel holds for `name` in `d` is right: the
+    /// name holds the object poolfs last told the kernel it holds, or it
+    /// holds nothing poolfs shows (a later event tells what went).
+    fn kernel_knows(&self, d: &Dir, name: &OsStr) -> bool {
+        let found = match d.store().lookup(d.obj(), name) {
+            Ok(f) => f,
+            Err(_) => return true,
+        };
+        let key = (d.pool.id, d.active.run, found.id.0, found.id.1);
+        let node = self.inodes.read().node_of(key);
+        node.is_some_and(|n| *n.path.read() == d.child_path(name))
+    }
+
+    /// After lost events: every watched directory's attributes and every
+    /// name and attribute of a watched object the kernel holds.
+    fn invalidate_watched(&self, w: &Watcher) {
+        let dirs: Vec<u64> = w.table.lock().by_ino.keys().copied().collect();
+        for ino in dirs {
+            self.invalidate(Inval::Inode { ino });
+        }
+        let nodes: Vec<Arc<Object>> = self.inodes.read().nodes().cloned().collect();
+        // Where each held directory is, to find the parent of a path.
+        let by_path: HashMap<(u32, u64, String), u64> = nodes
+            .iter()
+            .filter(|n| n.is_dir)
+            .map(|n| ((n.pool.id, n.active.run, n.path.read().clone()), n.ino))
+            .collect();
+        for n in nodes.iter().filter(|n| n.watched.load(Ordering::Relaxed)) {
+            let path = n.path.read().clone();
+            let (parent, name) = match path.rsplit_once('/') {
+                None => (Some(inodes::pool_dir_ino(n.pool.id)), path.as_str()),
+                Some((up, name)) => (
+                    by_path
+                        .get(&(n.pool.id, n.active.run, up.to_string()))
+                        .copied(),
+                    name,
+                ),
+            };
+            if let Some(parent) = parent {
+                self.invalidate(Inval::Entry {
+                    parent,
+                    name: name.into(),
+                });
+            }
+            self.invalidate(Inval::Inode { ino: n.ino });
+        }
+    }
+}
+
+/// Reads events until the namespace is gone.
+fn watch_loop(w: &Watcher, core: &Weak<PoolFs>) {
+    loop {
+        let events = match w.inotify.read_events() {
+            Ok(e) => e,
+            Err(Errno::EINTR) => continue,
+            Err(e) => {
+                tracing::error!(
+                    "reading inotify events failed ({e}): changes behind poolfs's back are seen after 1 s from now on"
+                );
+                w.alive.store(false, Ordering::Relaxed);
+                w.remove(|_| true);
+                return;
+            }
+        };
+        let short = events.len() < 32;
+        let Some(core) = core.upgrade() else {
+            return;
+        };
+        core.changed(w, events);
+        drop(core);
+        if short {
+            std::thread::sleep(BATCH);
+        }
+    }
+}
