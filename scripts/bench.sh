@@ -277,6 +277,9 @@ def unlink():
 try: os.mkdir(d)
 except OSError as e: print("mkdir failed: %s" % e)
 for label, fn in (("create", create), ("stat", stat), ("readdir", readdir), ("unlink", unlink)):
+    # stat comes 1.2 s after create: past the 1 s that FUSE daemons
+    # (libfuse's default, and poolfs's where it cannot watch) let the kernel cache.
+    if fn is stat: time.sleep(1.2)
     try:
         t = time.perf_counter(); fn(); dt = time.perf_counter() - t
         print("%s\t%.0f" % (label, n / dt))
@@ -285,8 +288,10 @@ for label, fn in (("create", create), ("stat", stat), ("readdir", readdir), ("un
 EOF
   for name in create stat readdir unlink; do
     v=$(awk -F'\t' -v n="$name" '$1 == n { print $2; exit }' "$out")
-    if [[ $v =~ ^[0-9]+$ ]]; then record "$rep" "$p" "$name ($META_N files, ops/s)" "$v"
-    else msg=$(awk -F'\t' -v n="$name" '$1 == n { print $3; exit }' "$out"); failed "$rep" "$p" "$name ($META_N files, ops/s)" "${msg:-$(head -c 200 "$out")}"; fi
+    label="$name ($META_N files, ops/s)"
+    [ "$name" = stat ] && label="stat 1.2 s after create ($META_N files, ops/s)"
+    if [[ $v =~ ^[0-9]+$ ]]; then record "$rep" "$p" "$label" "$v"
+    else msg=$(awk -F'\t' -v n="$name" '$1 == n { print $3; exit }' "$out"); failed "$rep" "$p" "$label" "${msg:-$(head -c 200 "$out")}"; fi
   done
   rm -rf "$d" "${BWORK[$p]}/meta"
 }

@@ -42,6 +42,7 @@ use crate::store::{Found, NodeKey, Obj, Store, StoreOpen};
 pub use control_ops::PoolFacts;
 use handles::{Ctl, HandleTable, OpenFile, OpenKind};
 use inodes::{InodeTable, Object, Reconnect, Synthetic};
+use watch::Change;
 
 /// How to change a pool definition, for refusals that an editor runs into.
 const CONFIG_IN_PLACE: &str = "to change a pool's config, write the whole new definition into it in place: `cat new.toml > config`";
@@ -883,7 +884,9 @@ impl PoolFs {
         let d = self.parent_for_new(parent)?;
         d.refuse_reserved(name)?;
         let watched = self.watch_dir(&d);
-        let found = d.store().mkdir(&ctx, d.obj(), name, mode)?;
+        let found = self.own(&[(&d, name, Change::Came)], || {
+            d.store().mkdir(&ctx, d.obj(), name, mode)
+        })?;
         Ok(self.adopt(&d, d.child_path(name), found, watched).1)
     }
 
@@ -893,7 +896,9 @@ impl PoolFs {
         }
         let d = self.parent(parent)?;
         d.refuse_control(name, "removed")?;
-        d.store().rmdir(d.obj(), name)
+        self.own(&[(&d, name, Change::Gone)], || {
+            d.store().rmdir(d.obj(), name)
+        })
     }
 
     /// Opens a directory; it is listed by the first `readdir` (offset 0).
@@ -1100,7 +1105,10 @@ impl PoolFs {
         let d = self.parent_for_new(parent)?;
         d.refuse_reserved(name)?;
         let watched = self.watch_dir(&d);
-        match d.store().create(&ctx, d.obj(), name, mode, flags) {
+        let made = self.own(&[(&d, name, Change::Came)], || {
+            d.store().create(&ctx, d.obj(), name, mode, flags)
+        });
+        match made {
             Ok((found, opened)) => {
                 let (node, entry) = self.adopt(&d, d.child_path(name), found, watched);
                 // What a successor opens again: the file, not a new one.
@@ -1168,7 +1176,9 @@ impl PoolFs {
         let d = self.parent(parent)?;
         d.refuse_control(name, "removed")?;
         self.refuse_backing_removal(&d, name, "deleted")?;
-        d.store().unlink(d.obj(), name)
+        self.own(&[(&d, name, Change::Gone)], || {
+            d.store().unlink(d.obj(), name)
+        })
     }
 
     pub fn rename(
@@ -1204,8 +1214,15 @@ impl PoolFs {
             self.refuse_backing_removal(&to, newname, "replaced")?;
         }
         let watched = self.watch_dir(&to);
-        from.store()
-            .rename(from.obj(), name, to.obj(), newname, flags)?;
+        let mut changes = vec![(&from, name, Change::Gone), (&to, newname, Change::Came)];
+        if flags & libc::RENAME_EXCHANGE != 0 {
+            // Each name also gets the other's object.
+            changes.extend([(&from, name, Change::Came), (&to, newname, Change::Gone)]);
+        }
+        self.own(&changes, || {
+            from.store()
+                .rename(from.obj(), name, to.obj(), newname, flags)
+        })?;
         // Keep the moved node's path (used in messages and to tell the
         // watcher's events from poolfs's own) and its cache time current.
         if let Ok(found) = to.store().lookup(to.obj(), newname) {

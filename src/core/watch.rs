@@ -11,11 +11,17 @@
 //!   directory's watch lasts while the kernel holds the directory (its last
 //!   `forget` removes it: the kernel cannot hold a child without its
 //!   parent) or until its pool's run ends;
-//! - what poolfs changes itself is not invalidated again: an entry event is
-//!   dropped when the inode table already maps that name to the object now
-//!   found there, an attribute event when the object's attributes still
-//!   equal what poolfs last told the kernel (`Object::told`). Deletions are
-//!   always passed on (cheap: the kernel just finds nothing to drop);
+//! - what poolfs changes itself is not invalidated again: poolfs counts its
+//!   own creations, removals and renames (`own`) before the syscall, so
+//!   their events cannot come first and are dropped (a failed one is
+//!   uncounted, and a failed removal invalidates the name in case another
+//!   process's removal took the count); an attribute event is dropped when
+//!   the object's attributes still equal what poolfs last told the kernel
+//!   (`Object::told`), a new name when the inode table already maps it to
+//!   the object found there. Beyond saving round trips this matters for
+//!   crashes: an entry invalidation waits for the directory's lock, which a
+//!   process holds while it waits for poolfs's reply to its own `create`;
+//!   a server that crashes then cannot finish exiting;
 //! - a lost event (the inotify queue overflowed) invalidates every entry
 //!   and attribute of every watched object;
 //! - what inotify does not report is bounded by the cache time: writes by a
@@ -28,7 +34,7 @@
 //! an invalidation.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
@@ -98,6 +104,18 @@ struct Table {
     /// it when two pools show the same directory.
     by_wd: HashMap<WatchDescriptor, Vec<Watched>>,
     by_ino: HashMap<u64, WatchDescriptor>,
+    /// Changes of names poolfs is making in a watched directory (its kernel
+    /// number, the name, which change): their events are its own.
+    own: HashMap<(u64, OsString, Change), u32>,
+}
+
+/// A change of a name, as inotify reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Change {
+    /// Created, or renamed to (`IN_CREATE`, `IN_MOVED_TO`).
+    Came,
+    /// Removed, or renamed away (`IN_DELETE`, `IN_MOVED_FROM`).
+    Gone,
 }
 
 pub struct Watcher {
@@ -122,12 +140,13 @@ impl Watcher {
         let mut unused = Vec::new();
         {
             let mut t = self.table.lock();
-            let Table { by_wd, by_ino } = &mut *t;
+            let Table { by_wd, by_ino, own } = &mut *t;
             by_wd.retain(|wd, dirs| {
                 dirs.retain(|w| {
                     let d = drop(w);
                     if d {
                         by_ino.remove(&w.ino);
+                        own.retain(|(ino, ..), _| *ino != w.ino);
                     }
                     !d
                 });
@@ -241,6 +260,70 @@ impl PoolFs {
         }
     }
 
+    /// Runs `op`, which makes `changes` (directory, name, change): the
+    /// watch's events for them are poolfs's own and not passed on.
+    pub(super) fn own<T>(
+        &self,
+        changes: &[(&Dir, &OsStr, Change)],
+        op: impl FnOnce() -> crate::error::Result<T>,
+    ) -> crate::error::Result<T> {
+        let keys: Vec<_> = match self.watching() {
+            Some(w) => {
+                let mut t = w.table.lock();
+                let mut keys = Vec::new();
+                for (d, name, c) in changes {
+                    let ino = kernel_ino(d);
+                    if t.by_ino.contains_key(&ino) {
+                        let key = (ino, name.to_os_string(), *c);
+                        *t.own.entry(key.clone()).or_insert(0) += 1;
+                        keys.push(key);
+                    }
+                }
+                keys
+            }
+            None => Vec::new(),
+        };
+        let r = op();
+        if r.is_err()
+            && !keys.is_empty()
+            && let Some(w) = self.watching()
+        {
+            {
+                let mut t = w.table.lock();
+                for k in &keys {
+                    if let Some(n) = t.own.get_mut(k) {
+                        *n -= 1;
+                        if *n == 0 {
+                            t.own.remove(k);
+                        }
+                    }
+                }
+            }
+            for (ino, name, c) in keys {
+                if c == Change::Gone {
+                    self.invalidate(Inval::Entry { parent: ino, name });
+                }
+            }
+        }
+        r
+    }
+
+    /// True (and uncounted) when poolfs made this change itself.
+    fn own_change(&self, w: &Watcher, dir: u64, name: &OsStr, c: Change) -> bool {
+        let mut t = w.table.lock();
+        let key = (dir, name.to_os_string(), c);
+        match t.own.get_mut(&key) {
+            Some(n) => {
+                *n -= 1;
+                if *n == 0 {
+                    t.own.remove(&key);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     /// How long the kernel may cache what poolfs is about to tell it of
     /// `node`, recording what that is.
     pub(super) fn told(&self, node: &Object, attr: &Attr) -> Cache {
@@ -269,18 +352,19 @@ impl PoolFs {
                 if let Some(dirs) = t.by_wd.remove(&ev.wd) {
                     for d in dirs {
                         t.by_ino.remove(&d.ino);
+                        t.own.retain(|(ino, ..), _| *ino != d.ino);
                     }
                 }
                 continue;
             }
             let dirs = w.table.lock().by_wd.get(&ev.wd).cloned();
             for d in dirs.unwrap_or_default() {
-                self.dir_changed(&d, &ev);
+                self.dir_changed(w, &d, &ev);
             }
         }
     }
 
-    fn dir_changed(&self, d: &Watched, ev: &InotifyEvent) {
+    fn dir_changed(&self, w: &Watcher, d: &Watched, ev: &InotifyEvent) {
         let Some(name) = &ev.name else {
             if ev.mask.contains(F::IN_ATTRIB) {
                 self.invalidate(Inval::Attr { ino: d.ino });
@@ -290,8 +374,10 @@ impl PoolFs {
         if d.dir.top() && control::is_reserved(&name.to_string_lossy()) {
             return;
         }
-        let gone = ev.mask.intersects(F::IN_DELETE | F::IN_MOVED_FROM);
-        let came = ev.mask.intersects(F::IN_CREATE | F::IN_MOVED_TO);
+        let gone = ev.mask.intersects(F::IN_DELETE | F::IN_MOVED_FROM)
+            && !self.own_change(w, d.ino, name, Change::Gone);
+        let came = ev.mask.intersects(F::IN_CREATE | F::IN_MOVED_TO)
+            && !self.own_change(w, d.ino, name, Change::Came);
         if gone || (came && !self.kernel_knows(&d.dir, name)) {
             self.invalidate(Inval::Entry {
                 parent: d.ino,
@@ -334,7 +420,7 @@ impl PoolFs {
     fn invalidate_watched(&self, w: &Watcher) {
         let dirs: Vec<u64> = w.table.lock().by_ino.keys().copied().collect();
         for ino in dirs {
-            self.invalidate(Inval::Inode { ino });
+            self.invalidate(Inval::Attr { ino });
         }
         let nodes: Vec<Arc<Object>> = self.inodes.read().nodes().cloned().collect();
         // Where each held directory is, to find the parent of a path.
@@ -360,7 +446,9 @@ impl PoolFs {
                     name: name.into(),
                 });
             }
-            self.invalidate(Inval::Inode { ino: n.ino });
+            // Attributes only: dropping pages could wait on a read in
+            // progress (see the crash note above).
+            self.invalidate(Inval::Attr { ino: n.ino });
         }
     }
 }
