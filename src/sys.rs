@@ -290,11 +290,25 @@ pub fn adopt_backing(reply: &fuser::ReplyOpen, id: u32) -> fuser::BackingId {
 /// answered, with bit 63 set in their unique ids.
 pub fn fuse_resend(dev: BorrowedFd<'_>) -> nix::Result<()> {
     const FUSE_NOTIFY_RESEND: i32 = 7;
+    fuse_notify_bare(dev, FUSE_NOTIFY_RESEND)
+}
+
+/// Writes `FUSE_NOTIFY_INC_EPOCH` to the FUSE connection `dev` (Linux
+/// 6.16+): every name the kernel cached is looked up again at its next use.
+/// The kernel takes no lock for it (unlike `FUSE_NOTIFY_INVAL_ENTRY`, which
+/// waits for the directory's lock).
+pub fn fuse_inc_epoch(dev: BorrowedFd<'_>) -> nix::Result<()> {
+    const FUSE_NOTIFY_INC_EPOCH: i32 = 8;
+    fuse_notify_bare(dev, FUSE_NOTIFY_INC_EPOCH)
+}
+
+/// A notification without a body.
+fn fuse_notify_bare(dev: BorrowedFd<'_>, code: i32) -> nix::Result<()> {
     // struct fuse_out_header { u32 len; i32 error; u64 unique }: a
     // notification has unique 0 and its code in `error`.
     let mut h = Vec::with_capacity(16);
     h.extend(16u32.to_ne_bytes());
-    h.extend(FUSE_NOTIFY_RESEND.to_ne_bytes());
+    h.extend(code.to_ne_bytes());
     h.extend(0u64.to_ne_bytes());
     nix::unistd::write(dev, &h).map(drop)
 }

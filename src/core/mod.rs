@@ -127,6 +127,12 @@ pub enum Inval {
     Inode { ino: u64 },
     /// Only the attributes of inode `ino` (its pages stay).
     Attr { ino: u64 },
+    /// Names that changed behind poolfs's back (directory, name): every
+    /// name the kernel cached is expired at once (`FUSE_NOTIFY_INC_EPOCH`),
+    /// which takes no lock in the kernel, so it never waits for a process
+    /// that holds a directory while it waits for this server; before Linux
+    /// 6.16, each of these names is invalidated instead.
+    Names(Vec<(u64, OsString)>),
 }
 
 /// An invalidation and, when the sender waits for it, where to say it is done.

@@ -18,10 +18,14 @@
 //!   process's removal took the count); an attribute event is dropped when
 //!   the object's attributes still equal what poolfs last told the kernel
 //!   (`Object::told`), a new name when the inode table already maps it to
-//!   the object found there. Beyond saving round trips this matters for
-//!   crashes: an entry invalidation waits for the directory's lock, which a
-//!   process holds while it waits for poolfs's reply to its own `create`;
-//!   a server that crashes then cannot finish exiting;
+//!   the object found there;
+//! - a name changed behind poolfs's back expires every name the kernel
+//!   cached (`Inval::Names`: one lock-free epoch bump per batch of events),
+//!   not just that one: `FUSE_NOTIFY_INVAL_ENTRY` waits for the directory's
+//!   lock, which a process holds while it waits for this server's reply, and
+//!   a server that crashed with its notification thread stuck there could
+//!   never finish exiting (its keeper starts a successor only once it has).
+//!   Attribute invalidations take no such lock;
 //! - a lost event (the inotify queue overflowed) invalidates every entry
 //!   and attribute of every watched object;
 //! - what inotify does not report is bounded by the cache time: writes by a
@@ -35,12 +39,13 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use nix::errno::Errno;
-use nix::sys::inotify::{AddWatchFlags as F, InitFlags, Inotify, InotifyEvent, WatchDescriptor};
+use nix::sys::inotify::{AddWatchFlags as F, InitFlags, Inotify, WatchDescriptor};
 use parking_lot::Mutex;
 
 use super::inodes::{self, Object};
@@ -58,10 +63,13 @@ const MASK: F = F::IN_CREATE
     .union(F::IN_CLOSE_WRITE)
     .union(F::IN_ONLYDIR);
 
-/// A pause after a short batch of events: a burst (one writer closing
-/// files one after another) is handled in one go instead of waking the
-/// thread per event. Also the longest extra delay an invalidation sees.
+/// A pause after each batch of events: a burst (a program creating or
+/// removing files one after another) is read in one go instead of waking
+/// the thread per event. Also the longest extra delay an invalidation sees.
 const BATCH: Duration = Duration::from_millis(5);
+
+/// Bytes read per batch: about 2000 events of short names.
+const READ_BUF: usize = 64 << 10;
 
 /// The attributes the kernel caches that a change behind poolfs's back
 /// can alter.
@@ -90,6 +98,40 @@ impl Seen {
     }
 }
 
+/// One inotify event: the watch, what happened, the name in the directory.
+#[derive(Debug)]
+struct Event {
+    wd: i32,
+    mask: F,
+    name: Option<OsString>,
+}
+
+/// Splits what `read(2)` gave on an inotify descriptor into events
+/// (`struct inotify_event`: wd, mask, cookie, len, then `len` bytes of
+/// NUL-padded name). A truncated tail is dropped (the kernel never writes one).
+fn parse_events(buf: &[u8]) -> Vec<Event> {
+    const HEADER: usize = 16;
+    let word = |b: &[u8], at: usize| -> Option<[u8; 4]> { b.get(at..at + 4)?.try_into().ok() };
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let (Some(wd), Some(mask), Some(len)) =
+        (word(buf, at), word(buf, at + 4), word(buf, at + 12))
+    {
+        let len = u32::from_ne_bytes(len) as usize;
+        let Some(raw) = buf.get(at + HEADER..at + HEADER + len) else {
+            break;
+        };
+        let name = raw.split(|b| *b == 0).next().filter(|n| !n.is_empty());
+        out.push(Event {
+            wd: i32::from_ne_bytes(wd),
+            mask: F::from_bits_truncate(u32::from_ne_bytes(mask)),
+            name: name.map(|n| OsStr::from_bytes(n).to_os_string()),
+        });
+        at += HEADER + len;
+    }
+    out
+}
+
 /// One watched directory as the kernel knows it.
 #[derive(Debug, Clone)]
 struct Watched {
@@ -100,9 +142,9 @@ struct Watched {
 
 #[derive(Debug, Default)]
 struct Table {
-    /// One inotify watch per directory inode; two kernel directories share
-    /// it when two pools show the same directory.
-    by_wd: HashMap<WatchDescriptor, Vec<Watched>>,
+    /// One inotify watch per directory inode (by its raw number); two
+    /// kernel directories share it when two pools show the same directory.
+    by_wd: HashMap<i32, Vec<Watched>>,
     by_ino: HashMap<u64, WatchDescriptor>,
     /// Changes of names poolfs is making in a watched directory (its kernel
     /// number, the name, which change): their events are its own.
@@ -141,17 +183,18 @@ impl Watcher {
         {
             let mut t = self.table.lock();
             let Table { by_wd, by_ino, own } = &mut *t;
-            by_wd.retain(|wd, dirs| {
+            by_wd.retain(|_, dirs| {
+                let mut wd = None;
                 dirs.retain(|w| {
                     let d = drop(w);
                     if d {
-                        by_ino.remove(&w.ino);
+                        wd = by_ino.remove(&w.ino).or(wd);
                         own.retain(|(ino, ..), _| *ino != w.ino);
                     }
                     !d
                 });
                 if dirs.is_empty() {
-                    unused.push(*wd);
+                    unused.extend(wd);
                 }
                 !dirs.is_empty()
             });
@@ -229,7 +272,7 @@ impl PoolFs {
             Ok(wd) => {
                 let mut t = w.table.lock();
                 t.by_ino.insert(ino, wd);
-                let dirs = t.by_wd.entry(wd).or_default();
+                let dirs = t.by_wd.entry(wd.as_raw()).or_default();
                 if !dirs.iter().any(|x| x.ino == ino) {
                     dirs.push(Watched {
                         ino,
@@ -299,10 +342,13 @@ impl PoolFs {
                     }
                 }
             }
-            for (ino, name, c) in keys {
-                if c == Change::Gone {
-                    self.invalidate(Inval::Entry { parent: ino, name });
-                }
+            let gone: Vec<_> = keys
+                .into_iter()
+                .filter(|k| k.2 == Change::Gone)
+                .map(|(ino, name, _)| (ino, name))
+                .collect();
+            if !gone.is_empty() {
+                self.invalidate(Inval::Names(gone));
             }
         }
         r
@@ -339,11 +385,12 @@ impl PoolFs {
         }
     }
 
-    fn changed(&self, w: &Watcher, events: Vec<InotifyEvent>) {
+    fn changed(&self, w: &Watcher, events: Vec<Event>) {
+        let mut names = Vec::new();
         for ev in events {
             if ev.mask.contains(F::IN_Q_OVERFLOW) {
                 tracing::info!("inotify lost events: invalidating every watched entry");
-                self.invalidate_watched(w);
+                self.invalidate_watched(w, &mut names);
                 continue;
             }
             if ev.mask.contains(F::IN_IGNORED) {
@@ -359,12 +406,16 @@ impl PoolFs {
             }
             let dirs = w.table.lock().by_wd.get(&ev.wd).cloned();
             for d in dirs.unwrap_or_default() {
-                self.dir_changed(w, &d, &ev);
+                self.dir_changed(w, &d, &ev, &mut names);
             }
+        }
+        if !names.is_empty() {
+            self.invalidate(Inval::Names(names));
         }
     }
 
-    fn dir_changed(&self, w: &Watcher, d: &Watched, ev: &InotifyEvent) {
+    /// Invalidates what an event changed; a changed name goes to `names`.
+    fn dir_changed(&self, w: &Watcher, d: &Watched, ev: &Event, names: &mut Vec<(u64, OsString)>) {
         let Some(name) = &ev.name else {
             if ev.mask.contains(F::IN_ATTRIB) {
                 self.invalidate(Inval::Attr { ino: d.ino });
@@ -379,10 +430,7 @@ impl PoolFs {
         let came = ev.mask.intersects(F::IN_CREATE | F::IN_MOVED_TO)
             && !self.own_change(w, d.ino, name, Change::Came);
         if gone || (came && !self.kernel_knows(&d.dir, name)) {
-            self.invalidate(Inval::Entry {
-                parent: d.ino,
-                name: name.clone(),
-            });
+            names.push((d.ino, name.clone()));
             self.invalidate(Inval::Attr { ino: d.ino });
         }
         if ev.mask.intersects(F::IN_ATTRIB | F::IN_CLOSE_WRITE)
@@ -416,8 +464,8 @@ impl PoolFs {
     }
 
     /// After lost events: every watched directory's attributes and every
-    /// name and attribute of a watched object the kernel holds.
-    fn invalidate_watched(&self, w: &Watcher) {
+    /// name (into `names`) and attribute of a watched object the kernel holds.
+    fn invalidate_watched(&self, w: &Watcher, names: &mut Vec<(u64, OsString)>) {
         let dirs: Vec<u64> = w.table.lock().by_ino.keys().copied().collect();
         for ino in dirs {
             self.invalidate(Inval::Attr { ino });
@@ -441,10 +489,7 @@ impl PoolFs {
                 ),
             };
             if let Some(parent) = parent {
-                self.invalidate(Inval::Entry {
-                    parent,
-                    name: name.into(),
-                });
+                names.push((parent, name.into()));
             }
             // Attributes only: dropping pages could wait on a read in
             // progress (see the crash note above).
@@ -455,9 +500,11 @@ impl PoolFs {
 
 /// Reads events until the namespace is gone.
 fn watch_loop(w: &Watcher, core: &Weak<PoolFs>) {
+    use std::os::fd::AsFd;
+    let mut buf = vec![0u8; READ_BUF];
     loop {
-        let events = match w.inotify.read_events() {
-            Ok(e) => e,
+        let events = match nix::unistd::read(w.inotify.as_fd(), &mut buf) {
+            Ok(n) => parse_events(&buf[..n]),
             Err(Errno::EINTR) => continue,
             Err(e) => {
                 tracing::error!(
@@ -468,14 +515,45 @@ fn watch_loop(w: &Watcher, core: &Weak<PoolFs>) {
                 return;
             }
         };
-        let short = events.len() < 32;
         let Some(core) = core.upgrade() else {
             return;
         };
         core.changed(w, events);
         drop(core);
-        if short {
-            std::thread::sleep(BATCH);
-        }
+        std::thread::sleep(BATCH);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(wd: i32, mask: u32, name: &[u8], padded: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend(wd.to_ne_bytes());
+        b.extend(mask.to_ne_bytes());
+        b.extend(0u32.to_ne_bytes());
+        b.extend((padded as u32).to_ne_bytes());
+        b.extend(name);
+        b.resize(b.len() + padded - name.len(), 0);
+        b
+    }
+
+    #[test]
+    fn events_are_split_with_their_names() {
+        let mut buf = raw(3, libc::IN_CREATE, b"vm1.img", 16);
+        buf.extend(raw(4, libc::IN_ATTRIB, b"", 0));
+        buf.extend(raw(3, libc::IN_DELETE, b"a", 16));
+        buf.extend(&raw(5, libc::IN_CREATE, b"cut", 16)[..20]);
+        let ev = parse_events(&buf);
+        assert_eq!(ev.len(), 3, "{ev:?}");
+        assert_eq!(
+            (ev[0].wd, ev[0].name.as_deref()),
+            (3, Some(OsStr::new("vm1.img")))
+        );
+        assert!(ev[0].mask.contains(F::IN_CREATE));
+        assert_eq!((ev[1].wd, ev[1].name.as_deref()), (4, None));
+        assert_eq!(ev[2].name.as_deref(), Some(OsStr::new("a")));
+        assert!(ev[2].mask.contains(F::IN_DELETE));
     }
 }

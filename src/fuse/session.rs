@@ -236,7 +236,9 @@ fn run_session(
     ready: impl FnOnce(Result<()>),
     started: impl FnOnce(),
 ) -> Result<()> {
-    start_invalidator(&core, session.notifier())?;
+    let dev = crate::sys::dup(session.as_fd())
+        .map_err(Error::sys("cannot duplicate the FUSE descriptor"))?;
+    start_invalidator(&core, session.notifier(), dev)?;
     core.start_watching();
     tracing::info!(mountpoint = %cfg.mountpoint.display(), threads = cfg.threads, "poolfs serving");
 
@@ -360,10 +362,12 @@ impl Unmounter {
     }
 }
 
-/// Sends the core's kernel-cache invalidations from a thread of its own.
-fn start_invalidator(core: &PoolFs, notifier: fuser::Notifier) -> Result<()> {
+/// Sends the core's kernel-cache invalidations from a thread of its own
+/// (`dev`: the connection, for the notifications fuser cannot send).
+fn start_invalidator(core: &PoolFs, notifier: fuser::Notifier, dev: OwnedFd) -> Result<()> {
     let (tx, rx) = std::sync::mpsc::channel::<InvalRequest>();
     core.set_invalidator(tx);
+    let mut epochs = true;
     std::thread::Builder::new()
         .name("fuse-inval".into())
         .spawn(move || {
@@ -374,6 +378,21 @@ fn start_invalidator(core: &PoolFs, notifier: fuser::Notifier) -> Result<()> {
                     }
                     Inval::Inode { ino } => notifier.inval_inode(fuser::INodeNo(*ino), 0, -1),
                     Inval::Attr { ino } => notifier.inval_inode(fuser::INodeNo(*ino), -1, 0),
+                    Inval::Names(names) => {
+                        if epochs && let Err(e) = crate::sys::fuse_inc_epoch(dev.as_fd()) {
+                            tracing::info!("the kernel cannot expire every name at once ({e}, Linux 6.16+): names changed behind poolfs's back are invalidated one by one");
+                            epochs = false;
+                        }
+                        if epochs {
+                            Ok(())
+                        } else {
+                            names.iter().try_for_each(|(parent, name)| {
+                                notifier
+                                    .inval_entry(fuser::INodeNo(*parent), name)
+                                    .filter_not_found()
+                            })
+                        }
+                    }
                 };
                 // ENOENT: the kernel had nothing cached, which is fine.
                 if let Err(e) = r.filter_not_found() {
