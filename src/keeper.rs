@@ -295,8 +295,10 @@ pub fn run(
             s
         }
         Err(e) => {
-            report(Err(Error::State(e.to_string())));
+            // Unmounted before the waiting `poolfs mount` hears of the
+            // failure: when it exits, no mount is left behind.
             keeper.finish(true);
+            report(Err(Error::State(e.to_string())));
             return Err(e);
         }
     };
