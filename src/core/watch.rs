@@ -34,8 +34,9 @@
 //!   (files with more than one link keep the short cache time).
 //!
 //! Lock order: the watcher's table is a leaf lock: taken with no other
-//! poolfs lock held, and never held across a store call, an inotify call or
-//! an invalidation.
+//! poolfs lock held, and never held across a store call or an invalidation;
+//! `inotify_add_watch`/`rm_watch` (quick, non-blocking) are made under it,
+//! so an addition and a removal of one watch cannot interleave.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -180,8 +181,8 @@ impl Watcher {
     /// no kernel directory needs any more.
     fn remove(&self, drop: impl Fn(&Watched) -> bool) {
         let mut unused = Vec::new();
+        let mut t = self.table.lock();
         {
-            let mut t = self.table.lock();
             let Table { by_wd, by_ino, own } = &mut *t;
             by_wd.retain(|_, dirs| {
                 let mut wd = None;
@@ -268,9 +269,11 @@ impl PoolFs {
         let Some(path) = d.store().watch_path(d.obj()) else {
             return false;
         };
+        // Added under the lock, as watches are removed: a removal cannot
+        // undo an addition it did not see.
+        let mut t = w.table.lock();
         match w.inotify.add_watch(&path, MASK) {
             Ok(wd) => {
-                let mut t = w.table.lock();
                 t.by_ino.insert(ino, wd);
                 let dirs = t.by_wd.entry(wd.as_raw()).or_default();
                 if !dirs.iter().any(|x| x.ino == ino) {
@@ -429,8 +432,15 @@ impl PoolFs {
             && !self.own_change(w, d.ino, name, Change::Gone);
         let came = ev.mask.intersects(F::IN_CREATE | F::IN_MOVED_TO)
             && !self.own_change(w, d.ino, name, Change::Came);
-        if gone || (came && !self.kernel_knows(&d.dir, name)) {
+        // A new name needs no invalidation (the kernel never caches a
+        // failed lookup here, and the name's earlier holder went with its
+        // own removal event); a rename onto a name that held another
+        // object does.
+        let replaced = came && ev.mask.contains(F::IN_MOVED_TO) && !self.kernel_knows(&d.dir, name);
+        if gone || replaced {
             names.push((d.ino, name.clone()));
+        }
+        if gone || came {
             self.invalidate(Inval::Attr { ino: d.ino });
         }
         if ev.mask.intersects(F::IN_ATTRIB | F::IN_CLOSE_WRITE)
