@@ -685,6 +685,7 @@ fn fio_on_an_nfs_volume_through_five_crashes() {
             "--direct=1",
             "--verify=crc32c",
             "--verify_fatal=1",
+            "--verify_state_save=0",
             "--loops=60",
             "--output-format=json",
             &format!("--output={}", out.display()),

@@ -135,6 +135,11 @@ const LOCK_RETRY: Duration = Duration::from_millis(50);
 /// server that read it died (`FUSE_NOTIFY_RESEND`).
 const RESENT: u64 = 1 << 63;
 
+/// The largest `WRITE` the kernel sends (negotiated at INIT). Each worker's
+/// request buffer is this plus a page, faulted in up front
+/// (`session::session_config`).
+pub(crate) const MAX_WRITE: usize = 1 << 20;
+
 #[derive(Debug)]
 pub struct FuseAdapter {
     core: Arc<PoolFs>,
@@ -551,7 +556,7 @@ fn time(t: Option<TimeOrNow>) -> Option<Time> {
 impl Filesystem for FuseAdapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // Larger requests mean fewer round trips for sequential I/O.
-        let _ = config.set_max_write(1 << 20);
+        let _ = config.set_max_write(MAX_WRITE as u32);
         let _ = config.set_max_readahead(1 << 20);
         let _ = config.set_max_background(64);
         // File handles (open_by_handle_at, an NFS re-export) keep working

@@ -142,6 +142,10 @@ fn session_config(root: bool, threads: usize, clone_fd: bool) -> Config {
     };
     config.n_threads = Some(threads.max(1));
     config.clone_fd = clone_fd;
+    // A request copy that faults in a killed server fails with EIO instead
+    // of waiting for the successor: buffers are faulted in when a worker
+    // starts (vendor/fuser/POOLFS-PATCH.md).
+    config.read_buffer_size = Some(super::MAX_WRITE + 4096);
     config
 }
 
@@ -242,6 +246,11 @@ fn run_session(
     core.start_watching();
     tracing::info!(mountpoint = %cfg.mountpoint.display(), threads = cfg.threads, "poolfs serving");
 
+    // Ready before the workers read a request: from the first reply on,
+    // a program may use the tree, and a server killed then must count as
+    // a crash (its successor takes over), never as one that did not start
+    // (the keeper would remove the mount). INIT was answered already.
+    ready(Ok(()));
     let main = nix::unistd::Pid::this();
     let worker = std::thread::Builder::new()
         .name("fuse-session".into())
@@ -253,7 +262,6 @@ fn run_session(
         })
         .map_err(Error::io("cannot start the FUSE session thread"))?;
     started();
-    ready(Ok(()));
     if let Some(kib) = cfg.read_ahead_kib {
         set_read_ahead(&cfg.mountpoint, kib);
     }

@@ -144,9 +144,12 @@ impl Fixture {
             .arg("--log-level")
             .arg("debug")
             .args(&self.extra_args)
-            // Both I/O paths run the whole suite: POOLFS_TEST_IO=passthrough|daemon.
+            // Both I/O paths run the whole suite: POOLFS_TEST_IO=passthrough|daemon
+            // (a test that names its own `--io` keeps it).
             .args(
                 std::env::var("POOLFS_TEST_IO")
+                    .ok()
+                    .filter(|_| !self.extra_args.iter().any(|a| a == "--io"))
                     .map(|io| vec!["--io".to_string(), io])
                     .unwrap_or_default(),
             )

@@ -26,6 +26,19 @@ impl FuseReadBuf {
         }
     }
 
+    /// Creates a `FuseReadBuf` of `size` bytes whose pages are all faulted
+    /// in (see `Config::read_buffer_size`).
+    pub(crate) fn prefaulted(size: usize) -> Self {
+        let mut buffer = vec![0; size];
+        // Zeroed memory is mapped lazily: write to every page. `black_box`
+        // keeps the compiler from dropping stores of a value it knows is
+        // already there.
+        for i in (0..buffer.len()).step_by(4096) {
+            buffer[i] = std::hint::black_box(0);
+        }
+        Self { buffer }
+    }
+
     /// Returns a mutable reference to the aligned portion of the buffer.
     pub(crate) fn as_mut(&mut self) -> &mut [u8] {
         let alignment = align_of::<abi::fuse_in_header>();

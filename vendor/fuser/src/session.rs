@@ -329,6 +329,7 @@ impl<FS: Filesystem> Session<FS> {
                 ch,
                 allowed,
                 session_owner,
+                read_buffer_size: config.read_buffer_size,
             };
             threads.push(
                 thread::Builder::new()
@@ -549,13 +550,17 @@ pub(crate) struct SessionEventLoop<FS: Filesystem> {
     pub(crate) filesystem: Arc<FilesystemHolder<FS>>,
     pub(crate) allowed: SessionACL,
     pub(crate) session_owner: Uid,
+    pub(crate) read_buffer_size: Option<usize>,
 }
 
 impl<FS: Filesystem> SessionEventLoop<FS> {
     fn event_loop(&self) -> io::Result<()> {
         // Buffer for receiving requests from the kernel. Only one is allocated and
         // it is reused immediately after dispatching to conserve memory and allocations.
-        let mut buf = FuseReadBuf::new();
+        let mut buf = match self.read_buffer_size {
+            Some(size) => FuseReadBuf::prefaulted(size),
+            None => FuseReadBuf::new(),
+        };
         let buf = buf.as_mut();
         loop {
             // Read the next request from the given channel to kernel driver

@@ -18,6 +18,15 @@ pub struct Config {
     /// This enables more efficient request processing
     /// when multiple threads are used. Requires Linux 4.5+.
     pub clone_fd: bool,
+    /// The size of each worker's request buffer. `None`: large enough for
+    /// any request (`MAX_WRITE_SIZE` plus a page) and faulted in lazily.
+    /// A size (at least the negotiated `max_write` plus a page) is
+    /// allocated and written through once, up front, so the kernel never
+    /// faults a page in while it copies a request into the buffer. Such a
+    /// copy fails when the server has been killed meanwhile, and the kernel
+    /// then ends the request with `EIO` instead of keeping it for a server
+    /// that resumes the connection (`Session::resume_fd`).
+    pub read_buffer_size: Option<usize>,
 }
 
 /// Mount options accepted by the FUSE filesystem type
