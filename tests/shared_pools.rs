@@ -211,19 +211,24 @@ fn qemu_on_one_host_locks_out_the_other() {
         .spawn()
         .unwrap();
     // qemu-io on B must not run while A's qemu is still opening the image:
-    // B's short-lived locks would refuse A's qemu. Wait until A's qemu holds
-    // its lock bytes (100..300, seen from A's own mount).
+    // B's short-lived locks would refuse A's qemu. qemu takes its lock bytes
+    // in steps as it opens the image (100 + each permission it uses, 200 +
+    // each it does not share); wait for the last one B's write meets, 201:
+    // "A does not share writing" (seen from A's own mount).
+    let exited = |qemu: &mut std::process::Child| {
+        if let Ok(Some(_)) = qemu.try_wait() {
+            let mut err = String::new();
+            let _ = qemu.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("qemu on A exited: {err}");
+        }
+    };
     let probe = rw(&on_a);
     within(
         "qemu on A holding the image",
         Duration::from_secs(30),
         || {
-            if let Ok(Some(_)) = qemu.try_wait() {
-                let mut err = String::new();
-                let _ = qemu.stderr.take().unwrap().read_to_string(&mut err);
-                panic!("qemu on A exited: {err}");
-            }
-            test_lock(&probe, 100, 200) != libc::F_UNLCK
+            exited(&mut qemu);
+            test_lock(&probe, 201, 1) != libc::F_UNLCK
         },
     );
     drop(probe);
@@ -236,6 +241,7 @@ fn qemu_on_one_host_locks_out_the_other() {
     };
     let mut refused = String::new();
     within("qemu on A locking out B", Duration::from_secs(20), || {
+        exited(&mut qemu);
         let out = io();
         refused = String::from_utf8_lossy(&out.stderr).to_string();
         !out.status.success()
