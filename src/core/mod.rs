@@ -1243,14 +1243,14 @@ impl PoolFs {
         Ok(())
     }
 
-    pub fn read(&self, ino: u64, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+    pub fn read(&self, ino: u64, fh: u64, offset: u64, size: u32) -> Result<crate::volume::Data> {
         let h = self.handles.get(fh, ino)?;
         match &h.kind {
             OpenKind::Volume { file, .. } => file.read(offset, size),
             OpenKind::Control { snapshot, .. } => {
                 let start = (offset as usize).min(snapshot.len());
                 let end = start.saturating_add(size as usize).min(snapshot.len());
-                Ok(snapshot[start..end].to_vec())
+                Ok(snapshot[start..end].to_vec().into())
             }
             OpenKind::Dir { .. } => Err(eisdir("read")),
         }

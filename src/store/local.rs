@@ -217,7 +217,7 @@ impl OpenVolume for LocalFile {
         self
     }
 
-    fn read(&self, offset: u64, size: u32) -> Result<Vec<u8>> {
+    fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data> {
         self.refuse_gone()?;
         crate::volume::read_at(&self.file, self.direct, offset, size as usize)
     }

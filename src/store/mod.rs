@@ -281,7 +281,7 @@ pub type Stamp = (i64, i64, i64);
 pub trait OpenVolume: Send + Sync + Debug {
     /// For `copy_to`: the destination's concrete type.
     fn as_any(&self) -> &dyn Any;
-    fn read(&self, offset: u64, size: u32) -> Result<Vec<u8>>;
+    fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data>;
     /// `kill_privs_for`: the writer lacks CAP_FSETID, so set-id bits go.
     fn write(&self, offset: u64, data: &[u8], kill_privs_for: Option<&Ctx>) -> Result<u32>;
     fn fsync(&self, datasync: bool) -> Result<()>;

@@ -721,9 +721,11 @@ impl OpenVolume for NfsFile {
         self
     }
 
-    fn read(&self, offset: u64, size: u32) -> Result<Vec<u8>> {
+    fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data> {
         self.fenced()?;
-        self.client.read(&self.fh, offset, size as usize)
+        self.client
+            .read(&self.fh, offset, size as usize)
+            .map(Into::into)
     }
 
     fn write(&self, offset: u64, data: &[u8], _kill_privs_for: Option<&Ctx>) -> Result<u32> {

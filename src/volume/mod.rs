@@ -18,20 +18,53 @@ fn io_errno(e: &std::io::Error) -> Errno {
     e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::EIO)
 }
 
+/// Bytes read from a volume, replied to the kernel as they are: an
+/// `O_DIRECT` read stays in its aligned buffer (no copy into a `Vec`).
+pub enum Data {
+    Heap(Vec<u8>),
+    /// The first `len` bytes of `buf`.
+    Aligned {
+        buf: AlignedBuf,
+        len: usize,
+    },
+}
+
+impl std::ops::Deref for Data {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Data::Heap(v) => v,
+            Data::Aligned { buf, len } => &buf.as_slice()[..*len],
+        }
+    }
+}
+
+impl std::fmt::Debug for Data {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Data({} bytes)", self.len())
+    }
+}
+
+impl From<Vec<u8>> for Data {
+    fn from(v: Vec<u8>) -> Self {
+        Data::Heap(v)
+    }
+}
+
 /// Reads up to `size` bytes at `offset`; short only at end of file.
-pub fn read_at(file: &File, direct: bool, offset: u64, size: usize) -> Result<Vec<u8>> {
+pub fn read_at(file: &File, direct: bool, offset: u64, size: usize) -> Result<Data> {
     if direct {
         let mut buf = AlignedBuf::new(size).ok_or(Error::Os {
             op: "read",
             errno: Errno::ENOMEM,
         })?;
-        let n = read_full(file, buf.as_mut_slice(), offset)?;
-        return Ok(buf.as_slice()[..n].to_vec());
+        let len = read_full(file, buf.as_mut_slice(), offset)?;
+        return Ok(Data::Aligned { buf, len });
     }
     let mut buf = vec![0u8; size];
     let n = read_full(file, &mut buf, offset)?;
     buf.truncate(n);
-    Ok(buf)
+    Ok(Data::Heap(buf))
 }
 
 fn read_full(file: &File, buf: &mut [u8], offset: u64) -> Result<usize> {
