@@ -27,8 +27,12 @@ use tokio::runtime::Runtime;
 use crate::error::{Error, Result};
 pub use url::Options;
 
-/// The size of the pieces a large read or write is sent in, all at once.
-const PIECE: usize = 256 << 10;
+/// The largest piece a read or write is sent in (pieces of one request go
+/// out all at once), at most the server's own maximum. A FUSE request is at
+/// most 1 MiB, so it is one READ or WRITE where the server takes 1 MiB:
+/// with 1 MiB read-ahead, NFS-Ganesha spent half the CPU on 1 GiB of reads
+/// as with 256 KiB pieces (docs/performance.md, "Userspace NFS pools").
+const PIECE: usize = 1 << 20;
 
 /// How often the probe asks the server whether it is there.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
