@@ -27,12 +27,19 @@ use tokio::runtime::Runtime;
 use crate::error::{Error, Result};
 pub use url::Options;
 
-/// The largest piece a read or write is sent in (pieces of one request go
-/// out all at once), at most the server's own maximum. A FUSE request is at
-/// most 1 MiB, so it is one READ or WRITE where the server takes 1 MiB:
-/// with 1 MiB read-ahead, NFS-Ganesha spent half the CPU on 1 GiB of reads
-/// as with 256 KiB pieces (docs/performance.md, "Userspace NFS pools").
-const PIECE: usize = 1 << 20;
+/// The largest piece a read is sent in (the pieces of one request go out
+/// all at once), at most the server's own maximum. A FUSE request is at most
+/// 1 MiB, so it is one READ where the server takes 1 MiB: several reads are
+/// in flight anyway (read-ahead), and with 1 MiB read-ahead NFS-Ganesha
+/// spent half the CPU on 1 GiB of reads as with 256 KiB pieces
+/// (docs/performance.md, "Userspace NFS pools").
+const READ_PIECE: usize = 1 << 20;
+
+/// The largest piece a write is sent in. Buffered writes reach the daemon
+/// one at a time (the kernel holds the file's lock), so a 1 MiB write sent
+/// as four pieces the server works on in parallel returns sooner: 1 GiB
+/// written in 4.6-5.3 s against 6.3-7.7 s as single 1 MiB WRITEs.
+const WRITE_PIECE: usize = 256 << 10;
 
 /// How often the probe asks the server whether it is there.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
@@ -742,17 +749,21 @@ impl Client {
     /// Reads up to `len` bytes at `off` (short only at the end of the file).
     /// The range goes out as pieces all at once (the server reads them in
     /// parallel); a short piece that is not the end of the file is completed
-    /// one READ at a time.
-    pub fn read(&self, fh: &Bytes, off: u64, len: usize) -> Result<Vec<u8>> {
-        let piece = (self.max_read as usize).clamp(4096, PIECE);
+    /// one READ at a time. A range read whole in one piece is the reply's
+    /// own buffer, not a copy.
+    pub fn read(&self, fh: &Bytes, off: u64, len: usize) -> Result<Bytes> {
+        let piece = (self.max_read as usize).clamp(4096, READ_PIECE);
         let starts: Vec<usize> = (0..len).step_by(piece).collect();
-        let chunks = self.call(
+        let mut chunks = self.call(
             "read",
             futures::future::try_join_all(starts.iter().map(|&s| {
                 let want = piece.min(len - s) as u32;
                 self.mount.read(fh.clone(), off + s as u64, want)
             })),
         )?;
+        if chunks.len() == 1 && chunks[0].len() == len {
+            return Ok(chunks.swap_remove(0));
+        }
         let mut out = Vec::with_capacity(len);
         for (s, c) in starts.iter().zip(&chunks) {
             out.extend_from_slice(c);
@@ -771,14 +782,14 @@ impl Client {
             }
             out.extend_from_slice(&chunk);
         }
-        Ok(out)
+        Ok(out.into())
     }
 
     /// Writes all of `data` at `off` (UNSTABLE): pieces all at once, a short
     /// piece completed one WRITE at a time; `pending` keeps them for the
     /// next `commit`.
     pub fn write(&self, fh: &Bytes, off: u64, data: &[u8], pending: &Pending) -> Result<usize> {
-        let piece = (self.max_write as usize).clamp(4096, PIECE);
+        let piece = (self.max_write as usize).clamp(4096, WRITE_PIECE);
         let pieces: Vec<(u64, Bytes)> = (0..data.len())
             .step_by(piece)
             .map(|s| {

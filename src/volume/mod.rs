@@ -19,9 +19,12 @@ fn io_errno(e: &std::io::Error) -> Errno {
 }
 
 /// Bytes read from a volume, replied to the kernel as they are: an
-/// `O_DIRECT` read stays in its aligned buffer (no copy into a `Vec`).
+/// `O_DIRECT` read stays in its aligned buffer and an NFS read in the
+/// reply's buffer (no copy into a `Vec`).
 pub enum Data {
     Heap(Vec<u8>),
+    /// A buffer shared with its producer (an NFS reply), not copied.
+    Shared(bytes::Bytes),
     /// The first `len` bytes of `buf`.
     Aligned {
         buf: AlignedBuf,
@@ -34,6 +37,7 @@ impl std::ops::Deref for Data {
     fn deref(&self) -> &[u8] {
         match self {
             Data::Heap(v) => v,
+            Data::Shared(b) => b,
             Data::Aligned { buf, len } => &buf.as_slice()[..*len],
         }
     }
@@ -48,6 +52,12 @@ impl std::fmt::Debug for Data {
 impl From<Vec<u8>> for Data {
     fn from(v: Vec<u8>) -> Self {
         Data::Heap(v)
+    }
+}
+
+impl From<bytes::Bytes> for Data {
+    fn from(b: bytes::Bytes) -> Self {
+        Data::Shared(b)
     }
 }
 
