@@ -510,3 +510,33 @@ fn cli_overlays() {
     assert!(err.contains("'nope.img' not found"), "{err}");
     assert!(!p.join("x.raw").exists() && !p.join("y.qcow2").exists());
 }
+
+/// Which volume backs which is read once for many deletes, yet an overlay
+/// made right after a delete (through the mount, by `qemu-img`) protects its
+/// backing at once, and deleting the overlay frees the backing at once.
+#[test]
+fn an_overlay_made_right_after_a_delete_protects_its_backing() {
+    require_mount!();
+    if !common::have_tool("qemu-img") {
+        return;
+    }
+    let fx = Fixture::new();
+    let p = fx.pool("default");
+    for v in ["v0.img", "v1.img", "v2.img"] {
+        fs::write(p.join(v), vec![7u8; 1 << 20]).unwrap();
+    }
+    // Reads the pool: no overlays yet.
+    fs::remove_file(p.join("v0.img")).unwrap();
+    common::run(&format!(
+        "qemu-img create -q -f qcow2 -b v1.img -F raw '{}'",
+        p.join("ov.qcow2").display()
+    ));
+    assert_eq!(
+        common::errno_of(fs::remove_file(p.join("v1.img"))),
+        Some(libc::EBUSY)
+    );
+    fs::remove_file(p.join("ov.qcow2")).unwrap();
+    fs::remove_file(p.join("v1.img")).unwrap();
+    fs::remove_file(p.join("v2.img")).unwrap();
+    assert!(!p.join("v1.img").exists() && !p.join("v2.img").exists());
+}

@@ -2,9 +2,15 @@
 //! shows, and the refusal to delete (or replace by a rename) a volume that
 //! another volume of its pool uses as its backing file. The names are
 //! resolved by `volume::chain` (pure); this file walks the store.
+//!
+//! Which volume backs which is found by reading every volume's header, so
+//! it is kept for a while (`Overlays`): deleting many volumes reads the
+//! pool once, not once per volume.
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::{Dir, PoolFs};
 use crate::control;
@@ -19,6 +25,26 @@ const MAX_DEPTH: usize = 16;
 
 /// A file shorter than this cannot hold a qcow2 header: not read.
 const MIN_HEADER: u64 = 512;
+
+/// How long a pool's backing map is used before it is read again: the bound
+/// on how late a change made behind poolfs's back is seen (the attribute
+/// cache time of a pool that is not watched). Changes poolfs makes or
+/// serves (a volume created, opened for writing, closed, truncated,
+/// renamed, a control request) drop every map at once.
+const OVERLAYS_TTL: Duration = Duration::from_secs(1);
+
+/// For each backing file of a pool, the volumes that name it
+/// (pool-relative paths).
+type BackingMap = HashMap<String, Vec<String>>;
+
+/// The backing maps of running pools, by (pool id, run), with when each
+/// was read.
+#[derive(Debug, Default)]
+pub(super) struct Overlays {
+    /// Bumped by each drop: a map read before the last drop is not kept.
+    generation: u64,
+    maps: HashMap<(u32, u64), (Instant, BackingMap)>,
+}
 
 impl PoolFs {
     /// The absolute paths at which the top of `pool` is reached.
@@ -89,17 +115,12 @@ impl PoolFs {
             return Ok(());
         }
         let path = d.child_path(name);
-        let mut users = Vec::new();
-        walk(&*d.active.store, None, "", 0, &mut |p, obj| {
-            if p == path {
-                return;
-            }
-            if let Ok(f) = d.active.store.facts(obj)
-                && self.backing_in_pool(&d.pool, &d.active, p, &f).as_deref() == Some(&path)
-            {
-                users.push(format!("'{p}'"));
-            }
-        });
+        let users: Vec<String> = self
+            .backing_users(d, &path)
+            .into_iter()
+            .filter(|u| *u != path)
+            .map(|u| format!("'{u}'"))
+            .collect();
         if users.is_empty() {
             return Ok(());
         }
@@ -107,6 +128,57 @@ impl PoolFs {
             "volume '{path}' is the backing file of {} and cannot be {what} (delete or flatten the overlays first)",
             users.join(", "),
         )))
+    }
+
+    /// The volumes of `d`'s pool whose backing file is `path`, from the
+    /// pool's backing map (read again when older than `OVERLAYS_TTL` or
+    /// dropped). No lock is held while the pool is read.
+    fn backing_users(&self, d: &Dir, path: &str) -> Vec<String> {
+        let key = (d.pool.id, d.active.run);
+        let generation = {
+            let o = self.overlays.lock();
+            if let Some((at, map)) = o.maps.get(&key)
+                && at.elapsed() < OVERLAYS_TTL
+            {
+                return map.get(path).cloned().unwrap_or_default();
+            }
+            o.generation
+        };
+        let mut map = BackingMap::new();
+        walk(&*d.active.store, None, "", 0, &mut |p, obj| {
+            if let Ok(f) = d.active.store.facts(obj)
+                && let Some(b) = self.backing_in_pool(&d.pool, &d.active, p, &f)
+            {
+                map.entry(b).or_default().push(p.to_string());
+            }
+        });
+        let users = map.get(path).cloned().unwrap_or_default();
+        let mut o = self.overlays.lock();
+        if o.generation == generation {
+            o.maps.insert(key, (Instant::now(), map));
+        }
+        users
+    }
+
+    /// Something in a pool changed that may make a volume an overlay, or
+    /// change what it is an overlay of: every backing map is read again.
+    pub(super) fn overlays_changed(&self) {
+        let mut o = self.overlays.lock();
+        o.generation += 1;
+        o.maps.clear();
+    }
+
+    /// The volume at `path` of `d`'s pool was deleted: it backs nothing
+    /// (it was not deleted otherwise) and is no longer an overlay.
+    pub(super) fn overlay_removed(&self, d: &Dir, path: &str) {
+        let mut o = self.overlays.lock();
+        if let Some((_, map)) = o.maps.get_mut(&(d.pool.id, d.active.run)) {
+            map.remove(path);
+            map.retain(|_, users| {
+                users.retain(|u| u != path);
+                !users.is_empty()
+            });
+        }
     }
 }
 

@@ -182,6 +182,9 @@ pub struct PoolFs {
     /// Watches local trees for changes behind poolfs's back; unset until
     /// the kernel connection takes invalidations (`start_watching`).
     watcher: std::sync::OnceLock<Arc<watch::Watcher>>,
+    /// Which volume backs which, per running pool (`backing`). Lock order:
+    /// taken alone, never across I/O.
+    overlays: parking_lot::Mutex<backing::Overlays>,
 }
 
 fn enotdir(op: &'static str) -> Error {
@@ -249,6 +252,7 @@ impl PoolFs {
             locks: Default::default(),
             arenas: Default::default(),
             watcher: std::sync::OnceLock::new(),
+            overlays: Default::default(),
         }
     }
 
@@ -875,7 +879,9 @@ impl PoolFs {
                     Some(OpenKind::Volume { file, .. }) => Some(&**file),
                     _ => None,
                 };
-                o.store().setattr(Some(&o.obj), &sa, open)?;
+                let set = o.store().setattr(Some(&o.obj), &sa, open);
+                self.overlays_changed();
+                set?;
             }
         }
         self.getattr(ino)
@@ -1041,6 +1047,9 @@ impl PoolFs {
                 // A store that watches its storage says now whether it answers.
                 self.check_health(&o.pool);
                 let opened = o.store().open(&ctx, &o.obj, flags)?;
+                if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
+                    self.overlays_changed();
+                }
                 self.register_volume(o, opened, flags, ctx, None)
             }
             Node::Object(_)
@@ -1114,6 +1123,7 @@ impl PoolFs {
         let made = self.own(&[(&d, name, Change::Came)], || {
             d.store().create(&ctx, d.obj(), name, mode, flags)
         });
+        self.overlays_changed();
         match made {
             Ok((found, opened)) => {
                 let (node, entry) = self.adopt(&d, d.child_path(name), found, watched);
@@ -1184,7 +1194,9 @@ impl PoolFs {
         self.refuse_backing_removal(&d, name, "deleted")?;
         self.own(&[(&d, name, Change::Gone)], || {
             d.store().unlink(d.obj(), name)
-        })
+        })?;
+        self.overlay_removed(&d, &d.child_path(name));
+        Ok(())
     }
 
     pub fn rename(
@@ -1225,10 +1237,12 @@ impl PoolFs {
             // Each name also gets the other's object.
             changes.extend([(&from, name, Change::Came), (&to, newname, Change::Gone)]);
         }
-        self.own(&changes, || {
+        let renamed = self.own(&changes, || {
             from.store()
                 .rename(from.obj(), name, to.obj(), newname, flags)
-        })?;
+        });
+        self.overlays_changed();
+        renamed?;
         // Keep the moved node's path (used in messages and to tell the
         // watcher's events from poolfs's own) and its cache time current.
         if let Ok(found) = to.store().lookup(to.obj(), newname) {
@@ -1270,8 +1284,10 @@ impl PoolFs {
         match &h.kind {
             OpenKind::Volume { file, .. } => file.write(offset, data, kill_privs_for.as_ref()),
             OpenKind::Control { ctl, document, .. } => {
-                self.control_write(ctl, document.as_ref(), data)?;
-                Ok(data.len() as u32)
+                let done = self.control_write(ctl, document.as_ref(), data);
+                // A request may have made, cloned or changed volumes.
+                self.overlays_changed();
+                done.map(|()| data.len() as u32)
             }
             OpenKind::Dir { .. } => Err(eisdir("write")),
         }
@@ -1337,6 +1353,8 @@ impl PoolFs {
                 }
             }
             OpenKind::Volume { node, file } => {
+                // What it wrote may have made it an overlay.
+                self.overlays_changed();
                 if self.keep_cache.load(std::sync::atomic::Ordering::Relaxed) {
                     *node.stamp.lock() = file.stamp();
                 }
