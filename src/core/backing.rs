@@ -144,6 +144,8 @@ impl PoolFs {
             }
             o.generation
         };
+        // Timed from the start: the map is as old as its first header.
+        let read_at = Instant::now();
         let mut map = BackingMap::new();
         walk(&*d.active.store, None, "", 0, &mut |p, obj| {
             if let Ok(f) = d.active.store.facts(obj)
@@ -155,7 +157,7 @@ impl PoolFs {
         let users = map.get(path).cloned().unwrap_or_default();
         let mut o = self.overlays.lock();
         if o.generation == generation {
-            o.maps.insert(key, (Instant::now(), map));
+            o.maps.insert(key, (read_at, map));
         }
         users
     }
