@@ -91,3 +91,38 @@ fn core_stop_refused_while_open() {
     fs.write(status, h.fh, 0, b"stop\n", None).unwrap();
     assert!(fs.lookup(pool, OsStr::new("busy.img")).is_err());
 }
+
+/// A file made where a deleted one was, on an inode number the backing
+/// filesystem reused, is a new node: the old node's number is never given
+/// to it (a file handle of the deleted file would open the new one), and
+/// the root carries generation 0 as the kernel requires.
+#[test]
+fn core_numbers_a_reused_inode_as_a_new_node() {
+    use std::os::unix::fs::MetadataExt;
+    let (d, fs) = core();
+    assert_eq!(fs.generation_of(ROOT), 0);
+    let pool = fs.lookup(ROOT, OsStr::new("default")).unwrap().attr.ino;
+    assert_ne!(fs.generation_of(pool), 0);
+    let target = d.path().join("pools/default");
+    let mut reused = 0;
+    for i in 0..20 {
+        std::fs::write(target.join("a"), b"old").unwrap();
+        let old_backing = std::fs::metadata(target.join("a")).unwrap().ino();
+        let old = fs.lookup(pool, OsStr::new("a")).unwrap().attr.ino;
+        fs.unlink(pool, OsStr::new("a")).unwrap();
+        // The kernel forgets a deleted file once its last user is gone.
+        fs.forget(old, 1);
+        std::fs::write(target.join("b"), b"new").unwrap();
+        if std::fs::metadata(target.join("b")).unwrap().ino() == old_backing {
+            reused += 1;
+        }
+        let new = fs.lookup(pool, OsStr::new("b")).unwrap().attr.ino;
+        assert_ne!(
+            old, new,
+            "round {i}: the new file took the deleted file's number"
+        );
+        fs.forget(new, 1);
+        std::fs::remove_file(target.join("b")).unwrap();
+    }
+    assert!(reused > 0, "no inode number was reused: nothing was tested");
+}

@@ -115,3 +115,58 @@ fn handles_open_files_and_directories_after_the_kernel_forgot_them() {
     let again = open_by_handle(&mount, &handle_of(&pool.join("a.img")), libc::O_RDONLY).unwrap();
     assert_eq!(std::io::read_to_string(&again).unwrap(), "volume a");
 }
+
+/// The backing inode number of a file in the default pool's target.
+fn backing_ino(fx: &Fixture, rel: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(fx.backing().join(rel)).unwrap().ino()
+}
+
+/// A deleted file's handle never opens the file that reused its backing
+/// inode (ext4 reuses numbers at once): it gives `ESTALE`, and the new
+/// file's own handle opens the new file, whether the kernel still caches
+/// the nodes or forgot them (xfstests generic/426, 467, 477).
+#[test]
+fn handles_of_deleted_files_are_stale_when_their_inode_is_reused() {
+    require_mount!();
+    let fx = Fixture::new();
+    let pool = fx.pool("default");
+    let mount = fs::File::open(&fx.mnt).unwrap();
+    let mut reused = 0;
+    for i in 0..40 {
+        fs::create_dir_all(pool.join("t")).unwrap();
+        fs::write(pool.join("t/a"), format!("old {i}")).unwrap();
+        let old = handle_of(&pool.join("t/a"));
+        let old_ino = backing_ino(&fx, "t/a");
+        if i % 2 == 0 {
+            fs::remove_file(pool.join("t/a")).unwrap();
+        } else {
+            // As the xfstests helper does: the whole directory goes.
+            fs::remove_dir_all(pool.join("t")).unwrap();
+            fs::create_dir_all(pool.join("t")).unwrap();
+        }
+        fs::write(pool.join("t/b"), format!("new {i}")).unwrap();
+        if backing_ino(&fx, "t/b") == old_ino {
+            reused += 1;
+        }
+        let new = handle_of(&pool.join("t/b"));
+        if i % 4 >= 2 {
+            drop_caches();
+        }
+        match open_by_handle(&mount, &old, libc::O_RDONLY) {
+            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ESTALE), "round {i}: {e}"),
+            Ok(f) => panic!(
+                "round {i}: the deleted file's handle opened a file holding {:?}",
+                std::io::read_to_string(f).unwrap()
+            ),
+        }
+        let f = open_by_handle(&mount, &new, libc::O_RDONLY)
+            .unwrap_or_else(|e| panic!("round {i}: the live file's handle: {e}"));
+        assert_eq!(std::io::read_to_string(f).unwrap(), format!("new {i}"));
+        fs::remove_dir_all(pool.join("t")).unwrap();
+    }
+    assert!(
+        reused > 0,
+        "the backing filesystem reused no inode number: nothing was tested"
+    );
+}

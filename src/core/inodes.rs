@@ -233,13 +233,33 @@ impl InodeTable {
         None
     }
 
-    /// `lookup`, also telling whether the object's number still lacks its
-    /// `Reconnect` (the caller then records one with `remember`).
+    /// `lookup` of an object whose store key is `found` (its file handle:
+    /// `None` where the store has none), also telling whether the object's
+    /// number still lacks its `Reconnect` (the caller then records one with
+    /// `remember`).
+    ///
+    /// A backing filesystem reuses the identity `key` carries (an inode
+    /// number) once an object is deleted: when the number of `key` was
+    /// remembered with another store key, it named an object that is gone,
+    /// and the object found now gets a number of its own. The old number
+    /// stays with what the kernel may still hold under it (its node until
+    /// the kernel forgets it) and can never be reconnected, so a file handle
+    /// of the deleted object gives `ESTALE`, never the new object.
     pub fn lookup_unremembered(
         &mut self,
         key: Key,
+        found: Option<&NodeKey>,
         make: impl FnOnce(u64) -> Object,
     ) -> (Arc<Object>, bool) {
+        if let (Some(found), Some(n)) = (found, self.numbers.get(&key).copied())
+            && self
+                .reconnect
+                .get(&n)
+                .is_some_and(|(_, how)| how.key != *found)
+        {
+            self.numbers.remove(&key);
+            self.reconnect.remove(&n);
+        }
         let node = self.lookup(key, make);
         let missing = self
             .numbers
@@ -254,8 +274,14 @@ impl InodeTable {
 
     /// Takes over a number a predecessor server gave the kernel: `key` is
     /// the object's identity in this server's run of its pool.
+    /// Numbers are restored in ascending order, so of two numbers a reused
+    /// identity had, the newer one names it (the older object is gone).
     pub fn restore_number(&mut self, ino: u64, key: Key, how: Reconnect) {
-        self.numbers.insert(key, ino);
+        if let Some(old) = self.numbers.insert(key, ino)
+            && old != ino
+        {
+            self.reconnect.remove(&old);
+        }
         self.reconnect.insert(ino, (key, how));
         self.next = self.next.max(ino.saturating_sub(self.base) + 1);
     }

@@ -371,9 +371,20 @@ impl PoolFs {
         }
     }
 
-    /// The generation to give the kernel with every node (see the field).
+    /// The generation of this daemon's nodes (see the field).
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The generation to give the kernel with node `ino`: the daemon's, but
+    /// 0 for the root, which the kernel requires (it never asks for the
+    /// root by handle).
+    pub fn generation_of(&self, ino: u64) -> u64 {
+        if ino == inodes::ROOT {
+            0
+        } else {
+            self.generation
+        }
     }
 
     /// Counts requests for the metrics from now on.
@@ -697,21 +708,26 @@ impl PoolFs {
     fn adopt(&self, d: &Dir, path: String, found: Found, watched: bool) -> (Arc<Object>, Entry) {
         let key = (d.pool.id, d.active.run, found.id.0, found.id.1);
         let is_dir = found.attr.kind == Kind::Dir;
-        let (node, unremembered) = self.inodes.write().lookup_unremembered(key, |ino| Object {
-            ino,
-            pool: d.pool.clone(),
-            active: d.active.clone(),
-            is_dir,
-            obj: found.obj,
-            stamp: parking_lot::Mutex::new(None),
-            path: RwLock::new(path.clone()),
-            watched: Default::default(),
-            told: Default::default(),
-        });
+        // Taken before the table's lock: it tells a reused identity apart.
+        let store_key = d.store().key(&found.obj);
+        let (node, unremembered) =
+            self.inodes
+                .write()
+                .lookup_unremembered(key, store_key.as_ref(), |ino| Object {
+                    ino,
+                    pool: d.pool.clone(),
+                    active: d.active.clone(),
+                    is_dir,
+                    obj: found.obj,
+                    stamp: parking_lot::Mutex::new(None),
+                    path: RwLock::new(path.clone()),
+                    watched: Default::default(),
+                    told: Default::default(),
+                });
         *node.path.write() = path.clone();
         node.watched
             .store(watched, std::sync::atomic::Ordering::Relaxed);
-        if unremembered && let Some(k) = node.store().key(&node.obj) {
+        if unremembered && let Some(k) = store_key {
             if let Some(j) = self.journal() {
                 j.number(&journal::Number {
                     ino: node.ino,

@@ -436,7 +436,11 @@ impl FuseAdapter {
 
     fn reply_entry(&self, reply: ReplyEntry, e: &Entry) {
         let t = self.attr_ttl(e.attr.ino, e.cache);
-        reply.entry(&t, &file_attr(&e.attr), Generation(self.core.generation()));
+        reply.entry(
+            &t,
+            &file_attr(&e.attr),
+            Generation(self.core.generation_of(e.attr.ino)),
+        );
     }
 
     fn fail(&self, op: &'static str, ino: u64, err: &Error) -> Errno {
@@ -1088,7 +1092,7 @@ impl Filesystem for FuseAdapter {
                     &e.name,
                     &Duration::ZERO,
                     &file_attr(&a.attr),
-                    Generation(self.core.generation()),
+                    Generation(self.core.generation_of(a.attr.ino)),
                 );
             }
             // Gone since the listing was taken: leave it out.
@@ -1101,7 +1105,7 @@ impl Filesystem for FuseAdapter {
                 &e.name,
                 &self.attr_ttl(entry.attr.ino, entry.cache),
                 &file_attr(&entry.attr),
-                Generation(self.core.generation()),
+                Generation(self.core.generation_of(entry.attr.ino)),
             );
             if full {
                 self.core.forget(entry.attr.ino, 1);
