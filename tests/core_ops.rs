@@ -30,7 +30,11 @@ fn core_creates_writes_and_reads_a_volume() {
     let (e, o) = fs
         .create(CTX, pool, OsStr::new("v.img"), 0o600, libc::O_RDWR)
         .unwrap();
-    assert_eq!(fs.write(e.attr.ino, o.fh, 4096, b"hello", None).unwrap(), 5);
+    assert_eq!(
+        fs.write(e.attr.ino, o.fh, 4096, b"hello", None, false)
+            .unwrap(),
+        5
+    );
     assert_eq!(&fs.read(e.attr.ino, o.fh, 4096, 100).unwrap()[..], b"hello");
     let a = fs
         .setattr(
@@ -84,11 +88,13 @@ fn core_stop_refused_while_open() {
         .unwrap();
     let status = fs.lookup(pool, OsStr::new("status")).unwrap().attr.ino;
     let h = fs.open(CTX, status, libc::O_WRONLY).unwrap();
-    let err = fs.write(status, h.fh, 0, b"stop\n", None).unwrap_err();
+    let err = fs
+        .write(status, h.fh, 0, b"stop\n", None, false)
+        .unwrap_err();
     assert_eq!(err.errno(), nix::errno::Errno::EBUSY);
     assert!(err.to_string().contains("busy.img"));
     fs.release(o.fh);
-    fs.write(status, h.fh, 0, b"stop\n", None).unwrap();
+    fs.write(status, h.fh, 0, b"stop\n", None, false).unwrap();
     assert!(fs.lookup(pool, OsStr::new("busy.img")).is_err());
 }
 

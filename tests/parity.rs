@@ -371,3 +371,170 @@ fn parity_copy_file_range_keeps_data() {
         (n, oi, oo, past_eof, shape(&d.join("dst.img")))
     });
 }
+
+/// `msync` of a shared mapping of a file opened with `O_DIRECT`: the
+/// write-back of the last page, which stops at the end of the file, is not
+/// a direct write and must not fail (xfstests generic/263, fsx `-Z`).
+#[test]
+fn parity_msync_of_a_file_opened_with_o_direct() {
+    require_mount!();
+    let fx = Fixture::new();
+    both(&fx, |d| {
+        let p = d.join("direct-mmap.img");
+        drop(rw(p.clone()));
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&p)
+            .unwrap();
+        let len = 5000;
+        f.set_len(len as u64).unwrap();
+        // SAFETY: a shared mapping of `len` bytes of an open file, unmapped below.
+        let synced = unsafe {
+            let m = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                f.as_raw_fd(),
+                0,
+            );
+            assert_ne!(m, libc::MAP_FAILED);
+            let s = std::slice::from_raw_parts_mut(m as *mut u8, len);
+            s[100..200].fill(7);
+            s[4500..4600].fill(9);
+            let r = libc::msync(m, len, libc::MS_SYNC);
+            let r = if r == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error().raw_os_error())
+            };
+            libc::munmap(m, len);
+            r
+        };
+        drop(f);
+        let data = fs::read(&p).unwrap();
+        (
+            synced,
+            data.len(),
+            data[4500..4600].iter().all(|b| *b == 9),
+            data[100..200].iter().all(|b| *b == 7),
+        )
+    });
+}
+
+/// linux/aio_abi.h
+#[repr(C)]
+#[derive(Default)]
+struct Iocb {
+    data: u64,
+    key: u32,
+    rw_flags: i32,
+    opcode: u16,
+    reqprio: i16,
+    fildes: u32,
+    buf: u64,
+    nbytes: u64,
+    offset: i64,
+    reserved2: u64,
+    flags: u32,
+    resfd: u32,
+}
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct IoEvent {
+    data: u64,
+    obj: u64,
+    res: i64,
+    res2: i64,
+}
+
+/// Asynchronous direct writes (kernel AIO) while another process reads the
+/// same range through the page cache: once a write completes, a buffered
+/// read returns what it wrote, never what the range held before
+/// (xfstests generic/451; the kernel drops cached pages before a direct
+/// write but not after an asynchronous one).
+#[test]
+fn buffered_reads_see_completed_direct_aio_writes() {
+    require_mount!();
+    let fx = Fixture::new();
+    let p = fx.pool("default").join("aio.img");
+    const LEN: usize = 640 << 10;
+    fs::write(&p, vec![0xffu8; LEN]).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (p, stop) = (p.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let f = File::open(&p).unwrap();
+            let mut buf = vec![0u8; LEN];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = f.read_at(&mut buf, 0);
+            }
+        })
+    };
+    let f = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&p)
+        .unwrap();
+    let layout = std::alloc::Layout::from_size_align(LEN, 4096).unwrap();
+    // SAFETY: the layout is non-zero; freed below.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+    let mut ctx: u64 = 0;
+    // SAFETY: io_setup writes the context id into `ctx`.
+    assert_eq!(unsafe { libc::syscall(libc::SYS_io_setup, 1, &mut ctx) }, 0);
+    let check = File::open(&p).unwrap();
+    let mut got = vec![0u8; LEN];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    let mut cycles = 0u32;
+    let mut stale = None;
+    while std::time::Instant::now() < deadline && stale.is_none() {
+        let pattern = (cycles % 250) as u8;
+        // SAFETY: ptr is valid for LEN bytes.
+        unsafe { std::ptr::write_bytes(ptr, pattern, LEN) };
+        let mut cb = Iocb {
+            opcode: 1, // IOCB_CMD_PWRITE
+            fildes: f.as_raw_fd() as u32,
+            buf: ptr as u64,
+            nbytes: LEN as u64,
+            ..Default::default()
+        };
+        let mut cbs = [&mut cb as *mut Iocb];
+        // SAFETY: one valid iocb whose buffer outlives its completion below.
+        let n = unsafe { libc::syscall(libc::SYS_io_submit, ctx, 1, cbs.as_mut_ptr()) };
+        assert_eq!(n, 1, "io_submit: {}", std::io::Error::last_os_error());
+        let mut ev = [IoEvent::default()];
+        // SAFETY: room for one event; waits without a timeout.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_io_getevents,
+                ctx,
+                1,
+                1,
+                ev.as_mut_ptr(),
+                std::ptr::null_mut::<libc::timespec>(),
+            )
+        };
+        assert_eq!(n, 1);
+        assert_eq!(ev[0].res, LEN as i64, "the AIO write failed");
+        check.read_at(&mut got, 0).unwrap();
+        if let Some(i) = got.iter().position(|b| *b != pattern) {
+            stale = Some((cycles, i, got[i], pattern));
+        }
+        cycles += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
+    // SAFETY: the context made above, with no I/O in flight.
+    unsafe { libc::syscall(libc::SYS_io_destroy, ctx) };
+    // SAFETY: allocated above with this layout.
+    unsafe { std::alloc::dealloc(ptr, layout) };
+    if let Some((c, i, was, want)) = stale {
+        panic!(
+            "write {c}: a buffered read found {was} at byte {i} where the completed write put {want}"
+        );
+    }
+    assert!(cycles > 10, "only {cycles} writes in 4 s");
+}

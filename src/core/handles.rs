@@ -20,6 +20,9 @@ pub enum OpenKind {
     Volume {
         node: Arc<Object>,
         file: Box<dyn OpenVolume>,
+        /// Opened with `O_DIRECT`: its writes bypass the kernel's page cache
+        /// (see `PoolFs::write`).
+        direct: bool,
     },
     /// An open control file: the text rendered at open. `document` collects
     /// the writes of one open of `config` (a whole document, applied at

@@ -116,6 +116,9 @@ pub struct Object {
     pub watched: std::sync::atomic::AtomicBool,
     /// What poolfs last told the kernel of its attributes.
     pub told: parking_lot::Mutex<Option<Seen>>,
+    /// Open handles without `O_DIRECT`: while there are any, the kernel may
+    /// cache the file's pages (see `PoolFs::write`).
+    pub cached_opens: std::sync::atomic::AtomicU32,
 }
 
 impl Object {

@@ -28,6 +28,7 @@ pub mod watch;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use nix::errno::Errno;
@@ -127,6 +128,8 @@ pub enum Inval {
     Inode { ino: u64 },
     /// Only the attributes of inode `ino` (its pages stay).
     Attr { ino: u64 },
+    /// The attributes of inode `ino` and its cached pages of one range.
+    Range { ino: u64, offset: u64, len: u64 },
     /// Names that changed behind poolfs's back (directory, name): every
     /// name the kernel cached is expired at once (`FUSE_NOTIFY_INC_EPOCH`),
     /// which takes no lock in the kernel, so it never waits for a process
@@ -723,6 +726,7 @@ impl PoolFs {
                     path: RwLock::new(path.clone()),
                     watched: Default::default(),
                     told: Default::default(),
+                    cached_opens: Default::default(),
                 });
         *node.path.write() = path.clone();
         node.watched
@@ -792,6 +796,7 @@ impl PoolFs {
             path: RwLock::new(path),
             watched: Default::default(),
             told: Default::default(),
+            cached_opens: Default::default(),
         });
         Ok(())
     }
@@ -1103,6 +1108,10 @@ impl PoolFs {
         let fh = at.unwrap_or_else(|| self.handles.reserve());
         node.pool.register_open(fh, &path, node.active.run)?;
         let ino = node.ino;
+        let direct = flags & libc::O_DIRECT != 0;
+        if !direct {
+            node.cached_opens.fetch_add(1, Ordering::SeqCst);
+        }
         self.handles.insert_at(
             fh,
             OpenFile {
@@ -1110,6 +1119,7 @@ impl PoolFs {
                 kind: OpenKind::Volume {
                     node,
                     file: opened.file,
+                    direct,
                 },
             },
         );
@@ -1288,6 +1298,8 @@ impl PoolFs {
 
     /// `kill_privs_for`: the kernel asks the daemon to clear set-id bits for
     /// this writer (it lacks CAP_FSETID, `FUSE_HANDLE_KILLPRIV_V2`).
+    /// `from_cache`: the write-back of the kernel's cached pages
+    /// (`FUSE_WRITE_CACHE`), not a caller's `write(2)`.
     pub fn write(
         &self,
         ino: u64,
@@ -1295,10 +1307,31 @@ impl PoolFs {
         offset: u64,
         data: &[u8],
         kill_privs_for: Option<Ctx>,
+        from_cache: bool,
     ) -> Result<u32> {
         let h = self.handles.get(fh, ino)?;
         match &h.kind {
-            OpenKind::Volume { file, .. } => file.write(offset, data, kill_privs_for.as_ref()),
+            OpenKind::Volume { file, .. } if from_cache => {
+                file.write_cached(offset, data, kill_privs_for.as_ref())
+            }
+            OpenKind::Volume { file, node, direct } => {
+                let n = file.write(offset, data, kill_privs_for.as_ref())?;
+                // The kernel drops a file's cached pages before a direct
+                // write, but after an asynchronous one (AIO, io_uring) it
+                // does not: a buffered read running meanwhile may have
+                // cached what the backing held before. Like a local
+                // filesystem at direct I/O completion, the range written is
+                // dropped from the cache before the write is answered, when
+                // another open may have cached it.
+                if *direct && node.cached_opens.load(Ordering::SeqCst) > 0 {
+                    self.invalidate_now(Inval::Range {
+                        ino,
+                        offset,
+                        len: u64::from(n),
+                    });
+                }
+                Ok(n)
+            }
             OpenKind::Control { ctl, document, .. } => {
                 let done = self.control_write(ctl, document.as_ref(), data);
                 // A request may have made, cloned or changed volumes.
@@ -1368,7 +1401,10 @@ impl PoolFs {
                     tracing::warn!("config written without close(2) was refused: {e}");
                 }
             }
-            OpenKind::Volume { node, file } => {
+            OpenKind::Volume { node, file, direct } => {
+                if !direct {
+                    node.cached_opens.fetch_sub(1, Ordering::SeqCst);
+                }
                 // What it wrote may have made it an overlay.
                 self.overlays_changed();
                 if self.keep_cache.load(std::sync::atomic::Ordering::Relaxed) {

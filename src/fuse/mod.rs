@@ -293,7 +293,7 @@ impl FuseAdapter {
                 t
             }
         };
-        match self.core.write(ino, fh, offset, &text, kill) {
+        match self.core.write(ino, fh, offset, &text, kill, false) {
             Ok(_) => crash_point("control-applied"),
             Err(e) if again.is_some() && self.core.request_in_effect(ino, fh, &text) => {
                 tracing::info!("a resent control write had taken effect before the crash ({e})");
@@ -956,6 +956,7 @@ impl Filesystem for FuseAdapter {
         let kill = write_flags
             .contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
             .then(|| ctx(req));
+        let from_cache = write_flags.contains(WriteFlags::FUSE_WRITE_CACHE);
         let class = self.core.write_class(fh.0);
         if class == WriteClass::Control {
             self.control_write(req, ino.0, fh.0, offset, data, kill, reply);
@@ -964,7 +965,7 @@ impl Filesystem for FuseAdapter {
         if class == WriteClass::Blocking {
             let (core, data) = (self.core.clone(), data.to_vec());
             self.offload.run(move || {
-                match core.write(ino.0, fh.0, offset, &data, kill) {
+                match core.write(ino.0, fh.0, offset, &data, kill, from_cache) {
                     Ok(n) => reply.written(n),
                     Err(e) => reply.error(fail(&core, "write", ino.0, &e)),
                 }
@@ -972,7 +973,7 @@ impl Filesystem for FuseAdapter {
             });
             return;
         }
-        match self.core.write(ino.0, fh.0, offset, data, kill) {
+        match self.core.write(ino.0, fh.0, offset, data, kill, from_cache) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(self.fail("write", ino.0, &e)),
         }

@@ -386,6 +386,11 @@ fn start_invalidator(core: &PoolFs, notifier: fuser::Notifier, dev: OwnedFd) -> 
                     }
                     Inval::Inode { ino } => notifier.inval_inode(fuser::INodeNo(*ino), 0, -1),
                     Inval::Attr { ino } => notifier.inval_inode(fuser::INodeNo(*ino), -1, 0),
+                    Inval::Range { ino, offset, len } => notifier.inval_inode(
+                        fuser::INodeNo(*ino),
+                        i64::try_from(*offset).unwrap_or(i64::MAX),
+                        i64::try_from(*len).unwrap_or(0),
+                    ),
                     Inval::Names(names) => {
                         if epochs && let Err(e) = crate::sys::fuse_inc_epoch(dev.as_fd()) {
                             tracing::info!("the kernel cannot expire every name at once ({e}, Linux 6.16+): names changed behind poolfs's back are invalidated one by one");

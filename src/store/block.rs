@@ -178,14 +178,14 @@ impl Store for BlockStore {
                 | OFlag::O_NOCTTY);
         let file = self.device_file(dev, oflags)?;
         Ok(StoreOpen {
-            file: Box::new(LocalFile {
+            file: Box::new(LocalFile::new(
                 file,
-                direct: oflags.contains(OFlag::O_DIRECT),
-                device: Some(Device {
+                oflags.contains(OFlag::O_DIRECT),
+                Some(Device {
                     size: dev.size,
                     gone: self.gone.clone(),
                 }),
-            }),
+            )),
             passthrough: true,
         })
     }

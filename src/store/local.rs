@@ -197,9 +197,34 @@ pub(super) struct LocalFile {
     /// Opened with `O_DIRECT`: buffers must be aligned.
     pub direct: bool,
     pub device: Option<Device>,
+    /// The same file without `O_DIRECT`, opened at the first write-back
+    /// from the kernel's page cache (`OpenVolume::write_cached`).
+    pub cached: std::sync::OnceLock<File>,
 }
 
 impl LocalFile {
+    /// An open volume (`direct`: opened with `O_DIRECT`).
+    pub fn new(file: File, direct: bool, device: Option<Device>) -> LocalFile {
+        LocalFile {
+            file,
+            direct,
+            device,
+            cached: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The file without `O_DIRECT`, same access mode.
+    fn cached(&self) -> Result<&File> {
+        if let Some(f) = self.cached.get() {
+            return Ok(f);
+        }
+        let mode = nix::fcntl::fcntl(&self.file, nix::fcntl::FcntlArg::F_GETFL)
+            .map_err(Error::os("open"))?;
+        let access = nix::fcntl::OFlag::from_bits_truncate(mode & libc::O_ACCMODE);
+        let f = File::from(sys::reopen(self.file.as_fd(), access).map_err(Error::os("open"))?);
+        Ok(self.cached.get_or_init(|| f))
+    }
+
     /// I/O on a device that went away fails with EIO.
     fn refuse_gone(&self) -> Result<()> {
         match &self.device {
@@ -225,6 +250,20 @@ impl OpenVolume for LocalFile {
     fn write(&self, offset: u64, data: &[u8], kill_privs_for: Option<&Ctx>) -> Result<u32> {
         self.refuse_gone()?;
         let n = crate::volume::write_at(&self.file, self.direct, offset, data)?;
+        if let Some(caller) = kill_privs_for
+            && self.device.is_none()
+        {
+            kill_privs(self.file.as_fd(), caller)?;
+        }
+        Ok(n as u32)
+    }
+
+    fn write_cached(&self, offset: u64, data: &[u8], kill_privs_for: Option<&Ctx>) -> Result<u32> {
+        if !self.direct {
+            return self.write(offset, data, kill_privs_for);
+        }
+        self.refuse_gone()?;
+        let n = crate::volume::write_at(self.cached()?, false, offset, data)?;
         if let Some(caller) = kill_privs_for
             && self.device.is_none()
         {

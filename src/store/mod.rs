@@ -284,6 +284,13 @@ pub trait OpenVolume: Send + Sync + Debug {
     fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data>;
     /// `kill_privs_for`: the writer lacks CAP_FSETID, so set-id bits go.
     fn write(&self, offset: u64, data: &[u8], kill_privs_for: Option<&Ctx>) -> Result<u32>;
+    /// A write-back from the kernel's page cache (a shared mapping's dirty
+    /// pages): it reaches the file as a local filesystem's page cache
+    /// would, even through a handle opened with `O_DIRECT`, whose alignment
+    /// rules it need not meet (the last page of a file stops at its end).
+    fn write_cached(&self, offset: u64, data: &[u8], kill_privs_for: Option<&Ctx>) -> Result<u32> {
+        self.write(offset, data, kill_privs_for)
+    }
     fn fsync(&self, datasync: bool) -> Result<()>;
     fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()>;
     fn lseek(&self, offset: i64, whence: i32) -> Result<i64>;

@@ -298,11 +298,7 @@ impl Store for TreeStore {
                 is_dir: false,
             }),
         };
-        let file = LocalFile {
-            file: File::from(fd),
-            direct: oflags.contains(OFlag::O_DIRECT),
-            device: None,
-        };
+        let file = LocalFile::new(File::from(fd), oflags.contains(OFlag::O_DIRECT), None);
         Ok((
             found,
             StoreOpen {
@@ -380,11 +376,11 @@ impl Store for TreeStore {
         let writes = flags & libc::O_ACCMODE != libc::O_RDONLY;
         let passthrough = !(ctx.uid != 0 && writes && local::has_setid(o.fd.as_fd()));
         Ok(StoreOpen {
-            file: Box::new(LocalFile {
-                file: File::from(fd),
-                direct: oflags.contains(OFlag::O_DIRECT),
-                device: None,
-            }),
+            file: Box::new(LocalFile::new(
+                File::from(fd),
+                oflags.contains(OFlag::O_DIRECT),
+                None,
+            )),
             passthrough,
         })
     }
