@@ -341,6 +341,13 @@ pub struct MountArgs {
     /// reach the daemon, so they are not counted (docs/operations.md).
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Descriptors kept open for recently used files and directories of
+    /// local pools (all pools together); the others are opened again by
+    /// file handle when needed, so the server's descriptors stay bounded
+    /// however many objects the kernel knows.
+    #[arg(long, value_name = "N", default_value_t = crate::store::fdcache::DEFAULT_CAPACITY,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16..=1_000_000))]
+    pub fd_cache: usize,
     /// Internal: run as the server of a keeper, with the descriptors it
     /// passed (see `keeper`).
     #[arg(long, hide = true, value_name = "FDS")]

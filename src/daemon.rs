@@ -104,6 +104,7 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         // Modes arrive from the kernel with the caller's umask applied already.
         nix::sys::stat::umask(nix::sys::stat::Mode::empty());
         crate::sys::raise_nofile_limit();
+        crate::store::fdcache::cache().set_capacity(args.fd_cache);
         let signals = session::block_signals()?;
         session::clean_stale_mount(&mountpoint)?;
         let reg = Arc::new(Registry::load(StateDir::new(state_dir.clone()))?);
@@ -151,8 +152,11 @@ fn serve_for_keeper(
     };
     let setup = || -> Result<_> {
         keeper::die_with_keeper()?;
+        // The keeper is spared by the OOM killer; its server is not.
+        keeper::set_oom_score_adj(0);
         nix::sys::stat::umask(nix::sys::stat::Mode::empty());
         crate::sys::raise_nofile_limit();
+        crate::store::fdcache::cache().set_capacity(args.fd_cache);
         let signals = session::block_signals()?;
         let previous = Journal::open(
             journal_file
@@ -320,7 +324,8 @@ fn server_command(
         state_dir.to_path_buf(),
         log_level.to_string(),
     );
-    let (threads, read_ahead, metrics) = (args.threads, args.read_ahead, args.metrics);
+    let (threads, read_ahead, metrics, fd_cache) =
+        (args.threads, args.read_ahead, args.metrics, args.fd_cache);
     let io = clap::ValueEnum::to_possible_value(&args.io)
         .map(|v| v.get_name().to_owned())
         .unwrap_or_default();
@@ -336,6 +341,8 @@ fn server_command(
                 .arg("--foreground")
                 .arg("--threads")
                 .arg(threads.to_string())
+                .arg("--fd-cache")
+                .arg(fd_cache.to_string())
                 .arg("--io")
                 .arg(&io)
                 .arg("--log-level")

@@ -253,6 +253,14 @@ fn describe(st: &WaitStatus) -> String {
 /// Mounts, then keeps a server running until it is told to stop. `server`
 /// builds a server's command line for a binary (the same `poolfs mount`
 /// arguments); `report` says once whether the first server serves.
+/// Sets this process's `oom_score_adj` (-1000: never chosen by the OOM
+/// killer); a failure is logged, not fatal.
+pub fn set_oom_score_adj(v: i32) {
+    if let Err(e) = std::fs::write("/proc/self/oom_score_adj", v.to_string()) {
+        tracing::warn!("cannot set oom_score_adj to {v}: {e}");
+    }
+}
+
 pub fn run(
     mountpoint: &Path,
     state_dir: &Path,
@@ -261,6 +269,11 @@ pub fn run(
     report: impl FnOnce(Result<()>),
 ) -> Result<()> {
     let setup = || -> Result<(SigSet, OwnedFd, std::fs::File)> {
+        // Its death takes every guest's disk down, and it holds nearly no
+        // memory: the OOM killer picks anything else first (kept across
+        // `poolfs upgrade`'s exec).
+        set_oom_score_adj(-1000);
+        crate::sys::raise_nofile_limit();
         let signals = keeper_signals()?;
         session::clean_stale_mount(mountpoint)?;
         let dev = session::mount_as_root(mountpoint)?;

@@ -140,19 +140,34 @@ pub fn ficlone(dst: BorrowedFd<'_>, src: BorrowedFd<'_>) -> nix::Result<()> {
     cvt(r as isize).map(|_| ())
 }
 
-/// Raises the soft open-file limit to the hard limit (each looked-up volume
-/// holds an `O_PATH` descriptor).
+/// Raises the open-file limit: as root, soft and hard to `fs.nr_open` (the
+/// most the kernel allows a process); otherwise the soft limit to the hard
+/// one. Open volumes and the descriptor cache (`store::fdcache`) use them.
 pub fn raise_nofile_limit() {
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<libc::rlim_t>().ok());
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: lim is a valid rlimit to fill and then to pass back.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return;
         }
+        if let Some(n) = nr_open.filter(|n| *n > lim.rlim_max) {
+            let raised = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            // Needs CAP_SYS_RESOURCE: fall back to the hard limit without it.
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return;
+            }
+        }
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
     }
 }
 

@@ -170,3 +170,41 @@ fn handles_of_deleted_files_are_stale_when_their_inode_is_reused() {
         "the backing filesystem reused no inode number: nothing was tested"
     );
 }
+
+/// Confinement holds for objects found again by handle: a file or directory
+/// moved out of the pool's target behind poolfs's back (same filesystem, so
+/// its backing handle still opens it) is not served, its handle is stale;
+/// one renamed through poolfs is still found.
+#[test]
+fn handles_of_objects_moved_out_of_the_pool_are_stale() {
+    require_mount!();
+    let fx = Fixture::new();
+    let pool = fx.pool("default");
+    fs::write(pool.join("out.img"), b"moved out").unwrap();
+    fs::create_dir_all(pool.join("outdir")).unwrap();
+    fs::write(pool.join("kept.img"), b"kept").unwrap();
+    let file = handle_of(&pool.join("out.img"));
+    let dir = handle_of(&pool.join("outdir"));
+    let kept = handle_of(&pool.join("kept.img"));
+    fs::create_dir_all(pool.join("sub")).unwrap();
+    fs::rename(pool.join("kept.img"), pool.join("sub/kept.img")).unwrap();
+    drop_caches();
+    let outside = fx.dir.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::rename(fx.backing().join("out.img"), outside.join("out.img")).unwrap();
+    fs::rename(fx.backing().join("outdir"), outside.join("outdir")).unwrap();
+    let mount = fs::File::open(&fx.mnt).unwrap();
+    match open_by_handle(&mount, &file, libc::O_RDONLY) {
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ESTALE), "{e}"),
+        Ok(f) => panic!(
+            "a file outside the pool was served: {:?}",
+            std::io::read_to_string(f).unwrap()
+        ),
+    }
+    let err = open_by_handle(&mount, &dir, libc::O_RDONLY | libc::O_DIRECTORY)
+        .expect_err("a directory outside the pool was served");
+    assert_eq!(err.raw_os_error(), Some(libc::ESTALE), "{err}");
+    let f = open_by_handle(&mount, &kept, libc::O_RDONLY)
+        .unwrap_or_else(|e| panic!("a file renamed through poolfs: {e}\nlog:\n{}", fx.log()));
+    assert_eq!(std::io::read_to_string(f).unwrap(), "kept");
+}

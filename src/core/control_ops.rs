@@ -217,13 +217,20 @@ impl PoolFs {
                 .map_or(0, |i| i + 1);
             lines.insert(after_target, ("nfs_version", v));
         }
-        // Where locks are kept, for a store that has something to say.
-        if let Some(l) = s.active.as_ref().and_then(|a| a.store.lock_state()) {
+        // Where locks are kept, and other facts a store has to say.
+        if let Some(a) = &s.active {
+            let mut extra: Vec<_> = a
+                .store
+                .lock_state()
+                .map(|l| ("locks", l))
+                .into_iter()
+                .collect();
+            extra.extend(a.store.info_lines());
             let at = lines
                 .iter()
                 .position(|(k, _)| *k == "last_error")
                 .unwrap_or(lines.len());
-            lines.insert(at, ("locks", l));
+            lines.splice(at..at, extra);
         }
         control::render_kv(&lines)
     }

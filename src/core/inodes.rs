@@ -289,6 +289,15 @@ impl InodeTable {
         self.next = self.next.max(ino.saturating_sub(self.base) + 1);
     }
 
+    /// The object `key` now lives at `path` (renamed through poolfs): its
+    /// reconnect record follows; returns the number and updated record.
+    pub fn repath(&mut self, key: Key, path: &str) -> Option<(u64, Reconnect)> {
+        let n = *self.numbers.get(&key)?;
+        let (_, how) = self.reconnect.get_mut(&n)?;
+        how.path = path.to_string();
+        Some((n, how.clone()))
+    }
+
     /// What number `ino` stood for, while its pool's run lasts.
     pub fn reconnect_of(&self, ino: u64) -> Option<(Key, Reconnect)> {
         self.reconnect.get(&ino).cloned()

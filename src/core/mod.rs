@@ -780,7 +780,7 @@ impl PoolFs {
             .active()
             .filter(|a| a.run == key.1)
             .ok_or_else(estale)?;
-        let found = active.store.reconnect(&how.key)?;
+        let found = active.store.reconnect(&how.key, &how.path)?;
         if found.id != (key.2, key.3) {
             return Err(estale());
         }
@@ -1271,13 +1271,26 @@ impl PoolFs {
         renamed?;
         // Keep the moved node's path (used in messages and to tell the
         // watcher's events from poolfs's own) and its cache time current.
+        // Its reconnect record follows too: a forgotten file is found again
+        // only where it was last seen.
         if let Ok(found) = to.store().lookup(to.obj(), newname) {
             let key = (to.pool.id, to.active.run, found.id.0, found.id.1);
+            let path = to.child_path(newname);
             let node = self.inodes.read().node_of(key);
             if let Some(n) = node {
-                *n.path.write() = to.child_path(newname);
+                *n.path.write() = path.clone();
                 n.watched
                     .store(watched, std::sync::atomic::Ordering::Relaxed);
+            }
+            let moved = self.inodes.write().repath(key, &path);
+            if let (Some((ino, how)), Some(j)) = (moved, self.journal()) {
+                j.number(&journal::Number {
+                    ino,
+                    pool: to.pool.id,
+                    id: found.id,
+                    key: how.key.0,
+                    path,
+                });
             }
         }
         Ok(())

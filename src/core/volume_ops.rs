@@ -125,7 +125,7 @@ impl PoolFs {
             };
             o.store().wipe(&o.obj, vol, alg, v.size, &mut progress)?;
             match &outside {
-                Some(path) if qcow2 => qcow2::recreate(path, v.capacity()),
+                Some(path) if qcow2 => qcow2::recreate(path.as_str(), v.capacity()),
                 _ => Ok(()),
             }
         })?;

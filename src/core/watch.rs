@@ -272,7 +272,7 @@ impl PoolFs {
         // Added under the lock, as watches are removed: a removal cannot
         // undo an addition it did not see.
         let mut t = w.table.lock();
-        match w.inotify.add_watch(&path, MASK) {
+        match w.inotify.add_watch(path.path(), MASK) {
             Ok(wd) => {
                 t.by_ino.insert(ino, wd);
                 let dirs = t.by_wd.entry(wd.as_raw()).or_default();

@@ -14,8 +14,8 @@ use nix::fcntl::OFlag;
 
 use super::local::{self, Device, LocalFile, fstat, stat_attr};
 use super::{
-    Attr, Ctx, Found, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs, Store,
-    StoreOpen, VolumeFacts, VolumeRef, downcast,
+    Attr, Ctx, Found, HeldPath, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs,
+    Store, StoreOpen, VolumeFacts, VolumeRef, downcast,
 };
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
@@ -254,7 +254,7 @@ impl Store for BlockStore {
         Some(NodeKey((*i as u64).to_le_bytes().to_vec()))
     }
 
-    fn reconnect(&self, key: &NodeKey) -> Result<Found> {
+    fn reconnect(&self, key: &NodeKey, _path: &str) -> Result<Found> {
         let idx = <[u8; 8]>::try_from(key.0.as_slice())
             .map(u64::from_le_bytes)
             .map_err(|_| Error::Os {
@@ -292,9 +292,10 @@ impl Store for BlockStore {
         local::wipe(&file, vol.name, alg, size, progress)
     }
 
-    fn external_path(&self, obj: &Obj) -> Option<String> {
+    fn external_path(&self, obj: &Obj) -> Option<HeldPath> {
         let fd = self.dev(obj).ok()?.fd.as_raw_fd();
-        Some(format!("/proc/{}/fd/{fd}", std::process::id()))
+        let path = format!("/proc/{}/fd/{fd}", std::process::id());
+        Some(HeldPath::new(path.into(), None))
     }
 
     /// A device that disappeared turns the pool `inaccessible`; all of them

@@ -200,6 +200,9 @@ pub(super) struct LocalFile {
     /// The same file without `O_DIRECT`, opened at the first write-back
     /// from the kernel's page cache (`OpenVolume::write_cached`).
     pub cached: std::sync::OnceLock<File>,
+    /// The descriptor of the tree object it was opened from, kept while the
+    /// volume is open (see `tree`).
+    _pin: Option<Arc<std::os::fd::OwnedFd>>,
 }
 
 impl LocalFile {
@@ -210,6 +213,15 @@ impl LocalFile {
             direct,
             device,
             cached: std::sync::OnceLock::new(),
+            _pin: None,
+        }
+    }
+
+    /// Keeps `fd` open for as long as the volume is.
+    pub fn pinning(self, fd: Arc<std::os::fd::OwnedFd>) -> LocalFile {
+        LocalFile {
+            _pin: Some(fd),
+            ..self
         }
     }
 

@@ -24,6 +24,7 @@
 //!   reserved name at the top: the namespace filters those).
 
 pub mod block;
+pub mod fdcache;
 mod local;
 pub mod nfs;
 pub mod tree;
@@ -185,6 +186,32 @@ pub struct DirEntry {
     pub ino: u64,
     pub kind: Kind,
     pub name: OsString,
+}
+
+/// A path that names an object for as long as this value lives (a
+/// `/proc/<pid>/fd/N` link whose descriptor it holds open).
+#[derive(Debug)]
+pub struct HeldPath {
+    path: std::path::PathBuf,
+    _held: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
+}
+
+impl HeldPath {
+    pub fn new(
+        path: std::path::PathBuf,
+        held: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
+    ) -> Self {
+        HeldPath { path, _held: held }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// The path as text (`/proc` and device paths are ASCII).
+    pub fn as_str(&self) -> &str {
+        self.path.to_str().unwrap_or_default()
+    }
 }
 
 /// A store's own handle on one of its objects; only that store looks inside.
@@ -417,12 +444,17 @@ pub trait Store: Send + Sync + Debug {
     /// `dir` (`None`: the top) made behind poolfs's back: only where every
     /// change happens on this host (a local filesystem). `None`: the
     /// store's objects keep the short cache time.
-    fn watch_path(&self, _dir: Option<&Obj>) -> Option<std::path::PathBuf> {
+    fn watch_path(&self, _dir: Option<&Obj>) -> Option<HeldPath> {
         None
     }
     /// What `info` says of the pool's locks, where it is worth saying.
     fn lock_state(&self) -> Option<String> {
         None
+    }
+    /// Further `info` lines the store has to say (key, value), before
+    /// `last_error`.
+    fn info_lines(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
     }
     fn fsyncdir(&self, _dir: Option<&Obj>) -> Result<()> {
         Ok(())
@@ -449,8 +481,9 @@ pub trait Store: Send + Sync + Debug {
     fn key(&self, _obj: &Obj) -> Option<NodeKey> {
         None
     }
-    /// Finds an object again from its key; `ESTALE` when it is gone.
-    fn reconnect(&self, _key: &NodeKey) -> Result<Found> {
+    /// Finds an object again from its key; `ESTALE` when it is gone (or no
+    /// longer in the pool). `path`: where in the pool it was last seen.
+    fn reconnect(&self, _key: &NodeKey, _path: &str) -> Result<Found> {
         Err(Error::Os {
             op: "lookup",
             errno: Errno::ESTALE,
@@ -485,7 +518,7 @@ pub trait Store: Send + Sync + Debug {
     }
     /// A path tools outside the daemon (qemu-img) reach the volume by
     /// without the mount; `None`: only through the mount.
-    fn external_path(&self, _obj: &Obj) -> Option<String> {
+    fn external_path(&self, _obj: &Obj) -> Option<HeldPath> {
         None
     }
     /// `None`: the store is not watched; `Some(Err(why))`: its storage

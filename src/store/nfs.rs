@@ -348,7 +348,8 @@ impl Store for NfsStore {
         Some(NodeKey(self.obj(obj).ok()?.fh.to_vec()))
     }
 
-    fn reconnect(&self, key: &NodeKey) -> Result<Found> {
+    /// The export bounds what a handle reaches (the server checks).
+    fn reconnect(&self, key: &NodeKey, _path: &str) -> Result<Found> {
         let fh = Bytes::from(key.0.clone());
         let st = self.client.getattr(&fh).map_err(|_| Error::Os {
             op: "lookup",

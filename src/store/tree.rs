@@ -4,24 +4,34 @@
 //!
 //! Confinement: every object is reached from its parent's descriptor one
 //! component at a time with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`;
-//! symlinks, FIFOs, sockets and devices are never shown nor followed. Each
-//! object is held by a descriptor (`O_PATH` for files, `O_RDONLY` for
-//! directories), which pins its inode: (st_dev, st_ino) names it while held.
+//! symlinks, FIFOs, sockets and devices are never shown nor followed.
+//!
+//! Objects are named by their file handle (`name_to_handle_at`), not held
+//! by a descriptor each: a bounded cache (`fdcache`) keeps the descriptors
+//! (`O_PATH` for files, `O_RDONLY` for directories) of recently used ones,
+//! and an evicted object is opened again with `open_by_handle_at`. What a
+//! handle opens must still lie beneath the target and be linked, or it is
+//! stale (a file moved out of the pool behind poolfs's back is not served).
+//! Where the target's filesystem gives no handles, or the daemon may not open
+//! by handle (no CAP_DAC_READ_SEARCH), each object known keeps its
+//! descriptor instead, as the log and `info` say.
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, FallocateFlags, OFlag, RenameFlags};
 use nix::sys::stat::{Mode, SFlag};
 
+use super::fdcache;
 use super::local::{self, LocalFile, fstat, stat_attr};
 use super::{
-    Attr, Ctx, Found, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs, Store,
-    StoreOpen, VolumeFacts, VolumeRef, downcast,
+    Attr, Ctx, Found, HeldPath, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs,
+    Store, StoreOpen, VolumeFacts, VolumeRef, downcast,
 };
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
@@ -33,11 +43,17 @@ use crate::volume::qcow2::{self, MAX_FILE};
 #[derive(Debug)]
 pub struct TreeStore {
     /// The target, opened `O_RDONLY | O_DIRECTORY`.
-    root: OwnedFd,
+    root: Arc<OwnedFd>,
     target: PathBuf,
+    /// The target as the kernel names it (`/proc/self/fd`): what an object
+    /// opened by handle must lie beneath.
+    beneath: PathBuf,
     /// The target is on a local filesystem: every change to it happens on
     /// this host, where inotify sees it (`Store::watch_path`).
     local: bool,
+    /// Objects are opened again by file handle (else each keeps its
+    /// descriptor).
+    by_handle: bool,
 }
 
 /// Filesystems whose changes all happen on this host (`statfs` magic
@@ -57,8 +73,22 @@ const LOCAL_FILESYSTEMS: [i64; 7] = [
 /// One file or directory of the tree.
 #[derive(Debug)]
 struct TreeObj {
-    fd: OwnedFd,
+    /// Its entry in the descriptor cache.
+    id: u64,
     is_dir: bool,
+    /// Its file handle (`sys::file_handle`); `None` where there is none.
+    handle: Option<Vec<u8>>,
+    /// The descriptor last opened for it, while anyone holds it (an open
+    /// volume keeps an unlinked file reachable this way).
+    live: parking_lot::Mutex<Weak<OwnedFd>>,
+    /// Without opening by handle: its descriptor, for as long as it lives.
+    pinned: Option<Arc<OwnedFd>>,
+}
+
+impl Drop for TreeObj {
+    fn drop(&mut self) {
+        fdcache::cache().remove(self.id);
+    }
 }
 
 fn cname(name: &OsStr) -> Result<std::ffi::CString> {
@@ -94,10 +124,26 @@ impl TreeStore {
         )))?;
         let local = nix::sys::statfs::fstatfs(&root)
             .is_ok_and(|st| LOCAL_FILESYSTEMS.contains(&st.filesystem_type().0));
+        let beneath = std::fs::read_link(proc_path(&root)).map_err(Error::io(format!(
+            "cannot name target '{}'",
+            target.display()
+        )))?;
+        // Opening the target by its own handle tells whether objects can be.
+        let by_handle = sys::file_handle(root.as_fd())
+            .and_then(|h| sys::open_by_handle(root.as_fd(), &h, OFlag::O_PATH))
+            .inspect_err(|e| {
+                tracing::warn!(
+                    "target '{}': no file handles ({e}): each file and directory the kernel knows keeps a descriptor open",
+                    target.display()
+                )
+            })
+            .is_ok();
         Ok(TreeStore {
-            root,
+            root: Arc::new(root),
             target: target.to_path_buf(),
+            beneath,
             local,
+            by_handle,
         })
     }
 
@@ -106,16 +152,95 @@ impl TreeStore {
     }
 
     /// The descriptor of a directory argument (`None`: the top).
-    fn dir<'a>(&'a self, dir: Option<&'a Obj>) -> Result<BorrowedFd<'a>> {
+    fn dir(&self, dir: Option<&Obj>) -> Result<Arc<OwnedFd>> {
         match dir {
-            None => Ok(self.root.as_fd()),
-            Some(o) => Ok(self.obj(o)?.fd.as_fd()),
+            None => Ok(self.root.clone()),
+            Some(o) => self.fd(self.obj(o)?),
         }
+    }
+
+    /// The descriptor of an object: the cached one, one still held
+    /// elsewhere, or one opened again by its handle.
+    fn fd(&self, o: &TreeObj) -> Result<Arc<OwnedFd>> {
+        if let Some(fd) = &o.pinned {
+            return Ok(fd.clone());
+        }
+        let cache = fdcache::cache();
+        if let Some(fd) = cache.get(o.id) {
+            return Ok(fd);
+        }
+        let held = o.live.lock().upgrade();
+        let fd = match held {
+            Some(fd) => fd,
+            None => {
+                let handle = o.handle.as_deref().ok_or_else(stale)?;
+                let fd = Arc::new(self.open_handle(handle, o.is_dir, None)?);
+                *o.live.lock() = Arc::downgrade(&fd);
+                fd
+            }
+        };
+        cache.put(o.id, fd.clone());
+        Ok(fd)
+    }
+
+    /// Opens the object a file handle names: `ESTALE` unless it is still a
+    /// linked file or directory (as `is_dir` says) beneath the target.
+    ///
+    /// A directory opened by handle is connected to the tree, so its path
+    /// says where it is. A file may come back disconnected (its path reads
+    /// `/`): an object the kernel still holds (`hint` `None`) was beneath the
+    /// target when it was looked up and is served as its descriptor would
+    /// be; one found again for a forgotten handle must still be what its
+    /// last known path `hint` names beneath the target.
+    fn open_handle(&self, handle: &[u8], is_dir: bool, hint: Option<&str>) -> Result<OwnedFd> {
+        let flags = if is_dir {
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY
+        } else {
+            OFlag::O_PATH
+        };
+        let fd = sys::open_by_handle(self.root.as_fd(), handle, flags).map_err(|_| stale())?;
+        let st = fstat(fd.as_fd())?;
+        let kind = if is_dir {
+            SFlag::S_IFDIR
+        } else {
+            SFlag::S_IFREG
+        };
+        if local::file_type(&st) != kind || st.st_nlink == 0 {
+            return Err(stale());
+        }
+        let path = std::fs::read_link(proc_path(&fd)).map_err(|_| stale())?;
+        if path.starts_with(&self.beneath) {
+            return Ok(fd);
+        }
+        let disconnected = !is_dir && path == Path::new("/");
+        match hint {
+            None if disconnected => return Ok(fd),
+            Some(hint) if disconnected => {
+                let c = std::ffi::CString::new(hint).map_err(|_| stale())?;
+                let there = sys::open_beneath(self.root.as_fd(), &c, OFlag::O_PATH, 0)
+                    .ok()
+                    .and_then(|f| fstat(f.as_fd()).ok());
+                if there.is_some_and(|t| (t.st_dev, t.st_ino) == (st.st_dev, st.st_ino)) {
+                    return Ok(fd);
+                }
+            }
+            _ => {}
+        }
+        tracing::warn!(
+            "an object known in target '{}' is no longer there ({}): not served",
+            self.target.display(),
+            if disconnected {
+                format!("not at '{}'", hint.unwrap_or_default())
+            } else {
+                format!("now at '{}'", path.display())
+            }
+        );
+        Err(stale())
     }
 
     /// A found object from its `O_PATH` descriptor: regular files and
     /// directories only (directories reopened for listing).
-    fn found(fd: OwnedFd) -> Result<Found> {
+    fn found(&self, fd: OwnedFd) -> Result<Found> {
         let st = fstat(fd.as_fd())?;
         let is_dir = match local::file_type(&st) {
             SFlag::S_IFREG => false,
@@ -131,8 +256,28 @@ impl TreeStore {
         Ok(Found {
             id: (st.st_dev, st.st_ino),
             attr: stat_attr(&st),
-            obj: Box::new(TreeObj { fd, is_dir }),
+            obj: Box::new(self.object(fd, is_dir)),
         })
+    }
+
+    /// A new object around its descriptor, which the cache keeps (or the
+    /// object itself, without handles).
+    fn object(&self, fd: OwnedFd, is_dir: bool) -> TreeObj {
+        let cache = fdcache::cache();
+        let fd = Arc::new(fd);
+        let handle = sys::file_handle(fd.as_fd()).ok();
+        let id = cache.id();
+        let by_handle = self.by_handle && handle.is_some();
+        if by_handle {
+            cache.put(id, fd.clone());
+        }
+        TreeObj {
+            id,
+            is_dir,
+            handle,
+            live: parking_lot::Mutex::new(Arc::downgrade(&fd)),
+            pinned: (!by_handle).then_some(fd),
+        }
     }
 
     fn volume_file(&self, obj: &Obj, vol: &VolumeRef, flags: OFlag) -> Result<File> {
@@ -143,17 +288,28 @@ impl TreeStore {
                 vol.name
             )));
         }
-        sys::reopen(o.fd.as_fd(), flags)
+        sys::reopen(self.fd(o)?.as_fd(), flags)
             .map(File::from)
             .map_err(Error::os("open"))
     }
 }
 
+fn stale() -> Error {
+    Error::Os {
+        op: "lookup",
+        errno: Errno::ESTALE,
+    }
+}
+
+fn proc_path(fd: &impl AsFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
+}
+
 impl Store for TreeStore {
     fn lookup(&self, dir: Option<&Obj>, name: &OsStr) -> Result<Found> {
         let c = cname(name)?;
-        match sys::open_beneath(self.dir(dir)?, &c, OFlag::O_PATH, 0) {
-            Ok(fd) => Self::found(fd),
+        match sys::open_beneath(self.dir(dir)?.as_fd(), &c, OFlag::O_PATH, 0) {
+            Ok(fd) => self.found(fd),
             // A symlink: never shown, never followed.
             Err(Errno::ELOOP) | Err(Errno::EXDEV) => Err(enoent()),
             Err(e) => Err(Error::Os {
@@ -164,7 +320,7 @@ impl Store for TreeStore {
     }
 
     fn getattr(&self, obj: &Obj) -> Result<Attr> {
-        Ok(stat_attr(&fstat(self.obj(obj)?.fd.as_fd())?))
+        Ok(stat_attr(&fstat(self.fd(self.obj(obj)?)?.as_fd())?))
     }
 
     fn top_attr(&self) -> Option<Result<Attr>> {
@@ -177,7 +333,8 @@ impl Store for TreeStore {
         sa: &SetAttr,
         open: Option<&dyn OpenVolume>,
     ) -> Result<()> {
-        let fd = self.dir(obj)?;
+        let held = self.dir(obj)?;
+        let fd = held.as_fd();
         if sa.changes_nothing() {
             // `chown(f, -1, -1)` or an unprivileged change the kernel saw
             // coming (fallocate): drop set-id bits as the VFS would.
@@ -229,7 +386,7 @@ impl Store for TreeStore {
     }
 
     fn list(&self, dir: Option<&Obj>) -> Result<Vec<Listed>> {
-        let fd = sys::reopen(self.dir(dir)?, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+        let fd = sys::reopen(self.dir(dir)?.as_fd(), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
             .map_err(Error::os("readdir"))?;
         let mut d = nix::dir::Dir::from_fd(fd).map_err(Error::os("readdir"))?;
         let dirfd = sys::dup(d.as_fd()).map_err(Error::os("readdir"))?;
@@ -277,7 +434,7 @@ impl Store for TreeStore {
         let created = {
             let _ids = sys::FsIdGuard::new(ctx.uid, ctx.gid);
             sys::open_beneath(
-                self.dir(dir)?,
+                self.dir(dir)?.as_fd(),
                 &c,
                 oflags | OFlag::O_CREAT | OFlag::O_EXCL,
                 mode & 0o7777,
@@ -290,15 +447,15 @@ impl Store for TreeStore {
         })?;
         let st = fstat(fd.as_fd())?;
         let pfd = sys::reopen(fd.as_fd(), OFlag::O_PATH).map_err(Error::os("create"))?;
+        let obj = self.object(pfd, false);
+        let pin = self.fd(&obj)?;
         let found = Found {
             id: (st.st_dev, st.st_ino),
             attr: stat_attr(&st),
-            obj: Box::new(TreeObj {
-                fd: pfd,
-                is_dir: false,
-            }),
+            obj: Box::new(obj),
         };
-        let file = LocalFile::new(File::from(fd), oflags.contains(OFlag::O_DIRECT), None);
+        let file =
+            LocalFile::new(File::from(fd), oflags.contains(OFlag::O_DIRECT), None).pinning(pin);
         Ok((
             found,
             StoreOpen {
@@ -313,7 +470,7 @@ impl Store for TreeStore {
         {
             let _ids = sys::FsIdGuard::new(ctx.uid, ctx.gid);
             nix::sys::stat::mkdirat(
-                self.dir(dir)?,
+                self.dir(dir)?.as_fd(),
                 c.as_c_str(),
                 Mode::from_bits_truncate(mode & 0o7777),
             )
@@ -325,7 +482,7 @@ impl Store for TreeStore {
     fn unlink(&self, dir: Option<&Obj>, name: &OsStr) -> Result<()> {
         let c = cname(name)?;
         nix::unistd::unlinkat(
-            self.dir(dir)?,
+            self.dir(dir)?.as_fd(),
             c.as_c_str(),
             nix::unistd::UnlinkatFlags::NoRemoveDir,
         )
@@ -335,7 +492,7 @@ impl Store for TreeStore {
     fn rmdir(&self, dir: Option<&Obj>, name: &OsStr) -> Result<()> {
         let c = cname(name)?;
         nix::unistd::unlinkat(
-            self.dir(dir)?,
+            self.dir(dir)?.as_fd(),
             c.as_c_str(),
             nix::unistd::UnlinkatFlags::RemoveDir,
         )
@@ -352,9 +509,9 @@ impl Store for TreeStore {
     ) -> Result<()> {
         let (c1, c2) = (cname(name)?, cname(newname)?);
         nix::fcntl::renameat2(
-            self.dir(from)?,
+            self.dir(from)?.as_fd(),
             c1.as_c_str(),
-            self.dir(to)?,
+            self.dir(to)?.as_fd(),
             c2.as_c_str(),
             RenameFlags::from_bits_truncate(flags),
         )
@@ -370,17 +527,18 @@ impl Store for TreeStore {
             });
         }
         let oflags = open_flags(flags);
-        let fd = sys::reopen(o.fd.as_fd(), oflags).map_err(Error::os("open"))?;
+        // The open volume holds the object's descriptor: should the file be
+        // unlinked while open, its object stays reachable.
+        let pin = self.fd(o)?;
+        let fd = sys::reopen(pin.as_fd(), oflags).map_err(Error::os("open"))?;
         // A write open, by a caller without CAP_FSETID, of a file with set-id
         // bits: its writes must reach the daemon, which clears the bits.
         let writes = flags & libc::O_ACCMODE != libc::O_RDONLY;
-        let passthrough = !(ctx.uid != 0 && writes && local::has_setid(o.fd.as_fd()));
+        let passthrough = !(ctx.uid != 0 && writes && local::has_setid(pin.as_fd()));
         Ok(StoreOpen {
-            file: Box::new(LocalFile::new(
-                File::from(fd),
-                oflags.contains(OFlag::O_DIRECT),
-                None,
-            )),
+            file: Box::new(
+                LocalFile::new(File::from(fd), oflags.contains(OFlag::O_DIRECT), None).pinning(pin),
+            ),
             passthrough,
         })
     }
@@ -397,15 +555,30 @@ impl Store for TreeStore {
                 errno: Errno::EINVAL,
             });
         }
-        sys::reopen(o.fd.as_fd(), OFlag::O_RDWR)
+        sys::reopen(self.fd(o)?.as_fd(), OFlag::O_RDWR)
             .map(File::from)
             .map_err(Error::os("open"))
     }
 
-    fn watch_path(&self, dir: Option<&Obj>) -> Option<PathBuf> {
+    fn watch_path(&self, dir: Option<&Obj>) -> Option<HeldPath> {
+        if !self.local {
+            return None;
+        }
         let fd = self.dir(dir).ok()?;
-        self.local
-            .then(|| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())))
+        Some(HeldPath::new(proc_path(&fd), Some(fd)))
+    }
+
+    /// Where objects cannot be opened again by file handle, each one the
+    /// kernel knows holds a descriptor: said, since it bounds the pool.
+    fn info_lines(&self) -> Vec<(&'static str, String)> {
+        if self.by_handle {
+            return Vec::new();
+        }
+        vec![(
+            "descriptors",
+            "one per file and directory the kernel knows (the target gives no file handles)"
+                .to_string(),
+        )]
     }
 
     fn fsyncdir(&self, dir: Option<&Obj>) -> Result<()> {
@@ -415,13 +588,13 @@ impl Store for TreeStore {
     fn statfs(&self) -> Result<StatFs> {
         // `info`'s `available` counts all free blocks, as libvirt does
         // (`space`); statfs passes the filesystem's own numbers.
-        nix::sys::statvfs::fstatvfs(&self.root)
+        nix::sys::statvfs::fstatvfs(&*self.root)
             .map(StatFs::from)
             .map_err(Error::os("statfs"))
     }
 
     fn space(&self) -> Result<Space> {
-        let st = nix::sys::statvfs::fstatvfs(&self.root).map_err(Error::os("statfs"))?;
+        let st = nix::sys::statvfs::fstatvfs(&*self.root).map_err(Error::os("statfs"))?;
         let capacity = st.blocks() * st.fragment_size();
         let available = st.blocks_free() * st.fragment_size();
         Ok(Space {
@@ -475,19 +648,19 @@ impl Store for TreeStore {
     }
 
     fn setxattr(&self, obj: &Obj, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
-        local::setxattr(self.obj(obj)?.fd.as_fd(), name, value, flags)
+        local::setxattr(self.fd(self.obj(obj)?)?.as_fd(), name, value, flags)
     }
 
     fn getxattr(&self, obj: &Obj, name: &OsStr, buf: &mut [u8]) -> Result<usize> {
-        local::getxattr(self.obj(obj)?.fd.as_fd(), name, buf)
+        local::getxattr(self.fd(self.obj(obj)?)?.as_fd(), name, buf)
     }
 
     fn listxattr(&self, obj: &Obj) -> Result<Vec<u8>> {
-        local::listxattr(self.obj(obj)?.fd.as_fd())
+        local::listxattr(self.fd(self.obj(obj)?)?.as_fd())
     }
 
     fn removexattr(&self, obj: &Obj, name: &OsStr) -> Result<()> {
-        local::removexattr(self.obj(obj)?.fd.as_fd(), name)
+        local::removexattr(self.fd(self.obj(obj)?)?.as_fd(), name)
     }
 
     /// The file handle (`name_to_handle_at`) after one byte: 1 for a directory.
@@ -495,24 +668,19 @@ impl Store for TreeStore {
     fn key(&self, obj: &Obj) -> Option<NodeKey> {
         let o = self.obj(obj).ok()?;
         let mut key = vec![u8::from(o.is_dir)];
-        key.extend(sys::file_handle(o.fd.as_fd()).ok()?);
+        key.extend(o.handle.as_deref()?);
         Some(NodeKey(key))
     }
 
-    fn reconnect(&self, key: &NodeKey) -> Result<Found> {
-        let stale = || Error::Os {
-            op: "lookup",
-            errno: Errno::ESTALE,
-        };
-        let (_, handle) = key.0.split_first().ok_or_else(stale)?;
-        let fd =
-            sys::open_by_handle(self.root.as_fd(), handle, OFlag::O_PATH).map_err(|_| stale())?;
-        Self::found(fd).map_err(|_| stale())
+    fn reconnect(&self, key: &NodeKey, path: &str) -> Result<Found> {
+        let (is_dir, handle) = key.0.split_first().ok_or_else(stale)?;
+        let fd = self.open_handle(handle, *is_dir == 1, Some(path))?;
+        self.found(fd).map_err(|_| stale())
     }
 
     fn path_of(&self, obj: &Obj) -> Option<String> {
-        let fd = self.obj(obj).ok()?.fd.as_fd();
-        let full = std::fs::read_link(Path::new(sys::proc_path(fd).to_str().ok()?)).ok()?;
+        let fd = self.fd(self.obj(obj).ok()?).ok()?;
+        let full = std::fs::read_link(proc_path(&fd)).ok()?;
         let rel = full.strip_prefix(&self.target).ok()?.to_str()?;
         (!rel.is_empty() && !rel.ends_with(" (deleted)")).then(|| rel.to_string())
     }
@@ -532,8 +700,8 @@ impl Store for TreeStore {
         let v = local::facts(&file, None)?;
         if v.probe.format == Format::Qcow2 {
             drop(file);
-            let path = self.external_path(obj).unwrap_or_default();
-            return qcow2::resize(&path, vol.name, v.capacity(), req);
+            let path = self.external_path(obj).ok_or_else(stale)?;
+            return qcow2::resize(path.as_str(), vol.name, v.capacity(), req);
         }
         let current = v.size;
         let target = req.plan(current, MAX_FILE)?;
@@ -590,9 +758,10 @@ impl Store for TreeStore {
     }
 
     /// The object's inode as tools outside this process reach it: no path
-    /// is resolved again.
-    fn external_path(&self, obj: &Obj) -> Option<String> {
-        let fd = self.obj(obj).ok()?.fd.as_raw_fd();
-        Some(format!("/proc/{}/fd/{fd}", std::process::id()))
+    /// is resolved again (the descriptor stays open while the path is held).
+    fn external_path(&self, obj: &Obj) -> Option<HeldPath> {
+        let fd = self.fd(self.obj(obj).ok()?).ok()?;
+        let path = format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd());
+        Some(HeldPath::new(PathBuf::from(path), Some(fd)))
     }
 }
