@@ -3,14 +3,32 @@
 //! another volume of its pool uses as its backing file. The names are
 //! resolved by `volume::chain` (pure); this file walks the store.
 //!
-//! Which volume backs which is found by reading every volume's header, so
-//! it is kept for a while (`Overlays`): deleting many volumes reads the
-//! pool once, not once per volume.
+//! Which volume backs which is an index per pool run (`PoolIndex`), read
+//! once by walking the pool and kept current so that a delete costs O(1)
+//! in the pool's size:
+//! - a local tree (one whose store gives a `watch_path`) is watched with
+//!   inotify, every directory of it: a file closed after writing, made,
+//!   moved in or out, or removed, by poolfs or behind its back, is read
+//!   again (or dropped) at the next question. The events are queued by the
+//!   kernel when the change happens, so a question sees every change made
+//!   before it; a lost event (queue overflow) means one new walk;
+//! - a volume open for writing through poolfs is read again at every
+//!   question until it is closed (its header may change at any time);
+//! - other stores (userspace NFS, block devices) are walked again when their
+//!   index is older than `OVERLAYS_TTL`, or after poolfs made or served a
+//!   change there (`overlays_changed`).
+//!
+//! Lock order: `PoolFs::overlays` (the index table, taken alone and never
+//! across I/O), then one pool's `PoolIndex` (held across that pool's header
+//! reads, so only questions about the same pool wait for them).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use nix::sys::inotify::{AddWatchFlags as F, InitFlags, Inotify, WatchDescriptor};
 
 use super::{Dir, PoolFs};
 use crate::control;
@@ -26,24 +44,154 @@ const MAX_DEPTH: usize = 16;
 /// A file shorter than this cannot hold a qcow2 header: not read.
 const MIN_HEADER: u64 = 512;
 
-/// How long a pool's backing map is used before it is read again: the bound
-/// on how late a change made behind poolfs's back is seen (the attribute
-/// cache time of a pool that is not watched). Changes poolfs makes or
-/// serves (a volume created, opened for writing, closed, truncated,
-/// renamed, a control request) drop every map at once.
+/// How long the index of a pool that is not watched is used before it is
+/// read again: the bound on how late a change made behind poolfs's back is
+/// seen (the attribute cache time of such a pool).
 const OVERLAYS_TTL: Duration = Duration::from_secs(1);
 
-/// For each backing file of a pool, the volumes that name it
-/// (pool-relative paths).
-type BackingMap = HashMap<String, Vec<String>>;
+/// What the index watches in every directory of a local pool.
+const MASK: F = F::IN_CLOSE_WRITE
+    .union(F::IN_CREATE)
+    .union(F::IN_MOVED_TO)
+    .union(F::IN_MOVED_FROM)
+    .union(F::IN_DELETE)
+    .union(F::IN_ONLYDIR);
 
-/// The backing maps of running pools, by (pool id, run), with when each
-/// was read.
+/// A pool's run.
+type PoolKey = (u32, u64);
+
+/// What happened to a path of a pool since its index last looked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Change {
+    /// A file to read again.
+    File(String),
+    /// A directory moved or made there: walked.
+    Dir(String),
+    /// A path (and what was under it) that went.
+    Gone(String),
+    /// Events were lost: walk the whole pool again.
+    Lost,
+    /// poolfs made or served a change: a pool that is not watched is
+    /// walked again.
+    Served,
+}
+
+/// Which volume backs which in one pool run.
+#[derive(Debug, Default)]
+struct PoolIndex {
+    /// Walked at least once (and no event lost since).
+    complete: bool,
+    /// Kept current by inotify (else walked again after `OVERLAYS_TTL`).
+    watched: bool,
+    read_at: Option<Instant>,
+    /// Overlay -> the pool-relative path of its backing file.
+    backing_of: HashMap<String, String>,
+    /// Backing file -> the overlays that name it.
+    users: HashMap<String, BTreeSet<String>>,
+}
+
+impl PoolIndex {
+    fn set(&mut self, path: &str, backing: Option<String>) {
+        self.unset(path);
+        if let Some(b) = backing {
+            self.users
+                .entry(b.clone())
+                .or_default()
+                .insert(path.to_string());
+            self.backing_of.insert(path.to_string(), b);
+        }
+    }
+
+    fn unset(&mut self, path: &str) {
+        if let Some(b) = self.backing_of.remove(path)
+            && let Some(u) = self.users.get_mut(&b)
+        {
+            u.remove(path);
+            if u.is_empty() {
+                self.users.remove(&b);
+            }
+        }
+    }
+
+    /// Forgets `path` and, for a directory, every overlay under it.
+    fn unset_tree(&mut self, path: &str) {
+        let prefix = format!("{path}/");
+        let under: Vec<String> = self
+            .backing_of
+            .keys()
+            .filter(|p| *p == path || p.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for p in under {
+            self.unset(&p);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.backing_of.clear();
+        self.users.clear();
+        self.complete = false;
+    }
+}
+
+/// The backing indexes of running pools.
 #[derive(Debug, Default)]
 pub(super) struct Overlays {
-    /// Bumped by each drop: a map read before the last drop is not kept.
-    generation: u64,
-    maps: HashMap<(u32, u64), (Instant, BackingMap)>,
+    /// One inotify instance for every watched pool (made at first need).
+    inotify: Option<Inotify>,
+    /// Watch -> (pool run, the directory's pool-relative path, "" the top).
+    wds: HashMap<WatchDescriptor, (PoolKey, String)>,
+    /// Changes read from inotify (or told by poolfs) not yet applied.
+    pending: HashMap<PoolKey, Vec<Change>>,
+    /// Volumes open for writing through poolfs, with how many opens.
+    writers: HashMap<PoolKey, HashMap<String, u32>>,
+    indexes: HashMap<PoolKey, Arc<parking_lot::Mutex<PoolIndex>>>,
+}
+
+impl Overlays {
+    /// Moves every queued inotify event to `pending` (non-blocking).
+    fn drain(&mut self) {
+        let Some(ino) = &self.inotify else {
+            return;
+        };
+        while let Ok(events) = ino.read_events() {
+            if events.is_empty() {
+                break;
+            }
+            for ev in events {
+                if ev.mask.contains(F::IN_Q_OVERFLOW) {
+                    for key in self.indexes.keys() {
+                        self.pending.entry(*key).or_default().push(Change::Lost);
+                    }
+                    continue;
+                }
+                if ev.mask.contains(F::IN_IGNORED) {
+                    self.wds.remove(&ev.wd);
+                    continue;
+                }
+                let (Some((key, dir)), Some(name)) = (self.wds.get(&ev.wd), &ev.name) else {
+                    continue;
+                };
+                let name = name.to_string_lossy();
+                if dir.is_empty() && control::is_reserved(&name) {
+                    continue;
+                }
+                let path = if dir.is_empty() {
+                    name.into_owned()
+                } else {
+                    format!("{dir}/{name}")
+                };
+                let change = if ev.mask.intersects(F::IN_DELETE | F::IN_MOVED_FROM) {
+                    Change::Gone(path)
+                } else if ev.mask.contains(F::IN_ISDIR) {
+                    Change::Dir(path)
+                } else {
+                    Change::File(path)
+                };
+                self.pending.entry(*key).or_default().push(change);
+            }
+        }
+    }
 }
 
 impl PoolFs {
@@ -131,55 +279,246 @@ impl PoolFs {
     }
 
     /// The volumes of `d`'s pool whose backing file is `path`, from the
-    /// pool's backing map (read again when older than `OVERLAYS_TTL` or
-    /// dropped). No lock is held while the pool is read.
+    /// pool's index, brought up to date first (see the module's doc).
     fn backing_users(&self, d: &Dir, path: &str) -> Vec<String> {
         let key = (d.pool.id, d.active.run);
-        let generation = {
-            let o = self.overlays.lock();
-            if let Some((at, map)) = o.maps.get(&key)
-                && at.elapsed() < OVERLAYS_TTL
-            {
-                return map.get(path).cloned().unwrap_or_default();
-            }
-            o.generation
+        let watched = d.store().watch_path(None).is_some();
+        let (index, changes, writers) = {
+            let mut o = self.overlays.lock();
+            o.drain();
+            let index = o.indexes.entry(key).or_default().clone();
+            let changes = o.pending.remove(&key).unwrap_or_default();
+            let writers: Vec<String> = o
+                .writers
+                .get(&key)
+                .map(|w| w.keys().cloned().collect())
+                .unwrap_or_default();
+            (index, changes, writers)
         };
-        // Timed from the start: the map is as old as its first header.
-        let read_at = Instant::now();
-        let mut map = BackingMap::new();
-        walk(&*d.active.store, None, "", 0, &mut |p, obj| {
-            if let Ok(f) = d.active.store.facts(obj)
-                && let Some(b) = self.backing_in_pool(&d.pool, &d.active, p, &f)
-            {
-                map.entry(b).or_default().push(p.to_string());
+        let mut ix = index.lock();
+        let stale = !ix.watched
+            && (changes.contains(&Change::Served)
+                || ix.read_at.is_none_or(|t| t.elapsed() >= OVERLAYS_TTL));
+        if !ix.complete || stale || changes.contains(&Change::Lost) {
+            ix.clear();
+            ix.watched = watched;
+            // Timed from the start: the index is as old as its first header.
+            ix.read_at = Some(Instant::now());
+            self.index_tree(d, &mut ix, None, "", 0);
+            ix.complete = true;
+        } else {
+            let mut reread = HashSet::new();
+            for c in changes {
+                match c {
+                    Change::File(p) => {
+                        reread.insert(p);
+                    }
+                    Change::Gone(p) => {
+                        reread.remove(&p);
+                        ix.unset_tree(&p);
+                    }
+                    Change::Dir(p) => {
+                        ix.unset_tree(&p);
+                        if let Ok(obj) = lookup_path(d.store(), &p) {
+                            let depth = p.matches('/').count() + 1;
+                            self.index_tree(d, &mut ix, Some(&obj), &p, depth);
+                        }
+                    }
+                    Change::Lost | Change::Served => {}
+                }
             }
-        });
-        let users = map.get(path).cloned().unwrap_or_default();
-        let mut o = self.overlays.lock();
-        if o.generation == generation {
-            o.maps.insert(key, (read_at, map));
+            reread.extend(writers);
+            for p in reread {
+                self.index_file(d, &mut ix, &p);
+            }
         }
-        users
+        ix.users
+            .get(path)
+            .map(|u| u.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
-    /// Something in a pool changed that may make a volume an overlay, or
-    /// change what it is an overlay of: every backing map is read again.
+    /// Reads the header of the file at `path` into the index (or forgets
+    /// it, gone or too short to be an overlay).
+    fn index_file(&self, d: &Dir, ix: &mut PoolIndex, path: &str) {
+        let backing = lookup_path(d.store(), path).ok().and_then(|obj| {
+            let attr = d.store().getattr(&obj).ok()?;
+            if attr.kind != Kind::File || attr.size < MIN_HEADER {
+                return None;
+            }
+            let f = d.store().facts(&obj).ok()?;
+            self.backing_in_pool(&d.pool, &d.active, path, &f)
+        });
+        ix.set(path, backing);
+    }
+
+    /// Walks the directory `dir` (at pool-relative `prefix`, "" the top)
+    /// into the index; in a watched pool each directory is watched before
+    /// it is listed, so nothing made meanwhile is missed.
+    fn index_tree(
+        &self,
+        d: &Dir,
+        ix: &mut PoolIndex,
+        dir: Option<&Obj>,
+        prefix: &str,
+        depth: usize,
+    ) {
+        if ix.watched {
+            self.watch_for_index(d, dir, prefix);
+        }
+        let store = d.store();
+        let Ok(entries) = store.list(dir) else {
+            return;
+        };
+        for e in entries {
+            let name = e.name.to_string_lossy();
+            if depth == 0 && control::is_reserved(&name) {
+                continue;
+            }
+            let Ok(found) = store.lookup(dir, &e.name) else {
+                continue;
+            };
+            let path = if prefix.is_empty() {
+                name.into_owned()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            match found.attr.kind {
+                Kind::File if found.attr.size >= MIN_HEADER => {
+                    let backing = store
+                        .facts(&found.obj)
+                        .ok()
+                        .and_then(|f| self.backing_in_pool(&d.pool, &d.active, &path, &f));
+                    ix.set(&path, backing);
+                }
+                Kind::Dir if depth < MAX_DEPTH => {
+                    self.index_tree(d, ix, Some(&found.obj), &path, depth + 1)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Adds the index's inotify watch on a directory of a watched pool.
+    fn watch_for_index(&self, d: &Dir, dir: Option<&Obj>, prefix: &str) {
+        let Some(path) = d.store().watch_path(dir) else {
+            return;
+        };
+        let key = (d.pool.id, d.active.run);
+        let mut o = self.overlays.lock();
+        if o.inotify.is_none() {
+            match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
+                Ok(i) => o.inotify = Some(i),
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot watch pools for qcow2 overlays (inotify: {e}): each delete reads every volume's header"
+                    );
+                    return;
+                }
+            }
+        }
+        let added = o.inotify.as_ref().map(|i| i.add_watch(path.path(), MASK));
+        match added {
+            Some(Ok(wd)) => {
+                o.wds.insert(wd, (key, prefix.to_string()));
+            }
+            Some(Err(e)) => {
+                // ENOSPC: out of inotify watches. Without the watch this
+                // directory's changes would go unseen: walk again each time.
+                tracing::warn!(pool = %d.pool.name(), "cannot watch '{prefix}' for qcow2 overlays ({e}): each delete reads every volume's header");
+                o.pending.entry(key).or_default().push(Change::Lost);
+            }
+            None => {}
+        }
+    }
+
+    /// Something poolfs made or served may have made a volume an overlay:
+    /// indexes of pools that are not watched are read again (watched ones
+    /// saw it happen).
     pub(super) fn overlays_changed(&self) {
         let mut o = self.overlays.lock();
-        o.generation += 1;
-        o.maps.clear();
+        let keys: Vec<PoolKey> = o.indexes.keys().copied().collect();
+        for key in keys {
+            o.pending.entry(key).or_default().push(Change::Served);
+        }
+    }
+
+    /// A volume of `d`'s pool is open for writing through poolfs (`open`
+    /// true) or one such open closed: until the last one closes, its header
+    /// is read again at every question; after, once more.
+    pub(super) fn overlay_writer(&self, pool: &Pool, run: u64, path: &str, open: bool) {
+        let key = (pool.id, run);
+        let mut o = self.overlays.lock();
+        let w = o.writers.entry(key).or_default();
+        if open {
+            *w.entry(path.to_string()).or_default() += 1;
+            return;
+        }
+        if let Some(n) = w.get_mut(path) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                w.remove(path);
+            }
+        }
+        if w.is_empty() {
+            o.writers.remove(&key);
+        }
+        o.pending
+            .entry(key)
+            .or_default()
+            .push(Change::File(path.to_string()));
+    }
+
+    /// A volume of a pool changed through poolfs without an open for
+    /// writing (a truncate): read again at the next question.
+    pub(super) fn overlay_touched(&self, pool: &Pool, run: u64, path: &str) {
+        self.overlays
+            .lock()
+            .pending
+            .entry((pool.id, run))
+            .or_default()
+            .push(Change::File(path.to_string()));
     }
 
     /// The volume at `path` of `d`'s pool was deleted: it backs nothing
     /// (it was not deleted otherwise) and is no longer an overlay.
     pub(super) fn overlay_removed(&self, d: &Dir, path: &str) {
+        self.overlays
+            .lock()
+            .pending
+            .entry((d.pool.id, d.active.run))
+            .or_default()
+            .push(Change::Gone(path.to_string()));
+    }
+
+    /// `refresh`: the pool's index is read again at the next question.
+    pub(super) fn overlays_reread(&self, pool: u32, run: u64) {
+        self.overlays
+            .lock()
+            .pending
+            .entry((pool, run))
+            .or_default()
+            .push(Change::Lost);
+    }
+
+    /// A pool run stopped: its index and watches go.
+    pub(super) fn overlays_dropped(&self, pool: u32, run: u64) {
+        let key = (pool, run);
         let mut o = self.overlays.lock();
-        if let Some((_, map)) = o.maps.get_mut(&(d.pool.id, d.active.run)) {
-            map.remove(path);
-            map.retain(|_, users| {
-                users.retain(|u| u != path);
-                !users.is_empty()
-            });
+        o.indexes.remove(&key);
+        o.pending.remove(&key);
+        o.writers.remove(&key);
+        let gone: Vec<WatchDescriptor> = o
+            .wds
+            .iter()
+            .filter(|(_, (k, _))| *k == key)
+            .map(|(wd, _)| *wd)
+            .collect();
+        for wd in gone {
+            o.wds.remove(&wd);
+            if let Some(i) = &o.inotify {
+                let _ = i.rm_watch(wd);
+            }
         }
     }
 }
@@ -191,36 +530,4 @@ fn lookup_path(store: &dyn Store, path: &str) -> Result<Obj> {
         obj = Some(store.lookup(obj.as_ref(), OsStr::new(part))?.obj);
     }
     obj.ok_or_else(|| Error::NotFound(format!("no volume '{path}'")))
-}
-
-/// Calls `f` with the pool-relative path and object of every regular file
-/// of at least `MIN_HEADER` bytes under `dir` (control names at the top are
-/// skipped). Entries that vanish or fail meanwhile are passed over.
-fn walk(
-    store: &dyn Store,
-    dir: Option<&Obj>,
-    prefix: &str,
-    depth: usize,
-    f: &mut dyn FnMut(&str, &Obj),
-) {
-    let Ok(entries) = store.list(dir) else {
-        return;
-    };
-    for e in entries {
-        let name = e.name.to_string_lossy();
-        if depth == 0 && control::is_reserved(&name) {
-            continue;
-        }
-        let Ok(found) = store.lookup(dir, &e.name) else {
-            continue;
-        };
-        let path = format!("{prefix}{name}");
-        match found.attr.kind {
-            Kind::File if found.attr.size >= MIN_HEADER => f(&path, &found.obj),
-            Kind::Dir if depth < MAX_DEPTH => {
-                walk(store, Some(&found.obj), &format!("{path}/"), depth + 1, f)
-            }
-            _ => {}
-        }
-    }
 }

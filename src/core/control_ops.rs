@@ -357,10 +357,14 @@ impl PoolFs {
                 StatusRequest::Stop => self.reg.stop(pool, |a| {
                     self.inodes.write().drop_run(pool.id, a.run);
                     self.unwatch_run(pool.id, a.run);
+                    self.overlays_dropped(pool.id, a.run);
                     self.invalidate_pool_entries(pool, a);
                 }),
                 StatusRequest::Refresh => {
                     self.check_health(pool);
+                    if let Some(a) = pool.active() {
+                        self.overlays_reread(pool.id, a.run);
+                    }
                     if pool.active().is_none() {
                         return Err(Error::PoolInactive(format!(
                             "pool '{}' is not running, there is nothing to refresh",

@@ -23,6 +23,9 @@ pub enum OpenKind {
         /// Opened with `O_DIRECT`: its writes bypass the kernel's page cache
         /// (see `PoolFs::write`).
         direct: bool,
+        /// Opened for writing: the pool-relative path it was opened at,
+        /// whose qcow2 header the backing index reads until it closes.
+        writer: Option<String>,
     },
     /// An open control file: the text rendered at open. `document` collects
     /// the writes of one open of `config` (a whole document, applied at

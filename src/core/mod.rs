@@ -902,6 +902,9 @@ impl PoolFs {
                 };
                 let set = o.store().setattr(Some(&o.obj), &sa, open);
                 self.overlays_changed();
+                if sa.size.is_some() {
+                    self.overlay_touched(&o.pool, o.active.run, &o.path.read());
+                }
                 set?;
             }
         }
@@ -1112,6 +1115,10 @@ impl PoolFs {
         if !direct {
             node.cached_opens.fetch_add(1, Ordering::SeqCst);
         }
+        let writer = (flags & libc::O_ACCMODE != libc::O_RDONLY).then(|| path.clone());
+        if let Some(p) = &writer {
+            self.overlay_writer(&node.pool, node.active.run, p, true);
+        }
         self.handles.insert_at(
             fh,
             OpenFile {
@@ -1120,6 +1127,7 @@ impl PoolFs {
                     node,
                     file: opened.file,
                     direct,
+                    writer,
                 },
             },
         );
@@ -1327,7 +1335,9 @@ impl PoolFs {
             OpenKind::Volume { file, .. } if from_cache => {
                 file.write_cached(offset, data, kill_privs_for.as_ref())
             }
-            OpenKind::Volume { file, node, direct } => {
+            OpenKind::Volume {
+                file, node, direct, ..
+            } => {
                 let n = file.write(offset, data, kill_privs_for.as_ref())?;
                 // The kernel drops a file's cached pages before a direct
                 // write, but after an asynchronous one (AIO, io_uring) it
@@ -1414,9 +1424,17 @@ impl PoolFs {
                     tracing::warn!("config written without close(2) was refused: {e}");
                 }
             }
-            OpenKind::Volume { node, file, direct } => {
+            OpenKind::Volume {
+                node,
+                file,
+                direct,
+                writer,
+            } => {
                 if !direct {
                     node.cached_opens.fetch_sub(1, Ordering::SeqCst);
+                }
+                if let Some(p) = writer {
+                    self.overlay_writer(&node.pool, node.active.run, p, false);
                 }
                 // What it wrote may have made it an overlay.
                 self.overlays_changed();
