@@ -61,7 +61,7 @@ const MASK: F = F::IN_CLOSE_WRITE
 type PoolKey = (u32, u64);
 
 /// What happened to a path of a pool since its index last looked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 enum Change {
     /// A file to read again.
     File(String),
@@ -74,6 +74,49 @@ enum Change {
     /// poolfs made or served a change: a pool that is not watched is
     /// walked again.
     Served,
+}
+
+/// Changes to one pool not yet applied to its index: a set per kind, so it
+/// stays bounded however long no question comes (past `MAX_PENDING` paths it
+/// becomes one `lost`). Applied in an order that makes the order of the
+/// changes themselves irrelevant: what went, then new directories, then
+/// files read again (a read finds whatever is there now).
+#[derive(Debug, Default)]
+struct Pending {
+    files: HashSet<String>,
+    dirs: HashSet<String>,
+    gone: HashSet<String>,
+    lost: bool,
+    served: bool,
+}
+
+/// Paths remembered before a pool's pending changes become "read it again".
+const MAX_PENDING: usize = 65536;
+
+impl Pending {
+    fn add(&mut self, c: Change) {
+        match c {
+            Change::File(p) => {
+                self.files.insert(p);
+            }
+            Change::Dir(p) => {
+                self.dirs.insert(p);
+            }
+            Change::Gone(p) => {
+                self.gone.insert(p);
+            }
+            Change::Lost => self.lost = true,
+            Change::Served => self.served = true,
+        }
+        if self.files.len() + self.dirs.len() + self.gone.len() > MAX_PENDING {
+            self.lost = true;
+        }
+        if self.lost {
+            self.files.clear();
+            self.dirs.clear();
+            self.gone.clear();
+        }
+    }
 }
 
 /// Which volume backs which in one pool run.
@@ -142,7 +185,7 @@ pub(super) struct Overlays {
     /// Watch -> (pool run, the directory's pool-relative path, "" the top).
     wds: HashMap<WatchDescriptor, (PoolKey, String)>,
     /// Changes read from inotify (or told by poolfs) not yet applied.
-    pending: HashMap<PoolKey, Vec<Change>>,
+    pending: HashMap<PoolKey, Pending>,
     /// Volumes open for writing through poolfs, with how many opens.
     writers: HashMap<PoolKey, HashMap<String, u32>>,
     indexes: HashMap<PoolKey, Arc<parking_lot::Mutex<PoolIndex>>>,
@@ -161,7 +204,7 @@ impl Overlays {
             for ev in events {
                 if ev.mask.contains(F::IN_Q_OVERFLOW) {
                     for key in self.indexes.keys() {
-                        self.pending.entry(*key).or_default().push(Change::Lost);
+                        self.pending.entry(*key).or_default().add(Change::Lost);
                     }
                     continue;
                 }
@@ -188,7 +231,7 @@ impl Overlays {
                 } else {
                     Change::File(path)
                 };
-                self.pending.entry(*key).or_default().push(change);
+                self.pending.entry(*key).or_default().add(change);
             }
         }
     }
@@ -297,9 +340,8 @@ impl PoolFs {
         };
         let mut ix = index.lock();
         let stale = !ix.watched
-            && (changes.contains(&Change::Served)
-                || ix.read_at.is_none_or(|t| t.elapsed() >= OVERLAYS_TTL));
-        if !ix.complete || stale || changes.contains(&Change::Lost) {
+            && (changes.served || ix.read_at.is_none_or(|t| t.elapsed() >= OVERLAYS_TTL));
+        if !ix.complete || stale || changes.lost {
             ix.clear();
             ix.watched = watched;
             // Timed from the start: the index is as old as its first header.
@@ -307,26 +349,17 @@ impl PoolFs {
             self.index_tree(d, &mut ix, None, "", 0);
             ix.complete = true;
         } else {
-            let mut reread = HashSet::new();
-            for c in changes {
-                match c {
-                    Change::File(p) => {
-                        reread.insert(p);
-                    }
-                    Change::Gone(p) => {
-                        reread.remove(&p);
-                        ix.unset_tree(&p);
-                    }
-                    Change::Dir(p) => {
-                        ix.unset_tree(&p);
-                        if let Ok(obj) = lookup_path(d.store(), &p) {
-                            let depth = p.matches('/').count() + 1;
-                            self.index_tree(d, &mut ix, Some(&obj), &p, depth);
-                        }
-                    }
-                    Change::Lost | Change::Served => {}
+            for p in &changes.gone {
+                ix.unset_tree(p);
+            }
+            for p in &changes.dirs {
+                ix.unset_tree(p);
+                if let Ok(obj) = lookup_path(d.store(), p) {
+                    let depth = p.matches('/').count() + 1;
+                    self.index_tree(d, &mut ix, Some(&obj), p, depth);
                 }
             }
+            let mut reread = changes.files;
             reread.extend(writers);
             for p in reread {
                 self.index_file(d, &mut ix, &p);
@@ -426,7 +459,7 @@ impl PoolFs {
                 // ENOSPC: out of inotify watches. Without the watch this
                 // directory's changes would go unseen: walk again each time.
                 tracing::warn!(pool = %d.pool.name(), "cannot watch '{prefix}' for qcow2 overlays ({e}): each delete reads every volume's header");
-                o.pending.entry(key).or_default().push(Change::Lost);
+                o.pending.entry(key).or_default().add(Change::Lost);
             }
             None => {}
         }
@@ -439,7 +472,7 @@ impl PoolFs {
         let mut o = self.overlays.lock();
         let keys: Vec<PoolKey> = o.indexes.keys().copied().collect();
         for key in keys {
-            o.pending.entry(key).or_default().push(Change::Served);
+            o.pending.entry(key).or_default().add(Change::Served);
         }
     }
 
@@ -466,7 +499,7 @@ impl PoolFs {
         o.pending
             .entry(key)
             .or_default()
-            .push(Change::File(path.to_string()));
+            .add(Change::File(path.to_string()));
     }
 
     /// A volume of a pool changed through poolfs without an open for
@@ -477,7 +510,7 @@ impl PoolFs {
             .pending
             .entry((pool.id, run))
             .or_default()
-            .push(Change::File(path.to_string()));
+            .add(Change::File(path.to_string()));
     }
 
     /// The volume at `path` of `d`'s pool was deleted: it backs nothing
@@ -488,7 +521,7 @@ impl PoolFs {
             .pending
             .entry((d.pool.id, d.active.run))
             .or_default()
-            .push(Change::Gone(path.to_string()));
+            .add(Change::Gone(path.to_string()));
     }
 
     /// `refresh`: the pool's index is read again at the next question.
@@ -498,7 +531,7 @@ impl PoolFs {
             .pending
             .entry((pool, run))
             .or_default()
-            .push(Change::Lost);
+            .add(Change::Lost);
     }
 
     /// A pool run stopped: its index and watches go.
