@@ -31,7 +31,8 @@ const MAGIC: u64 = 0x706f_6f6c_6673_4a31; // "poolfsJ1"
 /// reads journals of its version and older ones (version 2 only added
 /// records to version 1) and marks what it takes over with its own version,
 /// so an older binary refuses it (the upgrade is refused and the old server serves on).
-pub const VERSION: u32 = 2;
+/// Version 3 added `Unnumber`.
+pub const VERSION: u32 = 3;
 /// The oldest version this server takes over.
 const OLDEST: u32 = 1;
 const HEADER: u64 = 4096;
@@ -170,6 +171,8 @@ enum Record<'a> {
     Lock((u64, u64, bool), LockOp),
     /// An owner whose locks are all gone.
     Unlocked((u64, u64, bool)),
+    /// A number whose object is gone.
+    Unnumber(u64),
 }
 
 impl Record<'_> {
@@ -248,6 +251,10 @@ impl Record<'_> {
                 b.extend(owner.0.to_le_bytes());
                 b.extend(owner.1.to_le_bytes());
                 b.push(u8::from(owner.2));
+            }
+            Record::Unnumber(ino) => {
+                b.push(12);
+                b.extend(ino.to_le_bytes());
             }
         }
         let len = b.len() as u32;
@@ -366,6 +373,10 @@ impl State {
             11 => {
                 let owner = (r.u64()?, r.u64()?, r.u8()? != 0);
                 self.locks.remove(&owner);
+            }
+            12 => {
+                let ino = r.u64()?;
+                self.numbers.remove(&ino);
             }
             _ => return None,
         }
@@ -597,6 +608,11 @@ impl Journal {
         self.append(Record::Number(n));
     }
 
+    /// Number `ino`'s object is gone: a successor need not find it again.
+    pub fn unnumber(&self, ino: u64) {
+        self.append(Record::Unnumber(ino));
+    }
+
     pub fn open_handle(&self, h: &Handle) {
         self.append(Record::Open(h));
     }
@@ -725,6 +741,14 @@ mod tests {
         j.lock((1 << 40, 9, false), op(0, 9, libc::F_UNLCK));
         j.lock((1 << 40, 8, true), op(0, u64::MAX, libc::F_WRLCK));
         j.unlocked((1 << 40, 8, true));
+        j.number(&Number {
+            ino: (1 << 40) + 1,
+            pool: 3,
+            id: (7, 10),
+            key: vec![4],
+            path: "gone.img".into(),
+        });
+        j.unnumber((1 << 40) + 1);
     }
 
     #[test]
@@ -737,6 +761,7 @@ mod tests {
         assert!(s.passthrough);
         assert_eq!(s.pools.get("u-1"), Some(&3));
         assert_eq!(s.numbers[&(1 << 40)].path, "a/b.img");
+        assert_eq!(s.numbers.len(), 1, "a number whose object went is dropped");
         assert_eq!(s.handles.keys().copied().collect::<Vec<_>>(), vec![5]);
         assert_eq!(s.backing[&5].id, 2);
         assert!(s.intents.contains(&77));

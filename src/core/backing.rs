@@ -297,13 +297,20 @@ impl PoolFs {
     /// Refuses to delete or replace (`what`) the volume `name` of `d` while
     /// another volume of the pool uses it as its backing file: the overlays
     /// would lose their data. Files too short to be a backing and files
-    /// with other hard links are not looked into.
-    pub(super) fn refuse_backing_removal(&self, d: &Dir, name: &OsStr, what: &str) -> Result<()> {
+    /// with other hard links are not looked into. Returns the victim's
+    /// identity and link count, where it exists.
+    pub(super) fn refuse_backing_removal(
+        &self,
+        d: &Dir,
+        name: &OsStr,
+        what: &str,
+    ) -> Result<Option<((u64, u64), u32)>> {
         let Ok(victim) = d.store().lookup(d.obj(), name) else {
-            return Ok(());
+            return Ok(None);
         };
+        let found = Some((victim.id, victim.attr.nlink));
         if victim.attr.kind != Kind::File || victim.attr.size == 0 || victim.attr.nlink > 1 {
-            return Ok(());
+            return Ok(found);
         }
         let path = d.child_path(name);
         let users: Vec<String> = self
@@ -313,7 +320,7 @@ impl PoolFs {
             .map(|u| format!("'{u}'"))
             .collect();
         if users.is_empty() {
-            return Ok(());
+            return Ok(found);
         }
         Err(Error::Busy(format!(
             "volume '{path}' is the backing file of {} and cannot be {what} (delete or flatten the overlays first)",

@@ -298,6 +298,15 @@ impl InodeTable {
         Some((n, how.clone()))
     }
 
+    /// The object `key` is gone: its number is no longer given out or
+    /// reconnected (a node the kernel holds under it stays until forgotten).
+    /// Returns the number it had.
+    pub fn unnumber(&mut self, key: Key) -> Option<u64> {
+        let n = self.numbers.remove(&key)?;
+        self.reconnect.remove(&n);
+        Some(n)
+    }
+
     /// What number `ino` stood for, while its pool's run lasts.
     pub fn reconnect_of(&self, ino: u64) -> Option<(Key, Reconnect)> {
         self.reconnect.get(&ino).cloned()

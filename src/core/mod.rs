@@ -932,9 +932,14 @@ impl PoolFs {
         }
         let d = self.parent(parent)?;
         d.refuse_control(name, "removed")?;
+        let victim = d.store().lookup(d.obj(), name).ok().map(|f| f.id);
         self.own(&[(&d, name, Change::Gone)], || {
             d.store().rmdir(d.obj(), name)
-        })
+        })?;
+        if let Some(id) = victim {
+            self.unnumber(&d, id);
+        }
+        Ok(())
     }
 
     /// Opens a directory; it is listed by the first `readdir` (offset 0).
@@ -1225,12 +1230,29 @@ impl PoolFs {
     pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
         let d = self.parent(parent)?;
         d.refuse_control(name, "removed")?;
-        self.refuse_backing_removal(&d, name, "deleted")?;
+        let victim = self.refuse_backing_removal(&d, name, "deleted")?;
         self.own(&[(&d, name, Change::Gone)], || {
             d.store().unlink(d.obj(), name)
         })?;
         self.overlay_removed(&d, &d.child_path(name));
+        if let Some((id, 1)) = victim {
+            self.unnumber(&d, id);
+        }
         Ok(())
+    }
+
+    /// The object `id` of `d`'s pool is gone (its last name removed through
+    /// poolfs): its number is no longer remembered, in the table or the
+    /// journal, so they do not grow with every file ever made. What the
+    /// kernel still holds under the number stays until it forgets it.
+    fn unnumber(&self, d: &Dir, id: (u64, u64)) {
+        let gone = self
+            .inodes
+            .write()
+            .unnumber((d.pool.id, d.active.run, id.0, id.1));
+        if let (Some(ino), Some(j)) = (gone, self.journal()) {
+            j.unnumber(ino);
+        }
     }
 
     pub fn rename(
