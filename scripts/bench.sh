@@ -9,7 +9,7 @@
 # with ratios to native. Run as root.
 #
 # Usage: scripts/bench.sh [-n REPEATS] [-t RUNTIME] [-z SIZE] [-s SCRATCH]
-#                         [-p "TARGETS"] [--smoke]
+#                         [-p "TARGETS"] [-j "JOBS"] [--smoke]
 #   -n REPEATS  repetitions; the table shows medians (default 3)
 #   -t RUNTIME  seconds per time-based fio job (default 10)
 #   -z SIZE     fio file size (default 2G)
@@ -20,9 +20,16 @@
 #               bindfs mergerfs" without --io); also: poolfs (no --io flag),
 #               poolfs-auto, poolfs-metrics (passthrough with --metrics on),
 #               bindfs-plain (O_DIRECT cleared), mergerfs-dio (direct_io)
+#   -j JOBS     jobs to run (default all): rss perf meta clone guest scale nfs
 #   --smoke     very short run to check the script works (1 repetition, 1 s jobs,
 #               64M files, 200 metadata files, 256M clone with 16M data, 500 volumes,
-#               a 256 MiB guest disk)
+#               a 256 MiB guest disk, scale job at 100 and 1000 volumes)
+# Scale job: for each N in SCALE_NS (default "1000 10000 100000"), N sparse
+# 1 GiB volumes made in the backing directory, then through each target:
+# `ls -l` of them, the first delete (the pool's headers read once), 10 more
+# deletes 0.3 s apart (their time without the pauses), and for poolfs
+# `poolfs vol-list`, a read of `info`, the server's descriptors and RSS; the
+# slope rows divide the cost at the largest N by the cost at the smallest.
 # Guest jobs (native and poolfs targets): a qemu guest (KVM where it boots the
 # guest, else TCG; the table says which) with fio inside (scripts/guest-image.sh,
 # POOLFS_GUEST_FIO=1) whose only disk is a raw image on the target, cache=none,
@@ -47,7 +54,7 @@ set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 
-o_n='' o_t='' o_z='' SCRATCH=/var/tmp/poolfs-bench TARGETS='' SMOKE=0
+o_n='' o_t='' o_z='' SCRATCH=/var/tmp/poolfs-bench TARGETS='' SMOKE=0 JOBS="rss perf meta clone guest scale nfs"
 while [ $# -gt 0 ]; do
   case $1 in
     -n) o_n=${2:?-n needs a value}; shift 2 ;;
@@ -55,6 +62,7 @@ while [ $# -gt 0 ]; do
     -z) o_z=${2:?-z needs a value}; shift 2 ;;
     -s) SCRATCH=${2:?-s needs a value}; shift 2 ;;
     -p) TARGETS=${2:?-p needs a value}; shift 2 ;;
+    -j) JOBS=${2:?-j needs a value}; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -63,11 +71,17 @@ done
 if [ "$SMOKE" = 1 ]; then
   REPEATS=${o_n:-1} RUNTIME=${o_t:-1} SIZE=${o_z:-64M}
   META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M GUEST_DISK_MB=256 NFS_SIZE_MB=64
+  SCALE_NS="100 1000"
 else
   REPEATS=${o_n:-3} RUNTIME=${o_t:-10} SIZE=${o_z:-2G}
   META_N=${META_N:-5000} VOLS=${VOLS:-10000} CLONE_SIZE=${CLONE_SIZE:-8G} CLONE_DATA=${CLONE_DATA:-256M}
   GUEST_DISK_MB=${GUEST_DISK_MB:-1024} NFS_SIZE_MB=${NFS_SIZE_MB:-1024}
+  SCALE_NS=${SCALE_NS:-"1000 10000 100000"}
 fi
+job() { case " $JOBS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+for j in $JOBS; do
+  case $j in rss|perf|meta|clone|guest|scale|nfs) ;; *) echo "bench.sh: unknown job '$j'" >&2; exit 2 ;; esac
+done
 POOLFS=${POOLFS:-$ROOT/target/release/poolfs}
 for v in REPEATS RUNTIME META_N VOLS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: $v must be a positive integer" >&2; exit 2; }
@@ -379,6 +393,71 @@ EOF
   find "${BWORK[$p]}" -maxdepth 1 -name 'vol-*.img' -delete
 }
 
+# ---------- scale: N volumes, listed and deleted through the target ----------
+scale_phase() {  # rep target
+  local rep=$1 p=$2 d=${WORK[$2]}/scale b=${BWORK[$2]}/scale out n k v server lo hi
+  local -A dels=()
+  for n in $SCALE_NS; do
+    out=$RES/logs/scale-r$rep-$p-$n.txt
+    log "  $p: scale, $n volumes"
+    rm -rf "$b"; mkdir -p "$b"
+    python3 - "$b" "$n" <<'EOF'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):                        # a sparse 1 GiB volume each
+    fd = os.open(os.path.join(d, "v%06d.img" % i), os.O_CREAT | os.O_WRONLY, 0o644)
+    os.ftruncate(fd, 1 << 30); os.close(fd)
+EOF
+    sync; sleep 1.2                                  # past any 1 s cache
+    if python3 - "$d" "$n" >"$out" 2>&1 <<'EOF'
+import os, subprocess, sys, time
+d, n = sys.argv[1], int(sys.argv[2])
+t = time.perf_counter()
+lines = subprocess.run(["ls", "-l", d], check=True, capture_output=True, text=True).stdout.count("\n")
+print("ls\t%.3f" % (time.perf_counter() - t))
+if lines != n + 1: sys.exit("ls -l listed %d of %d" % (lines - 1, n))
+t = time.perf_counter(); os.unlink(os.path.join(d, "v%06d.img" % 0))
+print("first\t%.4f" % (time.perf_counter() - t))
+spent = 0.0
+for i in range(1, 11):
+    time.sleep(0.3)
+    t = time.perf_counter(); os.unlink(os.path.join(d, "v%06d.img" % i)); spent += time.perf_counter() - t
+print("deletes\t%.4f" % spent)
+EOF
+    then
+      v=$(awk -F'\t' '$1 == "ls" { print $2 }' "$out"); record "$rep" "$p" "ls -l, $n volumes (s)" "$v"
+      v=$(awk -F'\t' '$1 == "first" { print $2 }' "$out"); record "$rep" "$p" "first delete, $n volumes (s)" "$v"
+      v=$(awk -F'\t' '$1 == "deletes" { print $2 }' "$out"); record "$rep" "$p" "10 deletes, $n volumes (s)" "$v"; dels[$n]=$v
+    else
+      failed "$rep" "$p" "ls -l, $n volumes (s)" "$(tail -1 "$out")"
+    fi
+    case $p in poolfs*)
+      server=$(cat "$SCRATCH/state-$p/server.pid" 2>/dev/null || echo "${PID[$p]}")
+      v=$(python3 - "$POOLFS" "${MNT[$p]}" <<'EOF'
+import subprocess, sys, time
+t = time.perf_counter()
+subprocess.run([sys.argv[1], "vol-list", "bench", "--mount", sys.argv[2]], check=True, stdout=subprocess.DEVNULL)
+print(round(time.perf_counter() - t, 3))
+EOF
+      ) && record "$rep" "$p" "poolfs vol-list, $n volumes (s)" "$v" || failed "$rep" "$p" "poolfs vol-list, $n volumes (s)" "vol-list failed"
+      v=$(python3 -c "
+import time; t = time.perf_counter()
+for _ in range(10): open('${MNT[$p]}/bench/info').read()
+print(round((time.perf_counter() - t) / 10 * 1000, 1))")
+      record "$rep" "$p" "info, $n volumes (ms)" "$v"
+      record "$rep" "$p" "server descriptors, $n volumes" "$(find "/proc/$server/fd" -mindepth 1 -maxdepth 1 | wc -l)"
+      record "$rep" "$p" "server RSS, $n volumes (MiB)" "$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$server/status")"
+      ;;
+    esac
+    find "$b" -mindepth 1 -delete
+  done
+  lo=${SCALE_NS%% *} hi=${SCALE_NS##* }
+  if [ -n "${dels[$lo]:-}" ] && [ -n "${dels[$hi]:-}" ]; then
+    record "$rep" "$p" "10 deletes: $hi / $lo volumes (slope)" "$(python3 -c "print(round(${dels[$hi]} / max(${dels[$lo]}, 1e-4), 2))")"
+  fi
+  rm -rf "$b"
+}
+
 # ---------- userspace NFS: poolfs's own client against qemu's (libnfs), one Ganesha export ----------
 NFS_PORT='' NFS_MNTPORT='' NFS_PID='' RPCBIND_PID='' NFS_DIR=$SCRATCH/nfs NFS_TARGET=''
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -550,7 +629,7 @@ print("|---|" + "---:|" * len(targets))
 spread = []
 for m, d in vals.items():
     base = stats(d.get("native", []))[0]
-    time_metric, info = m.endswith("(s)"), m.endswith("(MiB)")
+    time_metric, info = m.endswith("(s)"), m.endswith("(MiB)") or m.endswith("(slope)")
     row, srow = [m], [m]
     for p in targets:
         med, n, nfail = stats(d.get(p, []))
@@ -581,7 +660,7 @@ EOF
 }
 
 # ---------- main ----------
-nfs_setup || true
+! job nfs || nfs_setup || true
 ACTIVE=()
 for p in $TARGETS; do
   if start_target "$p"; then ACTIVE+=("$p")
@@ -589,7 +668,7 @@ for p in $TARGETS; do
 done
 TARGETS="${ACTIVE[*]}"
 log "running on: $TARGETS"
-guest_setup || true
+! job guest || guest_setup || true
 for p in $TARGETS; do                    # the NFS jobs run through the first poolfs target
   case $p in poolfs*)
     if [ -n "$NFS_PORT" ] && [ "$(cat "${MNT[$p]}/nfs3/status" 2>/dev/null)" = running ] &&
@@ -600,13 +679,14 @@ T0=$SECONDS
 for rep in $(seq "$REPEATS"); do
   for p in $TARGETS; do
     log "rep $rep/$REPEATS: $p"
-    rss_phase "$rep" "$p"        # first: in repetition 1 the daemon has served no I/O yet
-    perf_phase "$rep" "$p"
-    meta_phase "$rep" "$p"
-    clone_phase "$rep" "$p"
-    guest_phase "$rep" "$p"
+    ! job rss || rss_phase "$rep" "$p"        # first: in repetition 1 the daemon has served no I/O yet
+    ! job perf || perf_phase "$rep" "$p"
+    ! job meta || meta_phase "$rep" "$p"
+    ! job clone || clone_phase "$rep" "$p"
+    ! job guest || guest_phase "$rep" "$p"
+    ! job scale || scale_phase "$rep" "$p"
   done
-  nfs_phase "$rep"
+  ! job nfs || nfs_phase "$rep"
 done
 COLUMNS=$TARGETS
 [ -z "$NFS_TARGET" ] || COLUMNS="$TARGETS poolfs-v3 poolfs-v4.1 libnfs-v3"

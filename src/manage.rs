@@ -548,6 +548,15 @@ fn vol_list(tree: &Tree, pool: &str, details: bool) -> Result<String> {
         )));
     }
     let vols = volumes(&dir)?;
+    if !details && !tree.json {
+        // Names and paths need no volume's info (no header read each): the
+        // listing costs what `ls` does.
+        let rows: Vec<Vec<String>> = vols
+            .iter()
+            .map(|v| vec![v.clone(), dir.join(v).display().to_string()])
+            .collect();
+        return Ok(table(&["Name", "Path"], &rows));
+    }
     let infos: Vec<BTreeMap<String, String>> = vols
         .iter()
         .map(|v| read_kv(&dir.join(VOL_DIR).join(v).join("info")))
@@ -557,29 +566,22 @@ fn vol_list(tree: &Tree, pool: &str, details: bool) -> Result<String> {
     }
     let get =
         |m: &BTreeMap<String, String>, k: &str| m.get(k).cloned().unwrap_or_else(|| "-".into());
-    if details {
-        let rows: Vec<Vec<String>> = infos
-            .iter()
-            .map(|m| {
-                vec![
-                    get(m, "name"),
-                    get(m, "path"),
-                    "file".into(),
-                    size_field(m, "capacity", false),
-                    size_field(m, "allocation", false),
-                ]
-            })
-            .collect();
-        return Ok(table(
-            &["Name", "Path", "Type", "Capacity", "Allocation"],
-            &rows,
-        ));
-    }
     let rows: Vec<Vec<String>> = infos
         .iter()
-        .map(|m| vec![get(m, "name"), get(m, "path")])
+        .map(|m| {
+            vec![
+                get(m, "name"),
+                get(m, "path"),
+                "file".into(),
+                size_field(m, "capacity", false),
+                size_field(m, "allocation", false),
+            ]
+        })
         .collect();
-    Ok(table(&["Name", "Path"], &rows))
+    Ok(table(
+        &["Name", "Path", "Type", "Capacity", "Allocation"],
+        &rows,
+    ))
 }
 
 fn vol_info(tree: &Tree, pool: &str, vol: &str, bytes: bool) -> Result<String> {

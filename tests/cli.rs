@@ -207,6 +207,16 @@ fn cli_volume_lifecycle() {
         list.contains(" a.raw ") && list.contains("1.00 GiB") && list.contains("0.00 B"),
         "{list}"
     );
+    // The short listing (no volume's info read) names the same paths.
+    let short = ok(&fx, &["vol-list", "default"]);
+    let path = fx.pool("default").join("a.raw").display().to_string();
+    assert!(
+        short
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["a.raw", path.as_str()]),
+        "{short}"
+    );
+    assert!(list.contains(&path), "{list}");
     let info = ok(&fx, &["vol-info", "a.raw", "--pool", "default"]);
     assert!(
         info.starts_with("Name:           a.raw\nType:           file\n"),
