@@ -394,3 +394,37 @@ fn lookups_and_getattrs(port: u16) -> u64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
 }
+
+/// `ls -l` of a directory gets its entries' attributes with the listing
+/// (READDIRPLUS): one round trip per page of entries, not a `LOOKUP` per
+/// entry; what it shows is the backing files' sizes.
+#[test]
+fn ls_l_gets_attributes_with_the_listing() {
+    require_mount!();
+    let port = common::free_port();
+    let fx = Fixture::with_args(&["--metrics", &format!("127.0.0.1:{port}")]);
+    let b = fx.backing().join("listed");
+    fs::create_dir_all(&b).unwrap();
+    for i in 0..1000 {
+        fs::File::create(b.join(format!("v{i:04}.img")))
+            .unwrap()
+            .set_len(4096 + i)
+            .unwrap();
+    }
+    let before = lookups_and_getattrs(port);
+    let out = common::run(&format!(
+        "ls -l {}",
+        fx.pool("default").join("listed").display()
+    ));
+    let sent = lookups_and_getattrs(port) - before;
+    assert_eq!(out.lines().count(), 1001, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains(" 4999 ") && l.ends_with("v0903.img")),
+        "{out}"
+    );
+    assert!(
+        sent < 100,
+        "ls -l of 1000 files sent {sent} LOOKUP/GETATTR requests"
+    );
+}

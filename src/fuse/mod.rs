@@ -603,6 +603,18 @@ impl Filesystem for FuseAdapter {
                 "kernel without FUSE_PARALLEL_DIROPS: lookups in one directory run one at a time"
             );
         }
+        // A listing followed by lookups of its entries (`ls -l`, `find
+        // -size`) gets their attributes with the listing: one round trip per
+        // page of entries instead of one per entry. Auto: the kernel asks for
+        // them only when it sees the entries looked up after a listing.
+        if config
+            .add_capabilities(InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO)
+            .is_err()
+        {
+            tracing::info!(
+                "kernel without FUSE_DO_READDIRPLUS: every entry listed is looked up on its own"
+            );
+        }
         // Locks are served here, on the backing files (`core::locks`): they
         // then hold against processes using the backing files directly.
         for cap in [InitFlags::FUSE_POSIX_LOCKS, InitFlags::FUSE_FLOCK_LOCKS] {
