@@ -28,8 +28,10 @@
 # 1 GiB volumes made in the backing directory, then through each target:
 # `ls -l` of them, the first delete (the pool's headers read once), 10 more
 # deletes 0.3 s apart (their time without the pauses), and for poolfs
-# `poolfs vol-list`, a read of `info`, the server's descriptors and RSS; the
-# slope rows divide the cost at the largest N by the cost at the smallest.
+# `poolfs vol-list`, a read of `info`, the server's descriptors and RSS, and
+# the time from `kill -9` of the server to its successor serving, with up to
+# 1000 of the volumes open; the slope rows divide the cost at the largest N
+# by the cost at the smallest.
 # Guest jobs (native and poolfs targets): a qemu guest (KVM where it boots the
 # guest, else TCG; the table says which) with fio inside (scripts/guest-image.sh,
 # POOLFS_GUEST_FIO=1) whose only disk is a raw image on the target, cache=none,
@@ -447,6 +449,27 @@ print(round((time.perf_counter() - t) / 10 * 1000, 1))")
       record "$rep" "$p" "info, $n volumes (ms)" "$v"
       record "$rep" "$p" "server descriptors, $n volumes" "$(find "/proc/$server/fd" -mindepth 1 -maxdepth 1 | wc -l)"
       record "$rep" "$p" "server RSS, $n volumes (MiB)" "$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$server/status")"
+      # kill -9 of the server with every volume known and up to 1000 of them open
+      if v=$(python3 - "$d" "$SCRATCH/state-$p/server.pid" <<'EOF' 2>>"$out"
+import os, signal, sys, time
+d, pidfile = sys.argv[1], sys.argv[2]
+names = sorted(os.listdir(d))[:1000]
+fds = [os.open(os.path.join(d, x), os.O_RDONLY) for x in names]
+old = int(open(pidfile).read())
+t = time.perf_counter(); os.kill(old, signal.SIGKILL)
+while True:
+    try:
+        if int(open(pidfile).read()) != old:
+            os.stat(os.path.join(d, names[-1])); break
+    except (OSError, ValueError): pass
+    if time.perf_counter() - t > 30: sys.exit("no new server within 30 s")
+    time.sleep(0.001)
+ms = (time.perf_counter() - t) * 1000
+for fd in fds: os.pread(fd, 1, 0); os.close(fd)
+print(round(ms, 1))
+EOF
+      ); then record "$rep" "$p" "takeover after kill -9, $n volumes known, 1000 open (ms)" "$v"
+      else failed "$rep" "$p" "takeover after kill -9, $n volumes known, 1000 open (ms)" "$(tail -1 "$out")"; fi
       ;;
     esac
     find "$b" -mindepth 1 -delete

@@ -244,6 +244,30 @@ fn names_and_directories_survive_a_crash() {
     );
 }
 
+/// Names the kernel caches long (their directory was watched) are expired
+/// when a successor takes over: a directory replaced behind poolfs's back
+/// after the crash is listed as it is now, not refused as a gone one.
+#[test]
+fn a_directory_replaced_after_a_crash_is_seen_as_it_is() {
+    require_mount!();
+    let fx = Fixture::new();
+    let pool = fx.pool("default");
+    fs::create_dir(pool.join("d")).unwrap();
+    fs::write(pool.join("d/old.img"), b"old").unwrap();
+    assert_eq!(fs::read_dir(pool.join("d")).unwrap().count(), 1);
+    fx.crash_server();
+    let b = fx.backing().join("d");
+    fs::remove_dir_all(&b).unwrap();
+    fs::create_dir(&b).unwrap();
+    fs::write(b.join("new.img"), b"new").unwrap();
+    let names: Vec<String> = fs::read_dir(pool.join("d"))
+        .unwrap_or_else(|e| panic!("the replaced directory: {e}\nlog:\n{}", fx.log()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["new.img"]);
+    assert_eq!(fs::read(pool.join("d/new.img")).unwrap(), b"new");
+}
+
 /// A crash after `op` took effect and before its reply (fault injection):
 /// the resent request gets the answer an uninterrupted run gives.
 fn crash_inside(op: &str, act: impl FnOnce(&Fixture), check: impl FnOnce(&Fixture)) {

@@ -218,6 +218,12 @@ impl PoolFs {
     /// takes invalidations. Until then, and where inotify is not available,
     /// every object keeps the short cache time.
     pub fn start_watching(self: &Arc<Self>) {
+        // A predecessor server's watches died with it: a name it let the
+        // kernel cache long may have changed since, unseen (a directory
+        // replaced behind poolfs's back while no server ran). Every cached
+        // name is expired at once; looked up again, it is watched again. On
+        // a fresh mount there is nothing to expire.
+        self.invalidate(Inval::Names(Vec::new()));
         let inotify = match Inotify::init(InitFlags::IN_CLOEXEC) {
             Ok(i) => i,
             Err(e) => {
