@@ -14,6 +14,9 @@ use crate::store::{VolumeFacts, VolumeRef};
 use crate::volume::format::Format;
 use crate::volume::qcow2;
 
+/// How long a wipe waits for opens that are being closed before it refuses.
+const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
 impl PoolFs {
     /// The volume's path through the mount, if the tree is mounted.
     fn mounted_path(&self, o: &Object) -> Option<String> {
@@ -151,6 +154,13 @@ impl PoolFs {
         alg: WipeAlgorithm,
         work: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
+        // The kernel sends a file's RELEASE in the background after its
+        // last close(2) returned: a volume just closed (`truncate -s 1G v;
+        // echo zero > .vol/v/wipe`) may still count as open for a moment.
+        let deadline = std::time::Instant::now() + RELEASE_GRACE;
+        while self.handles.volume_opens(o.ino) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         {
             let mut busy = self.busy.lock();
             if busy.contains(&o.ino) {
