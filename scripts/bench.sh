@@ -31,7 +31,9 @@
 # `poolfs vol-list`, a read of `info`, the server's descriptors and RSS, and
 # the time from `kill -9` of the server to its successor serving, with up to
 # 1000 of the volumes open; the slope rows divide the cost at the largest N
-# by the cost at the smallest.
+# by the cost at the smallest. With the NFS jobs too: `ls -l` of NFS_SCALE_N
+# (10000) files and 10 deletes through both userspace NFS pools, against the
+# export directory.
 # Guest jobs (native and poolfs targets): a qemu guest (KVM where it boots the
 # guest, else TCG; the table says which) with fio inside (scripts/guest-image.sh,
 # POOLFS_GUEST_FIO=1) whose only disk is a raw image on the target, cache=none,
@@ -46,7 +48,7 @@
 # on 127.0.0.1:111, and stops it again at the end.
 # Environment: POOLFS (default <repo>/target/release/poolfs), META_N (5000),
 #   VOLS (10000), CLONE_SIZE (8G), CLONE_DATA (256M), GUEST_DISK_MB (1024),
-#   NFS_SIZE_MB (1024).
+#   NFS_SIZE_MB (1024), SCALE_NS ("1000 10000 100000"), NFS_SCALE_N (10000).
 # Exit status: 0 when every job ran (a target failing an operation is recorded as
 # "fail", not an error); non-zero when the script itself broke, a poolfs variant
 # did not mount, or a job failed on native.
@@ -73,12 +75,12 @@ done
 if [ "$SMOKE" = 1 ]; then
   REPEATS=${o_n:-1} RUNTIME=${o_t:-1} SIZE=${o_z:-64M}
   META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M GUEST_DISK_MB=256 NFS_SIZE_MB=64
-  SCALE_NS="100 1000"
+  SCALE_NS="100 1000" NFS_SCALE_N=200
 else
   REPEATS=${o_n:-3} RUNTIME=${o_t:-10} SIZE=${o_z:-2G}
   META_N=${META_N:-5000} VOLS=${VOLS:-10000} CLONE_SIZE=${CLONE_SIZE:-8G} CLONE_DATA=${CLONE_DATA:-256M}
   GUEST_DISK_MB=${GUEST_DISK_MB:-1024} NFS_SIZE_MB=${NFS_SIZE_MB:-1024}
-  SCALE_NS=${SCALE_NS:-"1000 10000 100000"}
+  SCALE_NS=${SCALE_NS:-"1000 10000 100000"} NFS_SCALE_N=${NFS_SCALE_N:-10000}
 fi
 job() { case " $JOBS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 for j in $JOBS; do
@@ -528,6 +530,47 @@ nfs_pools() {  # state-dir: userspace netfs pools nfs3 and nfs41 on the server, 
     id=$((id + 1))
   done
 }
+nfs_scale_phase() {  # rep: the scale job's listing and deletes on the userspace NFS pools, against the export directory
+  local rep=$1 n=$NFS_SCALE_N t d out v
+  [ -n "$NFS_TARGET" ] || return 0
+  for t in native poolfs-v3 poolfs-v4.1; do
+    case $t in
+      native) d=$NFS_DIR/export/scale ;;
+      poolfs-v3) d=${MNT[$NFS_TARGET]}/nfs3/scale ;;
+      poolfs-v4.1) d=${MNT[$NFS_TARGET]}/nfs41/scale ;;
+    esac
+    out=$RES/logs/nfs-scale-r$rep-$t.txt
+    log "  NFS scale, $n files: $t"
+    rm -rf "$NFS_DIR/export/scale"; mkdir -p "$NFS_DIR/export/scale"
+    python3 - "$NFS_DIR/export/scale" "$n" <<'EOF'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    fd = os.open(os.path.join(d, "v%06d.img" % i), os.O_CREAT | os.O_WRONLY, 0o644)
+    os.ftruncate(fd, 1 << 30); os.close(fd)
+EOF
+    sync; sleep 1.2
+    if python3 - "$d" "$n" >"$out" 2>&1 <<'EOF'
+import os, subprocess, sys, time
+d, n = sys.argv[1], int(sys.argv[2])
+t = time.perf_counter()
+lines = subprocess.run(["ls", "-l", d], check=True, capture_output=True, text=True).stdout.count("\n")
+print("ls\t%.3f" % (time.perf_counter() - t))
+if lines != n + 1: sys.exit("ls -l listed %d of %d" % (lines - 1, n))
+os.unlink(os.path.join(d, "v%06d.img" % 0))
+spent = 0.0
+for i in range(1, 11):
+    time.sleep(0.3)
+    t = time.perf_counter(); os.unlink(os.path.join(d, "v%06d.img" % i)); spent += time.perf_counter() - t
+print("deletes\t%.4f" % spent)
+EOF
+    then
+      v=$(awk -F'\t' '$1 == "ls" { print $2 }' "$out"); record "$rep" "$t" "NFS: ls -l, $n files (s)" "$v"
+      v=$(awk -F'\t' '$1 == "deletes" { print $2 }' "$out"); record "$rep" "$t" "NFS: 10 deletes, $n files (s)" "$v"
+    else failed "$rep" "$t" "NFS: ls -l, $n files (s)" "$(tail -1 "$out")"; fi
+  done
+  rm -rf "$NFS_DIR/export/scale"
+}
 nfs_phase() {  # rep: qemu-img convert of NFS_SIZE onto and off the export, four ways (medians in the table)
   local rep=$1 p=$NFS_TARGET src=$BACKING/nfs-src.img out=/dev/shm/poolfs-bench-nfs.img way dst name t0 err m
   [ -n "$NFS_PORT" ] && [ -n "$p" ] || return 0
@@ -710,6 +753,7 @@ for rep in $(seq "$REPEATS"); do
     ! job scale || scale_phase "$rep" "$p"
   done
   ! job nfs || nfs_phase "$rep"
+  ! job nfs || ! job scale || nfs_scale_phase "$rep"
 done
 COLUMNS=$TARGETS
 [ -z "$NFS_TARGET" ] || COLUMNS="$TARGETS poolfs-v3 poolfs-v4.1 libnfs-v3"

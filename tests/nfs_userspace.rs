@@ -770,3 +770,50 @@ fn a_crashed_servers_uncommitted_writes_are_committed_or_reported_lost() {
     f.write_all_at(&pattern(4096, 5), 0).unwrap();
     f.sync_all().unwrap();
 }
+
+/// The backing rule on an NFS pool: an overlay made through the mount
+/// protects its backing at once, one made on the server (another host)
+/// within a second; deletes in between re-read only changed headers, so
+/// the rule holds after overlays come and go.
+#[test]
+fn overlays_on_an_nfs_pool_protect_their_backing() {
+    require_mount!();
+    if !require_server() || !have_tool("qemu-img") {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = serve(&fx);
+    define(&fx, &srv, "nfs1", Some("4.1"), 5);
+    let pool = fx.pool("nfs1");
+    for v in ["v0.img", "v1.img", "base.img", "base2.img"] {
+        fs::write(pool.join(v), vec![7u8; 1 << 20]).unwrap();
+    }
+    fs::remove_file(pool.join("v0.img")).unwrap();
+    run(&format!(
+        "qemu-img create -q -f qcow2 -b base.img -F raw '{}'",
+        pool.join("ov.qcow2").display()
+    ));
+    assert_eq!(
+        errno_of(fs::remove_file(pool.join("base.img"))),
+        Some(libc::EBUSY)
+    );
+    run(&format!(
+        "qemu-img create -q -f qcow2 -b base2.img -F raw '{}'",
+        srv.export.join("ov2.qcow2").display()
+    ));
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(
+        errno_of(fs::remove_file(pool.join("base2.img"))),
+        Some(libc::EBUSY)
+    );
+    assert_eq!(
+        errno_of(fs::remove_file(pool.join("base.img"))),
+        Some(libc::EBUSY)
+    );
+    fs::remove_file(pool.join("v1.img")).unwrap();
+    fs::remove_file(srv.export.join("ov2.qcow2")).unwrap();
+    fs::remove_file(pool.join("ov.qcow2")).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    fs::remove_file(pool.join("base.img")).unwrap();
+    fs::remove_file(pool.join("base2.img")).unwrap();
+}

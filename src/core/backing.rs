@@ -131,6 +131,9 @@ struct PoolIndex {
     backing_of: HashMap<String, String>,
     /// Backing file -> the overlays that name it.
     users: HashMap<String, BTreeSet<String>>,
+    /// A pool walked again (not watched): each file's (size, mtime, ctime)
+    /// when its header was read, so a walk reads only changed headers.
+    seen: HashMap<String, (u64, std::time::SystemTime, std::time::SystemTime)>,
 }
 
 impl PoolIndex {
@@ -173,8 +176,17 @@ impl PoolIndex {
     fn clear(&mut self) {
         self.backing_of.clear();
         self.users.clear();
+        self.seen.clear();
         self.complete = false;
     }
+}
+
+/// What a walk of a pool that is not watched may keep from the one before:
+/// the stamps it saw and the backing files it found.
+#[derive(Debug, Default)]
+struct Before {
+    seen: HashMap<String, (u64, std::time::SystemTime, std::time::SystemTime)>,
+    kept: HashMap<String, String>,
 }
 
 /// The backing indexes of running pools.
@@ -349,11 +361,19 @@ impl PoolFs {
         let stale = !ix.watched
             && (changes.served || ix.read_at.is_none_or(|t| t.elapsed() >= OVERLAYS_TTL));
         if !ix.complete || stale || changes.lost {
+            // A pool walked again keeps what it saw of unchanged files.
+            let seen = if ix.complete && !ix.watched && !changes.lost {
+                std::mem::take(&mut ix.seen)
+            } else {
+                HashMap::new()
+            };
+            let kept = std::mem::take(&mut ix.backing_of);
             ix.clear();
             ix.watched = watched;
             // Timed from the start: the index is as old as its first header.
             ix.read_at = Some(Instant::now());
-            self.index_tree(d, &mut ix, None, "", 0);
+            let before = Before { seen, kept };
+            self.index_tree(d, &mut ix, &before, None, "", 0);
             ix.complete = true;
         } else {
             for p in &changes.gone {
@@ -363,7 +383,7 @@ impl PoolFs {
                 ix.unset_tree(p);
                 if let Ok(obj) = lookup_path(d.store(), p) {
                     let depth = p.matches('/').count() + 1;
-                    self.index_tree(d, &mut ix, Some(&obj), p, depth);
+                    self.index_tree(d, &mut ix, &Before::default(), Some(&obj), p, depth);
                 }
             }
             let mut reread = changes.files;
@@ -399,6 +419,7 @@ impl PoolFs {
         &self,
         d: &Dir,
         ix: &mut PoolIndex,
+        before: &Before,
         dir: Option<&Obj>,
         prefix: &str,
         depth: usize,
@@ -425,14 +446,23 @@ impl PoolFs {
             };
             match found.attr.kind {
                 Kind::File if found.attr.size >= MIN_HEADER => {
-                    let backing = store
-                        .facts(&found.obj)
-                        .ok()
-                        .and_then(|f| self.backing_in_pool(&d.pool, &d.active, &path, &f));
+                    let a = &found.attr;
+                    let stamp = (a.size, a.mtime, a.ctime);
+                    let backing = if before.seen.get(&path) == Some(&stamp) {
+                        before.kept.get(&path).cloned()
+                    } else {
+                        store
+                            .facts(&found.obj)
+                            .ok()
+                            .and_then(|f| self.backing_in_pool(&d.pool, &d.active, &path, &f))
+                    };
+                    if !ix.watched {
+                        ix.seen.insert(path.clone(), stamp);
+                    }
                     ix.set(&path, backing);
                 }
                 Kind::Dir if depth < MAX_DEPTH => {
-                    self.index_tree(d, ix, Some(&found.obj), &path, depth + 1)
+                    self.index_tree(d, ix, before, Some(&found.obj), &path, depth + 1)
                 }
                 _ => {}
             }
