@@ -52,8 +52,7 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         // Close-on-exec: the keeper's server must not hold the parent's pipe open.
         let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(Error::sys("cannot create a pipe"))?;
-        // SAFETY: no other thread exists yet (fork happens before any is spawned).
-        match unsafe { nix::unistd::fork() }.map_err(Error::sys("cannot fork"))? {
+        match crate::sys::fork_before_threads().map_err(Error::sys("cannot fork"))? {
             nix::unistd::ForkResult::Parent { .. } => {
                 drop(wr);
                 let mut msg = String::new();
@@ -295,18 +294,12 @@ fn open_log(path: &std::path::Path) -> Option<std::fs::File> {
 
 /// A daemon keeps no terminal: standard streams go to /dev/null.
 fn redirect_stdio() {
-    use std::os::fd::AsRawFd;
     if let Ok(null) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/null")
     {
-        for target in 0..3 {
-            // SAFETY: dup2 onto the standard descriptors, which this process owns.
-            unsafe {
-                libc::dup2(null.as_raw_fd(), target);
-            }
-        }
+        crate::sys::redirect_stdio(std::os::fd::AsFd::as_fd(&null));
     }
 }
 

@@ -35,5 +35,6 @@ pub mod nfs;
 pub mod pool;
 pub mod remote;
 pub mod store;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod volume;

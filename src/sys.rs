@@ -349,3 +349,33 @@ pub fn flock(fd: BorrowedFd<'_>, op: i32) -> nix::Result<()> {
     let r = unsafe { libc::flock(fd.as_raw_fd(), op) };
     cvt(r as isize).map(drop)
 }
+
+nix::ioctl_read!(blkgetsize64, 0x12, 114, u64);
+
+/// The size of a block device in bytes (`BLKGETSIZE64`).
+pub fn device_size(fd: BorrowedFd<'_>) -> nix::Result<u64> {
+    let mut size = 0u64;
+    // SAFETY: BLKGETSIZE64 writes one u64 into `size`, which outlives the call.
+    unsafe { blkgetsize64(fd.as_raw_fd(), &mut size) }?;
+    Ok(size)
+}
+
+/// `fork(2)`, for `poolfs mount` going to the background. Only sound while
+/// the process has a single thread: the caller forks before spawning any.
+pub fn fork_before_threads() -> nix::Result<nix::unistd::ForkResult> {
+    // SAFETY: the only caller forks before the process starts any thread, so
+    // the child cannot inherit a lock held by a thread that does not exist
+    // there.
+    unsafe { nix::unistd::fork() }
+}
+
+/// Points standard input, output and error at `to` (`dup2`).
+pub fn redirect_stdio(to: BorrowedFd<'_>) {
+    for target in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors, which this process owns;
+        // `to` is a valid descriptor for the call's duration.
+        unsafe {
+            libc::dup2(to.as_raw_fd(), target);
+        }
+    }
+}

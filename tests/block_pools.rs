@@ -1,5 +1,7 @@
 //! `block` pools on real loop devices: each device is one fixed-size volume.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Raw syscalls the standard library does not wrap.
+#![allow(unsafe_code)]
 
 mod common;
 

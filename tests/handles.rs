@@ -3,6 +3,8 @@
 //! dropped its caches, and go stale when their object's pool run or the
 //! daemon ends.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Raw syscalls the standard library does not wrap.
+#![allow(unsafe_code)]
 
 mod common;
 

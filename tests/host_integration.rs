@@ -2,6 +2,8 @@
 //! and an fstab line), the systemd unit (its keys, `systemd-analyze verify`,
 //! and the `Type=notify` readiness it relies on), and scripts/install.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Raw syscalls the standard library does not wrap.
+#![allow(unsafe_code)]
 
 mod common;
 

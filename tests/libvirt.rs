@@ -7,6 +7,8 @@
 //! data) and a sparse `vol-download` (bindfs has no SEEK_HOLE). The virsh
 //! transcript is printed (`cargo test --test libvirt -- --nocapture`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Raw syscalls the standard library does not wrap.
+#![allow(unsafe_code)]
 
 mod common;
 

@@ -5,6 +5,8 @@
 //! backing filesystem; locks survive a server crash. Real mounts, real
 //! `flock(1)`, `qemu-system`, `qemu-io`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Raw syscalls the standard library does not wrap.
+#![allow(unsafe_code)]
 
 mod common;
 

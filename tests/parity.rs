@@ -1,6 +1,8 @@
 //! Parity: the same syscalls on a volume through the mount and on a file in a
 //! plain directory of the same filesystem give the same result, errno and data.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Raw syscalls the standard library does not wrap.
+#![allow(unsafe_code)]
 
 mod common;
 

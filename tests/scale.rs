@@ -1,6 +1,8 @@
 //! Scale: a pool with more files than the server may hold descriptors keeps
 //! working, and the server's descriptors stay bounded by its cache.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Raw syscalls the standard library does not wrap.
+#![allow(unsafe_code)]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! the device's file name and held open `O_EXCL` while the pool runs, so
 //! nothing mounts it by mistake.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
@@ -18,17 +18,6 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct BlockBackend {
     sources: Vec<PathBuf>,
-}
-
-nix::ioctl_read!(blkgetsize64, 0x12, 114, u64);
-
-/// The size of a block device in bytes (`BLKGETSIZE64`).
-pub fn device_size(fd: BorrowedFd<'_>) -> nix::Result<u64> {
-    use std::os::fd::AsRawFd;
-    let mut size = 0u64;
-    // SAFETY: BLKGETSIZE64 writes one u64 into `size`, which outlives the call.
-    unsafe { blkgetsize64(fd.as_raw_fd(), &mut size) }?;
-    Ok(size)
 }
 
 impl BlockBackend {
@@ -106,7 +95,7 @@ impl PoolBackend for BlockBackend {
                 )),
                 e => Error::sys(format!("cannot open device '{}'", path.display()))(e),
             })?;
-            let size = device_size(fd.as_fd()).map_err(Error::sys(format!(
+            let size = crate::sys::device_size(fd.as_fd()).map_err(Error::sys(format!(
                 "cannot read the size of '{}'",
                 path.display()
             )))?;

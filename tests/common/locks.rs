@@ -1,5 +1,7 @@
 //! Lock helpers shared by the lock tests: `fcntl` locks from the test
 //! process (OFD or POSIX, waiting or not), `flock(1)`, read-write opens.
+// Raw syscalls the standard library does not wrap.
+#![allow(unsafe_code)]
 
 use std::fs;
 use std::os::fd::AsRawFd;

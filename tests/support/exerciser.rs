@@ -21,7 +21,8 @@
 //! that write whether either side used `O_DIRECT` or the page cache (ext4 and
 //! xfs flush and invalidate the page cache around direct I/O), and reads on a
 //! regular file are only short at end of file.
-
+// Raw syscalls the standard library does not wrap.
+#![allow(unsafe_code)]
 // Not every test uses every item (e.g. `Report::counts`).
 #![allow(dead_code)]
 
