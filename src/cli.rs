@@ -329,7 +329,7 @@ pub struct MountArgs {
     /// How volume reads and writes reach the backing files: kernel
     /// passthrough where possible (auto), always (passthrough), or never (daemon).
     #[arg(long, value_enum, default_value = "auto")]
-    pub io: crate::fuse::IoMode,
+    pub io: crate::config::IoMode,
     /// Kernel read-ahead of the mount in KiB (default: the kernel's 128).
     /// 4096 makes sequential reads served by the daemon (userspace NFS
     /// pools, --io daemon) arrive as 1 MiB requests; see docs/performance.md.

@@ -277,6 +277,17 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// How volume reads and writes reach the backing file (`poolfs mount --io`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IoMode {
+    /// Kernel passthrough where the kernel and privileges allow it, else the daemon.
+    Auto,
+    /// Kernel passthrough or no mount at all.
+    Passthrough,
+    /// Every read and write goes through the daemon.
+    Daemon,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,7 +111,7 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
         let core = counted(PoolFs::new(reg), args);
         core.set_mountpoint(mountpoint.clone());
         if let Some(addr) = args.metrics {
-            crate::metrics::export::serve(addr, core.clone(), false)?;
+            crate::prometheus::serve(addr, core.clone(), false)?;
         }
         Ok((core, signals))
     };
@@ -193,7 +193,7 @@ fn serve_for_keeper(
         };
         core.set_mountpoint(mountpoint.clone());
         if let Some(addr) = args.metrics {
-            crate::metrics::export::serve(addr, core.clone(), took_over)?;
+            crate::prometheus::serve(addr, core.clone(), took_over)?;
         }
         Ok((core, signals, state))
     };
@@ -279,15 +279,13 @@ fn open_log(path: &std::path::Path) -> Option<std::fs::File> {
     let f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .mode(crate::pool::persist::FILE_MODE)
+        .mode(crate::durable::FILE_MODE)
         .open(path)
         .ok()?;
     if f.metadata()
         .is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
     {
-        let _ = f.set_permissions(std::fs::Permissions::from_mode(
-            crate::pool::persist::FILE_MODE,
-        ));
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(crate::durable::FILE_MODE));
     }
     Some(f)
 }

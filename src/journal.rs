@@ -685,6 +685,19 @@ pub fn memfd() -> Result<File> {
         .map_err(Error::sys("cannot create the journal's memfd"))
 }
 
+/// Takes a store's notes for a successor server (see
+/// `store::Store::set_notes`); they end up in the journal.
+#[derive(Clone)]
+pub struct NoteSink(pub std::sync::Arc<NoteFn>);
+
+type NoteFn = dyn Fn(&[u8]) + Send + Sync;
+
+impl std::fmt::Debug for NoteSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NoteSink")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,7 +140,7 @@ const SERVE_TIMEOUT: Duration = Duration::from_secs(30);
 /// `poolfs upgrade`: asks the keeper of the tree at `mount` to replace its
 /// server by one running `binary`, and waits for the outcome.
 pub fn request_upgrade(mount: &Path, state_dir: &Path, binary: Option<&Path>) -> Result<()> {
-    if !session::is_poolfs_mount(mount) {
+    if !crate::mounts::is_poolfs_mount(mount) {
         return Err(Error::NotFound(format!(
             "no poolfs tree is mounted at '{}'",
             mount.display()
@@ -170,7 +170,7 @@ pub fn request_upgrade(mount: &Path, state_dir: &Path, binary: Option<&Path>) ->
     }
     let result = state_dir.join(UPGRADE_RESULT);
     let _ = std::fs::remove_file(&result);
-    crate::pool::persist::write_atomic(
+    crate::durable::write_atomic(
         &state_dir.join(UPGRADE_REQUEST),
         binary.as_os_str().as_encoded_bytes(),
     )?;
@@ -295,7 +295,7 @@ pub fn run(
         journal: inheritable(journal.as_fd())?,
         server: &server,
     };
-    let _ = crate::pool::persist::write_atomic(
+    let _ = crate::durable::write_atomic(
         &keeper_pid_file(state_dir),
         format!("{}\n", std::process::id()).as_bytes(),
     );
@@ -346,7 +346,7 @@ pub fn resume(
     let exe = std::fs::read_link(&binary).unwrap_or_default();
     tracing::info!(binary = %exe.display(), "the keeper runs the new binary");
     if kept.answer {
-        let _ = crate::pool::persist::write_atomic(
+        let _ = crate::durable::write_atomic(
             &state_dir.join(UPGRADE_RESULT),
             format!(
                 "ok (server pid {}, keeper pid {})\n",
@@ -419,7 +419,7 @@ impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
                         },
                         Err(e) => format!("{e}\n"),
                     };
-                    let _ = crate::pool::persist::write_atomic(
+                    let _ = crate::durable::write_atomic(
                         &state_dir.join(UPGRADE_RESULT),
                         text.as_bytes(),
                     );
@@ -518,7 +518,7 @@ impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
                 binary.display()
             )))?;
         drop(ready_child);
-        let _ = crate::pool::persist::write_atomic(
+        let _ = crate::durable::write_atomic(
             &server_pid_file(self.state_dir),
             format!("{}\n", child.id()).as_bytes(),
         );

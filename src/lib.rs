@@ -25,14 +25,17 @@ pub mod config;
 pub mod control;
 pub mod core;
 pub mod daemon;
+pub mod durable;
 pub mod error;
 pub mod fuse;
 pub mod journal;
 pub mod keeper;
 pub mod manage;
 pub mod metrics;
+pub mod mounts;
 pub mod nfs;
 pub mod pool;
+pub mod prometheus;
 pub mod remote;
 pub mod store;
 #[allow(unsafe_code)]

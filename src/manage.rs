@@ -237,7 +237,7 @@ fn mounted_root(tree: &Tree) -> Result<PathBuf> {
     let root = tree.root();
     let mounted = root
         .canonicalize()
-        .is_ok_and(|p| crate::fuse::session::is_poolfs_mount(&p));
+        .is_ok_and(|p| crate::mounts::is_poolfs_mount(&p));
     if !mounted {
         return Err(Error::NotFound(format!(
             "no poolfs tree is mounted at '{}' (start one with `poolfs mount {0}`, or name another with --mount or $POOLFS_MOUNT)",

@@ -45,7 +45,7 @@ fn daemon_defines_and_starts_the_default_pool() {
     );
     assert_eq!(fx.info("default", "type"), "dir");
     assert!(fx.state.join("defs/default.toml").is_file());
-    let m = poolfs::backend::mounts::at(&fx.mnt).unwrap();
+    let m = poolfs::mounts::at(&fx.mnt).unwrap();
     assert_eq!(
         (m.fstype.as_str(), m.source.as_str()),
         ("fuse.poolfs", "poolfs")

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{PoolBackend, commands, mounts};
+use super::{PoolBackend, commands};
 use crate::error::{Error, Result};
+use crate::mounts;
 
 #[derive(Debug)]
 pub struct FsBackend {

@@ -14,7 +14,6 @@ pub mod block;
 pub mod commands;
 mod dir;
 mod fs;
-pub mod mounts;
 pub mod netfs;
 
 use std::fmt::Debug;

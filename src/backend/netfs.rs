@@ -6,8 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{PoolBackend, commands, mounts};
+use super::{PoolBackend, commands};
 use crate::error::{Error, Result};
+use crate::mounts;
 use crate::store::Store;
 use crate::store::nfs::NfsStore;
 use crate::store::tree::TreeStore;

@@ -16,10 +16,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use parking_lot::RwLock;
 
-use super::watch::Seen;
 use crate::control::{PoolFile, VolFile};
 use crate::pool::{Active, Pool};
 use crate::store::{NodeKey, Obj, Stamp, Store};
@@ -95,6 +95,33 @@ pub fn decode(ino: u64) -> Option<Synthetic> {
 
 /// Identity of a store object within one run of one pool: (pool, run, id).
 pub type Key = (u32, u64, u64, u64);
+
+/// The attributes the kernel caches that a change behind poolfs's back
+/// can alter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    size: u64,
+    mtime: SystemTime,
+    ctime: SystemTime,
+    perm: u16,
+    uid: u32,
+    gid: u32,
+    nlink: u32,
+}
+
+impl Seen {
+    pub(super) fn of(a: &crate::store::Attr) -> Seen {
+        Seen {
+            size: a.size,
+            mtime: a.mtime,
+            ctime: a.ctime,
+            perm: a.perm,
+            uid: a.uid,
+            gid: a.gid,
+            nlink: a.nlink,
+        }
+    }
+}
 
 /// A volume or sub-directory of a running pool, of any store.
 #[derive(Debug)]

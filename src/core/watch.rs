@@ -43,13 +43,13 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::inotify::{AddWatchFlags as F, InitFlags, Inotify, WatchDescriptor};
 use parking_lot::Mutex;
 
-use super::inodes::{self, Object};
+use super::inodes::{self, Object, Seen};
 use super::{Cache, Dir, Inval, PoolFs};
 use crate::control;
 use crate::store::{Attr, Kind};
@@ -71,33 +71,6 @@ const BATCH: Duration = Duration::from_millis(5);
 
 /// Bytes read per batch: about 2000 events of short names.
 const READ_BUF: usize = 64 << 10;
-
-/// The attributes the kernel caches that a change behind poolfs's back
-/// can alter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seen {
-    size: u64,
-    mtime: SystemTime,
-    ctime: SystemTime,
-    perm: u16,
-    uid: u32,
-    gid: u32,
-    nlink: u32,
-}
-
-impl Seen {
-    fn of(a: &Attr) -> Seen {
-        Seen {
-            size: a.size,
-            mtime: a.mtime,
-            ctime: a.ctime,
-            perm: a.perm,
-            uid: a.uid,
-            gid: a.gid,
-            nlink: a.nlink,
-        }
-    }
-}
 
 /// One inotify event: the watch, what happened, the name in the directory.
 #[derive(Debug)]

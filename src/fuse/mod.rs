@@ -37,16 +37,7 @@ const BACKING_TTL: Duration = Duration::from_secs(1);
 /// what it does not report.
 const WATCHED_TTL: Duration = Duration::from_secs(10);
 
-/// How volume reads and writes reach the backing file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum IoMode {
-    /// Kernel passthrough where the kernel and privileges allow it, else the daemon.
-    Auto,
-    /// Kernel passthrough or no mount at all.
-    Passthrough,
-    /// Every read and write goes through the daemon.
-    Daemon,
-}
+use crate::config::IoMode;
 
 /// Backing ids registered with the kernel for passthrough: one per open
 /// volume inode, shared by all its opens, closed at its last release.

@@ -18,13 +18,13 @@ use crate::error::{Error, Result};
 pub struct MountConfig {
     pub mountpoint: PathBuf,
     pub threads: usize,
-    pub io: super::IoMode,
+    pub io: crate::config::IoMode,
     /// The mount's kernel read-ahead; `None` keeps the kernel's default.
     pub read_ahead_kib: Option<u32>,
 }
 
 /// The mount's source name in /proc/mounts (`poolfs on /srv/pools type fuse.poolfs`).
-pub const FSNAME: &str = "poolfs";
+use crate::mounts::{FSNAME, is_poolfs_mount};
 
 /// Blocks the signals the daemon waits for, in this thread and every thread
 /// spawned after it, so only `wait_for_signal` receives them.
@@ -83,12 +83,6 @@ pub fn clean_stale_mount(mountpoint: &Path) -> Result<()> {
         ))),
         Ok(_) => Ok(()),
     }
-}
-
-/// True when a poolfs mount sits on `mountpoint`.
-pub fn is_poolfs_mount(mountpoint: &Path) -> bool {
-    crate::backend::mounts::at(mountpoint)
-        .is_some_and(|m| m.fstype.starts_with("fuse") && m.source == FSNAME)
 }
 
 /// Without root (no keeper): mounts the tree through fuser (fusermount),

@@ -4,9 +4,7 @@
 //! per errno, per histogram bucket): recording a request takes no lock and
 //! allocates nothing. With metrics off, nothing is recorded at all. The
 //! numbers of pools and NFS servers are read when Prometheus scrapes
-//! (`export`), from the same sources as the `info` files.
-
-pub mod export;
+//! (the Prometheus endpoint), from the same sources as the `info` files.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -175,7 +175,7 @@ pub struct Client {
     /// The newest write verifier seen, and where it is reported (for a
     /// successor server: see `Pending::inherited`).
     verifier: Mutex<Option<[u8; 8]>>,
-    notes: std::sync::OnceLock<crate::store::NoteSink>,
+    notes: std::sync::OnceLock<crate::journal::NoteSink>,
     /// When the server last answered (the send time of that request),
     /// and how many times it had been out of reach for longer than it
     /// keeps our lease: NFSv4.1 locks are only ours while it holds it.
@@ -513,7 +513,7 @@ impl Client {
     }
 
     /// Where each new write verifier is reported.
-    pub fn set_notes(&self, sink: crate::store::NoteSink) {
+    pub fn set_notes(&self, sink: crate::journal::NoteSink) {
         let _ = self.notes.set(sink);
     }
 

@@ -16,9 +16,7 @@
 //! run-state file that another user owns or can write is refused with a
 //! sentence and never loaded.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -143,7 +141,7 @@ impl StateDir {
         let path = self.defs().join(format!("{name}.toml"));
         std::fs::remove_file(&path)
             .map_err(Error::io(format!("cannot remove '{}'", path.display())))?;
-        fsync_dir(&self.defs())
+        crate::durable::fsync_dir(&self.defs())
     }
 
     /// The pools recorded as running; a corrupt file is reported, not replaced.
@@ -177,34 +175,7 @@ impl StateDir {
     }
 }
 
-/// Replaces `path` with `data`: temporary file, fsync, rename, fsync of the
-/// directory. The new file is mode 0600 whatever the umask; a leftover
-/// temporary file (a crash mid-write) is removed first and never reused.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let tmp = path.with_extension("tmp");
-    let what = format!("cannot write '{}'", path.display());
-    match std::fs::remove_file(&tmp) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(Error::io(what)(e));
-        }
-        _ => {}
-    }
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(FILE_MODE)
-        .open(&tmp)
-        .map_err(Error::io(what.clone()))?;
-    f.write_all(data).map_err(Error::io(what.clone()))?;
-    f.sync_all().map_err(Error::io(what.clone()))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(Error::io(what))?;
-    fsync_dir(dir)
-}
-
-/// Mode of every file the daemon writes in the state directory.
-pub const FILE_MODE: u32 = 0o600;
+pub use crate::durable::{FILE_MODE, write_atomic};
 /// Mode of the state directory and `defs/`.
 const DIR_MODE: u32 = 0o700;
 
@@ -310,12 +281,6 @@ fn narrow(path: &Path, from: u32, to: u32) {
             path.display()
         ),
     }
-}
-
-fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io(format!("cannot sync '{}'", dir.display())))
 }
 
 #[cfg(test)]

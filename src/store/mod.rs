@@ -566,17 +566,7 @@ pub trait RemoteLocks: Send + Sync + Debug {
     fn lost(&self);
 }
 
-/// Takes a store's notes for a successor server (see `Store::set_notes`).
-#[derive(Clone)]
-pub struct NoteSink(pub Arc<NoteFn>);
-
-type NoteFn = dyn Fn(&[u8]) + Send + Sync;
-
-impl Debug for NoteSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NoteSink")
-    }
-}
+pub use crate::journal::NoteSink;
 
 /// Chunk of a written wipe (random, or zeros where holes cannot be punched).
 const WIPE_CHUNK: usize = 1 << 20;

@@ -1,7 +1,15 @@
 //! What is mounted where: a pure parser of /proc/self/mountinfo lines and
-//! the look-ups the backends and the daemon need.
+//! the look-ups the backends, the daemon and the CLI need.
 
 use std::path::{Path, PathBuf};
+
+/// The source name of every poolfs mount (`mount` shows it).
+pub const FSNAME: &str = "poolfs";
+
+/// True when a poolfs mount sits on `mountpoint`.
+pub fn is_poolfs_mount(mountpoint: &Path) -> bool {
+    at(mountpoint).is_some_and(|m| m.fstype.starts_with("fuse") && m.source == FSNAME)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountInfo {

@@ -13,9 +13,9 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::HistogramSnapshot;
 use crate::core::PoolFs;
 use crate::error::{Error, Result};
+use crate::metrics::HistogramSnapshot;
 use crate::pool::PoolState;
 
 /// Reads one number of a pool's facts.
