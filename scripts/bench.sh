@@ -33,7 +33,9 @@
 # 1000 of the volumes open; the slope rows divide the cost at the largest N
 # by the cost at the smallest. With the NFS jobs too: `ls -l` of NFS_SCALE_N
 # (10000) files and 10 deletes through both userspace NFS pools, against the
-# export directory.
+# export directory. Where libvirt is installed, a libvirt dir pool of the same
+# volumes (a libvirtd already running, or one started and stopped here):
+# pool-start, pool-refresh, virsh vol-list and 10 vol-deletes.
 # Guest jobs (native and poolfs targets): a qemu guest (KVM where it boots the
 # guest, else TCG; the table says which) with fio inside (scripts/guest-image.sh,
 # POOLFS_GUEST_FIO=1) whose only disk is a raw image on the target, cache=none,
@@ -218,6 +220,7 @@ cleanup() {
   trap - ERR
   for p in "${!PID[@]}"; do stop_target "$p"; done
   [ -z "${NFS_DIR:-}" ] || nfs_stop
+  libvirt_stop
   [ -z "${BACKING:-}" ] || rm -f "$BACKING/nfs-src.img"
   for p in $TARGETS; do
     [ -n "${MNT[$p]:-}" ] && mountpoint -q "${MNT[$p]}" && continue   # never delete under a live mount
@@ -483,6 +486,60 @@ EOF
   rm -rf "$b"
 }
 
+# ---------- scale, libvirt: the same volumes as a libvirt dir pool ----------
+LIBVIRTD_PID='' LIBVIRT_OK=''
+libvirt_setup() {  # once: a libvirtd answering virsh (one already running, or one started here)
+  command -v virsh >/dev/null && command -v libvirtd >/dev/null || { log "skip the libvirt rows: libvirt is not installed"; return 1; }
+  if ! timeout 10 virsh -q version >/dev/null 2>&1; then
+    printf 'log_outputs="3:file:%s"\n' "$RES/logs/libvirtd.log" >"$RES/logs/libvirtd.conf"
+    libvirtd --daemon -f "$RES/logs/libvirtd.conf" -p "$SCRATCH/libvirtd.pid" >>"$RES/logs/libvirtd.log" 2>&1 || true
+    local i
+    for i in $(seq 100); do timeout 10 virsh -q version >/dev/null 2>&1 && break; sleep 0.2; done
+    LIBVIRTD_PID=$(cat "$SCRATCH/libvirtd.pid" 2>/dev/null || true)
+  fi
+  timeout 10 virsh -q version >/dev/null 2>&1 || { log "skip the libvirt rows: libvirtd does not answer (logs/libvirtd.log)"; libvirt_stop; return 1; }
+  LIBVIRT_OK=1
+}
+libvirt_stop() {
+  timeout 120 virsh -q pool-destroy poolfs-bench-scale >/dev/null 2>&1 || true
+  [ -z "$LIBVIRTD_PID" ] || { kill "$LIBVIRTD_PID" 2>/dev/null || true; LIBVIRTD_PID=''; }
+}
+libvirt_scale_phase() {  # rep: pool-start, pool-refresh, vol-list and 10 vol-deletes of N volumes, as in scale_phase
+  local rep=$1 b=$BACKING/w-libvirt/scale n t v i
+  [ -n "$LIBVIRT_OK" ] || return 0
+  for n in $SCALE_NS; do
+    log "  libvirt: scale, $n volumes"
+    rm -rf "$b"; mkdir -p "$b"
+    python3 - "$b" "$n" <<'EOF'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    fd = os.open(os.path.join(d, "v%06d.img" % i), os.O_CREAT | os.O_WRONLY, 0o644)
+    os.ftruncate(fd, 1 << 30); os.close(fd)
+EOF
+    t=$(date +%s.%N)
+    if timeout 120 virsh -q pool-create-as poolfs-bench-scale dir --target "$b" >>"$RES/logs/libvirt.log" 2>&1; then
+      record "$rep" libvirt "libvirt pool-start, $n volumes (s)" "$(python3 -c "print(round($(date +%s.%N) - $t, 3))")"
+      t=$(date +%s.%N); timeout 120 virsh -q pool-refresh poolfs-bench-scale >>"$RES/logs/libvirt.log" 2>&1
+      record "$rep" libvirt "libvirt pool-refresh, $n volumes (s)" "$(python3 -c "print(round($(date +%s.%N) - $t, 3))")"
+      t=$(date +%s.%N); timeout 120 virsh -q vol-list poolfs-bench-scale >/dev/null 2>&1
+      record "$rep" libvirt "virsh vol-list, $n volumes (s)" "$(python3 -c "print(round($(date +%s.%N) - $t, 3))")"
+      v=0
+      for i in $(seq 1 10); do
+        sleep 0.3; t=$(date +%s.%N)
+        timeout 120 virsh -q vol-delete "v$(printf %06d "$i").img" --pool poolfs-bench-scale >>"$RES/logs/libvirt.log" 2>&1
+        v=$(python3 -c "print($v + $(date +%s.%N) - $t)")
+      done
+      record "$rep" libvirt "10 deletes, $n volumes (s)" "$(python3 -c "print(round($v, 4))")"
+      timeout 120 virsh -q pool-destroy poolfs-bench-scale >>"$RES/logs/libvirt.log" 2>&1 || true
+    else
+      failed "$rep" libvirt "libvirt pool-start, $n volumes (s)" "$(tail -1 "$RES/logs/libvirt.log")"
+    fi
+    find "$b" -mindepth 1 -delete
+  done
+  rm -rf "$BACKING/w-libvirt"
+}
+
 # ---------- userspace NFS: poolfs's own client against qemu's (libnfs), one Ganesha export ----------
 NFS_PORT='' NFS_MNTPORT='' NFS_PID='' RPCBIND_PID='' NFS_DIR=$SCRATCH/nfs NFS_TARGET=''
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -735,6 +792,7 @@ done
 TARGETS="${ACTIVE[*]}"
 log "running on: $TARGETS"
 ! job guest || guest_setup || true
+! job scale || libvirt_setup || true
 for p in $TARGETS; do                    # the NFS jobs run through the first poolfs target
   case $p in poolfs*)
     if [ -n "$NFS_PORT" ] && [ "$(cat "${MNT[$p]}/nfs3/status" 2>/dev/null)" = running ] &&
@@ -754,9 +812,11 @@ for rep in $(seq "$REPEATS"); do
   done
   ! job nfs || nfs_phase "$rep"
   ! job nfs || ! job scale || nfs_scale_phase "$rep"
+  ! job scale || libvirt_scale_phase "$rep"
 done
 COLUMNS=$TARGETS
 [ -z "$NFS_TARGET" ] || COLUMNS="$TARGETS poolfs-v3 poolfs-v4.1 libnfs-v3"
+[ -z "$LIBVIRT_OK" ] || ! job scale || COLUMNS="$COLUMNS libvirt"
 log "jobs done in $(( SECONDS - T0 )) s"
 {
   echo "# poolfs benchmark"
