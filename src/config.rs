@@ -249,6 +249,20 @@ impl PoolDef {
         }
     }
 
+    /// `info` lines of this kind that its definition answers while no
+    /// store does (the pool is not running, or its store says nothing of
+    /// them): (the line it follows, key, value), as `store::InfoLine`.
+    pub fn info_lines(&self) -> Vec<(&'static str, &'static str, String)> {
+        match self {
+            PoolDef::Netfs { version, .. } => vec![(
+                "target",
+                "nfs_version",
+                version.clone().unwrap_or_else(|| "-".into()),
+            )],
+            _ => Vec::new(),
+        }
+    }
+
     /// The TOML text the `config` file shows.
     pub fn render(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))

@@ -15,7 +15,7 @@ use prometheus_client::registry::Registry;
 
 use crate::core::PoolFs;
 use crate::error::{Error, Result};
-use crate::metrics::HistogramSnapshot;
+use crate::metrics::{HistogramSnapshot, Sample};
 use crate::pool::PoolState;
 
 /// Reads one number of a pool's facts.
@@ -164,51 +164,45 @@ impl Collector for Server {
                 Ok(())
             })?;
         }
-        let nfs: Vec<_> = pools
-            .iter()
-            .filter_map(|p| p.nfs.as_ref().map(|(up, c)| (p.name.as_str(), *up, c)))
-            .collect();
-        family(
-            enc,
-            "poolfs_nfs_server_up",
-            "1 while a userspace NFS pool's server answers.",
-            MetricType::Gauge,
-            |m| {
-                for (pool, up, _) in &nfs {
-                    m.encode_family(&[("pool", *pool)])?
-                        .encode_gauge(&u64::from(*up))?;
+        // Families of each pool's kind (an NFS server answering, its round
+        // trips): gathered by name, each sample labelled with its pool.
+        let mut names: Vec<(&str, &str)> = Vec::new();
+        for f in pools.iter().flat_map(|p| &p.families) {
+            if !names.iter().any(|(n, _)| *n == f.name) {
+                names.push((f.name, f.help));
+            }
+        }
+        for (name, help) in names {
+            let samples: Vec<(&str, &Sample)> = pools
+                .iter()
+                .flat_map(|p| {
+                    p.families
+                        .iter()
+                        .filter(move |f| f.name == name)
+                        .map(move |f| (p.name.as_str(), &f.sample))
+                })
+                .collect();
+            let kind = match samples.first().map(|(_, s)| *s) {
+                Some(Sample::Counter(_)) => MetricType::Counter,
+                Some(Sample::Histogram(_)) => MetricType::Histogram,
+                _ => MetricType::Gauge,
+            };
+            family(enc, name, help, kind, |m| {
+                for (pool, sample) in &samples {
+                    let labels = [("pool", *pool)];
+                    match sample {
+                        Sample::Gauge(v) => m.encode_family(&labels)?.encode_gauge(v)?,
+                        Sample::Counter(v) => m
+                            .encode_family(&labels)?
+                            .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
+                            v, None,
+                        )?,
+                        Sample::Histogram(h) => histogram(m, &labels, h)?,
+                    }
                 }
                 Ok(())
-            },
-        )?;
-        family(
-            enc,
-            "poolfs_nfs_rtt_seconds",
-            "Round trips of the NFS calls a userspace NFS pool's server answered.",
-            MetricType::Histogram,
-            |m| {
-                for (pool, _, c) in &nfs {
-                    histogram(m, &[("pool", pool)], &c.rtt.snapshot())?;
-                }
-                Ok(())
-            },
-        )?;
-        family(
-            enc,
-            "poolfs_nfs_reconnects",
-            "Times a userspace NFS pool's server answered again after it had stopped answering.",
-            MetricType::Counter,
-            |m| {
-                for (pool, _, c) in &nfs {
-                    let n = c.reconnects.load(std::sync::atomic::Ordering::Relaxed);
-                    m.encode_family(&[("pool", *pool)])?
-                        .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
-                            &n, None,
-                        )?;
-                }
-                Ok(())
-            },
-        )?;
+            })?;
+        }
 
         let req = self.core.requests();
         let lat = req.latencies();

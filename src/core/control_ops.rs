@@ -21,8 +21,8 @@ pub struct PoolFacts {
     pub space: Option<crate::store::Space>,
     pub volumes: Option<u64>,
     pub open_volumes: usize,
-    /// A userspace NFS pool's server: answering, and its traffic.
-    pub nfs: Option<(bool, std::sync::Arc<crate::metrics::NfsCounters>)>,
+    /// The metric families its store reports (a running pool).
+    pub families: Vec<crate::metrics::Family>,
 }
 
 /// Largest `config` document one open may write.
@@ -145,11 +145,7 @@ impl PoolFs {
                         .and_then(|a| a.store.census(&control::is_reserved).ok())
                         .map(|(n, _)| n),
                     open_volumes: pool.open_volumes().len(),
-                    nfs: active.and_then(|a| {
-                        let counters = a.store.nfs_counters()?;
-                        let up = a.store.health().is_none_or(|h| h.is_ok());
-                        Some((up, counters))
-                    }),
+                    families: active.map(|a| a.store.metrics()).unwrap_or_default(),
                     name: s.name,
                 }
             })
@@ -175,17 +171,6 @@ impl PoolFs {
                 }
             }
         }
-        // netfs pools: the NFS version in use (negotiated when not named).
-        let nfs_version = match (
-            &s.def,
-            s.active.as_ref().and_then(|a| a.store.nfs_version()),
-        ) {
-            (_, Some(v)) => Some(v),
-            (crate::config::PoolDef::Netfs { version, .. }, None) => {
-                Some(version.clone().unwrap_or_else(dash))
-            }
-            _ => None,
-        };
         let mut lines = vec![
             ("name", s.name),
             ("uuid", s.uuid),
@@ -210,27 +195,25 @@ impl PoolFs {
             ),
             ("shadowed", shadowed),
         ];
-        if let Some(v) = nfs_version {
-            let after_target = lines
-                .iter()
-                .position(|(k, _)| *k == "target")
-                .map_or(0, |i| i + 1);
-            lines.insert(after_target, ("nfs_version", v));
+        // Facts of the pool's kind: what its store says while it runs,
+        // else what its definition says (the NFS version it asks for).
+        let mut extra = s
+            .active
+            .as_ref()
+            .map(|a| a.store.info_lines())
+            .unwrap_or_default();
+        for line in s.def.info_lines() {
+            if !extra.iter().any(|(_, k, _)| *k == line.1) {
+                extra.push(line);
+            }
         }
-        // Where locks are kept, and other facts a store has to say.
-        if let Some(a) = &s.active {
-            let mut extra: Vec<_> = a
-                .store
-                .lock_state()
-                .map(|l| ("locks", l))
-                .into_iter()
-                .collect();
-            extra.extend(a.store.info_lines());
+        // In reverse: lines that follow the same key keep their order.
+        for (after, key, value) in extra.into_iter().rev() {
             let at = lines
                 .iter()
-                .position(|(k, _)| *k == "last_error")
-                .unwrap_or(lines.len());
-            lines.splice(at..at, extra);
+                .position(|(k, _)| *k == after)
+                .map_or(lines.len(), |i| i + 1);
+            lines.insert(at, (key, value));
         }
         control::render_kv(&lines)
     }

@@ -218,6 +218,24 @@ pub struct NfsCounters {
     pub reconnects: AtomicU64,
 }
 
+/// One sample of a metric family a store reports for its pool
+/// (`store::Store::metrics`).
+#[derive(Debug, Clone)]
+pub enum Sample {
+    Gauge(u64),
+    Counter(u64),
+    Histogram(HistogramSnapshot),
+}
+
+/// A metric family of one pool: the exporter labels it `pool="<name>"` and
+/// gathers the samples of every pool under one name.
+#[derive(Debug, Clone)]
+pub struct Family {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub sample: Sample,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

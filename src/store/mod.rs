@@ -214,6 +214,10 @@ impl HeldPath {
     }
 }
 
+/// One line a store adds to its pool's `info`: (the key of the line it
+/// follows, its key, its value).
+pub type InfoLine = (&'static str, &'static str, String);
+
 /// A store's own handle on one of its objects; only that store looks inside.
 pub type Obj = Box<dyn Any + Send + Sync>;
 
@@ -447,13 +451,10 @@ pub trait Store: Send + Sync + Debug {
     fn watch_path(&self, _dir: Option<&Obj>) -> Option<HeldPath> {
         None
     }
-    /// What `info` says of the pool's locks, where it is worth saying.
-    fn lock_state(&self) -> Option<String> {
-        None
-    }
-    /// Further `info` lines the store has to say (key, value), before
-    /// `last_error`.
-    fn info_lines(&self) -> Vec<(&'static str, String)> {
+    /// Facts of this kind of store for the pool's `info`: (the line it
+    /// follows, key, value), e.g. the NFS version after `target`, where its
+    /// locks are kept after `volumes`.
+    fn info_lines(&self) -> Vec<InfoLine> {
         Vec::new()
     }
     fn fsyncdir(&self, _dir: Option<&Obj>) -> Result<()> {
@@ -526,13 +527,10 @@ pub trait Store: Send + Sync + Debug {
     fn health(&self) -> Option<std::result::Result<(), String>> {
         None
     }
-    /// The NFS protocol version in use (userspace NFS pools).
-    fn nfs_version(&self) -> Option<String> {
-        None
-    }
-    /// The NFS client's round trips and reconnections (userspace NFS pools).
-    fn nfs_counters(&self) -> Option<Arc<crate::metrics::NfsCounters>> {
-        None
+    /// Metric families of this kind of store, for its pool (the exporter
+    /// labels them with the pool's name).
+    fn metrics(&self) -> Vec<crate::metrics::Family> {
+        Vec::new()
     }
     /// Where the store sends notes for a successor server (they are
     /// journaled; the last one reaches `OpenVolume::inherit`). Stores that

@@ -104,6 +104,30 @@ fn size_to(n: u64) -> SetStat {
 }
 
 impl NfsStore {
+    /// What `info` says of the pool's locks.
+    fn lock_state(&self) -> String {
+        let Some(lease) = self.client.lease() else {
+            return format!(
+                "this host only: poolfs takes NFS locks over NFSv4.1 and 4.2, this pool speaks NFS {}",
+                self.client.version()
+            );
+        };
+        let lost = self
+            .locks
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .filter(|l| l.state.lock().lost)
+            .count();
+        if lost > 0 {
+            format!(
+                "lost on {lost} volume(s): the NFS server was out of reach for longer than its lease; close and open them again"
+            )
+        } else {
+            format!("held by the NFS server, lease {} s", lease.as_secs())
+        }
+    }
+
     pub fn new(client: Arc<Client>) -> NfsStore {
         NfsStore {
             client,
@@ -444,12 +468,36 @@ impl Store for NfsStore {
         })
     }
 
-    fn nfs_version(&self) -> Option<String> {
-        Some(self.client.version().to_string())
+    /// The NFS version in use (after `target`) and where locks are kept.
+    fn info_lines(&self) -> Vec<super::InfoLine> {
+        vec![
+            ("target", "nfs_version", self.client.version().to_string()),
+            ("volumes", "locks", self.lock_state()),
+        ]
     }
 
-    fn nfs_counters(&self) -> Option<Arc<crate::metrics::NfsCounters>> {
-        Some(self.client.counters())
+    /// The server answering, its round trips and reconnections.
+    fn metrics(&self) -> Vec<crate::metrics::Family> {
+        use crate::metrics::{Family, Sample};
+        let c = self.client.counters();
+        let up = self.health().is_none_or(|h| h.is_ok());
+        vec![
+            Family {
+                name: "poolfs_nfs_server_up",
+                help: "1 while a userspace NFS pool's server answers.",
+                sample: Sample::Gauge(u64::from(up)),
+            },
+            Family {
+                name: "poolfs_nfs_rtt_seconds",
+                help: "Round trips of the NFS calls a userspace NFS pool's server answered.",
+                sample: Sample::Histogram(c.rtt.snapshot()),
+            },
+            Family {
+                name: "poolfs_nfs_reconnects",
+                help: "Times a userspace NFS pool's server answered again after it had stopped answering.",
+                sample: Sample::Counter(c.reconnects.load(std::sync::atomic::Ordering::Relaxed)),
+            },
+        ]
     }
 
     fn remote_locks(&self, obj: &Obj, path: &str) -> Option<Result<Arc<dyn RemoteLocks>>> {
@@ -466,29 +514,6 @@ impl Store for NfsStore {
     /// Other hosts change the export too: what they did shows within this.
     fn cache_time(&self) -> Option<std::time::Duration> {
         Some(self.client.cache_time())
-    }
-
-    fn lock_state(&self) -> Option<String> {
-        let Some(lease) = self.client.lease() else {
-            return Some(format!(
-                "this host only: poolfs takes NFS locks over NFSv4.1 and 4.2, this pool speaks NFS {}",
-                self.client.version()
-            ));
-        };
-        let lost = self
-            .locks
-            .lock()
-            .values()
-            .filter_map(Weak::upgrade)
-            .filter(|l| l.state.lock().lost)
-            .count();
-        Some(if lost > 0 {
-            format!(
-                "lost on {lost} volume(s): the NFS server was out of reach for longer than its lease; close and open them again"
-            )
-        } else {
-            format!("held by the NFS server, lease {} s", lease.as_secs())
-        })
     }
 
     /// Notes: each new write verifier of the server.

@@ -570,11 +570,12 @@ impl Store for TreeStore {
 
     /// Where objects cannot be opened again by file handle, each one the
     /// kernel knows holds a descriptor: said, since it bounds the pool.
-    fn info_lines(&self) -> Vec<(&'static str, String)> {
+    fn info_lines(&self) -> Vec<super::InfoLine> {
         if self.by_handle {
             return Vec::new();
         }
         vec![(
+            "volumes",
             "descriptors",
             "one per file and directory the kernel knows (the target gives no file handles)"
                 .to_string(),
