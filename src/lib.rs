@@ -18,7 +18,6 @@
 //! table -> handle table. No lock is
 //! held across a syscall on a volume, a mount, a mkfs or a long copy.
 
-pub mod backend;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -30,10 +29,10 @@ pub mod error;
 pub mod fuse;
 pub mod journal;
 pub mod keeper;
+pub mod kinds;
 pub mod manage;
 pub mod metrics;
 pub mod mounts;
-pub mod nfs;
 pub mod pool;
 pub mod prometheus;
 pub mod remote;

@@ -22,20 +22,22 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("metrics", &["error"]),
     ("mounts", &["error"]),
     ("volume", &["cmd", "control", "error", "sys"]),
-    ("nfs", &["error", "journal", "metrics"]),
     (
         "store",
         &[
-            "config", "control", "error", "journal", "metrics", "nfs", "sys", "volume",
+            "config", "control", "error", "journal", "metrics", "sys", "volume",
         ],
     ),
     (
-        "backend",
-        &["cmd", "config", "error", "mounts", "nfs", "store", "sys"],
+        "kinds",
+        &[
+            "cmd", "config", "control", "error", "journal", "metrics", "mounts", "store", "sys",
+            "volume",
+        ],
     ),
     (
         "pool",
-        &["backend", "config", "control", "durable", "error", "store"],
+        &["config", "control", "durable", "error", "kinds", "store"],
     ),
     (
         "core",

@@ -13,7 +13,7 @@ use common::{Fixture, errno_of};
 #[test]
 fn netfs_pool_without_a_usable_client_refuses_to_start() {
     require_mount!();
-    if poolfs::backend::netfs::kernel_has_nfs() {
+    if poolfs::kinds::netfs::kernel_has_nfs() {
         eprintln!("SKIP: this kernel has an NFS client; the refusal under test does not happen");
         return;
     }

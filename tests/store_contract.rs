@@ -25,9 +25,9 @@ const ROOT: Ctx = Ctx {
 };
 
 /// A started pool's store, from its definition (no registry, no mount).
-fn start(def: &str) -> (Box<dyn poolfs::backend::PoolBackend>, Arc<dyn Store>) {
+fn start(def: &str) -> (Box<dyn poolfs::kinds::PoolBackend>, Arc<dyn Store>) {
     let def = PoolDef::parse(def).unwrap_or_else(|e| panic!("{def}: {e}"));
-    let backend = poolfs::backend::for_def(&def).unwrap();
+    let backend = poolfs::kinds::for_def(&def).unwrap();
     let store = backend.start().unwrap_or_else(|e| panic!("start: {e}"));
     (backend, store)
 }

@@ -1,5 +1,5 @@
 //! The pool registry: definitions, the state machine, open-volume accounting
-//! and persistence. Policy lives here, mechanism in `backend`.
+//! and persistence. Policy lives here, mechanism in `kinds`.
 //!
 //! Lock order: `Registry::pools` before any `Pool::inner`; `Registry::persist`
 //! is taken with no pool lock held. No lock is held while a backend starts,
@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::backend;
 use crate::config::{PoolDef, check_name};
 use crate::control::is_reserved;
 use crate::error::{Error, Result};
+use crate::kinds;
 use crate::store::Store;
 use persist::{StateDir, StoredPool};
 
@@ -245,7 +245,7 @@ impl Registry {
             if let Some(p) = reg.get("default") {
                 reg.set_autostart(&p, true)?;
             }
-            backend::for_def(&PoolDef::dir(target))?.build(false)?;
+            kinds::for_def(&PoolDef::dir(target))?.build(false)?;
             tracing::info!("defined the default pool");
         }
         Ok(reg)
@@ -508,7 +508,7 @@ impl Registry {
             release(a);
         }
         drop(active);
-        let result = backend::for_def(&def).and_then(|b| b.stop());
+        let result = kinds::for_def(&def).and_then(|b| b.stop());
         match result {
             Ok(()) => {
                 let mut g = pool.inner.lock();
@@ -540,7 +540,7 @@ impl Registry {
     /// Starts a pool's backend (idempotent) and keeps its store as the data
     /// root of a new run.
     fn open_target(&self, def: &PoolDef, uuid: &str) -> Result<Arc<Active>> {
-        let mut b = backend::for_def(def)?;
+        let mut b = kinds::for_def(def)?;
         b.set_identity(format!("poolfs-{}-{uuid}", self.host_id));
         let store = b.start()?;
         Ok(Arc::new(Active {
@@ -577,7 +577,7 @@ impl Registry {
             g.busy = true;
             g.def.clone()
         };
-        let result = backend::for_def(&def).and_then(|b| b.build(overwrite));
+        let result = kinds::for_def(&def).and_then(|b| b.build(overwrite));
         let mut g = pool.inner.lock();
         g.busy = false;
         if let Err(e) = &result {

@@ -20,21 +20,21 @@ use crate::control::volume::WipeAlgorithm;
 use crate::error::{Error, Result};
 use crate::sys;
 
-pub(super) fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat> {
+pub fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat> {
     nix::sys::stat::fstatat(fd, c"", AtFlags::AT_EMPTY_PATH).map_err(Error::os("stat"))
 }
 
-pub(super) fn file_type(st: &FileStat) -> SFlag {
+pub fn file_type(st: &FileStat) -> SFlag {
     SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
 }
 
 /// What identifies a version of a file's content: mtime and size.
-pub(super) fn stamp(st: &FileStat) -> Stamp {
+pub fn stamp(st: &FileStat) -> Stamp {
     (st.st_mtime, st.st_mtime_nsec, st.st_size)
 }
 
 /// Attributes from a stat (`ino` 0: the namespace numbers the node).
-pub(super) fn stat_attr(st: &FileStat) -> Attr {
+pub fn stat_attr(st: &FileStat) -> Attr {
     let ts = |s: i64, ns: i64| {
         if s >= 0 {
             SystemTime::UNIX_EPOCH + std::time::Duration::new(s as u64, ns as u32)
@@ -63,7 +63,7 @@ pub(super) fn stat_attr(st: &FileStat) -> Attr {
     }
 }
 
-pub(super) fn time_spec(t: Option<Time>) -> nix::sys::time::TimeSpec {
+pub fn time_spec(t: Option<Time>) -> nix::sys::time::TimeSpec {
     use nix::sys::time::TimeSpec;
     match t {
         None => TimeSpec::UTIME_OMIT,
@@ -86,7 +86,7 @@ pub(super) fn time_spec(t: Option<Time>) -> nix::sys::time::TimeSpec {
 }
 
 /// True for a file with set-user-id or set-group-id bits.
-pub(super) fn has_setid(fd: BorrowedFd<'_>) -> bool {
+pub fn has_setid(fd: BorrowedFd<'_>) -> bool {
     fstat(fd).is_ok_and(|st| st.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0)
 }
 
@@ -95,14 +95,14 @@ pub(super) fn has_setid(fd: BorrowedFd<'_>) -> bool {
 /// set-user-id, set-group-id when group-executable or when the caller is
 /// neither privileged nor in the file's group, and file capabilities. The
 /// daemon works as root, so it must do it itself.
-pub(super) fn kill_privs(fd: BorrowedFd<'_>, caller: &Ctx) -> Result<()> {
+pub fn kill_privs(fd: BorrowedFd<'_>, caller: &Ctx) -> Result<()> {
     let st = fstat(fd)?;
     kill_privs_as_of(fd, &st, caller)
 }
 
 /// `kill_privs`, deciding from `before` (the file's state before an owner
 /// change: the group the caller must be in is the old one).
-pub(super) fn kill_privs_as_of(fd: BorrowedFd<'_>, before: &FileStat, caller: &Ctx) -> Result<()> {
+pub fn kill_privs_as_of(fd: BorrowedFd<'_>, before: &FileStat, caller: &Ctx) -> Result<()> {
     if before.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Ok(());
     }
@@ -127,7 +127,7 @@ pub(super) fn kill_privs_as_of(fd: BorrowedFd<'_>, before: &FileStat, caller: &C
 }
 
 /// chmod through the descriptor (an `O_PATH` one too).
-pub(super) fn chmod(fd: BorrowedFd<'_>, mode: u32) -> Result<()> {
+pub fn chmod(fd: BorrowedFd<'_>, mode: u32) -> Result<()> {
     nix::sys::stat::fchmodat(
         nix::fcntl::AT_FDCWD,
         sys::proc_path(fd).as_c_str(),
@@ -152,15 +152,15 @@ fn user_name(name: &OsStr) -> Result<std::ffi::CString> {
     })
 }
 
-pub(super) fn setxattr(fd: BorrowedFd<'_>, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
+pub fn setxattr(fd: BorrowedFd<'_>, name: &OsStr, value: &[u8], flags: i32) -> Result<()> {
     sys::setxattr(fd, &user_name(name)?, value, flags).map_err(Error::os("setxattr"))
 }
 
-pub(super) fn getxattr(fd: BorrowedFd<'_>, name: &OsStr, buf: &mut [u8]) -> Result<usize> {
+pub fn getxattr(fd: BorrowedFd<'_>, name: &OsStr, buf: &mut [u8]) -> Result<usize> {
     sys::getxattr(fd, &user_name(name)?, buf).map_err(Error::os("getxattr"))
 }
 
-pub(super) fn listxattr(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
+pub fn listxattr(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
     let len = sys::listxattr(fd, &mut []).map_err(Error::os("listxattr"))?;
     let mut buf = vec![0u8; len];
     let len = sys::listxattr(fd, &mut buf).map_err(Error::os("listxattr"))?;
@@ -172,7 +172,7 @@ pub(super) fn listxattr(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
         .collect())
 }
 
-pub(super) fn removexattr(fd: BorrowedFd<'_>, name: &OsStr) -> Result<()> {
+pub fn removexattr(fd: BorrowedFd<'_>, name: &OsStr) -> Result<()> {
     sys::removexattr(fd, &user_name(name)?).map_err(Error::os("removexattr"))
 }
 
@@ -185,14 +185,14 @@ fn io_error(op: &'static str) -> impl Fn(std::io::Error) -> Error {
 
 /// A block device volume: its fixed size and whether its device went away.
 #[derive(Debug, Clone)]
-pub(super) struct Device {
+pub struct Device {
     pub size: u64,
     pub gone: Arc<AtomicBool>,
 }
 
 /// An open local volume: a regular file of a tree, or a device.
 #[derive(Debug)]
-pub(super) struct LocalFile {
+pub struct LocalFile {
     pub file: File,
     /// Opened with `O_DIRECT`: buffers must be aligned.
     pub direct: bool,
@@ -365,7 +365,7 @@ impl OpenVolume for LocalFile {
 
 /// What a local volume is: its format from its first bytes, its size and
 /// allocation (`device`: a device of that size, all of it allocated).
-pub(super) fn facts(file: &File, device: Option<u64>) -> Result<super::VolumeFacts> {
+pub fn facts(file: &File, device: Option<u64>) -> Result<super::VolumeFacts> {
     let head = crate::volume::read_at(file, false, 0, crate::volume::format::PROBE_LEN)?;
     let (size, allocated) = match device {
         Some(size) => (size, size),
@@ -383,7 +383,7 @@ pub(super) fn facts(file: &File, device: Option<u64>) -> Result<super::VolumeFac
 
 /// SPEC 3.6 on a local file or device: holes punched where it can (zero,
 /// trim), data written otherwise; synced before it returns.
-pub(super) fn wipe(
+pub fn wipe(
     file: &File,
     name: &str,
     alg: WipeAlgorithm,

@@ -9,7 +9,7 @@
 //!
 //! This module also holds the vocabulary every layer shares (attributes,
 //! entries, who asks, what a setattr changes). Nothing here imports `core`,
-//! `pool` or `backend`: `backend` builds stores, `pool` keeps the running
+//! `pool` or `kinds`: `kinds` builds stores, `pool` keeps the running
 //! one, `core` asks it; none of them imports the others' types to do so.
 //!
 //! Contract for implementors:
@@ -23,10 +23,8 @@
 //! - names reaching a store are single components (never `.`, `..` or a
 //!   reserved name at the top: the namespace filters those).
 
-pub mod block;
 pub mod fdcache;
-mod local;
-pub mod nfs;
+pub mod local;
 pub mod tree;
 
 use std::any::Any;

@@ -1,4 +1,10 @@
-//! Pool backends: only what really differs between pool types.
+//! Storage kinds: one file or folder per pool type, holding everything
+//! that kind has of its own (its lifecycle, its `Store` when the shared
+//! local tree does not serve, any client of its own); `for_def` is the one
+//! registration. What several kinds share stays in `store` (the trait and
+//! its vocabulary, the local tree, the local open file).
+//!
+//! Each kind's `PoolBackend` is only what really differs between pool types.
 //!
 //! A backend makes a pool's storage available (mount, connect, check the
 //! devices) and hands back the `Store` that serves its volumes: a file-backed

@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
-use super::local::{self, Device, LocalFile, fstat, stat_attr};
-use super::{
+use crate::control::volume::{ResizeRequest, WipeAlgorithm};
+use crate::error::{Error, Result};
+use crate::store::local::{self, Device, LocalFile, fstat, stat_attr};
+use crate::store::{
     Attr, Ctx, Found, HeldPath, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs,
     Store, StoreOpen, VolumeFacts, VolumeRef, downcast,
 };
-use crate::control::volume::{ResizeRequest, WipeAlgorithm};
-use crate::error::{Error, Result};
 use crate::sys;
 
 /// One device of a running block pool.

@@ -11,8 +11,6 @@
 //! answers. The library reconnects by itself, and NFSv3 file handles stay
 //! valid across a server restart, so open volumes carry on.
 
-pub mod url;
-
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
@@ -24,8 +22,8 @@ use nix::errno::Errno;
 use parking_lot::Mutex;
 use tokio::runtime::Runtime;
 
+pub use super::url::Options;
 use crate::error::{Error, Result};
-pub use url::Options;
 
 /// The largest piece a read is sent in (the pieces of one request go out
 /// all at once), at most the server's own maximum. A FUSE request is at most

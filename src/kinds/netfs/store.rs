@@ -17,13 +17,13 @@ use parking_lot::Mutex;
 use bytes::Bytes;
 use nix::errno::Errno;
 
-use super::{
+use super::client::{Client, Locked, Pending, SetStat, Stat};
+use crate::control::volume::{ResizeRequest, WipeAlgorithm};
+use crate::error::{Error, Result};
+use crate::store::{
     Attr, Ctx, Found, Kind, Listed, LockRange, NodeKey, Obj, OpenVolume, RemoteLocks, SetAttr,
     Space, StatFs, Store, StoreOpen, Time, VolumeFacts, VolumeRef, downcast,
 };
-use crate::control::volume::{ResizeRequest, WipeAlgorithm};
-use crate::error::{Error, Result};
-use crate::nfs::{Client, Locked, Pending, SetStat, Stat};
 use crate::volume::format::{self, Format};
 use crate::volume::qcow2::{self, MAX_FILE};
 
@@ -451,7 +451,7 @@ impl Store for NfsStore {
             WipeAlgorithm::Random => false,
         };
         if !punched {
-            super::overwrite(alg, size, progress, |off, buf| {
+            crate::store::overwrite(alg, size, progress, |off, buf| {
                 self.client.write(&fh, off, buf, &pending).map(drop)
             })?;
         }
@@ -469,7 +469,7 @@ impl Store for NfsStore {
     }
 
     /// The NFS version in use (after `target`) and where locks are kept.
-    fn info_lines(&self) -> Vec<super::InfoLine> {
+    fn info_lines(&self) -> Vec<crate::store::InfoLine> {
         vec![
             ("target", "nfs_version", self.client.version().to_string()),
             ("volumes", "locks", self.lock_state()),

@@ -4,15 +4,19 @@
 //! mounted, `start` connects and the namespace reaches volumes by NFS file
 //! handle.
 
+pub mod client;
+mod store;
+pub mod url;
+
 use std::path::{Path, PathBuf};
 
 use super::{PoolBackend, commands};
 use crate::error::{Error, Result};
 use crate::mounts;
 use crate::store::Store;
-use crate::store::nfs::NfsStore;
 use crate::store::tree::TreeStore;
 use std::sync::Arc;
+use store::NfsStore;
 
 #[derive(Debug)]
 pub struct NetfsBackend {
@@ -60,16 +64,16 @@ impl NetfsBackend {
         }
     }
 
-    fn userspace_options(&self) -> crate::nfs::Options {
-        crate::nfs::Options {
+    fn userspace_options(&self) -> client::Options {
+        client::Options {
             source: self.source.clone(),
             version: self.options.version.clone(),
             port: self.options.port,
             mount_port: self.mount_port,
-            timeout: self.options.timeout.map_or(
-                crate::nfs::url::DEFAULT_TIMEOUT,
-                std::time::Duration::from_secs,
-            ),
+            timeout: self
+                .options
+                .timeout
+                .map_or(url::DEFAULT_TIMEOUT, std::time::Duration::from_secs),
             client_owner: self.identity.clone(),
             cache: std::time::Duration::from_secs(self.options.cache.unwrap_or(1)),
         }
@@ -139,7 +143,7 @@ impl PoolBackend for NetfsBackend {
 
     fn open_store(&self) -> Result<Arc<dyn Store>> {
         Ok(match self.client {
-            Client::Userspace => Arc::new(NfsStore::new(crate::nfs::Client::connect(
+            Client::Userspace => Arc::new(NfsStore::new(client::Client::connect(
                 &self.userspace_options(),
             )?)),
             Client::Kernel => Arc::new(TreeStore::open(&self.target)?),

@@ -2,6 +2,8 @@
 //! the device's file name and held open `O_EXCL` while the pool runs, so
 //! nothing mounts it by mistake.
 
+mod store;
+
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -12,8 +14,8 @@ use nix::sys::stat::Mode;
 use super::PoolBackend;
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::block::{BlockDev, BlockStore};
 use std::sync::Arc;
+use store::{BlockDev, BlockStore};
 
 #[derive(Debug)]
 pub struct BlockBackend {
