@@ -520,17 +520,22 @@ EOF
     t=$(date +%s.%N)
     if timeout 120 virsh -q pool-create-as poolfs-bench-scale dir --target "$b" >>"$RES/logs/libvirt.log" 2>&1; then
       record "$rep" libvirt "libvirt pool-start, $n volumes (s)" "$(python3 -c "print(round($(date +%s.%N) - $t, 3))")"
-      t=$(date +%s.%N); timeout 120 virsh -q pool-refresh poolfs-bench-scale >>"$RES/logs/libvirt.log" 2>&1
-      record "$rep" libvirt "libvirt pool-refresh, $n volumes (s)" "$(python3 -c "print(round($(date +%s.%N) - $t, 3))")"
-      t=$(date +%s.%N); timeout 120 virsh -q vol-list poolfs-bench-scale >/dev/null 2>&1
-      record "$rep" libvirt "virsh vol-list, $n volumes (s)" "$(python3 -c "print(round($(date +%s.%N) - $t, 3))")"
-      v=0
+      t=$(date +%s.%N)
+      if timeout 120 virsh -q pool-refresh poolfs-bench-scale >>"$RES/logs/libvirt.log" 2>&1; then
+        record "$rep" libvirt "libvirt pool-refresh, $n volumes (s)" "$(python3 -c "print(round($(date +%s.%N) - $t, 3))")"
+      else failed "$rep" libvirt "libvirt pool-refresh, $n volumes (s)" "$(tail -1 "$RES/logs/libvirt.log")"; fi
+      t=$(date +%s.%N)
+      if timeout 120 virsh -q vol-list poolfs-bench-scale >/dev/null 2>>"$RES/logs/libvirt.log"; then
+        record "$rep" libvirt "virsh vol-list, $n volumes (s)" "$(python3 -c "print(round($(date +%s.%N) - $t, 3))")"
+      else failed "$rep" libvirt "virsh vol-list, $n volumes (s)" "$(tail -1 "$RES/logs/libvirt.log")"; fi
+      v=0 k=ok
       for i in $(seq 1 10); do
         sleep 0.3; t=$(date +%s.%N)
-        timeout 120 virsh -q vol-delete "v$(printf %06d "$i").img" --pool poolfs-bench-scale >>"$RES/logs/libvirt.log" 2>&1
+        timeout 120 virsh -q vol-delete "v$(printf %06d "$i").img" --pool poolfs-bench-scale >>"$RES/logs/libvirt.log" 2>&1 || k=fail
         v=$(python3 -c "print($v + $(date +%s.%N) - $t)")
       done
-      record "$rep" libvirt "10 deletes, $n volumes (s)" "$(python3 -c "print(round($v, 4))")"
+      if [ $k = ok ]; then record "$rep" libvirt "10 deletes, $n volumes (s)" "$(python3 -c "print(round($v, 4))")"
+      else failed "$rep" libvirt "10 deletes, $n volumes (s)" "$(tail -1 "$RES/logs/libvirt.log")"; fi
       timeout 120 virsh -q pool-destroy poolfs-bench-scale >>"$RES/logs/libvirt.log" 2>&1 || true
     else
       failed "$rep" libvirt "libvirt pool-start, $n volumes (s)" "$(tail -1 "$RES/logs/libvirt.log")"

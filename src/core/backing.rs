@@ -271,9 +271,21 @@ impl PoolFs {
         path: &str,
         facts: &VolumeFacts,
     ) -> Option<String> {
+        self.resolve_in_pool(pool, active, path, facts.probe.backing.as_deref()?)
+    }
+
+    /// The pool-relative path of `named`, the backing file the volume at
+    /// `path` names, if it lies inside the pool.
+    fn resolve_in_pool(
+        &self,
+        pool: &Pool,
+        active: &Active,
+        path: &str,
+        named: &str,
+    ) -> Option<String> {
         let roots = self.pool_roots(pool, active);
         let roots: Vec<&Path> = roots.iter().map(PathBuf::as_path).collect();
-        chain::resolve(facts.probe.backing.as_deref()?, path, &roots)
+        chain::resolve(named, path, &roots)
     }
 
     /// The backing chain below a volume whose facts are `first`, for `info`:
@@ -406,8 +418,8 @@ impl PoolFs {
             if attr.kind != Kind::File || attr.size < MIN_HEADER {
                 return None;
             }
-            let f = d.store().facts(&obj).ok()?;
-            self.backing_in_pool(&d.pool, &d.active, path, &f)
+            let named = d.store().backing_name(&obj).ok()??;
+            self.resolve_in_pool(&d.pool, &d.active, path, &named)
         });
         ix.set(path, backing);
     }
@@ -452,9 +464,12 @@ impl PoolFs {
                         before.kept.get(&path).cloned()
                     } else {
                         store
-                            .facts(&found.obj)
+                            .backing_name(&found.obj)
                             .ok()
-                            .and_then(|f| self.backing_in_pool(&d.pool, &d.active, &path, &f))
+                            .flatten()
+                            .and_then(|named| {
+                                self.resolve_in_pool(&d.pool, &d.active, &path, &named)
+                            })
                     };
                     if !ix.watched {
                         ix.seen.insert(path.clone(), stamp);

@@ -493,6 +493,12 @@ pub trait Store: Send + Sync + Debug {
         None
     }
     fn facts(&self, obj: &Obj) -> Result<VolumeFacts>;
+    /// The backing file a volume's header names (qcow2), reading no more
+    /// than that takes: asked of every volume of a pool when its backing
+    /// index is read (`core::backing`).
+    fn backing_name(&self, obj: &Obj) -> Result<Option<String>> {
+        self.facts(obj).map(|f| f.probe.backing)
+    }
     /// SPEC 3.5: changes a volume's capacity.
     fn resize(&self, _obj: &Obj, vol: &VolumeRef, _req: &ResizeRequest) -> Result<()> {
         Err(Error::Unsupported(format!(

@@ -694,6 +694,14 @@ impl Store for TreeStore {
         local::facts(&self.volume_file(obj, &vol, OFlag::O_RDONLY)?, None)
     }
 
+    fn backing_name(&self, obj: &Obj) -> Result<Option<String>> {
+        let vol = VolumeRef {
+            name: "",
+            mounted: None,
+        };
+        local::backing_name(&self.volume_file(obj, &vol, OFlag::O_RDONLY)?)
+    }
+
     /// A raw volume's file changes size; a qcow2 volume's virtual disk
     /// changes size through `qemu-img resize`.
     fn resize(&self, obj: &Obj, vol: &VolumeRef, req: &ResizeRequest) -> Result<()> {

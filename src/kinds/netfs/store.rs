@@ -386,6 +386,11 @@ impl Store for NfsStore {
         self.facts_of(&self.volume(obj, "")?)
     }
 
+    fn backing_name(&self, obj: &Obj) -> Result<Option<String>> {
+        let fh = self.volume(obj, "")?;
+        format::backing_name(|off, len| self.client.read(&fh, off, len).map(|b| b.to_vec()))
+    }
+
     /// SETATTR of the size (raw), ALLOCATE for `allocate` (NFSv4.2;
     /// otherwise refused, nothing changed), `qemu-img resize` through the
     /// mount (qcow2).
