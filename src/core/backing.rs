@@ -448,13 +448,29 @@ impl PoolFs {
             if depth == 0 && control::is_reserved(&name) {
                 continue;
             }
-            let Ok(found) = store.lookup(dir, &e.name) else {
-                continue;
-            };
             let path = if prefix.is_empty() {
-                name.into_owned()
+                name.to_string()
             } else {
                 format!("{prefix}/{name}")
+            };
+            // A listing that brings attributes (NFS READDIRPLUS) spares the
+            // lookup of every file unchanged since the last walk.
+            if let Some(a) = e.attr.as_ref().filter(|a| a.kind == Kind::File) {
+                let stamp = (a.size, a.mtime, a.ctime);
+                if a.size < MIN_HEADER {
+                    continue;
+                }
+                if before.seen.get(&path) == Some(&stamp) {
+                    if !ix.watched {
+                        ix.seen.insert(path.clone(), stamp);
+                    }
+                    let kept = before.kept.get(&path).cloned();
+                    ix.set(&path, kept);
+                    continue;
+                }
+            }
+            let Ok(found) = store.lookup(dir, &e.name) else {
+                continue;
             };
             match found.attr.kind {
                 Kind::File if found.attr.size >= MIN_HEADER => {

@@ -241,6 +241,9 @@ pub struct Listed {
     pub id: (u64, u64),
     pub kind: Kind,
     pub name: OsString,
+    /// Its attributes, where the listing brings them at no cost (an NFS
+    /// READDIRPLUS); `None` otherwise.
+    pub attr: Option<Attr>,
 }
 
 /// A volume a store opened.

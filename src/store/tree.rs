@@ -416,6 +416,7 @@ impl Store for TreeStore {
                 id: (dev, ent.ino()),
                 kind,
                 name: name.to_os_string(),
+                attr: None,
             });
         }
         Ok(out)

@@ -158,6 +158,7 @@ impl Store for BlockStore {
                 id: (0, i as u64),
                 kind: Kind::File,
                 name: d.name.clone().into(),
+                attr: None,
             })
             .collect())
     }

@@ -247,6 +247,7 @@ impl Store for NfsStore {
             .map(|e| Listed {
                 id: (e.stat.fsid, e.stat.fileid),
                 kind: if e.stat.is_dir { Kind::Dir } else { Kind::File },
+                attr: Some(stat_attr(&e.stat)),
                 name: e.name.into(),
             })
             .collect())
