@@ -401,22 +401,17 @@ EOF
 }
 
 # ---------- scale: N volumes, listed and deleted through the target ----------
-scale_phase() {  # rep target
-  local rep=$1 p=$2 d=${WORK[$2]}/scale b=${BWORK[$2]}/scale out n k v server lo hi
-  local -A dels=()
-  for n in $SCALE_NS; do
-    out=$RES/logs/scale-r$rep-$p-$n.txt
-    log "  $p: scale, $n volumes"
-    rm -rf "$b"; mkdir -p "$b"
-    python3 - "$b" "$n" <<'EOF'
+make_volumes() {  # dir n: n sparse 1 GiB volumes v000000.img... in dir
+  python3 - "$1" "$2" <<'EOF'
 import os, sys
 d, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):                        # a sparse 1 GiB volume each
+for i in range(n):
     fd = os.open(os.path.join(d, "v%06d.img" % i), os.O_CREAT | os.O_WRONLY, 0o644)
     os.ftruncate(fd, 1 << 30); os.close(fd)
 EOF
-    sync; sleep 1.2                                  # past any 1 s cache
-    if python3 - "$d" "$n" >"$out" 2>&1 <<'EOF'
+}
+list_and_delete() {  # dir n: `ls -l` of the n volumes, the first delete, 10 more 0.3 s apart (lines: what<TAB>seconds)
+  python3 - "$1" "$2" <<'EOF'
 import os, subprocess, sys, time
 d, n = sys.argv[1], int(sys.argv[2])
 t = time.perf_counter()
@@ -431,7 +426,17 @@ for i in range(1, 11):
     t = time.perf_counter(); os.unlink(os.path.join(d, "v%06d.img" % i)); spent += time.perf_counter() - t
 print("deletes\t%.4f" % spent)
 EOF
-    then
+}
+scale_phase() {  # rep target
+  local rep=$1 p=$2 d=${WORK[$2]}/scale b=${BWORK[$2]}/scale out n k v server lo hi
+  local -A dels=()
+  for n in $SCALE_NS; do
+    out=$RES/logs/scale-r$rep-$p-$n.txt
+    log "  $p: scale, $n volumes"
+    rm -rf "$b"; mkdir -p "$b"
+    make_volumes "$b" "$n"
+    sync; sleep 1.2                                  # past any 1 s cache
+    if list_and_delete "$d" "$n" >"$out" 2>&1; then
       v=$(awk -F'\t' '$1 == "ls" { print $2 }' "$out"); record "$rep" "$p" "ls -l, $n volumes (s)" "$v"
       v=$(awk -F'\t' '$1 == "first" { print $2 }' "$out"); record "$rep" "$p" "first delete, $n volumes (s)" "$v"
       v=$(awk -F'\t' '$1 == "deletes" { print $2 }' "$out"); record "$rep" "$p" "10 deletes, $n volumes (s)" "$v"; dels[$n]=$v
@@ -510,13 +515,7 @@ libvirt_scale_phase() {  # rep: pool-start, pool-refresh, vol-list and 10 vol-de
   for n in $SCALE_NS; do
     log "  libvirt: scale, $n volumes"
     rm -rf "$b"; mkdir -p "$b"
-    python3 - "$b" "$n" <<'EOF'
-import os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    fd = os.open(os.path.join(d, "v%06d.img" % i), os.O_CREAT | os.O_WRONLY, 0o644)
-    os.ftruncate(fd, 1 << 30); os.close(fd)
-EOF
+    make_volumes "$b" "$n"
     t=$(date +%s.%N)
     if timeout 120 virsh -q pool-create-as poolfs-bench-scale dir --target "$b" >>"$RES/logs/libvirt.log" 2>&1; then
       record "$rep" libvirt "libvirt pool-start, $n volumes (s)" "$(python3 -c "print(round($(date +%s.%N) - $t, 3))")"
@@ -604,29 +603,9 @@ nfs_scale_phase() {  # rep: the scale job's listing and deletes on the userspace
     out=$RES/logs/nfs-scale-r$rep-$t.txt
     log "  NFS scale, $n files: $t"
     rm -rf "$NFS_DIR/export/scale"; mkdir -p "$NFS_DIR/export/scale"
-    python3 - "$NFS_DIR/export/scale" "$n" <<'EOF'
-import os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    fd = os.open(os.path.join(d, "v%06d.img" % i), os.O_CREAT | os.O_WRONLY, 0o644)
-    os.ftruncate(fd, 1 << 30); os.close(fd)
-EOF
+    make_volumes "$NFS_DIR/export/scale" "$n"
     sync; sleep 1.2
-    if python3 - "$d" "$n" >"$out" 2>&1 <<'EOF'
-import os, subprocess, sys, time
-d, n = sys.argv[1], int(sys.argv[2])
-t = time.perf_counter()
-lines = subprocess.run(["ls", "-l", d], check=True, capture_output=True, text=True).stdout.count("\n")
-print("ls\t%.3f" % (time.perf_counter() - t))
-if lines != n + 1: sys.exit("ls -l listed %d of %d" % (lines - 1, n))
-os.unlink(os.path.join(d, "v%06d.img" % 0))
-spent = 0.0
-for i in range(1, 11):
-    time.sleep(0.3)
-    t = time.perf_counter(); os.unlink(os.path.join(d, "v%06d.img" % i)); spent += time.perf_counter() - t
-print("deletes\t%.4f" % spent)
-EOF
-    then
+    if list_and_delete "$d" "$n" >"$out" 2>&1; then
       v=$(awk -F'\t' '$1 == "ls" { print $2 }' "$out"); record "$rep" "$t" "NFS: ls -l, $n files (s)" "$v"
       v=$(awk -F'\t' '$1 == "deletes" { print $2 }' "$out"); record "$rep" "$t" "NFS: 10 deletes, $n files (s)" "$v"
     else failed "$rep" "$t" "NFS: ls -l, $n files (s)" "$(tail -1 "$out")"; fi

@@ -41,6 +41,17 @@ fn rw(p: PathBuf) -> File {
         .unwrap()
 }
 
+/// Opens `p` (made if missing) read-write with `O_DIRECT`.
+fn rw_direct(p: &Path) -> File {
+    drop(rw(p.to_path_buf()));
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(p)
+        .unwrap()
+}
+
 /// Size, allocated blocks and content digest of a file.
 fn shape(p: &Path) -> (u64, u64, u64) {
     let data = fs::read(p).unwrap();
@@ -257,13 +268,7 @@ fn parity_o_direct() {
     let fx = Fixture::new();
     both(&fx, |d| {
         let p = d.join("direct.img");
-        drop(rw(p.clone()));
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(&p)
-            .unwrap();
+        let f = rw_direct(&p);
         let layout = std::alloc::Layout::from_size_align(8192, 4096).unwrap();
         // SAFETY: the layout is non-zero; freed below.
         let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
@@ -383,13 +388,7 @@ fn parity_msync_of_a_file_opened_with_o_direct() {
     let fx = Fixture::new();
     both(&fx, |d| {
         let p = d.join("direct-mmap.img");
-        drop(rw(p.clone()));
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(&p)
-            .unwrap();
+        let f = rw_direct(&p);
         let len = 5000;
         f.set_len(len as u64).unwrap();
         // SAFETY: a shared mapping of `len` bytes of an open file, unmapped below.

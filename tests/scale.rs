@@ -1,53 +1,17 @@
 //! Scale: a pool with more files than the server may hold descriptors keeps
 //! working, and the server's descriptors stay bounded by its cache.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-// Raw syscalls the standard library does not wrap.
-#![allow(unsafe_code)]
 
 mod common;
 
 use std::fs;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
+use common::handles::{handle_of, open_by_handle};
 use common::{Fixture, run};
 
 /// Descriptors the process `pid` holds.
 fn fds_of(pid: i32) -> usize {
     fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
-}
-
-fn handle_of(p: &Path) -> Vec<u32> {
-    let mut buf = vec![0u32; (8 + 128) / 4];
-    buf[0] = 128;
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
-    let mut mount_id = 0;
-    // SAFETY: buf is an aligned file_handle with room for 128 bytes.
-    let r = unsafe {
-        libc::name_to_handle_at(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            &mut mount_id,
-            0,
-        )
-    };
-    assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
-    buf
-}
-
-fn open_by_handle(mount: &fs::File, handle: &[u32]) -> std::io::Result<fs::File> {
-    let mut h = handle.to_vec();
-    // SAFETY: h is a file_handle as name_to_handle_at wrote it.
-    let fd = unsafe {
-        libc::open_by_handle_at(mount.as_raw_fd(), h.as_mut_ptr().cast(), libc::O_RDONLY)
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a new descriptor this process owns.
-    Ok(fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
 /// With its hard limit at 3,000 descriptors (and no CAP_SYS_RESOURCE to
@@ -95,10 +59,10 @@ fn scale_many_files_do_not_exhaust_descriptors() {
     let h_old = handle_of(&pool.join("many/v00042.img"));
     run("sync; echo 2 > /proc/sys/vm/drop_caches");
     let mount = fs::File::open(&fx.mnt).unwrap();
-    let f = open_by_handle(&mount, &h)
+    let f = open_by_handle(&mount, &h, libc::O_RDONLY)
         .unwrap_or_else(|e| panic!("new file's handle: {e}; log:\n{}", fx.log()));
     assert_eq!(std::io::read_to_string(f).unwrap(), "made after");
-    open_by_handle(&mount, &h_old)
+    open_by_handle(&mount, &h_old, libc::O_RDONLY)
         .unwrap_or_else(|e| panic!("old file's handle: {e}; log:\n{}", fx.log()));
     assert!(
         !fx.log().contains("Too many open files"),

@@ -124,7 +124,7 @@ impl TreeStore {
         )))?;
         let local = nix::sys::statfs::fstatfs(&root)
             .is_ok_and(|st| LOCAL_FILESYSTEMS.contains(&st.filesystem_type().0));
-        let beneath = std::fs::read_link(proc_path(&root)).map_err(Error::io(format!(
+        let beneath = std::fs::read_link(proc_link(&root)).map_err(Error::io(format!(
             "cannot name target '{}'",
             target.display()
         )))?;
@@ -208,7 +208,7 @@ impl TreeStore {
         if local::file_type(&st) != kind || st.st_nlink == 0 {
             return Err(stale());
         }
-        let path = std::fs::read_link(proc_path(&fd)).map_err(|_| stale())?;
+        let path = std::fs::read_link(proc_link(&fd)).map_err(|_| stale())?;
         if path.starts_with(&self.beneath) {
             return Ok(fd);
         }
@@ -301,8 +301,9 @@ fn stale() -> Error {
     }
 }
 
-fn proc_path(fd: &impl AsFd) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
+/// `sys::proc_path` as a path.
+fn proc_link(fd: &impl AsFd) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(sys::proc_path(fd.as_fd()).as_bytes()))
 }
 
 impl Store for TreeStore {
@@ -566,7 +567,7 @@ impl Store for TreeStore {
             return None;
         }
         let fd = self.dir(dir).ok()?;
-        Some(HeldPath::new(proc_path(&fd), Some(fd)))
+        Some(HeldPath::new(proc_link(&fd), Some(fd)))
     }
 
     /// Where objects cannot be opened again by file handle, each one the
@@ -682,7 +683,7 @@ impl Store for TreeStore {
 
     fn path_of(&self, obj: &Obj) -> Option<String> {
         let fd = self.fd(self.obj(obj).ok()?).ok()?;
-        let full = std::fs::read_link(proc_path(&fd)).ok()?;
+        let full = std::fs::read_link(proc_link(&fd)).ok()?;
         let rel = full.strip_prefix(&self.target).ok()?.to_str()?;
         (!rel.is_empty() && !rel.ends_with(" (deleted)")).then(|| rel.to_string())
     }
