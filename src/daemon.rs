@@ -210,7 +210,7 @@ fn serve_for_keeper(
         &cfg,
         dev,
         journal_file,
-        state.as_ref(),
+        state.is_some(),
         &signals,
         report,
     )

@@ -48,7 +48,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "fuse",
         &[
-            "config", "core", "error", "journal", "metrics", "mounts", "store", "sys",
+            "config", "core", "error", "metrics", "mounts", "store", "sys",
         ],
     ),
     ("prometheus", &["core", "error", "metrics", "pool"]),

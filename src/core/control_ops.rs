@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 
 use super::handles::{Ctl, OpenFile, OpenKind};
-use super::{Entry, Opened, PoolFs, inodes};
+use super::{Entry, Opened, PoolFs, Unique, inodes, recovery};
 use crate::config::PoolDef;
 use crate::control::volume::{ResizeRequest, Sign};
 use crate::control::{self, Autostart, PoolFile, StatusRequest, VolFile};
@@ -218,16 +218,21 @@ impl PoolFs {
         control::render_kv(&lines)
     }
 
-    /// Takes one `write(2)` to a control file: `config` collects it (see
-    /// `control_close`), every other file applies it as one request.
+    /// Takes one `write(2)` to a control file, request `u`: `config`
+    /// collects it (see `control_close`), every other file applies it as
+    /// one request (`apply_once`).
     pub(super) fn control_write(
         &self,
+        u: Unique,
         ctl: &Ctl,
         document: Option<&parking_lot::Mutex<Vec<u8>>>,
         data: &[u8],
     ) -> Result<()> {
         let Some(doc) = document else {
-            return self.control_request(ctl, data);
+            let done = self.apply_once(u, ctl, data);
+            // A request may have made, cloned or changed volumes.
+            self.overlays_changed();
+            return done;
         };
         if let Ctl::Pool(pool, _) = ctl {
             self.reg.check_def_changeable(pool)?;
@@ -257,18 +262,43 @@ impl PoolFs {
         self.control_request(ctl, &doc)
     }
 
-    /// A request to `fh` in a form that gives the same result when it is
+    /// A control request applied exactly once across a crash (see
+    /// `recovery`): journaled before it is applied, in a form that may be
+    /// applied twice, and marked done after. A resent request its
+    /// predecessor finished is answered; one it began is applied again in
+    /// the journaled form, and one whose effect is already there (a pool it
+    /// started) succeeds.
+    fn apply_once(&self, u: Unique, ctl: &Ctl, data: &[u8]) -> Result<()> {
+        if self.recovery.started_before(u) {
+            return Ok(());
+        }
+        let again = self.recovery.begun_form(u);
+        let text = match &again {
+            Some(t) => t.clone(),
+            None => {
+                let t = Self::repeatable_request(ctl, data).unwrap_or_else(|| data.to_vec());
+                self.recovery.begin(u, &t);
+                t
+            }
+        };
+        match self.control_request(ctl, &text) {
+            Ok(()) => recovery::crash_point("control-applied"),
+            Err(e) if again.is_some() && Self::request_in_effect(ctl, &text) => {
+                tracing::info!("a resent control write had taken effect before the crash ({e})");
+            }
+            Err(e) => return Err(e),
+        }
+        self.recovery.done(u);
+        recovery::crash_point("control");
+        Ok(())
+    }
+
+    /// A request to `ctl` in a form that gives the same result when it is
     /// applied twice, for a request a crash may cut after it took effect:
     /// a relative resize (`+5G`) becomes the capacity it aims at. `None`:
     /// the request is kept as written (already so, or it will be refused).
-    pub fn repeatable_request(&self, ino: u64, fh: u64, data: &[u8]) -> Option<Vec<u8>> {
-        let h = self.handles.get(fh, ino).ok()?;
-        let OpenKind::Control {
-            ctl: Ctl::Volume(o, VolFile::Resize),
-            document: None,
-            ..
-        } = &h.kind
-        else {
+    fn repeatable_request(ctl: &Ctl, data: &[u8]) -> Option<Vec<u8>> {
+        let Ctl::Volume(o, VolFile::Resize) = ctl else {
             return None;
         };
         let req: ResizeRequest = control::request_text(data).ok()?.parse().ok()?;
@@ -288,29 +318,20 @@ impl PoolFs {
         Some(fixed.to_string().into_bytes())
     }
 
-    /// True when what request `data` to `fh` asks for already holds: a
+    /// True when what request `data` to `ctl` asks for already holds: a
     /// pool started or stopped, a volume at the capacity asked (for a
     /// request a crashed server may have applied; see `repeatable_request`).
-    pub fn request_in_effect(&self, ino: u64, fh: u64, data: &[u8]) -> bool {
-        let Ok(h) = self.handles.get(fh, ino) else {
-            return false;
-        };
+    fn request_in_effect(ctl: &Ctl, data: &[u8]) -> bool {
         let Ok(text) = control::request_text(data) else {
             return false;
         };
-        match &h.kind {
-            OpenKind::Control {
-                ctl: Ctl::Pool(pool, PoolFile::Status),
-                ..
-            } => match text.parse() {
+        match ctl {
+            Ctl::Pool(pool, PoolFile::Status) => match text.parse() {
                 Ok(StatusRequest::Start) => pool.active().is_some(),
                 Ok(StatusRequest::Stop) => pool.active().is_none(),
                 _ => false,
             },
-            OpenKind::Control {
-                ctl: Ctl::Volume(o, VolFile::Resize),
-                ..
-            } => match text.parse::<ResizeRequest>() {
+            Ctl::Volume(o, VolFile::Resize) => match text.parse::<ResizeRequest>() {
                 Ok(r) if r.sign == Sign::Set => {
                     Self::facts(o).is_ok_and(|f| f.capacity() == r.bytes)
                 }

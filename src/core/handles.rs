@@ -47,22 +47,23 @@ pub enum Ctl {
     Volume(Arc<Object>, VolFile),
 }
 
-/// How the FUSE layer serves a write (and other requests) on a handle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteClass {
-    /// A control file: a request, applied once.
-    Control,
-    /// A volume whose requests may wait on a server (`OpenVolume::may_block`):
-    /// served off the FUSE workers.
-    Blocking,
-    /// Anything else: served on the worker.
-    Local,
-}
-
 #[derive(Debug)]
 pub struct OpenFile {
     pub ino: u64,
     pub kind: OpenKind,
+}
+
+/// An open handle as the FUSE layer holds it while it serves one request:
+/// looked up once (`PoolFs::handle`), passed to every core call the
+/// request makes.
+pub type Handle = Arc<OpenFile>;
+
+impl OpenFile {
+    /// True for an open volume whose requests may wait on a server
+    /// (`OpenVolume::may_block`): the FUSE layer serves them off its workers.
+    pub fn may_block(&self) -> bool {
+        matches!(&self.kind, OpenKind::Volume { file, .. } if file.may_block())
+    }
 }
 
 #[derive(Debug)]
@@ -121,15 +122,6 @@ impl HandleTable {
                 _ => false,
             })
             .count()
-    }
-
-    /// What a write through `fh` is (see `WriteClass`).
-    pub fn write_class(&self, fh: u64) -> WriteClass {
-        match self.map.read().get(&fh).map(|h| &h.kind) {
-            Some(OpenKind::Control { .. }) => WriteClass::Control,
-            Some(OpenKind::Volume { file, .. }) if file.may_block() => WriteClass::Blocking,
-            _ => WriteClass::Local,
-        }
     }
 
     pub fn remove(&self, fh: u64) -> Option<Arc<OpenFile>> {

@@ -22,6 +22,7 @@ pub mod handles;
 pub mod inodes;
 mod lock_ops;
 pub mod locks;
+pub mod recovery;
 mod volume_ops;
 pub mod watch;
 
@@ -41,8 +42,10 @@ use crate::pool::{Active, Pool, Registry};
 pub use crate::store::{Attr, Cache, Ctx, DirEntry, Entry, Kind, Opened, SetAttr, StatFs, Time};
 use crate::store::{Found, NodeKey, Obj, Store, StoreOpen};
 pub use control_ops::PoolFacts;
+pub use handles::Handle;
 use handles::{Ctl, HandleTable, OpenFile, OpenKind};
 use inodes::{InodeTable, Object, Reconnect, Synthetic};
+pub use recovery::Unique;
 use watch::Change;
 
 /// How to change a pool definition, for refusals that an editor runs into.
@@ -173,9 +176,9 @@ pub struct PoolFs {
     passthrough: std::sync::atomic::AtomicBool,
     /// Last or ongoing wipe of each volume (by node number).
     wipes: parking_lot::Mutex<std::collections::HashMap<u64, control::volume::WipeStatus>>,
-    /// Where numbers and handles the kernel holds are recorded for a
-    /// successor server (`crate::journal`); unset without a keeper.
-    journal: std::sync::OnceLock<Arc<Journal>>,
+    /// What a successor server needs: the journal, what a predecessor
+    /// left, the rules for resent requests (`recovery`).
+    recovery: recovery::Recovery,
     /// File locks (`locks`), and for nodes with no backing object to lock
     /// on, one memfd each whose open file descriptions stand in for it.
     locks: locks::Locks,
@@ -250,7 +253,7 @@ impl PoolFs {
             wipes: parking_lot::Mutex::new(Default::default()),
             keep_cache: std::sync::atomic::AtomicBool::new(false),
             passthrough: std::sync::atomic::AtomicBool::new(false),
-            journal: std::sync::OnceLock::new(),
+            recovery: Default::default(),
             requests: crate::metrics::Requests::new(false),
             locks: Default::default(),
             arenas: Default::default(),
@@ -269,11 +272,51 @@ impl PoolFs {
         self.reg.set_notes(crate::pool::PoolNotes(Arc::new(
             move |pool, note: &[u8]| notes.note(pool, note),
         )));
-        let _ = self.journal.set(j);
+        self.recovery.set_journal(j);
     }
 
-    pub fn journal(&self) -> Option<&Journal> {
-        self.journal.get().map(|j| &**j)
+    /// Starts a journal in `file` for a server that did not take over.
+    pub fn start_journal(&self, file: std::fs::File) -> Result<()> {
+        let j = Journal::create(file, self.generation, self.io_passthrough())?;
+        self.set_journal(Arc::new(j));
+        Ok(())
+    }
+
+    fn journal(&self) -> Option<&Journal> {
+        self.recovery.journal()
+    }
+
+    /// What a predecessor server left for the FUSE layer (taken once).
+    pub fn inherited(&self) -> Option<recovery::Inherited> {
+        self.recovery.inherited()
+    }
+
+    /// Records a passthrough backing id registered for an open handle.
+    pub fn backing_registered(&self, rec: &recovery::BackingRecord) {
+        self.recovery.backing(rec);
+    }
+
+    /// A tree change by request `u` (see `recovery`): journaled before it
+    /// runs; the resend of one a predecessor had started takes `errno` for
+    /// its own effect and answers with `already`; a crash point after it
+    /// took effect.
+    fn change<T>(
+        &self,
+        u: Unique,
+        op: &str,
+        errno: Errno,
+        run: impl FnOnce() -> Result<T>,
+        already: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        self.recovery.intent(u);
+        let r = match run() {
+            Err(e) if e.errno() == errno && self.recovery.started_before(u) => return already(),
+            r => r,
+        };
+        if r.is_ok() {
+            recovery::crash_point(op);
+        }
+        r
     }
 
     /// Takes over what a predecessor server left: the numbers it gave the
@@ -285,6 +328,7 @@ impl PoolFs {
     /// resent request runs it from the start). Returns the handles that
     /// could not be restored (their objects are gone).
     pub fn restore(&self, state: &journal::State) -> Vec<u64> {
+        self.recovery.take_over(state);
         {
             let mut t = self.inodes.write();
             for n in state.numbers.values() {
@@ -913,7 +957,24 @@ impl PoolFs {
 
     // ---- directories -------------------------------------------------------------
 
-    pub fn mkdir(&self, ctx: Ctx, parent: u64, name: &OsStr, mode: u32) -> Result<Entry> {
+    pub fn mkdir(
+        &self,
+        u: Unique,
+        ctx: Ctx,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+    ) -> Result<Entry> {
+        self.change(
+            u,
+            "mkdir",
+            Errno::EEXIST,
+            || self.mkdir_once(ctx, parent, name, mode),
+            || self.lookup(parent, name),
+        )
+    }
+
+    fn mkdir_once(&self, ctx: Ctx, parent: u64, name: &OsStr, mode: u32) -> Result<Entry> {
         if let Node::Root = self.node(parent)? {
             return self.define_pool(name);
         }
@@ -926,7 +987,12 @@ impl PoolFs {
         Ok(self.adopt(&d, d.child_path(name), found, watched).1)
     }
 
-    pub fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
+    pub fn rmdir(&self, u: Unique, parent: u64, name: &OsStr) -> Result<()> {
+        let run = || self.rmdir_once(parent, name);
+        self.change(u, "rmdir", Errno::ENOENT, run, || Ok(()))
+    }
+
+    fn rmdir_once(&self, parent: u64, name: &OsStr) -> Result<()> {
         if let Node::Root = self.node(parent)? {
             return self.undefine_pool(name);
         }
@@ -1150,6 +1216,25 @@ impl PoolFs {
 
     pub fn create(
         &self,
+        u: Unique,
+        ctx: Ctx,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+        flags: i32,
+    ) -> Result<(Entry, Opened)> {
+        self.change(
+            u,
+            "create",
+            Errno::EEXIST,
+            || self.create_once(ctx, parent, name, mode, flags),
+            // The predecessor created it: open what it made.
+            || self.create_once(ctx, parent, name, mode, flags & !libc::O_EXCL),
+        )
+    }
+
+    fn create_once(
+        &self,
         ctx: Ctx,
         parent: u64,
         name: &OsStr,
@@ -1215,19 +1300,37 @@ impl PoolFs {
         }
     }
 
-    pub fn mknod(&self, ctx: Ctx, parent: u64, name: &OsStr, mode: u32) -> Result<Entry> {
+    pub fn mknod(
+        &self,
+        u: Unique,
+        ctx: Ctx,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+    ) -> Result<Entry> {
         if mode & libc::S_IFMT != libc::S_IFREG {
             return Err(Error::NotPermitted(
                 "poolfs holds only volumes and directories: no FIFOs, sockets or device nodes"
                     .into(),
             ));
         }
-        let (e, o) = self.create(ctx, parent, name, mode, libc::O_RDONLY | libc::O_EXCL)?;
-        self.release(o.fh);
-        Ok(e)
+        let made = || {
+            let (e, o) =
+                self.create_once(ctx, parent, name, mode, libc::O_RDONLY | libc::O_EXCL)?;
+            self.release(o.fh);
+            Ok(e)
+        };
+        self.change(u, "mknod", Errno::EEXIST, made, || {
+            self.lookup(parent, name)
+        })
     }
 
-    pub fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
+    pub fn unlink(&self, u: Unique, parent: u64, name: &OsStr) -> Result<()> {
+        let run = || self.unlink_once(parent, name);
+        self.change(u, "unlink", Errno::ENOENT, run, || Ok(()))
+    }
+
+    fn unlink_once(&self, parent: u64, name: &OsStr) -> Result<()> {
         let d = self.parent(parent)?;
         d.refuse_control(name, "removed")?;
         let victim = self.refuse_backing_removal(&d, name, "deleted")?;
@@ -1256,6 +1359,19 @@ impl PoolFs {
     }
 
     pub fn rename(
+        &self,
+        u: Unique,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+        flags: u32,
+    ) -> Result<()> {
+        let run = || self.rename_once(parent, name, newparent, newname, flags);
+        self.change(u, "rename", Errno::ENOENT, run, || Ok(()))
+    }
+
+    fn rename_once(
         &self,
         parent: u64,
         name: &OsStr,
@@ -1326,8 +1442,13 @@ impl PoolFs {
         Ok(())
     }
 
-    pub fn read(&self, ino: u64, fh: u64, offset: u64, size: u32) -> Result<crate::volume::Data> {
-        let h = self.handles.get(fh, ino)?;
+    /// The open handle `fh`, if it was opened on `ino`: looked up once per
+    /// request, then passed to each call that serves it.
+    pub fn handle(&self, ino: u64, fh: u64) -> Result<Handle> {
+        self.handles.get(fh, ino)
+    }
+
+    pub fn read(&self, h: &Handle, offset: u64, size: u32) -> Result<crate::volume::Data> {
         match &h.kind {
             OpenKind::Volume { file, .. } => file.read(offset, size),
             OpenKind::Control { snapshot, .. } => {
@@ -1343,16 +1464,17 @@ impl PoolFs {
     /// this writer (it lacks CAP_FSETID, `FUSE_HANDLE_KILLPRIV_V2`).
     /// `from_cache`: the write-back of the kernel's cached pages
     /// (`FUSE_WRITE_CACHE`), not a caller's `write(2)`.
+    /// `u`: the request, for a control write (`control_request`).
     pub fn write(
         &self,
-        ino: u64,
-        fh: u64,
+        u: Unique,
+        h: &Handle,
         offset: u64,
         data: &[u8],
         kill_privs_for: Option<Ctx>,
         from_cache: bool,
     ) -> Result<u32> {
-        let h = self.handles.get(fh, ino)?;
+        let ino = h.ino;
         match &h.kind {
             OpenKind::Volume { file, .. } if from_cache => {
                 file.write_cached(offset, data, kill_privs_for.as_ref())
@@ -1378,10 +1500,8 @@ impl PoolFs {
                 Ok(n)
             }
             OpenKind::Control { ctl, document, .. } => {
-                let done = self.control_write(ctl, document.as_ref(), data);
-                // A request may have made, cloned or changed volumes.
-                self.overlays_changed();
-                done.map(|()| data.len() as u32)
+                self.control_write(u, ctl, document.as_ref(), data)?;
+                Ok(data.len() as u32)
             }
             OpenKind::Dir { .. } => Err(eisdir("write")),
         }
@@ -1402,21 +1522,9 @@ impl PoolFs {
         }
     }
 
-    /// What a write through `fh` is: one lookup for the FUSE layer.
-    pub fn write_class(&self, fh: u64) -> handles::WriteClass {
-        self.handles.write_class(fh)
-    }
-
-    /// True for an open volume whose requests may wait on a server (the
-    /// FUSE layer runs them off its worker threads).
-    pub fn handle_may_block(&self, fh: u64) -> bool {
-        self.write_class(fh) == handles::WriteClass::Blocking
-    }
-
     /// `close(2)` of one descriptor: a `config` document written through it
     /// is applied now, so `close` returns the refusal.
-    pub fn flush(&self, ino: u64, fh: u64) -> Result<()> {
-        let h = self.handles.get(fh, ino)?;
+    pub fn flush(&self, h: &Handle) -> Result<()> {
         match &h.kind {
             OpenKind::Control {
                 ctl,
@@ -1488,18 +1596,16 @@ impl PoolFs {
         self.passthrough.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn volume_file(&self, ino: u64, fh: u64) -> Result<Arc<OpenFile>> {
-        let h = self.handles.get(fh, ino)?;
-        match h.kind {
-            OpenKind::Volume { .. } => Ok(h),
+    fn volume_file(h: &Handle) -> Result<&dyn crate::store::OpenVolume> {
+        match &h.kind {
+            OpenKind::Volume { file, .. } => Ok(&**file),
             _ => Err(Error::Unsupported(
                 "only volumes support this operation".into(),
             )),
         }
     }
 
-    pub fn fsync(&self, ino: u64, fh: u64, datasync: bool) -> Result<()> {
-        let h = self.handles.get(fh, ino)?;
+    pub fn fsync(&self, h: &Handle, datasync: bool) -> Result<()> {
         match &h.kind {
             OpenKind::Volume { file, .. } => file.fsync(datasync),
             _ => Ok(()),
@@ -1517,41 +1623,24 @@ impl PoolFs {
         }
     }
 
-    pub fn fallocate(&self, ino: u64, fh: u64, offset: u64, length: u64, mode: i32) -> Result<()> {
-        let h = self.volume_file(ino, fh)?;
-        let OpenKind::Volume { file, .. } = &h.kind else {
-            return Err(Error::BadHandle);
-        };
-        file.fallocate(offset, length, mode)
+    pub fn fallocate(&self, h: &Handle, offset: u64, length: u64, mode: i32) -> Result<()> {
+        Self::volume_file(h)?.fallocate(offset, length, mode)
     }
 
-    pub fn lseek(&self, ino: u64, fh: u64, offset: i64, whence: i32) -> Result<i64> {
-        let h = self.volume_file(ino, fh)?;
-        let OpenKind::Volume { file, .. } = &h.kind else {
-            return Err(Error::BadHandle);
-        };
-        file.lseek(offset, whence)
+    pub fn lseek(&self, h: &Handle, offset: i64, whence: i32) -> Result<i64> {
+        Self::volume_file(h)?.lseek(offset, whence)
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub fn copy_file_range(
         &self,
-        ino_in: u64,
-        fh_in: u64,
+        from: &Handle,
         off_in: u64,
-        ino_out: u64,
-        fh_out: u64,
+        to: &Handle,
         off_out: u64,
         len: u64,
     ) -> Result<u64> {
-        let hi = self.volume_file(ino_in, fh_in)?;
-        let ho = self.volume_file(ino_out, fh_out)?;
-        let (OpenKind::Volume { file: fi, .. }, OpenKind::Volume { file: fo, .. }) =
-            (&hi.kind, &ho.kind)
-        else {
-            return Err(Error::BadHandle);
-        };
-        fi.copy_to(off_in, &**fo, off_out, len.min(MAX_COPY))
+        let dst = Self::volume_file(to)?;
+        Self::volume_file(from)?.copy_to(off_in, dst, off_out, len.min(MAX_COPY))
     }
 
     pub fn statfs(&self, ino: u64) -> Result<StatFs> {

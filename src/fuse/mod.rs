@@ -24,8 +24,11 @@ use fuser::{
     ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
-use crate::core::handles::{Kind, WriteClass};
-use crate::core::{Attr, Cache, Ctx, Entry, Inval, Opened, PoolFs, SetAttr, Time, XattrReply};
+use crate::core::handles::Kind;
+use crate::core::recovery::BackingRecord;
+use crate::core::{
+    Attr, Cache, Ctx, Entry, Handle, Inval, Opened, PoolFs, SetAttr, Time, Unique, XattrReply,
+};
 use crate::error::Error;
 use crate::metrics::Timer;
 use crate::store::LockRange as Range;
@@ -122,10 +125,6 @@ fn lock_attempt(
 /// Longest pause between two tries of a lock request that waits.
 const LOCK_RETRY: Duration = Duration::from_millis(50);
 
-/// Bit 63 of a request's unique id: the kernel sends it again because the
-/// server that read it died (`FUSE_NOTIFY_RESEND`).
-const RESENT: u64 = 1 << 63;
-
 /// The largest `WRITE` the kernel sends (negotiated at INIT). Each worker's
 /// request buffer is this plus a page, faulted in up front
 /// (`session::session_config`).
@@ -139,12 +138,6 @@ pub struct FuseAdapter {
     passthrough: bool,
     pt: Mutex<Passthrough>,
     offload: offload::Offload,
-    /// Requests a predecessor server started changing the tree (journaled
-    /// intents): resent, their effect may already be there.
-    started: std::collections::BTreeSet<u64>,
-    /// Control writes a predecessor had begun applying and not finished,
-    /// in the form it applied (journaled): resent, that form is applied.
-    begun: std::collections::BTreeMap<u64, Vec<u8>>,
     /// The connection, for closing backing ids no `BackingId` owns.
     dev: Option<std::os::fd::OwnedFd>,
 }
@@ -157,29 +150,21 @@ impl FuseAdapter {
             passthrough: false,
             pt: Mutex::new(Passthrough::default()),
             offload: offload::Offload::default(),
-            started: Default::default(),
-            begun: Default::default(),
             dev: None,
         }
     }
 
     /// The adapter of a successor server: what INIT negotiated and the
-    /// passthrough registrations of the handles the kernel holds, from the
-    /// predecessor's journal (INIT is not sent again).
-    pub fn resume(
-        core: Arc<PoolFs>,
-        io: IoMode,
-        state: &crate::journal::State,
-        dev: std::os::fd::OwnedFd,
-    ) -> Self {
+    /// passthrough registrations of the handles the kernel holds, as the
+    /// predecessor left them (INIT is not sent again).
+    pub fn resume(core: Arc<PoolFs>, io: IoMode, dev: std::os::fd::OwnedFd) -> Self {
         let mut a = Self::new(core, io);
-        a.passthrough = state.passthrough;
-        a.core.set_io_passthrough(state.passthrough);
-        a.started = state.intents.clone();
-        a.begun = state.begun.clone();
+        let inherited = a.core.inherited().unwrap_or_default();
+        a.passthrough = inherited.passthrough;
+        a.core.set_io_passthrough(inherited.passthrough);
         a.dev = Some(dev);
         let mut pt = a.pt.lock();
-        for k in state.backing.values() {
+        for k in &inherited.backing {
             let e = pt.by_ino.entry(k.ino).or_insert((Registered::Raw(k.id), 0));
             e.1 += 1;
             pt.by_fh.insert(k.fh, (k.ino, k.writable));
@@ -191,23 +176,16 @@ impl FuseAdapter {
         a
     }
 
-    /// True for a request a predecessor server had started when it died:
-    /// an `EEXIST` or `ENOENT` may be its own effect.
-    fn started_before(&self, req: &Request) -> bool {
-        let u = req.unique().0;
-        u & RESENT != 0 && self.started.contains(&(u & !RESENT))
-    }
-
     /// Runs `job`, the serving of a request on handle `fh`: off the worker
     /// threads when the handle's requests may wait on a server (a userspace
     /// NFS volume), else right here.
     /// `t` times the request until `job` has replied.
-    fn serve(&self, fh: u64, t: Timer, job: impl FnOnce() + Send + 'static) {
+    fn serve(&self, blocks: bool, t: Timer, job: impl FnOnce() + Send + 'static) {
         let job = move || {
             job();
             drop(t);
         };
-        if self.core.handle_may_block(fh) {
+        if blocks {
             self.offload.run(job);
         } else {
             job();
@@ -217,13 +195,6 @@ impl FuseAdapter {
     /// Times a request of `op` (for the metrics) until the timer is dropped.
     fn timed(&self, op: &'static str) -> Timer {
         self.core.requests().start(op)
-    }
-
-    /// Journals that `req` is about to change the tree.
-    fn intent(&self, req: &Request) {
-        if let Some(j) = self.core.journal() {
-            j.intent(req.unique().0 & !RESENT);
-        }
     }
 
     /// A lock request (`setlk`, `flock`). One kept by an NFS server is
@@ -245,58 +216,7 @@ impl FuseAdapter {
     ) {
         let (core, pid) = (self.core.clone(), req.pid());
         let attempt = move || lock_attempt(&core, ino, fh, owner, bsd, r, sleep, pid, reply);
-        self.serve(fh, t, attempt);
-    }
-
-    /// A write to a control file: a request, applied once. It is journaled
-    /// before it is applied, in a form that may be applied twice (`+5G` as
-    /// the capacity it aims at), and marked done after: a resent request
-    /// that its predecessor finished is answered, one it began is applied
-    /// again in the journaled form, and one whose effect is already there
-    /// (a pool it started) succeeds.
-    #[allow(clippy::too_many_arguments)]
-    fn control_write(
-        &self,
-        req: &Request,
-        ino: u64,
-        fh: u64,
-        offset: u64,
-        data: &[u8],
-        kill: Option<Ctx>,
-        reply: ReplyWrite,
-    ) {
-        let unique = req.unique().0 & !RESENT;
-        if self.started_before(req) {
-            reply.written(data.len() as u32);
-            return;
-        }
-        let again = (req.unique().0 & RESENT != 0)
-            .then(|| self.begun.get(&unique))
-            .flatten();
-        let text = match again {
-            Some(t) => std::borrow::Cow::Borrowed(t.as_slice()),
-            None => {
-                let t = self.core.repeatable_request(ino, fh, data);
-                let t = t.map_or(std::borrow::Cow::Borrowed(data), std::borrow::Cow::Owned);
-                if let Some(j) = self.core.journal() {
-                    j.begun(unique, &t);
-                }
-                t
-            }
-        };
-        match self.core.write(ino, fh, offset, &text, kill, false) {
-            Ok(_) => crash_point("control-applied"),
-            Err(e) if again.is_some() && self.core.request_in_effect(ino, fh, &text) => {
-                tracing::info!("a resent control write had taken effect before the crash ({e})");
-            }
-            Err(e) => {
-                reply.error(self.fail("write", ino, &e));
-                return;
-            }
-        }
-        self.intent(req);
-        crash_point("control");
-        reply.written(data.len() as u32)
+        self.serve(self.blocks(INodeNo(ino), FileHandle(fh)), t, attempt);
     }
 
     /// The backing id for a new open of volume `ino` (registering one at the
@@ -318,14 +238,12 @@ impl FuseAdapter {
     ) -> Option<Arc<BackingId>> {
         let writable = flags & libc::O_ACCMODE != libc::O_RDONLY;
         let (id, first_writer) = self.register_backing(ino, fh, writable, register, adopt)?;
-        if let Some(j) = self.core.journal() {
-            j.backing(&crate::journal::Backing {
-                fh,
-                ino,
-                id: id.id(),
-                writable,
-            });
-        }
+        self.core.backing_registered(&BackingRecord {
+            fh,
+            ino,
+            id: id.id(),
+            writable,
+        });
         // A file created by this request has nothing cached yet.
         if first_writer && !created {
             self.core.invalidate_now(Inval::Attr { ino });
@@ -434,6 +352,20 @@ impl FuseAdapter {
         );
     }
 
+    /// The handle a request names, looked up once (see `PoolFs::handle`).
+    fn handle(&self, op: &'static str, ino: INodeNo, fh: FileHandle) -> Result<Handle, Errno> {
+        self.core
+            .handle(ino.0, fh.0)
+            .map_err(|e| self.fail(op, ino.0, &e))
+    }
+
+    /// True for a handle whose requests may wait on a server: the lock and
+    /// release requests, which look it up again themselves, are served off
+    /// the workers.
+    fn blocks(&self, ino: INodeNo, fh: FileHandle) -> bool {
+        self.core.handle(ino.0, fh.0).is_ok_and(|h| h.may_block())
+    }
+
     fn fail(&self, op: &'static str, ino: u64, err: &Error) -> Errno {
         fail(&self.core, op, ino, err)
     }
@@ -458,27 +390,6 @@ fn fail(core: &PoolFs, op: &'static str, ino: u64, err: &Error) -> Errno {
         tracing::debug!(op, ino, errno = %errno, "{err}");
     }
     Errno::from_i32(errno as i32)
-}
-
-/// Fault injection for the crash tests: with `POOLFS_CRASH_AFTER=<op>:<file>`
-/// in the environment and `<file>` present, the server removes `<file>` and
-/// aborts right after `op` took effect, before it replies: what a crash at
-/// the worst moment leaves. Off unless both are set; one crash per file.
-fn crash_point(op: &str) {
-    static AT: std::sync::OnceLock<Option<(String, std::path::PathBuf)>> =
-        std::sync::OnceLock::new();
-    let at = AT.get_or_init(|| {
-        let v = std::env::var("POOLFS_CRASH_AFTER").ok()?;
-        let (op, file) = v.split_once(':')?;
-        Some((op.to_string(), file.into()))
-    });
-    if let Some((o, file)) = at
-        && o == op
-        && std::fs::remove_file(file).is_ok()
-    {
-        tracing::warn!("POOLFS_CRASH_AFTER: crashing after {op}, before its reply");
-        std::process::abort();
-    }
 }
 
 /// True when `r` failed with `errno`.
@@ -531,6 +442,10 @@ fn fopen(o: &Opened) -> FopenFlags {
         f |= FopenFlags::FOPEN_KEEP_CACHE;
     }
     f
+}
+
+fn unique(req: &Request) -> Unique {
+    Unique(req.unique().0)
 }
 
 fn ctx(req: &Request) -> Ctx {
@@ -658,7 +573,7 @@ impl Filesystem for FuseAdapter {
             Err(e) => reply.error(fail(&core, "getlk", ino.0, &e)),
         };
         // An NFS server's LOCKT may wait on the server: not on a worker.
-        self.serve(fh.0, t, test);
+        self.serve(self.blocks(ino, fh), t, test);
     }
 
     fn setlk(
@@ -786,12 +701,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEntry,
     ) {
         let _t = self.timed("mknod");
-        self.intent(req);
-        let mut r = self.core.mknod(ctx(req), parent.0, name, mode);
-        if is_errno(&r, libc::EEXIST) && self.started_before(req) {
-            r = self.core.lookup(parent.0, name);
-        }
-        match r {
+        match self.core.mknod(unique(req), ctx(req), parent.0, name, mode) {
             Ok(e) => self.reply_entry(reply, &e),
             Err(e) => reply.error(self.fail("mknod", parent.0, &e)),
         }
@@ -807,15 +717,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEntry,
     ) {
         let _t = self.timed("mkdir");
-        self.intent(req);
-        let mut r = self.core.mkdir(ctx(req), parent.0, name, mode);
-        if is_errno(&r, libc::EEXIST) && self.started_before(req) {
-            r = self.core.lookup(parent.0, name);
-        }
-        if r.is_ok() {
-            crash_point("mkdir");
-        }
-        match r {
+        match self.core.mkdir(unique(req), ctx(req), parent.0, name, mode) {
             Ok(e) => self.reply_entry(reply, &e),
             Err(e) => reply.error(self.fail("mkdir", parent.0, &e)),
         }
@@ -823,28 +725,16 @@ impl Filesystem for FuseAdapter {
 
     fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let _t = self.timed("unlink");
-        self.intent(req);
-        let r = self.core.unlink(parent.0, name);
-        if r.is_ok() {
-            crash_point("unlink");
-        }
-        match r {
+        match self.core.unlink(unique(req), parent.0, name) {
             Ok(()) => reply.ok(),
-            Err(_) if is_errno(&r, libc::ENOENT) && self.started_before(req) => reply.ok(),
             Err(e) => reply.error(self.fail("unlink", parent.0, &e)),
         }
     }
 
     fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let _t = self.timed("rmdir");
-        self.intent(req);
-        let r = self.core.rmdir(parent.0, name);
-        if r.is_ok() {
-            crash_point("rmdir");
-        }
-        match r {
+        match self.core.rmdir(unique(req), parent.0, name) {
             Ok(()) => reply.ok(),
-            Err(_) if is_errno(&r, libc::ENOENT) && self.started_before(req) => reply.ok(),
             Err(e) => reply.error(self.fail("rmdir", parent.0, &e)),
         }
     }
@@ -886,16 +776,12 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         let _t = self.timed("rename");
-        self.intent(req);
-        let r = self
+        let u = unique(req);
+        match self
             .core
-            .rename(parent.0, name, newparent.0, newname, flags.bits());
-        if r.is_ok() {
-            crash_point("rename");
-        }
-        match r {
+            .rename(u, parent.0, name, newparent.0, newname, flags.bits())
+        {
             Ok(()) => reply.ok(),
-            Err(_) if is_errno(&r, libc::ENOENT) && self.started_before(req) => reply.ok(),
             Err(e) => reply.error(self.fail("rename", parent.0, &e)),
         }
     }
@@ -935,12 +821,17 @@ impl Filesystem for FuseAdapter {
         reply: ReplyData,
     ) {
         let t = self.timed("read");
+        let h = match self.handle("read", ino, fh) {
+            Ok(h) => h,
+            Err(e) => return reply.error(e),
+        };
         let core = self.core.clone();
-        let job = move || match core.read(ino.0, fh.0, offset, size) {
+        let blocks = h.may_block();
+        let job = move || match core.read(&h, offset, size) {
             Ok(d) => reply.data(&d),
             Err(e) => reply.error(fail(&core, "read", ino.0, &e)),
         };
-        self.serve(fh.0, t, job);
+        self.serve(blocks, t, job);
     }
 
     fn write(
@@ -960,15 +851,15 @@ impl Filesystem for FuseAdapter {
             .contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
             .then(|| ctx(req));
         let from_cache = write_flags.contains(WriteFlags::FUSE_WRITE_CACHE);
-        let class = self.core.write_class(fh.0);
-        if class == WriteClass::Control {
-            self.control_write(req, ino.0, fh.0, offset, data, kill, reply);
-            return;
-        }
-        if class == WriteClass::Blocking {
+        let h = match self.handle("write", ino, fh) {
+            Ok(h) => h,
+            Err(e) => return reply.error(e),
+        };
+        let u = unique(req);
+        if h.may_block() {
             let (core, data) = (self.core.clone(), data.to_vec());
             self.offload.run(move || {
-                match core.write(ino.0, fh.0, offset, &data, kill, from_cache) {
+                match core.write(u, &h, offset, &data, kill, from_cache) {
                     Ok(n) => reply.written(n),
                     Err(e) => reply.error(fail(&core, "write", ino.0, &e)),
                 }
@@ -976,7 +867,7 @@ impl Filesystem for FuseAdapter {
             });
             return;
         }
-        match self.core.write(ino.0, fh.0, offset, data, kill, from_cache) {
+        match self.core.write(u, &h, offset, data, kill, from_cache) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(self.fail("write", ino.0, &e)),
         }
@@ -991,23 +882,28 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         let t = self.timed("flush");
+        let h = match self.handle("flush", ino, fh) {
+            Ok(h) => h,
+            Err(e) => return reply.error(e),
+        };
         let core = self.core.clone();
+        let blocks = h.may_block();
         let close = move || {
             // The owner's POSIX locks go before close(2) returns.
             core.flush_locks(ino.0, lock_owner.0);
-            match core.flush(ino.0, fh.0) {
+            match core.flush(&h) {
                 Ok(()) => reply.ok(),
                 Err(e) => reply.error(fail(&core, "flush", ino.0, &e)),
             }
         };
         // Unlocking on an NFS server may wait on it: not on a worker.
-        self.serve(fh.0, t, close);
+        self.serve(blocks, t, close);
     }
 
     fn release(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
@@ -1015,7 +911,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         let t = self.timed("release");
-        if self.core.handle_may_block(fh.0) {
+        if self.blocks(ino, fh) {
             // The release commits what the open wrote: it may wait on the server.
             let core = self.core.clone();
             self.offload.run(move || {
@@ -1039,12 +935,17 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         let t = self.timed("fsync");
+        let h = match self.handle("fsync", ino, fh) {
+            Ok(h) => h,
+            Err(e) => return reply.error(e),
+        };
         let core = self.core.clone();
-        let job = move || match core.fsync(ino.0, fh.0, datasync) {
+        let blocks = h.may_block();
+        let job = move || match core.fsync(&h, datasync) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail(&core, "fsync", ino.0, &e)),
         };
-        self.serve(fh.0, t, job);
+        self.serve(blocks, t, job);
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
@@ -1214,18 +1115,10 @@ impl Filesystem for FuseAdapter {
         reply: ReplyCreate,
     ) {
         let _t = self.timed("create");
-        self.intent(req);
-        let mut r = self.core.create(ctx(req), parent.0, name, mode, flags);
-        if is_errno(&r, libc::EEXIST) && self.started_before(req) {
-            // The predecessor created it: open what it made.
-            r = self
-                .core
-                .create(ctx(req), parent.0, name, mode, flags & !libc::O_EXCL);
-        }
-        if r.is_ok() {
-            crash_point("create");
-        }
-        match r {
+        match self
+            .core
+            .create(unique(req), ctx(req), parent.0, name, mode, flags)
+        {
             Ok((e, o)) => {
                 let id = if o.volume && self.passthrough {
                     self.backing_for(
@@ -1298,7 +1191,9 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         let _t = self.timed("fallocate");
-        match self.core.fallocate(ino.0, fh.0, offset, length, mode) {
+        let r = (self.core.handle(ino.0, fh.0))
+            .and_then(|h| self.core.fallocate(&h, offset, length, mode));
+        match r {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(self.fail("fallocate", ino.0, &e)),
         }
@@ -1314,7 +1209,8 @@ impl Filesystem for FuseAdapter {
         reply: ReplyLseek,
     ) {
         let _t = self.timed("lseek");
-        match self.core.lseek(ino.0, fh.0, offset, whence) {
+        let r = (self.core.handle(ino.0, fh.0)).and_then(|h| self.core.lseek(&h, offset, whence));
+        match r {
             Ok(o) => reply.offset(o),
             Err(e) => reply.error(self.fail("lseek", ino.0, &e)),
         }
@@ -1334,9 +1230,12 @@ impl Filesystem for FuseAdapter {
         reply: ReplyWrite,
     ) {
         let _t = self.timed("copy_file_range");
-        match self.core.copy_file_range(
-            ino_in.0, fh_in.0, offset_in, ino_out.0, fh_out.0, offset_out, len,
-        ) {
+        let r = (self.core.handle(ino_in.0, fh_in.0)).and_then(|from| {
+            let to = self.core.handle(ino_out.0, fh_out.0)?;
+            self.core
+                .copy_file_range(&from, offset_in, &to, offset_out, len)
+        });
+        match r {
             Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
             Err(e) => reply.error(self.fail("copy_file_range", ino_in.0, &e)),
         }

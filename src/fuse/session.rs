@@ -144,7 +144,7 @@ fn session_config(root: bool, threads: usize, clone_fd: bool) -> Config {
 }
 
 /// Serves the connection a keeper holds (`crate::keeper`): a fresh one
-/// (`state` is `None`: the handshake runs, then the journal starts in
+/// (not `resumed`: the handshake runs, then the journal starts in
 /// `journal_file`), or one a predecessor server initialised (resumed without
 /// a handshake, with the predecessor's state already restored into `core`).
 ///
@@ -157,7 +157,7 @@ pub fn serve_kept(
     cfg: &MountConfig,
     dev: OwnedFd,
     journal_file: std::fs::File,
-    state: Option<&crate::journal::State>,
+    resumed: bool,
     signals: &SigSet,
     ready: impl FnOnce(Result<()>),
 ) -> Result<()> {
@@ -172,19 +172,19 @@ pub fn serve_kept(
         Ok(fd) => fd,
         Err(e) => return fail(Error::sys("cannot duplicate the FUSE descriptor")(e), ready),
     };
-    let session = match state {
-        Some(st) => {
+    let session = match resumed {
+        true => {
             let own = match crate::sys::dup(dev.as_fd()) {
                 Ok(fd) => fd,
                 Err(e) => {
                     return fail(Error::sys("cannot duplicate the FUSE descriptor")(e), ready);
                 }
             };
-            let adapter = FuseAdapter::resume(core.clone(), cfg.io, st, own);
+            let adapter = FuseAdapter::resume(core.clone(), cfg.io, own);
             Session::resume_fd(adapter, dev, SessionACL::All, config)
                 .map_err(Error::io("cannot resume the FUSE session"))
         }
-        None => {
+        false => {
             // A predecessor may have read INIT and died before answering:
             // have it sent again, or the handshake would wait for ever.
             if let Err(e) = crate::sys::fuse_resend(resend.as_fd()) {
@@ -193,22 +193,13 @@ pub fn serve_kept(
             let adapter = FuseAdapter::new(core.clone(), cfg.io);
             Session::from_fd(adapter, dev, SessionACL::All, config)
                 .map_err(Error::io("the kernel did not start the FUSE session"))
-                .and_then(|s| {
-                    let j = crate::journal::Journal::create(
-                        journal_file,
-                        core.generation(),
-                        core.io_passthrough(),
-                    )?;
-                    core.set_journal(Arc::new(j));
-                    Ok(s)
-                })
+                .and_then(|s| core.start_journal(journal_file).map(|()| s))
         }
     };
     let session = match session {
         Ok(s) => s,
         Err(e) => return fail(e, ready),
     };
-    let resumed = state.is_some();
     let unmounter = Unmounter::Own(cfg.mountpoint.clone());
     run_session(session, unmounter, core, cfg, signals, ready, move || {
         if resumed {
