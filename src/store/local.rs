@@ -2,7 +2,6 @@
 //! the set-id rules the daemon applies for the VFS, user xattrs on a
 //! descriptor, and an open volume that is a local file or device.
 
-use std::any::Any;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -250,10 +249,6 @@ impl LocalFile {
 }
 
 impl OpenVolume for LocalFile {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data> {
         self.refuse_gone()?;
         crate::volume::read_at(&self.file, self.direct, offset, size as usize)
@@ -309,6 +304,17 @@ impl OpenVolume for LocalFile {
         .map_err(Error::os("fallocate"))
     }
 
+    fn size(&self) -> Result<u64> {
+        if let Some(d) = &self.device {
+            return Ok(d.size);
+        }
+        Ok(fstat(self.file.as_fd())?.st_size as u64)
+    }
+
+    fn local_file(&self) -> Option<&File> {
+        Some(&self.file)
+    }
+
     fn lseek(&self, offset: i64, whence: i32) -> Result<i64> {
         let err = |errno| Error::Os { op: "lseek", errno };
         if let Some(d) = &self.device {
@@ -332,13 +338,13 @@ impl OpenVolume for LocalFile {
     }
 
     fn copy_to(&self, off_in: u64, dst: &dyn OpenVolume, off_out: u64, len: u64) -> Result<u64> {
-        let Some(dst) = dst.as_any().downcast_ref::<LocalFile>() else {
+        let Some(dst) = dst.local_file() else {
             return Err(Error::Os {
                 op: "copy_file_range",
                 errno: Errno::EXDEV,
             });
         };
-        crate::volume::copy::copy_range(&self.file, off_in, &dst.file, off_out, len)
+        crate::volume::copy::copy_range(&self.file, off_in, dst, off_out, len)
             .map_err(io_error("copy_file_range"))
     }
 

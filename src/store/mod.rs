@@ -27,7 +27,6 @@ pub mod fdcache;
 pub mod local;
 pub mod tree;
 
-use std::any::Any;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Debug;
 use std::fs::File;
@@ -216,8 +215,18 @@ impl HeldPath {
 /// follows, its key, its value).
 pub type InfoLine = (&'static str, &'static str, String);
 
-/// A store's own handle on one of its objects; only that store looks inside.
-pub type Obj = Box<dyn Any + Send + Sync>;
+/// A store's own handle on one of its objects. Each store makes and reads
+/// only its own variant (a new kind that names its objects another way adds
+/// one); only that store looks inside.
+#[derive(Debug)]
+pub enum Obj {
+    /// A file or directory of a local tree (`tree::TreeStore`).
+    Tree(tree::TreeObj),
+    /// An object a server names by an opaque file handle (an NFS export).
+    Remote { fh: bytes::Bytes, is_dir: bool },
+    /// The n-th of a store's fixed set of objects (a block pool's devices).
+    Slot(usize),
+}
 
 /// What a store found or made: one object, its attributes (`ino` 0: the
 /// namespace numbers it) and the store's handle on it.
@@ -311,8 +320,6 @@ pub type Stamp = (i64, i64, i64);
 /// One open volume. Reads and writes are positional; no method holds a lock
 /// across the I/O.
 pub trait OpenVolume: Send + Sync + Debug {
-    /// For `copy_to`: the destination's concrete type.
-    fn as_any(&self) -> &dyn Any;
     fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data>;
     /// `kill_privs_for`: the writer lacks CAP_FSETID, so set-id bits go.
     fn write(&self, offset: u64, data: &[u8], kill_privs_for: Option<&Ctx>) -> Result<u32>;
@@ -326,8 +333,15 @@ pub trait OpenVolume: Send + Sync + Debug {
     fn fsync(&self, datasync: bool) -> Result<()>;
     fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()>;
     fn lseek(&self, offset: i64, whence: i32) -> Result<i64>;
-    /// Copies `len` bytes to `dst` (another open of the same kind of store);
-    /// `EXDEV` when it is not.
+    /// The size of the volume now.
+    fn size(&self) -> Result<u64>;
+    /// The local file this open reads and writes, if it is one (for copies
+    /// between two such opens in the kernel).
+    fn local_file(&self) -> Option<&std::fs::File> {
+        None
+    }
+    /// Copies `len` bytes to `dst`; `EXDEV` when this open cannot copy to
+    /// it (the kernel then copies through reads and writes).
     fn copy_to(&self, off_in: u64, dst: &dyn OpenVolume, off_out: u64, len: u64) -> Result<u64>;
     /// Sets the size through this open (`ftruncate`); `None`: not by handle.
     fn truncate(&self, _size: u64) -> Option<Result<()>> {
@@ -599,11 +613,11 @@ pub fn overwrite(
     Ok(())
 }
 
-/// The store's own handle on `obj`, or `ESTALE` (an object of another store:
-/// never happens, the namespace keeps each object with its pool).
-pub fn downcast<T: 'static>(obj: &Obj) -> Result<&T> {
-    obj.downcast_ref::<T>().ok_or(Error::Os {
+/// The refusal of an object of another store (never happens: the
+/// namespace keeps each object with its pool).
+pub fn foreign() -> Error {
+    Error::Os {
         op: "lookup",
         errno: Errno::ESTALE,
-    })
+    }
 }

@@ -31,7 +31,7 @@ use super::fdcache;
 use super::local::{self, LocalFile, fstat, stat_attr};
 use super::{
     Attr, Ctx, Found, HeldPath, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs,
-    Store, StoreOpen, VolumeFacts, VolumeRef, downcast,
+    Store, StoreOpen, VolumeFacts, VolumeRef, foreign,
 };
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
@@ -72,7 +72,7 @@ const LOCAL_FILESYSTEMS: [i64; 7] = [
 
 /// One file or directory of the tree.
 #[derive(Debug)]
-struct TreeObj {
+pub struct TreeObj {
     /// Its entry in the descriptor cache.
     id: u64,
     is_dir: bool,
@@ -148,7 +148,10 @@ impl TreeStore {
     }
 
     fn obj<'a>(&self, obj: &'a Obj) -> Result<&'a TreeObj> {
-        downcast::<TreeObj>(obj)
+        match obj {
+            Obj::Tree(o) => Ok(o),
+            _ => Err(foreign()),
+        }
     }
 
     /// The descriptor of a directory argument (`None`: the top).
@@ -256,7 +259,7 @@ impl TreeStore {
         Ok(Found {
             id: (st.st_dev, st.st_ino),
             attr: stat_attr(&st),
-            obj: Box::new(self.object(fd, is_dir)),
+            obj: Obj::Tree(self.object(fd, is_dir)),
         })
     }
 
@@ -454,7 +457,7 @@ impl Store for TreeStore {
         let found = Found {
             id: (st.st_dev, st.st_ino),
             attr: stat_attr(&st),
-            obj: Box::new(obj),
+            obj: Obj::Tree(obj),
         };
         let file =
             LocalFile::new(File::from(fd), oflags.contains(OFlag::O_DIRECT), None).pinning(pin);

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::store::local::{self, Device, LocalFile, fstat, stat_attr};
 use crate::store::{
     Attr, Ctx, Found, HeldPath, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs,
-    Store, StoreOpen, VolumeFacts, VolumeRef, downcast,
+    Store, StoreOpen, VolumeFacts, VolumeRef, foreign,
 };
 use crate::sys;
 
@@ -39,10 +39,6 @@ pub struct BlockStore {
     gone: Arc<AtomicBool>,
 }
 
-/// A device, by its index in the pool's list.
-#[derive(Debug)]
-struct DevObj(usize);
-
 impl BlockStore {
     pub fn new(devices: Vec<BlockDev>) -> BlockStore {
         BlockStore {
@@ -52,7 +48,9 @@ impl BlockStore {
     }
 
     fn dev(&self, obj: &Obj) -> Result<&BlockDev> {
-        let DevObj(i) = downcast::<DevObj>(obj)?;
+        let Obj::Slot(i) = obj else {
+            return Err(foreign());
+        };
         self.devices.get(*i).ok_or(Error::Os {
             op: "lookup",
             errno: Errno::ESTALE,
@@ -73,7 +71,7 @@ impl BlockStore {
         Ok(Found {
             id: (0, idx as u64),
             attr,
-            obj: Box::new(DevObj(idx)),
+            obj: Obj::Slot(idx),
         })
     }
 
@@ -115,7 +113,9 @@ impl Store for BlockStore {
     }
 
     fn getattr(&self, obj: &Obj) -> Result<Attr> {
-        let DevObj(i) = downcast::<DevObj>(obj)?;
+        let Obj::Slot(i) = obj else {
+            return Err(foreign());
+        };
         Ok(self.found(*i)?.attr)
     }
 
@@ -251,7 +251,9 @@ impl Store for BlockStore {
     /// The device's index in the pool's list (a restarted pool lists the
     /// same sources in the same order).
     fn key(&self, obj: &Obj) -> Option<NodeKey> {
-        let DevObj(i) = downcast::<DevObj>(obj).ok()?;
+        let Obj::Slot(i) = obj else {
+            return None;
+        };
         Some(NodeKey((*i as u64).to_le_bytes().to_vec()))
     }
 

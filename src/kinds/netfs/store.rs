@@ -6,7 +6,6 @@
 //! bounded by the pool's timeout); only regular files and directories are
 //! shown; names must be UTF-8 (NFS names are strings here).
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::sync::{Arc, Weak};
@@ -22,7 +21,7 @@ use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
 use crate::store::{
     Attr, Ctx, Found, Kind, Listed, LockRange, NodeKey, Obj, OpenVolume, RemoteLocks, SetAttr,
-    Space, StatFs, Store, StoreOpen, Time, VolumeFacts, VolumeRef, downcast,
+    Space, StatFs, Store, StoreOpen, Time, VolumeFacts, VolumeRef, foreign,
 };
 use crate::volume::format::{self, Format};
 use crate::volume::qcow2::{self, MAX_FILE};
@@ -36,8 +35,10 @@ pub struct NfsStore {
 
 /// A file or directory of the export.
 #[derive(Debug)]
-struct NfsObj {
-    fh: Bytes,
+
+/// What the store reads of one of its objects (`Obj::Remote`).
+struct NfsObj<'a> {
+    fh: &'a Bytes,
     is_dir: bool,
 }
 
@@ -75,10 +76,10 @@ fn found(fh: Bytes, st: &Stat) -> Found {
     Found {
         id: (st.fsid, st.fileid),
         attr: stat_attr(st),
-        obj: Box::new(NfsObj {
+        obj: Obj::Remote {
             fh,
             is_dir: st.is_dir,
-        }),
+        },
     }
 }
 
@@ -135,8 +136,14 @@ impl NfsStore {
         }
     }
 
-    fn obj<'a>(&self, obj: &'a Obj) -> Result<&'a NfsObj> {
-        downcast::<NfsObj>(obj)
+    fn obj<'a>(&self, obj: &'a Obj) -> Result<NfsObj<'a>> {
+        match obj {
+            Obj::Remote { fh, is_dir } => Ok(NfsObj {
+                fh,
+                is_dir: *is_dir,
+            }),
+            _ => Err(foreign()),
+        }
     }
 
     /// The file handle of a directory argument (`None`: the export's root).
@@ -151,7 +158,7 @@ impl NfsStore {
                         errno: Errno::ENOTDIR,
                     });
                 }
-                Ok(&o.fh)
+                Ok(o.fh)
             }
         }
     }
@@ -204,7 +211,7 @@ impl Store for NfsStore {
     }
 
     fn getattr(&self, obj: &Obj) -> Result<Attr> {
-        Ok(stat_attr(&self.client.getattr(&self.obj(obj)?.fh)?))
+        Ok(stat_attr(&self.client.getattr(self.obj(obj)?.fh)?))
     }
 
     fn setattr(
@@ -226,7 +233,7 @@ impl Store for NfsStore {
             });
         }
         self.client.setattr(
-            &o.fh,
+            o.fh,
             SetStat {
                 mode: sa.mode.map(|m| m & 0o7777),
                 uid: sa.uid,
@@ -321,7 +328,7 @@ impl Store for NfsStore {
         // within the cache time is stale (the server says so, or still
         // serves it with no name left): `ESTALE` makes the kernel look the
         // name up again instead of writing into a file nobody can reach.
-        let st = self.client.getattr(&o.fh)?;
+        let st = self.client.getattr(o.fh)?;
         if st.nlink == 0 {
             return Err(Error::Os {
                 op: "open",
@@ -742,15 +749,18 @@ impl NfsFile {
         }
         Ok(())
     }
-
-    fn size(&self) -> Result<u64> {
-        Ok(self.client.getattr(&self.fh)?.size)
-    }
 }
 
 impl OpenVolume for NfsFile {
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn size(&self) -> Result<u64> {
+        Ok(self.client.getattr(&self.fh)?.size)
+    }
+
+    fn truncate(&self, size: u64) -> Option<Result<()>> {
+        Some(self.fenced().and_then(|()| {
+            self.client.setattr(&self.fh, size_to(size))?;
+            Ok(())
+        }))
     }
 
     fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data> {
@@ -838,19 +848,10 @@ impl OpenVolume for NfsFile {
         }
     }
 
-    /// Copies within one export: read and write through the daemon, blocks
-    /// of zeros skipped (holes stay holes in the destination).
+    /// Copies to any open volume: read and write through the daemon,
+    /// blocks of zeros past the destination's end skipped (holes stay holes
+    /// in the destination).
     fn copy_to(&self, off_in: u64, dst: &dyn OpenVolume, off_out: u64, len: u64) -> Result<u64> {
-        let exdev = Error::Os {
-            op: "copy_file_range",
-            errno: Errno::EXDEV,
-        };
-        let Some(dst) = dst.as_any().downcast_ref::<NfsFile>() else {
-            return Err(exdev);
-        };
-        if !Arc::ptr_eq(&self.client, &dst.client) {
-            return Err(exdev);
-        }
         let chunk = self.client.max_io().clamp(4096, 1 << 20) as u64;
         // Zeros past the destination's end are not written: the copy keeps holes.
         let dst_size = dst.size()?;
@@ -865,13 +866,19 @@ impl OpenVolume for NfsFile {
             let at = off_out + done;
             let end = at + buf.len() as u64;
             if !(at >= dst_size && buf.iter().all(|b| *b == 0)) {
-                dst.client.write(&dst.fh, at, &buf, &dst.pending)?;
+                let mut put = 0;
+                while put < buf.len() {
+                    put += dst.write(at + put as u64, &buf[put..], None)? as usize;
+                }
             }
             extend_to = extend_to.max(end);
             done += buf.len() as u64;
         }
         if extend_to > dst.size()? {
-            dst.client.setattr(&dst.fh, size_to(extend_to))?;
+            match dst.truncate(extend_to) {
+                Some(r) => r?,
+                None => return Err(crate::store::unsupported("extending a copy's destination")),
+            }
         }
         Ok(done)
     }
