@@ -353,7 +353,7 @@ impl PoolFs {
                 StatusRequest::Start => {
                     self.reg.start(pool)?;
                     // The pool directory now shows the target's attributes.
-                    self.invalidate_now(super::Inval::Inode {
+                    self.inval.send_now(super::Inval::Inode {
                         ino: inodes::pool_dir_ino(pool.id),
                     });
                     Ok(())

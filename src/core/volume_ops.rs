@@ -104,7 +104,7 @@ impl PoolFs {
             }
             VolFile::Wipe => self.wipe(o, &vol, text.parse()?),
         }
-        .inspect(|()| self.invalidate_now(super::Inval::Inode { ino: o.ino }))
+        .inspect(|()| self.inval.send_now(super::Inval::Inode { ino: o.ino }))
     }
 
     /// SPEC 3.6: no old byte can be read back afterwards; size and format

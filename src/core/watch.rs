@@ -196,7 +196,7 @@ impl PoolFs {
         // replaced behind poolfs's back while no server ran). Every cached
         // name is expired at once; looked up again, it is watched again. On
         // a fresh mount there is nothing to expire.
-        self.invalidate(Inval::Names(Vec::new()));
+        self.inval.send(Inval::Names(Vec::new()));
         let inotify = match Inotify::init(InitFlags::IN_CLOEXEC) {
             Ok(i) => i,
             Err(e) => {
@@ -330,7 +330,7 @@ impl PoolFs {
                 .map(|(ino, name, _)| (ino, name))
                 .collect();
             if !gone.is_empty() {
-                self.invalidate(Inval::Names(gone));
+                self.inval.send(Inval::Names(gone));
             }
         }
         r
@@ -392,7 +392,7 @@ impl PoolFs {
             }
         }
         if !names.is_empty() {
-            self.invalidate(Inval::Names(names));
+            self.inval.send(Inval::Names(names));
         }
     }
 
@@ -400,7 +400,7 @@ impl PoolFs {
     fn dir_changed(&self, w: &Watcher, d: &Watched, ev: &Event, names: &mut Vec<(u64, OsString)>) {
         let Some(name) = &ev.name else {
             if ev.mask.contains(F::IN_ATTRIB) {
-                self.invalidate(Inval::Attr { ino: d.ino });
+                self.inval.send(Inval::Attr { ino: d.ino });
             }
             return;
         };
@@ -420,13 +420,13 @@ impl PoolFs {
             names.push((d.ino, name.clone()));
         }
         if gone || came {
-            self.invalidate(Inval::Attr { ino: d.ino });
+            self.inval.send(Inval::Attr { ino: d.ino });
         }
         if ev.mask.intersects(F::IN_ATTRIB | F::IN_CLOSE_WRITE)
             && let Some((node, now)) = self.known_child(&d.dir, name)
             && *node.told.lock() != Some(Seen::of(&now))
         {
-            self.invalidate(Inval::Attr { ino: node.ino });
+            self.inval.send(Inval::Attr { ino: node.ino });
         }
     }
 
@@ -457,7 +457,7 @@ impl PoolFs {
     fn invalidate_watched(&self, w: &Watcher, names: &mut Vec<(u64, OsString)>) {
         let dirs: Vec<u64> = w.table.lock().by_ino.keys().copied().collect();
         for ino in dirs {
-            self.invalidate(Inval::Attr { ino });
+            self.inval.send(Inval::Attr { ino });
         }
         let nodes: Vec<Arc<Object>> = self.inodes.read().nodes().cloned().collect();
         // Where each held directory is, to find the parent of a path.
@@ -482,7 +482,7 @@ impl PoolFs {
             }
             // Attributes only: dropping pages could wait on a read in
             // progress (see the crash note above).
-            self.invalidate(Inval::Attr { ino: n.ino });
+            self.inval.send(Inval::Attr { ino: n.ino });
         }
     }
 }

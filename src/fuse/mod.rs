@@ -246,7 +246,7 @@ impl FuseAdapter {
         });
         // A file created by this request has nothing cached yet.
         if first_writer && !created {
-            self.core.invalidate_now(Inval::Attr { ino });
+            self.core.invalidator().send_now(Inval::Attr { ino });
         }
         Some(id)
     }
