@@ -1,16 +1,21 @@
 //! The only code that touches fuser: decode a request, call the core, reply.
 //!
-//! Every failed request passes through [`fail`], the one place that logs a
+//! Every failed request passes through `convert::fail`, the one place that logs a
 //! failure, records a refusal as its pool's `last_error`, and turns the
 //! error into an errno. Volume I/O of userspace NFS pools runs on the
 //! `offload` threads, so a silent server never holds the FUSE workers.
 
+mod convert;
+mod init;
+mod locks;
 mod offload;
+mod passthrough;
 pub mod session;
 
-use std::collections::HashMap;
+use convert::{ctx, fail, file_attr, fopen, kind, time, unique};
+use passthrough::Passthrough;
+
 use std::ffi::OsStr;
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -18,112 +23,18 @@ use std::time::{Duration, SystemTime};
 use parking_lot::Mutex;
 
 use fuser::{
-    BackingId, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
-    Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr,
-    ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLock, ReplyLseek,
-    ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    CopyFileRangeFlags, Errno, FileHandle, Filesystem, FopenFlags, Generation, INodeNo,
+    KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLock, ReplyLseek, ReplyOpen, ReplyStatfs,
+    ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
-use crate::core::handles::Kind;
-use crate::core::recovery::BackingRecord;
-use crate::core::{
-    Attr, Cache, Ctx, Entry, Handle, Inval, Opened, PoolFs, SetAttr, Time, Unique, XattrReply,
-};
+use crate::core::{Entry, Handle, PoolFs, SetAttr, XattrReply};
 use crate::error::Error;
 use crate::metrics::Timer;
 use crate::store::LockRange as Range;
 
-/// How long the kernel may cache entries and attributes of backing objects.
-const BACKING_TTL: Duration = Duration::from_secs(1);
-/// The same for objects of watched local trees (`core::watch`): a change
-/// behind poolfs's back is invalidated when inotify reports it; this bounds
-/// what it does not report.
-const WATCHED_TTL: Duration = Duration::from_secs(10);
-
 use crate::config::IoMode;
-
-/// Backing ids registered with the kernel for passthrough: one per open
-/// volume inode, shared by all its opens, closed at its last release.
-#[derive(Debug, Default)]
-struct Passthrough {
-    by_ino: HashMap<u64, (Registered, usize)>,
-    /// Handle -> (inode, opened for writing).
-    by_fh: HashMap<u64, (u64, bool)>,
-    /// Writable passthrough opens per inode: their writes, and above all
-    /// their mmap writes, change the backing file behind the daemon.
-    writers: HashMap<u64, usize>,
-}
-
-/// A backing id this server owns, or one a predecessor registered (reused
-/// at the inode's next open, closed with an ioctl at its last release).
-#[derive(Debug, Clone)]
-enum Registered {
-    Id(Arc<BackingId>),
-    Raw(u32),
-}
-
-/// One lock request (see `FuseAdapter::lock`): answered at once, or, when
-/// it may wait for another owner's lock, by a thread of its own that tries
-/// again until the lock is free, the process that asked is gone (`EINTR`),
-/// or the request fails otherwise.
-#[allow(clippy::too_many_arguments)]
-fn lock_attempt(
-    core: &Arc<PoolFs>,
-    ino: u64,
-    fh: u64,
-    owner: (u64, u32),
-    bsd: bool,
-    r: Range,
-    sleep: bool,
-    pid: u32,
-    reply: ReplyEmpty,
-) {
-    let first = core.setlk(ino, fh, owner, bsd, r);
-    if !sleep || !is_errno(&first, libc::EAGAIN) {
-        // A lock in the way is an answer, not a failure worth a log line.
-        return match first {
-            Ok(()) => reply.ok(),
-            Err(_) if is_errno(&first, libc::EAGAIN) => reply.error(Errno::EAGAIN),
-            Err(e) => reply.error(fail(core, "setlk", ino, &e)),
-        };
-    }
-    let core = core.clone();
-    let reply = Arc::new(Mutex::new(Some(reply)));
-    let answer = reply.clone();
-    let waiter = move || {
-        let mut pause = Duration::from_millis(1);
-        let result = loop {
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(LOCK_RETRY);
-            let r = core.setlk(ino, fh, owner, bsd, r);
-            if !is_errno(&r, libc::EAGAIN) {
-                break r.map_err(|e| fail(&core, "setlk", ino, &e));
-            }
-            let asker = nix::unistd::Pid::from_raw(pid as i32);
-            if pid != 0 && nix::sys::signal::kill(asker, None) == Err(nix::errno::Errno::ESRCH) {
-                break Err(Errno::EINTR);
-            }
-        };
-        if let Some(reply) = answer.lock().take() {
-            match result {
-                Ok(()) => reply.ok(),
-                Err(e) => reply.error(e),
-            }
-        }
-    };
-    if let Err(e) = std::thread::Builder::new()
-        .name("lock-wait".into())
-        .spawn(waiter)
-    {
-        tracing::error!("cannot start a thread to wait for a lock: {e}");
-        if let Some(reply) = reply.lock().take() {
-            reply.error(Errno::ENOLCK);
-        }
-    }
-}
-
-/// Longest pause between two tries of a lock request that waits.
-const LOCK_RETRY: Duration = Duration::from_millis(50);
 
 /// The largest `WRITE` the kernel sends (negotiated at INIT). Each worker's
 /// request buffer is this plus a page, faulted in up front
@@ -163,16 +74,7 @@ impl FuseAdapter {
         a.passthrough = inherited.passthrough;
         a.core.set_io_passthrough(inherited.passthrough);
         a.dev = Some(dev);
-        let mut pt = a.pt.lock();
-        for k in &inherited.backing {
-            let e = pt.by_ino.entry(k.ino).or_insert((Registered::Raw(k.id), 0));
-            e.1 += 1;
-            pt.by_fh.insert(k.fh, (k.ino, k.writable));
-            if k.writable {
-                *pt.writers.entry(k.ino).or_insert(0) += 1;
-            }
-        }
-        drop(pt);
+        a.pt.lock().inherit(&inherited.backing);
         a
     }
 
@@ -195,152 +97,6 @@ impl FuseAdapter {
     /// Times a request of `op` (for the metrics) until the timer is dropped.
     fn timed(&self, op: &'static str) -> Timer {
         self.core.requests().start(op)
-    }
-
-    /// A lock request (`setlk`, `flock`). One kept by an NFS server is
-    /// served off the workers (it may wait on the server); one that may wait
-    /// for another owner (`F_SETLKW`, `flock` without `LOCK_NB`) never holds
-    /// a worker either (`lock_attempt`).
-    #[allow(clippy::too_many_arguments)]
-    fn lock(
-        &self,
-        req: &Request,
-        ino: u64,
-        fh: u64,
-        owner: (u64, u32),
-        bsd: bool,
-        r: Range,
-        sleep: bool,
-        reply: ReplyEmpty,
-        t: Timer,
-    ) {
-        let (core, pid) = (self.core.clone(), req.pid());
-        let attempt = move || lock_attempt(&core, ino, fh, owner, bsd, r, sleep, pid, reply);
-        self.serve(self.blocks(INodeNo(ino), FileHandle(fh)), t, attempt);
-    }
-
-    /// The backing id for a new open of volume `ino` (registering one at the
-    /// inode's first open); `None` means: serve this open from the daemon.
-    ///
-    /// Writes through a backing file (and mmap writes above all) change its
-    /// times and size without the daemon seeing them: while an inode has a
-    /// writable passthrough open its attributes are never cached
-    /// (`attr_ttl`), and what the kernel cached before the first such open
-    /// is dropped here. Read-only opens change nothing and keep the cache.
-    fn backing_for(
-        &self,
-        ino: u64,
-        fh: u64,
-        flags: i32,
-        created: bool,
-        register: impl FnOnce(&std::fs::File) -> std::io::Result<BackingId>,
-        adopt: Option<&dyn Fn(u32) -> BackingId>,
-    ) -> Option<Arc<BackingId>> {
-        let writable = flags & libc::O_ACCMODE != libc::O_RDONLY;
-        let (id, first_writer) = self.register_backing(ino, fh, writable, register, adopt)?;
-        self.core.backing_registered(&BackingRecord {
-            fh,
-            ino,
-            id: id.id(),
-            writable,
-        });
-        // A file created by this request has nothing cached yet.
-        if first_writer && !created {
-            self.core.invalidator().send_now(Inval::Attr { ino });
-        }
-        Some(id)
-    }
-
-    /// `backing_for` under the passthrough lock; `true` for an inode's
-    /// first writable open.
-    fn register_backing(
-        &self,
-        ino: u64,
-        fh: u64,
-        writable: bool,
-        register: impl FnOnce(&std::fs::File) -> std::io::Result<BackingId>,
-        adopt: Option<&dyn Fn(u32) -> BackingId>,
-    ) -> Option<(Arc<BackingId>, bool)> {
-        let mut pt = self.pt.lock();
-        let id = match pt.by_ino.get_mut(&ino) {
-            Some((Registered::Id(id), n)) => {
-                *n += 1;
-                id.clone()
-            }
-            Some((reg @ Registered::Raw(_), n)) => {
-                // A predecessor's id: the inode must keep it.
-                let (Registered::Raw(raw), Some(adopt)) = (reg.clone(), adopt) else {
-                    return None;
-                };
-                let id = Arc::new(adopt(raw));
-                *reg = Registered::Id(id.clone());
-                *n += 1;
-                id
-            }
-            None => {
-                let id = match self.core.passthrough_file(ino) {
-                    Ok(f) => register(&f).map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                match id {
-                    Ok(id) => {
-                        let id = Arc::new(id);
-                        pt.by_ino.insert(ino, (Registered::Id(id.clone()), 1));
-                        id
-                    }
-                    Err(e) => {
-                        tracing::warn!(
-                            ino,
-                            "kernel passthrough unavailable for this volume, the daemon serves it: {e}"
-                        );
-                        return None;
-                    }
-                }
-            }
-        };
-        pt.by_fh.insert(fh, (ino, writable));
-        let mut first_writer = false;
-        if writable {
-            let n = pt.writers.entry(ino).or_insert(0);
-            first_writer = *n == 0;
-            *n += 1;
-        }
-        Some((id, first_writer))
-    }
-
-    /// How long the kernel may cache attributes of `ino`: never while it is
-    /// open for writing through a backing file (see `backing_for`).
-    fn attr_ttl(&self, ino: u64, c: Cache) -> Duration {
-        if matches!(c, Cache::Backing | Cache::Watched)
-            && self.passthrough
-            && self.pt.lock().writers.contains_key(&ino)
-        {
-            return Duration::ZERO;
-        }
-        ttl(c)
-    }
-
-    fn release_backing(&self, fh: u64) {
-        let mut pt = self.pt.lock();
-        let Some((ino, writable)) = pt.by_fh.remove(&fh) else {
-            return;
-        };
-        if writable && let Some(n) = pt.writers.get_mut(&ino) {
-            *n -= 1;
-            if *n == 0 {
-                pt.writers.remove(&ino);
-            }
-        }
-        if let Some((_, n)) = pt.by_ino.get_mut(&ino) {
-            *n -= 1;
-            if *n == 0
-                && let Some((Registered::Raw(id), _)) = pt.by_ino.remove(&ino)
-                && let Some(dev) = &self.dev
-                && let Err(e) = crate::sys::backing_close(dev.as_fd(), id)
-            {
-                tracing::warn!(ino, "cannot close a predecessor's backing id {id}: {e}");
-            }
-        }
     }
 
     fn reply_entry(&self, reply: ReplyEntry, e: &Entry) {
@@ -371,185 +127,9 @@ impl FuseAdapter {
     }
 }
 
-/// Logs a failed request once, records refusals, and returns its errno.
-fn fail(core: &PoolFs, op: &'static str, ino: u64, err: &Error) -> Errno {
-    let errno = err.errno();
-    core.requests().failed(op, errno as i32);
-    if err.is_refusal() {
-        let pool = core.pool_of(ino);
-        if let Some(p) = &pool {
-            p.record_error(&err.to_string());
-        }
-        tracing::warn!(
-            op,
-            pool = pool.map(|p| p.name()).unwrap_or_default(),
-            errno = %errno,
-            "{err}"
-        );
-    } else {
-        tracing::debug!(op, ino, errno = %errno, "{err}");
-    }
-    Errno::from_i32(errno as i32)
-}
-
-/// True when `r` failed with `errno`.
-fn is_errno<T>(r: &crate::error::Result<T>, errno: i32) -> bool {
-    matches!(r, Err(e) if e.errno() as i32 == errno)
-}
-
-fn ttl(c: Cache) -> Duration {
-    match c {
-        Cache::Backing => BACKING_TTL,
-        Cache::Watched => WATCHED_TTL,
-        Cache::Never => Duration::ZERO,
-        Cache::For(d) => d,
-    }
-}
-
-fn file_attr(a: &Attr) -> FileAttr {
-    FileAttr {
-        ino: INodeNo(a.ino),
-        size: a.size,
-        blocks: a.blocks,
-        atime: a.atime,
-        mtime: a.mtime,
-        ctime: a.ctime,
-        crtime: a.ctime,
-        kind: kind(a.kind),
-        perm: a.perm,
-        nlink: a.nlink,
-        uid: a.uid,
-        gid: a.gid,
-        rdev: 0,
-        blksize: a.blksize,
-        flags: 0,
-    }
-}
-
-fn kind(k: Kind) -> FileType {
-    match k {
-        Kind::File => FileType::RegularFile,
-        Kind::Dir => FileType::Directory,
-    }
-}
-
-fn fopen(o: &Opened) -> FopenFlags {
-    let mut f = FopenFlags::empty();
-    if o.direct_io {
-        f |= FopenFlags::FOPEN_DIRECT_IO;
-    }
-    if o.keep_cache {
-        f |= FopenFlags::FOPEN_KEEP_CACHE;
-    }
-    f
-}
-
-fn unique(req: &Request) -> Unique {
-    Unique(req.unique().0)
-}
-
-fn ctx(req: &Request) -> Ctx {
-    Ctx {
-        uid: req.uid(),
-        gid: req.gid(),
-        pid: req.pid(),
-    }
-}
-
-fn time(t: Option<TimeOrNow>) -> Option<Time> {
-    t.map(|t| match t {
-        TimeOrNow::Now => Time::Now,
-        TimeOrNow::SpecificTime(s) => Time::At(s),
-    })
-}
-
 impl Filesystem for FuseAdapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
-        // Larger requests mean fewer round trips for sequential I/O.
-        let _ = config.set_max_write(MAX_WRITE as u32);
-        let _ = config.set_max_readahead(1 << 20);
-        let _ = config.set_max_background(64);
-        // File handles (open_by_handle_at, an NFS re-export) keep working
-        // after the kernel forgot a node: it asks for "." and ".." by number.
-        if config
-            .add_capabilities(InitFlags::FUSE_EXPORT_SUPPORT)
-            .is_err()
-        {
-            tracing::info!(
-                "kernel without FUSE_EXPORT_SUPPORT: file handles last only while cached"
-            );
-        }
-        // The daemon clears set-id bits itself (on writes flagged by the
-        // kernel, and on truncation by unprivileged callers); in exchange the
-        // kernel marks the superblock SB_NOSEC and stops asking for
-        // security.capability before every write.
-        if config
-            .add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2)
-            .is_err()
-        {
-            tracing::info!("kernel without FUSE_HANDLE_KILLPRIV_V2: writes cost a getxattr each");
-        }
-        // Asynchronous direct I/O (libaio, io_uring, qemu's aio=native) is
-        // sent as it is submitted instead of one request at a time: without
-        // it a QD16 O_DIRECT reader is served at QD1.
-        if config.add_capabilities(InitFlags::FUSE_ASYNC_DIO).is_err() {
-            tracing::info!(
-                "kernel without FUSE_ASYNC_DIO: asynchronous direct I/O is served one request at a time"
-            );
-        }
-        // Lookups and listings of one directory may run at once (the
-        // kernel still serialises changes to it). The core holds no lock
-        // per directory; a lookup that waits on an NFS server no longer
-        // holds up every other lookup in its directory.
-        if config
-            .add_capabilities(InitFlags::FUSE_PARALLEL_DIROPS)
-            .is_err()
-        {
-            tracing::info!(
-                "kernel without FUSE_PARALLEL_DIROPS: lookups in one directory run one at a time"
-            );
-        }
-        // A listing followed by lookups of its entries (`ls -l`, `find
-        // -size`) gets their attributes with the listing: one round trip per
-        // page of entries instead of one per entry. Auto: the kernel asks for
-        // them only when it sees the entries looked up after a listing.
-        if config
-            .add_capabilities(InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO)
-            .is_err()
-        {
-            tracing::info!(
-                "kernel without FUSE_DO_READDIRPLUS: every entry listed is looked up on its own"
-            );
-        }
-        // Locks are served here, on the backing files (`core::locks`): they
-        // then hold against processes using the backing files directly.
-        for cap in [InitFlags::FUSE_POSIX_LOCKS, InitFlags::FUSE_FLOCK_LOCKS] {
-            if config.add_capabilities(cap).is_err() {
-                tracing::info!("kernel without {cap:?}: such locks hold on this mount only");
-            }
-        }
-        if self.io != IoMode::Daemon {
-            let root = nix::unistd::geteuid().is_root();
-            match config.add_capabilities(InitFlags::FUSE_PASSTHROUGH) {
-                Ok(()) if root => {
-                    // Backing files on a plain filesystem; poolfs itself may be
-                    // stacked under one more layer.
-                    let _ = config.set_max_stack_depth(1);
-                    self.passthrough = true;
-                }
-                _ if self.io == IoMode::Passthrough => {
-                    return Err(std::io::Error::other(
-                        "kernel FUSE passthrough is not available (needs Linux 6.9+ and root)",
-                    ));
-                }
-                _ => tracing::info!(
-                    "kernel FUSE passthrough not available: the daemon serves volume I/O"
-                ),
-            }
-        }
-        self.core.set_io_passthrough(self.passthrough);
-        tracing::info!(passthrough = self.passthrough, "FUSE session initialised");
-        Ok(())
+        self.negotiate(config)
     }
 
     fn getlk(
