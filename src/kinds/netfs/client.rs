@@ -22,6 +22,9 @@ use nix::errno::Errno;
 use parking_lot::Mutex;
 use tokio::runtime::Runtime;
 
+pub use super::pending::Pending;
+use super::pending::Piece;
+use super::status::{is_denied, is_verifier_change, server_status, status_errno};
 pub use super::url::Options;
 use crate::error::{Error, Result};
 
@@ -90,68 +93,6 @@ pub struct SetStat {
     pub mtime: Option<(u32, u32)>,
 }
 
-/// What one open wrote since its last COMMIT: every piece with the
-/// server's acknowledgement. The data is kept until a COMMIT covers it, so a
-/// server that restarted in between (a changed write verifier: it may have
-/// lost UNSTABLE data) gets it again, as the kernel's NFS client does.
-/// Bounded: past `REPLAY_LIMIT` bytes a write commits at once.
-#[derive(Debug, Default)]
-pub struct Pending {
-    writes: Mutex<Writes>,
-    /// One COMMIT of this open at a time (taken before `writes`; held
-    /// across the COMMIT's calls, which have the pool's timeout).
-    committing: Mutex<()>,
-    /// For an open taken over from a crashed server: the write verifier of
-    /// the writes that server may have left uncommitted (their data died
-    /// with it). The next commit sends a COMMIT for them; a changed
-    /// verifier means the NFS server may have lost them: `EIO`, once.
-    inherited: Mutex<Option<[u8; 8]>>,
-}
-
-/// Written pieces in order, and their total size.
-#[derive(Debug, Default)]
-struct Writes {
-    list: Vec<(u64, Bytes, WriteOutcome)>,
-    bytes: usize,
-}
-
-type Piece = (u64, Bytes, WriteOutcome);
-
-impl Pending {
-    /// This open continues one of a crashed server whose unstable writes
-    /// had write verifier `v` (a note it journaled).
-    pub fn inherit(&self, note: &[u8]) {
-        if let Ok(v) = <[u8; 8]>::try_from(note) {
-            *self.inherited.lock() = Some(v);
-        }
-    }
-
-    /// Adds pieces at the end (`front`: before the others); returns the
-    /// bytes now kept.
-    fn add(&self, pieces: Vec<Piece>, front: bool) -> usize {
-        let mut g = self.writes.lock();
-        g.bytes += pieces.iter().map(|(_, b, _)| b.len()).sum::<usize>();
-        if front {
-            g.list.splice(0..0, pieces);
-        } else {
-            g.list.extend(pieces);
-        }
-        g.bytes
-    }
-
-    fn snapshot(&self) -> Vec<Piece> {
-        self.writes.lock().list.clone()
-    }
-
-    /// Forgets the first `n` writes (a COMMIT covered them).
-    fn settle(&self, n: usize) {
-        let mut g = self.writes.lock();
-        let n = n.min(g.list.len());
-        let gone: usize = g.list.drain(..n).map(|(_, b, _)| b.len()).sum();
-        g.bytes = g.bytes.saturating_sub(gone);
-    }
-}
-
 /// Most uncommitted bytes one open keeps for a replay.
 const REPLAY_LIMIT: usize = 16 << 20;
 
@@ -200,36 +141,6 @@ pub enum Locked {
     Denied,
 }
 
-/// The server's own NFS status, also where the library wraps it (NFSv4.1
-/// reports a write whose outcome it calls uncertain, with the server's
-/// `NFS4ERR_NOSPC` inside): a status is the server's answer, never a sign
-/// that the server is down.
-fn server_status(e: &NfsError) -> Option<String> {
-    match e {
-        NfsError::Nfs3(c) => Some(format!("{c:?}")),
-        NfsError::Nfs4(c) => Some(format!("{c:?}")),
-        NfsError::OperationOutcome(d) => server_status(&d.source),
-        NfsError::Io(io) => {
-            // The library's transport wrapper: walk its chain of sources.
-            let mut cur: Option<&(dyn std::error::Error + 'static)> = io
-                .get_ref()
-                .map(|i| i as &(dyn std::error::Error + 'static));
-            while let Some(inner) = cur {
-                // A write's failure, kept and reported again later, is shared.
-                let nfs = inner
-                    .downcast_ref::<NfsError>()
-                    .or_else(|| inner.downcast_ref::<Arc<NfsError>>().map(|a| a.as_ref()));
-                if let Some(status) = nfs.and_then(server_status) {
-                    return Some(status);
-                }
-                cur = inner.source();
-            }
-            None
-        }
-        _ => None,
-    }
-}
-
 /// The runtime every NFS client shares (two worker threads: NFS replies are
 /// small work; the waiting happens in the FUSE threads).
 fn runtime() -> Result<&'static Runtime> {
@@ -244,51 +155,6 @@ fn runtime() -> Result<&'static Runtime> {
         .build()
         .map_err(Error::io("cannot start the NFS client's runtime"))?;
     Ok(RT.get_or_init(|| rt))
-}
-
-/// The errno for an NFS status, by its name (`NFS3ERR_NOENT`,
-/// `NFS4ERR_NOSPC`): NFSv3 and NFSv4 name them alike, and not every status
-/// number equals the Linux errno.
-fn status_errno(name: &str) -> Errno {
-    let short = name.split_once("ERR_").map_or(name, |(_, s)| s);
-    match short {
-        "PERM" => Errno::EPERM,
-        "NOENT" => Errno::ENOENT,
-        "NXIO" => Errno::ENXIO,
-        "ACCES" | "ACCESS" => Errno::EACCES,
-        "EXIST" => Errno::EEXIST,
-        "XDEV" => Errno::EXDEV,
-        "NODEV" => Errno::ENODEV,
-        "NOTDIR" => Errno::ENOTDIR,
-        "ISDIR" => Errno::EISDIR,
-        "INVAL" => Errno::EINVAL,
-        "FBIG" => Errno::EFBIG,
-        "NOSPC" => Errno::ENOSPC,
-        "ROFS" => Errno::EROFS,
-        "MLINK" => Errno::EMLINK,
-        "NAMETOOLONG" => Errno::ENAMETOOLONG,
-        "NOTEMPTY" => Errno::ENOTEMPTY,
-        "DQUOT" => Errno::EDQUOT,
-        "STALE" | "BADHANDLE" | "FHEXPIRED" => Errno::ESTALE,
-        "NOTSUPP" => Errno::EOPNOTSUPP,
-        "JUKEBOX" | "DELAY" => Errno::EAGAIN,
-        _ => Errno::EIO,
-    }
-}
-
-/// Another lock owner holds a conflicting lock (NFS4ERR_DENIED).
-fn is_denied(e: &NfsError) -> bool {
-    match e {
-        NfsError::Nfs4(c) => *c == nfs_rs::Nfs4ErrorCode::NFS4ERR_DENIED,
-        NfsError::LockDenied { .. } => true,
-        NfsError::OperationOutcome(o) => is_denied(&o.source),
-        _ => false,
-    }
-}
-
-/// The COMMIT's verifier differs from the WRITEs': the server restarted.
-fn is_verifier_change(e: &NfsError) -> bool {
-    matches!(e, NfsError::OperationOutcome(o) if o.context().operation == "write_verifier")
 }
 
 fn stat_of(a: &nfs_rs::Attr) -> Stat {
@@ -1010,56 +876,5 @@ async fn probe(weak: Weak<Client>) {
             Ok(Err(e)) => c.mark_down(e.to_string()),
             Err(_) => c.mark_down(format!("no answer within {} s", t.as_secs())),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_that_differ_from_linux_errnos() {
-        let name = |e: nfs_rs::NfsError| match e {
-            NfsError::Nfs3(c) => format!("{c:?}"),
-            NfsError::Nfs4(c) => format!("{c:?}"),
-            _ => String::new(),
-        };
-        let v3 = |c| status_errno(&name(NfsError::Nfs3(c)));
-        let v4 = |c| status_errno(&name(NfsError::Nfs4(c)));
-        use nfs_rs::{Nfs3ErrorCode as E3, Nfs4ErrorCode as E4};
-        assert_eq!(v3(E3::NFS3ERR_NAMETOOLONG), Errno::ENAMETOOLONG);
-        assert_eq!(v3(E3::NFS3ERR_NOTEMPTY), Errno::ENOTEMPTY);
-        assert_eq!(v3(E3::NFS3ERR_STALE), Errno::ESTALE);
-        assert_eq!(v3(E3::NFS3ERR_NOSPC), Errno::ENOSPC);
-        assert_eq!(v3(E3::NFS3ERR_NOENT), Errno::ENOENT);
-        assert_eq!(v3(E3::NFS3ERR_NOTSUPP), Errno::EOPNOTSUPP);
-        assert_eq!(v4(E4::NFS4ERR_NOSPC), Errno::ENOSPC);
-        assert_eq!(v4(E4::NFS4ERR_ACCESS), Errno::EACCES);
-        assert_eq!(v4(E4::NFS4ERR_NOTEMPTY), Errno::ENOTEMPTY);
-        assert_eq!(status_errno("NFS3ERR_SERVERFAULT"), Errno::EIO);
-    }
-
-    #[test]
-    fn a_status_wrapped_as_an_uncertain_outcome_is_still_the_servers_answer() {
-        use nfs_rs::{
-            NFSVersion, Nfs4ErrorCode as E4, OperationClass, OperationOutcome,
-            OperationOutcomeError, RecoveryAction, RequestContext,
-        };
-        // As NFSv4.1 reports an earlier write's failure at the next COMMIT.
-        let kept = Arc::new(NfsError::Nfs4(E4::NFS4ERR_NOSPC));
-        let wrapped = NfsError::OperationOutcome(Box::new(OperationOutcomeError::new(
-            OperationOutcome::Uncertain,
-            OperationClass::ReplaySensitive,
-            RecoveryAction::VerifyThenResume,
-            RequestContext {
-                operation: "abandoned_write".into(),
-                protocol: NFSVersion::NFSv4p1,
-                request_id: None,
-            },
-            NfsError::Io(std::io::Error::other(kept)),
-        )));
-        assert_eq!(server_status(&wrapped).as_deref(), Some("NFS4ERR_NOSPC"));
-        let transport = NfsError::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
-        assert_eq!(server_status(&transport), None);
     }
 }

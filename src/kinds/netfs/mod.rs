@@ -5,6 +5,8 @@
 //! handle.
 
 pub mod client;
+mod pending;
+mod status;
 mod store;
 pub mod url;
 
