@@ -290,3 +290,46 @@ fn architecture_keeps_unsafe_in_sys() {
         );
     }
 }
+
+/// Files stay small enough to read: none under `src/` over 900 lines, and
+/// `core/mod.rs` (what `PoolFs` is made of) at most 600.
+#[test]
+fn architecture_keeps_files_small() {
+    let root = src();
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    let mut big = Vec::new();
+    for f in &files {
+        let lines = fs::read_to_string(f).unwrap().lines().count();
+        let rel = f.strip_prefix(&root).unwrap();
+        let limit = if rel == Path::new("core/mod.rs") {
+            600
+        } else {
+            900
+        };
+        if lines > limit {
+            big.push(format!("src/{} has {lines} lines (limit {limit})", rel.display()));
+        }
+    }
+    assert!(files.len() > 40, "the scan found almost nothing");
+    assert!(big.is_empty(), "{}", big.join("\n"));
+}
+
+/// The FUSE adapter decodes, calls core and replies: what a successor
+/// server needs is journaled by core alone.
+#[test]
+fn architecture_fuse_adapter_makes_no_journal_call() {
+    let dir = src().join("fuse");
+    let mut files = Vec::new();
+    sources(&dir, &mut files);
+    for f in &files {
+        let text = code(f);
+        for needle in ["journal()", "Journal", "crate::journal"] {
+            assert!(
+                !text.contains(needle),
+                "{} mentions {needle}",
+                f.display()
+            );
+        }
+    }
+}

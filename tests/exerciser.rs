@@ -4,10 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-mod support;
+#[path = "common/exerciser.rs"]
+mod exerciser;
 
 use common::Fixture;
-use support::exerciser::{Config, run};
+use exerciser::{Config, run};
 
 #[test]
 fn exerciser_on_a_mounted_volume() {

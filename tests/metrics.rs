@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-#[path = "support/ganesha.rs"]
+#[path = "common/ganesha.rs"]
 mod ganesha;
 
 use std::collections::BTreeMap;

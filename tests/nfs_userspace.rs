@@ -1,12 +1,12 @@
 //! `netfs` pools through poolfs's own NFS client, against a real NFS server
-//! (NFS-Ganesha on loopback, tests/support/ganesha.rs): lifecycle with data
+//! (NFS-Ganesha on loopback, tests/common/ganesha.rs): lifecycle with data
 //! kept on the export, the volume data plane with ordinary tools, a server
 //! killed and restarted mid-I/O, a frozen server, ENOSPC from a small export,
 //! and two poolfs daemons on one export.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-#[path = "support/ganesha.rs"]
+#[path = "common/ganesha.rs"]
 mod ganesha;
 
 use std::fs;

@@ -1,14 +1,14 @@
 //! Several hosts on one pool: each "host" is a poolfs daemon in a network
-//! namespace of its own (tests/support/netns.rs), with its own mount point
+//! namespace of its own (tests/common/netns.rs), with its own mount point
 //! and state directory, all serving one userspace NFSv4.1 pool from an
 //! NFS-Ganesha in a server namespace (lease 10 s). A partition is a link
 //! taken down.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-#[path = "support/ganesha.rs"]
+#[path = "common/ganesha.rs"]
 mod ganesha;
-#[path = "support/netns.rs"]
+#[path = "common/netns.rs"]
 mod netns;
 
 use std::fs;

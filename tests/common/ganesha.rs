@@ -26,7 +26,7 @@ pub struct Ganesha {
     /// Serves NFSv4 only: no MOUNT protocol, no rpcbind registration.
     pub v4_only: bool,
     /// Where it listens: loopback, or an address in network namespace
-    /// `netns` (tests/support/netns.rs).
+    /// `netns` (tests/common/netns.rs).
     pub addr: String,
     pub netns: Option<String>,
     child: Option<Child>,

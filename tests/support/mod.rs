@@ -1,2 +1,0 @@
-//! Shared helpers for poolfs integration tests.
-pub mod exerciser;
