@@ -308,7 +308,10 @@ fn architecture_keeps_files_small() {
             900
         };
         if lines > limit {
-            big.push(format!("src/{} has {lines} lines (limit {limit})", rel.display()));
+            big.push(format!(
+                "src/{} has {lines} lines (limit {limit})",
+                rel.display()
+            ));
         }
     }
     assert!(files.len() > 40, "the scan found almost nothing");
@@ -325,11 +328,7 @@ fn architecture_fuse_adapter_makes_no_journal_call() {
     for f in &files {
         let text = code(f);
         for needle in ["journal()", "Journal", "crate::journal"] {
-            assert!(
-                !text.contains(needle),
-                "{} mentions {needle}",
-                f.display()
-            );
+            assert!(!text.contains(needle), "{} mentions {needle}", f.display());
         }
     }
 }
