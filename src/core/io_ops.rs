@@ -37,8 +37,8 @@ impl PoolFs {
 
     /// Registers an open of a volume (at handle `at`, one a predecessor
     /// server gave out, or a new one): refused while the volume is being
-    /// wiped; counted by its pool, so `stop` waits for it; journaled. `busy`
-    /// is held until the handle is in the table, so a wipe cannot start in
+    /// wiped; counted by its pool, so `stop` waits for it; journaled. The wipes
+    /// lock is held until the handle is in the table, so a wipe cannot start in
     /// between.
     pub(super) fn register_volume(
         &self,
@@ -48,41 +48,39 @@ impl PoolFs {
         ctx: Ctx,
         at: Option<u64>,
     ) -> Result<Opened> {
-        // The stamp is taken before the lock: no syscall under `busy`.
+        // The stamp is taken first: no syscall under the wipes lock.
         let keep_cache = self.keep_cache.load(std::sync::atomic::Ordering::Relaxed)
             && opened
                 .file
                 .stamp()
                 .is_some_and(|s| *node.stamp.lock() == Some(s));
         let path = node.path.read().clone();
-        let busy = self.busy.lock();
-        if busy.contains(&node.ino) {
-            return Err(Error::Busy(format!("volume '{path}' is being wiped")));
-        }
-        let fh = at.unwrap_or_else(|| self.handles.reserve());
-        node.pool.register_open(fh, &path, node.active.run)?;
         let ino = node.ino;
-        let direct = flags & libc::O_DIRECT != 0;
-        if !direct {
-            node.cached_opens.fetch_add(1, Ordering::SeqCst);
-        }
-        let writer = (flags & libc::O_ACCMODE != libc::O_RDONLY).then(|| path.clone());
-        if let Some(p) = &writer {
-            self.overlay_writer(&node.pool, node.active.run, p, true);
-        }
-        self.handles.insert_at(
-            fh,
-            OpenFile {
-                ino: node.ino,
-                kind: OpenKind::Volume {
-                    node,
-                    file: opened.file,
-                    direct,
-                    writer,
+        let fh = self.wipes.open_unless_wiping(ino, &path, || {
+            let fh = at.unwrap_or_else(|| self.handles.reserve());
+            node.pool.register_open(fh, &path, node.active.run)?;
+            let direct = flags & libc::O_DIRECT != 0;
+            if !direct {
+                node.cached_opens.fetch_add(1, Ordering::SeqCst);
+            }
+            let writer = (flags & libc::O_ACCMODE != libc::O_RDONLY).then(|| path.clone());
+            if let Some(p) = &writer {
+                self.overlay_writer(&node.pool, node.active.run, p, true);
+            }
+            self.handles.insert_at(
+                fh,
+                OpenFile {
+                    ino: node.ino,
+                    kind: OpenKind::Volume {
+                        node,
+                        file: opened.file,
+                        direct,
+                        writer,
+                    },
                 },
-            },
-        );
-        drop(busy);
+            );
+            Ok(fh)
+        })?;
         if at.is_none() {
             self.journal_open(fh, ino, journal::HandleKind::Volume, flags, ctx);
         }

@@ -2,8 +2,6 @@
 //! file description a lock owner's locks live on, and the journal records
 //! that let a successor server take them again.
 
-use std::fs::File;
-
 use super::PoolFs;
 use super::handles::OpenKind;
 use super::locks::{Conflict, Owner, Target};
@@ -46,22 +44,7 @@ impl PoolFs {
                 return f.map(|f| Target::Ofd(std::sync::Arc::new(f)));
             }
         }
-        let mut arenas = self.arenas.lock();
-        let arena = match arenas.get(&ino) {
-            Some(f) => f,
-            None => {
-                let f = nix::sys::memfd::memfd_create(
-                    c"poolfs-lock",
-                    nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
-                )
-                .map(File::from)
-                .map_err(Error::sys("cannot create a lock memfd"))?;
-                arenas.entry(ino).or_insert(f)
-            }
-        };
-        crate::sys::reopen(std::os::fd::AsFd::as_fd(arena), nix::fcntl::OFlag::O_RDWR)
-            .map(|f| Target::Ofd(std::sync::Arc::new(File::from(f))))
-            .map_err(Error::os("lock"))
+        self.locks.arena(ino)
     }
 
     /// `F_SETLK`/`flock(LOCK_NB)` for lock owner `owner` (its id, and the

@@ -45,6 +45,9 @@ pub struct Locks {
     /// Each owner's open file description, and the handles it locked
     /// through.
     held: Mutex<HashMap<Owner, Held>>,
+    /// For nodes with no backing object to lock on (control files, `.vol`
+    /// entries): one memfd each, whose open file descriptions stand in for it.
+    arenas: Mutex<HashMap<u64, File>>,
 }
 
 /// Where an owner's locks live.
@@ -130,6 +133,26 @@ fn bsd(file: &File, typ: i32) -> Result<()> {
 }
 
 impl Locks {
+    /// A new open file description of node `ino`'s stand-in (see `arenas`).
+    pub fn arena(&self, ino: u64) -> Result<Target> {
+        let mut arenas = self.arenas.lock();
+        let arena = match arenas.get(&ino) {
+            Some(f) => f,
+            None => {
+                let f = nix::sys::memfd::memfd_create(
+                    c"poolfs-lock",
+                    nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+                )
+                .map(File::from)
+                .map_err(Error::sys("cannot create a lock memfd"))?;
+                arenas.entry(ino).or_insert(f)
+            }
+        };
+        crate::sys::reopen(arena.as_fd(), nix::fcntl::OFlag::O_RDWR)
+            .map(|f| Target::Ofd(Arc::new(File::from(f))))
+            .map_err(Error::os("lock"))
+    }
+
     /// The open file description of `owner`, made by `open` at its first lock.
     fn target_of(
         &self,

@@ -22,7 +22,7 @@
 //! needed, drop every lock, call the store, then lock briefly again to
 //! record a new inode or handle.
 //!
-//! Lock order: a directory handle's listing -> registry -> pool -> inode
+//! Lock order: a directory handle's listing -> wipes (busy) -> registry -> pool -> inode
 //! table -> handle table. No lock is held across a store call, nor across a
 //! backend start or stop.
 
@@ -41,6 +41,7 @@ mod takeover;
 mod tree_ops;
 mod volume_ops;
 pub mod watch;
+mod wipes;
 
 use std::ffi::OsStr;
 use std::sync::Arc;
@@ -151,21 +152,16 @@ pub struct PoolFs {
     inval: inval::Invalidator,
     /// Where the tree is mounted (for the `path:` of volume info).
     mountpoint: RwLock<Option<std::path::PathBuf>>,
-    /// Volumes being wiped: opens are refused meanwhile.
-    /// Lock order: before the pool lock and the handle table.
-    busy: parking_lot::Mutex<std::collections::HashSet<u64>>,
     /// See `set_io_passthrough`.
     keep_cache: std::sync::atomic::AtomicBool,
     passthrough: std::sync::atomic::AtomicBool,
-    /// Last or ongoing wipe of each volume (by node number).
-    wipes: parking_lot::Mutex<std::collections::HashMap<u64, control::volume::WipeStatus>>,
+    /// Volumes being wiped and how each one's last wipe went (`wipes`).
+    wipes: wipes::Wipes,
     /// What a successor server needs: the journal, what a predecessor
     /// left, the rules for resent requests (`recovery`).
     recovery: recovery::Recovery,
-    /// File locks (`locks`), and for nodes with no backing object to lock
-    /// on, one memfd each whose open file descriptions stand in for it.
+    /// File locks (`locks`).
     locks: locks::Locks,
-    arenas: parking_lot::Mutex<std::collections::HashMap<u64, std::fs::File>>,
     /// Requests served, for the metrics (counting nothing unless on).
     requests: Arc<crate::metrics::Requests>,
     /// Watches local trees for changes behind poolfs's back; unset until
@@ -232,14 +228,12 @@ impl PoolFs {
             generation,
             inval: Default::default(),
             mountpoint: RwLock::new(None),
-            busy: parking_lot::Mutex::new(Default::default()),
-            wipes: parking_lot::Mutex::new(Default::default()),
+            wipes: Default::default(),
             keep_cache: std::sync::atomic::AtomicBool::new(false),
             passthrough: std::sync::atomic::AtomicBool::new(false),
             recovery: Default::default(),
             requests: crate::metrics::Requests::new(false),
             locks: Default::default(),
-            arenas: Default::default(),
             watcher: std::sync::OnceLock::new(),
             overlays: Default::default(),
         }

@@ -210,8 +210,11 @@ impl PoolFs {
             .inodes
             .write()
             .unnumber((d.pool.id, d.active.run, id.0, id.1));
-        if let (Some(ino), Some(j)) = (gone, self.journal()) {
-            j.unnumber(ino);
+        if let Some(ino) = gone {
+            self.wipes.forget(ino);
+            if let Some(j) = self.journal() {
+                j.unnumber(ino);
+            }
         }
     }
 

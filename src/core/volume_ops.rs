@@ -42,13 +42,7 @@ impl PoolFs {
     pub(super) fn render_volume_control(&self, o: &Arc<Object>, f: VolFile) -> Result<String> {
         let name = o.path.read().clone();
         match f {
-            VolFile::Wipe => Ok(self
-                .wipes
-                .lock()
-                .get(&o.ino)
-                .cloned()
-                .unwrap_or(WipeStatus::None)
-                .to_string()),
+            VolFile::Wipe => Ok(self.wipes.status(o.ino).to_string()),
             VolFile::Resize => Ok(format!("{}\n", Self::facts(o)?.capacity())),
             VolFile::Info => {
                 let v = Self::facts(o)?;
@@ -161,20 +155,8 @@ impl PoolFs {
         while self.handles.volume_opens(o.ino) > 0 && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        {
-            let mut busy = self.busy.lock();
-            if busy.contains(&o.ino) {
-                return Err(Error::Busy(format!(
-                    "volume '{path}' is already being wiped"
-                )));
-            }
-            if self.handles.volume_opens(o.ino) > 0 {
-                return Err(Error::Busy(format!(
-                    "volume '{path}' is open; close it before wiping it"
-                )));
-            }
-            busy.insert(o.ino);
-        }
+        self.wipes
+            .begin(o.ino, path, || self.handles.volume_opens(o.ino))?;
         if let Some(j) = self.journal() {
             j.wipe(o.ino, true);
         }
@@ -193,7 +175,7 @@ impl PoolFs {
             j.wipe(o.ino, false);
         }
         o.pool.release_open(token);
-        self.busy.lock().remove(&o.ino);
+        self.wipes.end(o.ino);
         self.set_wipe(
             o.ino,
             match &result {
@@ -219,6 +201,6 @@ impl PoolFs {
     }
 
     fn set_wipe(&self, ino: u64, st: WipeStatus) {
-        self.wipes.lock().insert(ino, st);
+        self.wipes.set_status(ino, st);
     }
 }
