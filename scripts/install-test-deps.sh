@@ -33,6 +33,7 @@ packages=(
     openssh-server openssh-client   # poolfs --connect ssh://: an sshd on loopback
     prometheus                      # promtool check metrics (the server is not started)
     python3                         # helper scripts (tomllib)
+    jq                              # the CLI's JSON as scripts read it
 )
 
 installed() {

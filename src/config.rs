@@ -108,14 +108,63 @@ impl PoolDef {
 
     /// Parses and validates the text of a `config` file.
     pub fn parse(text: &str) -> Result<PoolDef> {
-        let def: PoolDef = toml::from_str(text).map_err(|e| {
-            Error::Invalid(format!(
-                "invalid pool definition: {}",
-                one_line(e.message())
-            ))
-        })?;
+        let def: PoolDef = toml::from_str(text).map_err(|e| invalid(e, text))?;
         def.validate()?;
         Ok(def)
+    }
+
+    /// Parses and validates a whole `config` document: a definition and,
+    /// optionally, the pool's `uuid` (set once, by an import that keeps
+    /// libvirt's; absent: the pool keeps its own).
+    pub fn parse_document(text: &str) -> Result<(PoolDef, Option<String>)> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| invalid(e, text))?;
+        let uuid = take_uuid(&mut table)?;
+        let def: PoolDef = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| invalid(e, ""))?;
+        def.validate()?;
+        Ok((def, uuid))
+    }
+
+    /// Checks the complete lines of a document being written to `config`
+    /// (applied whole at close): what is wrong in them already, a line that
+    /// is not `key = value`, an unknown key or a bad value, is refused at
+    /// the write that brings it; only what needs the whole document (a
+    /// required key missing) waits for the close.
+    pub fn check_partial(text: &str) -> Result<()> {
+        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        let mut table: toml::Table = toml::from_str(complete).map_err(|e| invalid(e, complete))?;
+        take_uuid(&mut table)?;
+        let Some(kind) = table.get("type").and_then(toml::Value::as_str) else {
+            if table.contains_key("type") {
+                return Err(Error::Invalid(
+                    "invalid pool definition: type must be a string".into(),
+                ));
+            }
+            return match table.keys().find(|k| !ALL_KEYS.contains(&k.as_str())) {
+                Some(k) => Err(Error::Invalid(format!(
+                    "invalid pool definition: unknown key `{k}` (known: {})",
+                    ALL_KEYS.join(", ")
+                ))),
+                None => Ok(()),
+            };
+        };
+        // What the type requires and the lines so far lack gets a value
+        // that passes, so whatever fails is in the lines written.
+        let stand_in: &[(&str, toml::Value)] = match kind {
+            "dir" => &[("target", "/".into())],
+            "fs" => &[("source", "/".into()), ("target", "/".into())],
+            "netfs" => &[("source", "host:/".into()), ("target", "/".into())],
+            "block" => &[("source", toml::Value::Array(vec!["/".into()]))],
+            _ => &[],
+        };
+        for (k, v) in stand_in {
+            table.entry(*k).or_insert_with(|| v.clone());
+        }
+        let def: PoolDef = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| invalid(e, ""))?;
+        def.validate_for("userspace")
     }
 
     /// Checks what serde cannot: absolute paths, known formats and clients.
@@ -287,6 +336,51 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Every key of any pool type (a document without `type` yet is checked
+/// against these).
+const ALL_KEYS: [&str; 11] = [
+    "type",
+    "target",
+    "source",
+    "format",
+    "client",
+    "version",
+    "port",
+    "mount_port",
+    "timeout",
+    "cache",
+    "uuid",
+];
+
+/// A definition serde or the TOML parser refused: its message, and the
+/// line of `text` it is about when it names one.
+fn invalid(e: toml::de::Error, text: &str) -> Error {
+    let line = e
+        .span()
+        .filter(|s| s.start <= text.len() && !text.is_empty())
+        .map(|s| text[..s.start].matches('\n').count() + 1);
+    let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+    Error::Invalid(format!(
+        "invalid pool definition: {}{at}",
+        one_line(e.message())
+    ))
+}
+
+/// Takes the optional `uuid` out of a document's table (it is the pool's,
+/// not the definition's), checked.
+fn take_uuid(table: &mut toml::Table) -> Result<Option<String>> {
+    let Some(v) = table.remove("uuid") else {
+        return Ok(None);
+    };
+    let text = v.as_str().unwrap_or_default();
+    let uuid = uuid::Uuid::parse_str(text).map_err(|_| {
+        Error::Invalid(format!(
+            "invalid pool definition: uuid must be a UUID such as 6f1c0a52-8f6e-4a59-9d1e-2b7e0a3c4d5f, not {v}"
+        ))
+    })?;
+    Ok(Some(uuid.hyphenated().to_string()))
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -324,6 +418,47 @@ mod tests {
         let d = PoolDef::parse("type = \"dir\"\ntarget = \"/srv/x\"\n").unwrap();
         assert_eq!(d, PoolDef::dir("/srv/x".into()));
         assert_eq!(PoolDef::parse(&d.render()).unwrap(), d);
+    }
+
+    #[test]
+    fn a_partial_definition_is_checked_line_by_line() {
+        // Complete lines only; what needs the whole document waits.
+        for ok in [
+            "",
+            "type = \"dir\"\n",
+            "type = \"netfs\"\nclient = \"kernel\"\n",
+            "source = \"nas:/vm\"\n",
+            "type = \"dir\"\ncolour = ",
+            "uuid = \"6f1c0a52-8f6e-4a59-9d1e-2b7e0a3c4d5f\"\ntype = \"fs\"\n",
+        ] {
+            PoolDef::check_partial(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        }
+        for (bad, says) in [
+            ("type = \"bogus\"\n", "bogus"),
+            ("type = \"dir\"\ncolour = \"red\"\n", "colour"),
+            ("colour = \"red\"\n", "colour"),
+            ("type = \"dir\"\nthis is not toml\n", "line 2"),
+            ("type = \"dir\"\ntarget = \"relative\"\n", "absolute"),
+            ("type = \"netfs\"\ntimeout = 0\n", "timeout"),
+            ("type = \"fs\"\nformat = \"fat\"\n", "format"),
+            ("uuid = \"nope\"\n", "uuid"),
+        ] {
+            let e = PoolDef::check_partial(bad).expect_err(bad);
+            assert!(e.to_string().contains(says), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_document_may_carry_the_pools_uuid() {
+        let (d, u) = PoolDef::parse_document(
+            "uuid = \"6F1C0A52-8F6E-4A59-9D1E-2B7E0A3C4D5F\"\ntype = \"dir\"\ntarget = \"/x\"\n",
+        )
+        .unwrap();
+        assert_eq!(d, PoolDef::dir("/x".into()));
+        assert_eq!(u.as_deref(), Some("6f1c0a52-8f6e-4a59-9d1e-2b7e0a3c4d5f"));
+        let (_, u) = PoolDef::parse_document("type = \"dir\"\ntarget = \"/x\"\n").unwrap();
+        assert_eq!(u, None);
+        assert!(PoolDef::parse_document("type = \"dir\"\n").is_err());
     }
 
     #[test]

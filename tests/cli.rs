@@ -625,3 +625,51 @@ fn a_delete_costs_the_same_in_a_large_pool() {
         cost[1]
     );
 }
+
+/// `--json` as scripts read it (`jq`): counts and bytes are numbers, yes/no
+/// are booleans, nothing is null.
+#[test]
+fn cli_json_has_numbers_and_booleans() {
+    require_mount!();
+    let fx = Fixture::new();
+    ok(&fx, &["vol-create-as", "default", "v.img", "2G"]);
+    let jq = |args: &[&str], filter: &str| -> String {
+        let json = ok(&fx, args);
+        let mut child = Command::new("jq")
+            .args(["-e", filter])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("jq is installed (scripts/install-test-deps.sh)");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(json.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "jq -e '{filter}' on {args:?}:\n{json}"
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    jq(&["pool-info", "default", "--json"], ".capacity > 1e6");
+    jq(
+        &["pool-info", "default", "--json"],
+        ".autostart == true and .volumes == 1 and .last_error == null",
+    );
+    jq(
+        &["pool-list", "--json"],
+        ".[0].available | type == \"number\"",
+    );
+    jq(
+        &["vol-info", "v.img", "--pool", "default", "--json"],
+        ".capacity == 2147483648 and .allocation == 0 and .backing == null",
+    );
+    jq(
+        &["vol-list", "default", "--json"],
+        ".[0].capacity == 2147483648",
+    );
+}

@@ -382,6 +382,59 @@ fn written(path: &std::path::Path, parts: &[&[u8]]) -> File {
     f
 }
 
+/// What a shell user sees: `echo ... > config` with an unknown key, a bad
+/// value or a line that is not `key = value` fails at the write (the shell
+/// prints "Invalid argument" and exits non-zero), and the definition stays.
+#[test]
+fn config_errors_show_at_the_write_in_a_shell() {
+    require_mount!();
+    let fx = Fixture::new();
+    fs::create_dir(fx.pool("p")).unwrap();
+    let cfg = fx.pool("p").join("config");
+    let before = fx.read("p/config");
+    for bad in [
+        r#"echo 'type = "bogus"'"#,
+        r#"echo 'colour = "red"'"#,
+        r#"printf 'type = "dir"\ntarget = "relative"\n'"#,
+        r#"echo 'this is not toml'"#,
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("{bad} > {}", cfg.display()))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad}: the shell saw no error");
+        assert!(err.contains("Invalid argument"), "{bad}: {err}");
+        assert_eq!(fx.read("p/config"), before, "{bad}: definition changed");
+    }
+    // A good one line by line, as an editor's heredoc writes it.
+    let t = fx.dir.path().join("t");
+    let (ok, _, err) = common::sh(&format!(
+        "{{ echo 'type = \"dir\"'; echo 'target = \"{}\"'; }} > {}",
+        t.display(),
+        cfg.display()
+    ));
+    assert!(ok, "{err}");
+    assert!(fx.read("p/config").contains(&t.display().to_string()));
+    // A document may carry the pool's uuid (an import keeps libvirt's); no
+    // two pools share one.
+    let uuid = "6f1c0a52-8f6e-4a59-9d1e-2b7e0a3c4d5f";
+    let doc = format!(
+        "uuid = \"{uuid}\"\ntype = \"dir\"\ntarget = \"{}\"\n",
+        t.display()
+    );
+    fs::write(&cfg, &doc).unwrap();
+    assert_eq!(fx.info("p", "uuid"), uuid);
+    fs::create_dir(fx.pool("q")).unwrap();
+    let f = written(&fx.pool("q").join("config"), &[doc.as_bytes()]);
+    assert_eq!(
+        errno_of(nix::unistd::close(f).map_err(std::io::Error::from)),
+        Some(libc::EEXIST)
+    );
+    assert_ne!(fx.info("q", "uuid"), uuid);
+}
+
 /// `config` is a whole document: the writes of one open are collected and
 /// applied at `close(2)`, which returns the refusal; what admins use to
 /// write a file works (bash's printf writes line by line).
@@ -414,10 +467,28 @@ fn config_collects_the_writes_of_one_open_and_applies_them_at_close() {
         "nothing applied before close"
     );
     nix::unistd::close(f).unwrap();
-    assert!(fx.read("p/config").contains("t2"));
+    assert!(fx.read("p/config").contains("t2"), "{}", fx.read("p/info"));
 
-    // A bad document: close fails, last_error says why, the old one stays.
-    let f = written(&cfg, &[b"type = \"dir\"\n", b"tagret = \"/x\"\n"]);
+    // A document missing a key: close fails, last_error says why, the old
+    // one stays.
+    let f = written(&cfg, &[b"type = \"dir\"\n"]);
+    assert_eq!(
+        errno_of(nix::unistd::close(f).map_err(std::io::Error::from)),
+        Some(libc::EINVAL)
+    );
+    assert!(fx.info("p", "last_error").contains("target"));
+    // A wrong line fails at its own write, and nothing of the document is
+    // applied at close either.
+    let mut f = written(&cfg, &[b"type = \"dir\"\n"]);
+    assert_eq!(
+        errno_of(f.write_all(b"tagret = \"/x\"\n")),
+        Some(libc::EINVAL)
+    );
+    assert_eq!(
+        errno_of(f.write_all(format!("target = \"{}\"\n", t1.display()).as_bytes())),
+        Some(libc::EINVAL),
+        "the rest of a refused document"
+    );
     assert_eq!(
         errno_of(nix::unistd::close(f).map_err(std::io::Error::from)),
         Some(libc::EINVAL)

@@ -3,7 +3,7 @@
 
 use std::ffi::OsStr;
 
-use super::handles::{Ctl, OpenFile, OpenKind};
+use super::handles::{Ctl, Document, OpenFile, OpenKind};
 use super::{Entry, Opened, PoolFs, Unique, inodes, recovery};
 use crate::config::PoolDef;
 use crate::control::volume::{ResizeRequest, Sign};
@@ -23,6 +23,14 @@ pub struct PoolFacts {
     pub open_volumes: usize,
     /// The metric families its store reports (a running pool).
     pub families: Vec<crate::metrics::Family>,
+}
+
+/// The refusal of a `config` document after one of its writes was refused
+/// (`why`).
+fn refused_document(why: &str) -> Error {
+    Error::Invalid(format!(
+        "{why}; nothing of this definition is applied: write the whole of it again"
+    ))
 }
 
 /// Largest `config` document one open may write.
@@ -68,7 +76,7 @@ impl PoolFs {
         }
         .into_bytes();
         let document = (wants_write && matches!(ctl, Ctl::Pool(_, PoolFile::Config)))
-            .then(|| parking_lot::Mutex::new(Vec::new()));
+            .then(|| parking_lot::Mutex::new(Document::default()));
         let of = OpenFile {
             ino,
             kind: OpenKind::Control {
@@ -225,7 +233,7 @@ impl PoolFs {
         &self,
         u: Unique,
         ctl: &Ctl,
-        document: Option<&parking_lot::Mutex<Vec<u8>>>,
+        document: Option<&parking_lot::Mutex<Document>>,
         data: &[u8],
     ) -> Result<()> {
         let Some(doc) = document else {
@@ -238,13 +246,24 @@ impl PoolFs {
             self.reg.check_def_changeable(pool)?;
         }
         let mut doc = doc.lock();
-        if doc.len() + data.len() > MAX_DOCUMENT {
-            return Err(Error::TooBig(format!(
-                "a pool definition is at most {MAX_DOCUMENT} bytes"
-            )));
+        if let Some(why) = &doc.refused {
+            return Err(refused_document(why));
         }
-        doc.extend_from_slice(data);
-        Ok(())
+        if doc.text.len() + data.len() > MAX_DOCUMENT {
+            let e = Error::TooBig(format!("a pool definition is at most {MAX_DOCUMENT} bytes"));
+            doc.refused = Some(e.to_string());
+            return Err(e);
+        }
+        doc.text.extend_from_slice(data);
+        // What is wrong already is refused now, at the write (the shell
+        // shows it), not at the close most programs ignore.
+        let checked = std::str::from_utf8(&doc.text)
+            .map_err(|_| Error::Invalid("a pool definition must be UTF-8 text".into()))
+            .and_then(PoolDef::check_partial);
+        if let Err(e) = &checked {
+            doc.refused = Some(e.to_string());
+        }
+        checked
     }
 
     /// Applies what the writes of one open of `config` collected, at its
@@ -253,13 +272,16 @@ impl PoolFs {
     pub(super) fn control_close(
         &self,
         ctl: &Ctl,
-        document: &parking_lot::Mutex<Vec<u8>>,
+        document: &parking_lot::Mutex<Document>,
     ) -> Result<()> {
         let doc = std::mem::take(&mut *document.lock());
-        if doc.is_empty() {
+        if let Some(why) = &doc.refused {
+            return Err(refused_document(why));
+        }
+        if doc.text.is_empty() {
             return Ok(());
         }
-        self.control_request(ctl, &doc)
+        self.control_request(ctl, &doc.text)
     }
 
     /// A control request applied exactly once across a crash (see
@@ -384,7 +406,13 @@ impl PoolFs {
                 self.reg.set_autostart(pool, on)
             }
             PoolFile::Config => {
-                let def = PoolDef::parse(text)?;
+                let (def, uuid) = PoolDef::parse_document(text)?;
+                if let Some(uuid) = uuid.filter(|u| *u != pool.uuid()) {
+                    self.reg.set_uuid(pool, &uuid)?;
+                    if let Some(j) = self.journal() {
+                        j.pool(&uuid, pool.id);
+                    }
+                }
                 self.reg.set_def(pool, def)
             }
             PoolFile::Info => Err(Error::ReadOnly("'info' is read-only".into())),
@@ -399,7 +427,7 @@ impl PoolFs {
         let target = self.reg.state_dir().default_target(name);
         let pool = self.reg.define(name, PoolDef::dir(target))?;
         if let Some(j) = self.journal() {
-            j.pool(&pool.uuid, pool.id);
+            j.pool(&pool.uuid(), pool.id);
         }
         self.lookup(inodes::ROOT, OsStr::new(&pool.name()))
     }

@@ -33,11 +33,19 @@ pub enum OpenKind {
     Control {
         ctl: Ctl,
         snapshot: Vec<u8>,
-        document: Option<Mutex<Vec<u8>>>,
+        document: Option<Mutex<Document>>,
     },
     /// An open directory: entries listed at open (and at every rewind), so
     /// offsets stay stable while the directory changes.
     Dir { entries: Mutex<Vec<DirEntry>> },
+}
+
+/// A `config` document being written: the text so far, and why a write of
+/// it was refused, if one was (then nothing of it is applied).
+#[derive(Debug, Default)]
+pub struct Document {
+    pub text: Vec<u8>,
+    pub refused: Option<String>,
 }
 
 /// Which control file.

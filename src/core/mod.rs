@@ -243,7 +243,7 @@ impl PoolFs {
     /// first: the numbers of pool directories derive from it).
     pub fn set_journal(&self, j: Arc<Journal>) {
         for p in self.reg.list() {
-            j.pool(&p.uuid, p.id);
+            j.pool(&p.uuid(), p.id);
         }
         let notes = j.clone();
         self.reg.set_notes(crate::pool::PoolNotes(Arc::new(

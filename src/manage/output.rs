@@ -1,6 +1,43 @@
-//! How the verbs print: virsh's sizes and tables.
+//! How the verbs print: virsh's sizes and tables, and JSON for scripts.
 
 use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+/// The `info` keys whose values are counts or bytes.
+const NUMBERS: [&str; 5] = ["capacity", "allocation", "available", "physical", "volumes"];
+
+/// The `info` keys whose values are yes or no.
+const BOOLEANS: [&str; 1] = ["autostart"];
+
+/// One `info` file as a JSON object (docs/cli.md, "JSON output"): counts
+/// and bytes as numbers, yes/no as booleans, `-` (nothing) as null, every
+/// other value as a string.
+pub(super) fn json_object(m: &BTreeMap<String, String>) -> Value {
+    let mut out = Map::new();
+    for (k, v) in m {
+        let value = if v == "-" {
+            Value::Null
+        } else if let Some(n) = NUMBERS
+            .contains(&k.as_str())
+            .then(|| v.parse::<u64>().ok())
+            .flatten()
+        {
+            Value::from(n)
+        } else if BOOLEANS.contains(&k.as_str()) && (v == "yes" || v == "no") {
+            Value::Bool(v == "yes")
+        } else {
+            Value::String(v.clone())
+        };
+        out.insert(k.clone(), value);
+    }
+    Value::Object(out)
+}
+
+/// Pretty JSON of `v`.
+pub(super) fn json_text(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
 
 /// virsh's human units: two decimals and a binary unit.
 pub fn pretty(bytes: u64) -> String {
@@ -51,6 +88,30 @@ pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_has_numbers_booleans_and_nulls() {
+        let m: BTreeMap<String, String> = [
+            ("name", "123"),
+            ("capacity", "1073741824"),
+            ("autostart", "yes"),
+            ("last_error", "-"),
+            ("state", "running"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            json_object(&m),
+            serde_json::json!({
+                "name": "123",
+                "capacity": 1073741824u64,
+                "autostart": true,
+                "last_error": null,
+                "state": "running",
+            })
+        );
+    }
 
     #[test]
     fn pretty_matches_virsh() {

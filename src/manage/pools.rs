@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::fs::{self};
 use std::path::Path;
 
-use serde_json::json;
+use serde_json::Value;
 
-use super::output::{size_field, table};
+use super::output::{json_object, json_text, size_field, table};
 use super::{mounted_root, pool_dir, pools, read_kv, refused, write_request};
 use crate::cli::Tree;
 use crate::error::{Error, Result};
@@ -17,8 +17,8 @@ pub(super) fn pool_list(tree: &Tree, all: bool, details: bool) -> Result<String>
         .filter(|m| all || m.get("state").is_some_and(|s| s != "inactive"))
         .collect();
     if tree.json {
-        let list: Vec<_> = pools.iter().map(|m| json!(m)).collect();
-        return Ok(serde_json::to_string_pretty(&list).unwrap_or_default());
+        let list: Vec<_> = pools.iter().map(json_object).collect();
+        return Ok(json_text(&Value::Array(list)));
     }
     let word = |m: &BTreeMap<String, String>| match m.get("state").map(String::as_str) {
         Some("inactive") => "inactive".to_string(),
@@ -66,7 +66,7 @@ pub(super) fn pool_list(tree: &Tree, all: bool, details: bool) -> Result<String>
 pub(super) fn pool_info(tree: &Tree, pool: &str, bytes: bool) -> Result<String> {
     let m = read_kv(&pool_dir(tree, pool)?.join("info"))?;
     if tree.json {
-        return Ok(serde_json::to_string_pretty(&m).unwrap_or_default());
+        return Ok(json_text(&json_object(&m)));
     }
     let get = |k: &str| m.get(k).cloned().unwrap_or_else(|| "-".into());
     let mut out = String::new();

@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::output::{size_field, table};
+use super::output::{json_object, json_text, size_field, table};
 use super::{pool_dir, read_kv, refused, volume_path, write_request};
 use crate::cli::Tree;
 use crate::control::{VOL_DIR, is_reserved};
@@ -59,7 +59,8 @@ pub(super) fn vol_list(tree: &Tree, pool: &str, details: bool) -> Result<String>
         .map(|v| read_kv(&dir.join(VOL_DIR).join(v).join("info")))
         .collect::<Result<_>>()?;
     if tree.json {
-        return Ok(serde_json::to_string_pretty(&infos).unwrap_or_default());
+        let list = infos.iter().map(json_object).collect();
+        return Ok(json_text(&serde_json::Value::Array(list)));
     }
     let get =
         |m: &BTreeMap<String, String>, k: &str| m.get(k).cloned().unwrap_or_else(|| "-".into());
@@ -85,7 +86,7 @@ pub(super) fn vol_info(tree: &Tree, pool: &str, vol: &str, bytes: bool) -> Resul
     volume_path(tree, pool, vol)?;
     let m = read_kv(&pool_dir(tree, pool)?.join(VOL_DIR).join(vol).join("info"))?;
     if tree.json {
-        return Ok(serde_json::to_string_pretty(&m).unwrap_or_default());
+        return Ok(json_text(&json_object(&m)));
     }
     let get = |k: &str| m.get(k).cloned().unwrap_or_else(|| "-".into());
     let sz = |k: &str| {

@@ -57,6 +57,8 @@ pub struct Active {
 
 #[derive(Debug)]
 struct Inner {
+    /// Stable for the life of the definition (changed only by `set_uuid`).
+    uuid: String,
     name: String,
     def: PoolDef,
     autostart: bool,
@@ -93,7 +95,6 @@ const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 pub struct Pool {
     /// Never reused while the daemon runs; synthetic inode numbers derive from it.
     pub id: u32,
-    pub uuid: String,
     inner: Mutex<Inner>,
 }
 
@@ -114,7 +115,7 @@ impl Pool {
         let g = self.inner.lock();
         PoolSnapshot {
             name: g.name.clone(),
-            uuid: self.uuid.clone(),
+            uuid: g.uuid.clone(),
             def: g.def.clone(),
             autostart: g.autostart,
             state: g.state,
@@ -129,6 +130,10 @@ impl Pool {
 
     pub fn name(&self) -> String {
         self.inner.lock().name.clone()
+    }
+
+    pub fn uuid(&self) -> String {
+        self.inner.lock().uuid.clone()
     }
 
     /// The data root while the pool runs.
@@ -274,8 +279,8 @@ impl Registry {
     ) -> Arc<Pool> {
         Arc::new(Pool {
             id: id.unwrap_or_else(|| self.next_id.fetch_add(1, Ordering::Relaxed)),
-            uuid,
             inner: Mutex::new(Inner {
+                uuid,
                 name: name.to_string(),
                 def,
                 autostart,
@@ -352,6 +357,29 @@ impl Registry {
     }
 
     /// Replaces the definition of an inactive pool (already validated).
+    /// Gives an inactive pool another uuid (an import keeping libvirt's),
+    /// unless another pool has it.
+    pub fn set_uuid(&self, pool: &Pool, uuid: &str) -> Result<()> {
+        let pools = self.pools.read();
+        if let Some(other) = pools.values().find(|p| p.id != pool.id && p.uuid() == uuid) {
+            return Err(Error::Exists(format!(
+                "pool '{}' already has uuid {uuid}",
+                other.name()
+            )));
+        }
+        let old = {
+            let mut g = pool.inner.lock();
+            g.require_inactive("its uuid can only change while it is inactive")?;
+            std::mem::replace(&mut g.uuid, uuid.to_string())
+        };
+        drop(pools);
+        if let Err(e) = self.store(pool) {
+            pool.inner.lock().uuid = old;
+            return Err(e);
+        }
+        Ok(())
+    }
+
     pub fn set_def(&self, pool: &Pool, def: PoolDef) -> Result<()> {
         let old = {
             let mut g = pool.inner.lock();
@@ -397,7 +425,7 @@ impl Registry {
             return Err(Error::Exists(format!("pool '{new}' already exists")));
         }
         let stored = StoredPool {
-            uuid: pool.uuid.clone(),
+            uuid: pool.uuid(),
             autostart: g.autostart,
             pool: g.def.clone(),
         };
@@ -435,7 +463,7 @@ impl Registry {
             g.def.clone()
         };
         // No lock held from here until the result is recorded.
-        let result = self.open_target(&def, &pool.uuid);
+        let result = self.open_target(&def, &pool.uuid());
         if let (Ok(active), Some(sink)) = (&result, self.notes.read().clone()) {
             // A new run: notes of an earlier one no longer apply.
             (sink.0)(pool.id, &[]);
@@ -522,7 +550,7 @@ impl Registry {
                 // The backend still holds the storage (e.g. an unmount found
                 // the target busy): the pool runs on, in a new run (starting
                 // a started backend changes nothing and opens its store).
-                let reopened = self.open_target(&def, &pool.uuid);
+                let reopened = self.open_target(&def, &pool.uuid());
                 let mut g = pool.inner.lock();
                 g.last_error = Some(e.to_string());
                 match reopened {
