@@ -50,7 +50,10 @@
 # on 127.0.0.1:111, and stops it again at the end.
 # Environment: POOLFS (default <repo>/target/release/poolfs), META_N (5000),
 #   VOLS (10000), CLONE_SIZE (8G), CLONE_DATA (256M), GUEST_DISK_MB (1024),
-#   NFS_SIZE_MB (1024), SCALE_NS ("1000 10000 100000"), NFS_SCALE_N (10000).
+#   NFS_SIZE_MB (1024), SCALE_NS ("1000 10000 100000"), NFS_SCALE_N (10000),
+#   POOLFS_BEFORE (a second poolfs binary, say main before a change, for the
+#   targets poolfs-pt-before and poolfs-daemon-before: before and after
+#   columns of one run, e.g. -p "poolfs-pt-before poolfs-pt").
 # Exit status: 0 when every job ran (a target failing an operation is recorded as
 # "fail", not an error); non-zero when the script itself broke, a poolfs variant
 # did not mount, or a job failed on native.
@@ -118,6 +121,7 @@ for p in $TARGETS; do
   case $p in
     native|poolfs|bindfs|bindfs-plain|mergerfs|mergerfs-dio) ;;
     poolfs-pt|poolfs-daemon|poolfs-auto) [ $HAVE_IO = 1 ] || die "$p needs 'poolfs mount --io' ($POOLFS has no --io)" ;;
+    poolfs-pt-before|poolfs-daemon-before) [ -x "${POOLFS_BEFORE:-}" ] || die "$p needs POOLFS_BEFORE=<a poolfs binary>" ;;
     poolfs-metrics) grep -q -- '--metrics' <<<"$help" || die "$p needs 'poolfs mount --metrics' ($POOLFS has none)" ;;
     *) die "unknown target '$p'" ;;
   esac
@@ -137,6 +141,7 @@ mkdir -p "$BACKING" "$MNTROOT" "$RES/fio" "$RES/logs"
 # run a private copy, so that a rebuild during the run cannot mix two builds
 POOLFS_SRC=$POOLFS POOLFS=$RES/poolfs
 cp -p "$POOLFS_SRC" "$POOLFS"
+if [ -n "${POOLFS_BEFORE:-}" ]; then cp -p "$POOLFS_BEFORE" "$RES/poolfs-before"; POOLFS_BEFORE=$RES/poolfs-before; fi
 RAW=$RES/raw.tsv FAILS=$RES/failures.tsv
 : >"$RAW"; : >"$FAILS"
 log "targets: $TARGETS | n=$REPEATS t=${RUNTIME}s size=$SIZE meta=$META_N clone=$CLONE_SIZE/$CLONE_DATA vols=$VOLS | results $RES"
@@ -160,7 +165,7 @@ alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1
 declare -A PID=() MNT=() WORK=() BWORK=()
 MOUNT_FAILED=0
 start_target() {  # target -> sets WORK[target] (where jobs run) and BWORK (same dir on the backing fs)
-  local p=$1 m=$MNTROOT/$1 state=$SCRATCH/state-$1 i pool=''
+  local p=$1 m=$MNTROOT/$1 state=$SCRATCH/state-$1 i pool='' bin=$POOLFS
   local -a cmd io=()
   BWORK[$p]=$BACKING/w-$p
   rm -rf "${BWORK[$p]:?}"; mkdir -p "${BWORK[$p]}"
@@ -169,7 +174,8 @@ start_target() {  # target -> sets WORK[target] (where jobs run) and BWORK (same
   mkdir -p "$m"
   case $p in
     poolfs*)
-      case $p in
+      case $p in *-before) bin=$POOLFS_BEFORE ;; esac
+      case ${p%-before} in
         poolfs-pt) io=(--io passthrough) ;; poolfs-daemon) io=(--io daemon) ;; poolfs-auto) io=(--io auto) ;;
         # passthrough with the Prometheus endpoint on
         poolfs-metrics) io=(--io passthrough --metrics "127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')") ;;
@@ -178,7 +184,7 @@ start_target() {  # target -> sets WORK[target] (where jobs run) and BWORK (same
       printf 'uuid = "00000000-0000-0000-0000-000000000001"\nautostart = true\n[pool]\ntype = "dir"\ntarget = "%s"\n' \
         "${BWORK[$p]}" >"$state/defs/bench.toml"
       [ -z "$NFS_PORT" ] || nfs_pools "$state"
-      cmd=("$POOLFS" mount "$m" --state-dir "$state" --foreground "${io[@]}")
+      cmd=("$bin" mount "$m" --state-dir "$state" --foreground "${io[@]}")
       pool=bench ;;
     # bindfs 1.14 (libfuse2): big_writes for 1 MiB writes; multithreaded; O_DIRECT forwarded (default clears it)
     bindfs)       cmd=(bindfs -f --no-allow-other --multithreaded -o big_writes --forward-odirect=4096 "$BACKING" "$m") ;;
@@ -670,7 +676,7 @@ guest_setup() {  # once: the fio guest image, and KVM if it boots the guest here
 }
 guest_phase() {  # rep target
   local rep=$1 p=$2 img=${WORK[$2]}/guest.img bimg=${BWORK[$2]}/guest.img aio out job line f v m acc field unit
-  case $p in native|poolfs|poolfs-pt|poolfs-daemon|poolfs-auto) ;; *) return 0 ;; esac
+  case ${p%-before} in native|poolfs|poolfs-pt|poolfs-daemon|poolfs-auto) ;; *) return 0 ;; esac
   [ -n "$GUEST_ACCEL" ] || return 0
   acc=${GUEST_ACCEL^^}
   # real data, written on the backing filesystem (not measured): reads of holes cost nothing
