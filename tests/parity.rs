@@ -539,3 +539,42 @@ fn buffered_reads_see_completed_direct_aio_writes() {
     }
     assert!(cycles > 10, "only {cycles} writes in 4 s");
 }
+
+/// `trusted.*` attributes, as on ext4: root keeps them (libvirt remembers a
+/// disk's owner in `trusted.libvirt.security.*`), others can neither read,
+/// write nor list them.
+#[test]
+fn parity_trusted_xattrs() {
+    require_mount!();
+    let fx = Fixture::new();
+    both(&fx, |d| {
+        let p = d.join("t.img");
+        drop(rw(p.clone()));
+        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+        let path = p.display().to_string();
+        let sh = |cmd: &str| {
+            let (ok, out, err) = common::sh(cmd);
+            (
+                ok,
+                out.trim().to_string(),
+                err.contains("Operation not permitted"),
+            )
+        };
+        (
+            sh(&format!("setfattr -n trusted.libvirt.x -v 1 {path}")),
+            sh(&format!(
+                "getfattr --only-values -n trusted.libvirt.x {path}"
+            )),
+            sh(&format!("getfattr -d -m - {path} | grep -c trusted")),
+            sh(&format!(
+                "runuser -u nobody -- getfattr --only-values -n trusted.libvirt.x {path}"
+            )),
+            sh(&format!(
+                "runuser -u nobody -- setfattr -n trusted.libvirt.y -v 1 {path}"
+            )),
+            sh(&format!(
+                "runuser -u nobody -- getfattr -d -m - {path} | grep -c trusted"
+            )),
+        )
+    });
+}

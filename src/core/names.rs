@@ -353,8 +353,8 @@ impl PoolFs {
             op: "getxattr",
             errno: Errno::ENODATA,
         };
-        if !name.as_bytes().starts_with(b"user.") {
-            // Only user.* is shown: security.capability and ACLs are absent.
+        if !crate::store::kept_xattr(name.as_bytes()) {
+            // security.capability and ACLs are absent.
             return Err(enodata());
         }
         let o = self.xattr_node(ino).map_err(|_| enodata())?;
@@ -373,11 +373,22 @@ impl PoolFs {
         Ok(XattrReply::Data(buf))
     }
 
-    pub fn listxattr(&self, ino: u64, size: u32) -> Result<XattrReply> {
-        let names = match self.node(ino)? {
+    /// `privileged`: the caller may see `trusted.*` names (root, as ext4
+    /// shows them only to `CAP_SYS_ADMIN`; the kernel checks reads and
+    /// writes of them itself).
+    pub fn listxattr(&self, ino: u64, size: u32, privileged: bool) -> Result<XattrReply> {
+        let mut names = match self.node(ino)? {
             Node::Object(o) => o.store().listxattr(&o.obj)?,
             _ => Vec::new(),
         };
+        if !privileged {
+            names = names
+                .split_inclusive(|c| *c == 0)
+                .filter(|n| !n.starts_with(b"trusted."))
+                .flatten()
+                .copied()
+                .collect();
+        }
         if size == 0 {
             return Ok(XattrReply::Size(names.len() as u32));
         }

@@ -667,9 +667,9 @@ impl Filesystem for FuseAdapter {
         }
     }
 
-    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+    fn listxattr(&self, req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
         let _t = self.timed("listxattr");
-        match self.core.listxattr(ino.0, size) {
+        match self.core.listxattr(ino.0, size, req.uid() == 0) {
             Ok(XattrReply::Size(n)) => reply.size(n),
             Ok(XattrReply::Data(d)) => reply.data(&d),
             Err(e) => reply.error(self.fail("listxattr", ino.0, &e)),

@@ -139,7 +139,7 @@ pub fn chmod(fd: BorrowedFd<'_>, mode: u32) -> Result<()> {
 // ---- extended attributes: only the user.* namespace is shown ----------------
 
 fn user_name(name: &OsStr) -> Result<std::ffi::CString> {
-    if !name.as_bytes().starts_with(b"user.") {
+    if !super::kept_xattr(name.as_bytes()) {
         return Err(Error::Os {
             op: "xattr",
             errno: Errno::EOPNOTSUPP,
@@ -166,7 +166,7 @@ pub fn listxattr(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
     buf.truncate(len);
     Ok(buf
         .split_inclusive(|c| *c == 0)
-        .filter(|n| n.starts_with(b"user."))
+        .filter(|n| super::kept_xattr(n))
         .flat_map(|n| n.iter().copied())
         .collect())
 }

@@ -613,6 +613,15 @@ pub fn overwrite(
     Ok(())
 }
 
+/// True for the name of an extended attribute a volume keeps: `user.*`,
+/// and `trusted.*`, which the kernel lets only callers with
+/// `CAP_SYS_ADMIN` read or write (libvirt remembers a disk's owner there,
+/// `trusted.libvirt.security.*`). `security.*` and `system.*` (labels,
+/// ACLs) are the daemon's own business on the backing file: not passed.
+pub fn kept_xattr(name: &[u8]) -> bool {
+    name.starts_with(b"user.") || name.starts_with(b"trusted.")
+}
+
 /// The refusal of an object of another store (never happens: the
 /// namespace keeps each object with its pool).
 pub fn foreign() -> Error {
