@@ -27,6 +27,7 @@ packages=(
     bindfs mergerfs fuse3           # FUSE comparison mounts, fusermount3
     busybox-static cpio             # initramfs for the qemu guest
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # libvirt on poolfs (not -system)
+    libxml2-utils                   # xmllint, which virt-xml-validate runs (libvirt's schemas)
     nfs-ganesha nfs-ganesha-vfs     # a real NFS server for the userspace NFS client tests
     rpcbind                         # NFSv3 registration for that server
     strace                          # syscall traces in failing tests

@@ -303,6 +303,123 @@ pub enum Command {
         #[command(flatten)]
         tree: Tree,
     },
+    /// Define a pool from libvirt's pool XML (types dir, fs and netfs; name,
+    /// uuid, source and target are kept).
+    PoolDefine {
+        /// The XML file (- for standard input).
+        file: PathBuf,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Define a pool from libvirt's pool XML and start it (poolfs's pools
+    /// are all persistent; one that does not start is removed again).
+    PoolCreate {
+        /// The XML file (- for standard input).
+        file: PathBuf,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Print a pool's definition as libvirt's pool XML.
+    PoolDumpxml {
+        /// The pool's name.
+        pool: String,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Create a volume from libvirt's volume XML (name, capacity,
+    /// allocation, format raw or qcow2, backingStore).
+    VolCreate {
+        /// The pool's name.
+        pool: String,
+        /// The XML file (- for standard input).
+        file: PathBuf,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Create a volume from libvirt's volume XML holding the data of another
+    /// volume (converted to the XML's format; an overlay comes out standalone).
+    VolCreateFrom {
+        /// The pool of the new volume.
+        pool: String,
+        /// The XML file (- for standard input).
+        file: PathBuf,
+        /// The volume whose data it holds.
+        vol: String,
+        /// The pool VOL is in [default: POOL].
+        #[arg(long)]
+        inputpool: Option<String>,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Print a volume as libvirt's volume XML.
+    VolDumpxml {
+        /// The volume's name (its path in the pool).
+        vol: String,
+        /// The pool the volume is in.
+        #[arg(long)]
+        pool: String,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Print a volume's path on the tree.
+    VolPath {
+        /// The volume's name (its path in the pool).
+        vol: String,
+        /// The pool the volume is in.
+        #[arg(long)]
+        pool: String,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Print a volume's key (its path on the tree, as libvirt's file volumes).
+    VolKey {
+        /// The volume's name (its path in the pool).
+        vol: String,
+        /// The pool the volume is in.
+        #[arg(long)]
+        pool: String,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Print the name of the volume a path or key names.
+    VolName {
+        /// A volume's path on the tree (or its key).
+        path: PathBuf,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Print the pool of the volume a path or key names.
+    VolPool {
+        /// A volume's path on the tree (or its key).
+        path: PathBuf,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Define in poolfs the pools libvirt has defined (its persistent pool
+    /// XML): same name, uuid, source and target, and autostart. libvirt's
+    /// files are only read.
+    ImportLibvirt {
+        /// Where libvirt keeps its pool XML.
+        #[arg(long, default_value = "/etc/libvirt/storage")]
+        from: PathBuf,
+        /// Say what would be done, define nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        tree: Tree,
+    },
+    /// Print one libvirt dir pool per poolfs pool, on the pool's directory
+    /// on the tree (so guests naming pool and volume use poolfs's volumes);
+    /// with --define, define them through virsh.
+    LibvirtPools {
+        /// The pools [default: every pool].
+        pools: Vec<String>,
+        /// Define them with `virsh pool-define` (and start those running here).
+        #[arg(long)]
+        define: bool,
+        #[command(flatten)]
+        tree: Tree,
+    },
     /// Print shell completions.
     Completions {
         /// The shell to complete for.

@@ -191,6 +191,29 @@ pub fn run(r: &Remote, verb: &Verb, argv: &[OsString]) -> Result<u8> {
             }
             status
         }
+        // An XML file is this host's: it goes as the remote standard input.
+        Verb::PoolDefine { file, .. }
+        | Verb::PoolCreate { file, .. }
+        | Verb::VolCreate { file, .. }
+        | Verb::VolCreateFrom { file, .. }
+            if file.as_os_str() != "-" =>
+        {
+            let src =
+                File::open(file).map_err(Error::io(format!("cannot open '{}'", file.display())))?;
+            let args: Vec<OsString> = argv
+                .iter()
+                .map(|a| {
+                    if a == file.as_os_str() {
+                        "-".into()
+                    } else {
+                        a.clone()
+                    }
+                })
+                .collect();
+            let mut cmd = ssh(r, &remote_line(r, &forwarded(r, &args))?)?;
+            cmd.stdin(Stdio::from(src));
+            cmd.status().map_err(no_ssh)?
+        }
         _ => ssh(r, &remote_line(r, &forwarded(r, argv))?)?
             .status()
             .map_err(no_ssh)?,

@@ -539,3 +539,474 @@ fn unsupported_ioctl_is_enotty_without_payload() {
         assert_eq!(s.a, 0x1122_3344, "a failed ioctl wrote its argument");
     }
 }
+
+/// The poolfs binary with the fixture's tree; (success, stdout, stderr).
+fn poolfs(fx: &Fixture, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(common::BIN)
+        .args(args)
+        .env("POOLFS_MOUNT", &fx.mnt)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn poolfs_ok(fx: &Fixture, args: &[&str]) -> String {
+    let (ok, out, err) = poolfs(fx, args);
+    assert!(ok, "poolfs {args:?} failed:\n{out}{err}");
+    out
+}
+
+/// `text` is valid against libvirt's schema `kind` (storagepool,
+/// storagevol): libvirt's own `virt-xml-validate` judges.
+fn validates(dir: &Path, text: &str, kind: &str) {
+    let f = dir.join(format!("check-{kind}.xml"));
+    fs::write(&f, text).unwrap();
+    let (ok, out, err) = common::sh(&format!("virt-xml-validate '{}' {kind}", f.display()));
+    assert!(ok, "not a valid {kind}:\n{text}\n{out}{err}");
+}
+
+/// One `key: value` of a pool's info.
+fn info_of(fx: &Fixture, pool: &str, key: &str) -> String {
+    fx.info(pool, key)
+}
+
+/// Pool and volume XML in and out, judged by libvirt's schemas: dumps
+/// validate, a pool defined from XML keeps name, uuid and target and its
+/// dump defines the same pool again, volumes are made from XML (raw,
+/// qcow2 overlays by backingStore, copies by vol-create-from), and what
+/// poolfs cannot do is refused with a sentence, not dropped.
+#[test]
+fn libvirt_xml_in_and_out() {
+    require_mount!();
+    if !have_tool("virt-xml-validate") || !have_tool("xmllint") || !have_tool("qemu-img") {
+        assert!(
+            std::env::var_os("POOLFS_REQUIRE_MOUNT").is_none(),
+            "virt-xml-validate, xmllint and qemu-img are needed (scripts/install-test-deps.sh)"
+        );
+        return;
+    }
+    let fx = Fixture::new();
+    let work = scratch();
+    let w = work.path();
+    validates(
+        w,
+        &poolfs_ok(&fx, &["pool-dumpxml", "default"]),
+        "storagepool",
+    );
+
+    let uuid = "6f1c0a52-8f6e-4a59-9d1e-2b7e0a3c4d5f";
+    let target = w.join("px");
+    let px = w.join("px.xml");
+    fs::write(
+        &px,
+        format!(
+            "<pool type='dir'>\n  <name>px</name>\n  <uuid>{uuid}</uuid>\n  <target>\n    <path>{}</path>\n  </target>\n</pool>\n",
+            target.display()
+        ),
+    )
+    .unwrap();
+    validates(w, &fs::read_to_string(&px).unwrap(), "storagepool");
+    assert!(
+        poolfs_ok(&fx, &["pool-define", px.to_str().unwrap()]).starts_with("Pool px defined from")
+    );
+    assert_eq!(info_of(&fx, "px", "uuid"), uuid);
+    assert_eq!(info_of(&fx, "px", "target"), target.display().to_string());
+    let dumped = poolfs_ok(&fx, &["pool-dumpxml", "px"]);
+    validates(w, &dumped, "storagepool");
+    let config = fx.read("px/config");
+    // Round trip: the dump defines the same pool again.
+    poolfs_ok(&fx, &["pool-undefine", "px"]);
+    let again = w.join("again.xml");
+    fs::write(&again, &dumped).unwrap();
+    poolfs_ok(&fx, &["pool-define", again.to_str().unwrap()]);
+    assert_eq!(fx.read("px/config"), config);
+    assert_eq!(info_of(&fx, "px", "uuid"), uuid);
+    // pool-create: defined and started (poolfs's pools are persistent).
+    poolfs_ok(&fx, &["pool-undefine", "px"]);
+    let (ok, _, err) = poolfs(&fx, &["pool-create", again.to_str().unwrap()]);
+    assert!(!ok && err.contains("cannot start pool 'px'"), "{err}");
+    assert!(
+        !fx.pool("px").exists(),
+        "a pool that did not start was left"
+    );
+    fs::create_dir(&target).unwrap();
+    poolfs_ok(&fx, &["pool-create", again.to_str().unwrap()]);
+    assert_eq!(info_of(&fx, "px", "state"), "running");
+    // A userspace NFS pool (inactive: no server needed) dumps valid XML.
+    poolfs_ok(
+        &fx,
+        &[
+            "pool-define-as",
+            "nf",
+            "netfs",
+            "--source",
+            "127.0.0.1:/export",
+            "--client",
+            "userspace",
+        ],
+    );
+    validates(w, &poolfs_ok(&fx, &["pool-dumpxml", "nf"]), "storagepool");
+    // Refused, with a sentence naming what.
+    for (xml, says) in [
+        (
+            "<pool type='logical'><name>lv</name><source><name>vg</name></source><target><path>/dev/vg</path></target></pool>",
+            "pool type 'logical' is not supported by poolfs",
+        ),
+        (
+            "<pool type='dir'><name>cw</name><features><cow state='no'/></features><target><path>/x</path></target></pool>",
+            "poolfs cannot do <features>",
+        ),
+    ] {
+        let f = w.join("bad.xml");
+        fs::write(&f, xml).unwrap();
+        let (ok, _, err) = poolfs(&fx, &["pool-define", f.to_str().unwrap()]);
+        assert!(!ok && err.contains(says), "{xml}: {err}");
+    }
+    assert!(!fx.pool("lv").exists() && !fx.pool("cw").exists());
+
+    // Volumes.
+    let vx = w.join("v.xml");
+    fs::write(
+        &vx,
+        "<volume>\n  <name>base.img</name>\n  <capacity unit='M'>64</capacity>\n  <allocation>0</allocation>\n  <target><format type='raw'/></target>\n</volume>\n",
+    )
+    .unwrap();
+    validates(w, &fs::read_to_string(&vx).unwrap(), "storagevol");
+    poolfs_ok(&fx, &["vol-create", "default", vx.to_str().unwrap()]);
+    let base = fx.pool("default").join("base.img");
+    assert_eq!(fs::metadata(&base).unwrap().len(), 64 * MIB);
+    File::options()
+        .write(true)
+        .open(&base)
+        .unwrap()
+        .write_all_at(&vec![0x5a; MIB as usize], 3 * MIB)
+        .unwrap();
+    let dump = poolfs_ok(&fx, &["vol-dumpxml", "base.img", "--pool", "default"]);
+    validates(w, &dump, "storagevol");
+    assert!(
+        dump.contains("<capacity unit='bytes'>67108864</capacity>"),
+        "{dump}"
+    );
+    let ox = w.join("o.xml");
+    fs::write(
+        &ox,
+        format!(
+            "<volume type='file'><name>o.qcow2</name><target><format type='qcow2'/></target><backingStore><path>{}</path><format type='raw'/></backingStore></volume>",
+            base.display()
+        ),
+    )
+    .unwrap();
+    poolfs_ok(&fx, &["vol-create", "default", ox.to_str().unwrap()]);
+    let dump = poolfs_ok(&fx, &["vol-dumpxml", "o.qcow2", "--pool", "default"]);
+    validates(w, &dump, "storagevol");
+    assert!(
+        dump.contains(&format!(
+            "<backingStore>\n    <path>{}</path>",
+            base.display()
+        )),
+        "{dump}"
+    );
+    assert_eq!(vol_info(&fx, "o.qcow2", "backing"), "base.img");
+    let cx = w.join("c.xml");
+    fs::write(
+        &cx,
+        "<volume><name>copy.raw</name><capacity unit='M'>128</capacity><target><format type='raw'/></target></volume>",
+    )
+    .unwrap();
+    poolfs_ok(
+        &fx,
+        &[
+            "vol-create-from",
+            "default",
+            cx.to_str().unwrap(),
+            "o.qcow2",
+        ],
+    );
+    let copy = fx.pool("default").join("copy.raw");
+    assert_eq!(fs::metadata(&copy).unwrap().len(), 128 * MIB);
+    run(&format!(
+        "qemu-img compare -f qcow2 -F raw '{}' '{}'",
+        fx.pool("default").join("o.qcow2").display(),
+        copy.display()
+    ));
+    assert_eq!(
+        vol_info(&fx, "copy.raw", "backing"),
+        "-",
+        "a standalone copy"
+    );
+    // The small lookups.
+    let path = poolfs_ok(&fx, &["vol-path", "base.img", "--pool", "default"]);
+    assert_eq!(path.trim(), base.display().to_string());
+    assert_eq!(
+        poolfs_ok(&fx, &["vol-key", "base.img", "--pool", "default"]),
+        path
+    );
+    assert_eq!(
+        poolfs_ok(&fx, &["vol-name", path.trim()]).trim(),
+        "base.img"
+    );
+    assert_eq!(poolfs_ok(&fx, &["vol-pool", path.trim()]).trim(), "default");
+    let bad = w.join("bad.xml");
+    fs::write(
+        &bad,
+        "<volume><name>e</name><capacity>1</capacity><encryption format='luks'/></volume>",
+    )
+    .unwrap();
+    let (ok, _, err) = poolfs(&fx, &["vol-create", "default", bad.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("poolfs cannot do <encryption>"),
+        "{err}"
+    );
+}
+
+/// virtlogd for one test (libvirt's domains need it), stopped on drop.
+struct Virtlogd(Option<i32>);
+
+impl Virtlogd {
+    fn start(dir: &Path) -> Virtlogd {
+        fs::create_dir_all("/var/log/libvirt/qemu").unwrap();
+        if Path::new("/run/libvirt/virtlogd-sock").exists() && common::sh("pgrep -x virtlogd").0 {
+            return Virtlogd(None);
+        }
+        let pidfile = dir.join("virtlogd.pid");
+        run(&format!(
+            "virtlogd --daemon --pid-file '{}'",
+            pidfile.display()
+        ));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(pid) = fs::read_to_string(&pidfile)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                return Virtlogd(Some(pid));
+            }
+            assert!(Instant::now() < deadline, "virtlogd wrote no pidfile");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Virtlogd {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+}
+
+/// Removes the test's libvirt pools and domain, even when the test fails.
+struct LibvirtNames(&'static [&'static str], &'static str);
+
+impl Drop for LibvirtNames {
+    fn drop(&mut self) {
+        let _ = virsh_raw(&["destroy", self.1]);
+        for p in self.0 {
+            let _ = virsh_raw(&["pool-destroy", p]);
+            let _ = virsh_raw(&["pool-undefine", p]);
+        }
+    }
+}
+
+const IMPORTED: &str = "poolfs-imported";
+const SKIPPED: &str = "poolfs-lvskip";
+const DOMAIN: &str = "poolfs-voldisk";
+
+/// A host moving to poolfs: libvirt's own pool XML (written here by `virsh
+/// pool-define-as`, copied out of /etc/libvirt/storage) is imported with
+/// its name, uuid, target and autostart, a type poolfs lacks is skipped
+/// with the reason, libvirt's files are left as they were; then
+/// `libvirt-pools --define` gives libvirt the pool back on poolfs's
+/// directory, and a TCG guest whose only disk is `<disk type='volume'>`
+/// naming that pool and a volume boots, writes, and its data is in the
+/// poolfs volume.
+#[test]
+fn libvirt_pools_are_imported_and_guests_name_pool_and_volume() {
+    require_mount!();
+    if !have_tool("libvirtd") || !have_tool("virsh") || !have_tool("qemu-system-x86_64") {
+        return;
+    }
+    let fx = Fixture::new();
+    let work = scratch();
+    let w = work.path();
+    let daemon = Libvirtd::start(w);
+    let _names = LibvirtNames(&[IMPORTED, SKIPPED], DOMAIN);
+    let mut v = Virsh {
+        daemon: &daemon,
+        transcript: String::new(),
+    };
+    let target = w.join("imported");
+    let t = target.to_str().unwrap();
+    v.ok(&["pool-define-as", IMPORTED, "dir", "--target", t]);
+    v.ok(&["pool-autostart", IMPORTED]);
+    v.ok(&[
+        "pool-define-as",
+        SKIPPED,
+        "logical",
+        "--source-name",
+        "vg0",
+        "--target",
+        "/dev/vg0",
+    ]);
+    let uuid = v.ok(&["pool-uuid", IMPORTED]).trim().to_string();
+    // libvirt's files as an import finds them on a host.
+    let from = w.join("storage");
+    fs::create_dir_all(from.join("autostart")).unwrap();
+    for p in [IMPORTED, SKIPPED] {
+        fs::copy(
+            format!("/etc/libvirt/storage/{p}.xml"),
+            from.join(format!("{p}.xml")),
+        )
+        .unwrap();
+    }
+    std::os::unix::fs::symlink(
+        from.join(format!("{IMPORTED}.xml")),
+        from.join("autostart").join(format!("{IMPORTED}.xml")),
+    )
+    .unwrap();
+    v.ok(&["pool-undefine", IMPORTED]);
+    v.ok(&["pool-undefine", SKIPPED]);
+    let before = common::run(&format!(
+        "ls -lR --time-style=full-iso '{}' && cat '{}'/*.xml",
+        from.display(),
+        from.display()
+    ));
+    let f = from.to_str().unwrap();
+
+    let dry = poolfs_ok(&fx, &["import-libvirt", "--from", f, "--dry-run"]);
+    assert!(
+        dry.contains(&format!("would define pool {IMPORTED} (autostart)")),
+        "{dry}"
+    );
+    assert!(!fx.pool(IMPORTED).exists(), "a dry run defined a pool");
+    let out = poolfs_ok(&fx, &["import-libvirt", "--from", f]);
+    println!("{out}");
+    assert!(
+        out.contains(&format!("defined pool {IMPORTED} (autostart)")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "skipped {SKIPPED}.xml: pool type 'logical' is not supported"
+        )),
+        "{out}"
+    );
+    assert_eq!(fx.info(IMPORTED, "uuid"), uuid, "libvirt's uuid kept");
+    assert_eq!(fx.info(IMPORTED, "target"), t);
+    assert_eq!(fx.info(IMPORTED, "autostart"), "yes");
+    let again = poolfs_ok(&fx, &["import-libvirt", "--from", f]);
+    assert!(again.contains("poolfs has a pool of that name"), "{again}");
+    let after = common::run(&format!(
+        "ls -lR --time-style=full-iso '{}' && cat '{}'/*.xml",
+        from.display(),
+        from.display()
+    ));
+    assert_eq!(before, after, "libvirt's files changed");
+
+    // The reverse: libvirt gets the pool back, on poolfs's directory.
+    fs::create_dir_all(&target).unwrap();
+    fs::write(fx.pool(IMPORTED).join("status"), "start").unwrap();
+    let printed = poolfs_ok(&fx, &["libvirt-pools", IMPORTED]);
+    validates(w, &printed, "storagepool");
+    poolfs_ok(&fx, &["libvirt-pools", "--define", IMPORTED]);
+    let info = v.ok(&["pool-info", IMPORTED]);
+    assert!(info.contains(&uuid) && info.contains("running"), "{info}");
+    let xml = v.ok(&["pool-dumpxml", IMPORTED]);
+    assert!(
+        xml.contains(&format!("<path>{}</path>", fx.pool(IMPORTED).display())),
+        "{xml}"
+    );
+
+    // A guest that names pool and volume.
+    let disk = fx.pool(IMPORTED).join("g.raw");
+    let seed = format!("HOSTSEED-VOL-{}", std::process::id());
+    {
+        let f = File::create(&disk).unwrap();
+        f.set_len(64 * MIB).unwrap();
+        f.write_all_at(seed.as_bytes(), 0).unwrap();
+    }
+    v.ok(&["pool-refresh", IMPORTED]);
+    let g = guest_image();
+    let _logd = Virtlogd::start(w);
+    let console = w.join("console.log");
+    let domain = w.join("domain.xml");
+    fs::write(
+        &domain,
+        format!(
+            "<domain type='qemu'>\n  <name>{DOMAIN}</name>\n  <memory unit='MiB'>256</memory>\n  <vcpu>1</vcpu>\n  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n    <kernel>{}</kernel>\n    <initrd>{}</initrd>\n    <cmdline>console=ttyS0 panic=-1 loglevel=3 poolfs.seed={seed} poolfs.pattern=8:4</cmdline>\n  </os>\n  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>destroy</on_reboot>\n  <on_crash>destroy</on_crash>\n  <devices>\n    <disk type='volume' device='disk'>\n      <driver name='qemu' type='raw' cache='none' io='native'/>\n      <source pool='{IMPORTED}' volume='g.raw'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n    <serial type='file'>\n      <source path='{}'/>\n      <target port='0'/>\n    </serial>\n  </devices>\n</domain>\n",
+            g.0.display(),
+            g.1.display(),
+            console.display()
+        ),
+    )
+    .unwrap();
+    v.ok(&["create", domain.to_str().unwrap()]);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while virsh_raw(&["domstate", DOMAIN]).0 {
+        assert!(
+            Instant::now() < deadline,
+            "the guest did not power off; console:\n{}",
+            fs::read_to_string(&console).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = fs::read_to_string(&console).unwrap_or_default();
+    assert!(log.contains(&format!("GUEST: seed ok {seed}")), "{log}");
+    let md5s = log
+        .lines()
+        .find_map(|l| l.split("GUEST: pattern md5 ").nth(1))
+        .unwrap_or_else(|| panic!("no pattern line:\n{log}"))
+        .split(" readback md5 ")
+        .map(str::trim)
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    assert_eq!(md5s.len(), 2, "{log}");
+    assert_eq!(md5s[0], md5s[1], "{log}");
+    // The guest's writes are in the poolfs volume.
+    let mut written = vec![0u8; 4 * MIB as usize];
+    File::open(&disk)
+        .unwrap()
+        .read_exact_at(&mut written, 8 * MIB)
+        .unwrap();
+    let line = format!("pattern {seed}\n");
+    assert!(
+        written.starts_with(line.as_bytes()),
+        "no guest data at 8 MiB"
+    );
+    let on_disk = common::run(&format!(
+        "dd if='{}' bs=1M skip=8 count=4 status=none | md5sum | cut -d' ' -f1",
+        disk.display()
+    ));
+    assert_eq!(
+        on_disk.trim(),
+        md5s[0],
+        "the volume holds what the guest wrote"
+    );
+}
+
+/// The guest kernel and initramfs (scripts/guest-image.sh).
+fn guest_image() -> (PathBuf, PathBuf) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/guest-image.sh");
+    let out = Command::new(&script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let get = |k: &str| {
+        PathBuf::from(
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("no {k} in:\n{text}")),
+        )
+    };
+    (get("POOLFS_GUEST_KERNEL"), get("POOLFS_GUEST_INITRD"))
+}

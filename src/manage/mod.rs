@@ -12,9 +12,11 @@ use crate::cli::{Command, Tree};
 use crate::control::PoolFile;
 use crate::error::{Error, Result};
 
+mod libvirt;
 mod output;
 mod pools;
 mod volumes;
+mod xml;
 
 pub use output::pretty;
 use pools::{pool_define_as, pool_info, pool_list};
@@ -214,6 +216,33 @@ fn dispatch(cmd: &Command) -> Result<String> {
             copy(&src, &dst, *sparse, "download")?;
             Ok(String::new())
         }
+        PoolDefine { file, tree } => libvirt::pool_define(tree, file),
+        PoolCreate { file, tree } => libvirt::pool_create(tree, file),
+        PoolDumpxml { pool, tree } => libvirt::pool_dumpxml(tree, pool),
+        VolCreate { pool, file, tree } => libvirt::vol_create(tree, pool, file),
+        VolCreateFrom {
+            pool,
+            file,
+            vol,
+            inputpool,
+            tree,
+        } => libvirt::vol_create_from(tree, pool, file, vol, inputpool.as_deref()),
+        VolDumpxml { vol, pool, tree } => libvirt::vol_dumpxml(tree, pool, vol),
+        VolPath { vol, pool, tree } | VolKey { vol, pool, tree } => {
+            libvirt::vol_path(tree, pool, vol)
+        }
+        VolName { path, tree } => libvirt::vol_name(tree, path),
+        VolPool { path, tree } => libvirt::vol_pool(tree, path),
+        ImportLibvirt {
+            from,
+            dry_run,
+            tree,
+        } => libvirt::import_libvirt(tree, from, *dry_run),
+        LibvirtPools {
+            pools,
+            define,
+            tree,
+        } => libvirt::libvirt_pools(tree, pools, *define),
         VolDelete { vol, pool, tree } => {
             let p = volume_path(tree, pool, vol)?;
             fs::remove_file(&p)

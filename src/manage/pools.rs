@@ -135,20 +135,30 @@ pub(super) fn pool_define_as(
             cfg.push_str(&format!("{key} = {v}\n"));
         }
     }
-    let dir = mounted_root(tree)?.join(name);
-    fs::create_dir(&dir).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => Error::Exists(format!("pool '{name}' already exists")),
-        _ => Error::io(format!("cannot define pool '{name}'"))(e),
-    })?;
     let keep_default_target = pool_type == "dir"
         && target.is_none()
         && source.is_empty()
         && format.is_none()
         && cfg.lines().count() == 1;
-    if !keep_default_target && let Err(e) = write_request(&dir.join("config"), &cfg) {
+    define(tree, name, (!keep_default_target).then_some(cfg.as_str()))?;
+    Ok(format!("Pool {name} defined"))
+}
+
+/// Defines pool `name`: `mkdir`, then `config` written with `cfg` (`None`:
+/// the default `dir` pool `mkdir` makes). A refused config removes the
+/// pool again; the error carries the refusal and `last_error`.
+pub(super) fn define(tree: &Tree, name: &str, cfg: Option<&str>) -> Result<()> {
+    let dir = mounted_root(tree)?.join(name);
+    fs::create_dir(&dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => Error::Exists(format!("pool '{name}' already exists")),
+        _ => Error::io(format!("cannot define pool '{name}'"))(e),
+    })?;
+    if let Some(cfg) = cfg
+        && let Err(e) = write_request(&dir.join("config"), cfg)
+    {
         let err = refused(tree, name, "define", e);
         let _ = fs::remove_dir(&dir);
         return Err(err);
     }
-    Ok(format!("Pool {name} defined"))
+    Ok(())
 }
