@@ -420,6 +420,27 @@ pub enum Command {
         #[command(flatten)]
         tree: Tree,
     },
+    /// List the pools a storage server offers (netfs: the exports of an NFS
+    /// server, from its MOUNT protocol) as libvirt's <sources> XML.
+    FindStoragePoolSourcesAs {
+        /// The pool type (netfs).
+        #[arg(value_name = "TYPE")]
+        pool_type: String,
+        /// The server.
+        host: String,
+        /// The server's MOUNT protocol port [default: what its rpcbind says].
+        #[arg(long)]
+        mount_port: Option<u16>,
+    },
+    /// As find-storage-pool-sources-as, the server named by a libvirt
+    /// <source> XML file (`<source><host name='nas'/></source>`).
+    FindStoragePoolSources {
+        /// The pool type (netfs).
+        #[arg(value_name = "TYPE")]
+        pool_type: String,
+        /// The <source> XML file (- for standard input).
+        srcspec: PathBuf,
+    },
     /// Print shell completions.
     Completions {
         /// The shell to complete for.

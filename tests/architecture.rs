@@ -76,7 +76,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "manage",
         &[
-            "cli", "cmd", "config", "control", "error", "mounts", "volume",
+            "cli", "cmd", "config", "control", "error", "kinds", "mounts", "volume",
         ],
     ),
     ("remote", &["cli", "error", "manage", "volume"]),

@@ -817,3 +817,43 @@ fn overlays_on_an_nfs_pool_protect_their_backing() {
     fs::remove_file(pool.join("base.img")).unwrap();
     fs::remove_file(pool.join("base2.img")).unwrap();
 }
+
+/// `find-storage-pool-sources-as netfs HOST` lists the server's exports
+/// (the MOUNT protocol's EXPORT call) as libvirt's <sources> XML, which
+/// libvirt's schema accepts as a pool's source.
+#[test]
+fn the_exports_of_a_server_are_found() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = serve(&fx);
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "find-storage-pool-sources-as",
+            "netfs",
+            "127.0.0.1",
+            "--mount-port",
+            &srv.mount_port.to_string(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("<dir path='{}'/>", srv.export.display())),
+        "{text}"
+    );
+    assert!(text.contains("<host name='127.0.0.1'/>"), "{text}");
+    let bad = std::process::Command::new(common::BIN)
+        .args(["find-storage-pool-sources-as", "logical", "127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("netfs pools only"));
+}

@@ -404,3 +404,24 @@ pub(super) fn libvirt_pools(tree: &Tree, only: &[String], define_them: bool) -> 
     }
     Ok(out.join("\n"))
 }
+
+/// How long a server has to list its exports.
+const FIND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `find-storage-pool-sources-as netfs HOST`: the server's exports as
+/// libvirt's `<sources>` XML.
+pub(super) fn find_sources(kind: &str, host: &str, mount_port: Option<u16>) -> Result<String> {
+    if kind != "netfs" {
+        return Err(Error::Unsupported(format!(
+            "poolfs finds the sources of netfs pools only, not of '{kind}' pools"
+        )));
+    }
+    let exports = crate::kinds::netfs::exports::list_exports(host, mount_port, FIND_TIMEOUT)?;
+    Ok(xml::render_sources(host, &exports))
+}
+
+/// `find-storage-pool-sources netfs SRCSPEC`: the host of a `<source>` XML.
+pub(super) fn find_sources_from(kind: &str, spec: &Path) -> Result<String> {
+    let host = xml::source_host(&read_input(spec)?)?;
+    find_sources(kind, &host, None)
+}

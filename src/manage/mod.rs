@@ -243,6 +243,14 @@ fn dispatch(cmd: &Command) -> Result<String> {
             define,
             tree,
         } => libvirt::libvirt_pools(tree, pools, *define),
+        FindStoragePoolSourcesAs {
+            pool_type,
+            host,
+            mount_port,
+        } => libvirt::find_sources(pool_type, host, *mount_port),
+        FindStoragePoolSources { pool_type, srcspec } => {
+            libvirt::find_sources_from(pool_type, srcspec)
+        }
         VolDelete { vol, pool, tree } => {
             let p = volume_path(tree, pool, vol)?;
             fs::remove_file(&p)

@@ -510,6 +510,35 @@ pub fn render_dir_pool(name: &str, uuid: &str, path: &str) -> String {
     )
 }
 
+/// The exports of NFS server `host` as libvirt's `<sources>` XML
+/// (`find-storage-pool-sources`).
+pub fn render_sources(host: &str, exports: &[(String, Vec<String>)]) -> String {
+    let mut out = String::from("<sources>\n");
+    for (path, _) in exports {
+        out.push_str(&format!(
+            "  <source>\n    <host name='{}'/>\n    <dir path='{}'/>\n    <format type='nfs'/>\n  </source>\n",
+            esc(host),
+            esc(path)
+        ));
+    }
+    out.push_str("</sources>\n");
+    out
+}
+
+/// The host a `<source>` XML names (`find-storage-pool-sources`' srcSpec).
+pub fn source_host(text: &str) -> Result<String> {
+    let doc = parse_doc(text)?;
+    let root = doc.root_element();
+    if !root.has_tag_name("source") {
+        return Err(invalid(format!(
+            "a source spec starts with <source>, not <{}>",
+            root.tag_name().name()
+        )));
+    }
+    let host = child(root, "host").ok_or_else(|| invalid("a source spec names a <host>"))?;
+    attr(host, "name", "<host>")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

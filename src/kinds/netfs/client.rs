@@ -143,7 +143,7 @@ pub enum Locked {
 
 /// The runtime every NFS client shares (two worker threads: NFS replies are
 /// small work; the waiting happens in the FUSE threads).
-fn runtime() -> Result<&'static Runtime> {
+pub(super) fn runtime() -> Result<&'static Runtime> {
     static RT: OnceLock<Runtime> = OnceLock::new();
     if let Some(rt) = RT.get() {
         return Ok(rt);

@@ -5,6 +5,7 @@
 //! handle.
 
 pub mod client;
+pub mod exports;
 mod pending;
 mod status;
 mod store;
