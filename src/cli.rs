@@ -92,23 +92,21 @@ pub enum Command {
         tree: Tree,
     },
     /// Define a new pool (mkdir, then write its config).
-    PoolDefineAs {
-        /// The new pool's name.
-        name: String,
-        /// dir, fs, netfs or block.
-        #[arg(value_name = "TYPE")]
-        pool_type: String,
-        /// Where volumes live (default for dir pools: under the state directory).
-        #[arg(long)]
-        target: Option<PathBuf>,
-        /// Device, image or export (fs, netfs, block).
-        #[arg(long)]
-        source: Vec<String>,
-        /// Filesystem format of an fs pool.
-        #[arg(long)]
-        source_format: Option<String>,
+    PoolDefineAs(DefineAs),
+    /// Define a new pool and start it (poolfs's pools are all persistent;
+    /// one that does not start is removed again).
+    PoolCreateAs(DefineAs),
+    /// Print the name of the pool with a uuid.
+    PoolName {
+        /// The pool's uuid.
+        uuid: String,
         #[command(flatten)]
-        nfs: NfsArgs,
+        tree: Tree,
+    },
+    /// Print a pool's uuid.
+    PoolUuid {
+        /// The pool's name.
+        pool: String,
         #[command(flatten)]
         tree: Tree,
     },
@@ -448,6 +446,29 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+}
+
+/// What `pool-define-as` and `pool-create-as` take.
+#[derive(Debug, Args)]
+pub struct DefineAs {
+    /// The new pool's name.
+    pub name: String,
+    /// dir, fs, netfs or block.
+    #[arg(value_name = "TYPE")]
+    pub pool_type: String,
+    /// Where volumes live (default for dir pools: under the state directory).
+    #[arg(long)]
+    pub target: Option<PathBuf>,
+    /// Device, image or export (fs, netfs, block).
+    #[arg(long)]
+    pub source: Vec<String>,
+    /// Filesystem format of an fs pool.
+    #[arg(long)]
+    pub source_format: Option<String>,
+    #[command(flatten)]
+    pub nfs: NfsArgs,
+    #[command(flatten)]
+    pub tree: Tree,
 }
 
 #[derive(Debug, Args)]

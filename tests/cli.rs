@@ -673,3 +673,48 @@ fn cli_json_has_numbers_and_booleans() {
         ".[0].capacity == 2147483648",
     );
 }
+
+/// virsh's small verbs: pool-uuid and pool-name, and pool-create-as
+/// (define and start; a pool that does not start is not left behind).
+#[test]
+fn cli_pool_uuid_name_and_create_as() {
+    require_mount!();
+    let fx = Fixture::new();
+    let uuid = ok(&fx, &["pool-uuid", "default"]);
+    assert_eq!(uuid.trim(), fx.info("default", "uuid"));
+    assert_eq!(ok(&fx, &["pool-name", uuid.trim()]), "default\n");
+    let (code, _, err) = poolfs(&fx, &["pool-name", "00000000-0000-0000-0000-000000000000"]);
+    assert_eq!(code, 1, "{err}");
+    let t = fx.dir.path().join("made");
+    let missing = fx.dir.path().join("missing");
+    let (code, _, err) = poolfs(
+        &fx,
+        &[
+            "pool-create-as",
+            "nope",
+            "dir",
+            "--target",
+            missing.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        !fx.pool("nope").exists(),
+        "a pool that did not start was left"
+    );
+    std::fs::create_dir(&t).unwrap();
+    assert_eq!(
+        ok(
+            &fx,
+            &[
+                "pool-create-as",
+                "made",
+                "dir",
+                "--target",
+                t.to_str().unwrap()
+            ]
+        ),
+        "Pool made created\n"
+    );
+    assert_eq!(fx.info("made", "state"), "running");
+}

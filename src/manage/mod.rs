@@ -42,23 +42,20 @@ fn dispatch(cmd: &Command) -> Result<String> {
         Mount(_) | Upgrade { .. } | Completions { .. } | Man => Ok(String::new()),
         PoolList { all, details, tree } => pool_list(tree, *all, *details),
         PoolInfo { pool, bytes, tree } => pool_info(tree, pool, *bytes),
-        PoolDefineAs {
-            name,
-            pool_type,
-            target,
-            source,
-            source_format,
-            nfs,
-            tree,
-        } => pool_define_as(
-            tree,
-            name,
-            pool_type,
-            target.as_deref(),
-            source,
-            source_format.as_deref(),
-            nfs,
-        ),
+        PoolDefineAs(d) => pool_define_as(d),
+        PoolCreateAs(d) => {
+            pool_define_as(d)?;
+            if let Err(e) = ctl(&d.tree, &d.name, PoolFile::Status, "start", "start") {
+                let _ = fs::remove_dir(mounted_root(&d.tree)?.join(&d.name));
+                return Err(e);
+            }
+            Ok(format!("Pool {} created", d.name))
+        }
+        PoolName { uuid, tree } => pools::pool_name(tree, uuid),
+        PoolUuid { pool, tree } => {
+            let m = read_kv(&pool_dir(tree, pool)?.join("info"))?;
+            Ok(m.get("uuid").cloned().unwrap_or_default())
+        }
         PoolBuild {
             pool,
             overwrite,

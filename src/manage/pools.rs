@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self};
-use std::path::Path;
 
 use serde_json::Value;
 
@@ -91,15 +90,9 @@ pub(super) fn toml_str(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-pub(super) fn pool_define_as(
-    tree: &Tree,
-    name: &str,
-    pool_type: &str,
-    target: Option<&Path>,
-    source: &[String],
-    format: Option<&str>,
-    nfs: &crate::cli::NfsArgs,
-) -> Result<String> {
+pub(super) fn pool_define_as(d: &crate::cli::DefineAs) -> Result<String> {
+    let (tree, name, pool_type, nfs) = (&d.tree, d.name.as_str(), d.pool_type.as_str(), &d.nfs);
+    let (target, source, format) = (d.target.as_deref(), &d.source, d.source_format.as_deref());
     let mut cfg = format!("type = {}\n", toml_str(pool_type));
     match pool_type {
         "block" => {
@@ -161,4 +154,13 @@ pub(super) fn define(tree: &Tree, name: &str, cfg: Option<&str>) -> Result<()> {
         return Err(err);
     }
     Ok(())
+}
+
+/// `pool-name UUID`: the pool with that uuid.
+pub(super) fn pool_name(tree: &Tree, uuid: &str) -> Result<String> {
+    pools(tree)?
+        .into_iter()
+        .find(|m| m.get("uuid").is_some_and(|u| u.eq_ignore_ascii_case(uuid)))
+        .and_then(|m| m.get("name").cloned())
+        .ok_or_else(|| Error::NotFound(format!("failed to get pool '{uuid}'")))
 }
