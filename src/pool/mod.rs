@@ -425,7 +425,7 @@ impl Registry {
             return Err(Error::Exists(format!("pool '{new}' already exists")));
         }
         let stored = StoredPool {
-            uuid: pool.uuid(),
+            uuid: g.uuid.clone(),
             autostart: g.autostart,
             pool: g.def.clone(),
         };
