@@ -20,7 +20,10 @@ cargo build --release
 # Both I/O paths pass the whole suite: kernel FUSE passthrough, and the daemon.
 for io in passthrough daemon; do
     echo "== cargo test, volume I/O: $io (unit, core and mounted integration tests)"
-    POOLFS_TEST_IO=$io cargo test --all-targets
+    # A test that hangs (a deadlock) fails the run in 30 minutes (a round
+    # takes about 8) instead of holding CI until its own limit.
+    POOLFS_TEST_IO=$io timeout --kill-after=30 1800 cargo test --all-targets \
+        || { rc=$?; [[ $rc -eq 124 ]] && echo "test.sh: cargo test ($io) ran over 30 minutes: a test hangs" >&2; exit "$rc"; }
     echo "== conformance, volume I/O: $io: pjdfstest and fsx on a poolfs mount"
     CONFORMANCE_EXTRA_ARGS="--io $io" scripts/conformance.sh target/release/poolfs
 done
