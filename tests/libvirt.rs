@@ -629,6 +629,7 @@ fn libvirt_xml_in_and_out() {
     poolfs_ok(&fx, &["pool-undefine", "px"]);
     let (ok, _, err) = poolfs(&fx, &["pool-create", again.to_str().unwrap()]);
     assert!(!ok && err.contains("cannot start pool 'px'"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
     assert!(
         !fx.pool("px").exists(),
         "a pool that did not start was left"

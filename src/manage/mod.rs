@@ -328,9 +328,14 @@ pub(super) fn refused(tree: &Tree, pool: &str, what: &str, e: std::io::Error) ->
         .ok()
         .and_then(|m| m.get("last_error").cloned())
         .filter(|r| r != "-");
+    // The reason often ends with the errno itself, which Sys adds again.
+    let errno_text = format!(": {errno}");
     Error::Sys {
         what: match reason {
-            Some(r) => format!("cannot {what} pool '{pool}': {r}"),
+            Some(r) => format!(
+                "cannot {what} pool '{pool}': {}",
+                r.strip_suffix(&errno_text).unwrap_or(&r)
+            ),
             None => format!("cannot {what} pool '{pool}'"),
         },
         errno,
