@@ -5,7 +5,7 @@
 use std::ffi::OsStr;
 use std::sync::Arc;
 
-use poolfs::core::{Ctx, PoolFs, SetAttr, Unique};
+use poolfs::core::{Ctx, PoolFs, SetAttr, Unique, Writer};
 use poolfs::pool::Registry;
 use poolfs::pool::persist::StateDir;
 
@@ -39,7 +39,7 @@ fn core_creates_writes_and_reads_a_volume() {
         .unwrap();
     let h = fs.handle(e.attr.ino, o.fh).unwrap();
     assert_eq!(
-        fs.write(Unique::NONE, &h, 4096, b"hello", None, false)
+        fs.write(Unique::NONE, &h, 4096, b"hello", Writer::default())
             .unwrap(),
         5
     );
@@ -123,12 +123,12 @@ fn core_stop_refused_while_open() {
     let o2 = fs.open(CTX, status, libc::O_WRONLY).unwrap();
     let h = fs.handle(status, o2.fh).unwrap();
     let err = fs
-        .write(Unique::NONE, &h, 0, b"stop\n", None, false)
+        .write(Unique::NONE, &h, 0, b"stop\n", Writer::default())
         .unwrap_err();
     assert_eq!(err.errno(), nix::errno::Errno::EBUSY);
     assert!(err.to_string().contains("busy.img"));
     fs.release(o.fh);
-    fs.write(Unique::NONE, &h, 0, b"stop\n", None, false)
+    fs.write(Unique::NONE, &h, 0, b"stop\n", Writer::default())
         .unwrap();
     assert!(fs.lookup(pool, OsStr::new("busy.img")).is_err());
 }
@@ -175,7 +175,7 @@ fn control(fs: &PoolFs, pool: u64, vol: &str, name: &str, u: u64, text: &[u8]) -
     let ino = fs.lookup(dir, OsStr::new(name)).unwrap().attr.ino;
     let o = fs.open(CTX, ino, libc::O_WRONLY).unwrap();
     let h = fs.handle(ino, o.fh).unwrap();
-    let n = fs.write(Unique(u), &h, 0, text, None, false).unwrap();
+    let n = fs.write(Unique(u), &h, 0, text, Writer::default()).unwrap();
     fs.release(o.fh);
     n
 }

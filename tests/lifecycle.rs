@@ -588,3 +588,34 @@ fn sigterm_exits_within_a_second_or_says_what_keeps_it() {
         "exit took {took:?} after the close"
     );
 }
+
+/// A process writing `config` while another of its threads starts a
+/// program (fork and exec close the child's copy of every descriptor, and
+/// each close flushes): the child's close neither applies nor loses the
+/// half-written document; the writer's own close applies it whole.
+#[test]
+fn config_is_applied_by_its_writers_close_not_a_forked_childs() {
+    use std::io::Write;
+    require_mount!();
+    let fx = Fixture::new();
+    fs::create_dir(fx.pool("p")).unwrap();
+    let cfg = fx.pool("p").join("config");
+    let t = fx.dir.path().join("t");
+    let mut f = fs::OpenOptions::new().write(true).open(&cfg).unwrap();
+    f.write_all(b"type = \"dir\"\n").unwrap();
+    // The child inherits `f` until its exec closes it.
+    assert!(
+        std::process::Command::new("true")
+            .status()
+            .unwrap()
+            .success()
+    );
+    f.write_all(format!("target = \"{}\"\n", t.display()).as_bytes())
+        .unwrap();
+    nix::unistd::close(f).unwrap();
+    assert!(
+        fx.read("p/config").contains(&t.display().to_string()),
+        "{}",
+        fx.read("p/info")
+    );
+}

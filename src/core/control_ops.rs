@@ -235,6 +235,7 @@ impl PoolFs {
         ctl: &Ctl,
         document: Option<&parking_lot::Mutex<Document>>,
         data: &[u8],
+        lock_owner: Option<u64>,
     ) -> Result<()> {
         let Some(doc) = document else {
             let done = self.apply_once(u, ctl, data);
@@ -255,6 +256,9 @@ impl PoolFs {
             return Err(e);
         }
         doc.text.extend_from_slice(data);
+        if doc.writer.is_none() {
+            doc.writer = lock_owner;
+        }
         // What is wrong already is refused now, at the write (the shell
         // shows it), not at the close most programs ignore.
         let checked = std::str::from_utf8(&doc.text)

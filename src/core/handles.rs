@@ -40,12 +40,17 @@ pub enum OpenKind {
     Dir { entries: Mutex<Vec<DirEntry>> },
 }
 
-/// A `config` document being written: the text so far, and why a write of
-/// it was refused, if one was (then nothing of it is applied).
+/// A `config` document being written: the text so far, why a write of it
+/// was refused, if one was (then nothing of it is applied), and the lock
+/// owner (the writer's file table) of its first write: only that owner's
+/// `close(2)` applies it. Another process holding a copy of the descriptor
+/// (a child of the writer, between its fork and its exec) closes it too,
+/// and that must neither apply half a document nor lose it.
 #[derive(Debug, Default)]
 pub struct Document {
     pub text: Vec<u8>,
     pub refused: Option<String>,
+    pub writer: Option<u64>,
 }
 
 /// Which control file.

@@ -13,6 +13,20 @@ use crate::error::{Error, Result};
 use crate::journal;
 use crate::store::StoreOpen;
 
+/// Who a write comes from and how (the kernel's `FUSE_WRITE_*` flags).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Writer {
+    /// The kernel asks the daemon to clear set-id bits for this caller (it
+    /// lacks CAP_FSETID, `FUSE_HANDLE_KILLPRIV_V2`).
+    pub kill_privs_for: Option<Ctx>,
+    /// The write-back of the kernel's cached pages (`FUSE_WRITE_CACHE`),
+    /// not a caller's `write(2)`.
+    pub from_cache: bool,
+    /// The writer's file table, when the kernel names it
+    /// (`FUSE_WRITE_LOCKOWNER`).
+    pub lock_owner: Option<u64>,
+}
+
 impl PoolFs {
     pub fn open(&self, ctx: Ctx, ino: u64, flags: i32) -> Result<Opened> {
         match self.node(ino)? {
@@ -110,23 +124,12 @@ impl PoolFs {
         }
     }
 
-    /// `kill_privs_for`: the kernel asks the daemon to clear set-id bits for
-    /// this writer (it lacks CAP_FSETID, `FUSE_HANDLE_KILLPRIV_V2`).
-    /// `from_cache`: the write-back of the kernel's cached pages
-    /// (`FUSE_WRITE_CACHE`), not a caller's `write(2)`.
-    /// `u`: the request, for a control write (`control_request`).
-    pub fn write(
-        &self,
-        u: Unique,
-        h: &Handle,
-        offset: u64,
-        data: &[u8],
-        kill_privs_for: Option<Ctx>,
-        from_cache: bool,
-    ) -> Result<u32> {
-        let ino = h.ino;
+    /// `w`: who writes and how (`Writer`); `u`: the request, for a
+    /// control write (`apply_once`).
+    pub fn write(&self, u: Unique, h: &Handle, offset: u64, data: &[u8], w: Writer) -> Result<u32> {
+        let (ino, kill_privs_for) = (h.ino, w.kill_privs_for);
         match &h.kind {
-            OpenKind::Volume { file, .. } if from_cache => {
+            OpenKind::Volume { file, .. } if w.from_cache => {
                 file.write_cached(offset, data, kill_privs_for.as_ref())
             }
             OpenKind::Volume {
@@ -150,7 +153,7 @@ impl PoolFs {
                 Ok(n)
             }
             OpenKind::Control { ctl, document, .. } => {
-                self.control_write(u, ctl, document.as_ref(), data)?;
+                self.control_write(u, ctl, document.as_ref(), data, w.lock_owner)?;
                 Ok(data.len() as u32)
             }
             OpenKind::Dir { .. } => Err(eisdir("write")),
@@ -174,13 +177,21 @@ impl PoolFs {
 
     /// `close(2)` of one descriptor: a `config` document written through it
     /// is applied now, so `close` returns the refusal.
-    pub fn flush(&self, h: &Handle) -> Result<()> {
+    /// `lock_owner`: the closer's file table (see `Document`).
+    pub fn flush(&self, h: &Handle, lock_owner: u64) -> Result<()> {
         match &h.kind {
             OpenKind::Control {
                 ctl,
                 document: Some(doc),
                 ..
-            } => self.control_close(ctl, doc),
+            } => {
+                let writer = doc.lock().writer;
+                if writer.is_some_and(|w| w != lock_owner) {
+                    // Another holder of the descriptor closed its copy.
+                    return Ok(());
+                }
+                self.control_close(ctl, doc)
+            }
             _ => Ok(()),
         }
     }

@@ -61,6 +61,7 @@ pub use handles::Handle;
 use handles::HandleTable;
 use inodes::{InodeTable, Object, Synthetic};
 pub use inval::{Inval, InvalRequest};
+pub use io_ops::Writer;
 pub use recovery::Unique;
 
 /// How to change a pool definition, for refusals that an editor runs into.

@@ -29,7 +29,7 @@ use fuser::{
     ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
-use crate::core::{Entry, Handle, PoolFs, SetAttr, XattrReply};
+use crate::core::{Entry, Handle, PoolFs, SetAttr, Writer, XattrReply};
 use crate::error::Error;
 use crate::metrics::Timer;
 use crate::store::LockRange as Range;
@@ -423,14 +423,17 @@ impl Filesystem for FuseAdapter {
         data: &[u8],
         write_flags: WriteFlags,
         _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
+        lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
         let t = self.timed("write");
-        let kill = write_flags
-            .contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
-            .then(|| ctx(req));
-        let from_cache = write_flags.contains(WriteFlags::FUSE_WRITE_CACHE);
+        let w = Writer {
+            kill_privs_for: write_flags
+                .contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
+                .then(|| ctx(req)),
+            from_cache: write_flags.contains(WriteFlags::FUSE_WRITE_CACHE),
+            lock_owner: lock_owner.map(|o| o.0),
+        };
         let h = match self.handle("write", ino, fh) {
             Ok(h) => h,
             Err(e) => return reply.error(e),
@@ -439,7 +442,7 @@ impl Filesystem for FuseAdapter {
         if h.may_block() {
             let (core, data) = (self.core.clone(), data.to_vec());
             self.offload.run(move || {
-                match core.write(u, &h, offset, &data, kill, from_cache) {
+                match core.write(u, &h, offset, &data, w) {
                     Ok(n) => reply.written(n),
                     Err(e) => reply.error(fail(&core, "write", ino.0, &e)),
                 }
@@ -447,7 +450,7 @@ impl Filesystem for FuseAdapter {
             });
             return;
         }
-        match self.core.write(u, &h, offset, data, kill, from_cache) {
+        match self.core.write(u, &h, offset, data, w) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(self.fail("write", ino.0, &e)),
         }
@@ -471,7 +474,7 @@ impl Filesystem for FuseAdapter {
         let close = move || {
             // The owner's POSIX locks go before close(2) returns.
             core.flush_locks(ino.0, lock_owner.0);
-            match core.flush(&h) {
+            match core.flush(&h, lock_owner.0) {
                 Ok(()) => reply.ok(),
                 Err(e) => reply.error(fail(&core, "flush", ino.0, &e)),
             }
