@@ -153,6 +153,32 @@ fn remote_verbs_answer_as_local_ones() {
             "poolfs {args:?} locally and through ssh"
         );
     }
+    // An XML file is this host's: it travels as the remote's standard input
+    // (a relative path here, which the remote side could not open).
+    let local = fx.dir.path().join("xml");
+    fs::create_dir(&local).unwrap();
+    fs::write(
+        local.join("vol.xml"),
+        "<volume><name>x1.img</name><capacity unit='M'>8</capacity></volume>",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["--connect", &uri, "vol-create", "default", "vol.xml"])
+        .env("POOLFS_SSH", &s.ssh)
+        .current_dir(&local)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::metadata(fx.pool("default").join("x1.img"))
+            .unwrap()
+            .len(),
+        8 << 20
+    );
     // A usage error is found before ssh runs, with clap's exit status.
     assert_eq!(remote(&["vol-info"]).code, 2);
     // $POOLFS_CONNECT does what --connect does.
