@@ -60,10 +60,7 @@ pub(super) fn pool_define(tree: &Tree, file: &Path) -> Result<String> {
 pub(super) fn pool_create(tree: &Tree, file: &Path) -> Result<String> {
     let x = xml::parse_pool(&read_input(file)?)?;
     define(tree, &x.name, Some(&config_of(x.uuid.as_deref(), &x.def)))?;
-    if let Err(e) = ctl(tree, &x.name, PoolFile::Status, "start", "start") {
-        let _ = fs::remove_dir(mounted_root(tree)?.join(&x.name));
-        return Err(e);
-    }
+    super::pools::start_or_remove(tree, &x.name)?;
     Ok(with_notes(
         format!("Pool {} created from {}", x.name, file.display()),
         &x.notes,

@@ -45,10 +45,7 @@ fn dispatch(cmd: &Command) -> Result<String> {
         PoolDefineAs(d) => pool_define_as(d),
         PoolCreateAs(d) => {
             pool_define_as(d)?;
-            if let Err(e) = ctl(&d.tree, &d.name, PoolFile::Status, "start", "start") {
-                let _ = fs::remove_dir(mounted_root(&d.tree)?.join(&d.name));
-                return Err(e);
-            }
+            pools::start_or_remove(&d.tree, &d.name)?;
             Ok(format!("Pool {} created", d.name))
         }
         PoolName { uuid, tree } => pools::pool_name(tree, uuid),

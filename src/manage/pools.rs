@@ -164,3 +164,19 @@ pub(super) fn pool_name(tree: &Tree, uuid: &str) -> Result<String> {
         .and_then(|m| m.get("name").cloned())
         .ok_or_else(|| Error::NotFound(format!("failed to get pool '{uuid}'")))
 }
+
+/// Starts the pool just defined as `name`; one that does not start is
+/// removed again, so nothing is left (as a transient libvirt pool).
+pub(super) fn start_or_remove(tree: &Tree, name: &str) -> Result<()> {
+    if let Err(e) = super::ctl(
+        tree,
+        name,
+        crate::control::PoolFile::Status,
+        "start",
+        "start",
+    ) {
+        let _ = fs::remove_dir(mounted_root(tree)?.join(name));
+        return Err(e);
+    }
+    Ok(())
+}

@@ -157,16 +157,23 @@ fn parse_doc(text: &str) -> Result<Document<'_>> {
     Document::parse(text).map_err(|e| invalid(format!("not well-formed XML: {e}")))
 }
 
-/// Reads a pool's XML (`pool-define`, `import-libvirt`).
-pub fn parse_pool(text: &str) -> Result<PoolXml> {
-    let doc = parse_doc(text)?;
+/// The root element of `doc`, which must be `<tag>` (`what` names the
+/// document in the refusal).
+fn root_named<'a, 'i>(doc: &'a Document<'i>, tag: &str, what: &str) -> Result<Node<'a, 'i>> {
     let root = doc.root_element();
-    if !root.has_tag_name("pool") {
+    if !root.has_tag_name(tag) {
         return Err(invalid(format!(
-            "a pool's XML starts with <pool>, not <{}>",
+            "{what} starts with <{tag}>, not <{}>",
             root.tag_name().name()
         )));
     }
+    Ok(root)
+}
+
+/// Reads a pool's XML (`pool-define`, `import-libvirt`).
+pub fn parse_pool(text: &str) -> Result<PoolXml> {
+    let doc = parse_doc(text)?;
+    let root = root_named(&doc, "pool", "a pool's XML")?;
     let kind = attr(root, "type", "<pool>")?;
     if !["dir", "fs", "netfs"].contains(&kind.as_str()) {
         return Err(Error::Unsupported(format!(
@@ -388,13 +395,7 @@ pub fn render_pool(facts: &PoolFacts, def: &PoolDef) -> Result<String> {
 /// Reads a volume's XML (`vol-create`, `vol-create-from`).
 pub fn parse_volume(text: &str) -> Result<VolXml> {
     let doc = parse_doc(text)?;
-    let root = doc.root_element();
-    if !root.has_tag_name("volume") {
-        return Err(invalid(format!(
-            "a volume's XML starts with <volume>, not <{}>",
-            root.tag_name().name()
-        )));
-    }
+    let root = root_named(&doc, "volume", "a volume's XML")?;
     if let Some(t) = root.attribute("type").filter(|t| *t != "file") {
         return Err(Error::Unsupported(format!(
             "volume type '{t}' is not supported by poolfs (its volumes are files)"
@@ -528,13 +529,7 @@ pub fn render_sources(host: &str, exports: &[(String, Vec<String>)]) -> String {
 /// The host a `<source>` XML names (`find-storage-pool-sources`' srcSpec).
 pub fn source_host(text: &str) -> Result<String> {
     let doc = parse_doc(text)?;
-    let root = doc.root_element();
-    if !root.has_tag_name("source") {
-        return Err(invalid(format!(
-            "a source spec starts with <source>, not <{}>",
-            root.tag_name().name()
-        )));
-    }
+    let root = root_named(&doc, "source", "a source spec")?;
     let host = child(root, "host").ok_or_else(|| invalid("a source spec names a <host>"))?;
     attr(host, "name", "<host>")
 }
