@@ -53,28 +53,8 @@ struct Guest {
 
 /// Builds (or finds in the cache) the kernel and initramfs.
 fn guest() -> Guest {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/guest-image.sh");
-    let out = Command::new(&script).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{} failed:\n{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let get = |k: &str| {
-        PathBuf::from(
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}=")))
-                .unwrap_or_else(|| panic!("no {k} in guest-image.sh output:\n{text}")),
-        )
-    };
-    let g = Guest {
-        kernel: get("POOLFS_GUEST_KERNEL"),
-        initrd: get("POOLFS_GUEST_INITRD"),
-    };
-    assert!(g.kernel.is_file() && g.initrd.is_file());
-    g
+    let (kernel, initrd) = common::guest_image();
+    Guest { kernel, initrd }
 }
 
 fn seed_for(tag: &str) -> String {

@@ -934,7 +934,7 @@ fn libvirt_pools_are_imported_and_guests_name_pool_and_volume() {
         f.write_all_at(seed.as_bytes(), 0).unwrap();
     }
     v.ok(&["pool-refresh", IMPORTED]);
-    let g = guest_image();
+    let g = common::guest_image();
     let _logd = Virtlogd::start(w);
     let console = w.join("console.log");
     let domain = w.join("domain.xml");
@@ -990,24 +990,4 @@ fn libvirt_pools_are_imported_and_guests_name_pool_and_volume() {
         md5s[0],
         "the volume holds what the guest wrote"
     );
-}
-
-/// The guest kernel and initramfs (scripts/guest-image.sh).
-fn guest_image() -> (PathBuf, PathBuf) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/guest-image.sh");
-    let out = Command::new(&script).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let get = |k: &str| {
-        PathBuf::from(
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}=")))
-                .unwrap_or_else(|| panic!("no {k} in:\n{text}")),
-        )
-    };
-    (get("POOLFS_GUEST_KERNEL"), get("POOLFS_GUEST_INITRD"))
 }

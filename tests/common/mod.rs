@@ -394,3 +394,27 @@ pub fn run(cmd: &str) -> String {
 pub fn errno_of<T>(r: std::io::Result<T>) -> Option<i32> {
     r.err().and_then(|e| e.raw_os_error())
 }
+
+/// The qemu guest's kernel and initramfs, built once and cached by
+/// `scripts/guest-image.sh` (tests/hypervisor.rs, tests/libvirt.rs).
+pub fn guest_image() -> (PathBuf, PathBuf) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/guest-image.sh");
+    let out = Command::new(&script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} failed:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let get = |k: &str| {
+        PathBuf::from(
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("no {k} in guest-image.sh output:\n{text}")),
+        )
+    };
+    let (kernel, initrd) = (get("POOLFS_GUEST_KERNEL"), get("POOLFS_GUEST_INITRD"));
+    assert!(kernel.is_file() && initrd.is_file());
+    (kernel, initrd)
+}
