@@ -365,3 +365,37 @@ fn statfs_passes_the_backing_figures_through() {
     fs::remove_file(&f).unwrap();
     fx.ctl("dfp/status", "stop").unwrap();
 }
+
+/// A pool stops as soon as the last process using it has exited: the
+/// volume's descriptor and its passthrough backing are gone before the stop
+/// sees the volume closed, so the unmount never finds the target busy.
+#[test]
+fn an_fs_pool_stops_right_after_its_last_close() {
+    require_mount!();
+    if !have_tool("mkfs.ext4") {
+        return;
+    }
+    let fx = Fixture::new();
+    let img = image(&fx, "quick.img", "64M");
+    run(&format!("mkfs.ext4 -q -F {}", img.display()));
+    let target = define_fs(&fx, "quick", &img, "ext4");
+    let _guard = Unmount(target.clone());
+    fs::create_dir(&target).unwrap();
+    let vol = fx.pool("quick").join("v.img");
+    for round in 0..40 {
+        fx.ctl("quick/status", "start").unwrap();
+        run(&format!(
+            "dd if=/dev/zero of={} bs=64k count=4 conv=notrunc status=none",
+            vol.display()
+        ));
+        // Events for the watcher to read while the pool stops.
+        run(&format!("chown nobody {}", vol.display()));
+        fs::remove_file(&vol).unwrap();
+        if let Err(e) = fx.ctl("quick/status", "stop") {
+            panic!(
+                "round {round}: stop right after the writer exited: {e}: {}",
+                fx.info("quick", "last_error")
+            );
+        }
+    }
+}

@@ -235,7 +235,11 @@ impl PoolFs {
                 if let Err(e) = file.close() {
                     tracing::error!(pool = %node.pool.name(), "closing '{}': {e}", node.path.read());
                 }
-                node.pool.release_open(fh);
+                // The descriptor closes with the handle, before a stop waiting
+                // for the pool's open volumes sees this one gone.
+                let pool = node.pool.clone();
+                drop(h);
+                pool.release_open(fh);
             }
             _ => {}
         }

@@ -504,8 +504,10 @@ impl Filesystem for FuseAdapter {
             });
             return;
         }
-        self.core.release(fh.0);
+        // The kernel holds the backing file while its id is registered: the
+        // id goes first, so a stop that sees the volume closed can unmount.
         self.release_backing(fh.0);
+        self.core.release(fh.0);
         reply.ok();
     }
 

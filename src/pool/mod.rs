@@ -90,6 +90,25 @@ impl Inner {
 /// refuses because volumes are open.
 const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Waits, up to `RELEASE_GRACE`, until `active` is the last holder of its
+/// run, then drops it: a request still being served or the watcher reading
+/// an event holds the run's store (its descriptors in the target) for a
+/// moment after the run was released, and an unmount would find it busy.
+/// A holder that outlasts the grace (a request waiting on a server) is left
+/// to the backend's stop, which refuses then if it must.
+fn until_unshared(active: Arc<Active>) {
+    let deadline = std::time::Instant::now() + RELEASE_GRACE;
+    while Arc::strong_count(&active) > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    if Arc::strong_count(&active) > 1 {
+        tracing::warn!(
+            holders = Arc::strong_count(&active) - 1,
+            "the pool's run is still in use after {RELEASE_GRACE:?}: stopping its backend anyway"
+        );
+    }
+}
+
 /// One defined pool.
 #[derive(Debug)]
 pub struct Pool {
@@ -532,10 +551,10 @@ impl Registry {
             g.state = PoolState::Stopping;
             (g.def.clone(), g.active.take())
         };
-        if let Some(a) = &active {
-            release(a);
+        if let Some(a) = active {
+            release(&a);
+            until_unshared(a);
         }
-        drop(active);
         let result = kinds::for_def(&def).and_then(|b| b.stop());
         match result {
             Ok(()) => {
