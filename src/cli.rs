@@ -489,6 +489,11 @@ pub struct MountArgs {
     /// passthrough where possible (auto), always (passthrough), or never (daemon).
     #[arg(long, value_enum, default_value = "auto")]
     pub io: crate::config::IoMode,
+    /// How requests travel between the kernel and poolfs: /dev/fuse (auto,
+    /// devfuse), or FUSE-over-io_uring (uring: fewer round trips, but a
+    /// crash of the server is not survived; docs/io_uring.md).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub transport: crate::config::Transport,
     /// Kernel read-ahead of the mount in KiB (default: the kernel's 128).
     /// 4096 makes sequential reads served by the daemon (userspace NFS
     /// pools, --io daemon) arrive as 1 MiB requests; see docs/performance.md.

@@ -385,6 +385,21 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// How requests travel between the kernel and the daemon (`poolfs mount
+/// --transport`, docs/io_uring.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// `/dev/fuse`, the transport a successor server can take over after a
+    /// crash or an upgrade (io_uring cannot, yet: docs/io_uring.md).
+    Auto,
+    /// FUSE-over-io_uring (Linux 6.14+; root turns the kernel's
+    /// `enable_uring` on), or no mount at all. A crash of the server loses
+    /// the requests it held.
+    Uring,
+    /// `/dev/fuse` only.
+    Devfuse,
+}
+
 /// How volume reads and writes reach the backing file (`poolfs mount --io`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum IoMode {

@@ -229,6 +229,7 @@ fn mount_config(args: &MountArgs, mountpoint: std::path::PathBuf) -> MountConfig
         mountpoint,
         threads: args.threads,
         io: args.io,
+        transport: args.transport,
         read_ahead_kib: args.read_ahead,
     }
 }
@@ -320,6 +321,9 @@ fn server_command(
     let io = clap::ValueEnum::to_possible_value(&args.io)
         .map(|v| v.get_name().to_owned())
         .unwrap_or_default();
+    let transport = clap::ValueEnum::to_possible_value(&args.transport)
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default();
     Ok(
         move |binary: &std::path::Path, inherited: &keeper::Inherited| {
             use std::os::unix::process::CommandExt;
@@ -336,6 +340,8 @@ fn server_command(
                 .arg(fd_cache.to_string())
                 .arg("--io")
                 .arg(&io)
+                .arg("--transport")
+                .arg(&transport)
                 .arg("--log-level")
                 .arg(&log_level)
                 .arg("--server")

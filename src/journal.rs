@@ -97,11 +97,22 @@ pub struct Backing {
     pub writable: bool,
 }
 
+/// What INIT negotiated, in the journal's header: a successor gets no INIT.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated {
+    /// Kernel passthrough of volume I/O.
+    pub passthrough: bool,
+    /// Requests travel through FUSE-over-io_uring.
+    pub uring: bool,
+}
+
 /// Everything a journal says, replayed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct State {
     pub generation: u64,
     pub passthrough: bool,
+    /// INIT switched the connection to FUSE-over-io_uring.
+    pub uring: bool,
     /// Pool uuid -> id (the numbers of pool directories derive from it).
     pub pools: BTreeMap<String, u32>,
     pub numbers: BTreeMap<u64, Number>,
@@ -447,7 +458,7 @@ fn region_start(region: u64) -> u64 {
 impl Journal {
     /// A new, empty journal in `file` (the keeper's memfd) for a session of
     /// `generation`.
-    pub fn create(file: File, generation: u64, passthrough: bool) -> Result<Journal> {
+    pub fn create(file: File, generation: u64, init: Negotiated) -> Result<Journal> {
         file.set_len(HEADER + 2 * REGION)
             .map_err(io("cannot size"))?;
         let j = Journal {
@@ -458,17 +469,17 @@ impl Journal {
                 broken: false,
             }),
         };
-        j.write_header(0, generation, passthrough)?;
+        j.write_header(0, generation, init)?;
         Ok(j)
     }
 
-    fn write_header(&self, region: u64, generation: u64, passthrough: bool) -> Result<()> {
+    fn write_header(&self, region: u64, generation: u64, init: Negotiated) -> Result<()> {
         let mut h = Vec::with_capacity(32);
         h.extend(MAGIC.to_le_bytes());
         h.extend(VERSION.to_le_bytes());
         h.extend((region as u32).to_le_bytes());
         h.extend(generation.to_le_bytes());
-        h.push(u8::from(passthrough));
+        h.push(u8::from(init.passthrough) | (u8::from(init.uring) << 1));
         self.inner
             .lock()
             .file
@@ -498,9 +509,12 @@ impl Journal {
             )));
         }
         let region = u64::from(region.unwrap_or_default()).min(1);
+        let generation = r.u64().unwrap_or_default();
+        let init = r.u8().unwrap_or_default();
         let mut state = State {
-            generation: r.u64().unwrap_or_default(),
-            passthrough: r.u8() == Some(1),
+            generation,
+            passthrough: init & 1 != 0,
+            uring: init & 2 != 0,
             ..State::default()
         };
         let start = region_start(region);
@@ -530,7 +544,14 @@ impl Journal {
             }),
         };
         if version != VERSION {
-            j.write_header(region, state.generation, state.passthrough)?;
+            j.write_header(
+                region,
+                state.generation,
+                Negotiated {
+                    passthrough: state.passthrough,
+                    uring: state.uring,
+                },
+            )?;
         }
         Ok(Some((j, state)))
     }
@@ -678,6 +699,15 @@ pub fn backing_by_ino(state: &State) -> HashMap<u64, Vec<Backing>> {
     m
 }
 
+/// True when the journal in `file` says INIT switched the connection to
+/// FUSE-over-io_uring (read from the header alone, for the keeper).
+pub fn on_ring(file: &File) -> bool {
+    let mut h = [0u8; 25];
+    file.read_exact_at(&mut h, 0).is_ok()
+        && u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]) == MAGIC
+        && h[24] & 2 != 0
+}
+
 /// A memfd for a journal (the keeper creates it; servers inherit it).
 pub fn memfd() -> Result<File> {
     nix::sys::memfd::memfd_create(c"poolfs-journal", nix::sys::memfd::MFdFlags::empty())
@@ -767,11 +797,17 @@ mod tests {
     #[test]
     fn a_successor_reads_what_was_written() {
         let f = memfd().unwrap();
-        let j = Journal::create(f.try_clone().unwrap(), 42, true).unwrap();
+        let init = Negotiated {
+            passthrough: true,
+            uring: false,
+        };
+        let j = Journal::create(f.try_clone().unwrap(), 42, init).unwrap();
         sample(&j);
+        assert!(!on_ring(&f));
         let (_, s) = Journal::open(f).unwrap().unwrap();
         assert_eq!(s.generation, 42);
         assert!(s.passthrough);
+        assert!(!s.uring);
         assert_eq!(s.pools.get("u-1"), Some(&3));
         assert_eq!(s.numbers[&(1 << 40)].path, "a/b.img");
         assert_eq!(s.numbers.len(), 1, "a number whose object went is dropped");
@@ -789,9 +825,22 @@ mod tests {
     }
 
     #[test]
+    fn the_ring_transport_is_kept_for_the_keeper_and_a_successor() {
+        let f = memfd().unwrap();
+        let init = Negotiated {
+            passthrough: false,
+            uring: true,
+        };
+        Journal::create(f.try_clone().unwrap(), 3, init).unwrap();
+        assert!(on_ring(&f));
+        let (_, s) = Journal::open(f).unwrap().unwrap();
+        assert!(s.uring && !s.passthrough);
+    }
+
+    #[test]
     fn an_older_format_is_taken_over_and_marked_as_ours() {
         let f = memfd().unwrap();
-        let j = Journal::create(f.try_clone().unwrap(), 7, false).unwrap();
+        let j = Journal::create(f.try_clone().unwrap(), 7, Negotiated::default()).unwrap();
         j.intent(5);
         f.write_all_at(&OLDEST.to_le_bytes(), 8).unwrap();
         let (_, s) = Journal::open(f.try_clone().unwrap()).unwrap().unwrap();
@@ -807,7 +856,7 @@ mod tests {
     #[test]
     fn compaction_keeps_the_state() {
         let f = memfd().unwrap();
-        let j = Journal::create(f.try_clone().unwrap(), 1, false).unwrap();
+        let j = Journal::create(f.try_clone().unwrap(), 1, Negotiated::default()).unwrap();
         sample(&j);
         let before = Journal::open(f.try_clone().unwrap()).unwrap().unwrap().1;
         Journal::compact(&mut j.inner.lock()).unwrap();

@@ -401,6 +401,20 @@ impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
                             "the poolfs server keeps dying ({status})"
                         )));
                     }
+                    if keeper.on_ring() {
+                        // The requests the server held in its ring entries
+                        // can be neither answered nor sent again: a
+                        // successor would leave their callers waiting in
+                        // uninterruptible sleep for ever. The connection ends
+                        // with the keeper (they get ENOTCONN).
+                        tracing::error!(
+                            "poolfs server died ({status}); the mount served requests over io_uring, which a new server cannot take over (docs/io_uring.md): the mount is removed"
+                        );
+                        keeper.finish(true);
+                        return Err(Error::State(format!(
+                            "the poolfs server died ({status}) on an io_uring connection"
+                        )));
+                    }
                     tracing::error!(
                         "poolfs server died ({status}); starting a new one on the same connection"
                     );
@@ -569,6 +583,11 @@ impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
             .map(|b| PathBuf::from(std::ffi::OsString::from_vec(b)))
             .map_err(Error::io("cannot read the upgrade request"))?;
         let _ = std::fs::remove_file(&request);
+        if self.on_ring() {
+            return Err(Error::Unsupported(
+                "the mount serves requests over io_uring, which a new server cannot take over (docs/io_uring.md); nothing was changed: remount with --transport devfuse to upgrade in place".into(),
+            ));
+        }
         if !new.is_file() {
             return Err(Error::NotFound(format!(
                 "'{}' is not a file; nothing was changed",
@@ -599,6 +618,14 @@ impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
     }
 
     /// Cleans up when the keeper ends (`unmount`: the server could not).
+    /// The server's INIT switched the connection to FUSE-over-io_uring.
+    fn on_ring(&self) -> bool {
+        match crate::sys::dup(self.journal.as_fd()) {
+            Ok(fd) => crate::journal::on_ring(&std::fs::File::from(fd)),
+            Err(_) => false,
+        }
+    }
+
     fn finish(&self, unmount_tree: bool) {
         if unmount_tree {
             unmount(self.mountpoint);

@@ -261,6 +261,17 @@ impl PoolFs {
         self.passthrough.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Whether INIT switched the connection to FUSE-over-io_uring: the
+    /// journal keeps it for a successor server, which gets no INIT.
+    pub fn set_io_uring(&self, on: bool) {
+        self.uring.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// See `set_io_uring`.
+    pub fn io_uring(&self) -> bool {
+        self.uring.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(super) fn volume_file(h: &Handle) -> Result<&dyn crate::store::OpenVolume> {
         match &h.kind {
             OpenKind::Volume { file, .. } => Ok(&**file),

@@ -156,6 +156,8 @@ pub struct PoolFs {
     /// See `set_io_passthrough`.
     keep_cache: std::sync::atomic::AtomicBool,
     passthrough: std::sync::atomic::AtomicBool,
+    /// See `set_io_uring`.
+    uring: std::sync::atomic::AtomicBool,
     /// Volumes being wiped and how each one's last wipe went (`wipes`).
     wipes: wipes::Wipes,
     /// What a successor server needs: the journal, what a predecessor
@@ -232,6 +234,7 @@ impl PoolFs {
             wipes: Default::default(),
             keep_cache: std::sync::atomic::AtomicBool::new(false),
             passthrough: std::sync::atomic::AtomicBool::new(false),
+            uring: std::sync::atomic::AtomicBool::new(false),
             recovery: Default::default(),
             requests: crate::metrics::Requests::new(false),
             locks: Default::default(),
@@ -255,7 +258,11 @@ impl PoolFs {
 
     /// Starts a journal in `file` for a server that did not take over.
     pub fn start_journal(&self, file: std::fs::File) -> Result<()> {
-        let j = Journal::create(file, self.generation, self.io_passthrough())?;
+        let init = crate::journal::Negotiated {
+            passthrough: self.io_passthrough(),
+            uring: self.io_uring(),
+        };
+        let j = Journal::create(file, self.generation, init)?;
         self.set_journal(Arc::new(j));
         Ok(())
     }

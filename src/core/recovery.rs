@@ -50,6 +50,8 @@ impl Unique {
 #[derive(Debug, Default)]
 pub struct Inherited {
     pub passthrough: bool,
+    /// The connection serves requests through FUSE-over-io_uring.
+    pub uring: bool,
     pub backing: Vec<BackingRecord>,
 }
 
@@ -82,6 +84,7 @@ impl Recovery {
         *self.begun.write() = state.begun.clone();
         *self.inherited.lock() = Some(Inherited {
             passthrough: state.passthrough,
+            uring: state.uring,
             backing: state.backing.values().cloned().collect(),
         });
     }

@@ -4,14 +4,14 @@
 use fuser::{InitFlags, KernelConfig};
 
 use super::{FuseAdapter, MAX_WRITE};
-use crate::config::IoMode;
+use crate::config::{IoMode, Transport};
 
 impl FuseAdapter {
     /// Negotiates the session's capabilities with the kernel.
     pub(super) fn negotiate(&mut self, config: &mut KernelConfig) -> std::io::Result<()> {
         // Larger requests mean fewer round trips for sequential I/O.
         let _ = config.set_max_write(MAX_WRITE as u32);
-        let _ = config.set_max_readahead(1 << 20);
+        let _ = config.set_max_readahead(super::MAX_READAHEAD);
         let _ = config.set_max_background(64);
         // File handles (open_by_handle_at, an NFS re-export) keep working
         // after the kernel forgot a node: it asks for "." and ".." by number.
@@ -92,7 +92,26 @@ impl FuseAdapter {
             }
         }
         self.core.set_io_passthrough(self.passthrough);
-        tracing::info!(passthrough = self.passthrough, "FUSE session initialised");
+        let uring = match self.transport {
+            Transport::Uring => {
+                if config
+                    .add_capabilities(InitFlags::FUSE_OVER_IO_URING)
+                    .is_err()
+                {
+                    return Err(std::io::Error::other(
+                        "the kernel does not offer FUSE-over-io_uring (needs Linux 6.14+ with /sys/module/fuse/parameters/enable_uring set)",
+                    ));
+                }
+                true
+            }
+            Transport::Auto | Transport::Devfuse => false,
+        };
+        self.core.set_io_uring(uring);
+        tracing::info!(
+            passthrough = self.passthrough,
+            transport = if uring { "io_uring" } else { "/dev/fuse" },
+            "FUSE session initialised"
+        );
         Ok(())
     }
 }

@@ -34,17 +34,21 @@ use crate::error::Error;
 use crate::metrics::Timer;
 use crate::store::LockRange as Range;
 
-use crate::config::IoMode;
+use crate::config::{IoMode, Transport};
 
 /// The largest `WRITE` the kernel sends (negotiated at INIT). Each worker's
 /// request buffer is this plus a page, faulted in up front
 /// (`session::session_config`).
 pub(crate) const MAX_WRITE: usize = 1 << 20;
 
+/// The largest read-ahead the kernel may ask for (INIT's `max_readahead`).
+pub(crate) const MAX_READAHEAD: u32 = 1 << 20;
+
 #[derive(Debug)]
 pub struct FuseAdapter {
     core: Arc<PoolFs>,
     io: IoMode,
+    transport: Transport,
     /// Negotiated at INIT: the kernel does passthrough for this session.
     passthrough: bool,
     pt: Mutex<Passthrough>,
@@ -54,10 +58,11 @@ pub struct FuseAdapter {
 }
 
 impl FuseAdapter {
-    pub fn new(core: Arc<PoolFs>, io: IoMode) -> Self {
+    pub fn new(core: Arc<PoolFs>, io: IoMode, transport: Transport) -> Self {
         FuseAdapter {
             core,
             io,
+            transport,
             passthrough: false,
             pt: Mutex::new(Passthrough::default()),
             offload: offload::Offload::default(),
@@ -68,11 +73,17 @@ impl FuseAdapter {
     /// The adapter of a successor server: what INIT negotiated and the
     /// passthrough registrations of the handles the kernel holds, as the
     /// predecessor left them (INIT is not sent again).
-    pub fn resume(core: Arc<PoolFs>, io: IoMode, dev: std::os::fd::OwnedFd) -> Self {
-        let mut a = Self::new(core, io);
+    pub fn resume(
+        core: Arc<PoolFs>,
+        io: IoMode,
+        transport: Transport,
+        dev: std::os::fd::OwnedFd,
+    ) -> Self {
+        let mut a = Self::new(core, io, transport);
         let inherited = a.core.inherited().unwrap_or_default();
         a.passthrough = inherited.passthrough;
         a.core.set_io_passthrough(inherited.passthrough);
+        a.core.set_io_uring(inherited.uring);
         a.dev = Some(dev);
         a.pt.lock().inherit(&inherited.backing);
         a

@@ -19,6 +19,7 @@ pub struct MountConfig {
     pub mountpoint: PathBuf,
     pub threads: usize,
     pub io: crate::config::IoMode,
+    pub transport: crate::config::Transport,
     /// The mount's kernel read-ahead; `None` keeps the kernel's default.
     pub read_ahead_kib: Option<u32>,
 }
@@ -94,8 +95,9 @@ pub fn serve(
     signals: &SigSet,
     ready: impl FnOnce(Result<()>),
 ) -> Result<()> {
-    let config = session_config(false, cfg.threads, true);
-    let adapter = FuseAdapter::new(core.clone(), cfg.io);
+    prepare_transport(cfg.transport);
+    let config = session_config(false, cfg, true);
+    let adapter = FuseAdapter::new(core.clone(), cfg.io, cfg.transport);
     let mounted = Session::new(adapter, &cfg.mountpoint, &config)
         .map_err(Error::io(format!(
             "cannot mount on '{}'",
@@ -116,8 +118,37 @@ pub fn serve(
     run_session(session, unmounter, core, cfg, signals, ready, || {})
 }
 
+/// Before INIT: root turns the kernel's FUSE-over-io_uring on for
+/// `--transport uring` (its `enable_uring` is off by default); the log says
+/// which transport serves and why.
+fn prepare_transport(transport: crate::config::Transport) {
+    use crate::config::Transport;
+    const PARAM: &str = "/sys/module/fuse/parameters/enable_uring";
+    match transport {
+        Transport::Uring => match std::fs::read_to_string(PARAM) {
+            Ok(v) if v.trim() == "Y" => {}
+            Ok(_) => match std::fs::write(PARAM, "Y") {
+                Ok(()) => tracing::info!("turned the kernel's FUSE-over-io_uring on ({PARAM})"),
+                Err(e) => {
+                    tracing::warn!("cannot turn the kernel's FUSE-over-io_uring on ({PARAM}): {e}")
+                }
+            },
+            Err(_) => tracing::warn!("this kernel has no FUSE-over-io_uring ({PARAM} is missing)"),
+        },
+        Transport::Auto => tracing::info!(
+            "transport /dev/fuse: a new server takes its requests over after a crash or an upgrade, which it cannot do with io_uring's (docs/io_uring.md)"
+        ),
+        Transport::Devfuse => {}
+    }
+}
+
+/// FUSE-over-io_uring entries per queue (one queue per possible CPU), each
+/// with a `MAX_WRITE` payload buffer: as many requests in flight per CPU as
+/// the `/dev/fuse` transport has workers.
+const RING_DEPTH: usize = 8;
+
 /// The FUSE session options poolfs uses.
-fn session_config(root: bool, threads: usize, clone_fd: bool) -> Config {
+fn session_config(root: bool, cfg: &MountConfig, clone_fd: bool) -> Config {
     let mut options = vec![
         MountOption::FSName(FSNAME.into()),
         MountOption::Subtype("poolfs".into()),
@@ -134,7 +165,10 @@ fn session_config(root: bool, threads: usize, clone_fd: bool) -> Config {
     } else {
         SessionACL::Owner
     };
-    config.n_threads = Some(threads.max(1));
+    config.n_threads = Some(cfg.threads.max(1));
+    if cfg.transport == crate::config::Transport::Uring {
+        config.io_uring_depth = RING_DEPTH;
+    }
     config.clone_fd = clone_fd;
     // A request copy that faults in a killed server fails with EIO instead
     // of waiting for the successor: buffers are faulted in when a worker
@@ -167,7 +201,7 @@ pub fn serve_kept(
         Err(Error::State(msg))
     };
     let ready: Box<dyn FnOnce(Result<()>)> = Box::new(ready);
-    let config = session_config(true, cfg.threads, false);
+    let mut config = session_config(true, cfg, false);
     let resend = match crate::sys::dup(dev.as_fd()) {
         Ok(fd) => fd,
         Err(e) => return fail(Error::sys("cannot duplicate the FUSE descriptor")(e), ready),
@@ -180,17 +214,29 @@ pub fn serve_kept(
                     return fail(Error::sys("cannot duplicate the FUSE descriptor")(e), ready);
                 }
             };
-            let adapter = FuseAdapter::resume(core.clone(), cfg.io, own);
+            let adapter = FuseAdapter::resume(core.clone(), cfg.io, cfg.transport, own);
+            // The connection stays on the transport its INIT chose.
+            let uring = core.io_uring();
+            if uring {
+                config.io_uring_depth = RING_DEPTH;
+            }
             Session::resume_fd(adapter, dev, SessionACL::All, config)
+                .map(|mut s| {
+                    if uring {
+                        s.resume_io_uring(super::MAX_WRITE as u32, super::MAX_READAHEAD);
+                    }
+                    s
+                })
                 .map_err(Error::io("cannot resume the FUSE session"))
         }
         false => {
+            prepare_transport(cfg.transport);
             // A predecessor may have read INIT and died before answering:
             // have it sent again, or the handshake would wait for ever.
             if let Err(e) = crate::sys::fuse_resend(resend.as_fd()) {
                 tracing::debug!("no unanswered requests resent before INIT: {e}");
             }
-            let adapter = FuseAdapter::new(core.clone(), cfg.io);
+            let adapter = FuseAdapter::new(core.clone(), cfg.io, cfg.transport);
             Session::from_fd(adapter, dev, SessionACL::All, config)
                 .map_err(Error::io("the kernel did not start the FUSE session"))
                 .and_then(|s| core.start_journal(journal_file).map(|()| s))

@@ -154,6 +154,14 @@ impl Fixture {
                     .map(|io| vec!["--io".to_string(), io])
                     .unwrap_or_default(),
             )
+            // And the io_uring round: POOLFS_TEST_TRANSPORT=uring.
+            .args(
+                std::env::var("POOLFS_TEST_TRANSPORT")
+                    .ok()
+                    .filter(|_| !self.extra_args.iter().any(|a| a == "--transport"))
+                    .map(|t| vec!["--transport".to_string(), t])
+                    .unwrap_or_default(),
+            )
             .envs(self.env.iter().cloned())
             .stdout(Stdio::null())
             .stderr(log)

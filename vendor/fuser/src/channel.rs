@@ -19,6 +19,12 @@ impl AsFd for Channel {
 }
 
 impl Channel {
+    /// The device, for FUSE-over-io_uring commands.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn device(&self) -> Arc<DevFuse> {
+        self.0.clone()
+    }
+
     /// Create a new communication channel to the kernel driver by mounting the
     /// given path. The kernel driver will delegate filesystem operations of
     /// the given path to the channel.

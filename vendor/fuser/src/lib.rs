@@ -93,6 +93,8 @@ mod mnt;
 mod notify;
 mod open_flags;
 mod passthrough;
+#[cfg(target_os = "linux")]
+mod uring;
 mod poll_events;
 mod read_buf;
 mod rename_flags;
@@ -383,6 +385,12 @@ impl KernelConfig {
             None => (u32::from(self.max_background) * 3 / 4) as u16,
             Some(value) => min(value, self.max_background),
         }
+    }
+
+    /// The payload a FUSE-over-io_uring entry needs for these settings.
+    #[cfg(target_os = "linux")]
+    fn ring_payload(&self) -> usize {
+        crate::session::ring_payload(self.max_write, self.max_readahead)
     }
 
     fn max_pages(&self) -> u16 {

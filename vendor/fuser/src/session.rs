@@ -139,6 +139,9 @@ pub struct Session<FS: Filesystem> {
     /// The field is set to `Some` when the init message is received.
     pub(crate) proto_version: Option<Version>,
     pub(crate) config: Config,
+    /// Requests come through FUSE-over-io_uring entries of this payload
+    /// size (INIT granted `FUSE_OVER_IO_URING`, or `resume_io_uring`).
+    pub(crate) uring_payload: Option<usize>,
 }
 
 impl<FS: Filesystem> AsFd for Session<FS> {
@@ -186,6 +189,7 @@ impl<FS: Filesystem> Session<FS> {
             session_owner: geteuid(),
             proto_version: None,
             config: options.clone(),
+            uring_payload: None,
         };
 
         session.handshake()?;
@@ -214,6 +218,7 @@ impl<FS: Filesystem> Session<FS> {
             session_owner: geteuid(),
             proto_version: None,
             config,
+            uring_payload: None,
         };
 
         session.handshake()?;
@@ -249,7 +254,23 @@ impl<FS: Filesystem> Session<FS> {
             session_owner: geteuid(),
             proto_version: None,
             config,
+            uring_payload: None,
         })
+    }
+
+    /// True when requests come through FUSE-over-io_uring (`Config::io_uring_depth`).
+    pub fn io_uring(&self) -> bool {
+        self.uring_payload.is_some()
+    }
+
+    /// Serves a resumed connection (`resume_fd`) whose INIT granted
+    /// `FUSE_OVER_IO_URING`: `run` registers ring entries of the payload
+    /// size that INIT's `max_write` and `max_readahead` give. The kernel
+    /// switched the connection to the ring for good; requests the previous
+    /// server held in its entries are not sent again.
+    #[cfg(target_os = "linux")]
+    pub fn resume_io_uring(&mut self, max_write: u32, max_readahead: u32) {
+        self.uring_payload = Some(ring_payload(max_write, max_readahead));
     }
 
     /// Run the session loop in a background thread. If the returned handle is dropped,
@@ -283,6 +304,7 @@ impl<FS: Filesystem> Session<FS> {
             session_owner,
             proto_version: _,
             config,
+            uring_payload,
         } = self;
 
         let n_threads = config.n_threads.unwrap_or(1);
@@ -317,6 +339,8 @@ impl<FS: Filesystem> Session<FS> {
                 channels.push(ch.clone());
             }
         }
+        #[cfg(target_os = "linux")]
+        let ring_dev = ch.device();
         channels.push(ch);
 
         let mut threads = Vec::with_capacity(n_threads);
@@ -336,6 +360,32 @@ impl<FS: Filesystem> Session<FS> {
                     .name(thread_name)
                     .spawn(move || event_loop.event_loop())?,
             );
+        }
+
+        #[cfg(target_os = "linux")]
+        if let Some(payload) = uring_payload {
+            let depth = config.io_uring_depth.max(1);
+            for qid in 0..crate::uring::queue_count() {
+                let queue = crate::uring::Queue::new(qid as u16, depth, payload, ring_dev.clone())?;
+                let thread_name = format!("fuser-ring-{qid}");
+                let event_loop = SessionEventLoop {
+                    thread_name: thread_name.clone(),
+                    filesystem: filesystem.clone(),
+                    ch: Channel::new(ring_dev.clone()),
+                    allowed,
+                    session_owner,
+                    read_buffer_size: None,
+                };
+                threads.push(thread::Builder::new().name(thread_name).spawn(move || {
+                    let sender = event_loop.ch.sender();
+                    queue.serve(&sender, |data, reply| {
+                        match RequestWithSender::new(ReplySender::Ring(reply), data) {
+                            Some(req) => req.dispatch(&event_loop),
+                            None => error!("io_uring queue {qid}: a request fuser cannot parse"),
+                        }
+                    })
+                })?);
+            }
         }
 
         let mut reply: io::Result<()> = Ok(());
@@ -501,6 +551,12 @@ impl<FS: Filesystem> Session<FS> {
                 config.max_write
             );
 
+            #[cfg(target_os = "linux")]
+            if self.config.io_uring_depth > 0
+                && (init.capabilities() & config.requested).contains(InitFlags::FUSE_OVER_IO_URING)
+            {
+                self.uring_payload = Some(config.ring_payload());
+            }
             let response = init.reply(&config);
             <ReplyRaw as Reply>::new(request.unique(), ReplySender::Channel(self.ch.sender()))
                 .send_ll(&response);
@@ -566,7 +622,7 @@ impl<FS: Filesystem> SessionEventLoop<FS> {
             // Read the next request from the given channel to kernel driver
             // The kernel driver makes sure that we get exactly one request per read
             match self.ch.receive_retrying(buf) {
-                Ok(size) => match RequestWithSender::new(self.ch.sender(), &buf[..size]) {
+                Ok(size) => match RequestWithSender::new(ReplySender::Channel(self.ch.sender()), &buf[..size]) {
                     // Dispatch request
                     Some(req) => {
                         if let Ok(Operation::Destroy(_)) = req.request.operation() {
@@ -627,4 +683,12 @@ impl BackgroundSession {
                 )
             })?
     }
+}
+
+/// The payload buffer a ring entry needs: the kernel refuses entries smaller
+/// than `max(FUSE_MIN_READ_BUFFER, max_write, max_pages * PAGE_SIZE)`.
+pub(crate) fn ring_payload(max_write: u32, max_readahead: u32) -> usize {
+    let page = page_size::get();
+    let pages = (std::cmp::max(max_write, max_readahead) as usize - 1) / page + 1;
+    std::cmp::max(8192, std::cmp::max(max_write as usize, pages * page))
 }

@@ -27,6 +27,13 @@ pub struct Config {
     /// then ends the request with `EIO` instead of keeping it for a server
     /// that resumes the connection (`Session::resume_fd`).
     pub read_buffer_size: Option<usize>,
+    /// FUSE-over-io_uring (Linux 6.14+): ring entries per queue (one queue
+    /// per possible CPU). `0` (the default): requests come through
+    /// `/dev/fuse` only. Otherwise, when the filesystem's `init` requested
+    /// `InitFlags::FUSE_OVER_IO_URING` and the kernel granted it, `run`
+    /// serves requests through the ring (`Session::io_uring`); FORGET,
+    /// INTERRUPT and notifications keep using `/dev/fuse`.
+    pub io_uring_depth: usize,
 }
 
 /// Mount options accepted by the FUSE filesystem type

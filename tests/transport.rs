@@ -1,0 +1,148 @@
+//! The FUSE-over-io_uring transport (`poolfs mount --transport uring`):
+//! requests travel through the ring, and a crash of its server ends the
+//! mount instead of leaving callers waiting for ever (docs/io_uring.md).
+//! The rest of the suite runs on it too (scripts/test.sh, the uring round).
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const PARAM: &str = "/sys/module/fuse/parameters/enable_uring";
+
+/// The kernel has FUSE-over-io_uring (Linux 6.14+); mounts are possible.
+fn have_ring() -> bool {
+    if !can_mount() {
+        return false;
+    }
+    if !Path::new(PARAM).exists() {
+        assert!(
+            std::env::var_os("POOLFS_REQUIRE_MOUNT").is_none(),
+            "this kernel has no FUSE-over-io_uring ({PARAM})"
+        );
+        return false;
+    }
+    true
+}
+
+fn ring_fixture() -> Fixture {
+    Fixture::with_args(&["--transport", "uring", "--io", "daemon"])
+}
+
+#[test]
+fn requests_travel_over_io_uring() {
+    if !have_ring() {
+        return;
+    }
+    let fx = ring_fixture();
+    assert_eq!(fs::read_to_string(PARAM).unwrap().trim(), "Y");
+    let log = fx.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("FUSE session initialised") && l.contains("io_uring")),
+        "log:\n{log}"
+    );
+    let pool = fx.pool("default");
+    // Data through the daemon path, 1 MiB requests and small ones.
+    let src = fx.dir.path().join("src.bin");
+    run(&format!("head -c 8388608 /dev/urandom > {}", src.display()));
+    run(&format!(
+        "dd if={} of={}/v.img bs=1M oflag=direct status=none",
+        src.display(),
+        pool.display()
+    ));
+    run(&format!(
+        "dd if={} of={}/v.img bs=4k count=64 seek=100 skip=100 conv=notrunc status=none",
+        src.display(),
+        pool.display()
+    ));
+    run(&format!("cmp {} {}/v.img", src.display(), pool.display()));
+    // Tree changes and control files.
+    fs::rename(pool.join("v.img"), pool.join("w.img")).unwrap();
+    fx.ctl("default/.vol/w.img/resize", "+1M").unwrap();
+    assert_eq!(fs::metadata(pool.join("w.img")).unwrap().len(), 9 << 20);
+    assert!(fx.read("default/info").contains("volumes"));
+    fs::remove_file(pool.join("w.img")).unwrap();
+    assert!(!pool.join("w.img").exists());
+    let log = fx.log();
+    assert!(
+        log.contains("WRITE") && log.contains("thread=fuser-ring-"),
+        "no request was served by a ring queue; log:\n{log}"
+    );
+}
+
+/// A crash cannot be survived on the ring (the requests the server held are
+/// never sent again): the keeper ends the connection, so a writer gets an
+/// error at once instead of sleeping uninterruptibly for ever, and
+/// `poolfs upgrade` is refused while the server runs.
+#[test]
+fn a_crash_on_io_uring_ends_the_mount_instead_of_hanging() {
+    if !have_ring() {
+        return;
+    }
+    let mut fx = ring_fixture();
+    let up = Command::new(BIN)
+        .args(["upgrade", "--mount"])
+        .arg(&fx.mnt)
+        .arg("--state-dir")
+        .arg(&fx.state)
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&up.stderr).into_owned() + &String::from_utf8_lossy(&up.stdout);
+    assert!(
+        !up.status.success() && said.contains("io_uring"),
+        "upgrade on the ring: {up:?}"
+    );
+    let img = fx.pool("default").join("a.img");
+    fs::write(&img, b"").unwrap();
+    run(&format!("truncate -s 64M {}", img.display()));
+    let mut writer = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "while dd if=/dev/zero of={} bs=64k count=16 oflag=direct conv=notrunc status=none; do :; done",
+            img.display()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let server = fx.server_pid();
+    assert!(server > 0);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let ended = loop {
+        if let Some(st) = writer.try_wait().unwrap() {
+            break Some(st);
+        }
+        if t0.elapsed() > Duration::from_secs(10) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if ended.is_none() {
+        let _ = writer.kill();
+    }
+    assert!(
+        ended.is_some(),
+        "the writer still waits 10 s after the crash; log:\n{}",
+        fx.log()
+    );
+    let st = fx.wait_exit(Duration::from_secs(10));
+    assert!(st.is_some(), "the keeper did not end; log:\n{}", fx.log());
+    assert!(!is_fuse_mount(&fx.mnt), "the mount is still there");
+    assert!(
+        fx.log().contains("which a new server cannot take over"),
+        "log:\n{}",
+        fx.log()
+    );
+}
