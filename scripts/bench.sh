@@ -19,7 +19,9 @@
 #               "native poolfs-pt poolfs-daemon bindfs mergerfs" (or "native poolfs
 #               bindfs mergerfs" without --io); also: poolfs (no --io flag),
 #               poolfs-auto, poolfs-metrics (passthrough with --metrics on),
-#               bindfs-plain (O_DIRECT cleared), mergerfs-dio (direct_io)
+#               bindfs-plain (O_DIRECT cleared), mergerfs-dio (direct_io),
+#               poolfs-pt-uring and poolfs-daemon-uring (--transport uring:
+#               requests through FUSE-over-io_uring instead of /dev/fuse)
 #   -j JOBS     jobs to run (default all): rss perf meta clone guest scale nfs
 #   --smoke     very short run to check the script works (1 repetition, 1 s jobs,
 #               64M files, 200 metadata files, 256M clone with 16M data, 500 volumes,
@@ -122,6 +124,9 @@ for p in $TARGETS; do
     native|poolfs|bindfs|bindfs-plain|mergerfs|mergerfs-dio) ;;
     poolfs-pt|poolfs-daemon|poolfs-auto) [ $HAVE_IO = 1 ] || die "$p needs 'poolfs mount --io' ($POOLFS has no --io)" ;;
     poolfs-pt-before|poolfs-daemon-before) [ -x "${POOLFS_BEFORE:-}" ] || die "$p needs POOLFS_BEFORE=<a poolfs binary>" ;;
+    poolfs-pt-uring|poolfs-daemon-uring)
+      grep -q -- '--transport' <<<"$help" || die "$p needs 'poolfs mount --transport' ($POOLFS has none)"
+      [ -e /sys/module/fuse/parameters/enable_uring ] || die "$p needs a kernel with FUSE-over-io_uring (6.14+)" ;;
     poolfs-metrics) grep -q -- '--metrics' <<<"$help" || die "$p needs 'poolfs mount --metrics' ($POOLFS has none)" ;;
     *) die "unknown target '$p'" ;;
   esac
@@ -177,6 +182,8 @@ start_target() {  # target -> sets WORK[target] (where jobs run) and BWORK (same
       case $p in *-before) bin=$POOLFS_BEFORE ;; esac
       case ${p%-before} in
         poolfs-pt) io=(--io passthrough) ;; poolfs-daemon) io=(--io daemon) ;; poolfs-auto) io=(--io auto) ;;
+        # the FUSE-over-io_uring transport (poolfs turns the kernel's enable_uring on)
+        poolfs-pt-uring) io=(--io passthrough --transport uring) ;; poolfs-daemon-uring) io=(--io daemon --transport uring) ;;
         # passthrough with the Prometheus endpoint on
         poolfs-metrics) io=(--io passthrough --metrics "127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')") ;;
       esac
@@ -240,7 +247,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---------- fio ----------
-fio_value() {  # json read|write bw|iops -> MiB/s or IOPS; fails if fio recorded an error
+fio_value() {  # json read|write bw|iops|lat -> MiB/s, IOPS or mean completion latency in µs; fails if fio recorded an error
   python3 - "$@" <<'EOF'
 import json, sys
 f, d, k = sys.argv[1:4]
@@ -248,7 +255,8 @@ t = open(f).read()
 j = json.loads(t[t.index('{'):])['jobs'][0]
 if j.get('error'): sys.exit(1)
 x = j[d]
-print("%.1f" % (x['bw_bytes'] / 1048576) if k == 'bw' else "%.0f" % x['iops'])
+if k == 'lat': print("%.1f" % (x['clat_ns']['mean'] / 1000))
+else: print("%.1f" % (x['bw_bytes'] / 1048576) if k == 'bw' else "%.0f" % x['iops'])
 EOF
 }
 fio_job() {  # rep target metric read|write bw|iops file fio-args...
@@ -277,6 +285,8 @@ perf_phase() {  # rep target
   fio_job "$rep" "$p" "rand read 4k psync buffered (IOPS)" read iops "$f" --rw=randread "${R[@]}" --ioengine=psync
   fio_job "$rep" "$p" "rand write 4k psync buffered (IOPS)" write iops "$f" --rw=randwrite "${R[@]}" --ioengine=psync
   sync
+  # one request at a time: the round trip itself (lower is better)
+  fio_job "$rep" "$p" "rand read 4k QD1 direct latency (µs)" read lat "$f" --rw=randread "${R[@]}" --ioengine=psync --direct=1
   fio_job "$rep" "$p" "rand read 4k libaio QD16 direct (IOPS)" read iops "$f" --rw=randread "${R[@]}" --ioengine=libaio --iodepth=16 --direct=1
   fio_job "$rep" "$p" "rand write 4k libaio QD16 direct (IOPS)" write iops "$f" --rw=randwrite "${R[@]}" --ioengine=libaio --iodepth=16 --direct=1
   rm -f "$f" "${BWORK[$p]}/fio.dat"
@@ -735,14 +745,15 @@ def stats(xs):
     return (statistics.median(n) if n else None), n, len(xs) - len(n)
 nrep = max(len(x) for d in vals.values() for x in d.values())
 print("Median of %d repetition(s). Peer cells: value (ratio to native); ratio > 1 = better than native"
-      " (throughput: peer/native; times: native/peer)." % nrep)
+      " (throughput: peer/native; times and latencies: native/peer)." % nrep)
 print()
 print("| metric | " + " | ".join(targets) + " |")
 print("|---|" + "---:|" * len(targets))
 spread = []
 for m, d in vals.items():
     base = stats(d.get("native", []))[0]
-    time_metric, info = m.endswith("(s)"), m.endswith("(MiB)") or m.endswith("(slope)")
+    time_metric = m.endswith("(s)") or m.endswith("(µs)")
+    info = m.endswith("(MiB)") or m.endswith("(slope)")
     row, srow = [m], [m]
     for p in targets:
         med, n, nfail = stats(d.get(p, []))

@@ -16,8 +16,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Fixture;
 use common::locks::{flock_n, lock, rw, test_lock};
+use common::{Fixture, survives_crash};
 
 /// Waits up to 5 s for `cond`: the kernel sends a file's RELEASE, which
 /// frees its OFD and BSD locks, just after close(2) returns.
@@ -167,6 +167,9 @@ fn fcntl_locks_hold_against_the_backing_file_with_posix_close_semantics() {
 #[test]
 fn locks_survive_a_server_crash() {
     require_mount!();
+    if !survives_crash() {
+        return;
+    }
     let fx = Fixture::new();
     let (m, b) = (fx.pool("default").join("c.img"), fx.backing().join("c.img"));
     fs::write(&m, vec![0u8; 4096]).unwrap();
@@ -278,6 +281,9 @@ fn qemu_image_locking_holds_through_poolfs() {
 #[test]
 fn a_lock_taken_while_no_server_ran_is_reported_lost() {
     require_mount!();
+    if !survives_crash() {
+        return;
+    }
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     let fx = Fixture::new();

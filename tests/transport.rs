@@ -146,3 +146,84 @@ fn a_crash_on_io_uring_ends_the_mount_instead_of_hanging() {
         fx.log()
     );
 }
+
+/// A reply made by a thread that then exits (a lock that had to wait is
+/// granted by a thread of its own) leaves the ring serving: the kernel
+/// cancels the commands a task submitted when it exits, so only the queue's
+/// own thread may submit them.
+#[test]
+fn a_reply_from_a_short_lived_thread_leaves_the_ring_serving() {
+    if !have_ring() {
+        return;
+    }
+    let fx = ring_fixture();
+    let f = fx.pool("default").join("l.img");
+    fs::write(&f, b"x").unwrap();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for round in 0..3 {
+        // `flock` waits for the holder, and is granted from a lock-wait thread.
+        let holder = Command::new("flock")
+            .arg(&f)
+            .args(["sleep", "0.3"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let waiter = Command::new("timeout")
+            .args(["10", "flock"])
+            .arg(&f)
+            .arg("true")
+            .status()
+            .unwrap();
+        assert!(waiter.success(), "round {round}: the waiting flock failed");
+        let _ = holder.wait_with_output();
+        // Every queue (one per CPU) still answers.
+        for cpu in 0..cpus {
+            let out = Command::new("timeout")
+                .args(["10", "taskset", "-c", &cpu.to_string(), "stat", "-f"])
+                .arg(fx.pool("default"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: CPU {cpu}'s queue no longer answers: {out:?}\nlog:\n{}",
+                fx.log()
+            );
+        }
+    }
+    assert!(!fx.log().contains("connection ended"), "log:\n{}", fx.log());
+}
+
+/// A handler that waits for another request of its CPU does not stall: a
+/// direct asynchronous write drops the range from the page cache before it
+/// is answered, which waits for the pages a concurrent buffered read holds
+/// locked until its READ is served. With one thread per CPU's ring queue
+/// that READ waited for the write, and the write gave up after the
+/// invalidation's 2 s limit.
+#[test]
+fn a_waiting_handler_leaves_its_queue_serving() {
+    if !have_ring() || !have_tool("fio") {
+        return;
+    }
+    let fx = ring_fixture();
+    let f = fx.pool("default").join("aio.img");
+    fs::write(&f, vec![0xffu8; 640 << 10]).unwrap();
+    let out = fx.dir.path().join("fio.json");
+    // Both jobs on one CPU: their requests go to the same ring queue.
+    run(&format!(
+        "taskset -c 0 fio --output-format=json --output={} --filename={} --size=640k \
+         --time_based --runtime=3 \
+         --name=w --rw=write --bs=640k --direct=1 --ioengine=libaio --iodepth=1 \
+         --name=r --rw=read --bs=640k --ioengine=psync",
+        out.display(),
+        f.display()
+    ));
+    let json = fs::read_to_string(&out).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&json[json.find('{').unwrap()..]).unwrap();
+    let w = &doc["jobs"][0]["write"];
+    let worst_ms = w["clat_ns"]["max"].as_f64().unwrap() / 1e6;
+    let writes = w["total_ios"].as_u64().unwrap();
+    assert!(
+        worst_ms < 1000.0,
+        "a write took {worst_ms:.0} ms ({writes} writes in 3 s)"
+    );
+}

@@ -142,10 +142,19 @@ fn prepare_transport(transport: crate::config::Transport) {
     }
 }
 
-/// FUSE-over-io_uring entries per queue (one queue per possible CPU), each
-/// with a `MAX_WRITE` payload buffer: as many requests in flight per CPU as
-/// the `/dev/fuse` transport has workers.
-const RING_DEPTH: usize = 8;
+/// FUSE-over-io_uring entries per queue (one queue per CPU), each with a
+/// `MAX_WRITE` payload buffer and a thread of its own: `--threads` spread
+/// over the CPUs, at least two per CPU (a handler may wait for another
+/// request of its CPU, e.g. a cache invalidation for a page a READ holds).
+fn ring_depth(threads: usize) -> usize {
+    let cpus = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_CONF)
+        .ok()
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
+    (threads / cpus).max(2)
+}
 
 /// The FUSE session options poolfs uses.
 fn session_config(root: bool, cfg: &MountConfig, clone_fd: bool) -> Config {
@@ -167,7 +176,7 @@ fn session_config(root: bool, cfg: &MountConfig, clone_fd: bool) -> Config {
     };
     config.n_threads = Some(cfg.threads.max(1));
     if cfg.transport == crate::config::Transport::Uring {
-        config.io_uring_depth = RING_DEPTH;
+        config.io_uring_depth = ring_depth(cfg.threads);
     }
     config.clone_fd = clone_fd;
     // A request copy that faults in a killed server fails with EIO instead
@@ -218,7 +227,7 @@ pub fn serve_kept(
             // The connection stays on the transport its INIT chose.
             let uring = core.io_uring();
             if uring {
-                config.io_uring_depth = RING_DEPTH;
+                config.io_uring_depth = ring_depth(cfg.threads);
             }
             Session::resume_fd(adapter, dev, SessionACL::All, config)
                 .map(|mut s| {

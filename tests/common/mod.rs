@@ -382,6 +382,13 @@ pub fn is_fuse_mount(p: &Path) -> bool {
         })
 }
 
+/// False in the io_uring round (POOLFS_TEST_TRANSPORT=uring): a crash of
+/// the server ends the mount there instead of being survived
+/// (tests/transport.rs, docs/io_uring.md), so tests of takeover skip it.
+pub fn survives_crash() -> bool {
+    std::env::var("POOLFS_TEST_TRANSPORT").as_deref() != Ok("uring")
+}
+
 /// Runs a command, returns (success, stdout, stderr).
 pub fn sh(cmd: &str) -> (bool, String, String) {
     let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();

@@ -364,10 +364,16 @@ impl<FS: Filesystem> Session<FS> {
 
         #[cfg(target_os = "linux")]
         if let Some(payload) = uring_payload {
+            // Each entry has an io_uring and a thread of its own: a
+            // request whose handler waits for another request (a cache
+            // invalidation waiting for a page a READ holds locked) never
+            // holds up an entry that READ could be given.
             let depth = config.io_uring_depth.max(1);
-            for qid in 0..crate::uring::queue_count() {
-                let queue = crate::uring::Queue::new(qid as u16, depth, payload, ring_dev.clone())?;
-                let thread_name = format!("fuser-ring-{qid}");
+            for (qid, slot) in (0..crate::uring::queue_count())
+                .flat_map(|q| (0..depth).map(move |s| (q, s)))
+            {
+                let queue = crate::uring::Queue::new(qid as u16, 1, payload, ring_dev.clone())?;
+                let thread_name = format!("fuser-ring-{qid}-{slot}");
                 let event_loop = SessionEventLoop {
                     thread_name: thread_name.clone(),
                     filesystem: filesystem.clone(),
@@ -379,9 +385,14 @@ impl<FS: Filesystem> Session<FS> {
                 threads.push(thread::Builder::new().name(thread_name).spawn(move || {
                     let sender = event_loop.ch.sender();
                     queue.serve(&sender, |data, reply| {
-                        match RequestWithSender::new(ReplySender::Ring(reply), data) {
+                        match RequestWithSender::new(ReplySender::Ring(reply.clone()), data) {
                             Some(req) => req.dispatch(&event_loop),
-                            None => error!("io_uring queue {qid}: a request fuser cannot parse"),
+                            None => {
+                                error!("io_uring queue {qid}: a request fuser cannot parse fails with EIO");
+                                if let Err(e) = reply.fail(libc::EIO) {
+                                    error!("io_uring queue {qid}: {e}");
+                                }
+                            }
                         }
                     })
                 })?);

@@ -19,9 +19,15 @@
 //! - the request a filesystem method borrows lives in the entry's buffers,
 //!   so a reply made while the method runs is staged and written into the
 //!   buffers (and committed) only after the dispatch returned; a reply made
-//!   later (from another thread) is written and committed at once;
-//! - the submission queue is only touched under `Queue::submit`'s lock;
-//!   completions are only read by the queue's own thread.
+//!   later (from another thread) is written into the buffers at once and
+//!   handed to the queue's thread to commit (`Queue::ready`, an eventfd
+//!   wakes it);
+//! - only the queue's own thread submits to its ring and reads its
+//!   completions. The kernel ties a command to the task that submitted it:
+//!   it copies the next request into the entry from that task's context
+//!   and cancels the command when that task exits, so a commit submitted
+//!   by a short-lived thread (one that waited for a lock) would strand the
+//!   entry.
 
 use std::io;
 use std::io::IoSlice;
@@ -176,14 +182,28 @@ struct Entry {
     state: Mutex<EntryState>,
 }
 
+/// The `user_data` of the eventfd read that wakes the queue's thread.
+const WAKE: u64 = u64::MAX;
+
+/// Where the kernel puts the eventfd's counter (nobody reads it).
+struct WakeBuf(std::cell::UnsafeCell<u64>);
+
+// SAFETY: only the kernel writes the cell, through the read the queue's
+// thread submits; no Rust code reads or writes it.
+unsafe impl Sync for WakeBuf {}
+
 /// One queue: an io_uring, its entries, the thread that reads completions.
 pub(crate) struct Queue {
     qid: u16,
     ring: IoUring<squeue::Entry128, cqueue::Entry>,
-    /// Held while the submission queue is written and submitted.
-    submit: Mutex<()>,
     entries: Vec<Entry>,
     dev: Arc<DevFuse>,
+    /// Replies other threads wrote into their entries: (entry, commit_id)
+    /// for the queue's thread to commit.
+    ready: Mutex<Vec<(usize, u64)>>,
+    /// Written when `ready` gains an entry.
+    wake: std::os::fd::OwnedFd,
+    wake_buf: WakeBuf,
 }
 
 impl std::fmt::Debug for Queue {
@@ -215,7 +235,19 @@ impl RingSender {
         }
         let commit_id = st.commit_id;
         drop(st);
-        self.queue.answer(self.entry, commit_id, data)
+        self.queue.answer(self.entry, commit_id, data, false)
+    }
+}
+
+impl RingSender {
+    /// Answers the request with an error (one fuser could not parse).
+    pub(crate) fn fail(&self, errno: i32) -> io::Result<()> {
+        let unique = lock(&self.queue.entries[self.entry].state).commit_id;
+        let mut head = [0u8; OUT_HEADER_SZ];
+        head[0..4].copy_from_slice(&(OUT_HEADER_SZ as u32).to_ne_bytes());
+        head[4..8].copy_from_slice(&(-errno).to_ne_bytes());
+        head[8..16].copy_from_slice(&unique.to_ne_bytes());
+        self.send(&[IoSlice::new(&head)])
     }
 }
 
@@ -241,9 +273,11 @@ impl Queue {
         payload: usize,
         dev: Arc<DevFuse>,
     ) -> io::Result<Arc<Queue>> {
+        // A slot per entry and one for the wake-up read.
+        let slots = (depth as u32 + 1).next_power_of_two();
         let ring = IoUring::<squeue::Entry128, cqueue::Entry>::builder()
-            .setup_cqsize(2 * depth as u32)
-            .build(depth as u32)?;
+            .setup_cqsize(2 * slots)
+            .build(slots)?;
         let mut entries = Vec::with_capacity(depth);
         for index in 0..depth {
             entries.push(Entry {
@@ -252,16 +286,42 @@ impl Queue {
                 state: Mutex::new(EntryState::default()),
             });
         }
+        // SAFETY: a plain eventfd; checked below.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and is owned here alone.
+        let wake = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         Ok(Arc::new(Queue {
             qid,
             ring,
-            submit: Mutex::new(()),
             entries,
             dev,
+            ready: Mutex::new(Vec::new()),
+            wake,
+            wake_buf: WakeBuf(std::cell::UnsafeCell::new(0)),
         }))
     }
 
-    /// Pushes one command for `entry` and submits it.
+    /// Queues one SQE (on the queue's thread only).
+    fn queue_sqe(&self, sqe: &squeue::Entry128) -> io::Result<()> {
+        // SAFETY: only the queue's thread uses the submission queue
+        // (module invariants).
+        unsafe {
+            let mut sq = self.ring.submission_shared();
+            if sq.push(sqe).is_err() {
+                // One SQE per entry and the wake-up read at most are ever
+                // outstanding, and the ring has a slot more than entries.
+                return Err(io::Error::other("io_uring submission queue full"));
+            }
+            sq.sync();
+        }
+        Ok(())
+    }
+
+    /// Queues one command for `entry` (on the queue's thread only; the
+    /// next `submit_and_wait` submits it).
     fn push(&self, entry: usize, cmd: u32, commit_id: u64) -> io::Result<()> {
         let e = &self.entries[entry];
         let mut sqe = opcode::UringCmd80::new(types::Fd(self.dev.as_raw_fd()), cmd)
@@ -272,35 +332,56 @@ impl Queue {
         if cmd == CMD_REGISTER {
             set_len(&mut sqe, 2);
         }
-        let _g = lock(&self.submit);
-        // SAFETY: the submission queue is only used under `submit`.
-        unsafe {
-            let mut sq = self.ring.submission_shared();
-            if sq.push(&sqe).is_err() {
-                // One SQE per entry at most is ever outstanding, and the
-                // ring has a slot per entry.
-                return Err(io::Error::other("io_uring submission queue full"));
-            }
-            sq.sync();
+        self.queue_sqe(&sqe)
+    }
+
+    /// Queues the read of the eventfd other threads wake the queue with.
+    fn arm_wake(&self) -> io::Result<()> {
+        let read = opcode::Read::new(
+            types::Fd(self.wake.as_raw_fd()),
+            self.wake_buf.0.get().cast::<u8>(),
+            8,
+        )
+        .build()
+        .user_data(WAKE);
+        self.queue_sqe(&read.into())
+    }
+
+    /// From another thread: `entry`'s reply is in its buffers; the queue's
+    /// thread commits it.
+    fn hand_over(&self, entry: usize, commit_id: u64) -> io::Result<()> {
+        lock(&self.ready).push((entry, commit_id));
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: an 8-byte write to the eventfd this queue owns.
+        let n = unsafe { libc::write(self.wake.as_raw_fd(), one.as_ptr().cast(), 8) };
+        if n != 8 {
+            return Err(io::Error::last_os_error());
         }
-        self.ring.submitter().submit()?;
         Ok(())
     }
 
-    /// Writes a reply into the entry's buffers and commits it.
-    fn answer(&self, entry: usize, commit_id: u64, data: &[IoSlice<'_>]) -> io::Result<()> {
+    /// Writes a reply into the entry's buffers and commits it. A reply
+    /// that cannot travel (no out-header, larger than the payload) is
+    /// answered with `EIO` instead: the caller must not wait for ever.
+    fn answer(
+        &self,
+        entry: usize,
+        commit_id: u64,
+        data: &[IoSlice<'_>],
+        on_queue: bool,
+    ) -> io::Result<()> {
         let b = &self.entries[entry].buffers;
         let total: usize = data.iter().map(|d| d.len()).sum();
-        let Some(head) = data.first().filter(|h| h.len() == OUT_HEADER_SZ) else {
-            return Err(io::Error::other("a reply must start with its out-header"));
+        let head = data.first().filter(|h| h.len() == OUT_HEADER_SZ);
+        let fits = total - OUT_HEADER_SZ.min(total) <= b.payload_cap();
+        let Some(head) = head.filter(|_| fits) else {
+            error!(
+                "io_uring queue {}: a reply of {total} bytes cannot travel on the ring; the request fails with EIO",
+                self.qid
+            );
+            return self.answer_error(entry, commit_id, libc::EIO, on_queue);
         };
         let payload_len = total - OUT_HEADER_SZ;
-        if payload_len > b.payload_cap() {
-            return Err(io::Error::other(format!(
-                "a reply of {payload_len} bytes exceeds the ring's payload of {}",
-                b.payload_cap()
-            )));
-        }
         // SAFETY: the entry is this process's until the commit below
         // (module invariants); the copies stay within the buffers.
         unsafe {
@@ -313,7 +394,37 @@ impl Queue {
             }
             hdr.ent.payload_sz = payload_len as u32;
         }
-        self.push(entry, CMD_COMMIT_AND_FETCH, commit_id)
+        self.commit(entry, commit_id, on_queue)
+    }
+
+    fn commit(&self, entry: usize, commit_id: u64, on_queue: bool) -> io::Result<()> {
+        if on_queue {
+            self.push(entry, CMD_COMMIT_AND_FETCH, commit_id)
+        } else {
+            self.hand_over(entry, commit_id)
+        }
+    }
+
+    /// Answers the entry's request with an error and no data.
+    fn answer_error(
+        &self,
+        entry: usize,
+        commit_id: u64,
+        errno: i32,
+        on_queue: bool,
+    ) -> io::Result<()> {
+        let mut head = [0u8; OUT_HEADER_SZ];
+        head[0..4].copy_from_slice(&(OUT_HEADER_SZ as u32).to_ne_bytes());
+        head[4..8].copy_from_slice(&(-errno).to_ne_bytes());
+        head[8..16].copy_from_slice(&commit_id.to_ne_bytes());
+        let b = &self.entries[entry].buffers;
+        // SAFETY: as in `answer`.
+        unsafe {
+            let hdr = &mut *b.header;
+            hdr.in_out[..OUT_HEADER_SZ].copy_from_slice(&head);
+            hdr.ent.payload_sz = 0;
+        }
+        self.commit(entry, commit_id, on_queue)
     }
 
     /// Registers every entry, then serves completions until the connection
@@ -327,8 +438,15 @@ impl Queue {
         for i in 0..self.entries.len() {
             self.push(i, CMD_REGISTER, 0)?;
         }
+        self.arm_wake()?;
         let mut aligned: Vec<u64> = Vec::new();
+        let mut lost = 0;
         loop {
+            // Replies other threads made: committed from here.
+            let ready = std::mem::take(&mut *lock(&self.ready));
+            for (entry, commit_id) in ready {
+                self.push(entry, CMD_COMMIT_AND_FETCH, commit_id)?;
+            }
             match self.ring.submitter().submit_and_wait(1) {
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
@@ -339,6 +457,15 @@ impl Queue {
                 .map(|c| (c.user_data(), c.result()))
                 .collect();
             for (index, res) in done {
+                if index == WAKE {
+                    if res < 0 && res != -libc::EINTR && res != -libc::EAGAIN {
+                        let e = io::Error::from_raw_os_error(-res);
+                        error!("io_uring queue {}: its wake-up read failed: {e}", self.qid);
+                        return Err(e);
+                    }
+                    self.arm_wake()?;
+                    continue;
+                }
                 let Ok(entry) = usize::try_from(index) else {
                     continue;
                 };
@@ -365,9 +492,15 @@ impl Queue {
                         return Ok(());
                     }
                     r => {
+                        // The kernel refused this entry's command (it
+                        // stays with the kernel); the others serve on.
                         let e = io::Error::from_raw_os_error(-r);
-                        error!("io_uring queue {}: entry {entry}: {e}", self.qid);
-                        return Err(e);
+                        error!("io_uring queue {}: entry {entry} is lost: {e}", self.qid);
+                        lost += 1;
+                        if lost == self.entries.len() {
+                            return Err(e);
+                        }
+                        continue;
                     }
                 }
                 self.take(entry, ch, &mut aligned, &mut dispatch)?;
@@ -402,10 +535,10 @@ impl Queue {
                 .filter(|l| *l <= OP_IN_OUT_SZ && payload <= b.payload_cap());
             let Some(op_len) = op_len else {
                 error!(
-                    "io_uring queue {}: malformed request (length {len}, payload {payload})",
+                    "io_uring queue {}: malformed request (length {len}, payload {payload}); it fails with EIO",
                     self.qid
                 );
-                return Err(io::Error::other("malformed request on the ring"));
+                return self.answer_error(entry, commit_id, libc::EIO, true);
             };
             let start = PREFIX - IN_HEADER_SZ - op_len;
             let base = b.data.add(start);
@@ -447,7 +580,7 @@ impl Queue {
                 return Err(io::Error::other("a reply shorter than its out-header"));
             }
             let (head, rest) = reply.split_at(OUT_HEADER_SZ);
-            self.answer(entry, commit_id, &[IoSlice::new(head), IoSlice::new(rest)])?;
+            self.answer(entry, commit_id, &[IoSlice::new(head), IoSlice::new(rest)], true)?;
         }
         Ok(())
     }

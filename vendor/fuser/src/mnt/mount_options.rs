@@ -28,8 +28,9 @@ pub struct Config {
     /// that resumes the connection (`Session::resume_fd`).
     pub read_buffer_size: Option<usize>,
     /// FUSE-over-io_uring (Linux 6.14+): ring entries per queue (one queue
-    /// per possible CPU). `0` (the default): requests come through
-    /// `/dev/fuse` only. Otherwise, when the filesystem's `init` requested
+    /// per possible CPU), each served by an io_uring and a thread of its
+    /// own, so that a handler that waits never holds up another entry.
+    /// `0` (the default): requests come through `/dev/fuse` only. Otherwise, when the filesystem's `init` requested
     /// `InitFlags::FUSE_OVER_IO_URING` and the kernel granted it, `run`
     /// serves requests through the ring (`Session::io_uring`); FORGET,
     /// INTERRUPT and notifications keep using `/dev/fuse`.
