@@ -143,17 +143,14 @@ fn prepare_transport(transport: crate::config::Transport) {
 }
 
 /// FUSE-over-io_uring entries per queue (one queue per CPU), each with a
-/// `MAX_WRITE` payload buffer and a thread of its own: `--threads` spread
-/// over the CPUs, at least two per CPU (a handler may wait for another
-/// request of its CPU, e.g. a cache invalidation for a page a READ holds).
+/// `MAX_WRITE` payload buffer and a thread of its own: `--threads` per CPU,
+/// at least two. The kernel puts a request in its caller's CPU's queue, so
+/// one busy caller (qemu's I/O thread, fio) is served by one queue, which
+/// must take as many requests at once as `/dev/fuse`'s workers do; and a
+/// handler may wait for another request of its CPU (a cache invalidation
+/// for a page a READ holds).
 fn ring_depth(threads: usize) -> usize {
-    let cpus = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_CONF)
-        .ok()
-        .flatten()
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(1);
-    (threads / cpus).max(2)
+    threads.max(2)
 }
 
 /// The FUSE session options poolfs uses.
