@@ -243,12 +243,17 @@ impl RingSender {
     /// Answers the request with an error (one fuser could not parse).
     pub(crate) fn fail(&self, errno: i32) -> io::Result<()> {
         let unique = lock(&self.queue.entries[self.entry].state).commit_id;
-        let mut head = [0u8; OUT_HEADER_SZ];
-        head[0..4].copy_from_slice(&(OUT_HEADER_SZ as u32).to_ne_bytes());
-        head[4..8].copy_from_slice(&(-errno).to_ne_bytes());
-        head[8..16].copy_from_slice(&unique.to_ne_bytes());
-        self.send(&[IoSlice::new(&head)])
+        self.send(&[IoSlice::new(&error_header(unique, errno))])
     }
+}
+
+/// The out-header of a reply that carries only an error.
+fn error_header(unique: u64, errno: i32) -> [u8; OUT_HEADER_SZ] {
+    let mut head = [0u8; OUT_HEADER_SZ];
+    head[0..4].copy_from_slice(&(OUT_HEADER_SZ as u32).to_ne_bytes());
+    head[4..8].copy_from_slice(&(-errno).to_ne_bytes());
+    head[8..16].copy_from_slice(&unique.to_ne_bytes());
+    head
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -413,10 +418,7 @@ impl Queue {
         errno: i32,
         on_queue: bool,
     ) -> io::Result<()> {
-        let mut head = [0u8; OUT_HEADER_SZ];
-        head[0..4].copy_from_slice(&(OUT_HEADER_SZ as u32).to_ne_bytes());
-        head[4..8].copy_from_slice(&(-errno).to_ne_bytes());
-        head[8..16].copy_from_slice(&commit_id.to_ne_bytes());
+        let head = error_header(commit_id, errno);
         let b = &self.entries[entry].buffers;
         // SAFETY: as in `answer`.
         unsafe {
