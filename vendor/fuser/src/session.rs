@@ -344,6 +344,9 @@ impl<FS: Filesystem> Session<FS> {
         channels.push(ch);
 
         let mut threads = Vec::with_capacity(n_threads);
+        #[cfg(target_os = "linux")]
+        let mut ring_queues = Vec::new();
+        let mut ring_threads: Vec<thread::JoinHandle<io::Result<()>>> = Vec::new();
 
         for (i, ch) in channels.into_iter().enumerate() {
             let thread_name = format!("fuser-{i}");
@@ -373,6 +376,7 @@ impl<FS: Filesystem> Session<FS> {
                 .flat_map(|q| (0..depth).map(move |s| (q, s)))
             {
                 let queue = crate::uring::Queue::new(qid as u16, 1, payload, ring_dev.clone())?;
+                ring_queues.push(queue.clone());
                 let thread_name = format!("fuser-ring-{qid}-{slot}");
                 let event_loop = SessionEventLoop {
                     thread_name: thread_name.clone(),
@@ -382,7 +386,7 @@ impl<FS: Filesystem> Session<FS> {
                     session_owner,
                     read_buffer_size: None,
                 };
-                threads.push(thread::Builder::new().name(thread_name).spawn(move || {
+                ring_threads.push(thread::Builder::new().name(thread_name).spawn(move || {
                     let sender = event_loop.ch.sender();
                     queue.serve(&sender, |data, reply| {
                         match RequestWithSender::new(ReplySender::Ring(reply.clone()), data) {
@@ -400,7 +404,18 @@ impl<FS: Filesystem> Session<FS> {
         }
 
         let mut reply: io::Result<()> = Ok(());
-        for thread in threads {
+        // The `/dev/fuse` workers end when the connection does; a ring
+        // entry whose request was being served then gets no completion,
+        // so its thread is told to end.
+        let n_dev = threads.len();
+        threads.extend(ring_threads);
+        for (i, thread) in threads.into_iter().enumerate() {
+            #[cfg(target_os = "linux")]
+            if i == n_dev {
+                for q in &ring_queues {
+                    q.stop();
+                }
+            }
             let res = match thread.join() {
                 Ok(res) => res,
                 Err(_) => {

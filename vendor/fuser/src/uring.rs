@@ -201,8 +201,10 @@ pub(crate) struct Queue {
     /// Replies other threads wrote into their entries: (entry, commit_id)
     /// for the queue's thread to commit.
     ready: Mutex<Vec<(usize, u64)>>,
-    /// Written when `ready` gains an entry.
+    /// Written when `ready` gains an entry, or to stop.
     wake: std::os::fd::OwnedFd,
+    /// The connection ended: the thread returns at its next wake-up.
+    stopping: std::sync::atomic::AtomicBool,
     wake_buf: WakeBuf,
 }
 
@@ -305,6 +307,7 @@ impl Queue {
             dev,
             ready: Mutex::new(Vec::new()),
             wake,
+            stopping: std::sync::atomic::AtomicBool::new(false),
             wake_buf: WakeBuf(std::cell::UnsafeCell::new(0)),
         }))
     }
@@ -356,6 +359,19 @@ impl Queue {
     /// thread commits it.
     fn hand_over(&self, entry: usize, commit_id: u64) -> io::Result<()> {
         lock(&self.ready).push((entry, commit_id));
+        self.wake_up()
+    }
+
+    /// Ends the queue's thread (the connection is gone).
+    pub(crate) fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Err(e) = self.wake_up() {
+            error!("io_uring queue {}: cannot wake its thread to stop: {e}", self.qid);
+        }
+    }
+
+    fn wake_up(&self) -> io::Result<()> {
         let one = 1u64.to_ne_bytes();
         // SAFETY: an 8-byte write to the eventfd this queue owns.
         let n = unsafe { libc::write(self.wake.as_raw_fd(), one.as_ptr().cast(), 8) };
@@ -460,6 +476,9 @@ impl Queue {
                 .collect();
             for (index, res) in done {
                 if index == WAKE {
+                    if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                        return Ok(());
+                    }
                     if res < 0 && res != -libc::EINTR && res != -libc::EAGAIN {
                         let e = io::Error::from_raw_os_error(-res);
                         error!("io_uring queue {}: its wake-up read failed: {e}", self.qid);
