@@ -106,6 +106,23 @@ pub struct Negotiated {
     pub uring: bool,
 }
 
+/// Where `Negotiated` sits in the header: after the magic (8), the version
+/// (4), the live region (4) and the generation (8).
+const NEGOTIATED_AT: usize = 24;
+
+impl Negotiated {
+    fn to_byte(self) -> u8 {
+        u8::from(self.passthrough) | (u8::from(self.uring) << 1)
+    }
+
+    fn from_byte(b: u8) -> Negotiated {
+        Negotiated {
+            passthrough: b & 1 != 0,
+            uring: b & 2 != 0,
+        }
+    }
+}
+
 /// Everything a journal says, replayed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct State {
@@ -479,7 +496,8 @@ impl Journal {
         h.extend(VERSION.to_le_bytes());
         h.extend((region as u32).to_le_bytes());
         h.extend(generation.to_le_bytes());
-        h.push(u8::from(init.passthrough) | (u8::from(init.uring) << 1));
+        debug_assert_eq!(h.len(), NEGOTIATED_AT);
+        h.push(init.to_byte());
         self.inner
             .lock()
             .file
@@ -510,11 +528,11 @@ impl Journal {
         }
         let region = u64::from(region.unwrap_or_default()).min(1);
         let generation = r.u64().unwrap_or_default();
-        let init = r.u8().unwrap_or_default();
+        let init = Negotiated::from_byte(r.u8().unwrap_or_default());
         let mut state = State {
             generation,
-            passthrough: init & 1 != 0,
-            uring: init & 2 != 0,
+            passthrough: init.passthrough,
+            uring: init.uring,
             ..State::default()
         };
         let start = region_start(region);
@@ -702,10 +720,10 @@ pub fn backing_by_ino(state: &State) -> HashMap<u64, Vec<Backing>> {
 /// True when the journal in `file` says INIT switched the connection to
 /// FUSE-over-io_uring (read from the header alone, for the keeper).
 pub fn on_ring(file: &File) -> bool {
-    let mut h = [0u8; 25];
+    let mut h = [0u8; NEGOTIATED_AT + 1];
     file.read_exact_at(&mut h, 0).is_ok()
-        && u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]) == MAGIC
-        && h[24] & 2 != 0
+        && Reader(&h).u64() == Some(MAGIC)
+        && Negotiated::from_byte(h[NEGOTIATED_AT]).uring
 }
 
 /// A memfd for a journal (the keeper creates it; servers inherit it).

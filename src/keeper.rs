@@ -406,7 +406,7 @@ impl<F: Fn(&Path, &Inherited) -> Command> Keeper<'_, F> {
                         // can be neither answered nor sent again: a
                         // successor would leave their callers waiting in
                         // uninterruptible sleep for ever. The connection ends
-                        // with the keeper (they get ENOTCONN).
+                        // with the keeper (they get ECONNABORTED).
                         tracing::error!(
                             "poolfs server died ({status}); the mount served requests over io_uring, which a new server cannot take over (docs/io_uring.md): the mount is removed"
                         );
