@@ -17,6 +17,8 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use nfs_rs::{Mount, NfsError, SeekContent, WriteOutcome};
 use nix::errno::Errno;
 use parking_lot::Mutex;
@@ -41,6 +43,11 @@ const READ_PIECE: usize = 1 << 20;
 /// as four pieces the server works on in parallel returns sooner: 1 GiB
 /// written in 4.6-5.3 s against 6.3-7.7 s as single 1 MiB WRITEs.
 const WRITE_PIECE: usize = 256 << 10;
+
+/// A READ sent ahead (`Client::read_soon`): its answer, `None` for none
+/// within the timeout.
+pub(super) type Fetch =
+    Shared<BoxFuture<'static, Option<std::result::Result<Bytes, Arc<NfsError>>>>>;
 
 /// How often the probe asks the server whether it is there.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
@@ -336,7 +343,7 @@ impl Client {
         )? {
             Ok(stateid) => Ok(Locked::Granted(stateid)),
             Err(e) if is_denied(&e) => Ok(Locked::Denied),
-            Err(e) => Err(self.error("lock", e)),
+            Err(e) => Err(self.error("lock", &e)),
         }
     }
 
@@ -357,7 +364,7 @@ impl Client {
         )? {
             Ok(()) => Ok(true),
             Err(e) if is_denied(&e) => Ok(false),
-            Err(e) => Err(self.error("lock", e)),
+            Err(e) => Err(self.error("lock", &e)),
         }
     }
 
@@ -429,7 +436,7 @@ impl Client {
 
     /// Runs one NFS call with the deadline; `op` names it in errors.
     fn call<T>(&self, op: &'static str, fut: impl Future<Output = nfs_rs::Result<T>>) -> Result<T> {
-        self.call_raw(op, fut)?.map_err(|e| self.error(op, e))
+        self.call_raw(op, fut)?.map_err(|e| self.error(op, &e))
     }
 
     /// Runs one NFS call with the deadline: the outer error is a server that
@@ -447,38 +454,78 @@ impl Client {
         }
         // The deadline is made inside the runtime (it needs its timer).
         let sent = Instant::now();
-        match self
+        let r = self
             .rt
             .block_on(async { tokio::time::timeout(self.timeout, fut).await })
-        {
-            Ok(r) => {
+            .ok();
+        self.settled(sent, r.as_ref());
+        r.ok_or_else(|| self.no_answer(op))
+    }
+
+    /// Books the outcome of a call sent at `sent` (`None`: no answer within
+    /// the timeout, so the server is down).
+    fn settled<T>(&self, sent: Instant, r: Option<&nfs_rs::Result<T>>) {
+        match r {
+            Some(r) => {
                 if r.as_ref().err().is_none_or(|e| server_status(e).is_some()) {
                     self.counters.rtt.observe(sent.elapsed());
                     self.answered(sent);
                 }
-                Ok(r)
             }
-            Err(_) => {
-                let why = format!("no answer within {} s", self.timeout.as_secs());
-                self.mark_down(why.clone());
-                Err(Error::Sys {
-                    what: format!("NFS server of {} gave {op} {why}", self.server),
-                    errno: Errno::EIO,
-                })
-            }
+            None => self.mark_down(format!("no answer within {} s", self.timeout.as_secs())),
         }
+    }
+
+    fn no_answer(&self, op: &'static str) -> Error {
+        Error::Sys {
+            what: format!(
+                "NFS server of {} gave {op} no answer within {} s",
+                self.server,
+                self.timeout.as_secs()
+            ),
+            errno: Errno::EIO,
+        }
+    }
+
+    /// Sends one READ now, on the runtime, whoever waits for it later (read
+    /// ahead): every waiter gets the same answer, `None` for none within
+    /// the timeout. Bookkept as any call.
+    pub(super) fn read_soon(self: &Arc<Self>, fh: &Bytes, off: u64, len: u32) -> Fetch {
+        let (c, fh) = (self.clone(), fh.clone());
+        let task = self.rt.spawn(async move {
+            let sent = Instant::now();
+            let r = tokio::time::timeout(c.timeout, c.mount.read(fh, off, len))
+                .await
+                .ok();
+            c.settled(sent, r.as_ref());
+            r.map(|r| r.map_err(Arc::new))
+        });
+        async move { task.await.ok().flatten() }.boxed().shared()
+    }
+
+    /// Waits for fetches sent with `read_soon`, in order.
+    pub(super) fn fetched(&self, fetches: Vec<Fetch>) -> Result<Vec<Bytes>> {
+        self.rt
+            .block_on(futures::future::join_all(fetches))
+            .into_iter()
+            .map(|r| match r {
+                Some(Ok(b)) => Ok(b),
+                Some(Err(e)) => Err(self.error("read", &e)),
+                None => Err(self.no_answer("read")),
+            })
+            .collect()
     }
 
     /// One error path: NFS statuses pass through as errnos (like a syscall's);
     /// transport failures mark the server down and are `EIO` with a sentence.
-    fn error(&self, op: &'static str, e: NfsError) -> Error {
-        if let Some(status) = server_status(&e) {
+    fn error(&self, op: &'static str, e: &NfsError) -> Error {
+        if let Some(status) = server_status(e) {
             return Error::Os {
                 op,
                 errno: status_errno(&status),
             };
         }
-        match &e {
+        match e {
             NfsError::Unsupported(_) => Error::Unsupported(format!(
                 "{op} is not available over this NFS server or protocol version ({e})"
             )),
@@ -749,7 +796,7 @@ impl Client {
                     pending.settle(snapshot.len());
                     pending.add(again, true);
                 }
-                Err(e) => return Err(self.error("fsync", e)),
+                Err(e) => return Err(self.error("fsync", &e)),
             }
         }
     }
@@ -785,7 +832,7 @@ impl Client {
             }
             Err(e) => {
                 *pending.inherited.lock() = Some(v);
-                Err(self.error("fsync", e))
+                Err(self.error("fsync", &e))
             }
         }
     }
@@ -827,6 +874,11 @@ impl Client {
     /// DEALLOCATE (NFSv4.2): punches a hole.
     pub fn deallocate(&self, fh: &Bytes, off: u64, len: u64) -> Result<()> {
         self.call("fallocate", self.mount.deallocate(fh.clone(), off, len))
+    }
+
+    /// The largest READ the server takes.
+    pub(super) fn max_read(&self) -> u32 {
+        self.max_read
     }
 
     pub fn max_io(&self) -> usize {

@@ -6,7 +6,10 @@
 
 pub mod client;
 pub mod exports;
+mod locks;
 mod pending;
+mod readahead;
+mod shared;
 mod status;
 mod store;
 pub mod url;

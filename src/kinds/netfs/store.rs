@@ -6,9 +6,8 @@
 //! bounded by the pool's timeout); only regular files and directories are
 //! shown; names must be UTF-8 (NFS names are strings here).
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use parking_lot::Mutex;
@@ -16,12 +15,15 @@ use parking_lot::Mutex;
 use bytes::Bytes;
 use nix::errno::Errno;
 
-use super::client::{Client, Locked, Pending, SetStat, Stat};
+use super::client::{Client, Pending, SetStat, Stat};
+use super::locks::{LockState, NfsLocks};
+use super::readahead::ReadAhead;
+use super::shared::{ByFh, FileShared};
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
 use crate::store::{
-    Attr, Ctx, Found, Kind, Listed, LockRange, NodeKey, Obj, OpenVolume, RemoteLocks, SetAttr,
-    Space, StatFs, Store, StoreOpen, Time, VolumeFacts, VolumeRef, foreign,
+    Attr, Ctx, Found, Kind, Listed, NodeKey, Obj, OpenVolume, RemoteLocks, SetAttr, Space, StatFs,
+    Store, StoreOpen, Time, VolumeFacts, VolumeRef, foreign,
 };
 use crate::volume::format::{self, Format};
 use crate::volume::qcow2::{self, MAX_FILE};
@@ -30,7 +32,9 @@ use crate::volume::qcow2::{self, MAX_FILE};
 pub struct NfsStore {
     client: Arc<Client>,
     /// The lock state of each file some open uses (NFSv4.1).
-    locks: Mutex<HashMap<Bytes, Weak<NfsLocks>>>,
+    locks: ByFh<NfsLocks>,
+    /// The state of each file some open or lock uses.
+    files: ByFh<FileShared>,
 }
 
 /// A file or directory of the export.
@@ -113,13 +117,7 @@ impl NfsStore {
                 self.client.version()
             );
         };
-        let lost = self
-            .locks
-            .lock()
-            .values()
-            .filter_map(Weak::upgrade)
-            .filter(|l| l.state.lock().lost)
-            .count();
+        let lost = self.locks.live().iter().filter(|l| l.is_lost()).count();
         if lost > 0 {
             format!(
                 "lost on {lost} volume(s): the NFS server was out of reach for longer than its lease; close and open them again"
@@ -132,7 +130,8 @@ impl NfsStore {
     pub fn new(client: Arc<Client>) -> NfsStore {
         NfsStore {
             client,
-            locks: Mutex::new(HashMap::new()),
+            locks: ByFh::default(),
+            files: ByFh::default(),
         }
     }
 
@@ -242,7 +241,13 @@ impl Store for NfsStore {
                 atime: nfs_time(sa.atime),
                 mtime: nfs_time(sa.mtime),
             },
-        )
+        )?;
+        if sa.size.is_some()
+            && let Some(f) = self.files.get(o.fh)
+        {
+            f.changed();
+        }
+        Ok(())
     }
 
     fn list(&self, dir: Option<&Obj>) -> Result<Vec<Listed>> {
@@ -538,19 +543,17 @@ impl Store for NfsStore {
 impl NfsStore {
     /// The lock state of file `fh`, shared by every open of it.
     fn locks_of(&self, fh: &Bytes) -> Arc<NfsLocks> {
-        let mut m = self.locks.lock();
-        if let Some(l) = m.get(fh).and_then(Weak::upgrade) {
-            return l;
-        }
-        m.retain(|_, w| w.strong_count() > 0);
-        let l = Arc::new(NfsLocks {
+        self.locks.get_or(fh, || NfsLocks {
             client: self.client.clone(),
             fh: fh.clone(),
             path: Mutex::new(String::new()),
             state: Mutex::new(LockState::default()),
-        });
-        m.insert(fh.clone(), Arc::downgrade(&l));
-        l
+            file: self.file_of(fh),
+        })
+    }
+
+    fn file_of(&self, fh: &Bytes) -> Arc<FileShared> {
+        self.files.get_or(fh, FileShared::default)
     }
 
     fn open_fh(&self, fh: Bytes) -> Result<StoreOpen> {
@@ -561,8 +564,10 @@ impl NfsStore {
             file: Box::new(NfsFile {
                 client: self.client.clone(),
                 locks,
+                file: self.file_of(&fh),
                 fh,
                 pending: Pending::default(),
+                ra: ReadAhead::default(),
             }),
             passthrough: false,
         })
@@ -577,157 +582,9 @@ struct NfsFile {
     pending: Pending,
     /// The file's lock state (NFSv4.1): I/O stops once its locks are lost.
     locks: Option<Arc<NfsLocks>>,
-}
-
-/// The NFSv4.1 locks this daemon holds on one file: one NFS lock owner per
-/// kernel lock owner (BSD locks are whole-file locks of owners of their
-/// own), each with the stateid of its newest LOCK, and the file open over
-/// NFSv4 while any owner holds one (LOCK needs an open).
-///
-/// Fencing: the locks are ours while the server keeps our lease. Once the
-/// server has been out of reach for longer than `Client::lock_horizon`, it
-/// may have given them to another host: from then on, reads and writes of
-/// the file from here fail with `EIO` until every owner let go, so this
-/// host never writes what another host locked meanwhile.
-#[derive(Debug)]
-struct NfsLocks {
-    client: Arc<Client>,
-    fh: Bytes,
-    /// Where the file is in the export (for the NFSv4 OPEN).
-    path: Mutex<String>,
-    state: Mutex<LockState>,
-}
-
-#[derive(Debug, Default)]
-struct LockState {
-    owners: HashMap<(u64, bool), Bytes>,
-    /// The client's lease lapses when the first lock was taken.
-    lapses: u64,
-    /// Lost to a lapse: I/O fails until every owner let go.
-    lost: bool,
-}
-
-fn lost_locks(server: &str) -> Error {
-    Error::Sys {
-        what: format!(
-            "the locks on this volume were lost: the NFS server {server} was out of reach for longer than its lease, so another host may hold them now; close the volume and open it again"
-        ),
-        errno: Errno::EIO,
-    }
-}
-
-/// NFS offset and length (`u64::MAX`: to the end) of a lock range.
-fn nfs_range(r: &LockRange) -> (u64, u64) {
-    let length = if r.end >= i64::MAX as u64 {
-        u64::MAX
-    } else {
-        r.end.saturating_sub(r.start) + 1
-    };
-    (r.start, length)
-}
-
-fn owner_name(owner: u64, bsd: bool) -> Vec<u8> {
-    format!("poolfs-{owner:016x}-{}", if bsd { "bsd" } else { "posix" }).into_bytes()
-}
-
-impl NfsLocks {
-    /// `Err(EIO)` once the locks held here may be another host's.
-    fn check(&self) -> Result<()> {
-        let mut st = self.state.lock();
-        if st.lost {
-            return Err(lost_locks(self.client.server()));
-        }
-        if st.owners.is_empty() {
-            return Ok(());
-        }
-        let (lapses, lapsed_now) = self.client.lease_lapses();
-        if !st.lost && (lapses != st.lapses || lapsed_now) {
-            st.lost = true;
-            tracing::error!(
-                server = %self.client.server(),
-                path = %self.path.lock(),
-                "locks lost (lease not renewed in time): I/O on this volume fails until it is closed"
-            );
-        }
-        if st.lost {
-            return Err(lost_locks(self.client.server()));
-        }
-        Ok(())
-    }
-}
-
-impl RemoteLocks for NfsLocks {
-    fn set(&self, owner: u64, bsd: bool, r: LockRange) -> Result<()> {
-        self.check()?;
-        let name = owner_name(owner, bsd);
-        let (offset, length) = nfs_range(&r);
-        let held = self.state.lock().owners.get(&(owner, bsd)).cloned();
-        if r.typ == libc::F_UNLCK {
-            return match held {
-                Some(sid) => self.client.unlock(&self.fh, &sid, offset, length),
-                None => Ok(()),
-            };
-        }
-        // No lock held across the round trips.
-        if held.is_none() {
-            let path = self.path.lock().clone();
-            self.client.open_for_locks(&path)?;
-        }
-        let write = r.typ == libc::F_WRLCK;
-        let got = self.client.lock(&self.fh, &name, write, offset, length);
-        match got {
-            Ok(Locked::Granted(sid)) => {
-                let mut st = self.state.lock();
-                if st.owners.is_empty() {
-                    st.lapses = self.client.lease_lapses().0;
-                }
-                st.owners.insert((owner, bsd), sid);
-                Ok(())
-            }
-            Ok(Locked::Denied) | Err(_) => {
-                if held.is_none() {
-                    self.client.close_for_locks(&self.fh);
-                }
-                got.and(Err(Error::Os {
-                    op: "lock",
-                    errno: Errno::EAGAIN,
-                }))
-            }
-        }
-    }
-
-    fn free(&self, owner: u64, r: LockRange) -> Result<bool> {
-        let (offset, length) = nfs_range(&r);
-        self.client.lock_free(
-            &self.fh,
-            &owner_name(owner, false),
-            r.typ == libc::F_WRLCK,
-            offset,
-            length,
-        )
-    }
-
-    fn lost(&self) {
-        self.state.lock().lost = true;
-    }
-
-    fn drop_owner(&self, owner: u64, bsd: bool) {
-        let sid = {
-            let mut st = self.state.lock();
-            let sid = st.owners.remove(&(owner, bsd));
-            if st.owners.is_empty() {
-                // A fresh start for the next lock.
-                st.lost = false;
-            }
-            sid
-        };
-        if let Some(sid) = sid {
-            if let Err(e) = self.client.unlock(&self.fh, &sid, 0, u64::MAX) {
-                tracing::debug!("unlocking at close: {e}");
-            }
-            self.client.close_for_locks(&self.fh);
-        }
-    }
+    /// The file's state on this host, shared by its opens.
+    file: Arc<FileShared>,
+    ra: ReadAhead,
 }
 
 impl NfsFile {
@@ -736,62 +593,11 @@ impl NfsFile {
         self.locks.as_ref().map_or(Ok(()), |l| l.check())
     }
 
-    /// Writes zeros over [start, end).
-    fn zero(&self, start: u64, end: u64) -> Result<()> {
-        let chunk = self.client.max_io().clamp(4096, 1 << 20) as u64;
-        let zeros = vec![0u8; chunk as usize];
-        let mut at = start;
-        while at < end {
-            let n = (end - at).min(chunk) as usize;
-            self.client
-                .write(&self.fh, at, &zeros[..n], &self.pending)?;
-            at += n as u64;
-        }
-        Ok(())
-    }
-}
-
-impl OpenVolume for NfsFile {
-    fn size(&self) -> Result<u64> {
-        Ok(self.client.getattr(&self.fh)?.size)
-    }
-
-    fn truncate(&self, size: u64) -> Option<Result<()>> {
-        Some(self.fenced().and_then(|()| {
-            self.client.setattr(&self.fh, size_to(size))?;
-            Ok(())
-        }))
-    }
-
-    fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data> {
-        self.fenced()?;
-        self.client
-            .read(&self.fh, offset, size as usize)
-            .map(Into::into)
-    }
-
-    fn write(&self, offset: u64, data: &[u8], _kill_privs_for: Option<&Ctx>) -> Result<u32> {
-        self.fenced()?;
-        self.client
-            .write(&self.fh, offset, data, &self.pending)
-            .map(|n| n as u32)
-    }
-
-    fn fsync(&self, _datasync: bool) -> Result<()> {
-        self.fenced()?;
-        self.client.commit(&self.fh, &self.pending)
-    }
-
-    fn inherit(&self, note: &[u8]) {
-        self.pending.inherit(note);
-    }
-
     /// ALLOCATE / DEALLOCATE where the server has them (NFSv4.2). Without
     /// them: punch-hole and zero-range write zeros (the content is right,
     /// the space stays allocated); mode 0 is `EOPNOTSUPP`, as the kernel's
     /// NFS client answers (`posix_fallocate` then writes itself).
-    fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()> {
-        self.fenced()?;
+    fn allocate(&self, offset: u64, length: u64, mode: i32) -> Result<()> {
         const KEEP: i32 = libc::FALLOC_FL_KEEP_SIZE;
         const PUNCH: i32 = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
         const ZERO: i32 = libc::FALLOC_FL_ZERO_RANGE;
@@ -823,6 +629,71 @@ impl OpenVolume for NfsFile {
                 "this fallocate mode is not available on userspace NFS pools".into(),
             )),
         }
+    }
+
+    /// Writes zeros over [start, end).
+    fn zero(&self, start: u64, end: u64) -> Result<()> {
+        let chunk = self.client.max_io().clamp(4096, 1 << 20) as u64;
+        let zeros = vec![0u8; chunk as usize];
+        let mut at = start;
+        while at < end {
+            let n = (end - at).min(chunk) as usize;
+            self.client
+                .write(&self.fh, at, &zeros[..n], &self.pending)?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+}
+
+impl OpenVolume for NfsFile {
+    fn size(&self) -> Result<u64> {
+        Ok(self.client.getattr(&self.fh)?.size)
+    }
+
+    fn truncate(&self, size: u64) -> Option<Result<()>> {
+        Some(self.fenced().and_then(|()| {
+            let r = self.client.setattr(&self.fh, size_to(size));
+            self.file.changed();
+            r
+        }))
+    }
+
+    fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data> {
+        self.fenced()?;
+        self.ra
+            .read(
+                &self.client,
+                &self.fh,
+                self.file.changes(),
+                offset,
+                size as usize,
+            )
+            .map(Into::into)
+    }
+
+    fn write(&self, offset: u64, data: &[u8], _kill_privs_for: Option<&Ctx>) -> Result<u32> {
+        self.fenced()?;
+        let r = self.client.write(&self.fh, offset, data, &self.pending);
+        // Counted even when it failed: part of it may have been written.
+        self.file.changed();
+        r.map(|n| n as u32)
+    }
+
+    fn fsync(&self, _datasync: bool) -> Result<()> {
+        self.fenced()?;
+        self.client.commit(&self.fh, &self.pending)
+    }
+
+    fn inherit(&self, note: &[u8]) {
+        self.pending.inherit(note);
+    }
+
+    fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()> {
+        self.fenced()?;
+        let r = self.allocate(offset, length, mode);
+        self.file.changed();
+        r
     }
 
     /// SEEK_DATA / SEEK_HOLE: the server's SEEK (NFSv4.2) or, without it,
