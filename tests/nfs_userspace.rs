@@ -857,3 +857,97 @@ fn the_exports_of_a_server_are_found() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("netfs pools only"));
 }
+
+/// Drops what the kernel cached of `f`, so the next read reaches poolfs.
+fn uncache(f: &fs::File) {
+    nix::fcntl::posix_fadvise(f, 0, 0, nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED)
+        .unwrap();
+}
+
+/// Read-ahead (docs/backends.md, "Read-ahead"): what it read ahead is never
+/// served after a write from this host reached the server, nor once older
+/// than the pool's `cache` time; parallel readers of one open get the file.
+#[test]
+fn read_ahead_serves_no_data_older_than_a_write_from_here_or_the_cache_time() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = serve(&fx);
+    define(&fx, &srv, "nfs1", Some("3"), 5);
+    const MIB: usize = 1 << 20;
+    let behind = fx.dir.path().join("export/ra.img");
+    fs::write(&behind, pattern(16 * MIB, 1)).unwrap();
+    let path = fx.pool("nfs1").join("ra.img");
+    let reader = fs::File::open(&path).unwrap();
+    let mut buf = vec![0u8; 128 << 10];
+    // A sequential reader: the next megabytes are read ahead.
+    for i in 0..8u64 {
+        reader.read_exact_at(&mut buf, i * (128 << 10)).unwrap();
+    }
+    // Another open of this host writes ahead of the reader.
+    let writer = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    writer
+        .write_all_at(&pattern(MIB, 2), 2 * MIB as u64)
+        .unwrap();
+    uncache(&reader);
+    reader.read_exact_at(&mut buf, MIB as u64).unwrap();
+    reader.read_exact_at(&mut buf, 2 * MIB as u64).unwrap();
+    assert!(
+        buf[..] == pattern(MIB, 2)[..buf.len()],
+        "read-ahead served data older than a write from this host"
+    );
+    // Another client writes: within the cache time an open may still see
+    // the old data (as the kernel's page cache would); a new open and,
+    // after the cache time, this one see the new data.
+    let mut read = |at: usize| {
+        let mut b = vec![0u8; 128 << 10];
+        reader.read_exact_at(&mut b, at as u64).unwrap();
+        b
+    };
+    read(3 * MIB);
+    let other = fs::OpenOptions::new().write(true).open(&behind).unwrap();
+    other
+        .write_all_at(&pattern(MIB, 3), 4 * MIB as u64)
+        .unwrap();
+    drop(other);
+    let fresh = fs::File::open(&path).unwrap();
+    let mut b = vec![0u8; 128 << 10];
+    fresh.read_exact_at(&mut b, 4 * MIB as u64).unwrap();
+    assert!(
+        b[..] == pattern(MIB, 3)[..b.len()],
+        "a new open saw old data"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    uncache(&reader);
+    assert!(
+        read(4 * MIB)[..] == pattern(MIB, 3)[..128 << 10],
+        "read-ahead served data older than the pool's cache time"
+    );
+    // qemu-img's pattern: eight readers of one open, each on its own 2 MiB.
+    uncache(&reader);
+    let mut want = pattern(16 * MIB, 1);
+    want[2 * MIB..3 * MIB].copy_from_slice(&pattern(MIB, 2));
+    want[4 * MIB..5 * MIB].copy_from_slice(&pattern(MIB, 3));
+    let reader = std::sync::Arc::new(reader);
+    let parts: Vec<_> = (0..8)
+        .map(|t| {
+            let r = reader.clone();
+            std::thread::spawn(move || {
+                let mut got = vec![0u8; 2 * MIB];
+                for (k, piece) in got.chunks_mut(128 << 10).enumerate() {
+                    r.read_exact_at(piece, (t * 2 * MIB + k * (128 << 10)) as u64)
+                        .unwrap();
+                }
+                got
+            })
+        })
+        .collect();
+    for (t, p) in parts.into_iter().enumerate() {
+        assert!(
+            p.join().unwrap()[..] == want[t * 2 * MIB..(t + 1) * 2 * MIB],
+            "reader {t} got other data"
+        );
+    }
+}
