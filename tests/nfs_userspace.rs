@@ -901,7 +901,7 @@ fn read_ahead_serves_no_data_older_than_a_write_from_here_or_the_cache_time() {
     // Another client writes: within the cache time an open may still see
     // the old data (as the kernel's page cache would); a new open and,
     // after the cache time, this one see the new data.
-    let mut read = |at: usize| {
+    let read = |at: usize| {
         let mut b = vec![0u8; 128 << 10];
         reader.read_exact_at(&mut b, at as u64).unwrap();
         b
@@ -950,4 +950,50 @@ fn read_ahead_serves_no_data_older_than_a_write_from_here_or_the_cache_time() {
             "reader {t} got other data"
         );
     }
+}
+
+/// Write-behind (docs/backends.md): a write is answered once parked in
+/// the journal's memfd, before the NFS server has it. The server crashes
+/// after answering a parked write and before sending it
+/// (`POOLFS_CRASH_AFTER=write-parked`): its successor sends it.
+#[test]
+fn a_write_answered_before_the_nfs_server_had_it_survives_a_crash() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let mut fx = Fixture::unstarted(&[]);
+    let flag = fx.dir.path().join("crash-once");
+    fx.env.push((
+        "POOLFS_CRASH_AFTER".into(),
+        format!("write-parked:{}", flag.display()),
+    ));
+    fx.start();
+    let srv = serve(&fx);
+    define(&fx, &srv, "nfs1", Some("3"), 5);
+    let path = fx.pool("nfs1").join("wb.img");
+    let f = fs::File::create(&path).unwrap();
+    f.set_len(4 << 20).unwrap();
+    fs::write(&flag, b"").unwrap();
+    let old = fx.server_pid();
+    let mut want = Vec::new();
+    for i in 0..4u8 {
+        f.write_all_at(&pattern(1 << 20, 10 + i), u64::from(i) << 20)
+            .unwrap();
+        want.extend(pattern(1 << 20, 10 + i));
+    }
+    fx.wait_new_server(old);
+    assert!(!flag.exists(), "the server did not crash");
+    f.sync_all()
+        .unwrap_or_else(|e| panic!("fsync after the crash: {e}; log:\n{}", fx.log()));
+    assert!(
+        fs::read(srv.export.join("wb.img")).unwrap() == want,
+        "the parked write did not reach the NFS server; log:\n{}",
+        fx.log()
+    );
+    assert!(fs::read(&path).unwrap() == want);
+    assert!(
+        fx.log().contains("writes the previous server had answered"),
+        "the successor sent no parked write"
+    );
 }

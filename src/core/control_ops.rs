@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 
 use super::handles::{Ctl, Document, OpenFile, OpenKind};
-use super::{Entry, Opened, PoolFs, Unique, inodes, recovery};
+use super::{Entry, Opened, PoolFs, Unique, inodes};
 use crate::config::PoolDef;
 use crate::control::volume::{ResizeRequest, Sign};
 use crate::control::{self, Autostart, PoolFile, StatusRequest, VolFile};
@@ -308,14 +308,14 @@ impl PoolFs {
             }
         };
         match self.control_request(ctl, &text) {
-            Ok(()) => recovery::crash_point("control-applied"),
+            Ok(()) => crate::journal::crash_point("control-applied"),
             Err(e) if again.is_some() && Self::request_in_effect(ctl, &text) => {
                 tracing::info!("a resent control write had taken effect before the crash ({e})");
             }
             Err(e) => return Err(e),
         }
         self.recovery.done(u);
-        recovery::crash_point("control");
+        crate::journal::crash_point("control");
         Ok(())
     }
 

@@ -192,6 +192,7 @@ impl PoolFs {
                 }
                 self.control_close(ctl, doc)
             }
+            OpenKind::Volume { file, .. } => file.flush(),
             _ => Ok(()),
         }
     }

@@ -250,9 +250,10 @@ impl PoolFs {
             j.pool(&p.uuid(), p.id);
         }
         let notes = j.clone();
-        self.reg.set_notes(crate::pool::PoolNotes(Arc::new(
-            move |pool, note: &[u8]| notes.note(pool, note),
-        )));
+        self.reg.set_notes(crate::pool::PoolNotes {
+            note: Arc::new(move |pool, note: &[u8]| notes.note(pool, note)),
+            spill: Some(j.spill()),
+        });
         self.recovery.set_journal(j);
     }
 
@@ -299,7 +300,7 @@ impl PoolFs {
             r => r,
         };
         if r.is_ok() {
-            recovery::crash_point(op);
+            crate::journal::crash_point(op);
         }
         r
     }

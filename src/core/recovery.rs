@@ -136,23 +136,3 @@ impl Recovery {
         }
     }
 }
-
-/// Fault injection for the crash tests: with `POOLFS_CRASH_AFTER=<op>:<file>`
-/// in the environment and `<file>` present, the server removes `<file>` and
-/// aborts right after `op` took effect, before it replies: what a crash at
-/// the worst moment leaves. Off unless both are set; one crash per file.
-pub(super) fn crash_point(op: &str) {
-    static AT: OnceLock<Option<(String, std::path::PathBuf)>> = OnceLock::new();
-    let at = AT.get_or_init(|| {
-        let v = std::env::var("POOLFS_CRASH_AFTER").ok()?;
-        let (op, file) = v.split_once(':')?;
-        Some((op.to_string(), file.into()))
-    });
-    if let Some((o, file)) = at
-        && o == op
-        && std::fs::remove_file(file).is_ok()
-    {
-        tracing::warn!("POOLFS_CRASH_AFTER: crashing after {op}, before its reply");
-        std::process::abort();
-    }
-}

@@ -48,7 +48,33 @@ impl PoolFs {
             }
         }
         self.restore_locks(state);
+        self.adopt_parked();
         lost
+    }
+
+    /// Writes the predecessor answered before its backend had them go to
+    /// their pools' stores, before any request is served.
+    fn adopt_parked(&self) {
+        let Some(j) = self.journal() else { return };
+        let parked = j.take_parked();
+        if !parked.is_empty() {
+            tracing::info!(
+                "sent {} writes the previous server had answered before its backend had them",
+                parked.len()
+            );
+        }
+        for w in parked {
+            let bytes = w.data.len();
+            let r = match self.reg.by_id(w.pool).and_then(|p| p.active()) {
+                Some(a) => a.store.adopt(w),
+                None => Err(crate::error::Error::PoolInactive(
+                    "its pool is not running".into(),
+                )),
+            };
+            if let Err(e) = r {
+                tracing::error!("{bytes} bytes the previous server had written are lost: {e}");
+            }
+        }
     }
 
     pub(super) fn restore_handle(

@@ -221,9 +221,13 @@ pub struct Registry {
     host_id: String,
 }
 
-/// Takes stores' notes, with the id of their pool.
+/// Takes stores' notes, with the id of their pool, and where they park
+/// writes (`store::Spill`).
 #[derive(Clone)]
-pub struct PoolNotes(pub Arc<PoolNoteFn>);
+pub struct PoolNotes {
+    pub note: Arc<PoolNoteFn>,
+    pub spill: Option<Arc<crate::store::Spill>>,
+}
 
 type PoolNoteFn = dyn Fn(u32, &[u8]) + Send + Sync;
 
@@ -485,7 +489,7 @@ impl Registry {
         let result = self.open_target(&def, &pool.uuid());
         if let (Ok(active), Some(sink)) = (&result, self.notes.read().clone()) {
             // A new run: notes of an earlier one no longer apply.
-            (sink.0)(pool.id, &[]);
+            (sink.note)(pool.id, &[]);
             attach_notes(&sink, pool.id, &active.store);
         }
         let mut g = pool.inner.lock();
@@ -694,7 +698,12 @@ impl Registry {
 
 fn attach_notes(sink: &PoolNotes, id: u32, store: &Arc<dyn Store>) {
     let sink = sink.clone();
-    store.set_notes(crate::store::NoteSink(Arc::new(move |note: &[u8]| {
-        (sink.0)(id, note)
-    })));
+    let spill = sink
+        .spill
+        .clone()
+        .map(|spill| crate::store::SpillSink { spill, pool: id });
+    store.set_notes(crate::store::NoteSink {
+        note: Arc::new(move |note: &[u8]| (sink.note)(id, note)),
+        spill,
+    });
 }

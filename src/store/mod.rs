@@ -347,6 +347,12 @@ pub trait OpenVolume: Send + Sync + Debug {
     fn truncate(&self, _size: u64) -> Option<Result<()>> {
         None
     }
+    /// At each close(2) of a descriptor (FUSE flush): what was answered
+    /// before the backend had it is sent, and a failure to is reported
+    /// there, as a filesystem reports a failed writeback at close.
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
     /// At release: what must reach storage before another client opens the
     /// volume (the NFS close-to-open commit).
     fn close(&self) -> Result<()> {
@@ -557,6 +563,12 @@ pub trait Store: Send + Sync + Debug {
     /// journaled; the last one reaches `OpenVolume::inherit`). Stores that
     /// leave nothing unfinished outside an open send none.
     fn set_notes(&self, _sink: NoteSink) {}
+    /// A write a crashed predecessor answered and parked (`NoteSink::spill`):
+    /// the store sends it before anything else of its file. Stores that
+    /// park nothing have none to take.
+    fn adopt(&self, _w: ParkedWrite) -> Result<()> {
+        Err(unsupported("taking over a parked write"))
+    }
 }
 
 /// A lock request: byte range (inclusive end; `u64::MAX`: to the end of
@@ -586,6 +598,7 @@ pub trait RemoteLocks: Send + Sync + Debug {
 }
 
 pub use crate::journal::NoteSink;
+pub use crate::journal::spill::{ParkedWrite, Spill, SpillSink};
 
 /// Chunk of a written wipe (random, or zeros where holes cannot be punched).
 const WIPE_CHUNK: usize = 1 << 20;

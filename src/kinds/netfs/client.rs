@@ -24,11 +24,14 @@ use nix::errno::Errno;
 use parking_lot::Mutex;
 use tokio::runtime::Runtime;
 
+use super::behind::Behind;
 pub use super::pending::Pending;
 use super::pending::Piece;
+use super::shared::FileShared;
 use super::status::{is_denied, is_verifier_change, server_status, status_errno};
 pub use super::url::Options;
 use crate::error::{Error, Result};
+use crate::store::ParkedWrite;
 
 /// The largest piece a read is sent in (the pieces of one request go out
 /// all at once), at most the server's own maximum. A FUSE request is at most
@@ -48,6 +51,9 @@ const WRITE_PIECE: usize = 256 << 10;
 /// within the timeout.
 pub(super) type Fetch =
     Shared<BoxFuture<'static, Option<std::result::Result<Bytes, Arc<NfsError>>>>>;
+
+/// How long a parked write waits before it is sent again.
+const RETRY_AFTER: Duration = Duration::from_millis(200);
 
 /// How often the probe asks the server whether it is there.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
@@ -101,7 +107,7 @@ pub struct SetStat {
 }
 
 /// Most uncommitted bytes one open keeps for a replay.
-const REPLAY_LIMIT: usize = 16 << 20;
+pub(super) const REPLAY_LIMIT: usize = 16 << 20;
 
 /// One connection to one export.
 #[derive(Debug)]
@@ -402,7 +408,7 @@ impl Client {
         if *last != Some(v) {
             *last = Some(v);
             if let Some(sink) = self.notes.get() {
-                (sink.0)(&v);
+                (sink.note)(&v);
             }
         }
     }
@@ -700,15 +706,7 @@ impl Client {
     /// piece completed one WRITE at a time; `pending` keeps them for the
     /// next `commit`.
     pub fn write(&self, fh: &Bytes, off: u64, data: &[u8], pending: &Pending) -> Result<usize> {
-        let piece = (self.max_write as usize).clamp(4096, WRITE_PIECE);
-        let pieces: Vec<(u64, Bytes)> = (0..data.len())
-            .step_by(piece)
-            .map(|s| {
-                let end = (s + piece).min(data.len());
-                (off + s as u64, Bytes::copy_from_slice(&data[s..end]))
-            })
-            .collect();
-        let acks = self.write_pieces(fh, &pieces)?;
+        let acks = self.write_pieces(fh, self.pieces(off, data))?;
         self.saw_verifiers(&acks);
         if pending.add(acks, false) > REPLAY_LIMIT {
             self.commit(fh, pending)?;
@@ -718,37 +716,153 @@ impl Client {
 
     /// Sends `pieces` at once and completes short ones in order; returns
     /// every piece written with its acknowledgement.
-    fn write_pieces(&self, fh: &Bytes, pieces: &[(u64, Bytes)]) -> Result<Vec<Piece>> {
-        let acks = self.call(
-            "write",
-            futures::future::try_join_all(
-                pieces
-                    .iter()
-                    .map(|(o, b)| self.mount.write(fh.clone(), *o, b.clone())),
-            ),
-        )?;
-        let mut out = Vec::with_capacity(pieces.len());
-        for ((o, b), w) in pieces.iter().zip(acks) {
-            let mut done = (w.count as usize).min(b.len());
-            out.push((*o, b.slice(..done), w));
-            while done < b.len() {
-                let rest = b.slice(done..);
-                let w = self.call(
-                    "write",
-                    self.mount.write(fh.clone(), o + done as u64, rest.clone()),
-                )?;
-                let n = (w.count as usize).min(rest.len());
-                if n == 0 {
-                    return Err(Error::Os {
-                        op: "write",
-                        errno: Errno::EIO,
-                    });
+    fn write_pieces(&self, fh: &Bytes, pieces: Vec<(u64, Bytes)>) -> Result<Vec<Piece>> {
+        self.call("write", send_pieces(self.mount.clone(), fh.clone(), pieces))
+    }
+
+    /// Writes `data` at `off` (UNSTABLE) without waiting for the server
+    /// where the write can be parked for a successor (`journal::spill`):
+    /// `behind` counts it in flight until the server answered; the answer
+    /// goes to `pending`, a failure to `behind` (the next write, fsync or
+    /// close of the file reports it). Otherwise it is written through.
+    pub(super) fn write_behind(
+        self: &Arc<Self>,
+        fh: &Bytes,
+        off: u64,
+        data: &[u8],
+        pending: &Arc<Pending>,
+        behind: &Arc<Behind>,
+    ) -> Result<()> {
+        if let Some(why) = self.down() {
+            return Err(Error::Sys {
+                what: format!("NFS server of {} is not answering ({why})", self.server),
+                errno: Errno::EIO,
+            });
+        }
+        let end = off + data.len() as u64;
+        behind.admit(off, end)?;
+        let parked = self
+            .notes
+            .get()
+            .and_then(|s| s.spill.as_ref())
+            .and_then(|s| s.park(fh, off, data));
+        let Some(parked) = parked else {
+            let r = self.write(fh, off, data, pending).map(drop);
+            behind.done(off, end, None);
+            return r;
+        };
+        let pieces = self.pieces(off, data);
+        let (c, fh, pending, behind) = (self.clone(), fh.clone(), pending.clone(), behind.clone());
+        self.rt.spawn(async move {
+            if crate::journal::crash_armed("write-parked") {
+                // For the crash tests: the writer has its answer by now.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                crate::journal::crash_point("write-parked");
+            }
+            let r = c.send_parked(fh, pieces).await;
+            let failed = match r {
+                Some(Ok(acks)) => {
+                    c.saw_verifiers(&acks);
+                    pending.add(acks, false);
+                    None
                 }
-                out.push((o + done as u64, rest.slice(..n), w));
-                done += n;
+                Some(Err(e)) => Some(c.error("write", &e)),
+                None => Some(c.no_answer("write")),
+            };
+            // The server has it (or it failed, and the writer is told).
+            drop(parked);
+            behind.done(off, end, failed);
+        });
+        Ok(())
+    }
+
+    /// Sends a write a crashed predecessor answered and parked, and commits
+    /// it, before anything else of the file (it counts in `file`'s writes
+    /// in flight); a failure is logged and reported by the file's next
+    /// write, fsync or close.
+    pub(super) fn resend(self: &Arc<Self>, file: Arc<FileShared>, w: ParkedWrite) -> Result<()> {
+        let (off, end) = (w.offset, w.offset + w.data.len() as u64);
+        file.behind.admit(off, end)?;
+        let fh = Bytes::from(w.key.clone());
+        let pieces = self.pieces(off, &w.data);
+        let c = self.clone();
+        self.rt.spawn(async move {
+            let r = match c.send_parked(fh.clone(), pieces).await {
+                Some(Ok(acks)) => {
+                    let acks: Vec<WriteOutcome> = acks.into_iter().map(|(_, _, w)| w).collect();
+                    let sent = Instant::now();
+                    let r = tokio::time::timeout(
+                        c.timeout,
+                        c.mount.commit_write_batch(fh, 0, 0, &acks),
+                    )
+                    .await
+                    .ok();
+                    c.settled(sent, r.as_ref());
+                    r
+                }
+                Some(Err(e)) => Some(Err(e)),
+                None => None,
+            };
+            let failed = match r {
+                Some(Ok(())) => None,
+                Some(Err(e)) => Some(c.error("write", &e)),
+                None => Some(c.no_answer("write")),
+            };
+            if let Some(e) = &failed {
+                tracing::error!(
+                    server = %c.server,
+                    "{} bytes the previous poolfs server had written at offset {off} are lost: {e}",
+                    end - off
+                );
+            }
+            drop(w);
+            file.behind.done(off, end, failed);
+        });
+        Ok(())
+    }
+
+    /// Sends the pieces of a parked write, again while the connection
+    /// fails (the server restarting) for up to the pool's timeout: the
+    /// writer was answered already, so the data must not be dropped at the
+    /// first broken connection. Sending it again is harmless (the same
+    /// bytes at the same place; no overlapping write is in flight).
+    async fn send_parked(
+        &self,
+        fh: Bytes,
+        pieces: Vec<(u64, Bytes)>,
+    ) -> Option<nfs_rs::Result<Vec<Piece>>> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let sent = Instant::now();
+            let r = tokio::time::timeout_at(
+                deadline,
+                send_pieces(self.mount.clone(), fh.clone(), pieces.clone()),
+            )
+            .await
+            .ok();
+            self.settled(sent, r.as_ref());
+            match r {
+                Some(Err(e))
+                    if server_status(&e).is_none()
+                        && tokio::time::Instant::now() + RETRY_AFTER < deadline =>
+                {
+                    tracing::debug!(server = %self.server, "a parked write is sent again: {e}");
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+                r => return r,
             }
         }
-        Ok(out)
+    }
+
+    fn pieces(&self, off: u64, data: &[u8]) -> Vec<(u64, Bytes)> {
+        let piece = (self.max_write as usize).clamp(4096, WRITE_PIECE);
+        (0..data.len())
+            .step_by(piece)
+            .map(|s| {
+                let end = (s + piece).min(data.len());
+                (off + s as u64, Bytes::copy_from_slice(&data[s..end]))
+            })
+            .collect()
     }
 
     /// COMMIT: what this open wrote reaches the server's disk. A server that
@@ -791,7 +905,7 @@ impl Client {
                     );
                     let pieces: Vec<(u64, Bytes)> =
                         snapshot.iter().map(|(o, b, _)| (*o, b.clone())).collect();
-                    let again = self.write_pieces(fh, &pieces)?;
+                    let again = self.write_pieces(fh, pieces)?;
                     self.saw_verifiers(&again);
                     pending.settle(snapshot.len());
                     pending.add(again, true);
@@ -929,4 +1043,39 @@ async fn probe(weak: Weak<Client>) {
             Err(_) => c.mark_down(format!("no answer within {} s", t.as_secs())),
         }
     }
+}
+
+/// Sends `pieces` at once and completes short ones in order: every piece
+/// written, with its acknowledgement.
+async fn send_pieces(
+    mount: Arc<dyn Mount>,
+    fh: Bytes,
+    pieces: Vec<(u64, Bytes)>,
+) -> nfs_rs::Result<Vec<Piece>> {
+    let acks = futures::future::try_join_all(
+        pieces
+            .iter()
+            .map(|(o, b)| mount.write(fh.clone(), *o, b.clone())),
+    )
+    .await?;
+    let mut out = Vec::with_capacity(pieces.len());
+    for ((o, b), w) in pieces.iter().zip(acks) {
+        let mut done = (w.count as usize).min(b.len());
+        out.push((*o, b.slice(..done), w));
+        while done < b.len() {
+            let rest = b.slice(done..);
+            let w = mount
+                .write(fh.clone(), o + done as u64, rest.clone())
+                .await?;
+            let n = (w.count as usize).min(rest.len());
+            if n == 0 {
+                return Err(NfsError::Rpc(
+                    "the server took none of a WRITE's data".into(),
+                ));
+            }
+            out.push((o + done as u64, rest.slice(..n), w));
+            done += n;
+        }
+    }
+    Ok(out)
 }

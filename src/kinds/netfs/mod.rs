@@ -4,6 +4,7 @@
 //! mounted, `start` connects and the namespace reaches volumes by NFS file
 //! handle.
 
+mod behind;
 pub mod client;
 pub mod exports;
 mod locks;

@@ -54,6 +54,11 @@ impl Pending {
         g.bytes
     }
 
+    /// The bytes kept.
+    pub(super) fn bytes(&self) -> usize {
+        self.writes.lock().bytes
+    }
+
     pub(super) fn snapshot(&self) -> Vec<Piece> {
         self.writes.lock().list.clone()
     }

@@ -7,6 +7,8 @@ use std::sync::{Arc, Weak};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::behind::Behind;
+
 /// One file's state on this host, kept while an open (or the file's locks)
 /// holds it.
 #[derive(Debug, Default)]
@@ -15,6 +17,8 @@ pub(super) struct FileShared {
     /// truncates, allocations) and the locks taken: data read ahead before
     /// the latest one is not served (see `readahead`).
     changes: AtomicU64,
+    /// The writes of the file's opens the server has not answered yet.
+    pub(super) behind: Arc<Behind>,
 }
 
 impl FileShared {

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use bytes::Bytes;
 use nix::errno::Errno;
 
-use super::client::{Client, Pending, SetStat, Stat};
+use super::client::{Client, Pending, REPLAY_LIMIT, SetStat, Stat};
 use super::locks::{LockState, NfsLocks};
 use super::readahead::ReadAhead;
 use super::shared::{ByFh, FileShared};
@@ -202,7 +202,14 @@ impl NfsStore {
 
 impl Store for NfsStore {
     fn lookup(&self, dir: Option<&Obj>, name: &OsStr) -> Result<Found> {
-        let (fh, st) = self.client.lookup(self.dir(dir)?, utf8(name)?)?;
+        let (fh, mut st) = self.client.lookup(self.dir(dir)?, utf8(name)?)?;
+        if let Some(f) = self.files.get(&fh)
+            && !f.behind.idle()
+        {
+            // Its size must include the writes in flight.
+            f.behind.settle();
+            st = self.client.getattr(&fh)?;
+        }
         if !st.is_dir && !st.is_file {
             return Err(enoent("lookup"));
         }
@@ -210,7 +217,9 @@ impl Store for NfsStore {
     }
 
     fn getattr(&self, obj: &Obj) -> Result<Attr> {
-        Ok(stat_attr(&self.client.getattr(self.obj(obj)?.fh)?))
+        let fh = self.obj(obj)?.fh;
+        self.settle(fh);
+        Ok(stat_attr(&self.client.getattr(fh)?))
     }
 
     fn setattr(
@@ -225,6 +234,7 @@ impl Store for NfsStore {
             ));
         };
         let o = self.obj(obj)?;
+        self.settle(o.fh);
         if o.is_dir && sa.size.is_some() {
             return Err(Error::Os {
                 op: "truncate",
@@ -251,6 +261,10 @@ impl Store for NfsStore {
     }
 
     fn list(&self, dir: Option<&Obj>) -> Result<Vec<Listed>> {
+        // The listing's attributes include every write of this host.
+        for f in self.files.live() {
+            f.behind.settle();
+        }
         Ok(self
             .client
             .list(self.dir(dir)?)?
@@ -538,6 +552,11 @@ impl Store for NfsStore {
     fn set_notes(&self, sink: crate::store::NoteSink) {
         self.client.set_notes(sink);
     }
+
+    fn adopt(&self, w: crate::store::ParkedWrite) -> Result<()> {
+        let file = self.file_of(&Bytes::from(w.key.clone()));
+        self.client.resend(file, w)
+    }
 }
 
 impl NfsStore {
@@ -550,6 +569,14 @@ impl NfsStore {
             state: Mutex::new(LockState::default()),
             file: self.file_of(fh),
         })
+    }
+
+    /// Waits for the writes in flight of file `fh`, if any: what the
+    /// server says of it then includes them.
+    fn settle(&self, fh: &Bytes) {
+        if let Some(f) = self.files.get(fh) {
+            f.behind.settle();
+        }
     }
 
     fn file_of(&self, fh: &Bytes) -> Arc<FileShared> {
@@ -566,7 +593,7 @@ impl NfsStore {
                 locks,
                 file: self.file_of(&fh),
                 fh,
-                pending: Pending::default(),
+                pending: Arc::default(),
                 ra: ReadAhead::default(),
             }),
             passthrough: false,
@@ -579,7 +606,7 @@ impl NfsStore {
 struct NfsFile {
     client: Arc<Client>,
     fh: Bytes,
-    pending: Pending,
+    pending: Arc<Pending>,
     /// The file's lock state (NFSv4.1): I/O stops once its locks are lost.
     locks: Option<Arc<NfsLocks>>,
     /// The file's state on this host, shared by its opens.
@@ -648,11 +675,13 @@ impl NfsFile {
 
 impl OpenVolume for NfsFile {
     fn size(&self) -> Result<u64> {
+        self.file.behind.settle();
         Ok(self.client.getattr(&self.fh)?.size)
     }
 
     fn truncate(&self, size: u64) -> Option<Result<()>> {
         Some(self.fenced().and_then(|()| {
+            self.file.behind.drain()?;
             let r = self.client.setattr(&self.fh, size_to(size));
             self.file.changed();
             r
@@ -661,6 +690,7 @@ impl OpenVolume for NfsFile {
 
     fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data> {
         self.fenced()?;
+        self.file.behind.settle();
         self.ra
             .read(
                 &self.client,
@@ -674,14 +704,19 @@ impl OpenVolume for NfsFile {
 
     fn write(&self, offset: u64, data: &[u8], _kill_privs_for: Option<&Ctx>) -> Result<u32> {
         self.fenced()?;
-        let r = self.client.write(&self.fh, offset, data, &self.pending);
-        // Counted even when it failed: part of it may have been written.
+        self.client
+            .write_behind(&self.fh, offset, data, &self.pending, &self.file.behind)?;
+        // Counted at once: a read settles the writes in flight first.
         self.file.changed();
-        r.map(|n| n as u32)
+        if self.pending.bytes() > REPLAY_LIMIT {
+            self.fsync(true)?;
+        }
+        Ok(data.len() as u32)
     }
 
     fn fsync(&self, _datasync: bool) -> Result<()> {
         self.fenced()?;
+        self.file.behind.drain()?;
         self.client.commit(&self.fh, &self.pending)
     }
 
@@ -691,6 +726,7 @@ impl OpenVolume for NfsFile {
 
     fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()> {
         self.fenced()?;
+        self.file.behind.drain()?;
         let r = self.allocate(offset, length, mode);
         self.file.changed();
         r
@@ -723,6 +759,7 @@ impl OpenVolume for NfsFile {
     /// blocks of zeros past the destination's end skipped (holes stay holes
     /// in the destination).
     fn copy_to(&self, off_in: u64, dst: &dyn OpenVolume, off_out: u64, len: u64) -> Result<u64> {
+        self.file.behind.drain()?;
         let chunk = self.client.max_io().clamp(4096, 1 << 20) as u64;
         // Zeros past the destination's end are not written: the copy keeps holes.
         let dst_size = dst.size()?;
@@ -754,9 +791,16 @@ impl OpenVolume for NfsFile {
         Ok(done)
     }
 
+    /// What this host wrote reaches the server before close(2) returns
+    /// (another client opening it then reads it).
+    fn flush(&self) -> Result<()> {
+        self.file.behind.drain()
+    }
+
     /// Close-to-open: what this open wrote is on the server's disk before
     /// another client opens the volume.
     fn close(&self) -> Result<()> {
+        self.file.behind.drain()?;
         self.client.commit(&self.fh, &self.pending)
     }
 

@@ -21,22 +21,29 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
+
+pub mod spill;
+use spill::{ParkedWrite, Spill};
 
 const MAGIC: u64 = 0x706f_6f6c_6673_4a31; // "poolfsJ1"
 /// Bumped when a record's layout changes or records are added. A server
 /// reads journals of its version and older ones (version 2 only added
 /// records to version 1) and marks what it takes over with its own version,
 /// so an older binary refuses it (the upgrade is refused and the old server serves on).
-/// Version 3 added `Unnumber`.
-pub const VERSION: u32 = 3;
+/// Version 3 added `Unnumber`; version 4 the spill of parked writes
+/// (`spill`), which an older server would not send.
+pub const VERSION: u32 = 4;
 /// The oldest version this server takes over.
 const OLDEST: u32 = 1;
 const HEADER: u64 = 4096;
 const REGION: u64 = 256 << 20;
+/// Where the spill of parked writes starts, after the two regions.
+const SPILL_AT: u64 = HEADER + 2 * REGION;
 /// Intents kept through a compaction: more than can be in flight at once.
 const KEEP_INTENTS: usize = 4096;
 
@@ -462,6 +469,9 @@ struct Inner {
 #[derive(Debug)]
 pub struct Journal {
     inner: Mutex<Inner>,
+    spill: Arc<Spill>,
+    /// What a predecessor parked, until taken (`take_parked`).
+    parked: Mutex<Vec<ParkedWrite>>,
 }
 
 fn io(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -476,8 +486,9 @@ impl Journal {
     /// A new, empty journal in `file` (the keeper's memfd) for a session of
     /// `generation`.
     pub fn create(file: File, generation: u64, init: Negotiated) -> Result<Journal> {
-        file.set_len(HEADER + 2 * REGION)
+        file.set_len(SPILL_AT + spill::BYTES)
             .map_err(io("cannot size"))?;
+        let (spill, _) = Spill::open(file.try_clone().map_err(io("cannot share"))?, SPILL_AT);
         let j = Journal {
             inner: Mutex::new(Inner {
                 file,
@@ -485,6 +496,8 @@ impl Journal {
                 end: 0,
                 broken: false,
             }),
+            spill,
+            parked: Mutex::new(Vec::new()),
         };
         j.write_header(0, generation, init)?;
         Ok(j)
@@ -553,6 +566,7 @@ impl Journal {
             }
             end += n;
         }
+        let (spill, parked) = Spill::open(file.try_clone().map_err(io("cannot share"))?, SPILL_AT);
         let j = Journal {
             inner: Mutex::new(Inner {
                 file,
@@ -560,6 +574,8 @@ impl Journal {
                 end,
                 broken: false,
             }),
+            spill,
+            parked: Mutex::new(parked),
         };
         if version != VERSION {
             j.write_header(
@@ -690,10 +706,49 @@ impl Journal {
         self.append(Record::Unlocked(owner));
     }
 
+    /// Where stores park writes (see `spill`).
+    pub fn spill(&self) -> Arc<Spill> {
+        self.spill.clone()
+    }
+
+    /// The writes a predecessor parked and did not finish (taken once).
+    pub fn take_parked(&self) -> Vec<ParkedWrite> {
+        std::mem::take(&mut *self.parked.lock())
+    }
+
     /// Records the newest note of the store of pool `pool`.
     pub fn note(&self, pool: u32, note: &[u8]) {
         self.append(Record::Note(pool, note));
     }
+}
+
+/// Fault injection for the crash tests: with `POOLFS_CRASH_AFTER=<op>:<file>`
+/// in the environment and `<file>` present, the server removes `<file>` and
+/// aborts right after `op` took effect, before it replies: what a crash at
+/// the worst moment leaves. Off unless both are set; one crash per file.
+/// `write-parked`: a parked write is answered and never sent (`spill`).
+pub fn crash_point(op: &str) {
+    if let Some((_, file)) = crash_at().filter(|(o, _)| o == op)
+        && std::fs::remove_file(file).is_ok()
+    {
+        tracing::warn!("POOLFS_CRASH_AFTER: crashing after {op}, before its reply");
+        std::process::abort();
+    }
+}
+
+fn crash_at() -> Option<&'static (String, std::path::PathBuf)> {
+    static AT: OnceLock<Option<(String, std::path::PathBuf)>> = OnceLock::new();
+    AT.get_or_init(|| {
+        let v = std::env::var("POOLFS_CRASH_AFTER").ok()?;
+        let (op, file) = v.split_once(':')?;
+        Some((op.to_string(), file.into()))
+    })
+    .as_ref()
+}
+
+/// `crash_point(op)` may crash (a crash test set it up).
+pub fn crash_armed(op: &str) -> bool {
+    crash_at().is_some_and(|(o, _)| o == op)
 }
 
 /// Zeroes (and frees) one region of the memfd.
@@ -736,7 +791,11 @@ pub fn memfd() -> Result<File> {
 /// Takes a store's notes for a successor server (see
 /// `store::Store::set_notes`); they end up in the journal.
 #[derive(Clone)]
-pub struct NoteSink(pub std::sync::Arc<NoteFn>);
+pub struct NoteSink {
+    pub note: Arc<NoteFn>,
+    /// Where the store parks writes it answers before its backend has them.
+    pub spill: Option<spill::SpillSink>,
+}
 
 type NoteFn = dyn Fn(&[u8]) + Send + Sync;
 
