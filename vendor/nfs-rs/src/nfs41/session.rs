@@ -690,8 +690,12 @@ async fn create_session_step(
 ) -> Result<([u8; 16], ChannelAttrs, ChannelAttrs)> {
     let fore_attrs = ChannelAttrsArgs {
         headerpadsize: 0,
-        maxrequestsize: 1048576, // 1 MiB
-        maxresponsesize: 1048576,
+        // 1 MiB of READ or WRITE data plus the COMPOUND around it: the
+        // mount takes its headroom off these for rsize/wsize, and a server
+        // that offers 1 MiB I/O would otherwise be used at 1 MiB - 4 KiB
+        // (odd-sized, unaligned I/O).
+        maxrequestsize: 1048576 + 4096,
+        maxresponsesize: 1048576 + 4096,
         maxresponsesize_cached: 4096,
         maxoperations: 16,
         maxrequests: 64, // match Linux client default (NFS4_DEF_SLOT_TABLE_SIZE)
