@@ -48,11 +48,13 @@
 # (NFS_SIZE_MB) `qemu-img convert` of random data onto the export and back
 # off it (to /dev/shm), through the export directory itself ("native"),
 # poolfs userspace NFS pools (NFSv3, NFSv4.1; through the first poolfs target)
-# and qemu's own NFS driver (libnfs, NFSv3). Starts rpcbind if none answers
+# and qemu's own NFS driver (libnfs, NFSv3); on each copy, `qemu-img bench` of
+# NFS_QD16_N 4 KiB reads and writes at queue depth 16, cache=none, strided
+# 1 MiB + 4 KiB apart (no read-ahead helps). Starts rpcbind if none answers
 # on 127.0.0.1:111, and stops it again at the end.
 # Environment: POOLFS (default <repo>/target/release/poolfs), META_N (5000),
 #   VOLS (10000), CLONE_SIZE (8G), CLONE_DATA (256M), GUEST_DISK_MB (1024),
-#   NFS_SIZE_MB (1024), SCALE_NS ("1000 10000 100000"), NFS_SCALE_N (10000),
+#   NFS_SIZE_MB (1024), NFS_QD16_N (20000), SCALE_NS ("1000 10000 100000"), NFS_SCALE_N (10000),
 #   POOLFS_BEFORE (a second poolfs binary, say main before a change, for the
 #   targets poolfs-pt-before and poolfs-daemon-before: before and after
 #   columns of one run, e.g. -p "poolfs-pt-before poolfs-pt").
@@ -81,12 +83,12 @@ while [ $# -gt 0 ]; do
 done
 if [ "$SMOKE" = 1 ]; then
   REPEATS=${o_n:-1} RUNTIME=${o_t:-1} SIZE=${o_z:-64M}
-  META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M GUEST_DISK_MB=256 NFS_SIZE_MB=64
+  META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M GUEST_DISK_MB=256 NFS_SIZE_MB=64 NFS_QD16_N=2000
   SCALE_NS="100 1000" NFS_SCALE_N=200
 else
   REPEATS=${o_n:-3} RUNTIME=${o_t:-10} SIZE=${o_z:-2G}
   META_N=${META_N:-5000} VOLS=${VOLS:-10000} CLONE_SIZE=${CLONE_SIZE:-8G} CLONE_DATA=${CLONE_DATA:-256M}
-  GUEST_DISK_MB=${GUEST_DISK_MB:-1024} NFS_SIZE_MB=${NFS_SIZE_MB:-1024}
+  GUEST_DISK_MB=${GUEST_DISK_MB:-1024} NFS_SIZE_MB=${NFS_SIZE_MB:-1024} NFS_QD16_N=${NFS_QD16_N:-20000}
   SCALE_NS=${SCALE_NS:-"1000 10000 100000"} NFS_SCALE_N=${NFS_SCALE_N:-10000}
 fi
 job() { case " $JOBS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -628,6 +630,16 @@ nfs_scale_phase() {  # rep: the scale job's listing and deletes on the userspace
   done
   rm -rf "$NFS_DIR/export/scale"
 }
+nfs_qd16() {  # rep way image: 4 KiB requests at queue depth 16, cache=none, strided over the image (qemu-img bench, the same tool each way)
+  local rep=$1 way=$2 img=$3 n=$NFS_QD16_N w label out secs
+  for w in read write; do
+    label="NFS: 4k QD16 $w, cache=none (IOPS)"
+    if out=$(timeout 300 qemu-img bench -f raw -t none -d 16 -s 4096 -S 1052672 -c "$n" $([ $w = write ] && echo -w) "$img" 2>&1) &&
+       secs=$(sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p' <<<"$out") && [ -n "$secs" ]; then
+      record "$rep" "$way" "$label" "$(python3 -c "print(round($n / $secs))")"
+    else failed "$rep" "$way" "$label" "$(tail -1 <<<"$out")"; fi
+  done
+}
 nfs_phase() {  # rep: qemu-img convert of NFS_SIZE onto and off the export, four ways (medians in the table)
   local rep=$1 p=$NFS_TARGET src=$BACKING/nfs-src.img out=/dev/shm/poolfs-bench-nfs.img way dst name t0 err m
   [ -n "$NFS_PORT" ] && [ -n "$p" ] || return 0
@@ -655,6 +667,8 @@ nfs_phase() {  # rep: qemu-img convert of NFS_SIZE onto and off the export, four
       failed "$rep" "$way" "NFS: qemu-img convert ${NFS_SIZE_MB} MiB off the export (s)" "nothing written"
     fi
     rm -f "$out"
+    # last: its writes change the copy
+    [ ! -e "$NFS_DIR/export/$name" ] || nfs_qd16 "$rep" "$way" "$dst"
     case $way in poolfs*) rm -f "$dst" ;; *) rm -f "$NFS_DIR/export/$name" ;; esac
   done
 }
