@@ -196,6 +196,13 @@ impl DsConnection {
 
 /// Manages active layouts and data server connections.
 pub(crate) struct LayoutManager {
+    /// The server refused LAYOUTGET for this export (it has no files layout
+    /// here: `NFS4ERR_LAYOUTUNAVAILABLE`, `UNKNOWN_LAYOUTTYPE`, `NOTSUPP`):
+    /// I/O goes to the MDS without asking again. Without it, every READ
+    /// and WRITE of a server that announces pNFS but has no layout for the
+    /// export cost a failed LAYOUTGET first, one at a time per file (the
+    /// fetch gate), which held a queue depth of 16 to about 4.
+    layouts_refused: AtomicBool,
     /// Layouts indexed by file handle.
     layouts: RwLock<HashMap<Bytes, Layout>>,
     /// Cached connections to data servers (each with its own session).
@@ -251,6 +258,7 @@ impl LayoutManager {
             file_io_gates: Mutex::new(HashMap::new()),
             pending_writes: Mutex::new(HashMap::new()),
             degenerate_logged: AtomicBool::new(false),
+            layouts_refused: AtomicBool::new(false),
             unreachable_ds: SyncRwLock::new(HashSet::new()),
             noresvport,
             active_generation: AtomicU64::new(1),
@@ -275,6 +283,17 @@ impl LayoutManager {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+    }
+
+    /// The server refused layouts for this export (see `layouts_refused`).
+    pub fn layouts_refused(&self) -> bool {
+        self.layouts_refused.load(Ordering::Relaxed)
+    }
+
+    pub fn refuse_layouts(&self) {
+        if !self.layouts_refused.swap(true, Ordering::Relaxed) {
+            info!("the server has no pNFS layout for this export: I/O goes to the MDS");
+        }
     }
 
     pub fn generation(&self) -> u64 {

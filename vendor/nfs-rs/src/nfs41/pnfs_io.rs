@@ -449,6 +449,16 @@ fn stop_pnfs_fallback(error: &NfsError) -> bool {
             && error.request_transmission() == Some(crate::RequestTransmission::NotSent))
 }
 
+/// A LAYOUTGET status that means the export has no files layout at all.
+fn refuses_layouts(status: Nfs4ErrorCode) -> bool {
+    matches!(
+        status,
+        Nfs4ErrorCode::NFS4ERR_LAYOUTUNAVAILABLE
+            | Nfs4ErrorCode::NFS4ERR_UNKNOWN_LAYOUTTYPE
+            | Nfs4ErrorCode::NFS4ERR_NOTSUPP
+    )
+}
+
 impl Mount41 {
     async fn preflight_write_data_servers(
         &self,
@@ -480,7 +490,7 @@ impl Mount41 {
     ) -> Result<Option<Layout>> {
         // RFC 5661 §18.35.3：server 未在 EXCHANGE_ID 中声明 USE_PNFS_MDS，
         // 整个 mount 禁用 pNFS，跳过 LAYOUTGET（省每文件一次注定失败的 RTT）
-        if !self.session_holder.get().await.pnfs_mds() {
+        if !self.session_holder.get().await.pnfs_mds() || self.layout_manager.layouts_refused() {
             return Ok(None);
         }
 
@@ -534,8 +544,13 @@ impl Mount41 {
         match result {
             Ok(resp) => {
                 // LAYOUTGET result is after SEQUENCE=0, PUTFH=1 → index 2
-                let Ok(op) = resp.op_ok(2) else {
-                    return Ok(None);
+                let op = match resp.op_ok(2) {
+                    Ok(op) => op,
+                    Err(NfsError::Nfs4(status)) if refuses_layouts(status) => {
+                        self.layout_manager.refuse_layouts();
+                        return Ok(None);
+                    }
+                    Err(_) => return Ok(None),
                 };
                 let mut data = op.data.clone();
                 let Ok(mut layout) = super::layout::decode_layoutget_response(&mut data) else {
@@ -564,6 +579,10 @@ impl Mount41 {
                 }
             }
             Err(e) if stop_pnfs_fallback(&e) => Err(e),
+            Err(NfsError::Nfs4(status)) if refuses_layouts(status) => {
+                self.layout_manager.refuse_layouts();
+                Ok(None)
+            }
             Err(e) => {
                 debug!(error = %e, "LAYOUTGET failed, falling back to MDS I/O");
                 Ok(None)
