@@ -343,8 +343,10 @@ fn server_killed_mid_io_gives_eio_then_recovers_without_restarting_the_pool() {
         .open(&path)
         .unwrap();
 
-    // Written (UNSTABLE) but not committed when the server dies.
+    // Written (UNSTABLE) but not committed when the server dies. A read
+    // waits for the writes in flight (write-behind): then the server has it.
     f.write_all_at(&pattern(1 << 20, 21), 2 << 20).unwrap();
+    f.read_exact_at(&mut [0u8; 4096], 0).unwrap();
     srv.kill();
     let t = Instant::now();
     let mut buf = vec![0u8; 1 << 20];

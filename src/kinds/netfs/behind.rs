@@ -5,10 +5,15 @@
 //! Rules: at most `WINDOW` bytes are in flight per file; a write that
 //! overlaps one in flight waits for it (the server may apply two WRITEs in
 //! any order); whatever reads or changes the file otherwise waits for all
-//! of them first (`settle`), so this host always sees its own writes. A
-//! failure is kept and reported by the next write, fsync or close of the
+//! of them first (`settle`), so this host always sees its own writes; that
+//! wait is bounded by the pool's timeout (then `EIO`, while the writes stay
+//! parked and go on being sent). A failure the server answered (`ENOSPC`,
+//! `ESTALE`) is kept and reported by the next write, fsync or close of the
 //! file (`drain`), as a local filesystem reports a failed writeback.
 
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
@@ -69,21 +74,38 @@ impl Behind {
         self.st.lock().flying.is_empty()
     }
 
-    /// Waits until no write is in flight (each is bounded by the pool's
-    /// timeout).
-    pub(super) fn settle(&self) {
-        let mut st = self.st.lock();
-        while !st.flying.is_empty() {
-            self.cv.wait(&mut st);
-        }
+    /// Waits until no write is in flight, for at most `within` (the pool's
+    /// timeout): a write still waiting for the server then is `EIO` here;
+    /// it stays parked and is sent once the server answers.
+    pub(super) fn settle(&self, within: Duration) -> Result<()> {
+        self.wait(within, false)
     }
 
     /// `settle`, then reports the failure not reported yet.
-    pub(super) fn drain(&self) -> Result<()> {
+    pub(super) fn drain(&self, within: Duration) -> Result<()> {
+        self.wait(within, true)
+    }
+
+    fn wait(&self, within: Duration, take_failure: bool) -> Result<()> {
+        let deadline = Instant::now() + within;
         let mut st = self.st.lock();
         while !st.flying.is_empty() {
-            self.cv.wait(&mut st);
+            if self.cv.wait_until(&mut st, deadline).timed_out() && !st.flying.is_empty() {
+                return Err(Error::Sys {
+                    what: format!(
+                        "{} bytes written to this volume are still waiting for the NFS server (they are sent when it answers)",
+                        st.bytes
+                    ),
+                    errno: Errno::EIO,
+                });
+            }
         }
-        st.failed.take().map_or(Ok(()), Err)
+        match st.failed.take() {
+            Some(e) if take_failure => Err(e),
+            other => {
+                st.failed = other;
+                Ok(())
+            }
+        }
     }
 }

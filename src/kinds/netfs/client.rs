@@ -52,8 +52,10 @@ const WRITE_PIECE: usize = 256 << 10;
 pub(super) type Fetch =
     Shared<BoxFuture<'static, Option<std::result::Result<Bytes, Arc<NfsError>>>>>;
 
-/// How long a parked write waits before it is sent again.
+/// How long a parked write waits before it is sent again (doubling up to
+/// 2 s), and for how long at least it is sent again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
+const PARKED_FOR: Duration = Duration::from_secs(60);
 
 /// How often the probe asks the server whether it is there.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
@@ -821,36 +823,40 @@ impl Client {
         Ok(())
     }
 
-    /// Sends the pieces of a parked write, again while the connection
-    /// fails (the server restarting) for up to the pool's timeout: the
-    /// writer was answered already, so the data must not be dropped at the
-    /// first broken connection. Sending it again is harmless (the same
-    /// bytes at the same place; no overlapping write is in flight).
+    /// Sends the pieces of a parked write, again while the server does not
+    /// answer or the connection fails (each try has the pool's timeout):
+    /// the writer was answered already and the data is parked, so it is
+    /// sent when the server answers again, for up to `PARKED_FOR` (or ten
+    /// timeouts) in all; a server away longer loses it, and the log and the
+    /// file's next fsync say so. Sending it again is harmless (the same
+    /// bytes at the same place; no overlapping write is in flight). An
+    /// answer with an NFS status (`ENOSPC`, `ESTALE`) ends it at once.
     async fn send_parked(
         &self,
         fh: Bytes,
         pieces: Vec<(u64, Bytes)>,
     ) -> Option<nfs_rs::Result<Vec<Piece>>> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
+        let deadline = Instant::now() + (self.timeout * 10).max(PARKED_FOR);
+        let mut pause = RETRY_AFTER;
         loop {
             let sent = Instant::now();
-            let r = tokio::time::timeout_at(
-                deadline,
+            let r = tokio::time::timeout(
+                self.timeout,
                 send_pieces(self.mount.clone(), fh.clone(), pieces.clone()),
             )
             .await
             .ok();
             self.settled(sent, r.as_ref());
-            match r {
-                Some(Err(e))
-                    if server_status(&e).is_none()
-                        && tokio::time::Instant::now() + RETRY_AFTER < deadline =>
-                {
-                    tracing::debug!(server = %self.server, "a parked write is sent again: {e}");
-                    tokio::time::sleep(RETRY_AFTER).await;
-                }
-                r => return r,
+            let again = match &r {
+                Some(Ok(_)) => false,
+                Some(Err(e)) => server_status(e).is_none(),
+                None => true,
+            };
+            if !again || Instant::now() + pause >= deadline {
+                return r;
             }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
         }
     }
 
@@ -988,6 +994,11 @@ impl Client {
     /// DEALLOCATE (NFSv4.2): punches a hole.
     pub fn deallocate(&self, fh: &Bytes, off: u64, len: u64) -> Result<()> {
         self.call("fallocate", self.mount.deallocate(fh.clone(), off, len))
+    }
+
+    /// Each call's deadline (the pool's `timeout`).
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The largest READ the server takes.

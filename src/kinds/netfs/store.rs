@@ -207,7 +207,7 @@ impl Store for NfsStore {
             && !f.behind.idle()
         {
             // Its size must include the writes in flight.
-            f.behind.settle();
+            f.behind.settle(self.client.timeout())?;
             st = self.client.getattr(&fh)?;
         }
         if !st.is_dir && !st.is_file {
@@ -218,7 +218,7 @@ impl Store for NfsStore {
 
     fn getattr(&self, obj: &Obj) -> Result<Attr> {
         let fh = self.obj(obj)?.fh;
-        self.settle(fh);
+        self.settle(fh)?;
         Ok(stat_attr(&self.client.getattr(fh)?))
     }
 
@@ -234,7 +234,7 @@ impl Store for NfsStore {
             ));
         };
         let o = self.obj(obj)?;
-        self.settle(o.fh);
+        self.settle(o.fh)?;
         if o.is_dir && sa.size.is_some() {
             return Err(Error::Os {
                 op: "truncate",
@@ -263,7 +263,7 @@ impl Store for NfsStore {
     fn list(&self, dir: Option<&Obj>) -> Result<Vec<Listed>> {
         // The listing's attributes include every write of this host.
         for f in self.files.live() {
-            f.behind.settle();
+            f.behind.settle(self.client.timeout())?;
         }
         Ok(self
             .client
@@ -573,9 +573,10 @@ impl NfsStore {
 
     /// Waits for the writes in flight of file `fh`, if any: what the
     /// server says of it then includes them.
-    fn settle(&self, fh: &Bytes) {
-        if let Some(f) = self.files.get(fh) {
-            f.behind.settle();
+    fn settle(&self, fh: &Bytes) -> Result<()> {
+        match self.files.get(fh) {
+            Some(f) => f.behind.settle(self.client.timeout()),
+            None => Ok(()),
         }
     }
 
@@ -675,13 +676,13 @@ impl NfsFile {
 
 impl OpenVolume for NfsFile {
     fn size(&self) -> Result<u64> {
-        self.file.behind.settle();
+        self.file.behind.settle(self.client.timeout())?;
         Ok(self.client.getattr(&self.fh)?.size)
     }
 
     fn truncate(&self, size: u64) -> Option<Result<()>> {
         Some(self.fenced().and_then(|()| {
-            self.file.behind.drain()?;
+            self.file.behind.drain(self.client.timeout())?;
             let r = self.client.setattr(&self.fh, size_to(size));
             self.file.changed();
             r
@@ -690,7 +691,7 @@ impl OpenVolume for NfsFile {
 
     fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data> {
         self.fenced()?;
-        self.file.behind.settle();
+        self.file.behind.settle(self.client.timeout())?;
         self.ra
             .read(
                 &self.client,
@@ -716,7 +717,7 @@ impl OpenVolume for NfsFile {
 
     fn fsync(&self, _datasync: bool) -> Result<()> {
         self.fenced()?;
-        self.file.behind.drain()?;
+        self.file.behind.drain(self.client.timeout())?;
         self.client.commit(&self.fh, &self.pending)
     }
 
@@ -726,7 +727,7 @@ impl OpenVolume for NfsFile {
 
     fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()> {
         self.fenced()?;
-        self.file.behind.drain()?;
+        self.file.behind.drain(self.client.timeout())?;
         let r = self.allocate(offset, length, mode);
         self.file.changed();
         r
@@ -759,7 +760,7 @@ impl OpenVolume for NfsFile {
     /// blocks of zeros past the destination's end skipped (holes stay holes
     /// in the destination).
     fn copy_to(&self, off_in: u64, dst: &dyn OpenVolume, off_out: u64, len: u64) -> Result<u64> {
-        self.file.behind.drain()?;
+        self.file.behind.drain(self.client.timeout())?;
         let chunk = self.client.max_io().clamp(4096, 1 << 20) as u64;
         // Zeros past the destination's end are not written: the copy keeps holes.
         let dst_size = dst.size()?;
@@ -794,13 +795,13 @@ impl OpenVolume for NfsFile {
     /// What this host wrote reaches the server before close(2) returns
     /// (another client opening it then reads it).
     fn flush(&self) -> Result<()> {
-        self.file.behind.drain()
+        self.file.behind.drain(self.client.timeout())
     }
 
     /// Close-to-open: what this open wrote is on the server's disk before
     /// another client opens the volume.
     fn close(&self) -> Result<()> {
-        self.file.behind.drain()?;
+        self.file.behind.drain(self.client.timeout())?;
         self.client.commit(&self.fh, &self.pending)
     }
 
