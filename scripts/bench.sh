@@ -50,7 +50,9 @@
 # poolfs userspace NFS pools (NFSv3, NFSv4.1; through the first poolfs target)
 # and qemu's own NFS driver (libnfs, NFSv3); on each copy, `qemu-img bench` of
 # NFS_QD16_N 4 KiB reads and writes at queue depth 16, cache=none, strided
-# 1 MiB + 4 KiB apart (no read-ahead helps). Starts rpcbind if none answers
+# 1 MiB + 4 KiB apart (no read-ahead helps); with the guest job too, the fio
+# guest with its disk on the export through both poolfs pools (aio=native)
+# and through qemu's libnfs (file=nfs://...). Starts rpcbind if none answers
 # on 127.0.0.1:111, and stops it again at the end.
 # Environment: POOLFS (default <repo>/target/release/poolfs), META_N (5000),
 #   VOLS (10000), CLONE_SIZE (8G), CLONE_DATA (256M), GUEST_DISK_MB (1024),
@@ -679,7 +681,7 @@ guest_qemu() {  # accel image aio append-args... -> runs the guest to its end
   local accel=$1 img=$2 aio=$3; shift 3
   qemu-system-x86_64 -machine "q35,accel=$accel" -m 1024 -nographic -no-reboot -nic none \
     -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" -append "console=ttyS0 panic=-1 loglevel=3 $*" \
-    -drive "file=$img,format=raw,if=virtio,cache=none,aio=$aio" </dev/null
+    -drive "file=$img,format=raw,if=virtio,cache=none${aio:+,aio=$aio}" </dev/null
 }
 guest_setup() {  # once: the fio guest image, and KVM if it boots the guest here, else TCG
   local probe=$BACKING/guest-probe.img
@@ -709,21 +711,42 @@ guest_phase() {  # rep target
     out=$RES/logs/guest-r$rep-$p-$aio.txt
     log "  $p: guest ($acc), disk cache=none aio=$aio, 4 fio jobs of ${RUNTIME} s"
     timeout $((120 + 8 * RUNTIME)) bash -c "$(declare -f guest_qemu); GUEST_KERNEL=$GUEST_KERNEL GUEST_INITRD=$GUEST_INITRD guest_qemu $GUEST_ACCEL '$img' $aio poolfs.fio=$RUNTIME" >"$out" 2>&1 || true
-    # fio --minimal fields: 5 error, 7/8 read KiB/s and IOPS, 48/49 write KiB/s and IOPS
-    for job in "randread:4k rand read QD32:8:IOPS" "randwrite:4k rand write QD32:49:IOPS" \
-               "read:1M seq read QD8:7:MiB/s" "write:1M seq write QD8:48:MiB/s"; do
-      IFS=: read -r f m field unit <<<"$job"
-      m="guest $acc: $m, aio=$aio ($unit)"
-      line=$(grep -a "GUEST: fio $f " "$out" | tail -1 | sed "s/.*GUEST: fio $f //" | tr -d '\r') || true
-      if v=$(awk -F';' -v k="$field" -v u="$unit" \
-             'NF > 50 && $5 == 0 && $k > 0 { x = $k; if (u == "MiB/s") x /= 1024; printf "%.1f", x; ok = 1 } END { exit !ok }' <<<"$line"); then
-        record "$rep" "$p" "$m" "$v"
-      else
-        failed "$rep" "$p" "$m" "no fio result from the guest (see logs/$(basename "$out"))"
-      fi
-    done
+    guest_rows "$rep" "$p" "$out" "guest $acc" ", aio=$aio"
   done
   rm -f "$bimg"
+}
+guest_rows() {  # rep target out prefix suffix: the four fio results of a guest's output
+  local rep=$1 p=$2 out=$3 job f m field unit line v
+  # fio --minimal fields: 5 error, 7/8 read KiB/s and IOPS, 48/49 write KiB/s and IOPS
+  for job in "randread:4k rand read QD32:8:IOPS" "randwrite:4k rand write QD32:49:IOPS" \
+             "read:1M seq read QD8:7:MiB/s" "write:1M seq write QD8:48:MiB/s"; do
+    IFS=: read -r f m field unit <<<"$job"
+    m="$4: $m$5 ($unit)"
+    line=$(grep -a "GUEST: fio $f " "$out" | tail -1 | sed "s/.*GUEST: fio $f //" | tr -d '\r') || true
+    if v=$(awk -F';' -v k="$field" -v u="$unit" \
+           'NF > 50 && $5 == 0 && $k > 0 { x = $k; if (u == "MiB/s") x /= 1024; printf "%.1f", x; ok = 1 } END { exit !ok }' <<<"$line"); then
+      record "$rep" "$p" "$m" "$v"
+    else
+      failed "$rep" "$p" "$m" "no fio result from the guest (see logs/$(basename "$out"))"
+    fi
+  done
+}
+nfs_guest_phase() {  # rep: the fio guest with its disk on the export: poolfs NFS pools (aio=native) against qemu's libnfs
+  local rep=$1 p=$NFS_TARGET img=$NFS_DIR/export/guest-nfs.img way disk aio out
+  [ -n "$NFS_PORT" ] && [ -n "$p" ] && [ -n "$GUEST_ACCEL" ] || return 0
+  dd if=/dev/zero of="$img" bs=1M count="$GUEST_DISK_MB" oflag=direct status=none
+  for way in poolfs-v3 poolfs-v4.1 libnfs-v3; do
+    case $way in
+      poolfs-v3) disk=${MNT[$p]}/nfs3/guest-nfs.img aio=native ;;
+      poolfs-v4.1) disk=${MNT[$p]}/nfs41/guest-nfs.img aio=native ;;
+      *) disk=nfs://127.0.0.1$img aio='' ;;
+    esac
+    out=$RES/logs/nfs-guest-r$rep-${way/./}.txt
+    log "  NFS, $way: guest (${GUEST_ACCEL^^}), disk on the export, cache=none, 4 fio jobs of ${RUNTIME} s"
+    timeout $((120 + 8 * RUNTIME)) bash -c "$(declare -f guest_qemu); GUEST_KERNEL=$GUEST_KERNEL GUEST_INITRD=$GUEST_INITRD guest_qemu $GUEST_ACCEL '$disk' '$aio' poolfs.fio=$RUNTIME" >"$out" 2>&1 || true
+    guest_rows "$rep" "$way" "$out" "NFS guest ${GUEST_ACCEL^^}" ""
+  done
+  rm -f "$img"
 }
 
 # ---------- machine facts and the table ----------
@@ -826,6 +849,7 @@ for rep in $(seq "$REPEATS"); do
     ! job scale || scale_phase "$rep" "$p"
   done
   ! job nfs || nfs_phase "$rep"
+  ! job nfs || ! job guest || nfs_guest_phase "$rep"
   ! job nfs || ! job scale || nfs_scale_phase "$rep"
   ! job scale || libvirt_scale_phase "$rep"
 done
