@@ -38,8 +38,10 @@ struct St {
 
 impl Behind {
     /// Counts [start, end) in flight once the window has room and no write
-    /// in flight overlaps it; a failure not reported yet is returned instead.
-    pub(super) fn admit(&self, start: u64, end: u64) -> Result<()> {
+    /// in flight overlaps it, waiting for at most `within` (the pool's
+    /// timeout; then `EIO`); a failure not reported yet is returned instead.
+    pub(super) fn admit(&self, start: u64, end: u64, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
         let mut st = self.st.lock();
         loop {
             if let Some(e) = st.failed.take() {
@@ -49,7 +51,9 @@ impl Behind {
             if !overlaps && (st.bytes == 0 || st.bytes + (end - start) <= WINDOW) {
                 break;
             }
-            self.cv.wait(&mut st);
+            if self.cv.wait_until(&mut st, deadline).timed_out() {
+                return Err(still_waiting(st.bytes));
+            }
         }
         st.flying.push((start, end));
         st.bytes += end - start;
@@ -91,13 +95,7 @@ impl Behind {
         let mut st = self.st.lock();
         while !st.flying.is_empty() {
             if self.cv.wait_until(&mut st, deadline).timed_out() && !st.flying.is_empty() {
-                return Err(Error::Sys {
-                    what: format!(
-                        "{} bytes written to this volume are still waiting for the NFS server (they are sent when it answers)",
-                        st.bytes
-                    ),
-                    errno: Errno::EIO,
-                });
+                return Err(still_waiting(st.bytes));
             }
         }
         match st.failed.take() {
@@ -107,5 +105,14 @@ impl Behind {
                 Ok(())
             }
         }
+    }
+}
+
+fn still_waiting(bytes: u64) -> Error {
+    Error::Sys {
+        what: format!(
+            "{bytes} bytes written to this volume are still waiting for the NFS server (they are sent when it answers)"
+        ),
+        errno: Errno::EIO,
     }
 }

@@ -742,7 +742,7 @@ impl Client {
             });
         }
         let end = off + data.len() as u64;
-        behind.admit(off, end)?;
+        behind.admit(off, end, self.timeout)?;
         let parked = self
             .notes
             .get()
@@ -784,7 +784,7 @@ impl Client {
     /// write, fsync or close.
     pub(super) fn resend(self: &Arc<Self>, file: Arc<FileShared>, w: ParkedWrite) -> Result<()> {
         let (off, end) = (w.offset, w.offset + w.data.len() as u64);
-        file.behind.admit(off, end)?;
+        file.behind.admit(off, end, self.timeout)?;
         let fh = Bytes::from(w.key.clone());
         let pieces = self.pieces(off, &w.data);
         let c = self.clone();
