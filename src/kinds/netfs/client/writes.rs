@@ -1,0 +1,312 @@
+//! The client's writes: written through (`write`), parked and sent behind
+//! the writer's back (`write_behind`, `resend`), and committed (`commit`,
+//! with the replay of what a restarted server may have lost).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nfs_rs::{Mount, NfsError, WriteOutcome};
+use nix::errno::Errno;
+
+use super::super::behind::Behind;
+use super::super::pending::Piece;
+use super::super::shared::FileShared;
+use super::super::status::{is_verifier_change, server_status};
+use super::{Client, PARKED_FOR, Pending, REPLAY_LIMIT, RETRY_AFTER, WRITE_PIECE};
+use crate::error::{Error, Result};
+use crate::store::ParkedWrite;
+
+impl Client {
+    /// Writes all of `data` at `off` (UNSTABLE): pieces all at once, a short
+    /// piece completed one WRITE at a time; `pending` keeps them for the
+    /// next `commit`.
+    pub fn write(&self, fh: &Bytes, off: u64, data: &[u8], pending: &Pending) -> Result<usize> {
+        let acks = self.write_pieces(fh, self.pieces(off, data))?;
+        self.saw_verifiers(&acks);
+        if pending.add(acks, false) > REPLAY_LIMIT {
+            self.commit(fh, pending)?;
+        }
+        Ok(data.len())
+    }
+
+    /// Sends `pieces` at once and completes short ones in order; returns
+    /// every piece written with its acknowledgement.
+    fn write_pieces(&self, fh: &Bytes, pieces: Vec<(u64, Bytes)>) -> Result<Vec<Piece>> {
+        self.call("write", send_pieces(self.mount.clone(), fh.clone(), pieces))
+    }
+
+    /// Writes `data` at `off` (UNSTABLE) without waiting for the server
+    /// where the write can be parked for a successor (`journal::spill`):
+    /// `behind` counts it in flight until the server answered; the answer
+    /// goes to `pending`, a failure to `behind` (the next write, fsync or
+    /// close of the file reports it). Otherwise it is written through.
+    pub(in crate::kinds::netfs) fn write_behind(
+        self: &Arc<Self>,
+        fh: &Bytes,
+        off: u64,
+        data: &[u8],
+        pending: &Arc<Pending>,
+        behind: &Arc<Behind>,
+    ) -> Result<()> {
+        if let Some(why) = self.down() {
+            return Err(Error::Sys {
+                what: format!("NFS server of {} is not answering ({why})", self.server),
+                errno: Errno::EIO,
+            });
+        }
+        let end = off + data.len() as u64;
+        behind.admit(off, end, self.timeout)?;
+        let parked = self
+            .notes
+            .get()
+            .and_then(|s| s.spill.as_ref())
+            .and_then(|s| s.park(fh, off, data));
+        let Some(parked) = parked else {
+            let r = self.write(fh, off, data, pending).map(drop);
+            behind.done(off, end, None);
+            return r;
+        };
+        let pieces = self.pieces(off, data);
+        let (c, fh, pending, behind) = (self.clone(), fh.clone(), pending.clone(), behind.clone());
+        self.rt.spawn(async move {
+            if crate::journal::crash_armed("write-parked") {
+                // For the crash tests: the writer has its answer by now.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                crate::journal::crash_point("write-parked");
+            }
+            let r = c.send_parked(fh, pieces).await;
+            let failed = match r {
+                Some(Ok(acks)) => {
+                    c.saw_verifiers(&acks);
+                    pending.add(acks, false);
+                    None
+                }
+                Some(Err(e)) => Some(c.error("write", &e)),
+                None => Some(c.no_answer("write")),
+            };
+            // The server has it (or it failed, and the writer is told).
+            drop(parked);
+            behind.done(off, end, failed);
+        });
+        Ok(())
+    }
+
+    /// Sends a write a crashed predecessor answered and parked, and commits
+    /// it, before anything else of the file (it counts in `file`'s writes
+    /// in flight); a failure is logged and reported by the file's next
+    /// write, fsync or close.
+    pub(in crate::kinds::netfs) fn resend(
+        self: &Arc<Self>,
+        file: Arc<FileShared>,
+        w: ParkedWrite,
+    ) -> Result<()> {
+        let (off, end) = (w.offset, w.offset + w.data.len() as u64);
+        file.behind.admit(off, end, self.timeout)?;
+        let fh = Bytes::from(w.key.clone());
+        let pieces = self.pieces(off, &w.data);
+        let c = self.clone();
+        self.rt.spawn(async move {
+            let r = match c.send_parked(fh.clone(), pieces).await {
+                Some(Ok(acks)) => {
+                    let acks: Vec<WriteOutcome> = acks.into_iter().map(|(_, _, w)| w).collect();
+                    let sent = Instant::now();
+                    let r = tokio::time::timeout(
+                        c.timeout,
+                        c.mount.commit_write_batch(fh, 0, 0, &acks),
+                    )
+                    .await
+                    .ok();
+                    c.settled(sent, r.as_ref());
+                    r
+                }
+                Some(Err(e)) => Some(Err(e)),
+                None => None,
+            };
+            let failed = match r {
+                Some(Ok(())) => None,
+                Some(Err(e)) => Some(c.error("write", &e)),
+                None => Some(c.no_answer("write")),
+            };
+            if let Some(e) = &failed {
+                tracing::error!(
+                    server = %c.server,
+                    "{} bytes the previous poolfs server had written at offset {off} are lost: {e}",
+                    end - off
+                );
+            }
+            drop(w);
+            file.behind.done(off, end, failed);
+        });
+        Ok(())
+    }
+
+    /// Sends the pieces of a parked write, again while the server does not
+    /// answer or the connection fails (each try has the pool's timeout):
+    /// the writer was answered already and the data is parked, so it is
+    /// sent when the server answers again, for up to `PARKED_FOR` (or ten
+    /// timeouts) in all; a server away longer loses it, and the log and the
+    /// file's next fsync say so. Sending it again is harmless (the same
+    /// bytes at the same place; no overlapping write is in flight). An
+    /// answer with an NFS status (`ENOSPC`, `ESTALE`) ends it at once.
+    async fn send_parked(
+        &self,
+        fh: Bytes,
+        pieces: Vec<(u64, Bytes)>,
+    ) -> Option<nfs_rs::Result<Vec<Piece>>> {
+        let deadline = Instant::now() + (self.timeout * 10).max(PARKED_FOR);
+        let mut pause = RETRY_AFTER;
+        loop {
+            let sent = Instant::now();
+            let r = tokio::time::timeout(
+                self.timeout,
+                send_pieces(self.mount.clone(), fh.clone(), pieces.clone()),
+            )
+            .await
+            .ok();
+            self.settled(sent, r.as_ref());
+            let again = match &r {
+                Some(Ok(_)) => false,
+                Some(Err(e)) => server_status(e).is_none(),
+                None => true,
+            };
+            if !again || Instant::now() + pause >= deadline {
+                return r;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    fn pieces(&self, off: u64, data: &[u8]) -> Vec<(u64, Bytes)> {
+        let piece = (self.max_write as usize).clamp(4096, WRITE_PIECE);
+        (0..data.len())
+            .step_by(piece)
+            .map(|s| {
+                let end = (s + piece).min(data.len());
+                (off + s as u64, Bytes::copy_from_slice(&data[s..end]))
+            })
+            .collect()
+    }
+
+    /// COMMIT: what this open wrote reaches the server's disk. A server that
+    /// restarted since the writes (a changed verifier) gets them again, once;
+    /// should that fail too, `EIO`.
+    pub fn commit(&self, fh: &Bytes, pending: &Pending) -> Result<()> {
+        let _one = pending.committing.lock();
+        self.commit_inherited(fh, pending)?;
+        let mut replayed = false;
+        loop {
+            let snapshot = pending.snapshot();
+            if snapshot.is_empty() {
+                return Ok(());
+            }
+            let mut acks: Vec<WriteOutcome> = Vec::new();
+            for (_, _, w) in &snapshot {
+                if !acks
+                    .iter()
+                    .any(|a| a.verifier == w.verifier && a.committed == w.committed)
+                {
+                    acks.push(w.clone());
+                }
+            }
+            let r = self.call_raw(
+                "fsync",
+                self.mount.commit_write_batch(fh.clone(), 0, 0, &acks),
+            )?;
+            match r {
+                Ok(()) => {
+                    // Writes added meanwhile stay for the next commit.
+                    pending.settle(snapshot.len());
+                    return Ok(());
+                }
+                Err(e) if is_verifier_change(&e) && !replayed => {
+                    replayed = true;
+                    tracing::warn!(
+                        server = %self.server,
+                        "the NFS server restarted before a COMMIT: writing {} bytes again",
+                        snapshot.iter().map(|(_, b, _)| b.len()).sum::<usize>()
+                    );
+                    let pieces: Vec<(u64, Bytes)> =
+                        snapshot.iter().map(|(o, b, _)| (*o, b.clone())).collect();
+                    let again = self.write_pieces(fh, pieces)?;
+                    self.saw_verifiers(&again);
+                    pending.settle(snapshot.len());
+                    pending.add(again, true);
+                }
+                Err(e) => return Err(self.error("fsync", &e)),
+            }
+        }
+    }
+
+    /// Commits what a crashed server wrote through the open `pending`
+    /// continues (`Pending::inherited`); `EIO` when the NFS server restarted
+    /// since, so those writes may be lost and cannot be sent again.
+    fn commit_inherited(&self, fh: &Bytes, pending: &Pending) -> Result<()> {
+        let Some(v) = *pending.inherited.lock() else {
+            return Ok(());
+        };
+        let ack = WriteOutcome::new(0, nfs_rs::WriteCommitted::Unstable, Some(v));
+        let r = self.call_raw(
+            "fsync",
+            self.mount.commit_write_batch(fh.clone(), 0, 0, &[ack]),
+        )?;
+        *pending.inherited.lock() = None;
+        match r {
+            Ok(()) => {
+                tracing::info!(server = %self.server, "committed the writes of the previous poolfs server");
+                Ok(())
+            }
+            Err(e) if is_verifier_change(&e) => {
+                let why = format!(
+                    "writes made before the poolfs server restarted may be lost: the NFS server {} restarted too before they were committed",
+                    self.server
+                );
+                tracing::error!("{why}");
+                Err(Error::Sys {
+                    what: why,
+                    errno: Errno::EIO,
+                })
+            }
+            Err(e) => {
+                *pending.inherited.lock() = Some(v);
+                Err(self.error("fsync", &e))
+            }
+        }
+    }
+}
+
+/// Sends `pieces` at once and completes short ones in order: every piece
+/// written, with its acknowledgement.
+async fn send_pieces(
+    mount: Arc<dyn Mount>,
+    fh: Bytes,
+    pieces: Vec<(u64, Bytes)>,
+) -> nfs_rs::Result<Vec<Piece>> {
+    let acks = futures::future::try_join_all(
+        pieces
+            .iter()
+            .map(|(o, b)| mount.write(fh.clone(), *o, b.clone())),
+    )
+    .await?;
+    let mut out = Vec::with_capacity(pieces.len());
+    for ((o, b), w) in pieces.iter().zip(acks) {
+        let mut done = (w.count as usize).min(b.len());
+        out.push((*o, b.slice(..done), w));
+        while done < b.len() {
+            let rest = b.slice(done..);
+            let w = mount
+                .write(fh.clone(), o + done as u64, rest.clone())
+                .await?;
+            let n = (w.count as usize).min(rest.len());
+            if n == 0 {
+                return Err(NfsError::Rpc(
+                    "the server took none of a WRITE's data".into(),
+                ));
+            }
+            out.push((o + done as u64, rest.slice(..n), w));
+            done += n;
+        }
+    }
+    Ok(out)
+}
