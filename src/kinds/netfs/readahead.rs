@@ -49,7 +49,9 @@ const BUDGET: usize = 256 << 20;
 /// Bytes asked for by every open's chunks now.
 static HELD: AtomicUsize = AtomicUsize::new(0);
 
-/// One open's read-ahead.
+/// One open's read-ahead. Its lock is held only to plan (no NFS call waits
+/// under it: READs are sent on the runtime and awaited after); inside it
+/// only the client's `down` lock is taken.
 #[derive(Debug, Default)]
 pub struct ReadAhead {
     w: Mutex<Window>,

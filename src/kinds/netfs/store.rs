@@ -560,7 +560,9 @@ impl Store for NfsStore {
 }
 
 impl NfsStore {
-    /// The lock state of file `fh`, shared by every open of it.
+    /// The lock state of file `fh`, shared by every open of it. Lock order:
+    /// `locks`' map, then `files`' map (taken inside `make`); never the
+    /// other way round.
     fn locks_of(&self, fh: &Bytes) -> Arc<NfsLocks> {
         self.locks.get_or(fh, || NfsLocks {
             client: self.client.clone(),
