@@ -708,8 +708,8 @@ impl OpenVolume for NfsFile {
     fn write(&self, offset: u64, data: &[u8], _kill_privs_for: Option<&Ctx>) -> Result<u32> {
         self.fenced()?;
         self.client
-            .write_behind(&self.fh, offset, data, &self.pending, &self.file.behind)?;
-        // Counted at once: a read settles the writes in flight first.
+            .write_behind(&self.fh, offset, data, &self.pending, &self.file)?;
+        // Counted at once, and again when the server has it (read-ahead).
         self.file.changed();
         if self.pending.bytes() > REPLAY_LIMIT {
             self.fsync(true)?;

@@ -9,7 +9,6 @@ use bytes::Bytes;
 use nfs_rs::{Mount, NfsError, WriteOutcome};
 use nix::errno::Errno;
 
-use super::super::behind::Behind;
 use super::super::pending::Piece;
 use super::super::shared::FileShared;
 use super::super::status::{is_verifier_change, server_status};
@@ -38,7 +37,7 @@ impl Client {
 
     /// Writes `data` at `off` (UNSTABLE) without waiting for the server
     /// where the write can be parked for a successor (`journal::spill`):
-    /// `behind` counts it in flight until the server answered; the answer
+    /// the file's `behind` counts it in flight until the server answered; the answer
     /// goes to `pending`, a failure to `behind` (the next write, fsync or
     /// close of the file reports it). Otherwise it is written through.
     pub(in crate::kinds::netfs) fn write_behind(
@@ -47,7 +46,7 @@ impl Client {
         off: u64,
         data: &[u8],
         pending: &Arc<Pending>,
-        behind: &Arc<Behind>,
+        file: &Arc<FileShared>,
     ) -> Result<()> {
         if let Some(why) = self.down() {
             return Err(Error::Sys {
@@ -56,6 +55,7 @@ impl Client {
             });
         }
         let end = off + data.len() as u64;
+        let behind = &file.behind;
         behind.admit(off, end, self.timeout)?;
         let parked = self
             .notes
@@ -68,7 +68,7 @@ impl Client {
             return r;
         };
         let pieces = self.pieces(off, data);
-        let (c, fh, pending, behind) = (self.clone(), fh.clone(), pending.clone(), behind.clone());
+        let (c, fh, pending, file) = (self.clone(), fh.clone(), pending.clone(), file.clone());
         self.rt.spawn(async move {
             if crate::journal::crash_armed("write-parked") {
                 // For the crash tests: the writer has its answer by now.
@@ -87,7 +87,10 @@ impl Client {
             };
             // The server has it (or it failed, and the writer is told).
             drop(parked);
-            behind.done(off, end, failed);
+            // Counted again now the server has it: a READ sent ahead while
+            // it was in flight may have been answered before it.
+            file.changed();
+            file.behind.done(off, end, failed);
         });
         Ok(())
     }
