@@ -74,6 +74,46 @@ pub fn loop_backing_file(dev: &str) -> Option<PathBuf> {
     Some(PathBuf::from(text.trim_end()))
 }
 
+/// The processes that hold something under `mountpoint` open (a file, a
+/// working or root directory), as `pid (command)`: what an unmount that
+/// found it busy names. Processes this one may not inspect are skipped.
+pub fn holders(mountpoint: &Path) -> Vec<String> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let under = |p: PathBuf| p.starts_with(mountpoint);
+    let mut found = Vec::new();
+    for pid in procs.flatten() {
+        let dir = pid.path();
+        if !pid
+            .file_name()
+            .as_encoded_bytes()
+            .iter()
+            .all(u8::is_ascii_digit)
+        {
+            continue;
+        }
+        let fds = std::fs::read_dir(dir.join("fd"))
+            .into_iter()
+            .flatten()
+            .flatten();
+        let holds = ["cwd", "root"]
+            .iter()
+            .filter_map(|l| std::fs::read_link(dir.join(l)).ok())
+            .chain(fds.filter_map(|fd| std::fs::read_link(fd.path()).ok()))
+            .any(under);
+        if holds {
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            found.push(format!(
+                "{} ({})",
+                pid.file_name().to_string_lossy(),
+                comm.trim_end()
+            ));
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +131,17 @@ mod tests {
         );
         assert_eq!(parse_line("garbage"), None);
         assert_eq!(unescape("a\\"), "a\\");
+    }
+
+    #[test]
+    fn a_process_holding_a_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("poolfs-holders-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = std::fs::File::create(dir.join("f")).unwrap();
+        let me = format!("{} (", std::process::id());
+        assert!(holders(&dir).iter().any(|h| h.starts_with(&me)));
+        drop(file);
+        assert!(!holders(&dir).iter().any(|h| h.starts_with(&me)));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -393,9 +393,45 @@ fn an_fs_pool_stops_right_after_its_last_close() {
         fs::remove_file(&vol).unwrap();
         if let Err(e) = fx.ctl("quick/status", "stop") {
             panic!(
-                "round {round}: stop right after the writer exited: {e}: {}",
-                fx.info("quick", "last_error")
+                "round {round}: stop right after the writer exited: {e}: {}\nlog:\n{}",
+                fx.info("quick", "last_error"),
+                fx.log()
             );
         }
     }
+}
+
+/// A target that something outside poolfs holds is not unmounted: the stop
+/// fails with `EBUSY` naming the holder, the pool runs on, and stops once
+/// the holder is gone.
+#[test]
+fn a_stop_names_what_holds_the_target() {
+    require_mount!();
+    if !have_tool("mkfs.ext4") {
+        return;
+    }
+    let fx = Fixture::new();
+    let img = image(&fx, "held.img", "64M");
+    run(&format!("mkfs.ext4 -q -F {}", img.display()));
+    let target = define_fs(&fx, "held", &img, "ext4");
+    let _guard = Unmount(target.clone());
+    fs::create_dir(&target).unwrap();
+    fx.ctl("held/status", "start").unwrap();
+    let mut holder = std::process::Command::new("sleep")
+        .arg("60")
+        .current_dir(&target)
+        .spawn()
+        .unwrap();
+    let err = fx.ctl("held/status", "stop");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = err.expect_err("a stop unmounted a target a process was in");
+    assert_eq!(err.raw_os_error(), Some(libc::EBUSY), "{err}");
+    let why = fx.info("held", "last_error");
+    assert!(
+        why.contains(&format!("held by {} (sleep)", holder.id())),
+        "last_error does not name the holder: {why}"
+    );
+    assert_eq!(fx.info("held", "state").trim(), "running");
+    fx.ctl("held/status", "stop").unwrap();
 }

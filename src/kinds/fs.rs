@@ -125,20 +125,7 @@ impl PoolBackend for FsBackend {
     /// Unmounts (which also detaches the loop device of an image).
     fn stop(&self) -> Result<()> {
         match mounts::at(&self.target) {
-            Some(m) if self.is_ours(&m) => {
-                commands::umount(&self.target)
-                    .run()
-                    .map(drop)
-                    .map_err(|e| match e {
-                        Error::Command { ref stderr, .. } if stderr.contains("busy") => {
-                            Error::Busy(format!(
-                                "'{}' is busy and cannot be unmounted: {e}",
-                                self.target.display()
-                            ))
-                        }
-                        e => e,
-                    })
-            }
+            Some(m) if self.is_ours(&m) => super::unmount(&self.target),
             _ => Ok(()),
         }
     }

@@ -64,6 +64,49 @@ pub trait PoolBackend: Send + Sync + Debug {
     }
 }
 
+/// How long a stop retries an unmount that found the target busy: the last
+/// close of a volume reaches the backing filesystem a moment after the
+/// process that closed it exited (the kernel sends RELEASE asynchronously,
+/// and drops a passthrough backing file after it), so a stop right after a
+/// VM exits may come first.
+const BUSY_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Unmounts `target`, retrying while it is busy for up to `BUSY_GRACE`.
+/// Still busy: `EBUSY`, naming the processes that hold it.
+pub fn unmount(target: &Path) -> Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_GRACE;
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        let e = match commands::umount(target).run() {
+            Ok(_) => {
+                if tries > 1 {
+                    tracing::info!(target = %target.display(), tries, "unmounted once no longer busy");
+                }
+                return Ok(());
+            }
+            Err(e @ Error::Command { .. }) if e.to_string().contains("busy") => e,
+            Err(e) => return Err(e),
+        };
+        let holders = crate::mounts::holders(target);
+        let held = if holders.is_empty() {
+            String::new()
+        } else {
+            format!(" (held by {})", holders.join(", "))
+        };
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::Busy(format!(
+                "'{}' is busy and cannot be unmounted{held}: {e}",
+                target.display()
+            )));
+        }
+        if tries == 1 {
+            tracing::warn!(target = %target.display(), "busy, unmounting again shortly{held}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Creates a target directory and its missing parents with `mode` (the
 /// daemon runs with umask 0, so a plain `create_dir_all` would make them 0777).
 pub fn create_target(target: &Path, mode: u32) -> Result<()> {

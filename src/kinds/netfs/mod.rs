@@ -137,9 +137,7 @@ impl PoolBackend for NetfsBackend {
             return Ok(());
         }
         match mounts::at(&self.target) {
-            Some(m) if m.fstype.starts_with("nfs") => {
-                commands::umount(&self.target).run().map(drop)
-            }
+            Some(m) if m.fstype.starts_with("nfs") => super::unmount(&self.target),
             _ => Ok(()),
         }
     }
