@@ -379,3 +379,410 @@ pub fn redirect_stdio(to: BorrowedFd<'_>) {
         }
     }
 }
+
+/// A buffer an I/O operation on a `Ring` owns until it completes.
+#[derive(Debug)]
+pub enum IoBuf {
+    Heap(Vec<u8>),
+    /// For a descriptor opened with `O_DIRECT`.
+    Aligned(AlignedBuf),
+}
+
+impl IoBuf {
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            IoBuf::Heap(v) => v,
+            IoBuf::Aligned(a) => a.as_slice(),
+        }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        match self {
+            IoBuf::Heap(v) => v,
+            IoBuf::Aligned(a) => a.as_mut_slice(),
+        }
+    }
+}
+
+/// What runs when an operation completes: its result (bytes transferred)
+/// and its buffer back.
+pub type RingDone = Box<dyn FnOnce(Result<usize, Errno>, IoBuf) + Send>;
+
+/// The operations in flight, by id: each one's buffer and completion.
+type InFlight = std::collections::HashMap<u64, (IoBuf, RingDone)>;
+
+/// An operation the ring took: run its `RingDone` once `Ring::reap` returns it.
+pub type Completed = (RingDone, Result<usize, Errno>, IoBuf);
+
+/// Operations one ring keeps in flight at most; more are refused (the
+/// caller then does the I/O itself).
+const RING_IN_FLIGHT: usize = 256;
+
+/// An io_uring for reads and writes of files, whose completions are
+/// signalled on an eventfd.
+///
+/// Soundness: an operation's buffer moves into the ring's table before its
+/// entry is queued, and leaves it only when its completion is reaped (or at
+/// drop, which waits for every completion), so the kernel never writes into
+/// or reads from freed memory. The descriptor is the caller's to keep open
+/// until the completion (it is resolved when the entry is submitted).
+pub struct Ring {
+    inner: parking_lot::Mutex<RingInner>,
+}
+
+struct RingInner {
+    ring: io_uring::IoUring,
+    ops: InFlight,
+    next: u64,
+}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring").finish_non_exhaustive()
+    }
+}
+
+impl Ring {
+    /// A ring of `entries` submission entries whose completions write to `notify`.
+    pub fn new(entries: u32, notify: BorrowedFd<'_>) -> std::io::Result<Ring> {
+        let ring = io_uring::IoUring::new(entries)?;
+        ring.submitter().register_eventfd(notify.as_raw_fd())?;
+        Ok(Ring {
+            inner: parking_lot::Mutex::new(RingInner {
+                ring,
+                ops: InFlight::new(),
+                next: 0,
+            }),
+        })
+    }
+
+    /// Reads `len` bytes (at most the buffer's length) of `fd` at `offset`
+    /// into `buf`. Refused (everything handed back) when the ring is full
+    /// or the kernel does not take the entry.
+    pub fn read(
+        &self,
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        buf: IoBuf,
+        done: RingDone,
+    ) -> Result<(), (IoBuf, RingDone)> {
+        self.queue(fd, offset, buf, done, false)
+    }
+
+    /// Writes all of `buf` to `fd` at `offset`; refused as `read`.
+    pub fn write(
+        &self,
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        buf: IoBuf,
+        done: RingDone,
+    ) -> Result<(), (IoBuf, RingDone)> {
+        self.queue(fd, offset, buf, done, true)
+    }
+
+    fn queue(
+        &self,
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        buf: IoBuf,
+        done: RingDone,
+        write: bool,
+    ) -> Result<(), (IoBuf, RingDone)> {
+        let Ok(len) = u32::try_from(buf.as_slice().len()) else {
+            return Err((buf, done));
+        };
+        let mut g = self.inner.lock();
+        if g.ops.len() >= RING_IN_FLIGHT {
+            return Err((buf, done));
+        }
+        let id = g.next;
+        g.next = g.next.wrapping_add(1);
+        // The buffer's memory does not move with the value (a Vec's heap,
+        // an AlignedBuf's allocation): its address is taken once it is in
+        // the table, where it stays until its completion is reaped.
+        let (buf, _) = g.ops.entry(id).or_insert((buf, done));
+        let target = io_uring::types::Fd(fd.as_raw_fd());
+        let entry = if write {
+            io_uring::opcode::Write::new(target, buf.as_slice().as_ptr(), len)
+                .offset(offset)
+                .build()
+        } else {
+            // The read's target is the buffer, which the table owns
+            // exclusively until the completion.
+            io_uring::opcode::Read::new(target, buf.as_mut_slice().as_mut_ptr(), len)
+                .offset(offset)
+                .build()
+        }
+        .user_data(id);
+        // SAFETY: the entry's buffer stays valid until its completion (see
+        // the type's comment).
+        let pushed = unsafe { g.ring.submission().push(&entry) }.is_ok();
+        if !pushed || g.ring.submit().is_err() {
+            if pushed {
+                // Queued but not yet taken by the kernel: it goes with the
+                // next submission (`reap` submits too); the operation stays.
+                return Ok(());
+            }
+            let Some(op) = g.ops.remove(&id) else {
+                return Ok(());
+            };
+            return Err(op);
+        }
+        Ok(())
+    }
+
+    /// The operations completed so far, for their `RingDone` to run (with
+    /// no lock held). Also submits entries a failed submission left queued.
+    pub fn reap(&self) -> Vec<Completed> {
+        let mut g = self.inner.lock();
+        let _ = g.ring.submit();
+        let done: Vec<(u64, i32)> = g
+            .ring
+            .completion()
+            .map(|c| (c.user_data(), c.result()))
+            .collect();
+        done.into_iter()
+            .filter_map(|(id, res)| {
+                let (buf, f) = g.ops.remove(&id)?;
+                let res = usize::try_from(res).map_err(|_| Errno::from_raw(-res));
+                Some((f, res, buf))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Ring {
+    /// Waits until the kernel is done with every buffer in the table.
+    fn drop(&mut self) {
+        let g = self.inner.get_mut();
+        while !g.ops.is_empty() {
+            if g.ring.submit_and_wait(1).is_err() {
+                // The kernel may still use the buffers: leak them.
+                std::mem::forget(std::mem::take(&mut g.ops));
+                return;
+            }
+            let ids: Vec<u64> = g.ring.completion().map(|c| c.user_data()).collect();
+            for id in ids {
+                g.ops.remove(&id);
+            }
+        }
+    }
+}
+
+/// `struct iocb` of Linux native AIO (x86_64 and the other little-endian
+/// 64-bit ABIs, where `aio_key` comes before `aio_rw_flags`).
+#[repr(C)]
+#[derive(Default)]
+struct Iocb {
+    data: u64,
+    key: u32,
+    rw_flags: i32,
+    opcode: u16,
+    reqprio: i16,
+    fildes: u32,
+    buf: u64,
+    nbytes: u64,
+    offset: i64,
+    reserved2: u64,
+    flags: u32,
+    resfd: u32,
+}
+
+/// `struct io_event`.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct IoEvent {
+    data: u64,
+    obj: u64,
+    res: i64,
+    res2: i64,
+}
+
+const IOCB_CMD_PREAD: u16 = 0;
+const IOCB_CMD_PWRITE: u16 = 1;
+const IOCB_FLAG_RESFD: u32 = 1;
+
+/// Operations the AIO context keeps in flight at most.
+const AIO_IN_FLIGHT: usize = 1024;
+
+/// A Linux native AIO context for `O_DIRECT` reads and writes: the kernel
+/// completes them from the disk's interrupt and signals the eventfd, with
+/// no thread of this process woken but the one that reaps (an io_uring
+/// read or write completes in the task that submitted it, a second wake-up
+/// per request when that task is a server thread waiting for the kernel's
+/// next request). Buffered I/O through it would not be asynchronous.
+///
+/// Soundness: as `Ring` (an operation's buffer is in the table from before
+/// its submission until its completion is reaped; drop waits for them all).
+pub struct Aio {
+    ctx: libc::c_ulong,
+    notify: i32,
+    /// The operations in flight and the next id.
+    ops: parking_lot::Mutex<(InFlight, u64)>,
+}
+
+impl std::fmt::Debug for Aio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aio").finish_non_exhaustive()
+    }
+}
+
+impl Aio {
+    /// A context whose completions signal `notify` (kept open by the caller
+    /// for as long as the context).
+    pub fn new(notify: BorrowedFd<'_>) -> nix::Result<Aio> {
+        let mut ctx: libc::c_ulong = 0;
+        // SAFETY: io_setup writes the context id into `ctx`, a valid location.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_io_setup,
+                AIO_IN_FLIGHT as libc::c_long,
+                &mut ctx as *mut libc::c_ulong,
+            )
+        };
+        Errno::result(r)?;
+        Ok(Aio {
+            ctx,
+            notify: notify.as_raw_fd(),
+            ops: parking_lot::Mutex::new((InFlight::new(), 0)),
+        })
+    }
+
+    /// As `Ring::read`.
+    pub fn read(
+        &self,
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        buf: IoBuf,
+        done: RingDone,
+    ) -> Result<(), (IoBuf, RingDone)> {
+        self.submit(fd, offset, buf, done, IOCB_CMD_PREAD)
+    }
+
+    /// As `Ring::write`.
+    pub fn write(
+        &self,
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        buf: IoBuf,
+        done: RingDone,
+    ) -> Result<(), (IoBuf, RingDone)> {
+        self.submit(fd, offset, buf, done, IOCB_CMD_PWRITE)
+    }
+
+    fn submit(
+        &self,
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        buf: IoBuf,
+        done: RingDone,
+        opcode: u16,
+    ) -> Result<(), (IoBuf, RingDone)> {
+        let Ok(offset) = i64::try_from(offset) else {
+            return Err((buf, done));
+        };
+        let mut iocb = Iocb {
+            opcode,
+            fildes: fd.as_raw_fd() as u32,
+            offset,
+            flags: IOCB_FLAG_RESFD,
+            resfd: self.notify as u32,
+            ..Iocb::default()
+        };
+        {
+            let mut g = self.ops.lock();
+            if g.0.len() >= AIO_IN_FLIGHT {
+                return Err((buf, done));
+            }
+            let id = g.1;
+            g.1 = g.1.wrapping_add(1);
+            // The buffer's memory does not move with the value; it stays in
+            // the table until its completion is reaped.
+            let (b, _) = g.0.entry(id).or_insert((buf, done));
+            let s = b.as_mut_slice();
+            iocb.data = id;
+            iocb.buf = s.as_mut_ptr() as u64;
+            iocb.nbytes = s.len() as u64;
+        }
+        let mut list = [&mut iocb as *mut Iocb];
+        // SAFETY: one valid iocb (copied by the kernel during the call)
+        // whose buffer the table keeps alive until its completion.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_io_submit,
+                self.ctx,
+                1 as libc::c_long,
+                list.as_mut_ptr(),
+            )
+        };
+        if r == 1 {
+            return Ok(());
+        }
+        match self.ops.lock().0.remove(&iocb.data) {
+            Some(op) => Err(op),
+            // Cannot be: only a completion removes it, and there is none.
+            None => Ok(()),
+        }
+    }
+
+    /// The operations completed so far (see `Ring::reap`).
+    pub fn reap(&self) -> Vec<Completed> {
+        let mut events = [IoEvent::default(); 64];
+        let mut out = Vec::new();
+        loop {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `events` has room for the 64 events asked for at most.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_io_getevents,
+                    self.ctx,
+                    0 as libc::c_long,
+                    events.len() as libc::c_long,
+                    events.as_mut_ptr(),
+                    &zero as *const libc::timespec,
+                )
+            };
+            let Ok(n) = usize::try_from(n) else {
+                return out;
+            };
+            let mut g = self.ops.lock();
+            for e in &events[..n] {
+                if let Some((buf, f)) = g.0.remove(&e.data) {
+                    let res = usize::try_from(e.res).map_err(|_| Errno::from_raw(-(e.res as i32)));
+                    out.push((f, res, buf));
+                }
+            }
+            if n < events.len() {
+                return out;
+            }
+        }
+    }
+}
+
+impl Drop for Aio {
+    /// io_destroy waits for the operations in flight; then their buffers go.
+    fn drop(&mut self) {
+        // SAFETY: the context is ours and used by no one else once dropped.
+        let r = unsafe { libc::syscall(libc::SYS_io_destroy, self.ctx) };
+        if r != 0 {
+            // The kernel may still use the buffers: leak them.
+            std::mem::forget(std::mem::take(&mut self.ops.get_mut().0));
+        }
+    }
+}
+
+/// Reads into `buf` at `offset` only what the page cache holds now
+/// (`preadv2` with `RWF_NOWAIT`): `EAGAIN` when that is nothing.
+pub fn pread_cached(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> nix::Result<usize> {
+    let offset = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: one iovec describing `buf`, valid and exclusively borrowed for the call.
+    let n = unsafe { libc::preadv2(fd.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+    Errno::result(n).map(|n| n as usize)
+}

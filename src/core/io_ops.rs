@@ -12,6 +12,7 @@ use super::{Ctx, MAX_COPY, Node, Opened, PoolFs, Unique, eisdir};
 use crate::error::{Error, Result};
 use crate::journal;
 use crate::store::StoreOpen;
+use crate::volume::aio::{ReadDone, WriteDone};
 
 /// Who a write comes from and how (the kernel's `FUSE_WRITE_*` flags).
 #[derive(Debug, Clone, Copy, Default)]
@@ -122,6 +123,81 @@ impl PoolFs {
             }
             OpenKind::Dir { .. } => Err(eisdir("read")),
         }
+    }
+
+    /// `read` of a volume with no thread waiting on it: `done` gets the
+    /// bytes at completion. `done` comes back where the volume's store
+    /// cannot, and for control files (the caller then calls `read`).
+    pub fn read_async(
+        &self,
+        h: &Handle,
+        offset: u64,
+        size: u32,
+        done: ReadDone,
+    ) -> Option<ReadDone> {
+        let OpenKind::Volume { file, .. } = &h.kind else {
+            return Some(done);
+        };
+        // The handle (its descriptor) lives until the completion has run.
+        let keep = h.clone();
+        file.read_async(
+            offset,
+            size,
+            Box::new(move |r| {
+                done(r);
+                drop(keep);
+            }),
+        )
+    }
+
+    /// `write` of a volume with no thread waiting on it, as `read_async`;
+    /// only a plain write by the caller (no set-id bits to drop, not the
+    /// write-back of the kernel's pages), and, when it is direct, not while
+    /// another open may cache the range: `write` drops it from the kernel's
+    /// cache before it answers, which the completion thread cannot do (the
+    /// kernel may wait there for a read this very thread completes).
+    pub fn write_async(
+        self: &Arc<Self>,
+        h: &Handle,
+        offset: u64,
+        data: &[u8],
+        w: Writer,
+        done: WriteDone,
+    ) -> Option<WriteDone> {
+        let OpenKind::Volume {
+            file, node, direct, ..
+        } = &h.kind
+        else {
+            return Some(done);
+        };
+        if w.from_cache
+            || w.kill_privs_for.is_some()
+            || (*direct && node.cached_opens.load(Ordering::SeqCst) > 0)
+        {
+            return Some(done);
+        }
+        let (keep, core, direct) = (h.clone(), self.clone(), *direct);
+        file.write_async(
+            offset,
+            data,
+            Box::new(move |r| {
+                // An open that may cache the range came meanwhile: its
+                // pages go shortly after (as a concurrent buffered read of
+                // a direct write's range on a local filesystem).
+                if let (Ok(n), OpenKind::Volume { node, .. }) = (&r, &keep.kind)
+                    && direct
+                    && node.cached_opens.load(Ordering::SeqCst) > 0
+                {
+                    core.inval.send(Inval::Range {
+                        ino: keep.ino,
+                        offset,
+                        len: u64::from(*n),
+                    });
+                }
+                done(r);
+                drop(keep);
+            }),
+        )
     }
 
     /// `w`: who writes and how (`Writer`); `u`: the request, for a

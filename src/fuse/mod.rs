@@ -33,6 +33,7 @@ use crate::core::{Entry, Handle, PoolFs, SetAttr, Writer, XattrReply};
 use crate::error::Error;
 use crate::metrics::Timer;
 use crate::store::LockRange as Range;
+use crate::store::{ReadDone, WriteDone};
 
 use crate::config::{IoMode, Transport};
 
@@ -418,11 +419,24 @@ impl Filesystem for FuseAdapter {
         };
         let core = self.core.clone();
         let blocks = h.may_block();
-        let job = move || match core.read(&h, offset, size) {
-            Ok(d) => reply.data(&d),
-            Err(e) => reply.error(fail(&core, "read", ino.0, &e)),
-        };
-        self.serve(blocks, t, job);
+        let answer: ReadDone = Box::new(move |r| {
+            match r {
+                Ok(d) => reply.data(&d),
+                Err(e) => reply.error(fail(&core, "read", ino.0, &e)),
+            }
+            drop(t);
+        });
+        if blocks {
+            let core = self.core.clone();
+            return self
+                .offload
+                .run(move || answer(core.read(&h, offset, size)));
+        }
+        // A local volume's read is answered when the disk has it, with this
+        // thread back for the next request meanwhile.
+        if let Some(answer) = self.core.read_async(&h, offset, size, answer) {
+            answer(self.core.read(&h, offset, size));
+        }
     }
 
     fn write(
@@ -450,20 +464,22 @@ impl Filesystem for FuseAdapter {
             Err(e) => return reply.error(e),
         };
         let u = unique(req);
+        let core = self.core.clone();
+        let answer: WriteDone = Box::new(move |r| {
+            match r {
+                Ok(n) => reply.written(n),
+                Err(e) => reply.error(fail(&core, "write", ino.0, &e)),
+            }
+            drop(t);
+        });
         if h.may_block() {
             let (core, data) = (self.core.clone(), data.to_vec());
-            self.offload.run(move || {
-                match core.write(u, &h, offset, &data, w) {
-                    Ok(n) => reply.written(n),
-                    Err(e) => reply.error(fail(&core, "write", ino.0, &e)),
-                }
-                drop(t);
-            });
-            return;
+            return self
+                .offload
+                .run(move || answer(core.write(u, &h, offset, &data, w)));
         }
-        match self.core.write(u, &h, offset, data, w) {
-            Ok(n) => reply.written(n),
-            Err(e) => reply.error(self.fail("write", ino.0, &e)),
+        if let Some(answer) = self.core.write_async(&h, offset, data, w, answer) {
+            answer(self.core.write(u, &h, offset, data, w));
         }
     }
 

@@ -192,7 +192,8 @@ pub struct Device {
 /// An open local volume: a regular file of a tree, or a device.
 #[derive(Debug)]
 pub struct LocalFile {
-    pub file: File,
+    /// Shared with the asynchronous operations in flight on it.
+    pub file: Arc<File>,
     /// Opened with `O_DIRECT`: buffers must be aligned.
     pub direct: bool,
     pub device: Option<Device>,
@@ -208,7 +209,7 @@ impl LocalFile {
     /// An open volume (`direct`: opened with `O_DIRECT`).
     pub fn new(file: File, direct: bool, device: Option<Device>) -> LocalFile {
         LocalFile {
-            file,
+            file: Arc::new(file),
             direct,
             device,
             cached: std::sync::OnceLock::new(),
@@ -263,6 +264,33 @@ impl OpenVolume for LocalFile {
             kill_privs(self.file.as_fd(), caller)?;
         }
         Ok(n as u32)
+    }
+
+    fn read_async(
+        &self,
+        offset: u64,
+        size: u32,
+        done: crate::volume::aio::ReadDone,
+    ) -> Option<crate::volume::aio::ReadDone> {
+        if self.refuse_gone().is_err() {
+            return Some(done);
+        }
+        crate::volume::aio::read(&self.file, self.direct, offset, size as usize, done)
+    }
+
+    /// Direct writes only: the kernel sends a buffered `write(2)` and waits
+    /// for it, so nothing is gained by not waiting here, and writing from
+    /// the request's buffer saves the copy an asynchronous write needs.
+    fn write_async(
+        &self,
+        offset: u64,
+        data: &[u8],
+        done: crate::volume::aio::WriteDone,
+    ) -> Option<crate::volume::aio::WriteDone> {
+        if !self.direct || self.refuse_gone().is_err() {
+            return Some(done);
+        }
+        crate::volume::aio::write(&self.file, offset, data, done)
     }
 
     fn write_cached(&self, offset: u64, data: &[u8], kill_privs_for: Option<&Ctx>) -> Result<u32> {

@@ -37,6 +37,7 @@ use nix::errno::Errno;
 
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
+pub use crate::volume::aio::{ReadDone, WriteDone};
 use crate::volume::format::Probe;
 
 /// Who asks: the caller's credentials from the FUSE request.
@@ -329,6 +330,17 @@ pub trait OpenVolume: Send + Sync + Debug {
     /// rules it need not meet (the last page of a file stops at its end).
     fn write_cached(&self, offset: u64, data: &[u8], kill_privs_for: Option<&Ctx>) -> Result<u32> {
         self.write(offset, data, kill_privs_for)
+    }
+    /// Starts `read` with no thread waiting on it: `done` gets the bytes at
+    /// completion. `done` comes back when this open cannot (the caller then
+    /// calls `read`).
+    fn read_async(&self, _offset: u64, _size: u32, done: ReadDone) -> Option<ReadDone> {
+        Some(done)
+    }
+    /// Starts a plain `write` (no set-id bits to drop) with no thread
+    /// waiting on it, as `read_async`.
+    fn write_async(&self, _offset: u64, _data: &[u8], done: WriteDone) -> Option<WriteDone> {
+        Some(done)
     }
     fn fsync(&self, datasync: bool) -> Result<()>;
     fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()>;

@@ -1,6 +1,7 @@
 //! Volume I/O shared by every file-backed pool: data transfer with the
 //! alignment `O_DIRECT` needs, format probing, resize and wipe.
 
+pub mod aio;
 pub mod chain;
 pub mod copy;
 pub mod format;
@@ -78,7 +79,11 @@ pub fn read_at(file: &File, direct: bool, offset: u64, size: usize) -> Result<Da
 }
 
 fn read_full(file: &File, buf: &mut [u8], offset: u64) -> Result<usize> {
-    let mut done = 0;
+    read_rest(file, buf, offset, 0)
+}
+
+/// `read_full` of a buffer whose first `done` bytes are read already.
+fn read_rest(file: &File, buf: &mut [u8], offset: u64, mut done: usize) -> Result<usize> {
     while done < buf.len() {
         match file.read_at(&mut buf[done..], offset + done as u64) {
             Ok(0) => break,
