@@ -416,7 +416,7 @@ pub type Completed = (RingDone, Result<usize, Errno>, IoBuf);
 
 /// Operations one ring keeps in flight at most; more are refused (the
 /// caller then does the I/O itself).
-const RING_IN_FLIGHT: usize = 256;
+const RING_IN_FLIGHT: usize = 64;
 
 /// An io_uring for reads and writes of files, whose completions are
 /// signalled on an eventfd.
@@ -603,7 +603,7 @@ const IOCB_CMD_PWRITE: u16 = 1;
 const IOCB_FLAG_RESFD: u32 = 1;
 
 /// Operations the AIO context keeps in flight at most.
-const AIO_IN_FLIGHT: usize = 1024;
+const AIO_IN_FLIGHT: usize = 256;
 
 /// A Linux native AIO context for `O_DIRECT` reads and writes: the kernel
 /// completes them from the disk's interrupt and signals the eventfd, with
