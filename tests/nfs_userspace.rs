@@ -738,8 +738,13 @@ fn a_crashed_servers_uncommitted_writes_are_committed_or_reported_lost() {
         .open(&path)
         .unwrap();
 
-    // The NFS server kept running: the successor's COMMIT covers them.
+    // The NFS server kept running: the successor's COMMIT covers them. A
+    // read waits for the writes in flight (write-behind): the server has
+    // them, uncommitted, when poolfs dies (a write still parked then is
+    // sent by the successor instead, which
+    // a_write_answered_before_the_nfs_server_had_it_survives_a_crash tests).
     f.write_all_at(&pattern(1 << 20, 3), 0).unwrap();
+    f.read_exact_at(&mut [0u8; 4096], 0).unwrap();
     fx.crash_server();
     f.sync_all().unwrap();
     assert!(
@@ -755,6 +760,7 @@ fn a_crashed_servers_uncommitted_writes_are_committed_or_reported_lost() {
     // The NFS server restarted too (a new write verifier: Ganesha's is its
     // start time in seconds): the loss is reported, once.
     f.write_all_at(&pattern(1 << 20, 4), 1 << 20).unwrap();
+    f.read_exact_at(&mut [0u8; 4096], 0).unwrap();
     fx.crash_server();
     srv.kill();
     wait_status(&fx, "nfs1", "inaccessible", Duration::from_secs(10));
