@@ -581,6 +581,62 @@ fn enospc_from_the_server_reaches_the_writer() {
         .unwrap_or_else(|e| panic!("{e}\n{}", fx.log()));
 }
 
+/// A write answered before the server refused it (write-behind) is
+/// reported as Linux reports a failed writeback: once to every open that
+/// was open when it failed (at its next fsync), never to an open made
+/// after.
+#[test]
+fn a_write_the_server_refused_after_it_was_answered_is_reported_to_each_open_once() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let export = fx.dir.path().join("full");
+    fs::create_dir(&export).unwrap();
+    run(&format!(
+        "mount -t tmpfs -o size=4m tmpfs {}",
+        export.display()
+    ));
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _unmount = Unmount(export.clone());
+    let srv = Ganesha::start(&fx.dir.path().join("ganesha"), &export);
+    define(&fx, &srv, "full", Some("3"), 5);
+    let vol = fx.pool("full").join("v.raw");
+    fs::write(&vol, b"").unwrap();
+    let f = fs::OpenOptions::new().write(true).open(&vol).unwrap();
+    let g = fs::OpenOptions::new().write(true).open(&vol).unwrap();
+    // The export filled behind poolfs's back: the next WRITE fails.
+    let _ = std::process::Command::new("dd")
+        .args(["if=/dev/zero", "bs=64k", "status=none"])
+        .arg(format!("of={}", export.join("filler").display()))
+        .status();
+    f.write_all_at(&[0x5a; 64 << 10], 0)
+        .expect("a write the server has not refused yet is answered");
+    let enospc = |r: std::io::Result<()>, who: &str| {
+        let e = r.expect_err(&format!("{who}: the refused write was not reported"));
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{who}: {e}");
+    };
+    enospc(f.sync_all(), "the writer's fsync");
+    f.sync_all()
+        .expect("the writer's second fsync reported it again");
+    let h = fs::OpenOptions::new().write(true).open(&vol).unwrap();
+    enospc(g.sync_all(), "another open's fsync");
+    g.sync_all()
+        .expect("the other open's second fsync reported it again");
+    h.sync_all()
+        .expect("an open made after the failure was told of it");
+    fs::remove_file(export.join("filler")).unwrap();
+}
+
 #[test]
 fn two_daemons_on_one_export_see_each_others_volumes_after_refresh() {
     require_mount!();

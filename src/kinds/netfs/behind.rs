@@ -8,9 +8,12 @@
 //! of them first (`settle`), so this host always sees its own writes; that
 //! wait is bounded by the pool's timeout (then `EIO`, while the writes stay
 //! parked and go on being sent). A failure the server answered (`ENOSPC`,
-//! `ESTALE`) is kept and reported by the next write, fsync or close of the
-//! file (`drain`), as a local filesystem reports a failed writeback.
+//! `ESTALE`) is reported as Linux reports a failed writeback (`errseq`):
+//! once to each open of the file that was open when it happened, by that
+//! open's next write, fsync or close (`drain`); an open made after it never
+//! sees it. Each open keeps the count of failures it has seen (`seen`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -32,21 +35,50 @@ struct St {
     /// The ranges in flight.
     flying: Vec<(u64, u64)>,
     bytes: u64,
-    /// The first failure not reported yet.
-    failed: Option<Error>,
+    /// Failures so far, and the last one's errno and message.
+    failures: u64,
+    last: Option<(Errno, String)>,
+}
+
+impl St {
+    /// The last failure, once to an open that has not seen it; `seen` is
+    /// that open's count.
+    fn report(&self, seen: &AtomicU64) -> Result<()> {
+        if self.failures <= seen.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        seen.store(self.failures, Ordering::Relaxed);
+        let (errno, why) = self.last.clone().unwrap_or((Errno::EIO, String::new()));
+        Err(Error::Sys {
+            what: format!(
+                "a write to this volume failed at the NFS server after it was answered ({why})"
+            ),
+            errno,
+        })
+    }
 }
 
 impl Behind {
+    /// The failures so far: where an open starts counting (`seen`).
+    pub(super) fn failures(&self) -> u64 {
+        self.st.lock().failures
+    }
+
     /// Counts [start, end) in flight once the window has room and no write
     /// in flight overlaps it, waiting for at most `within` (the pool's
-    /// timeout; then `EIO`); a failure not reported yet is returned instead.
-    pub(super) fn admit(&self, start: u64, end: u64, within: Duration) -> Result<()> {
+    /// timeout; then `EIO`); a failure the open (`seen`) has not seen is
+    /// returned instead.
+    pub(super) fn admit(
+        &self,
+        start: u64,
+        end: u64,
+        within: Duration,
+        seen: &AtomicU64,
+    ) -> Result<()> {
         let deadline = Instant::now() + within;
         let mut st = self.st.lock();
         loop {
-            if let Some(e) = st.failed.take() {
-                return Err(e);
-            }
+            st.report(seen)?;
             let overlaps = st.flying.iter().any(|&(s, e)| s < end && start < e);
             if !overlaps && (st.bytes == 0 || st.bytes + (end - start) <= WINDOW) {
                 break;
@@ -67,8 +99,9 @@ impl Behind {
             st.flying.swap_remove(i);
             st.bytes -= end - start;
         }
-        if st.failed.is_none() {
-            st.failed = failed;
+        if let Some(e) = failed {
+            st.failures += 1;
+            st.last = Some((e.errno(), e.to_string()));
         }
         self.cv.notify_all();
     }
@@ -82,15 +115,15 @@ impl Behind {
     /// timeout): a write still waiting for the server then is `EIO` here;
     /// it stays parked and is sent once the server answers.
     pub(super) fn settle(&self, within: Duration) -> Result<()> {
-        self.wait(within, false)
+        self.wait(within, None)
     }
 
-    /// `settle`, then reports the failure not reported yet.
-    pub(super) fn drain(&self, within: Duration) -> Result<()> {
-        self.wait(within, true)
+    /// `settle`, then reports a failure the open (`seen`) has not seen.
+    pub(super) fn drain(&self, within: Duration, seen: &AtomicU64) -> Result<()> {
+        self.wait(within, Some(seen))
     }
 
-    fn wait(&self, within: Duration, take_failure: bool) -> Result<()> {
+    fn wait(&self, within: Duration, seen: Option<&AtomicU64>) -> Result<()> {
         let deadline = Instant::now() + within;
         let mut st = self.st.lock();
         while !st.flying.is_empty() {
@@ -98,13 +131,7 @@ impl Behind {
                 return Err(still_waiting(st.bytes));
             }
         }
-        match st.failed.take() {
-            Some(e) if take_failure => Err(e),
-            other => {
-                st.failed = other;
-                Ok(())
-            }
-        }
+        seen.map_or(Ok(()), |seen| st.report(seen))
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::ffi::OsStr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
 use parking_lot::Mutex;
@@ -588,13 +589,15 @@ impl NfsStore {
 
     fn open_fh(&self, fh: Bytes) -> Result<StoreOpen> {
         let locks = self.client.lease().map(|_| self.locks_of(&fh));
+        let file = self.file_of(&fh);
         // No passthrough (there is no local file) and no kept page cache: an
         // open sees what other clients of the export wrote (close-to-open).
         Ok(StoreOpen {
             file: Box::new(NfsFile {
                 client: self.client.clone(),
                 locks,
-                file: self.file_of(&fh),
+                seen: AtomicU64::new(file.behind.failures()),
+                file,
                 fh,
                 pending: Arc::default(),
                 ra: ReadAhead::default(),
@@ -614,6 +617,8 @@ struct NfsFile {
     locks: Option<Arc<NfsLocks>>,
     /// The file's state on this host, shared by its opens.
     file: Arc<FileShared>,
+    /// The file's write-behind failures this open has seen (`Behind`).
+    seen: AtomicU64,
     ra: ReadAhead,
 }
 
@@ -684,7 +689,7 @@ impl OpenVolume for NfsFile {
 
     fn truncate(&self, size: u64) -> Option<Result<()>> {
         Some(self.fenced().and_then(|()| {
-            self.file.behind.drain(self.client.timeout())?;
+            self.file.behind.drain(self.client.timeout(), &self.seen)?;
             let r = self.client.setattr(&self.fh, size_to(size));
             self.file.changed();
             r
@@ -707,8 +712,14 @@ impl OpenVolume for NfsFile {
 
     fn write(&self, offset: u64, data: &[u8], _kill_privs_for: Option<&Ctx>) -> Result<u32> {
         self.fenced()?;
-        self.client
-            .write_behind(&self.fh, offset, data, &self.pending, &self.file)?;
+        self.client.write_behind(
+            &self.fh,
+            offset,
+            data,
+            &self.pending,
+            &self.file,
+            &self.seen,
+        )?;
         // Counted at once, and again when the server has it (read-ahead).
         self.file.changed();
         if self.pending.bytes() > REPLAY_LIMIT {
@@ -719,7 +730,7 @@ impl OpenVolume for NfsFile {
 
     fn fsync(&self, _datasync: bool) -> Result<()> {
         self.fenced()?;
-        self.file.behind.drain(self.client.timeout())?;
+        self.file.behind.drain(self.client.timeout(), &self.seen)?;
         self.client.commit(&self.fh, &self.pending)
     }
 
@@ -729,7 +740,7 @@ impl OpenVolume for NfsFile {
 
     fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()> {
         self.fenced()?;
-        self.file.behind.drain(self.client.timeout())?;
+        self.file.behind.drain(self.client.timeout(), &self.seen)?;
         let r = self.allocate(offset, length, mode);
         self.file.changed();
         r
@@ -762,7 +773,7 @@ impl OpenVolume for NfsFile {
     /// blocks of zeros past the destination's end skipped (holes stay holes
     /// in the destination).
     fn copy_to(&self, off_in: u64, dst: &dyn OpenVolume, off_out: u64, len: u64) -> Result<u64> {
-        self.file.behind.drain(self.client.timeout())?;
+        self.file.behind.drain(self.client.timeout(), &self.seen)?;
         let chunk = self.client.max_io().clamp(4096, 1 << 20) as u64;
         // Zeros past the destination's end are not written: the copy keeps holes.
         let dst_size = dst.size()?;
@@ -797,13 +808,13 @@ impl OpenVolume for NfsFile {
     /// What this host wrote reaches the server before close(2) returns
     /// (another client opening it then reads it).
     fn flush(&self) -> Result<()> {
-        self.file.behind.drain(self.client.timeout())
+        self.file.behind.drain(self.client.timeout(), &self.seen)
     }
 
     /// Close-to-open: what this open wrote is on the server's disk before
     /// another client opens the volume.
     fn close(&self) -> Result<()> {
-        self.file.behind.drain(self.client.timeout())?;
+        self.file.behind.drain(self.client.timeout(), &self.seen)?;
         self.client.commit(&self.fh, &self.pending)
     }
 

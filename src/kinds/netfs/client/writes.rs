@@ -47,6 +47,7 @@ impl Client {
         data: &[u8],
         pending: &Arc<Pending>,
         file: &Arc<FileShared>,
+        seen: &std::sync::atomic::AtomicU64,
     ) -> Result<()> {
         if let Some(why) = self.down() {
             return Err(Error::Sys {
@@ -56,7 +57,7 @@ impl Client {
         }
         let end = off + data.len() as u64;
         let behind = &file.behind;
-        behind.admit(off, end, self.timeout)?;
+        behind.admit(off, end, self.timeout, seen)?;
         let parked = self
             .notes
             .get()
@@ -105,7 +106,9 @@ impl Client {
         w: ParkedWrite,
     ) -> Result<()> {
         let (off, end) = (w.offset, w.offset + w.data.len() as u64);
-        file.behind.admit(off, end, self.timeout)?;
+        // No open to report an earlier failure to: the successor's own.
+        let none_reported = std::sync::atomic::AtomicU64::new(u64::MAX);
+        file.behind.admit(off, end, self.timeout, &none_reported)?;
         let fh = Bytes::from(w.key.clone());
         let pieces = self.pieces(off, &w.data);
         let c = self.clone();
