@@ -418,7 +418,7 @@ pub type Completed = (RingDone, Result<usize, Errno>, IoBuf);
 /// caller then does the I/O itself).
 const RING_IN_FLIGHT: usize = 64;
 
-/// An io_uring for reads and writes of files, whose completions are
+/// An io_uring for buffered reads of files, whose completions are
 /// signalled on an eventfd.
 ///
 /// Soundness: an operation's buffer moves into the ring's table before its
@@ -456,37 +456,15 @@ impl Ring {
         })
     }
 
-    /// Reads `len` bytes (at most the buffer's length) of `fd` at `offset`
-    /// into `buf`. Refused (everything handed back) when the ring is full
-    /// or the kernel does not take the entry.
+    /// Reads as much of `fd` at `offset` as `buf` holds. Refused (everything
+    /// handed back) when the ring is full or the kernel does not take the
+    /// entry.
     pub fn read(
         &self,
         fd: BorrowedFd<'_>,
         offset: u64,
         buf: IoBuf,
         done: RingDone,
-    ) -> Result<(), (IoBuf, RingDone)> {
-        self.queue(fd, offset, buf, done, false)
-    }
-
-    /// Writes all of `buf` to `fd` at `offset`; refused as `read`.
-    pub fn write(
-        &self,
-        fd: BorrowedFd<'_>,
-        offset: u64,
-        buf: IoBuf,
-        done: RingDone,
-    ) -> Result<(), (IoBuf, RingDone)> {
-        self.queue(fd, offset, buf, done, true)
-    }
-
-    fn queue(
-        &self,
-        fd: BorrowedFd<'_>,
-        offset: u64,
-        buf: IoBuf,
-        done: RingDone,
-        write: bool,
     ) -> Result<(), (IoBuf, RingDone)> {
         let Ok(len) = u32::try_from(buf.as_slice().len()) else {
             return Err((buf, done));
@@ -501,19 +479,13 @@ impl Ring {
         // an AlignedBuf's allocation): its address is taken once it is in
         // the table, where it stays until its completion is reaped.
         let (buf, _) = g.ops.entry(id).or_insert((buf, done));
+        // The read's target is the buffer, which the table owns exclusively
+        // until the completion.
         let target = io_uring::types::Fd(fd.as_raw_fd());
-        let entry = if write {
-            io_uring::opcode::Write::new(target, buf.as_slice().as_ptr(), len)
-                .offset(offset)
-                .build()
-        } else {
-            // The read's target is the buffer, which the table owns
-            // exclusively until the completion.
-            io_uring::opcode::Read::new(target, buf.as_mut_slice().as_mut_ptr(), len)
-                .offset(offset)
-                .build()
-        }
-        .user_data(id);
+        let entry = io_uring::opcode::Read::new(target, buf.as_mut_slice().as_mut_ptr(), len)
+            .offset(offset)
+            .build()
+            .user_data(id);
         // SAFETY: the entry's buffer stays valid until its completion (see
         // the type's comment).
         let pushed = unsafe { g.ring.submission().push(&entry) }.is_ok();
@@ -659,7 +631,7 @@ impl Aio {
         self.submit(fd, offset, buf, done, IOCB_CMD_PREAD)
     }
 
-    /// As `Ring::write`.
+    /// Writes all of `buf` to `fd` at `offset`; refused as `read`.
     pub fn write(
         &self,
         fd: BorrowedFd<'_>,
