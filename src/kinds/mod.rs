@@ -88,19 +88,21 @@ pub fn unmount(target: &Path) -> Result<()> {
             Err(e @ Error::Command { .. }) if e.to_string().contains("busy") => e,
             Err(e) => return Err(e),
         };
-        let holders = crate::mounts::holders(target);
-        let held = if holders.is_empty() {
-            String::new()
-        } else {
-            format!(" (held by {})", holders.join(", "))
-        };
-        if std::time::Instant::now() >= deadline {
-            return Err(Error::Busy(format!(
-                "'{}' is busy and cannot be unmounted{held}: {e}",
-                target.display()
-            )));
-        }
-        if tries == 1 {
+        // The holders (a scan of /proc) at the first and the last try only.
+        let last = std::time::Instant::now() >= deadline;
+        if tries == 1 || last {
+            let holders = crate::mounts::holders(target);
+            let held = if holders.is_empty() {
+                String::new()
+            } else {
+                format!(" (held by {})", holders.join(", "))
+            };
+            if last {
+                return Err(Error::Busy(format!(
+                    "'{}' is busy and cannot be unmounted{held}: {e}",
+                    target.display()
+                )));
+            }
             tracing::warn!(target = %target.display(), "busy, unmounting again shortly{held}");
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
