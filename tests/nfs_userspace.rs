@@ -535,6 +535,31 @@ fn a_lookup_waiting_on_the_server_does_not_block_its_directory() {
     );
 }
 
+/// A tmpfs of `size` at `<fixture dir>/<name>`, for an export that fills
+/// up; unmounted (lazily) when dropped.
+struct SmallExport(std::path::PathBuf);
+
+impl SmallExport {
+    fn mount(fx: &Fixture, name: &str, size: &str) -> SmallExport {
+        let path = fx.dir.path().join(name);
+        fs::create_dir(&path).unwrap();
+        run(&format!(
+            "mount -t tmpfs -o size={size} tmpfs {}",
+            path.display()
+        ));
+        SmallExport(path)
+    }
+}
+
+impl Drop for SmallExport {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
 #[test]
 fn enospc_from_the_server_reaches_the_writer() {
     require_mount!();
@@ -542,23 +567,9 @@ fn enospc_from_the_server_reaches_the_writer() {
         return;
     }
     let fx = Fixture::new();
-    let export = fx.dir.path().join("small");
-    fs::create_dir(&export).unwrap();
-    run(&format!(
-        "mount -t tmpfs -o size=8m tmpfs {}",
-        export.display()
-    ));
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.0)
-                .status();
-        }
-    }
-    let _unmount = Unmount(export.clone());
-    let srv = Ganesha::start(&fx.dir.path().join("ganesha"), &export);
+    let tmpfs = SmallExport::mount(&fx, "small", "8m");
+    let export = &tmpfs.0;
+    let srv = Ganesha::start(&fx.dir.path().join("ganesha"), export);
     define(&fx, &srv, "small", Some("3"), 5);
     let mut f = fs::File::create(fx.pool("small").join("fill.raw")).unwrap();
     let chunk = vec![0x5au8; 1 << 20];
@@ -592,23 +603,9 @@ fn a_write_the_server_refused_after_it_was_answered_is_reported_to_each_open_onc
         return;
     }
     let fx = Fixture::new();
-    let export = fx.dir.path().join("full");
-    fs::create_dir(&export).unwrap();
-    run(&format!(
-        "mount -t tmpfs -o size=4m tmpfs {}",
-        export.display()
-    ));
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.0)
-                .status();
-        }
-    }
-    let _unmount = Unmount(export.clone());
-    let srv = Ganesha::start(&fx.dir.path().join("ganesha"), &export);
+    let tmpfs = SmallExport::mount(&fx, "full", "4m");
+    let export = &tmpfs.0;
+    let srv = Ganesha::start(&fx.dir.path().join("ganesha"), export);
     define(&fx, &srv, "full", Some("3"), 5);
     let vol = fx.pool("full").join("v.raw");
     fs::write(&vol, b"").unwrap();
