@@ -35,6 +35,7 @@ packages=(
     prometheus                      # promtool check metrics (the server is not started)
     python3                         # helper scripts (tomllib)
     jq                              # the CLI's JSON as scripts read it
+    ceph-mon ceph-mgr ceph-osd ceph-common  # a throw-away Ceph cluster for rbd pools (scripts/ceph-cluster.sh); librbd1
 )
 
 installed() {
