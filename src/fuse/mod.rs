@@ -426,17 +426,20 @@ impl Filesystem for FuseAdapter {
             }
             drop(t);
         });
+        // A volume whose store reads asynchronously (a local disk, librbd)
+        // is answered at completion, with this thread back for the next
+        // request meanwhile; otherwise the read is done here, or off the
+        // workers where it may wait on a server.
+        let Some(answer) = self.core.read_async(&h, offset, size, answer) else {
+            return;
+        };
         if blocks {
             let core = self.core.clone();
             return self
                 .offload
                 .run(move || answer(core.read(&h, offset, size)));
         }
-        // A local volume's read is answered when the disk has it, with this
-        // thread back for the next request meanwhile.
-        if let Some(answer) = self.core.read_async(&h, offset, size, answer) {
-            answer(self.core.read(&h, offset, size));
-        }
+        answer(self.core.read(&h, offset, size));
     }
 
     fn write(
@@ -472,15 +475,16 @@ impl Filesystem for FuseAdapter {
             }
             drop(t);
         });
+        let Some(answer) = self.core.write_async(&h, offset, data, w, answer) else {
+            return;
+        };
         if h.may_block() {
             let (core, data) = (self.core.clone(), data.to_vec());
             return self
                 .offload
                 .run(move || answer(core.write(u, &h, offset, &data, w)));
         }
-        if let Some(answer) = self.core.write_async(&h, offset, data, w, answer) {
-            answer(self.core.write(u, &h, offset, data, w));
-        }
+        answer(self.core.write(u, &h, offset, data, w));
     }
 
     fn flush(
