@@ -51,6 +51,27 @@ pub enum PoolDef {
     },
     /// Raw block devices, each one a fixed-size volume.
     Block { source: Vec<PathBuf> },
+    /// The images of a Ceph pool, reached through librbd.
+    Rbd {
+        /// Monitor addresses (`mon_host`), e.g. `127.0.0.1:3300`.
+        source: String,
+        /// The Ceph pool.
+        pool: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        /// The cephx user, without `client.` (default `admin`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keyring: Option<PathBuf>,
+        /// The user's secret itself (never shown: `PoolDef::shown`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conf: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout: Option<u64>,
+    },
 }
 
 /// The longest `cache` of a netfs pool, in seconds.
@@ -67,6 +88,7 @@ pub enum PoolType {
     Fs,
     Netfs,
     Block,
+    Rbd,
 }
 
 impl fmt::Display for PoolType {
@@ -76,6 +98,7 @@ impl fmt::Display for PoolType {
             PoolType::Fs => "fs",
             PoolType::Netfs => "netfs",
             PoolType::Block => "block",
+            PoolType::Rbd => "rbd",
         })
     }
 }
@@ -156,6 +179,7 @@ impl PoolDef {
             "fs" => &[("source", "/".into()), ("target", "/".into())],
             "netfs" => &[("source", "host:/".into()), ("target", "/".into())],
             "block" => &[("source", toml::Value::Array(vec!["/".into()]))],
+            "rbd" => &[("source", "127.0.0.1".into()), ("pool", "rbd".into())],
             _ => &[],
         };
         for (k, v) in stand_in {
@@ -263,6 +287,59 @@ impl PoolDef {
                     .iter()
                     .try_for_each(|s| absolute("every source device", s))
             }
+            PoolDef::Rbd {
+                pool,
+                keyring,
+                conf,
+                timeout,
+                ..
+            } => {
+                if pool.is_empty() {
+                    return Err(Error::Invalid("pool must name the Ceph pool".into()));
+                }
+                if let Some(k) = keyring {
+                    absolute("keyring", k)?;
+                }
+                if let Some(c) = conf {
+                    absolute("conf", c)?;
+                }
+                if timeout.is_some_and(|t| !(1..=3600).contains(&t)) {
+                    return Err(Error::Invalid(
+                        "timeout must be between 1 and 3600 seconds".into(),
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A new definition of the same pool that names no `key` keeps the old
+    /// one (reads of `config` never show it); `key = ""` removes it.
+    pub fn keep_secret(&mut self, old: &PoolDef) {
+        if let (PoolDef::Rbd { key, .. }, PoolDef::Rbd { key: Some(old), .. }) = (&mut *self, old) {
+            match key {
+                None => *key = Some(old.clone()),
+                Some(k) if k.is_empty() => *key = None,
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// The definition as `config` and `info` show it: a secret `key` is
+    /// replaced by a comment saying one is set.
+    pub fn shown(&self) -> String {
+        match self {
+            PoolDef::Rbd { key: Some(_), .. } => {
+                let mut hidden = self.clone();
+                if let PoolDef::Rbd { key, .. } = &mut hidden {
+                    *key = None;
+                }
+                format!(
+                    "{}# key: set (never shown; a definition without key keeps it, key = \"\" removes it)\n",
+                    hidden.render()
+                )
+            }
+            _ => self.render(),
         }
     }
 
@@ -272,6 +349,7 @@ impl PoolDef {
             PoolDef::Fs { .. } => PoolType::Fs,
             PoolDef::Netfs { .. } => PoolType::Netfs,
             PoolDef::Block { .. } => PoolType::Block,
+            PoolDef::Rbd { .. } => PoolType::Rbd,
         }
     }
 
@@ -280,7 +358,7 @@ impl PoolDef {
         match self {
             PoolDef::Dir { target } | PoolDef::Fs { target, .. } => Some(target),
             PoolDef::Netfs { target, .. } => target.as_ref(),
-            PoolDef::Block { .. } => None,
+            PoolDef::Block { .. } | PoolDef::Rbd { .. } => None,
         }
     }
 
@@ -295,6 +373,15 @@ impl PoolDef {
                 .map(|s| s.display().to_string())
                 .collect::<Vec<_>>()
                 .join(" "),
+            PoolDef::Rbd {
+                source,
+                pool,
+                namespace,
+                ..
+            } => match namespace {
+                Some(ns) => format!("{source} {pool}/{ns}"),
+                None => format!("{source} {pool}"),
+            },
         }
     }
 
@@ -338,8 +425,14 @@ pub fn check_name(name: &str) -> Result<()> {
 
 /// Every key of any pool type (a document without `type` yet is checked
 /// against these).
-const ALL_KEYS: [&str; 11] = [
+const ALL_KEYS: [&str; 17] = [
     "type",
+    "pool",
+    "namespace",
+    "user",
+    "keyring",
+    "key",
+    "conf",
     "target",
     "source",
     "format",

@@ -117,7 +117,7 @@ impl PoolFs {
         match file {
             PoolFile::Status => format!("{}\n", s.state.word()),
             PoolFile::Autostart => format!("{}\n", Autostart(s.autostart)),
-            PoolFile::Config => s.def.render(),
+            PoolFile::Config => s.def.shown(),
             PoolFile::Info => self.render_info(pool),
         }
     }

@@ -21,6 +21,7 @@ pub mod commands;
 mod dir;
 mod fs;
 pub mod netfs;
+mod rbd;
 
 use std::fmt::Debug;
 use std::path::Path;
@@ -137,6 +138,25 @@ pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
             target.clone(),
         ))),
         PoolDef::Block { source } => Ok(Box::new(BlockBackend::new(source.clone()))),
+        PoolDef::Rbd {
+            source,
+            pool,
+            namespace,
+            user,
+            keyring,
+            key,
+            conf,
+            timeout,
+        } => Ok(Box::new(rbd::RbdBackend::new(rbd::RbdSource {
+            source: source.clone(),
+            pool: pool.clone(),
+            namespace: namespace.clone(),
+            user: user.clone(),
+            keyring: keyring.clone(),
+            key: key.clone(),
+            conf: conf.clone(),
+            timeout: *timeout,
+        }))),
         PoolDef::Netfs {
             source,
             target,

@@ -371,6 +371,11 @@ pub fn render_pool(facts: &PoolFacts, def: &PoolDef) -> Result<String> {
                 extra,
             )
         }
+        PoolDef::Rbd { .. } => {
+            return Err(Error::Unsupported(
+                "an rbd pool's XML is not written yet: define libvirt's rbd pool on the same Ceph pool, or give libvirt a dir pool over the pool's directory (`poolfs libvirt-pools`)".into(),
+            ));
+        }
         PoolDef::Block { .. } => {
             return Err(Error::Unsupported(
                 "a block pool has no type in libvirt's XML (libvirt's disk pools partition a disk; poolfs's block pools show whole devices as volumes): `poolfs libvirt-pools` gives libvirt a dir pool over its directory".into(),

@@ -403,10 +403,11 @@ impl Registry {
         Ok(())
     }
 
-    pub fn set_def(&self, pool: &Pool, def: PoolDef) -> Result<()> {
+    pub fn set_def(&self, pool: &Pool, mut def: PoolDef) -> Result<()> {
         let old = {
             let mut g = pool.inner.lock();
             g.require_inactive("its definition can only change while it is inactive")?;
+            def.keep_secret(&g.def);
             std::mem::replace(&mut g.def, def)
         };
         if let Err(e) = self.store(pool) {

@@ -1,0 +1,886 @@
+//! A small safe binding of librados and librbd (Ceph's C API), the subset
+//! an `rbd` pool uses. The libraries are loaded when the first rbd pool
+//! starts (`dlopen` of `librados.so.2` and `librbd.so.1`), not linked: poolfs
+//! builds and runs on hosts without Ceph, and a pool started there fails
+//! with a sentence saying which package to install.
+//!
+//! The declarations follow `rados/librados.h` and `rbd/librbd.h` of Ceph 16
+//! (librbd 1.16); every function used exists since Ceph 15.
+//!
+//! Invariants:
+//! - a `Cluster` (one `rados_t` and one I/O context) lives as long as any
+//!   `Image` opened through it (each holds an `Arc` of it);
+//! - librados and librbd handles are thread-safe; `Image` is shared by
+//!   every open of one image in this process;
+//! - an asynchronous operation owns its buffer and its completion callback
+//!   until librbd calls back, exactly once (`trampoline`);
+//! - `rbd_close` never runs on librbd's own callback thread (it would wait
+//!   for that thread): an image dropped there is closed on a thread of its own.
+
+use std::cell::Cell;
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::sync::{Arc, OnceLock};
+
+use libloading::Library;
+use nix::errno::Errno;
+
+use crate::error::{Error, Result};
+
+type RadosT = *mut c_void;
+type IoctxT = *mut c_void;
+type ImageT = *mut c_void;
+type CompletionT = *mut c_void;
+type Callback = unsafe extern "C" fn(CompletionT, *mut c_void);
+type DiffCallback = unsafe extern "C" fn(u64, usize, c_int, *mut c_void) -> c_int;
+
+#[repr(C)]
+struct ClusterStatT {
+    kb: u64,
+    kb_used: u64,
+    kb_avail: u64,
+    num_objects: u64,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct PoolStatT {
+    num_bytes: u64,
+    num_kb: u64,
+    num_objects: u64,
+    num_object_clones: u64,
+    num_object_copies: u64,
+    num_objects_missing_on_primary: u64,
+    num_objects_unfound: u64,
+    num_objects_degraded: u64,
+    num_rd: u64,
+    num_rd_kb: u64,
+    num_wr: u64,
+    num_wr_kb: u64,
+    num_user_bytes: u64,
+    compressed_bytes_orig: u64,
+    compressed_bytes: u64,
+    compressed_bytes_alloc: u64,
+}
+
+#[repr(C)]
+struct ImageSpecT {
+    id: *mut c_char,
+    name: *mut c_char,
+}
+
+/// The functions used, resolved once.
+struct Api {
+    rados_create2: unsafe extern "C" fn(*mut RadosT, *const c_char, *const c_char, u64) -> c_int,
+    rados_conf_read_file: unsafe extern "C" fn(RadosT, *const c_char) -> c_int,
+    rados_conf_set: unsafe extern "C" fn(RadosT, *const c_char, *const c_char) -> c_int,
+    rados_connect: unsafe extern "C" fn(RadosT) -> c_int,
+    rados_shutdown: unsafe extern "C" fn(RadosT),
+    rados_cluster_stat: unsafe extern "C" fn(RadosT, *mut ClusterStatT) -> c_int,
+    rados_getaddrs: unsafe extern "C" fn(RadosT, *mut *mut c_char) -> c_int,
+    rados_buffer_free: unsafe extern "C" fn(*mut c_char),
+    rados_ioctx_create: unsafe extern "C" fn(RadosT, *const c_char, *mut IoctxT) -> c_int,
+    rados_ioctx_destroy: unsafe extern "C" fn(IoctxT),
+    rados_ioctx_set_namespace: unsafe extern "C" fn(IoctxT, *const c_char),
+    rados_ioctx_pool_stat: unsafe extern "C" fn(IoctxT, *mut PoolStatT) -> c_int,
+    rbd_list2: unsafe extern "C" fn(IoctxT, *mut ImageSpecT, *mut usize) -> c_int,
+    rbd_image_spec_list_cleanup: unsafe extern "C" fn(*mut ImageSpecT, usize),
+    rbd_create2: unsafe extern "C" fn(IoctxT, *const c_char, u64, u64, *mut c_int) -> c_int,
+    rbd_remove: unsafe extern "C" fn(IoctxT, *const c_char) -> c_int,
+    rbd_rename: unsafe extern "C" fn(IoctxT, *const c_char, *const c_char) -> c_int,
+    rbd_open: unsafe extern "C" fn(IoctxT, *const c_char, *mut ImageT, *const c_char) -> c_int,
+    rbd_open_by_id:
+        unsafe extern "C" fn(IoctxT, *const c_char, *mut ImageT, *const c_char) -> c_int,
+    rbd_close: unsafe extern "C" fn(ImageT) -> c_int,
+    rbd_get_id: unsafe extern "C" fn(ImageT, *mut c_char, usize) -> c_int,
+    rbd_get_name: unsafe extern "C" fn(ImageT, *mut c_char, *mut usize) -> c_int,
+    rbd_get_size: unsafe extern "C" fn(ImageT, *mut u64) -> c_int,
+    rbd_resize: unsafe extern "C" fn(ImageT, u64) -> c_int,
+    rbd_get_modify_timestamp: unsafe extern "C" fn(ImageT, *mut libc::timespec) -> c_int,
+    rbd_get_create_timestamp: unsafe extern "C" fn(ImageT, *mut libc::timespec) -> c_int,
+    rbd_metadata_get: unsafe extern "C" fn(ImageT, *const c_char, *mut c_char, *mut usize) -> c_int,
+    rbd_metadata_set: unsafe extern "C" fn(ImageT, *const c_char, *const c_char) -> c_int,
+    rbd_read: unsafe extern "C" fn(ImageT, u64, usize, *mut c_char) -> isize,
+    rbd_write: unsafe extern "C" fn(ImageT, u64, usize, *const c_char) -> isize,
+    rbd_write_zeroes: unsafe extern "C" fn(ImageT, u64, usize, c_int, c_int) -> isize,
+    rbd_flush: unsafe extern "C" fn(ImageT) -> c_int,
+    rbd_diff_iterate2: unsafe extern "C" fn(
+        ImageT,
+        *const c_char,
+        u64,
+        u64,
+        u8,
+        u8,
+        DiffCallback,
+        *mut c_void,
+    ) -> c_int,
+    rbd_lock_get_owners:
+        unsafe extern "C" fn(ImageT, *mut c_int, *mut *mut c_char, *mut usize) -> c_int,
+    rbd_lock_get_owners_cleanup: unsafe extern "C" fn(*mut *mut c_char, usize),
+    rbd_lock_break: unsafe extern "C" fn(ImageT, c_int, *const c_char) -> c_int,
+    rbd_aio_create_completion:
+        unsafe extern "C" fn(*mut c_void, Callback, *mut CompletionT) -> c_int,
+    rbd_aio_get_return_value: unsafe extern "C" fn(CompletionT) -> isize,
+    rbd_aio_release: unsafe extern "C" fn(CompletionT),
+    rbd_aio_read: unsafe extern "C" fn(ImageT, u64, usize, *mut c_char, CompletionT) -> c_int,
+    rbd_aio_write: unsafe extern "C" fn(ImageT, u64, usize, *const c_char, CompletionT) -> c_int,
+    // Kept so the functions above stay mapped.
+    _rados: Library,
+    _rbd: Library,
+}
+
+static API: OnceLock<std::result::Result<Api, String>> = OnceLock::new();
+
+/// Loads librados and librbd once; the error says what to install.
+fn api() -> Result<&'static Api> {
+    API.get_or_init(load)
+        .as_ref()
+        .map_err(|why| Error::Unsupported(why.clone()))
+}
+
+fn load() -> std::result::Result<Api, String> {
+    let open = |name: &str| {
+        // SAFETY: loading a system library runs its constructors; librados
+        // and librbd have no requirement on the loading thread.
+        unsafe { Library::new(name) }.map_err(|e| {
+            format!("rbd pools need Ceph's client libraries ({name}: {e}); install librbd1 (apt-get install librbd1)")
+        })
+    };
+    let rados = open("librados.so.2")?;
+    let rbd = open("librbd.so.1")?;
+    macro_rules! sym {
+        ($lib:expr, $name:ident) => {
+            // SAFETY: the type of each field is the C declaration of the
+            // symbol of the same name (see the module's note); the library
+            // stays loaded as long as `Api`, which holds it.
+            *unsafe { $lib.get(concat!(stringify!($name), "\0").as_bytes()) }
+                .map_err(|e| format!("{} lacks {}: {e}", stringify!($lib), stringify!($name)))?
+        };
+    }
+    Ok(Api {
+        rados_create2: sym!(rados, rados_create2),
+        rados_conf_read_file: sym!(rados, rados_conf_read_file),
+        rados_conf_set: sym!(rados, rados_conf_set),
+        rados_connect: sym!(rados, rados_connect),
+        rados_shutdown: sym!(rados, rados_shutdown),
+        rados_cluster_stat: sym!(rados, rados_cluster_stat),
+        rados_getaddrs: sym!(rados, rados_getaddrs),
+        rados_buffer_free: sym!(rados, rados_buffer_free),
+        rados_ioctx_create: sym!(rados, rados_ioctx_create),
+        rados_ioctx_destroy: sym!(rados, rados_ioctx_destroy),
+        rados_ioctx_set_namespace: sym!(rados, rados_ioctx_set_namespace),
+        rados_ioctx_pool_stat: sym!(rados, rados_ioctx_pool_stat),
+        rbd_list2: sym!(rbd, rbd_list2),
+        rbd_image_spec_list_cleanup: sym!(rbd, rbd_image_spec_list_cleanup),
+        rbd_create2: sym!(rbd, rbd_create2),
+        rbd_remove: sym!(rbd, rbd_remove),
+        rbd_rename: sym!(rbd, rbd_rename),
+        rbd_open: sym!(rbd, rbd_open),
+        rbd_open_by_id: sym!(rbd, rbd_open_by_id),
+        rbd_close: sym!(rbd, rbd_close),
+        rbd_get_id: sym!(rbd, rbd_get_id),
+        rbd_get_name: sym!(rbd, rbd_get_name),
+        rbd_get_size: sym!(rbd, rbd_get_size),
+        rbd_resize: sym!(rbd, rbd_resize),
+        rbd_get_modify_timestamp: sym!(rbd, rbd_get_modify_timestamp),
+        rbd_get_create_timestamp: sym!(rbd, rbd_get_create_timestamp),
+        rbd_metadata_get: sym!(rbd, rbd_metadata_get),
+        rbd_metadata_set: sym!(rbd, rbd_metadata_set),
+        rbd_read: sym!(rbd, rbd_read),
+        rbd_write: sym!(rbd, rbd_write),
+        rbd_write_zeroes: sym!(rbd, rbd_write_zeroes),
+        rbd_flush: sym!(rbd, rbd_flush),
+        rbd_diff_iterate2: sym!(rbd, rbd_diff_iterate2),
+        rbd_lock_get_owners: sym!(rbd, rbd_lock_get_owners),
+        rbd_lock_get_owners_cleanup: sym!(rbd, rbd_lock_get_owners_cleanup),
+        rbd_lock_break: sym!(rbd, rbd_lock_break),
+        rbd_aio_create_completion: sym!(rbd, rbd_aio_create_completion),
+        rbd_aio_get_return_value: sym!(rbd, rbd_aio_get_return_value),
+        rbd_aio_release: sym!(rbd, rbd_aio_release),
+        rbd_aio_read: sym!(rbd, rbd_aio_read),
+        rbd_aio_write: sym!(rbd, rbd_aio_write),
+        _rados: rados,
+        _rbd: rbd,
+    })
+}
+
+/// A C return code: negative is `-errno`.
+fn check(rc: isize, what: impl FnOnce() -> String) -> Result<usize> {
+    if rc < 0 {
+        Err(Error::Sys {
+            what: what(),
+            errno: Errno::from_raw(-rc as i32),
+        })
+    } else {
+        Ok(rc as usize)
+    }
+}
+
+fn cstr(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::Invalid(format!("'{s}' contains a NUL byte")))
+}
+
+/// How to reach a cluster and which pool to use.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOpts {
+    /// Monitor addresses (`mon_host`).
+    pub mon_host: String,
+    pub pool: String,
+    pub namespace: Option<String>,
+    /// The cephx user without `client.` (`admin`).
+    pub user: String,
+    pub keyring: Option<String>,
+    pub key: Option<String>,
+    pub conf: Option<String>,
+    /// Seconds the connection and each operation may take.
+    pub timeout: u64,
+}
+
+/// One connection to a cluster and one I/O context on a pool (+ namespace).
+#[derive(Debug)]
+pub struct Cluster {
+    rados: RadosT,
+    io: IoctxT,
+    api: &'static Api,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("librbd")
+    }
+}
+
+// SAFETY: librados cluster handles and I/O contexts may be used from any
+// thread at once (librados is thread-safe; poolfs never changes the
+// context's namespace after `connect`).
+unsafe impl Send for Cluster {}
+// SAFETY: as above.
+unsafe impl Sync for Cluster {}
+
+/// The cluster's space (`rados_cluster_stat`) in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterSpace {
+    pub total: u64,
+    pub avail: u64,
+}
+
+impl Cluster {
+    /// Connects (bounded by `opts.timeout`) and opens the pool's context.
+    pub fn connect(opts: &ConnectOpts) -> Result<Arc<Cluster>> {
+        let api = api()?;
+        let mut rados: RadosT = std::ptr::null_mut();
+        let name = cstr(&format!("client.{}", opts.user))?;
+        // SAFETY: `rados` is an out-pointer; the strings are NUL-terminated.
+        let rc = unsafe { (api.rados_create2)(&mut rados, c"ceph".as_ptr(), name.as_ptr(), 0) };
+        check(rc as isize, || "cannot create a Ceph client".into())?;
+        // From here `cluster`'s Drop shuts the handle down on any failure.
+        let mut cluster = Cluster {
+            rados,
+            io: std::ptr::null_mut(),
+            api,
+        };
+        if let Some(conf) = &opts.conf {
+            let c = cstr(conf)?;
+            // SAFETY: a valid handle and a NUL-terminated path.
+            let rc = unsafe { (api.rados_conf_read_file)(rados, c.as_ptr()) };
+            check(rc as isize, || {
+                format!("cannot read Ceph configuration '{conf}'")
+            })?;
+        }
+        let t = opts.timeout.to_string();
+        let mut set: Vec<(&str, &str)> = vec![
+            ("mon_host", &opts.mon_host),
+            ("client_mount_timeout", &t),
+            ("rados_mon_op_timeout", &t),
+            ("rados_osd_op_timeout", &t),
+            // Writes are answered once the cluster has them: a daemon that
+            // dies loses no write it answered (no librbd write-back cache).
+            ("rbd_cache", "false"),
+            ("log_to_stderr", "false"),
+            ("err_to_stderr", "false"),
+            ("log_file", ""),
+        ];
+        if opts.mon_host.is_empty() {
+            set.remove(0);
+        }
+        if let Some(k) = &opts.keyring {
+            set.push(("keyring", k));
+        }
+        if let Some(k) = &opts.key {
+            set.push(("key", k));
+        }
+        for (k, v) in set {
+            let (ck, cv) = (cstr(k)?, cstr(v)?);
+            // SAFETY: a valid handle and NUL-terminated strings.
+            let rc = unsafe { (api.rados_conf_set)(rados, ck.as_ptr(), cv.as_ptr()) };
+            check(rc as isize, || format!("bad Ceph option {k}"))?;
+        }
+        // SAFETY: a configured handle, connected once.
+        let rc = unsafe { (api.rados_connect)(rados) };
+        check(rc as isize, || {
+            format!("cannot connect to the Ceph cluster at '{}'", opts.mon_host)
+        })?;
+        let pool = cstr(&opts.pool)?;
+        // SAFETY: a connected handle, a NUL-terminated name, an out-pointer.
+        let rc = unsafe { (api.rados_ioctx_create)(rados, pool.as_ptr(), &mut cluster.io) };
+        if rc == -libc::ENOENT {
+            return Err(Error::NotFound(format!(
+                "the Ceph pool '{}' does not exist",
+                opts.pool
+            )));
+        }
+        check(rc as isize, || {
+            format!("cannot open the Ceph pool '{}'", opts.pool)
+        })?;
+        if let Some(ns) = &opts.namespace {
+            let ns = cstr(ns)?;
+            // SAFETY: a valid context; librados copies the name.
+            unsafe { (api.rados_ioctx_set_namespace)(cluster.io, ns.as_ptr()) };
+        }
+        Ok(Arc::new(cluster))
+    }
+
+    /// The cluster's raw space.
+    pub fn space(&self) -> Result<ClusterSpace> {
+        let mut st = ClusterStatT {
+            kb: 0,
+            kb_used: 0,
+            kb_avail: 0,
+            num_objects: 0,
+        };
+        // SAFETY: a connected handle and an out-struct of the C layout.
+        let rc = unsafe { (self.api.rados_cluster_stat)(self.rados, &mut st) };
+        check(rc as isize, || {
+            "cannot read the Ceph cluster's usage".into()
+        })?;
+        Ok(ClusterSpace {
+            total: st.kb * 1024,
+            avail: st.kb_avail * 1024,
+        })
+    }
+
+    /// This client's address as RBD names the holder of an image's lock
+    /// (`127.0.0.1:0/<nonce>`).
+    pub fn address(&self) -> Result<String> {
+        let mut p: *mut c_char = std::ptr::null_mut();
+        // SAFETY: a connected handle and an out-pointer.
+        let rc = unsafe { (self.api.rados_getaddrs)(self.rados, &mut p) };
+        check(rc as isize, || {
+            "cannot read this Ceph client's address".into()
+        })?;
+        // SAFETY: librados returned a NUL-terminated string, freed once below.
+        let text = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+        // SAFETY: as above.
+        unsafe { (self.api.rados_buffer_free)(p) };
+        Ok(plain_address(&text))
+    }
+
+    /// Bytes the pool stores (what libvirt shows as its allocation).
+    pub fn pool_bytes(&self) -> Result<u64> {
+        let mut st = PoolStatT::default();
+        // SAFETY: a valid context and an out-struct of the C layout.
+        let rc = unsafe { (self.api.rados_ioctx_pool_stat)(self.io, &mut st) };
+        check(rc as isize, || "cannot read the Ceph pool's usage".into())?;
+        Ok(st.num_bytes)
+    }
+
+    /// Every image of the pool (namespace): (id, name).
+    pub fn list(&self) -> Result<Vec<(String, String)>> {
+        let mut cap = 64usize;
+        loop {
+            let mut specs: Vec<ImageSpecT> = Vec::with_capacity(cap);
+            let mut n = cap;
+            // SAFETY: `specs` has room for `n` entries; librbd fills at
+            // most `n` and says how many (or how many it needs: -ERANGE).
+            let rc = unsafe { (self.api.rbd_list2)(self.io, specs.as_mut_ptr(), &mut n) };
+            if rc == -libc::ERANGE {
+                cap = n.max(cap * 2);
+                continue;
+            }
+            check(rc as isize, || {
+                "cannot list the images of the Ceph pool".into()
+            })?;
+            // SAFETY: librbd initialised the first `n` entries.
+            unsafe { specs.set_len(n) };
+            let out = specs
+                .iter()
+                .map(|s| {
+                    let f = |p: *mut c_char| {
+                        // SAFETY: librbd's strings are NUL-terminated and
+                        // live until the cleanup below.
+                        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+                    };
+                    (f(s.id), f(s.name))
+                })
+                .collect();
+            // SAFETY: the `n` entries librbd filled, freed once.
+            unsafe { (self.api.rbd_image_spec_list_cleanup)(specs.as_mut_ptr(), n) };
+            return Ok(out);
+        }
+    }
+
+    /// Creates an image of `size` bytes with the default features (layering,
+    /// exclusive lock, object map, fast diff): sparse, nothing written.
+    pub fn create(&self, name: &str, size: u64) -> Result<()> {
+        let c = cstr(name)?;
+        let mut order: c_int = 0;
+        const FEATURES: u64 = 1 | 4 | 8 | 16 | 32;
+        // SAFETY: a valid context, a NUL-terminated name, an out-pointer.
+        let rc = unsafe { (self.api.rbd_create2)(self.io, c.as_ptr(), size, FEATURES, &mut order) };
+        check(rc as isize, || format!("cannot create image '{name}'"))?;
+        Ok(())
+    }
+
+    pub fn remove(&self, name: &str) -> Result<()> {
+        let c = cstr(name)?;
+        // SAFETY: a valid context and a NUL-terminated name.
+        let rc = unsafe { (self.api.rbd_remove)(self.io, c.as_ptr()) };
+        check(rc as isize, || format!("cannot remove image '{name}'"))?;
+        Ok(())
+    }
+
+    pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (f, t) = (cstr(from)?, cstr(to)?);
+        // SAFETY: a valid context and NUL-terminated names.
+        let rc = unsafe { (self.api.rbd_rename)(self.io, f.as_ptr(), t.as_ptr()) };
+        check(rc as isize, || {
+            format!("cannot rename image '{from}' to '{to}'")
+        })?;
+        Ok(())
+    }
+
+    /// Opens image `name` (read-write; the exclusive lock is taken at the
+    /// first write).
+    pub fn open(self: &Arc<Self>, name: &str) -> Result<Image> {
+        let c = cstr(name)?;
+        self.open_with(|img| {
+            // SAFETY: a valid context, a NUL-terminated name, an
+            // out-pointer, no snapshot.
+            unsafe { (self.api.rbd_open)(self.io, c.as_ptr(), img, std::ptr::null()) }
+        })
+        .map_err(|e| with_what(e, format!("cannot open image '{name}'")))
+    }
+
+    /// Opens an image by its id (what stays when it is renamed).
+    pub fn open_by_id(self: &Arc<Self>, id: &str) -> Result<Image> {
+        let c = cstr(id)?;
+        self.open_with(|img| {
+            // SAFETY: as `open`.
+            unsafe { (self.api.rbd_open_by_id)(self.io, c.as_ptr(), img, std::ptr::null()) }
+        })
+        .map_err(|e| with_what(e, format!("cannot open image with id '{id}'")))
+    }
+
+    fn open_with(self: &Arc<Self>, f: impl FnOnce(*mut ImageT) -> c_int) -> Result<Image> {
+        let mut img: ImageT = std::ptr::null_mut();
+        check(f(&mut img) as isize, String::new)?;
+        let image = Image {
+            img,
+            cluster: self.clone(),
+        };
+        Ok(image)
+    }
+}
+
+/// An entity address without its protocol and brackets: `[v2:1.2.3.4:0/99]`
+/// and `1.2.3.4:0/99` are both `1.2.3.4:0/99`.
+pub fn plain_address(text: &str) -> String {
+    let first = text
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .next()
+        .unwrap_or_default();
+    first
+        .strip_prefix("v2:")
+        .or_else(|| first.strip_prefix("v1:"))
+        .or_else(|| first.strip_prefix("any:"))
+        .unwrap_or(first)
+        .to_string()
+}
+
+fn with_what(e: Error, what: String) -> Error {
+    match e {
+        Error::Sys { errno, .. } => Error::Sys { what, errno },
+        e => e,
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // SAFETY: no image uses the context any more (each held an `Arc`
+        // of this cluster); both handles are released once.
+        unsafe {
+            if !self.io.is_null() {
+                (self.api.rados_ioctx_destroy)(self.io);
+            }
+            (self.api.rados_shutdown)(self.rados);
+        }
+    }
+}
+
+thread_local! {
+    /// True on librbd's callback thread while poolfs's callback runs.
+    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// One open image (shared by every open of it in this process).
+#[derive(Debug)]
+pub struct Image {
+    img: ImageT,
+    cluster: Arc<Cluster>,
+}
+
+// SAFETY: librbd image handles may be used from several threads at once.
+unsafe impl Send for Image {}
+// SAFETY: as above.
+unsafe impl Sync for Image {}
+
+/// What an asynchronous operation gives its caller.
+pub type AioDone<T> = Box<dyn FnOnce(Result<T>) + Send>;
+
+/// An operation in flight: its buffer and what to call at completion.
+enum Pending {
+    Read(Vec<u8>, AioDone<Vec<u8>>),
+    Write(Vec<u8>, AioDone<u32>),
+}
+
+/// librbd's completion callback: runs each operation's `done` once.
+unsafe extern "C" fn trampoline(c: CompletionT, arg: *mut c_void) {
+    // SAFETY: `arg` is the `Box<(&Api, Pending)>` leaked by `submit`, given
+    // back exactly once, here.
+    let boxed = unsafe { Box::from_raw(arg as *mut (&'static Api, Pending)) };
+    let (api, pending) = *boxed;
+    // SAFETY: `c` is this operation's completion, released once.
+    let rc = unsafe { (api.rbd_aio_get_return_value)(c) };
+    // SAFETY: as above; librbd allows the release from its own callback.
+    unsafe { (api.rbd_aio_release)(c) };
+    IN_CALLBACK.with(|f| f.set(true));
+    let failed = |what: &str| Error::Sys {
+        what: what.into(),
+        errno: Errno::from_raw((-rc) as i32),
+    };
+    match pending {
+        Pending::Read(mut buf, done) => done(if rc < 0 {
+            Err(failed("read from the Ceph image failed"))
+        } else {
+            buf.truncate(rc as usize);
+            Ok(buf)
+        }),
+        Pending::Write(buf, done) => done(if rc < 0 {
+            Err(failed("write to the Ceph image failed"))
+        } else {
+            Ok(buf.len() as u32)
+        }),
+    }
+    IN_CALLBACK.with(|f| f.set(false));
+}
+
+impl Image {
+    fn api(&self) -> &'static Api {
+        self.cluster.api
+    }
+
+    /// The image's id: what names it across a rename.
+    pub fn id(&self) -> Result<String> {
+        let mut buf = [0 as c_char; 64];
+        // SAFETY: a valid image and a buffer of the length given.
+        let rc = unsafe { (self.api().rbd_get_id)(self.img, buf.as_mut_ptr(), buf.len()) };
+        check(rc as isize, || "cannot read an image's id".into())?;
+        // SAFETY: librbd wrote a NUL-terminated id into `buf`.
+        Ok(unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned())
+    }
+
+    /// The image's name now (librbd reads it again after a rename by
+    /// another client once the header changes).
+    pub fn name(&self) -> Result<String> {
+        let mut buf = vec![0u8; 256];
+        loop {
+            let mut len = buf.len();
+            // SAFETY: a valid image and a buffer of `len` bytes.
+            let rc =
+                unsafe { (self.api().rbd_get_name)(self.img, buf.as_mut_ptr().cast(), &mut len) };
+            if rc == -libc::ERANGE && len > buf.len() {
+                buf.resize(len, 0);
+                continue;
+            }
+            check(rc as isize, || "cannot read an image's name".into())?;
+            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+            return Ok(String::from_utf8_lossy(&buf[..end]).into_owned());
+        }
+    }
+
+    /// The size in bytes (librbd keeps it current from the image's header).
+    pub fn size(&self) -> Result<u64> {
+        let mut s = 0u64;
+        // SAFETY: a valid image and an out-pointer.
+        let rc = unsafe { (self.api().rbd_get_size)(self.img, &mut s) };
+        check(rc as isize, || "cannot read an image's size".into())?;
+        Ok(s)
+    }
+
+    pub fn resize(&self, size: u64) -> Result<()> {
+        // SAFETY: a valid image.
+        let rc = unsafe { (self.api().rbd_resize)(self.img, size) };
+        check(rc as isize, || "cannot resize the image".into())?;
+        Ok(())
+    }
+
+    /// (modified, created) as seconds and nanoseconds since the epoch.
+    pub fn times(&self) -> Result<(libc::timespec, libc::timespec)> {
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let (mut m, mut c) = (zero, zero);
+        // SAFETY: a valid image and out-structs of the C layout.
+        let rc = unsafe { (self.api().rbd_get_modify_timestamp)(self.img, &mut m) };
+        check(rc as isize, || "cannot read the image's times".into())?;
+        // SAFETY: as above.
+        let rc = unsafe { (self.api().rbd_get_create_timestamp)(self.img, &mut c) };
+        check(rc as isize, || "cannot read the image's times".into())?;
+        Ok((m, c))
+    }
+
+    /// The value of metadata `key`; `None` when unset.
+    pub fn metadata(&self, key: &str) -> Result<Option<String>> {
+        let k = cstr(key)?;
+        let mut buf = vec![0u8; 256];
+        loop {
+            let mut len = buf.len();
+            // SAFETY: a valid image, a NUL-terminated key, a buffer of `len`.
+            let rc = unsafe {
+                (self.api().rbd_metadata_get)(
+                    self.img,
+                    k.as_ptr(),
+                    buf.as_mut_ptr().cast(),
+                    &mut len,
+                )
+            };
+            match rc {
+                0 => {
+                    let end = buf[..len.min(buf.len())]
+                        .iter()
+                        .position(|&b| b == 0)
+                        .unwrap_or(len.min(buf.len()));
+                    return Ok(Some(String::from_utf8_lossy(&buf[..end]).into_owned()));
+                }
+                rc if rc == -libc::ENOENT => return Ok(None),
+                rc if rc == -libc::ERANGE && len > buf.len() => buf.resize(len, 0),
+                rc => {
+                    check(rc as isize, || {
+                        format!("cannot read the image's metadata '{key}'")
+                    })?;
+                }
+            }
+        }
+    }
+
+    pub fn set_metadata(&self, key: &str, value: &str) -> Result<()> {
+        let (k, v) = (cstr(key)?, cstr(value)?);
+        // SAFETY: a valid image and NUL-terminated strings.
+        let rc = unsafe { (self.api().rbd_metadata_set)(self.img, k.as_ptr(), v.as_ptr()) };
+        check(rc as isize, || {
+            format!("cannot set the image's metadata '{key}'")
+        })?;
+        Ok(())
+    }
+
+    /// Reads `len` bytes at `off` (fewer at the end of the image).
+    pub fn read(&self, off: u64, len: usize) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        // SAFETY: a valid image and a buffer of `len` bytes.
+        let rc = unsafe { (self.api().rbd_read)(self.img, off, len, buf.as_mut_ptr().cast()) };
+        let n = check(rc, || "read from the Ceph image failed".into())?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    pub fn write(&self, off: u64, data: &[u8]) -> Result<usize> {
+        // SAFETY: a valid image and `data.len()` readable bytes.
+        let rc = unsafe { (self.api().rbd_write)(self.img, off, data.len(), data.as_ptr().cast()) };
+        check(rc, || "write to the Ceph image failed".into())
+    }
+
+    /// Writes zeros over a range (deallocating what it can).
+    pub fn write_zeroes(&self, off: u64, len: u64) -> Result<()> {
+        let mut done = 0u64;
+        while done < len {
+            let n = (len - done).min(1 << 30) as usize;
+            // SAFETY: a valid image; no flags.
+            let rc = unsafe { (self.api().rbd_write_zeroes)(self.img, off + done, n, 0, 0) };
+            check(rc, || "writing zeros to the Ceph image failed".into())?;
+            done += n as u64;
+        }
+        Ok(())
+    }
+
+    /// The clients holding the image's exclusive lock (none, or one).
+    pub fn lock_owners(&self) -> Result<Vec<String>> {
+        let mut owners: [*mut c_char; 8] = [std::ptr::null_mut(); 8];
+        let mut n = owners.len();
+        let mut mode: c_int = 0;
+        // SAFETY: a valid image; room for `n` owner strings.
+        let rc = unsafe {
+            (self.api().rbd_lock_get_owners)(self.img, &mut mode, owners.as_mut_ptr(), &mut n)
+        };
+        if rc == -libc::ENOENT {
+            return Ok(Vec::new());
+        }
+        check(rc as isize, || {
+            "cannot read who holds the image's lock".into()
+        })?;
+        let out = owners[..n.min(owners.len())]
+            .iter()
+            .map(|p| {
+                // SAFETY: librbd filled `n` NUL-terminated strings, freed below.
+                unsafe { CStr::from_ptr(*p) }.to_string_lossy().into_owned()
+            })
+            .collect();
+        // SAFETY: the `n` strings librbd allocated, freed once.
+        unsafe { (self.api().rbd_lock_get_owners_cleanup)(owners.as_mut_ptr(), n) };
+        Ok(out)
+    }
+
+    /// Breaks the exclusive lock `owner` holds (and blocklists it, so
+    /// nothing it still sends lands).
+    pub fn break_lock(&self, owner: &str) -> Result<()> {
+        let o = cstr(owner)?;
+        // SAFETY: a valid image and a NUL-terminated owner; mode exclusive (0).
+        let rc = unsafe { (self.api().rbd_lock_break)(self.img, 0, o.as_ptr()) };
+        check(rc as isize, || {
+            format!("cannot break the lock {owner} holds")
+        })?;
+        Ok(())
+    }
+
+    /// Every answered write is on the cluster.
+    pub fn flush(&self) -> Result<()> {
+        // SAFETY: a valid image.
+        let rc = unsafe { (self.api().rbd_flush)(self.img) };
+        check(rc as isize, || "flush of the Ceph image failed".into())?;
+        Ok(())
+    }
+
+    /// The allocated extents in `[off, off + len)`: (offset, length), in
+    /// order, at the object map's granularity (whole objects) where the
+    /// image has one.
+    pub fn extents(&self, off: u64, len: u64) -> Result<Vec<(u64, u64)>> {
+        unsafe extern "C" fn each(off: u64, len: usize, exists: c_int, arg: *mut c_void) -> c_int {
+            // SAFETY: `arg` is the `Vec` passed below, alive for the call.
+            let out = unsafe { &mut *(arg as *mut Vec<(u64, u64)>) };
+            if exists != 0 {
+                match out.last_mut() {
+                    Some(last) if last.0 + last.1 == off => last.1 += len as u64,
+                    _ => out.push((off, len as u64)),
+                }
+            }
+            0
+        }
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        // librbd 16 asserts (aborting the process) on an empty range.
+        if len == 0 {
+            return Ok(out);
+        }
+        // SAFETY: a valid image; `each` matches the callback's declaration
+        // and `out` outlives the call (librbd calls back before returning).
+        let rc = unsafe {
+            (self.api().rbd_diff_iterate2)(
+                self.img,
+                std::ptr::null(),
+                off,
+                len,
+                1,
+                1,
+                each,
+                (&mut out as *mut Vec<(u64, u64)>).cast(),
+            )
+        };
+        check(rc as isize, || "cannot read the image's allocation".into())?;
+        Ok(out)
+    }
+
+    /// Starts a read of `len` bytes at `off`; `done` gets them (fewer at
+    /// the end of the image) on librbd's thread.
+    pub fn aio_read(&self, off: u64, len: usize, done: AioDone<Vec<u8>>) {
+        let api = self.api();
+        self.submit(Pending::Read(vec![0u8; len], done), |img, buf, len, c| {
+            // SAFETY: the buffer lives in the pending operation, which
+            // librbd hands back only at completion.
+            unsafe { (api.rbd_aio_read)(img, off, len, buf.cast(), c) }
+        })
+    }
+
+    /// Starts a write of `data` at `off`; `done` gets its length.
+    pub fn aio_write(&self, off: u64, data: Vec<u8>, done: AioDone<u32>) {
+        let api = self.api();
+        self.submit(Pending::Write(data, done), |img, buf, len, c| {
+            // SAFETY: as `aio_read`.
+            unsafe { (api.rbd_aio_write)(img, off, len, buf.cast_const().cast(), c) }
+        })
+    }
+
+    /// Hands `pending` to librbd with `start` (given the image, the
+    /// operation's buffer and its length, and the completion). An operation
+    /// librbd refuses to start is completed here, with the error.
+    fn submit(
+        &self,
+        mut pending: Pending,
+        start: impl FnOnce(ImageT, *mut u8, usize, CompletionT) -> c_int,
+    ) {
+        let api = self.api();
+        // The buffer's heap block does not move with the `Vec`.
+        let (buf, len) = match &mut pending {
+            Pending::Read(b, _) | Pending::Write(b, _) => (b.as_mut_ptr(), b.len()),
+        };
+        let arg = Box::into_raw(Box::new((api, pending)));
+        let mut c: CompletionT = std::ptr::null_mut();
+        // SAFETY: `arg` stays valid until `trampoline` takes it back.
+        let mut rc = unsafe { (api.rbd_aio_create_completion)(arg.cast(), trampoline, &mut c) };
+        if rc >= 0 {
+            rc = start(self.img, buf, len, c);
+            if rc >= 0 {
+                return;
+            }
+            // SAFETY: the operation did not start: the completion is still
+            // ours, released once.
+            unsafe { (api.rbd_aio_release)(c) };
+        }
+        // SAFETY: librbd did not take `arg`: it is still ours, once.
+        let (_, pending) = *unsafe { Box::from_raw(arg) };
+        let e = || Error::Sys {
+            what: "cannot start I/O on the Ceph image".into(),
+            errno: Errno::from_raw(-rc),
+        };
+        match pending {
+            Pending::Read(_, done) => done(Err(e())),
+            Pending::Write(_, done) => done(Err(e())),
+        }
+    }
+}
+
+/// An image handle moved to the thread that closes it.
+struct Closing(ImageT, Arc<Cluster>);
+// SAFETY: an image handle may be closed from any thread.
+unsafe impl Send for Closing {}
+
+impl Closing {
+    fn close(self) {
+        // SAFETY: the handle is open and closed once, here.
+        unsafe { (self.1.api.rbd_close)(self.0) };
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let closing = Closing(self.img, self.cluster.clone());
+        if IN_CALLBACK.with(|f| f.get()) {
+            // librbd's callback thread cannot wait for itself.
+            let _ = std::thread::Builder::new()
+                .name("poolfs-rbd-close".into())
+                .spawn(move || closing.close());
+        } else {
+            closing.close();
+        }
+    }
+}

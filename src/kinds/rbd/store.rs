@@ -1,0 +1,529 @@
+//! The rbd store: a Ceph pool's images are the volumes, flat (no
+//! directories), raw. An image is named by its RBD id (`Obj::Remote`), which
+//! stays when it is renamed; every open of one image in this daemon shares
+//! one librbd handle (`Vol`), so this host is one RBD client of it.
+//!
+//! What RBD has no place for (a volume's mode and owner) is kept in the
+//! image's own metadata (`poolfs.attr`), so every host shows the same.
+//! Reads and writes go through librbd's asynchronous calls (the reply is
+//! sent from librbd's completion): the cluster sees the caller's queue depth.
+//!
+//! Invariants: no lock of this module is held across a call to the cluster,
+//! except `Vol::grow`, which serialises the size changes of one image; the
+//! cache of open images holds at most `CACHED` images besides those open.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use parking_lot::Mutex;
+
+use super::file::open_vol;
+use super::librbd::{Cluster, ConnectOpts, Image};
+use super::vol::{Owner, Vol};
+use crate::control::volume::{ResizeRequest, WipeAlgorithm};
+use crate::error::{Error, Result};
+use crate::store::{
+    Attr, Ctx, Found, InfoLine, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs,
+    Store, StoreOpen, VolumeFacts, VolumeRef, foreign,
+};
+
+/// Images kept open after their last use, for the next lookup or stat.
+const CACHED: usize = 64;
+/// How long a removal waits for the last release of a closed volume.
+const RELEASE_GRACE: Duration = Duration::from_secs(2);
+/// The largest volume: RBD's sizes are 64-bit, the kernel's `loff_t` is signed.
+pub const MAX_SIZE: u64 = i64::MAX as u64;
+
+/// Open images by id: those in use (weak) and the last used (strong).
+struct Cache {
+    live: HashMap<String, Weak<Vol>>,
+    recent: lru::LruCache<String, Arc<Vol>>,
+}
+
+pub struct RbdStore {
+    cluster: Arc<Cluster>,
+    /// `pool` or `pool/namespace`, for messages and `info`.
+    place: String,
+    cache: Mutex<Cache>,
+}
+
+impl std::fmt::Debug for RbdStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RbdStore({})", self.place)
+    }
+}
+
+fn enoent(op: &'static str) -> Error {
+    Error::Os {
+        op,
+        errno: Errno::ENOENT,
+    }
+}
+
+fn stale() -> Error {
+    Error::Os {
+        op: "lookup",
+        errno: Errno::ESTALE,
+    }
+}
+
+/// A stable number for an image id (RBD ids are hex; others are hashed).
+fn id_number(id: &str) -> u64 {
+    u64::from_str_radix(id, 16).unwrap_or_else(|_| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut h);
+        h.finish()
+    })
+}
+
+fn name_of(name: &OsStr) -> Result<&str> {
+    name.to_str()
+        .ok_or_else(|| Error::Invalid("an RBD image name must be UTF-8".into()))
+}
+
+impl RbdStore {
+    pub fn new(cluster: Arc<Cluster>, opts: &ConnectOpts) -> RbdStore {
+        let place = match &opts.namespace {
+            Some(ns) => format!("{}/{ns}", opts.pool),
+            None => opts.pool.clone(),
+        };
+        RbdStore {
+            cluster,
+            place,
+            cache: Mutex::new(Cache {
+                live: HashMap::new(),
+                recent: lru::LruCache::new(NonZeroUsize::new(CACHED).unwrap_or(NonZeroUsize::MIN)),
+            }),
+        }
+    }
+
+    /// The shared handle of an image just opened (`image`), or the one
+    /// already open with the same id (the new handle is then closed).
+    fn adopt(&self, image: Image) -> Result<Arc<Vol>> {
+        let id = image.id()?;
+        if let Some(v) = self.cached(&id) {
+            return Ok(v);
+        }
+        let vol = Arc::new(Vol::open(image)?);
+        let mut c = self.cache.lock();
+        if let Some(v) = c.live.get(&id).and_then(Weak::upgrade) {
+            c.recent.put(id, v.clone());
+            return Ok(v);
+        }
+        if c.live.len() >= 4 * CACHED {
+            c.live.retain(|_, w| w.strong_count() > 0);
+        }
+        c.live.insert(id.clone(), Arc::downgrade(&vol));
+        c.recent.put(id, vol.clone());
+        Ok(vol)
+    }
+
+    fn cached(&self, id: &str) -> Option<Arc<Vol>> {
+        let mut c = self.cache.lock();
+        let v = c.live.get(id).and_then(Weak::upgrade)?;
+        c.recent.put(id.to_string(), v.clone());
+        Some(v)
+    }
+
+    /// Forgets image `id` (removed or about to be): true when nothing else
+    /// holds it open here.
+    fn forget(&self, id: &str) -> bool {
+        let mut c = self.cache.lock();
+        c.recent.pop(id);
+        match c.live.get(id) {
+            Some(w) if w.strong_count() > 0 => false,
+            _ => {
+                c.live.remove(id);
+                true
+            }
+        }
+    }
+
+    fn by_name(&self, name: &str) -> Result<Arc<Vol>> {
+        match self.cluster.open(name) {
+            Ok(image) => self.adopt(image),
+            Err(e) if e.errno() == Errno::ENOENT => Err(enoent("lookup")),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn vol(&self, obj: &Obj) -> Result<Arc<Vol>> {
+        let Obj::Remote { fh, is_dir: false } = obj else {
+            return Err(foreign());
+        };
+        let id = std::str::from_utf8(fh).map_err(|_| stale())?;
+        if let Some(v) = self.cached(id) {
+            return Ok(v);
+        }
+        match self.cluster.open_by_id(id) {
+            Ok(image) => self.adopt(image),
+            Err(e) if e.errno() == Errno::ENOENT => Err(stale()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn found(&self, vol: &Vol) -> Result<Found> {
+        Ok(Found {
+            id: (0, id_number(&vol.id)),
+            attr: vol.attr()?,
+            obj: Obj::Remote {
+                fh: bytes::Bytes::from(vol.id.clone().into_bytes()),
+                is_dir: false,
+            },
+        })
+    }
+
+    /// Removes image `name`, refused while it is open on this host or
+    /// another (RBD removes no image that has watchers).
+    fn remove(&self, name: &str) -> Result<()> {
+        let id = self.by_name(name)?.id.clone();
+        // The kernel sends the release of a closed file a moment after
+        // close(2) returned: a removal right after it waits for it.
+        let deadline = Instant::now() + RELEASE_GRACE;
+        while !self.forget(&id) {
+            if Instant::now() >= deadline {
+                return Err(Error::Busy(format!(
+                    "'{name}' is open: an RBD image is removed once nothing has it open"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.cluster.remove(name).map_err(|e| match e.errno() {
+            Errno::EBUSY => Error::Busy(format!(
+                "'{name}' is open on another host (or has snapshots or clones): it cannot be removed now"
+            )),
+            Errno::ENOTEMPTY => Error::Busy(format!(
+                "'{name}' has snapshots or clones: it cannot be removed"
+            )),
+            _ => e,
+        })
+    }
+}
+
+fn not_dir() -> Error {
+    Error::Os {
+        op: "lookup",
+        errno: Errno::ENOTDIR,
+    }
+}
+
+impl Store for RbdStore {
+    fn refuse_layout_change(&self, what: &str) -> Error {
+        Error::NotPermitted(format!(
+            "{what}: an rbd pool holds images only, no directories"
+        ))
+    }
+
+    fn lookup(&self, dir: Option<&Obj>, name: &OsStr) -> Result<Found> {
+        if dir.is_some() {
+            return Err(not_dir());
+        }
+        let vol = self.by_name(name_of(name)?)?;
+        self.found(&vol)
+    }
+
+    fn getattr(&self, obj: &Obj) -> Result<Attr> {
+        self.vol(obj)?.attr()
+    }
+
+    fn setattr(
+        &self,
+        obj: Option<&Obj>,
+        sa: &SetAttr,
+        _open: Option<&dyn OpenVolume>,
+    ) -> Result<()> {
+        let Some(obj) = obj else {
+            return Err(Error::NotPermitted(
+                "the directory of an rbd pool cannot be changed".into(),
+            ));
+        };
+        let vol = self.vol(obj)?;
+        if let Some(size) = sa.size {
+            if size > MAX_SIZE {
+                return Err(Error::Os {
+                    op: "truncate",
+                    errno: Errno::EFBIG,
+                });
+            }
+            let _g = vol.grow.lock();
+            vol.image.resize(size)?;
+            vol.changed();
+        }
+        let mut o = *vol.owner.lock();
+        let before = o;
+        if let Some(m) = sa.mode {
+            o.mode = (m & 0o7777) as u16;
+        }
+        if let Some(u) = sa.uid {
+            o.uid = u;
+        }
+        if let Some(g) = sa.gid {
+            o.gid = g;
+        }
+        // A change of size or owner by an unprivileged caller drops the
+        // set-id bits, as on a local filesystem.
+        let drops = (sa.size.is_some() || sa.uid.is_some() || sa.gid.is_some())
+            && sa.mode.is_none()
+            && !sa.caller.privileged();
+        if drops {
+            o.mode &= !0o6000;
+        }
+        if o != before {
+            vol.set_owner(o)?;
+        }
+        Ok(())
+    }
+
+    fn list(&self, dir: Option<&Obj>) -> Result<Vec<Listed>> {
+        if dir.is_some() {
+            return Err(not_dir());
+        }
+        Ok(self
+            .cluster
+            .list()?
+            .into_iter()
+            .map(|(id, name)| Listed {
+                id: (0, id_number(&id)),
+                kind: Kind::File,
+                name: name.into(),
+                attr: None,
+            })
+            .collect())
+    }
+
+    fn create(
+        &self,
+        ctx: &Ctx,
+        dir: Option<&Obj>,
+        name: &OsStr,
+        mode: u32,
+        flags: i32,
+    ) -> Result<(Found, StoreOpen)> {
+        if dir.is_some() {
+            return Err(not_dir());
+        }
+        let name = name_of(name)?;
+        match self.cluster.create(name, 0) {
+            Ok(()) => {}
+            Err(e) if e.errno() == Errno::EEXIST => {
+                if flags & libc::O_EXCL != 0 {
+                    return Err(Error::Os {
+                        op: "create",
+                        errno: Errno::EEXIST,
+                    });
+                }
+                let vol = self.by_name(name)?;
+                let found = self.found(&vol)?;
+                let open = self.open(ctx, &found.obj, flags)?;
+                return Ok((found, open));
+            }
+            Err(e) => return Err(e),
+        }
+        let vol = self.by_name(name)?;
+        vol.set_owner(Owner {
+            mode: (mode & 0o7777) as u16,
+            uid: ctx.uid,
+            gid: ctx.gid,
+        })?;
+        let found = self.found(&vol)?;
+        Ok((found, open_vol(vol)))
+    }
+
+    fn unlink(&self, dir: Option<&Obj>, name: &OsStr) -> Result<()> {
+        if dir.is_some() {
+            return Err(not_dir());
+        }
+        self.remove(name_of(name)?)
+    }
+
+    fn rename(
+        &self,
+        from: Option<&Obj>,
+        name: &OsStr,
+        to: Option<&Obj>,
+        newname: &OsStr,
+        flags: u32,
+    ) -> Result<()> {
+        if from.is_some() || to.is_some() {
+            return Err(not_dir());
+        }
+        if flags & libc::RENAME_EXCHANGE != 0 {
+            return Err(Error::Unsupported(
+                "exchanging two RBD images is not supported".into(),
+            ));
+        }
+        let (name, newname) = (name_of(name)?, name_of(newname)?);
+        if name == newname {
+            return Ok(());
+        }
+        self.by_name(name)?;
+        // RBD renames only onto a free name: the image in the way goes
+        // first (not atomic, unlike rename(2) on a local filesystem).
+        let in_the_way = match self.by_name(newname) {
+            Ok(_) => true,
+            Err(e) if e.errno() == Errno::ENOENT => false,
+            Err(e) => return Err(e),
+        };
+        if in_the_way {
+            if flags & libc::RENAME_NOREPLACE != 0 {
+                return Err(Error::Os {
+                    op: "rename",
+                    errno: Errno::EEXIST,
+                });
+            }
+            self.remove(newname)?;
+        }
+        self.cluster.rename(name, newname)
+    }
+
+    fn open(&self, _ctx: &Ctx, obj: &Obj, _flags: i32) -> Result<StoreOpen> {
+        Ok(open_vol(self.vol(obj)?))
+    }
+
+    /// The note for a successor server: who this server is to Ceph (the
+    /// holder of its images' locks, broken by the successor's opens).
+    fn set_notes(&self, sink: crate::store::NoteSink) {
+        match self.cluster.address() {
+            Ok(a) => (sink.note)(a.as_bytes()),
+            Err(e) => tracing::warn!(
+                "a successor will wait for this server's image locks to time out: {e}"
+            ),
+        }
+    }
+
+    fn cache_time(&self) -> Option<Duration> {
+        Some(Duration::from_secs(1))
+    }
+
+    fn info_lines(&self) -> Vec<InfoLine> {
+        vec![("source", "ceph_pool", self.place.clone())]
+    }
+
+    /// The cluster's space; inodes are not counted (listing the pool would
+    /// cost as much as the pool is large).
+    fn statfs(&self) -> Result<StatFs> {
+        let s = self.cluster.space()?;
+        Ok(StatFs {
+            blocks: s.total / 4096,
+            bfree: s.avail / 4096,
+            bavail: s.avail / 4096,
+            files: 0,
+            ffree: 0,
+            bsize: 4096,
+            namelen: crate::config::NAME_MAX as u32,
+            frsize: 4096,
+        })
+    }
+
+    /// As libvirt's rbd backend: the cluster's size, the bytes the Ceph
+    /// pool stores, the cluster's free space.
+    fn space(&self) -> Result<Space> {
+        let s = self.cluster.space()?;
+        Ok(Space {
+            capacity: s.total,
+            allocation: self.cluster.pool_bytes()?,
+            available: s.avail,
+        })
+    }
+
+    fn census(&self, hidden: &dyn Fn(&str) -> bool) -> Result<(u64, Vec<String>)> {
+        let (shadowed, shown): (Vec<_>, Vec<_>) = self
+            .cluster
+            .list()?
+            .into_iter()
+            .map(|(_, n)| n)
+            .partition(|n| hidden(n));
+        Ok((shown.len() as u64, shadowed))
+    }
+
+    /// The image's id: it stays when the image is renamed.
+    fn key(&self, obj: &Obj) -> Option<NodeKey> {
+        let Obj::Remote { fh, .. } = obj else {
+            return None;
+        };
+        Some(NodeKey(fh.to_vec()))
+    }
+
+    fn reconnect(&self, key: &NodeKey, _path: &str) -> Result<Found> {
+        let obj = Obj::Remote {
+            fh: bytes::Bytes::from(key.0.clone()),
+            is_dir: false,
+        };
+        let vol = self.vol(&obj)?;
+        self.found(&vol)
+    }
+
+    fn path_of(&self, obj: &Obj) -> Option<String> {
+        self.vol(obj).ok()?.image.name().ok()
+    }
+
+    fn facts(&self, obj: &Obj) -> Result<VolumeFacts> {
+        let vol = self.vol(obj)?;
+        let size = vol.image.size()?;
+        let head = vol
+            .image
+            .read(0, crate::volume::format::PROBE_LEN.min(size as usize))?;
+        Ok(VolumeFacts {
+            probe: crate::volume::format::probe(&head),
+            size,
+            allocated: vol.allocated(size)?,
+        })
+    }
+
+    fn resize(&self, obj: &Obj, _vol: &VolumeRef, req: &ResizeRequest) -> Result<()> {
+        let vol = self.vol(obj)?;
+        let _g = vol.grow.lock();
+        let current = vol.image.size()?;
+        let target = req.plan(current, MAX_SIZE)?;
+        vol.image.resize(target)?;
+        if req.allocate && target > current {
+            // RBD allocates on write: zeros written are what "allocate" means.
+            let r = write_zeros(&vol.image, current, target - current);
+            if let Err(e) = r {
+                let _ = vol.image.resize(current);
+                return Err(e);
+            }
+        }
+        vol.changed();
+        Ok(())
+    }
+
+    fn wipe(
+        &self,
+        obj: &Obj,
+        _vol: &VolumeRef,
+        alg: WipeAlgorithm,
+        size: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let vol = self.vol(obj)?;
+        match alg {
+            WipeAlgorithm::Zero | WipeAlgorithm::Trim => {
+                vol.image.write_zeroes(0, size)?;
+                progress(size);
+            }
+            _ => crate::store::overwrite(alg, size, progress, |off, buf| {
+                vol.image.write(off, buf).map(drop)
+            })?,
+        }
+        vol.changed();
+        vol.image.flush()
+    }
+}
+
+/// Writes real zeros over a range (RBD's write-zeroes would deallocate).
+fn write_zeros(image: &Image, off: u64, len: u64) -> Result<()> {
+    let buf = vec![0u8; 1 << 22];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(buf.len() as u64) as usize;
+        image.write(off + done, &buf[..n])?;
+        done += n as u64;
+    }
+    Ok(())
+}

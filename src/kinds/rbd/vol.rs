@@ -1,0 +1,133 @@
+//! One RBD image open in this daemon (`Vol`), shared by every open of it
+//! and by the store's cache, and what RBD has no place for: a volume's
+//! mode and owner, kept in the image's metadata (`poolfs.attr`).
+
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+
+use super::librbd::Image;
+use crate::error::Result;
+use crate::store::{Attr, Kind};
+
+/// How long a volume's allocation (a walk of its object map) is reused.
+const ALLOC_TTL: Duration = Duration::from_secs(1);
+/// The metadata key holding a volume's mode, owner and group.
+const ATTR_KEY: &str = "poolfs.attr";
+
+/// The mode, owner and group of a volume (`poolfs.attr`: "0600 0 0").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub mode: u16,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Owner {
+    /// An image poolfs did not create: root's, readable and writable by it.
+    pub const DEFAULT: Owner = Owner {
+        mode: 0o600,
+        uid: 0,
+        gid: 0,
+    };
+
+    fn parse(text: &str) -> Option<Owner> {
+        let mut w = text.split_whitespace();
+        Some(Owner {
+            mode: u16::from_str_radix(w.next()?, 8).ok()? & 0o7777,
+            uid: w.next()?.parse().ok()?,
+            gid: w.next()?.parse().ok()?,
+        })
+    }
+
+    fn text(&self) -> String {
+        format!("{:04o} {} {}", self.mode, self.uid, self.gid)
+    }
+}
+
+/// One image, open in this daemon, shared by its opens and the cache.
+#[derive(Debug)]
+pub struct Vol {
+    pub image: Image,
+    pub id: String,
+    pub owner: Mutex<Owner>,
+    /// (when, bytes): the allocation last read.
+    pub alloc: Mutex<Option<(Instant, u64)>>,
+    /// Serialises size changes (a write past the end grows the image first).
+    pub grow: Mutex<()>,
+}
+
+impl Vol {
+    pub fn open(image: Image) -> Result<Vol> {
+        let id = image.id()?;
+        let owner = image
+            .metadata(ATTR_KEY)?
+            .and_then(|t| Owner::parse(&t))
+            .unwrap_or(Owner::DEFAULT);
+        Ok(Vol {
+            image,
+            id,
+            owner: Mutex::new(owner),
+            alloc: Mutex::new(None),
+            grow: Mutex::new(()),
+        })
+    }
+
+    pub fn allocated(&self, size: u64) -> Result<u64> {
+        if let Some((at, bytes)) = *self.alloc.lock()
+            && at.elapsed() < ALLOC_TTL
+        {
+            return Ok(bytes);
+        }
+        let bytes = self
+            .image
+            .extents(0, size)?
+            .iter()
+            .map(|(o, l)| (*l).min(size.saturating_sub(*o)))
+            .sum();
+        *self.alloc.lock() = Some((Instant::now(), bytes));
+        Ok(bytes)
+    }
+
+    pub fn changed(&self) {
+        *self.alloc.lock() = None;
+    }
+
+    pub fn attr(&self) -> Result<Attr> {
+        let size = self.image.size()?;
+        let (m, c) = self.image.times()?;
+        let ts = |t: libc::timespec| {
+            SystemTime::UNIX_EPOCH + Duration::new(t.tv_sec.max(0) as u64, t.tv_nsec as u32)
+        };
+        let o = *self.owner.lock();
+        Ok(Attr {
+            ino: 0,
+            size,
+            blocks: self.allocated(size)?.div_ceil(512),
+            atime: ts(m),
+            mtime: ts(m).max(ts(c)),
+            ctime: ts(m).max(ts(c)),
+            kind: Kind::File,
+            perm: o.mode,
+            nlink: 1,
+            uid: o.uid,
+            gid: o.gid,
+            blksize: 4096,
+        })
+    }
+
+    pub fn set_owner(&self, o: Owner) -> Result<()> {
+        self.image.set_metadata(ATTR_KEY, &o.text())?;
+        *self.owner.lock() = o;
+        Ok(())
+    }
+
+    /// Makes the image at least `end` bytes long (a write past its end).
+    pub fn grow_to(&self, end: u64) -> Result<()> {
+        let _g = self.grow.lock();
+        if self.image.size()? < end {
+            self.image.resize(end)?;
+        }
+        Ok(())
+    }
+}
