@@ -3,6 +3,7 @@
 //! answers, and an unmount on `Drop` even when the test fails.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod ceph;
 pub mod handles;
 pub mod locks;
 

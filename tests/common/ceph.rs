@@ -1,0 +1,89 @@
+//! A throw-away single-node Ceph cluster on loopback for the rbd pool tests
+//! (`scripts/ceph-cluster.sh`), stopped on drop, also when a test fails.
+
+use std::path::{Path, PathBuf};
+
+use super::{have_tool, run, scratch, sh};
+
+pub struct Ceph {
+    _dir: tempfile::TempDir,
+    /// The cluster's directory: ceph.conf, keyring, logs.
+    pub path: PathBuf,
+    pub pool: String,
+}
+
+impl Ceph {
+    /// Starts a cluster with one RBD pool, `pool`; `None` (the test is
+    /// skipped) where Ceph is not installed and CI does not require it.
+    pub fn start(pool: &str) -> Option<Ceph> {
+        if !have_tool("ceph-mon") || !have_tool("rbd") {
+            return None;
+        }
+        let dir = scratch();
+        let path = dir.path().join("ceph");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ceph-cluster.sh");
+        let ceph = Ceph {
+            _dir: dir,
+            path: path.clone(),
+            pool: pool.into(),
+        };
+        run(&format!(
+            "{} start {} {pool}",
+            script.display(),
+            path.display()
+        ));
+        Some(ceph)
+    }
+
+    /// The monitor's address as the pool's `source` names it.
+    pub fn mon_host(&self) -> String {
+        let conf = std::fs::read_to_string(self.path.join("ceph.conf")).unwrap();
+        conf.lines()
+            .find_map(|l| l.strip_prefix("mon_host = "))
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn keyring(&self) -> PathBuf {
+        self.path.join("keyring")
+    }
+
+    /// The `config` of an rbd pool on this cluster's pool.
+    pub fn pool_config(&self) -> String {
+        format!(
+            "type = \"rbd\"\nsource = \"{}\"\npool = \"{}\"\nkeyring = \"{}\"\ntimeout = 20",
+            self.mon_host(),
+            self.pool,
+            self.keyring().display()
+        )
+    }
+
+    /// Runs Ceph's `rbd` tool on the cluster; its stdout.
+    pub fn rbd(&self, args: &str) -> String {
+        run(&format!(
+            "rbd -c {}/ceph.conf -p {} {args}",
+            self.path.display(),
+            self.pool
+        ))
+    }
+
+    /// `rbd` that may fail: (success, stdout, stderr).
+    pub fn try_rbd(&self, args: &str) -> (bool, String, String) {
+        sh(&format!(
+            "rbd -c {}/ceph.conf -p {} {args}",
+            self.path.display(),
+            self.pool
+        ))
+    }
+}
+
+impl Drop for Ceph {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ceph-cluster.sh");
+        let _ = sh(&format!(
+            "{} stop {}",
+            script.display(),
+            self.path.display()
+        ));
+    }
+}

@@ -1,0 +1,341 @@
+//! `rbd` pools on a real, throw-away Ceph cluster (one monitor, one
+//! manager, one BlueStore OSD on loopback; `scripts/ceph-cluster.sh`): the
+//! images of a Ceph pool as volumes, driven with ordinary tools and checked
+//! with Ceph's own `rbd`. The cluster takes 10-20 s to start, so one test
+//! starts it and runs every scenario on it in turn, each on a pool of its
+//! own (`case`); the cluster stops at the end, also when a scenario fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::time::Duration;
+
+use common::ceph::Ceph;
+use common::{Fixture, errno_of, have_tool, survives_crash};
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn define(fx: &Fixture, ceph: &Ceph, pool: &str) {
+    fs::create_dir(fx.mnt.join(pool)).unwrap();
+    fx.ctl(format!("{pool}/config"), &ceph.pool_config())
+        .unwrap();
+    fx.ctl(format!("{pool}/status"), "start")
+        .unwrap_or_else(|e| panic!("start: {e}\n{}", fx.read(format!("{pool}/info"))));
+}
+
+#[test]
+fn rbd_pools_on_a_throwaway_ceph_cluster() {
+    require_mount!();
+    let Some(ceph) = Ceph::start("rbd") else {
+        return;
+    };
+    let fx = Fixture::new();
+    define(&fx, &ceph, "ceph");
+    let step = |name: &str, f: &dyn Fn()| {
+        let t = std::time::Instant::now();
+        f();
+        eprintln!("{name}: {:?}", t.elapsed());
+    };
+    step("images_are_volumes", &|| images_are_volumes(&fx, &ceph));
+    step("sizes_holes_and_allocation", &|| {
+        sizes_holes_and_allocation(&fx, &ceph)
+    });
+    step("mode_and_owner_are_kept_in_the_image", &|| {
+        mode_and_owner_are_kept_in_the_image(&fx, &ceph)
+    });
+    step("renames_and_removals", &|| renames_and_removals(&fx, &ceph));
+    step("a_missing_ceph_pool_is_refused_with_a_sentence", &|| {
+        a_missing_ceph_pool_is_refused_with_a_sentence(&fx, &ceph)
+    });
+    step("a_key_in_the_definition_is_never_shown", &|| {
+        a_key_in_the_definition_is_never_shown(&fx, &ceph)
+    });
+    step("many_requests_in_flight_return_the_right_bytes", &|| {
+        many_requests_in_flight_return_the_right_bytes(&fx)
+    });
+    if survives_crash() {
+        step("fio_verifies_through_two_crashes_of_the_server", &|| {
+            fio_verifies_through_two_crashes_of_the_server(&fx)
+        });
+    }
+}
+
+/// An image made with `rbd` shows up; a file copied in is an image `rbd`
+/// sees, with the same bytes.
+fn images_are_volumes(fx: &Fixture, ceph: &Ceph) {
+    ceph.rbd("create --size 16M made-by-rbd");
+    let p = fx.pool("ceph");
+    let m = fs::metadata(p.join("made-by-rbd")).unwrap();
+    assert_eq!(m.len(), 16 << 20);
+    assert_eq!(m.mode() & 0o7777, 0o600, "an image poolfs did not make");
+    assert_eq!(m.blocks(), 0, "a new image holds nothing");
+
+    let data = pattern(5 << 20, 7);
+    fs::write(p.join("copied.img"), &data).unwrap();
+    assert!(fs::read(p.join("copied.img")).unwrap() == data);
+    let info = ceph.rbd("info copied.img");
+    assert!(info.contains("size 5 MiB"), "{info}");
+    let exported = fx.dir.path().join("exported");
+    ceph.rbd(&format!("export copied.img {}", exported.display()));
+    assert!(fs::read(&exported).unwrap() == data, "rbd export differs");
+
+    let names: Vec<String> = fs::read_dir(&p)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.contains(&"made-by-rbd".to_string()), "{names:?}");
+    assert_eq!(fx.info("ceph", "type"), "rbd");
+    assert_eq!(fx.info("ceph", "ceph_pool"), "rbd");
+    assert!(fx.info("ceph", "capacity").parse::<u64>().unwrap() > 1 << 30);
+    let vinfo = fx.read("ceph/.vol/copied.img/info");
+    assert!(vinfo.contains("format: raw"), "{vinfo}");
+}
+
+/// truncate grows and shrinks, a write past the end grows, a punched
+/// hole reads as zeros, `resize` grows; the allocation follows the data.
+fn sizes_holes_and_allocation(fx: &Fixture, ceph: &Ceph) {
+    let path = fx.pool("ceph").join("sparse.img");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    f.set_len(64 << 20).unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().blocks(), 0);
+    f.write_all_at(&pattern(8 << 20, 1), 0).unwrap();
+    f.write_all_at(&pattern(4096, 2), (80 << 20) - 4096)
+        .unwrap();
+    f.sync_all().unwrap();
+    assert_eq!(
+        fs::metadata(&path).unwrap().len(),
+        80 << 20,
+        "a write past the end"
+    );
+    let blocks = fs::metadata(&path).unwrap().blocks() * 512;
+    assert!(
+        (8 << 20..=16 << 20).contains(&blocks),
+        "allocation {blocks} for 8 MiB + 4 KiB written"
+    );
+    // Punch 4 MiB + 4 KiB from 1 MiB: a partial object too.
+    let r = common::run(&format!(
+        "fallocate --punch-hole --offset {} --length {} {}",
+        1 << 20,
+        (4 << 20) + 4096,
+        path.display()
+    ));
+    assert!(r.is_empty());
+    let mut back = vec![0u8; 8 << 20];
+    f.read_exact_at(&mut back, 0).unwrap();
+    let mut want = pattern(8 << 20, 1);
+    want[1 << 20..(5 << 20) + 4096].fill(0);
+    assert!(back == want, "a punched hole does not read as zeros");
+    f.set_len(2 << 20).unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().len(), 2 << 20);
+    drop(f);
+    fx.ctl("ceph/.vol/sparse.img/resize", "+2M").unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().len(), 4 << 20);
+    let info = ceph.rbd("info sparse.img");
+    assert!(info.contains("size 4 MiB"), "{info}");
+    // Past the old end: zeros, not the bytes the shrink cut off.
+    let back = fs::read(&path).unwrap();
+    assert!(back[2 << 20..].iter().all(|&b| b == 0));
+}
+
+/// chmod and chown are kept in the image's metadata: they survive a stop
+/// and start of the pool, and a new volume belongs to its creator.
+fn mode_and_owner_are_kept_in_the_image(fx: &Fixture, ceph: &Ceph) {
+    let path = fx.pool("ceph").join("owned.img");
+    fs::write(&path, b"x").unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o644);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::chown(&path, Some(107), Some(108)).unwrap();
+    fx.ctl("ceph/status", "stop").unwrap();
+    fx.ctl("ceph/status", "start").unwrap();
+    let m = fs::metadata(&path).unwrap();
+    assert_eq!(
+        (m.mode() & 0o7777, m.uid(), m.gid()),
+        (0o640, 107, 108),
+        "after a restart of the pool"
+    );
+    let meta = ceph.rbd("image-meta get owned.img poolfs.attr");
+    assert_eq!(meta.trim(), "0640 107 108");
+}
+
+/// mv renames the image (replacing one in the way), rm removes it; an
+/// image open here cannot be removed (RBD keeps an image with watchers).
+fn renames_and_removals(fx: &Fixture, ceph: &Ceph) {
+    let p = fx.pool("ceph");
+    fs::write(p.join("a.img"), pattern(4096, 3)).unwrap();
+    fs::write(p.join("b.img"), pattern(4096, 4)).unwrap();
+    fs::rename(p.join("a.img"), p.join("b.img")).unwrap();
+    assert!(!p.join("a.img").exists());
+    assert_eq!(fs::read(p.join("b.img")).unwrap(), pattern(4096, 3));
+    let listed = ceph.rbd("ls");
+    assert!(
+        listed.contains("b.img") && !listed.contains("a.img"),
+        "{listed}"
+    );
+
+    let open = fs::File::open(p.join("b.img")).unwrap();
+    assert_eq!(
+        errno_of(fs::remove_file(p.join("b.img"))),
+        Some(libc::EBUSY)
+    );
+    drop(open);
+    // The release reaches the daemon shortly after close(2).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while let Err(e) = fs::remove_file(p.join("b.img")) {
+        assert!(std::time::Instant::now() < deadline, "rm after close: {e}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!p.join("b.img").exists());
+    assert!(!ceph.rbd("ls").contains("b.img"));
+}
+
+fn a_missing_ceph_pool_is_refused_with_a_sentence(fx: &Fixture, ceph: &Ceph) {
+    fs::create_dir(fx.mnt.join("nopool")).unwrap();
+    let cfg = ceph
+        .pool_config()
+        .replace("pool = \"rbd\"", "pool = \"no-such-pool\"");
+    fx.ctl("nopool/config", &cfg).unwrap();
+    assert_eq!(
+        errno_of(fx.ctl("nopool/status", "start")),
+        Some(libc::ENOENT)
+    );
+    let last = fx.info("nopool", "last_error");
+    assert!(
+        last.contains("the Ceph pool 'no-such-pool' does not exist"),
+        "{last}"
+    );
+    assert_eq!(fx.read("nopool/status").trim(), "inactive");
+}
+
+/// `key = "..."` (the secret itself): the pool starts with it; `config`
+/// shows that one is set, never the key; a definition without `key` keeps
+/// it; the stored definition is readable by root only.
+fn a_key_in_the_definition_is_never_shown(fx: &Fixture, ceph: &Ceph) {
+    let keyring = fs::read_to_string(ceph.keyring()).unwrap();
+    let key = keyring
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("key = "))
+        .unwrap()
+        .to_string();
+    fs::create_dir(fx.mnt.join("keyed")).unwrap();
+    let cfg = ceph.pool_config().replace(
+        &format!("keyring = \"{}\"", ceph.keyring().display()),
+        &format!("key = \"{key}\""),
+    );
+    fx.ctl("keyed/config", &cfg).unwrap();
+    let shown = fx.read("keyed/config");
+    assert!(!shown.contains(&key), "config shows the key:\n{shown}");
+    assert!(shown.contains("# key: set"), "{shown}");
+    // Written back as read (no key line): the key stays.
+    fx.ctl("keyed/config", &shown).unwrap();
+    fx.ctl("keyed/status", "start").unwrap();
+    assert!(!fx.read("keyed/info").contains(&key));
+    assert!(fs::read_dir(fx.pool("keyed")).is_ok());
+    fx.ctl("keyed/status", "stop").unwrap();
+    for e in walk(&fx.state) {
+        let text = fs::read(&e).unwrap_or_default();
+        if String::from_utf8_lossy(&text).contains(&key) {
+            let mode = fs::metadata(&e).unwrap().mode() & 0o777;
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "{} holds the key, mode {mode:o}",
+                e.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// fio at queue depth 16 with `verify`: requests answered from librbd's
+/// completions, many in flight, each with its own bytes.
+fn many_requests_in_flight_return_the_right_bytes(fx: &Fixture) {
+    if !have_tool("fio") {
+        return;
+    }
+    let out = common::run(&format!(
+        "fio --name=qd16 --filename={} --size=16M --rw=randwrite --bsrange=4k-64k \
+         --iodepth=16 --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 \
+         --verify_state_save=0 --output-format=terse",
+        fx.pool("ceph").join("parallel.img").display()
+    ));
+    // Terse format: field 5 is the job's error.
+    assert_eq!(out.split(';').nth(4), Some("0"), "{out}");
+}
+
+/// fio with `verify` on an RBD volume while the server is killed twice:
+/// no error, and what fio reads back is what it wrote.
+fn fio_verifies_through_two_crashes_of_the_server(fx: &Fixture) {
+    if !have_tool("fio") {
+        return;
+    }
+    let out = fx.dir.path().join("fio.json");
+    let mut fio = std::process::Command::new("fio")
+        .args([
+            "--name=rbd",
+            &format!("--filename={}", fx.pool("ceph").join("fio.img").display()),
+            "--size=16M",
+            "--rw=randwrite",
+            "--bs=64k",
+            "--iodepth=8",
+            "--ioengine=libaio",
+            "--direct=1",
+            "--verify=crc32c",
+            "--verify_fatal=1",
+            "--verify_state_save=0",
+            "--loops=40",
+            "--output-format=json",
+            &format!("--output={}", out.display()),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let crashes = std::time::Instant::now();
+    for _ in 0..2 {
+        assert!(
+            fio.try_wait().unwrap().is_none(),
+            "fio ended before the crashes"
+        );
+        fx.crash_server();
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let st = fio.wait().unwrap();
+    let report = fs::read_to_string(&out).unwrap_or_default();
+    assert!(
+        st.success() && report.contains("\"error\" : 0"),
+        "fio failed ({st}): {report}\nlog:\n{}",
+        fx.log()
+    );
+    // About 8 s with the crashed server's image lock broken at takeover;
+    // 30 s more when the successor waits for its watch to time out.
+    let took = crashes.elapsed();
+    assert!(
+        took < Duration::from_secs(25),
+        "fio took {took:?} after the first crash: writes waited for the crashed server's image lock\nlog:\n{}",
+        fx.log()
+    );
+}
