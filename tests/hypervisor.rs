@@ -548,6 +548,32 @@ fn guest_qcow2_cache_writeback() {
     guest_case(Fmt::Qcow2, "writeback");
 }
 
+/// The guest on a volume of an `rbd` pool (a throw-away Ceph cluster):
+/// raw, `cache=none,aio=native`. The volume is its own "backing file" here:
+/// the guest's discard must leave a hole in the image (RBD's write-zeroes
+/// deallocates whole objects), which `SEEK_DATA` on the volume shows.
+#[test]
+fn guest_raw_cache_none_on_an_rbd_volume() {
+    require_mount!();
+    if !have_qemu() {
+        return;
+    }
+    let Some(ceph) = common::ceph::Ceph::start("rbd") else {
+        return;
+    };
+    let g = guest();
+    let _one = qemu_lock();
+    let fx = Fixture::new();
+    fs::create_dir(fx.mnt.join("ceph")).unwrap();
+    fx.ctl("ceph/config", &ceph.pool_config()).unwrap();
+    fx.ctl("ceph/status", "start").unwrap();
+    let img = fx.pool("ceph").join("vm.img");
+    let t = boot_and_check(&g, "rbd", &img, &img, Fmt::Raw, "none");
+    println!("BOOT-TIME raw cache=none on an rbd volume: {t:.2} s");
+    let info = ceph.rbd("info vm.img");
+    assert!(info.contains("size 256 MiB"), "{info}");
+}
+
 /// Whether `pid` has `path` open (qemu opens and locks its images at start-up,
 /// before the CPUs run).
 fn has_open(pid: u32, path: &Path) -> bool {
