@@ -50,6 +50,10 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
         mode_and_owner_are_kept_in_the_image(&fx, &ceph)
     });
     step("renames_and_removals", &|| renames_and_removals(&fx, &ceph));
+    step(
+        "what_rbd_changes_shows_and_only_open_volumes_are_watched",
+        &|| what_rbd_changes_shows_and_only_open_volumes_are_watched(&fx, &ceph),
+    );
     step("a_missing_ceph_pool_is_refused_with_a_sentence", &|| {
         a_missing_ceph_pool_is_refused_with_a_sentence(&fx, &ceph)
     });
@@ -198,6 +202,45 @@ fn renames_and_removals(fx: &Fixture, ceph: &Ceph) {
     }
     assert!(!p.join("b.img").exists());
     assert!(!ceph.rbd("ls").contains("b.img"));
+}
+
+/// Ceph's own tools work beside poolfs: a resize made with `rbd` shows
+/// within the pool's cache time (1 s); only a volume open through poolfs is
+/// watched (RBD removes no watched image), so `rbd rm` removes an image
+/// poolfs has only looked at.
+fn what_rbd_changes_shows_and_only_open_volumes_are_watched(fx: &Fixture, ceph: &Ceph) {
+    let p = fx.pool("ceph");
+    ceph.rbd("create --size 8M outside.img");
+    assert_eq!(fs::metadata(p.join("outside.img")).unwrap().len(), 8 << 20);
+    ceph.rbd("resize --size 24M outside.img");
+    std::thread::sleep(Duration::from_millis(1300));
+    assert_eq!(
+        fs::metadata(p.join("outside.img")).unwrap().len(),
+        24 << 20,
+        "a resize made with rbd does not show after the cache time"
+    );
+    let f = fs::File::open(p.join("outside.img")).unwrap();
+    let status = ceph.rbd("status outside.img");
+    assert!(
+        status.contains("watcher="),
+        "an open volume is watched: {status}"
+    );
+    drop(f);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let status = ceph.rbd("status outside.img");
+        if status.contains("Watchers: none") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a closed volume is still watched: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ceph.rbd("rm outside.img");
+    std::thread::sleep(Duration::from_millis(1300));
+    assert!(!p.join("outside.img").exists());
 }
 
 fn a_missing_ceph_pool_is_refused_with_a_sentence(fx: &Fixture, ceph: &Ceph) {

@@ -90,6 +90,10 @@ struct Api {
     rbd_open: unsafe extern "C" fn(IoctxT, *const c_char, *mut ImageT, *const c_char) -> c_int,
     rbd_open_by_id:
         unsafe extern "C" fn(IoctxT, *const c_char, *mut ImageT, *const c_char) -> c_int,
+    rbd_open_read_only:
+        unsafe extern "C" fn(IoctxT, *const c_char, *mut ImageT, *const c_char) -> c_int,
+    rbd_open_by_id_read_only:
+        unsafe extern "C" fn(IoctxT, *const c_char, *mut ImageT, *const c_char) -> c_int,
     rbd_close: unsafe extern "C" fn(ImageT) -> c_int,
     rbd_get_id: unsafe extern "C" fn(ImageT, *mut c_char, usize) -> c_int,
     rbd_get_name: unsafe extern "C" fn(ImageT, *mut c_char, *mut usize) -> c_int,
@@ -176,6 +180,8 @@ fn load() -> std::result::Result<Api, String> {
         rbd_rename: sym!(rbd, rbd_rename),
         rbd_open: sym!(rbd, rbd_open),
         rbd_open_by_id: sym!(rbd, rbd_open_by_id),
+        rbd_open_read_only: sym!(rbd, rbd_open_read_only),
+        rbd_open_by_id_read_only: sym!(rbd, rbd_open_by_id_read_only),
         rbd_close: sym!(rbd, rbd_close),
         rbd_get_id: sym!(rbd, rbd_get_id),
         rbd_get_name: sym!(rbd, rbd_get_name),
@@ -448,24 +454,35 @@ impl Cluster {
         Ok(())
     }
 
-    /// Opens image `name` (read-write; the exclusive lock is taken at the
-    /// first write).
-    pub fn open(self: &Arc<Self>, name: &str) -> Result<Image> {
+    /// Opens image `name`: read-write (the exclusive lock is taken at the
+    /// first write, and the image is watched: nobody removes it meanwhile),
+    /// or read-only (not watched: it keeps no one from removing the image).
+    pub fn open(self: &Arc<Self>, name: &str, writable: bool) -> Result<Image> {
         let c = cstr(name)?;
+        let f = if writable {
+            self.api.rbd_open
+        } else {
+            self.api.rbd_open_read_only
+        };
         self.open_with(|img| {
             // SAFETY: a valid context, a NUL-terminated name, an
             // out-pointer, no snapshot.
-            unsafe { (self.api.rbd_open)(self.io, c.as_ptr(), img, std::ptr::null()) }
+            unsafe { f(self.io, c.as_ptr(), img, std::ptr::null()) }
         })
         .map_err(|e| with_what(e, format!("cannot open image '{name}'")))
     }
 
-    /// Opens an image by its id (what stays when it is renamed).
-    pub fn open_by_id(self: &Arc<Self>, id: &str) -> Result<Image> {
+    /// Opens an image by its id (what stays when it is renamed), as `open`.
+    pub fn open_by_id(self: &Arc<Self>, id: &str, writable: bool) -> Result<Image> {
         let c = cstr(id)?;
+        let f = if writable {
+            self.api.rbd_open_by_id
+        } else {
+            self.api.rbd_open_by_id_read_only
+        };
         self.open_with(|img| {
             // SAFETY: as `open`.
-            unsafe { (self.api.rbd_open_by_id)(self.io, c.as_ptr(), img, std::ptr::null()) }
+            unsafe { f(self.io, c.as_ptr(), img, std::ptr::null()) }
         })
         .map_err(|e| with_what(e, format!("cannot open image with id '{id}'")))
     }

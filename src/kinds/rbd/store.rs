@@ -31,17 +31,25 @@ use crate::store::{
     Store, StoreOpen, VolumeFacts, VolumeRef, foreign,
 };
 
-/// Images kept open after their last use, for the next lookup or stat.
+/// Read-only images kept for lookups and stats.
 const CACHED: usize = 64;
+/// How long a read-only image answers stats before it is opened again (the
+/// pool's cache time: what another client changed shows within it).
+const META_TTL: Duration = Duration::from_secs(1);
 /// How long a removal waits for the last release of a closed volume.
 const RELEASE_GRACE: Duration = Duration::from_secs(2);
 /// The largest volume: RBD's sizes are 64-bit, the kernel's `loff_t` is signed.
 pub const MAX_SIZE: u64 = i64::MAX as u64;
 
-/// Open images by id: those in use (weak) and the last used (strong).
+/// Images open in this daemon, by id. `live`: read-write handles, held by
+/// the opens of a volume and by an operation that changes an image (weak:
+/// an image is closed at its last release, so RBD's watch on it, which
+/// keeps anyone from removing it, lasts only while it is in use). `recent`:
+/// read-only handles (not watched) that answer lookups and stats for
+/// `META_TTL`, then are opened again, so what other clients change shows.
 struct Cache {
     live: HashMap<String, Weak<Vol>>,
-    recent: lru::LruCache<String, Arc<Vol>>,
+    recent: lru::LruCache<String, (Instant, Arc<Vol>)>,
 }
 
 pub struct RbdStore {
@@ -102,35 +110,81 @@ impl RbdStore {
         }
     }
 
-    /// The shared handle of an image just opened (`image`), or the one
-    /// already open with the same id (the new handle is then closed).
-    fn adopt(&self, image: Image) -> Result<Arc<Vol>> {
-        let id = image.id()?;
-        if let Some(v) = self.cached(&id) {
+    /// The read-write handle of image `id` that the opens share, opened
+    /// unless it is open already.
+    fn rw(&self, id: &str) -> Result<Arc<Vol>> {
+        if let Some(v) = self.cache.lock().live.get(id).and_then(Weak::upgrade) {
             return Ok(v);
         }
-        let vol = Arc::new(Vol::open(image)?);
+        let image = self.cluster.open_by_id(id, true).map_err(|e| {
+            if e.errno() == Errno::ENOENT {
+                stale()
+            } else {
+                e
+            }
+        })?;
+        self.share(Vol::open(image)?)
+    }
+
+    /// A read-write handle just opened, shared from now on (or the one
+    /// another request opened meanwhile, which is shared instead).
+    fn share(&self, vol: Vol) -> Result<Arc<Vol>> {
+        let vol = Arc::new(vol);
         let mut c = self.cache.lock();
-        if let Some(v) = c.live.get(&id).and_then(Weak::upgrade) {
-            c.recent.put(id, v.clone());
+        if let Some(v) = c.live.get(&vol.id).and_then(Weak::upgrade) {
+            // Opened meanwhile by another request: that one is shared.
             return Ok(v);
         }
         if c.live.len() >= 4 * CACHED {
             c.live.retain(|_, w| w.strong_count() > 0);
         }
-        c.live.insert(id.clone(), Arc::downgrade(&vol));
-        c.recent.put(id, vol.clone());
+        c.live.insert(vol.id.clone(), Arc::downgrade(&vol));
+        c.recent.pop(&vol.id);
         Ok(vol)
     }
 
-    fn cached(&self, id: &str) -> Option<Arc<Vol>> {
-        let mut c = self.cache.lock();
-        let v = c.live.get(id).and_then(Weak::upgrade)?;
-        c.recent.put(id.to_string(), v.clone());
-        Some(v)
+    /// A handle of image `id` to read its attributes: the shared read-write
+    /// one while the volume is open, else a read-only one at most
+    /// `META_TTL` old.
+    fn meta(&self, id: &str) -> Result<Arc<Vol>> {
+        {
+            let mut c = self.cache.lock();
+            if let Some(v) = c.live.get(id).and_then(Weak::upgrade) {
+                return Ok(v);
+            }
+            match c.recent.get(id) {
+                Some((at, v)) if at.elapsed() < META_TTL => return Ok(v.clone()),
+                Some(_) => {
+                    c.recent.pop(id);
+                }
+                None => {}
+            }
+        }
+        let image = self.cluster.open_by_id(id, false).map_err(|e| {
+            if e.errno() == Errno::ENOENT {
+                stale()
+            } else {
+                e
+            }
+        })?;
+        self.keep(Vol::open(image)?)
     }
 
-    /// Forgets image `id` (removed or about to be): true when nothing else
+    fn keep(&self, vol: Vol) -> Result<Arc<Vol>> {
+        let vol = Arc::new(vol);
+        self.cache
+            .lock()
+            .recent
+            .put(vol.id.clone(), (Instant::now(), vol.clone()));
+        Ok(vol)
+    }
+
+    /// Image `id` changed through this daemon: its read-only handle goes.
+    fn changed(&self, id: &str) {
+        self.cache.lock().recent.pop(id);
+    }
+
+    /// Forgets image `id` (removed or about to be): true when nothing
     /// holds it open here.
     fn forget(&self, id: &str) -> bool {
         let mut c = self.cache.lock();
@@ -144,27 +198,36 @@ impl RbdStore {
         }
     }
 
+    /// Image `name`, looked up now (read-only).
     fn by_name(&self, name: &str) -> Result<Arc<Vol>> {
-        match self.cluster.open(name) {
-            Ok(image) => self.adopt(image),
+        match self.cluster.open(name, false) {
+            Ok(image) => {
+                let vol = Vol::open(image)?;
+                if let Some(v) = self.cache.lock().live.get(&vol.id).and_then(Weak::upgrade) {
+                    return Ok(v);
+                }
+                self.keep(vol)
+            }
             Err(e) if e.errno() == Errno::ENOENT => Err(enoent("lookup")),
             Err(e) => Err(e),
         }
     }
 
-    fn vol(&self, obj: &Obj) -> Result<Arc<Vol>> {
+    fn id<'a>(&self, obj: &'a Obj) -> Result<&'a str> {
         let Obj::Remote { fh, is_dir: false } = obj else {
             return Err(foreign());
         };
-        let id = std::str::from_utf8(fh).map_err(|_| stale())?;
-        if let Some(v) = self.cached(id) {
-            return Ok(v);
-        }
-        match self.cluster.open_by_id(id) {
-            Ok(image) => self.adopt(image),
-            Err(e) if e.errno() == Errno::ENOENT => Err(stale()),
-            Err(e) => Err(e),
-        }
+        std::str::from_utf8(fh).map_err(|_| stale())
+    }
+
+    fn vol(&self, obj: &Obj) -> Result<Arc<Vol>> {
+        self.meta(self.id(obj)?)
+    }
+
+    fn vol_rw(&self, obj: &Obj) -> Result<Arc<Vol>> {
+        let id = self.id(obj)?;
+        self.changed(id);
+        self.rw(id)
     }
 
     fn found(&self, vol: &Vol) -> Result<Found> {
@@ -242,7 +305,11 @@ impl Store for RbdStore {
                 "the directory of an rbd pool cannot be changed".into(),
             ));
         };
-        let vol = self.vol(obj)?;
+        if sa.size.is_none() && sa.mode.is_none() && sa.uid.is_none() && sa.gid.is_none() {
+            // Times: RBD keeps its own (see docs/backends.md).
+            return Ok(());
+        }
+        let vol = self.vol_rw(obj)?;
         if let Some(size) = sa.size {
             if size > MAX_SIZE {
                 return Err(Error::Os {
@@ -276,6 +343,7 @@ impl Store for RbdStore {
         if o != before {
             vol.set_owner(o)?;
         }
+        self.changed(&vol.id);
         Ok(())
     }
 
@@ -324,7 +392,7 @@ impl Store for RbdStore {
             }
             Err(e) => return Err(e),
         }
-        let vol = self.by_name(name)?;
+        let vol = self.share(Vol::open(self.cluster.open(name, true)?)?)?;
         vol.set_owner(Owner {
             mode: (mode & 0o7777) as u16,
             uid: ctx.uid,
@@ -382,7 +450,7 @@ impl Store for RbdStore {
     }
 
     fn open(&self, _ctx: &Ctx, obj: &Obj, _flags: i32) -> Result<StoreOpen> {
-        Ok(open_vol(self.vol(obj)?))
+        Ok(open_vol(self.vol_rw(obj)?))
     }
 
     /// The note for a successor server: who this server is to Ceph (the
@@ -476,7 +544,7 @@ impl Store for RbdStore {
     }
 
     fn resize(&self, obj: &Obj, _vol: &VolumeRef, req: &ResizeRequest) -> Result<()> {
-        let vol = self.vol(obj)?;
+        let vol = self.vol_rw(obj)?;
         let _g = vol.grow.lock();
         let current = vol.image.size()?;
         let target = req.plan(current, MAX_SIZE)?;
@@ -490,6 +558,7 @@ impl Store for RbdStore {
             }
         }
         vol.changed();
+        self.changed(&vol.id);
         Ok(())
     }
 
@@ -501,7 +570,7 @@ impl Store for RbdStore {
         size: u64,
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
-        let vol = self.vol(obj)?;
+        let vol = self.vol_rw(obj)?;
         match alg {
             WipeAlgorithm::Zero | WipeAlgorithm::Trim => {
                 vol.image.write_zeroes(0, size)?;
