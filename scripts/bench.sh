@@ -22,7 +22,7 @@
 #               bindfs-plain (O_DIRECT cleared), mergerfs-dio (direct_io),
 #               poolfs-pt-uring and poolfs-daemon-uring (--transport uring:
 #               requests through FUSE-over-io_uring instead of /dev/fuse)
-#   -j JOBS     jobs to run (default all): rss perf meta clone guest scale nfs
+#   -j JOBS     jobs to run (default all): rss perf meta clone guest scale nfs rbd
 #   --smoke     very short run to check the script works (1 repetition, 1 s jobs,
 #               64M files, 200 metadata files, 256M clone with 16M data, 500 volumes,
 #               a 256 MiB guest disk, scale job at 100 and 1000 volumes)
@@ -54,6 +54,14 @@
 # guest with its disk on the export through both poolfs pools (aio=native)
 # and through qemu's libnfs (file=nfs://...). Starts rpcbind if none answers
 # on 127.0.0.1:111, and stops it again at the end.
+# RBD jobs (when ceph-mon, rbd and qemu's rbd driver, qemu-block-extra, are
+# installed): a throw-away single-node Ceph cluster (scripts/ceph-cluster.sh,
+# loopback), an rbd pool "ceph" in the first poolfs target, and the same
+# 1 GiB (RBD_SIZE_MB) `qemu-img convert` onto and off the cluster and
+# `qemu-img bench` 4 KiB QD16 reads and writes as the NFS jobs, through
+# poolfs ("poolfs-rbd") and through qemu's own rbd driver ("qemu-rbd",
+# rbd:rbd/<image>:conf=...); with the guest job too, the fio guest on an
+# image through both.
 # Environment: POOLFS (default <repo>/target/release/poolfs), META_N (5000),
 #   VOLS (10000), CLONE_SIZE (8G), CLONE_DATA (256M), GUEST_DISK_MB (1024),
 #   NFS_SIZE_MB (1024), NFS_QD16_N (20000), SCALE_NS ("1000 10000 100000"), NFS_SCALE_N (10000),
@@ -69,7 +77,7 @@ set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 
-o_n='' o_t='' o_z='' SCRATCH=/var/tmp/poolfs-bench TARGETS='' SMOKE=0 JOBS="rss perf meta clone guest scale nfs"
+o_n='' o_t='' o_z='' SCRATCH=/var/tmp/poolfs-bench TARGETS='' SMOKE=0 JOBS="rss perf meta clone guest scale nfs rbd"
 while [ $# -gt 0 ]; do
   case $1 in
     -n) o_n=${2:?-n needs a value}; shift 2 ;;
@@ -85,17 +93,18 @@ while [ $# -gt 0 ]; do
 done
 if [ "$SMOKE" = 1 ]; then
   REPEATS=${o_n:-1} RUNTIME=${o_t:-1} SIZE=${o_z:-64M}
-  META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M GUEST_DISK_MB=256 NFS_SIZE_MB=64 NFS_QD16_N=2000
+  META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M GUEST_DISK_MB=256 NFS_SIZE_MB=64 NFS_QD16_N=2000 RBD_SIZE_MB=64
   SCALE_NS="100 1000" NFS_SCALE_N=200
 else
   REPEATS=${o_n:-3} RUNTIME=${o_t:-10} SIZE=${o_z:-2G}
   META_N=${META_N:-5000} VOLS=${VOLS:-10000} CLONE_SIZE=${CLONE_SIZE:-8G} CLONE_DATA=${CLONE_DATA:-256M}
   GUEST_DISK_MB=${GUEST_DISK_MB:-1024} NFS_SIZE_MB=${NFS_SIZE_MB:-1024} NFS_QD16_N=${NFS_QD16_N:-20000}
+  RBD_SIZE_MB=${RBD_SIZE_MB:-1024}
   SCALE_NS=${SCALE_NS:-"1000 10000 100000"} NFS_SCALE_N=${NFS_SCALE_N:-10000}
 fi
 job() { case " $JOBS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 for j in $JOBS; do
-  case $j in rss|perf|meta|clone|guest|scale|nfs) ;; *) echo "bench.sh: unknown job '$j'" >&2; exit 2 ;; esac
+  case $j in rss|perf|meta|clone|guest|scale|nfs|rbd) ;; *) echo "bench.sh: unknown job '$j'" >&2; exit 2 ;; esac
 done
 POOLFS=${POOLFS:-$ROOT/target/release/poolfs}
 for v in REPEATS RUNTIME META_N VOLS; do
@@ -195,6 +204,7 @@ start_target() {  # target -> sets WORK[target] (where jobs run) and BWORK (same
       printf 'uuid = "00000000-0000-0000-0000-000000000001"\nautostart = true\n[pool]\ntype = "dir"\ntarget = "%s"\n' \
         "${BWORK[$p]}" >"$state/defs/bench.toml"
       [ -z "$NFS_PORT" ] || nfs_pools "$state"
+      [ -z "$RBD_DIR" ] || rbd_pool "$state"
       cmd=("$bin" mount "$m" --state-dir "$state" --foreground "${io[@]}")
       pool=bench ;;
     # bindfs 1.14 (libfuse2): big_writes for 1 MiB writes; multithreaded; O_DIRECT forwarded (default clears it)
@@ -237,6 +247,7 @@ cleanup() {
   trap - ERR
   for p in "${!PID[@]}"; do stop_target "$p"; done
   [ -z "${NFS_DIR:-}" ] || nfs_stop
+  rbd_stop
   libvirt_stop
   [ -z "${BACKING:-}" ] || rm -f "$BACKING/nfs-src.img"
   for p in $TARGETS; do
@@ -632,10 +643,10 @@ nfs_scale_phase() {  # rep: the scale job's listing and deletes on the userspace
   done
   rm -rf "$NFS_DIR/export/scale"
 }
-nfs_qd16() {  # rep way image: 4 KiB requests at queue depth 16, cache=none, strided over the image (qemu-img bench, the same tool each way)
+nfs_qd16() {  # rep way image [prefix]: 4 KiB requests at queue depth 16, cache=none, strided over the image (qemu-img bench, the same tool each way)
   local rep=$1 way=$2 img=$3 n=$NFS_QD16_N w label out secs
   for w in read write; do
-    label="NFS: 4k QD16 $w, cache=none (IOPS)"
+    label="${4:-NFS}: 4k QD16 $w, cache=none (IOPS)"
     if out=$(timeout 300 qemu-img bench -f raw -t none -d 16 -s 4096 -S 1052672 -c "$n" $([ $w = write ] && echo -w) "$img" 2>&1) &&
        secs=$(sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p' <<<"$out") && [ -n "$secs" ]; then
       record "$rep" "$way" "$label" "$(python3 -c "print(round($n / $secs))")"
@@ -673,6 +684,77 @@ nfs_phase() {  # rep: qemu-img convert of NFS_SIZE onto and off the export, four
     [ ! -e "$NFS_DIR/export/$name" ] || nfs_qd16 "$rep" "$way" "$dst"
     case $way in poolfs*) rm -f "$dst" ;; *) rm -f "$NFS_DIR/export/$name" ;; esac
   done
+}
+
+# ---------- RBD: poolfs's rbd pool against qemu's own rbd driver, one throw-away Ceph cluster ----------
+RBD_DIR='' RBD_TARGET=''
+rbd_setup() {  # once, before the targets mount: the cluster, with a Ceph pool "rbd"
+  local t
+  for t in ceph-mon rbd qemu-img; do
+    command -v "$t" >/dev/null || { log "skip the RBD jobs: $t is not installed"; return 1; }
+  done
+  if ! find /usr/lib/*/qemu -name 'block-rbd.so' 2>/dev/null | grep -q .; then
+    log "skip the RBD jobs: qemu's rbd driver is not installed (qemu-block-extra)"; return 1
+  fi
+  rm -rf "${SCRATCH:?}/ceph"
+  if ! "$ROOT/scripts/ceph-cluster.sh" start "$SCRATCH/ceph" rbd >"$RES/logs/ceph-cluster.log" 2>&1; then
+    log "skip the RBD jobs: the Ceph cluster did not start (logs/ceph-cluster.log)"; rbd_stop; return 1
+  fi
+  RBD_DIR=$SCRATCH/ceph
+  log "Ceph cluster on $(sed -n 's/^mon_host = //p' "$RBD_DIR/ceph.conf")"
+}
+rbd_stop() {
+  [ -n "${RBD_DIR:-}" ] || return 0
+  "$ROOT/scripts/ceph-cluster.sh" stop "$RBD_DIR" >/dev/null 2>&1 || true
+  RBD_DIR=''
+}
+rbd_pool() {  # state-dir: the rbd pool "ceph" on the cluster, started with the daemon
+  printf 'uuid = "00000000-0000-0000-0000-000000000009"\nautostart = true\n[pool]\ntype = "rbd"\nsource = "%s"\npool = "rbd"\nkeyring = "%s"\n' \
+    "$(sed -n 's/^mon_host = //p' "$RBD_DIR/ceph.conf")" "$RBD_DIR/keyring" >"$1/defs/ceph.toml"
+}
+rbd_phase() {  # rep: qemu-img convert of RBD_SIZE onto and off the cluster, through poolfs and through qemu's rbd driver
+  local rep=$1 p=$RBD_TARGET src=$BACKING/rbd-src.img out=/dev/shm/poolfs-bench-rbd.img way dst name t0 err m q
+  [ -n "$RBD_DIR" ] && [ -n "$p" ] || return 0
+  [ -e "$src" ] || head -c "$((RBD_SIZE_MB << 20))" /dev/urandom >"$src"
+  q=":conf=$RBD_DIR/ceph.conf:keyring=$RBD_DIR/keyring"
+  for way in poolfs-rbd qemu-rbd; do
+    name=w-r$rep-$way.img
+    case $way in poolfs-rbd) dst=${MNT[$p]}/ceph/$name ;; *) dst=rbd:rbd/$name$q ;; esac
+    m="RBD: qemu-img convert ${RBD_SIZE_MB} MiB onto the cluster (s)"
+    log "  RBD, $way: write ${RBD_SIZE_MB} MiB, read it back"
+    t0=$EPOCHREALTIME
+    if err=$(qemu-img convert -f raw -O raw "$src" "$dst" 2>&1); then
+      record "$rep" "$way" "$m" "$(python3 -c "print(round($EPOCHREALTIME - $t0, 2))")"
+      m="RBD: qemu-img convert ${RBD_SIZE_MB} MiB off the cluster (s)"
+      t0=$EPOCHREALTIME
+      if err=$(qemu-img convert -f raw -O raw "$dst" "$out" 2>&1) && cmp -s "$src" "$out"; then
+        record "$rep" "$way" "$m" "$(python3 -c "print(round($EPOCHREALTIME - $t0, 2))")"
+      else failed "$rep" "$way" "$m" "${err:-the copy read back differs}"; fi
+      nfs_qd16 "$rep" "$way" "$dst" RBD
+    else
+      failed "$rep" "$way" "$m" "$err"
+    fi
+    rm -f "$out"
+    rbd -c "$RBD_DIR/ceph.conf" rm "rbd/$name" >/dev/null 2>&1 || true
+  done
+}
+rbd_guest_phase() {  # rep: the fio guest with its disk an RBD image: through poolfs (aio=native) against qemu's rbd driver
+  local rep=$1 p=$RBD_TARGET name=guest-rbd.img way disk aio out
+  [ -n "$RBD_DIR" ] && [ -n "$p" ] && [ -n "$GUEST_ACCEL" ] || return 0
+  qemu-img convert -f raw -O raw -S 0 <(head -c "$((GUEST_DISK_MB << 20))" /dev/zero) \
+    "rbd:rbd/$name:conf=$RBD_DIR/ceph.conf:keyring=$RBD_DIR/keyring" 2>/dev/null ||
+    dd if=/dev/zero of="${MNT[$p]}/ceph/$name" bs=1M count="$GUEST_DISK_MB" oflag=direct status=none
+  for way in poolfs-rbd qemu-rbd; do
+    case $way in
+      poolfs-rbd) disk=${MNT[$p]}/ceph/$name aio=native ;;
+      *) disk=rbd:rbd/$name:conf=$RBD_DIR/ceph.conf:keyring=$RBD_DIR/keyring aio='' ;;
+    esac
+    out=$RES/logs/rbd-guest-r$rep-$way.txt
+    log "  RBD, $way: guest (${GUEST_ACCEL^^}), disk an RBD image, cache=none, 4 fio jobs of ${RUNTIME} s"
+    timeout $((120 + 8 * RUNTIME)) bash -c "$(declare -f guest_qemu); GUEST_KERNEL=$GUEST_KERNEL GUEST_INITRD=$GUEST_INITRD guest_qemu $GUEST_ACCEL '$disk' '$aio' poolfs.fio=$RUNTIME" >"$out" 2>&1 || true
+    guest_rows "$rep" "$way" "$out" "RBD guest ${GUEST_ACCEL^^}" ""
+  done
+  rbd -c "$RBD_DIR/ceph.conf" rm "rbd/$name" >/dev/null 2>&1 || true
 }
 
 # ---------- guest: fio inside a qemu guest whose only disk is an image on the target ----------
@@ -822,6 +904,7 @@ EOF
 
 # ---------- main ----------
 ! job nfs || nfs_setup || true
+! job rbd || rbd_setup || true
 ACTIVE=()
 for p in $TARGETS; do
   if start_target "$p"; then ACTIVE+=("$p")
@@ -837,6 +920,12 @@ for p in $TARGETS; do                    # the NFS jobs run through the first po
        [ "$(cat "${MNT[$p]}/nfs41/status" 2>/dev/null)" = running ]; then NFS_TARGET=$p; break; fi ;;
   esac
 done
+for p in $TARGETS; do                    # so do the RBD jobs
+  case $p in poolfs*)
+    if [ -n "$RBD_DIR" ] && [ "$(cat "${MNT[$p]}/ceph/status" 2>/dev/null)" = running ]; then RBD_TARGET=$p; break; fi ;;
+  esac
+done
+[ -z "$RBD_DIR" ] || [ -n "$RBD_TARGET" ] || log "the RBD jobs do not run: no poolfs target started its rbd pool"
 T0=$SECONDS
 for rep in $(seq "$REPEATS"); do
   for p in $TARGETS; do
@@ -851,10 +940,13 @@ for rep in $(seq "$REPEATS"); do
   ! job nfs || nfs_phase "$rep"
   ! job nfs || ! job guest || nfs_guest_phase "$rep"
   ! job nfs || ! job scale || nfs_scale_phase "$rep"
+  ! job rbd || rbd_phase "$rep"
+  ! job rbd || ! job guest || rbd_guest_phase "$rep"
   ! job scale || libvirt_scale_phase "$rep"
 done
 COLUMNS=$TARGETS
 [ -z "$NFS_TARGET" ] || COLUMNS="$TARGETS poolfs-v3 poolfs-v4.1 libnfs-v3"
+[ -z "$RBD_TARGET" ] || COLUMNS="$COLUMNS poolfs-rbd qemu-rbd"
 [ -z "$LIBVIRT_OK" ] || ! job scale || COLUMNS="$COLUMNS libvirt"
 log "jobs done in $(( SECONDS - T0 )) s"
 {
