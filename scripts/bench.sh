@@ -249,7 +249,7 @@ cleanup() {
   [ -z "${NFS_DIR:-}" ] || nfs_stop
   rbd_stop
   libvirt_stop
-  [ -z "${BACKING:-}" ] || rm -f "$BACKING/nfs-src.img"
+  [ -z "${BACKING:-}" ] || rm -f "$BACKING/nfs-src.img" "$BACKING/rbd-src.img"
   for p in $TARGETS; do
     [ -n "${MNT[$p]:-}" ] && mountpoint -q "${MNT[$p]}" && continue   # never delete under a live mount
     rm -rf "${BACKING:?}/w-$p" "${SCRATCH:?}/state-$p"

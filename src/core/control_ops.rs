@@ -108,6 +108,7 @@ impl PoolFs {
             direct_io: true,
             volume: false,
             keep_cache: false,
+            parallel_writes: false,
         })
     }
 

@@ -69,6 +69,7 @@ impl PoolFs {
                 .file
                 .stamp()
                 .is_some_and(|s| *node.stamp.lock() == Some(s));
+        let parallel_writes = flags & libc::O_DIRECT != 0 && opened.file.parallel_direct_writes();
         let path = node.path.read().clone();
         let ino = node.ino;
         let fh = self.wipes.open_unless_wiping(ino, &path, || {
@@ -101,9 +102,10 @@ impl PoolFs {
         }
         Ok(Opened {
             fh,
-            direct_io: false,
+            direct_io: parallel_writes,
             volume: opened.passthrough,
             keep_cache,
+            parallel_writes,
         })
     }
 

@@ -86,6 +86,9 @@ pub(super) fn fopen(o: &Opened) -> FopenFlags {
     if o.keep_cache {
         f |= FopenFlags::FOPEN_KEEP_CACHE;
     }
+    if o.parallel_writes {
+        f |= FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES;
+    }
     f
 }
 

@@ -125,6 +125,11 @@ pub struct Opened {
     /// The kernel may keep the pages it cached at earlier opens: the file
     /// is unchanged since poolfs last closed it (`FOPEN_KEEP_CACHE`).
     pub keep_cache: bool,
+    /// The kernel may send this open's writes in parallel
+    /// (`FOPEN_PARALLEL_DIRECT_WRITES`; with `direct_io`): otherwise it
+    /// holds the file's lock across each `O_DIRECT` write, so writers on
+    /// several threads (qemu's aio=threads) have one write in flight.
+    pub parallel_writes: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -379,6 +384,13 @@ pub trait OpenVolume: Send + Sync + Debug {
     /// unchanged file across opens; `None`: never kept.
     fn stamp(&self) -> Option<Stamp> {
         None
+    }
+    /// Writes of an `O_DIRECT` open may reach the store in parallel, none
+    /// past the end of the file (the kernel still sends those one at a
+    /// time): for a store whose writes wait on a network, where one write
+    /// in flight per file would cap the writers at one.
+    fn parallel_direct_writes(&self) -> bool {
+        false
     }
     /// Requests may wait on a server: the FUSE layer serves them off its
     /// worker threads.

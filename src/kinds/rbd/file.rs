@@ -227,6 +227,12 @@ impl OpenVolume for RbdFile {
         }
     }
 
+    /// Each write waits on the cluster: `O_DIRECT` writers on several
+    /// threads keep as many writes in flight.
+    fn parallel_direct_writes(&self) -> bool {
+        true
+    }
+
     fn may_block(&self) -> bool {
         true
     }
