@@ -60,12 +60,32 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
     step("a_key_in_the_definition_is_never_shown", &|| {
         a_key_in_the_definition_is_never_shown(&fx, &ceph)
     });
+    step("pool_dumpxml_is_libvirts_rbd_pool", &|| {
+        pool_dumpxml_is_libvirts_rbd_pool(&fx)
+    });
     step("many_requests_in_flight_return_the_right_bytes", &|| {
         many_requests_in_flight_return_the_right_bytes(&fx)
     });
     if survives_crash() {
         step("fio_verifies_through_two_crashes_of_the_server", &|| {
-            fio_verifies_through_two_crashes_of_the_server(&fx)
+            fio_verifies_through(&fx, "crash", &|| {
+                fx.crash_server();
+            })
+        });
+        step("fio_verifies_through_two_upgrades", &|| {
+            fio_verifies_through(&fx, "upgrade", &|| {
+                let old = fx.server_pid();
+                let up = std::process::Command::new(common::BIN)
+                    .arg("upgrade")
+                    .arg("--mount")
+                    .arg(&fx.mnt)
+                    .arg("--state-dir")
+                    .arg(&fx.state)
+                    .output()
+                    .unwrap();
+                assert!(up.status.success(), "{up:?}\nlog:\n{}", fx.log());
+                assert_ne!(fx.server_pid(), old, "the server was not replaced");
+            })
         });
     }
 }
@@ -300,6 +320,37 @@ fn a_key_in_the_definition_is_never_shown(fx: &Fixture, ceph: &Ceph) {
     }
 }
 
+/// `poolfs pool-dumpxml` of an rbd pool is libvirt's rbd pool XML (its
+/// monitor, its Ceph pool, no target), valid against libvirt's schema, and
+/// names no secret; one with a key neither.
+fn pool_dumpxml_is_libvirts_rbd_pool(fx: &Fixture) {
+    if !have_tool("virt-xml-validate") {
+        return;
+    }
+    for pool in ["ceph", "keyed"] {
+        let out = std::process::Command::new(common::BIN)
+            .args(["pool-dumpxml", pool])
+            .env("POOLFS_MOUNT", &fx.mnt)
+            .output()
+            .unwrap();
+        let xml = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{xml}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            xml.contains("<pool type='rbd'>") && xml.contains("<name>rbd</name>"),
+            "{xml}"
+        );
+        assert!(!xml.contains("key ="), "{xml}");
+        let f = fx.dir.path().join(format!("{pool}.xml"));
+        fs::write(&f, &xml).unwrap();
+        let (ok, o, e) = common::sh(&format!("virt-xml-validate '{}' storagepool", f.display()));
+        assert!(ok, "not a valid storagepool:\n{xml}\n{o}{e}");
+    }
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -329,9 +380,10 @@ fn many_requests_in_flight_return_the_right_bytes(fx: &Fixture) {
     assert_eq!(out.split(';').nth(4), Some("0"), "{out}");
 }
 
-/// fio with `verify` on an RBD volume while the server is killed twice:
-/// no error, and what fio reads back is what it wrote.
-fn fio_verifies_through_two_crashes_of_the_server(fx: &Fixture) {
+/// fio with `verify` on an RBD volume while the server is replaced twice
+/// (`what`: killed, or upgraded): no error, and what fio reads back is
+/// what it wrote.
+fn fio_verifies_through(fx: &Fixture, what: &str, replace: &dyn Fn()) {
     if !have_tool("fio") {
         return;
     }
@@ -339,7 +391,10 @@ fn fio_verifies_through_two_crashes_of_the_server(fx: &Fixture) {
     let mut fio = std::process::Command::new("fio")
         .args([
             "--name=rbd",
-            &format!("--filename={}", fx.pool("ceph").join("fio.img").display()),
+            &format!(
+                "--filename={}",
+                fx.pool("ceph").join(format!("fio-{what}.img")).display()
+            ),
             "--size=16M",
             "--rw=randwrite",
             "--bs=64k",
@@ -357,13 +412,13 @@ fn fio_verifies_through_two_crashes_of_the_server(fx: &Fixture) {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let crashes = std::time::Instant::now();
+    let first = std::time::Instant::now();
     for _ in 0..2 {
         assert!(
             fio.try_wait().unwrap().is_none(),
-            "fio ended before the crashes"
+            "fio ended before the {what}s"
         );
-        fx.crash_server();
+        replace();
         std::thread::sleep(Duration::from_millis(700));
     }
     let st = fio.wait().unwrap();
@@ -373,12 +428,12 @@ fn fio_verifies_through_two_crashes_of_the_server(fx: &Fixture) {
         "fio failed ({st}): {report}\nlog:\n{}",
         fx.log()
     );
-    // About 8 s with the crashed server's image lock broken at takeover;
+    // About 8 s with the old server's image lock broken at takeover;
     // 30 s more when the successor waits for its watch to time out.
-    let took = crashes.elapsed();
+    let took = first.elapsed();
     assert!(
         took < Duration::from_secs(25),
-        "fio took {took:?} after the first crash: writes waited for the crashed server's image lock\nlog:\n{}",
+        "fio took {took:?} after the first {what}: writes waited for the old server's image lock\nlog:\n{}",
         fx.log()
     );
 }

@@ -371,10 +371,56 @@ pub fn render_pool(facts: &PoolFacts, def: &PoolDef) -> Result<String> {
                 extra,
             )
         }
-        PoolDef::Rbd { .. } => {
-            return Err(Error::Unsupported(
-                "an rbd pool's XML is not written yet: define libvirt's rbd pool on the same Ceph pool, or give libvirt a dir pool over the pool's directory (`poolfs libvirt-pools`)".into(),
-            ));
+        PoolDef::Rbd {
+            source,
+            pool,
+            namespace,
+            user,
+            keyring,
+            conf,
+            timeout,
+            ..
+        } => {
+            let hosts: String = mon_hosts(source)
+                .iter()
+                .map(|(h, port)| {
+                    let port = port.map(|p| format!(" port='{p}'")).unwrap_or_default();
+                    format!("    <host name='{}'{port}/>\n", esc(h))
+                })
+                .collect();
+            // The secret is never written; libvirt's <auth> names a libvirt
+            // secret, which poolfs does not have.
+            let mut own = Vec::new();
+            if let Some(n) = namespace {
+                own.push(format!("namespace = \"{n}\""));
+            }
+            if let Some(u) = user {
+                own.push(format!("user = \"{u}\""));
+            }
+            if let Some(k) = keyring {
+                own.push(format!("keyring = \"{}\"", k.display()));
+            }
+            if let Some(c) = conf {
+                own.push(format!("conf = \"{}\"", c.display()));
+            }
+            if let Some(t) = timeout {
+                own.push(format!("timeout = {t}"));
+            }
+            let extra = (!own.is_empty()).then(|| {
+                format!(
+                    "  <!-- poolfs settings libvirt's schema has no place for (set them in config): {} -->\n",
+                    // An XML comment holds no "--".
+                    own.join(", ").replace("--", "- -")
+                )
+            });
+            (
+                "rbd",
+                format!(
+                    "  <source>\n{hosts}    <name>{}</name>\n  </source>\n",
+                    esc(pool)
+                ),
+                extra,
+            )
         }
         PoolDef::Block { .. } => {
             return Err(Error::Unsupported(
@@ -384,17 +430,48 @@ pub fn render_pool(facts: &PoolFacts, def: &PoolDef) -> Result<String> {
     };
     // A netfs pool of the userspace client has no target: libvirt's
     // schema requires one, so the pool's directory on the tree stands in.
-    let target = def
-        .target()
-        .map_or_else(|| facts.tree_path.clone(), |t| t.display().to_string());
+    // libvirt's rbd pools have none.
+    let target = match def {
+        PoolDef::Rbd { .. } => String::new(),
+        _ => format!(
+            "  <target>\n    <path>{}</path>\n  </target>\n",
+            esc(&def
+                .target()
+                .map_or_else(|| facts.tree_path.clone(), |t| t.display().to_string()))
+        ),
+    };
     let (cap, alloc, avail) = facts.sizes;
     Ok(format!(
-        "<pool type='{kind}'>\n  <name>{}</name>\n  <uuid>{}</uuid>\n  <capacity unit='bytes'>{cap}</capacity>\n  <allocation unit='bytes'>{alloc}</allocation>\n  <available unit='bytes'>{avail}</available>\n{source}{}  <target>\n    <path>{}</path>\n  </target>\n</pool>\n",
+        "<pool type='{kind}'>\n  <name>{}</name>\n  <uuid>{}</uuid>\n  <capacity unit='bytes'>{cap}</capacity>\n  <allocation unit='bytes'>{alloc}</allocation>\n  <available unit='bytes'>{avail}</available>\n{source}{}{target}</pool>\n",
         esc(&facts.name),
         esc(&facts.uuid),
         extra.unwrap_or_default(),
-        esc(&target)
     ))
+}
+
+/// The monitors of an rbd pool's `source` (Ceph's `mon_host`: addresses
+/// separated by commas or spaces, each maybe `v2:`/`v1:` and bracketed) as
+/// (host, port).
+fn mon_hosts(source: &str) -> Vec<(String, Option<u16>)> {
+    source
+        .split([',', ' ', ';'])
+        .map(|a| a.trim_matches(|c| c == '[' || c == ']'))
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            let a = a
+                .strip_prefix("v2:")
+                .or_else(|| a.strip_prefix("v1:"))
+                .unwrap_or(a);
+            let a = a.split('/').next().unwrap_or(a);
+            match a.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => match p.parse() {
+                    Ok(port) => (h.to_string(), Some(port)),
+                    Err(_) => (a.to_string(), None),
+                },
+                _ => (a.to_string(), None),
+            }
+        })
+        .collect()
 }
 
 /// Reads a volume's XML (`vol-create`, `vol-create-from`).
@@ -612,6 +689,34 @@ mod tests {
             source: vec!["/dev/loop1".into()],
         };
         assert!(render_pool(&facts(), &block).is_err());
+    }
+
+    #[test]
+    fn an_rbd_pool_is_written_with_its_monitors_and_never_its_key() {
+        let rbd = PoolDef::Rbd {
+            source: "[v2:10.0.0.1:3300/0,v1:10.0.0.1:6789/0], 10.0.0.2".into(),
+            pool: "vms".into(),
+            namespace: None,
+            user: Some("libvirt".into()),
+            keyring: None,
+            key: Some("AQDsecret==".into()),
+            conf: None,
+            timeout: None,
+        };
+        let xml = render_pool(&facts(), &rbd).unwrap();
+        assert!(xml.starts_with("<pool type='rbd'>"), "{xml}");
+        assert!(
+            xml.contains("<host name='10.0.0.1' port='3300'/>")
+                && xml.contains("<host name='10.0.0.1' port='6789'/>")
+                && xml.contains("<host name='10.0.0.2'/>")
+                && xml.contains("<name>vms</name>")
+                && xml.contains("user = \"libvirt\""),
+            "{xml}"
+        );
+        assert!(
+            !xml.contains("AQDsecret") && !xml.contains("<target>"),
+            "{xml}"
+        );
     }
 
     #[test]

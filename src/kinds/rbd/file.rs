@@ -203,27 +203,38 @@ impl OpenVolume for RbdFile {
     }
 
     fn truncate(&self, size: u64) -> Option<Result<()>> {
+        if size > MAX_SIZE {
+            return Some(Err(Error::Os {
+                op: "truncate",
+                errno: Errno::EFBIG,
+            }));
+        }
         let _g = self.vol.grow.lock();
         let r = self.vol.image.resize(size);
         self.vol.changed();
         Some(r)
     }
 
-    /// This open replaces one of a server that crashed (`note`: the
-    /// client it was to Ceph): its exclusive lock on the image is broken at
-    /// once, instead of when its watch times out (30 s), so writes go on.
+    /// This open replaces one of a server that crashed or was upgraded
+    /// (`note`: the client it was to Ceph, gone with it): that client is
+    /// fenced (blocklisted: its watches go at once, instead of holding each
+    /// lock change of the image for 5 s until they time out after 30 s),
+    /// and its exclusive lock on the image is broken, so writes go on.
     fn inherit(&self, note: &[u8]) {
         let dead = String::from_utf8_lossy(note);
+        if let Err(e) = self.vol.image.cluster().blocklist(&dead) {
+            tracing::warn!(client = %dead, "cannot fence the previous server's Ceph client: {e}");
+        }
         let owners = match self.vol.image.lock_owners() {
             Ok(o) => o,
             Err(e) => return tracing::warn!("cannot read the image's lock owners: {e}"),
         };
         let Some(owner) = owners.iter().find(|o| plain_address(o) == dead) else {
-            return tracing::debug!(?owners, %dead, "no lock of the crashed server to break");
+            return tracing::debug!(?owners, %dead, "no lock of the previous server to break");
         };
         match self.vol.image.break_lock(owner) {
-            Ok(()) => tracing::info!(%owner, "broke the image lock of the crashed server"),
-            Err(e) => tracing::warn!(%owner, "cannot break the lock of the crashed server: {e}"),
+            Ok(()) => tracing::info!(%owner, "broke the image lock of the previous server"),
+            Err(e) => tracing::warn!(%owner, "cannot break the lock of the previous server: {e}"),
         }
     }
 

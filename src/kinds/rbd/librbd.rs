@@ -78,6 +78,7 @@ struct Api {
     rados_cluster_stat: unsafe extern "C" fn(RadosT, *mut ClusterStatT) -> c_int,
     rados_getaddrs: unsafe extern "C" fn(RadosT, *mut *mut c_char) -> c_int,
     rados_buffer_free: unsafe extern "C" fn(*mut c_char),
+    rados_blocklist_add: unsafe extern "C" fn(RadosT, *mut c_char, u32) -> c_int,
     rados_ioctx_create: unsafe extern "C" fn(RadosT, *const c_char, *mut IoctxT) -> c_int,
     rados_ioctx_destroy: unsafe extern "C" fn(IoctxT),
     rados_ioctx_set_namespace: unsafe extern "C" fn(IoctxT, *const c_char),
@@ -96,7 +97,6 @@ struct Api {
         unsafe extern "C" fn(IoctxT, *const c_char, *mut ImageT, *const c_char) -> c_int,
     rbd_close: unsafe extern "C" fn(ImageT) -> c_int,
     rbd_get_id: unsafe extern "C" fn(ImageT, *mut c_char, usize) -> c_int,
-    rbd_get_name: unsafe extern "C" fn(ImageT, *mut c_char, *mut usize) -> c_int,
     rbd_get_size: unsafe extern "C" fn(ImageT, *mut u64) -> c_int,
     rbd_resize: unsafe extern "C" fn(ImageT, u64) -> c_int,
     rbd_get_modify_timestamp: unsafe extern "C" fn(ImageT, *mut libc::timespec) -> c_int,
@@ -169,6 +169,7 @@ fn load() -> std::result::Result<Api, String> {
         rados_cluster_stat: sym!(rados, rados_cluster_stat),
         rados_getaddrs: sym!(rados, rados_getaddrs),
         rados_buffer_free: sym!(rados, rados_buffer_free),
+        rados_blocklist_add: sym!(rados, rados_blocklist_add),
         rados_ioctx_create: sym!(rados, rados_ioctx_create),
         rados_ioctx_destroy: sym!(rados, rados_ioctx_destroy),
         rados_ioctx_set_namespace: sym!(rados, rados_ioctx_set_namespace),
@@ -184,7 +185,6 @@ fn load() -> std::result::Result<Api, String> {
         rbd_open_by_id_read_only: sym!(rbd, rbd_open_by_id_read_only),
         rbd_close: sym!(rbd, rbd_close),
         rbd_get_id: sym!(rbd, rbd_get_id),
-        rbd_get_name: sym!(rbd, rbd_get_name),
         rbd_get_size: sym!(rbd, rbd_get_size),
         rbd_resize: sym!(rbd, rbd_resize),
         rbd_get_modify_timestamp: sym!(rbd, rbd_get_modify_timestamp),
@@ -378,6 +378,21 @@ impl Cluster {
         // SAFETY: as above.
         unsafe { (self.api.rados_buffer_free)(p) };
         Ok(plain_address(&text))
+    }
+
+    /// Fences client `address` (one that died): the OSDs refuse what it
+    /// still sends and drop its watches at once (a dead client's watch
+    /// otherwise holds every notify of the images it had open for 5 s,
+    /// until it times out after 30 s).
+    pub fn blocklist(&self, address: &str) -> Result<()> {
+        let a = cstr(address)?;
+        // SAFETY: a connected handle; librados only reads the address
+        // (the C declaration lacks `const`). 0: Ceph's default expiry.
+        let rc = unsafe { (self.api.rados_blocklist_add)(self.rados, a.as_ptr().cast_mut(), 0) };
+        check(rc as isize, || {
+            format!("cannot blocklist the Ceph client {address}")
+        })?;
+        Ok(())
     }
 
     /// Bytes the pool stores (what libvirt shows as its allocation).
@@ -608,25 +623,6 @@ impl Image {
             .into_owned())
     }
 
-    /// The image's name now (librbd reads it again after a rename by
-    /// another client once the header changes).
-    pub fn name(&self) -> Result<String> {
-        let mut buf = vec![0u8; 256];
-        loop {
-            let mut len = buf.len();
-            // SAFETY: a valid image and a buffer of `len` bytes.
-            let rc =
-                unsafe { (self.api().rbd_get_name)(self.img, buf.as_mut_ptr().cast(), &mut len) };
-            if rc == -libc::ERANGE && len > buf.len() {
-                buf.resize(len, 0);
-                continue;
-            }
-            check(rc as isize, || "cannot read an image's name".into())?;
-            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-            return Ok(String::from_utf8_lossy(&buf[..end]).into_owned());
-        }
-    }
-
     /// The size in bytes (librbd keeps it current from the image's header).
     pub fn size(&self) -> Result<u64> {
         let mut s = 0u64;
@@ -757,6 +753,11 @@ impl Image {
         // SAFETY: the `n` strings librbd allocated, freed once.
         unsafe { (self.api().rbd_lock_get_owners_cleanup)(owners.as_mut_ptr(), n) };
         Ok(out)
+    }
+
+    /// The connection this image was opened through.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
     }
 
     /// Breaks the exclusive lock `owner` holds (and blocklists it, so

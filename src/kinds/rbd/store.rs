@@ -429,7 +429,7 @@ impl Store for RbdStore {
         if name == newname {
             return Ok(());
         }
-        self.by_name(name)?;
+        let id = self.by_name(name)?.id.clone();
         // RBD renames only onto a free name: the image in the way goes
         // first (not atomic, unlike rename(2) on a local filesystem).
         let in_the_way = match self.by_name(newname) {
@@ -446,7 +446,9 @@ impl Store for RbdStore {
             }
             self.remove(newname)?;
         }
-        self.cluster.rename(name, newname)
+        self.cluster.rename(name, newname)?;
+        self.changed(&id);
+        Ok(())
     }
 
     fn open(&self, _ctx: &Ctx, obj: &Obj, _flags: i32) -> Result<StoreOpen> {
@@ -524,10 +526,6 @@ impl Store for RbdStore {
         };
         let vol = self.vol(&obj)?;
         self.found(&vol)
-    }
-
-    fn path_of(&self, obj: &Obj) -> Option<String> {
-        self.vol(obj).ok()?.image.name().ok()
     }
 
     fn facts(&self, obj: &Obj) -> Result<VolumeFacts> {
