@@ -303,6 +303,23 @@ pub struct VolumeRef<'a> {
     pub mounted: Option<String>,
 }
 
+impl StatFs {
+    /// A store's space given in bytes (total, free, available to users)
+    /// and files (total, free), as 4 KiB blocks.
+    pub fn in_4k_blocks(total: u64, free: u64, avail: u64, files: u64, ffree: u64) -> StatFs {
+        StatFs {
+            blocks: total / 4096,
+            bfree: free / 4096,
+            bavail: avail / 4096,
+            files,
+            ffree,
+            bsize: 4096,
+            namelen: crate::config::NAME_MAX as u32,
+            frsize: 4096,
+        }
+    }
+}
+
 impl From<nix::sys::statvfs::Statvfs> for StatFs {
     /// Passed through as the filesystem reports it: df's "Avail" excludes
     /// root's reserve there and here alike.
@@ -657,6 +674,14 @@ pub fn overwrite(
 /// ACLs) are the daemon's own business on the backing file: not passed.
 pub fn kept_xattr(name: &[u8]) -> bool {
     name.starts_with(b"user.") || name.starts_with(b"trusted.")
+}
+
+/// `ENOTDIR`: a directory asked of a flat store (block, rbd).
+pub fn not_dir() -> Error {
+    Error::Os {
+        op: "lookup",
+        errno: Errno::ENOTDIR,
+    }
 }
 
 /// The refusal of an object of another store (never happens: the

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::store::local::{self, Device, LocalFile, fstat, stat_attr};
 use crate::store::{
     Attr, Ctx, Found, HeldPath, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs,
-    Store, StoreOpen, VolumeFacts, VolumeRef, foreign,
+    Store, StoreOpen, VolumeFacts, VolumeRef, foreign, not_dir,
 };
 use crate::sys;
 
@@ -79,13 +79,6 @@ impl BlockStore {
         sys::reopen(dev.fd.as_fd(), flags)
             .map(File::from)
             .map_err(Error::os("open"))
-    }
-}
-
-fn not_dir() -> Error {
-    Error::Os {
-        op: "lookup",
-        errno: Errno::ENOTDIR,
     }
 }
 
@@ -201,16 +194,14 @@ impl Store for BlockStore {
 
     /// The devices, all in use.
     fn statfs(&self) -> Result<StatFs> {
-        Ok(StatFs {
-            blocks: self.devices.iter().map(|d| d.size / 4096).sum(),
-            bfree: 0,
-            bavail: 0,
-            files: self.devices.len() as u64,
-            ffree: 0,
-            bsize: 4096,
-            namelen: crate::config::NAME_MAX as u32,
-            frsize: 4096,
-        })
+        let total = self.devices.iter().map(|d| d.size / 4096 * 4096).sum();
+        Ok(StatFs::in_4k_blocks(
+            total,
+            0,
+            0,
+            self.devices.len() as u64,
+            0,
+        ))
     }
 
     /// The devices' sizes, all allocated.

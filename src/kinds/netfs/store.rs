@@ -361,16 +361,9 @@ impl Store for NfsStore {
     /// Space on the export, in 4 KiB blocks.
     fn statfs(&self) -> Result<StatFs> {
         let s = self.client.space()?;
-        Ok(StatFs {
-            blocks: s.total / 4096,
-            bfree: s.free / 4096,
-            bavail: s.avail / 4096,
-            files: s.files,
-            ffree: s.ffree,
-            bsize: 4096,
-            namelen: crate::config::NAME_MAX as u32,
-            frsize: 4096,
-        })
+        Ok(StatFs::in_4k_blocks(
+            s.total, s.free, s.avail, s.files, s.ffree,
+        ))
     }
 
     fn space(&self) -> Result<Space> {

@@ -28,7 +28,7 @@ use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
 use crate::store::{
     Attr, Ctx, Found, InfoLine, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs,
-    Store, StoreOpen, VolumeFacts, VolumeRef, foreign,
+    Store, StoreOpen, VolumeFacts, VolumeRef, foreign, not_dir,
 };
 
 /// Read-only images kept for lookups and stats.
@@ -268,13 +268,6 @@ impl RbdStore {
     }
 }
 
-fn not_dir() -> Error {
-    Error::Os {
-        op: "lookup",
-        errno: Errno::ENOTDIR,
-    }
-}
-
 impl Store for RbdStore {
     fn refuse_layout_change(&self, what: &str) -> Error {
         Error::NotPermitted(format!(
@@ -478,16 +471,7 @@ impl Store for RbdStore {
     /// cost as much as the pool is large).
     fn statfs(&self) -> Result<StatFs> {
         let s = self.cluster.space()?;
-        Ok(StatFs {
-            blocks: s.total / 4096,
-            bfree: s.avail / 4096,
-            bavail: s.avail / 4096,
-            files: 0,
-            ffree: 0,
-            bsize: 4096,
-            namelen: crate::config::NAME_MAX as u32,
-            frsize: 4096,
-        })
+        Ok(StatFs::in_4k_blocks(s.total, s.avail, s.avail, 0, 0))
     }
 
     /// As libvirt's rbd backend: the cluster's size, the bytes the Ceph
