@@ -6,8 +6,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::librbd::plain_address;
-use super::store::MAX_SIZE;
-use super::vol::{Owner, Vol};
+use super::vol::{MAX_SIZE, Owner, Vol};
 use crate::error::{Error, Result};
 use crate::store::{Ctx, OpenVolume, ReadDone, StoreOpen, WriteDone};
 use crate::volume::Data;

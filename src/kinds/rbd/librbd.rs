@@ -41,25 +41,13 @@ struct ClusterStatT {
     num_objects: u64,
 }
 
+/// `struct rados_pool_stat_t`: `num_bytes`, then 15 more `uint64_t`
+/// counters poolfs does not read.
 #[repr(C)]
 #[derive(Default)]
 struct PoolStatT {
     num_bytes: u64,
-    num_kb: u64,
-    num_objects: u64,
-    num_object_clones: u64,
-    num_object_copies: u64,
-    num_objects_missing_on_primary: u64,
-    num_objects_unfound: u64,
-    num_objects_degraded: u64,
-    num_rd: u64,
-    num_rd_kb: u64,
-    num_wr: u64,
-    num_wr_kb: u64,
-    num_user_bytes: u64,
-    compressed_bytes_orig: u64,
-    compressed_bytes: u64,
-    compressed_bytes_alloc: u64,
+    _rest: [u64; 15],
 }
 
 #[repr(C)]

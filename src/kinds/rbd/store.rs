@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 
 use super::file::open_vol;
 use super::librbd::{Cluster, ConnectOpts, Image};
-use super::vol::{Owner, Vol};
+use super::vol::{MAX_SIZE, Owner, Vol};
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
 use crate::store::{
@@ -38,8 +38,6 @@ const CACHED: usize = 64;
 const META_TTL: Duration = Duration::from_secs(1);
 /// How long a removal waits for the last release of a closed volume.
 const RELEASE_GRACE: Duration = Duration::from_secs(2);
-/// The largest volume: RBD's sizes are 64-bit, the kernel's `loff_t` is signed.
-pub const MAX_SIZE: u64 = i64::MAX as u64;
 
 /// Images open in this daemon, by id. `live`: read-write handles, held by
 /// the opens of a volume and by an operation that changes an image (weak:

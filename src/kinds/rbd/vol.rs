@@ -12,6 +12,8 @@ use crate::store::{Attr, Kind};
 
 /// How long a volume's allocation (a walk of its object map) is reused.
 const ALLOC_TTL: Duration = Duration::from_secs(1);
+/// The largest volume: RBD's sizes are 64-bit, the kernel's `loff_t` is signed.
+pub const MAX_SIZE: u64 = i64::MAX as u64;
 /// The metadata key holding a volume's mode, owner and group.
 const ATTR_KEY: &str = "poolfs.attr";
 
