@@ -46,6 +46,10 @@ mon_allow_pool_delete = true
 mon_warn_on_pool_no_redundancy = false
 ms_bind_msgr1 = false
 ms_bind_ipv6 = false
+[client]
+# clients (rbd, qemu, poolfs through librados) keep no admin socket or log here
+admin_socket =
+log_file = /dev/null
 [mon]
 mon_data = $dir/mon
 [mgr]
