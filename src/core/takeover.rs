@@ -39,6 +39,11 @@ impl PoolFs {
                 j.wipe(*ino, false);
             }
         }
+        for (pool, note) in state.notes.iter().filter(|(_, n)| !n.is_empty()) {
+            if let Some(a) = self.reg.by_id(*pool).and_then(|p| p.active()) {
+                a.store.succeed(note);
+            }
+        }
         let mut lost = Vec::new();
         for h in state.handles.values() {
             self.handles.skip_past(h.fh);

@@ -600,6 +600,11 @@ pub trait Store: Send + Sync + Debug {
     fn metrics(&self) -> Vec<crate::metrics::Family> {
         Vec::new()
     }
+    /// This store takes over from the same pool's store of a server that
+    /// crashed or was upgraded; `note` is the last note that store left
+    /// (`set_notes`). Called once, before any handle is restored (an rbd
+    /// store fences the predecessor's Ceph client).
+    fn succeed(&self, _note: &[u8]) {}
     /// Where the store sends notes for a successor server (they are
     /// journaled; the last one reaches `OpenVolume::inherit`). Stores that
     /// leave nothing unfinished outside an open send none.

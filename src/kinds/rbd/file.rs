@@ -215,15 +215,11 @@ impl OpenVolume for RbdFile {
     }
 
     /// This open replaces one of a server that crashed or was upgraded
-    /// (`note`: the client it was to Ceph, gone with it): that client is
-    /// fenced (blocklisted: its watches go at once, instead of holding each
-    /// lock change of the image for 5 s until they time out after 30 s),
-    /// and its exclusive lock on the image is broken, so writes go on.
+    /// (`note`: the client it was to Ceph, fenced by `Store::succeed`):
+    /// the exclusive lock that client holds on the image is broken now,
+    /// rather than at this open's first write.
     fn inherit(&self, note: &[u8]) {
         let dead = String::from_utf8_lossy(note);
-        if let Err(e) = self.vol.image.cluster().blocklist(&dead) {
-            tracing::warn!(client = %dead, "cannot fence the previous server's Ceph client: {e}");
-        }
         let owners = match self.vol.image.lock_owners() {
             Ok(o) => o,
             Err(e) => return tracing::warn!("cannot read the image's lock owners: {e}"),

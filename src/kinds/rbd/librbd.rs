@@ -743,11 +743,6 @@ impl Image {
         Ok(out)
     }
 
-    /// The connection this image was opened through.
-    pub fn cluster(&self) -> &Cluster {
-        &self.cluster
-    }
-
     /// Breaks the exclusive lock `owner` holds (and blocklists it, so
     /// nothing it still sends lands).
     pub fn break_lock(&self, owner: &str) -> Result<()> {

@@ -457,6 +457,19 @@ impl Store for RbdStore {
         }
     }
 
+    /// The previous server's Ceph client (its note) is fenced: its watches
+    /// go at once, and with them its locks, also of images no handle of
+    /// it was open on any more (one closing when it died).
+    fn succeed(&self, note: &[u8]) {
+        let dead = String::from_utf8_lossy(note);
+        match self.cluster.blocklist(&dead) {
+            Ok(()) => tracing::info!(client = %dead, "fenced the previous server's Ceph client"),
+            Err(e) => {
+                tracing::warn!(client = %dead, "cannot fence the previous server's Ceph client: {e}")
+            }
+        }
+    }
+
     fn cache_time(&self) -> Option<Duration> {
         Some(Duration::from_secs(1))
     }
