@@ -66,6 +66,9 @@ bluestore_cache_autotune = false
 bluestore_cache_size = 268435456
 osd_max_object_name_len = 256
 osd_max_object_namespace_len = 64
+# A client that stops answering loses its watches (and so its image locks)
+# after this long: half Ceph's default, so the fencing test is short.
+osd_client_watch_timeout = 15
 EOF
     local c=(-c "$dir/ceph.conf")
     ceph-authtool --create-keyring "$dir/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null

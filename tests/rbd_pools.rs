@@ -60,6 +60,13 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
     step("a_key_in_the_definition_is_never_shown", &|| {
         a_key_in_the_definition_is_never_shown(&fx, &ceph)
     });
+    step("clones_are_instant_and_keep_their_parent", &|| {
+        clones_are_instant_and_keep_their_parent(&fx, &ceph)
+    });
+    step(
+        "a_volume_open_for_writing_is_locked_against_other_hosts",
+        &|| a_volume_open_for_writing_is_locked_against_other_hosts(&fx, &ceph),
+    );
     step("pool_dumpxml_is_libvirts_rbd_pool", &|| {
         pool_dumpxml_is_libvirts_rbd_pool(&fx)
     });
@@ -222,6 +229,215 @@ fn renames_and_removals(fx: &Fixture, ceph: &Ceph) {
     }
     assert!(!p.join("b.img").exists());
     assert!(!ceph.rbd("ls").contains("b.img"));
+}
+
+fn poolfs(fx: &Fixture, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(common::BIN)
+        .args(args)
+        .arg("--mount")
+        .arg(&fx.mnt)
+        .output()
+        .unwrap()
+}
+
+/// `vol-clone` makes an RBD clone: instant whatever the size, its parent
+/// in `info` and in `rbd info`; a volume with clones cannot be removed (the
+/// refusal names them); the snapshot goes with the last clone; `--flatten`
+/// copies. Clones are copies elsewhere: a dir pool's volume has no `clone`.
+fn clones_are_instant_and_keep_their_parent(fx: &Fixture, ceph: &Ceph) {
+    let p = fx.pool("ceph");
+    let f = fs::File::create(p.join("base.img")).unwrap();
+    f.set_len(100 << 30).unwrap();
+    f.write_all_at(&pattern(6 << 20, 5), 1 << 30).unwrap();
+    f.sync_all().unwrap();
+    drop(f);
+    let t = std::time::Instant::now();
+    let out = poolfs(fx, &["vol-clone", "base.img", "c.img", "--pool", "ceph"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "a clone of a 100 GiB volume took {:?}",
+        t.elapsed()
+    );
+    let rbd_info = ceph.rbd("info c.img");
+    assert!(
+        rbd_info.contains("parent: rbd/base.img@poolfs-clone-"),
+        "{rbd_info}"
+    );
+    let info = fx.read("ceph/.vol/c.img/info");
+    assert!(info.contains("parent: base.img@poolfs-clone-"), "{info}");
+    assert_eq!(fx.read("ceph/.vol/base.img/clone"), "c.img\n");
+    let c = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(p.join("c.img"))
+        .unwrap();
+    assert_eq!(c.metadata().unwrap().len(), 100 << 30);
+    let mut back = vec![0u8; 6 << 20];
+    c.read_exact_at(&mut back, 1 << 30).unwrap();
+    assert!(
+        back == pattern(6 << 20, 5),
+        "a clone reads its parent's data"
+    );
+    // Holes of the parent are holes of the clone; its data is data.
+    let data = common::run(&format!(
+        "python3 -c \"import os; f=os.open('{}', os.O_RDONLY); print(os.lseek(f, 0, os.SEEK_DATA))\"",
+        p.join("c.img").display()
+    ));
+    assert_eq!(
+        data.trim(),
+        (1u64 << 30).to_string(),
+        "SEEK_DATA on a clone"
+    );
+    c.write_all_at(&pattern(4096, 9), 1 << 30).unwrap();
+    c.sync_all().unwrap();
+    drop(c);
+    let mut base = vec![0u8; 4096];
+    fs::File::open(p.join("base.img"))
+        .unwrap()
+        .read_exact_at(&mut base, 1 << 30)
+        .unwrap();
+    assert!(
+        base == pattern(4096, 5),
+        "a write to a clone changed its parent"
+    );
+
+    assert_eq!(
+        errno_of(fs::remove_file(p.join("base.img"))),
+        Some(libc::EBUSY)
+    );
+    let why = fx.info("ceph", "last_error");
+    assert!(why.contains("has clones (c.img)"), "{why}");
+    let out = poolfs(
+        fx,
+        &[
+            "vol-clone",
+            "base.img",
+            "flat.img",
+            "--pool",
+            "ceph",
+            "--flatten",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(!ceph.rbd("info flat.img").contains("parent:"));
+    fs::remove_file(p.join("flat.img")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while let Err(e) = fs::remove_file(p.join("c.img")) {
+        assert!(std::time::Instant::now() < deadline, "rm c.img: {e}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let snaps = ceph.rbd("snap ls base.img");
+    assert!(
+        snaps.trim().is_empty(),
+        "the clone's snapshot stayed: {snaps}"
+    );
+    fs::remove_file(p.join("base.img")).unwrap();
+
+    fs::write(fx.pool("default").join("d.img"), b"x").unwrap();
+    assert!(!fx.mnt.join("default/.vol/d.img/clone").exists());
+    let listed: Vec<_> = fs::read_dir(fx.mnt.join("default/.vol/d.img"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(!listed.contains(&"clone".into()), "{listed:?}");
+    fs::remove_file(fx.pool("default").join("d.img")).unwrap();
+}
+
+/// Sends `sig` to a process.
+fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+}
+
+/// Continues a stopped server however the test ends.
+struct Resume(i32);
+impl Drop for Resume {
+    fn drop(&mut self) {
+        signal(self.0, nix::sys::signal::Signal::SIGCONT);
+    }
+}
+
+/// A second daemon on the same Ceph pool (another host) sees the same
+/// volumes; while one host has a volume open for writing, the other's
+/// opens for writing are refused (`EBUSY`, the holder named) and its reads
+/// work; a host that stops answering loses the lock once its watch times
+/// out, and then gets `EIO` (fenced) until its pool is started again.
+fn a_volume_open_for_writing_is_locked_against_other_hosts(fx: &Fixture, ceph: &Ceph) {
+    let other = Fixture::new();
+    define(&other, ceph, "ceph");
+    let (a, b) = (fx.pool("ceph"), other.pool("ceph"));
+    let rw = |p: &std::path::Path| fs::OpenOptions::new().read(true).write(true).open(p);
+    fs::write(a.join("shared.img"), pattern(1 << 20, 1)).unwrap();
+    let held = rw(&a.join("shared.img")).unwrap();
+    held.write_all_at(&pattern(4096, 2), 0).unwrap();
+    held.sync_all().unwrap();
+    assert_eq!(errno_of(rw(&b.join("shared.img"))), Some(libc::EBUSY));
+    let why = other.info("ceph", "last_error");
+    assert!(why.contains("open for writing on another host"), "{why}");
+    assert_eq!(
+        fs::read(b.join("shared.img")).unwrap()[..4096],
+        pattern(4096, 2)[..],
+        "the other host reads what this one wrote"
+    );
+    drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let theirs = loop {
+        match rw(&b.join("shared.img")) {
+            Ok(f) => break f,
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "still locked after the close: {e}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    theirs.write_all_at(&pattern(4096, 3), 0).unwrap();
+    theirs.sync_all().unwrap();
+
+    // The other host stops answering (a hung or partitioned host).
+    let stopped = other.server_pid();
+    signal(stopped, nix::sys::signal::Signal::SIGSTOP);
+    let resume = Resume(stopped);
+    let t = std::time::Instant::now();
+    let mine = loop {
+        match rw(&a.join("shared.img")) {
+            Ok(f) => break f,
+            Err(e) => assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the lock of a host that stopped answering was never broken: {e}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    eprintln!("lock taken over after {:?}", t.elapsed());
+    mine.write_all_at(&pattern(4096, 4), 0).unwrap();
+    mine.sync_all().unwrap();
+    drop(resume);
+    let late = theirs
+        .write_all_at(&pattern(4096, 5), 0)
+        .and_then(|()| theirs.sync_all());
+    assert_eq!(errno_of(late), Some(libc::EIO), "the fenced host wrote");
+    drop(theirs);
+    let mut back = vec![0u8; 4096];
+    mine.read_exact_at(&mut back, 0).unwrap();
+    assert!(back == pattern(4096, 4), "the fenced host's write landed");
+    drop(mine);
+    // A new start connects as a new client.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while let Err(e) = other.ctl("ceph/status", "stop") {
+        assert!(std::time::Instant::now() < deadline, "stop: {e}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    other.ctl("ceph/status", "start").unwrap();
+    assert_eq!(
+        fs::read(b.join("shared.img")).unwrap()[..4096],
+        pattern(4096, 4)[..]
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while let Err(e) = fs::remove_file(a.join("shared.img")) {
+        assert!(std::time::Instant::now() < deadline, "rm: {e}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Ceph's own tools work beside poolfs: a resize made with `rbd` shows

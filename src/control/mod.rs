@@ -55,16 +55,24 @@ pub enum VolFile {
     Info,
     Resize,
     Wipe,
+    /// Only where the store clones instantly (`Store::can_clone`).
+    Clone,
 }
 
 impl VolFile {
-    pub const ALL: [VolFile; 3] = [VolFile::Info, VolFile::Resize, VolFile::Wipe];
+    pub const ALL: [VolFile; 4] = [
+        VolFile::Info,
+        VolFile::Resize,
+        VolFile::Wipe,
+        VolFile::Clone,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             VolFile::Info => "info",
             VolFile::Resize => "resize",
             VolFile::Wipe => "wipe",
+            VolFile::Clone => "clone",
         }
     }
 

@@ -214,10 +214,62 @@ impl fmt::Display for WipeStatus {
     }
 }
 
+/// A request written to `.vol/<volume>/clone`: the clone's name, a new
+/// volume at the top of the pool (surrounding white space ignored).
+pub fn clone_name(text: &str) -> Result<&str, Error> {
+    let name = text.trim();
+    if name.is_empty() {
+        return Err(Error::Invalid(
+            "a clone request is the new volume's name, e.g. vm2.img".into(),
+        ));
+    }
+    if name.contains('/') || name == "." || name == ".." {
+        return Err(Error::Invalid(format!(
+            "'{}' is not a volume name at the top of the pool",
+            printable(name)
+        )));
+    }
+    if name.len() > 255 {
+        return Err(Error::Sys {
+            what: format!(
+                "a volume name is at most 255 bytes ('{}...' is {})",
+                printable(&name[..name.floor_char_boundary(40)]),
+                name.len()
+            ),
+            errno: nix::errno::Errno::ENAMETOOLONG,
+        });
+    }
+    if super::is_reserved(name) {
+        return Err(Error::Exists(format!(
+            "'{name}' is reserved for a control file"
+        )));
+    }
+    Ok(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn clone_requests_name_a_new_volume_at_the_top() {
+        assert_eq!(clone_name(" vm2.img\n").unwrap(), "vm2.img");
+        assert_eq!(clone_name(".hidden").unwrap(), ".hidden");
+        for bad in ["", " \n", "a/b", "..", "."] {
+            assert!(matches!(clone_name(bad), Err(Error::Invalid(_))), "{bad:?}");
+        }
+        assert!(matches!(clone_name("status"), Err(Error::Exists(_))));
+        assert!(matches!(clone_name(".vol"), Err(Error::Exists(_))));
+        assert!(matches!(
+            clone_name(&"x".repeat(256)),
+            Err(Error::Sys {
+                errno: nix::errno::Errno::ENAMETOOLONG,
+                ..
+            })
+        ));
+        assert!(clone_name(&"x".repeat(255)).is_ok());
+    }
 
     #[test]
     fn parse_size_units() {

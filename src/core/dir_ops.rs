@@ -100,7 +100,11 @@ impl PoolFs {
             }
             Node::Object(o) if o.is_dir => self.list_in(&self.parent(ino)?, &mut out)?,
             Node::VolDir(o) if !o.is_dir => {
-                for f in VolFile::ALL {
+                let clones = o.store().can_clone();
+                for f in VolFile::ALL
+                    .into_iter()
+                    .filter(|f| *f != VolFile::Clone || clones)
+                {
                     out.push(DirEntry {
                         ino: inodes::mirror_file(o.ino, f),
                         kind: Kind::File,

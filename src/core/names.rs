@@ -64,6 +64,7 @@ impl PoolFs {
             }
             Node::VolDir(o) if !o.is_dir => {
                 let f = VolFile::from_name(&name.to_string_lossy())
+                    .filter(|f| *f != VolFile::Clone || o.store().can_clone())
                     .ok_or_else(|| Error::NotFound("no such control file".into()))?;
                 let o = self.inodes.write().add_lookup(o.ino).ok_or_else(|| {
                     Error::NotFound("no such volume (its pool stopped or it was removed)".into())

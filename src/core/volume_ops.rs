@@ -44,11 +44,18 @@ impl PoolFs {
         match f {
             VolFile::Wipe => Ok(self.wipes.status(o.ino).to_string()),
             VolFile::Resize => Ok(format!("{}\n", Self::facts(o)?.capacity())),
+            VolFile::Clone => Ok(o
+                .store()
+                .clones(&o.obj)?
+                .iter()
+                .map(|c| format!("{c}\n"))
+                .collect()),
             VolFile::Info => {
                 let v = Self::facts(o)?;
                 let path = self.mounted_path(o).unwrap_or_else(|| "-".into());
                 let chain = self.backing_chain(&o.pool, &o.active, &name, &v);
-                Ok(control::render_kv(&[
+                let more = o.store().volume_lines(&o.obj)?;
+                let mut lines = vec![
                     ("name", name),
                     ("path", path),
                     ("format", v.probe.format.to_string()),
@@ -67,7 +74,9 @@ impl PoolFs {
                             chain.join(" -> ")
                         },
                     ),
-                ]))
+                ];
+                lines.extend(more);
+                Ok(control::render_kv(&lines))
             }
         }
     }
@@ -97,6 +106,16 @@ impl PoolFs {
                 o.store().resize(&o.obj, &vol, &req)
             }
             VolFile::Wipe => self.wipe(o, &vol, text.parse()?),
+            VolFile::Clone => {
+                let newname = control::volume::clone_name(text)?;
+                o.store().clone_volume(&o.obj, &vol, newname)?;
+                // The kernel may remember that the name was free.
+                self.inval.send_now(super::Inval::Entry {
+                    parent: super::inodes::pool_dir_ino(o.pool.id),
+                    name: newname.into(),
+                });
+                Ok(())
+            }
         }
         .inspect(|()| self.inval.send_now(super::Inval::Inode { ino: o.ino }))
     }

@@ -304,6 +304,14 @@ pub(super) fn vol_clone(
             })?;
         return Ok(format!("Vol {newname} cloned from {vol}"));
     }
+    // Where the pool clones instantly (rbd), the volume has a `clone`
+    // control file; elsewhere a clone is a copy.
+    let instant = pool_dir(tree, pool)?.join(VOL_DIR).join(vol).join("clone");
+    if !flatten && instant.exists() {
+        write_request(&instant, newname)
+            .map_err(|e| refused(tree, pool, &format!("clone volume '{vol}' of"), e))?;
+        return Ok(format!("Vol {newname} cloned from {vol}"));
+    }
     let dst_path = pool_dir(tree, pool)?.join(newname);
     let src = File::open(&src_path)
         .map_err(|e| refused(tree, pool, &format!("clone volume '{vol}' of"), e))?;

@@ -585,6 +585,29 @@ pub trait Store: Send + Sync + Debug {
             vol.name
         )))
     }
+    /// True where a volume is cloned instantly inside the store (an RBD
+    /// clone): its control directory has `clone`. Elsewhere a clone is a
+    /// copy through the mount (`cp --reflink=auto`).
+    fn can_clone(&self) -> bool {
+        false
+    }
+    /// Makes `newname` (a name at the top of the pool) an instant clone of
+    /// volume `obj`; only where `can_clone`.
+    fn clone_volume(&self, _obj: &Obj, vol: &VolumeRef, _newname: &str) -> Result<()> {
+        Err(Error::Unsupported(format!(
+            "'{}': this pool type clones by copying (cp --reflink=auto)",
+            vol.name
+        )))
+    }
+    /// The names of the clones of volume `obj` (where `can_clone`).
+    fn clones(&self, _obj: &Obj) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// Facts of this kind of store for a volume's `info`, after the common
+    /// ones (an RBD clone's parent).
+    fn volume_lines(&self, _obj: &Obj) -> Result<Vec<(&'static str, String)>> {
+        Ok(Vec::new())
+    }
     /// A path tools outside the daemon (qemu-img) reach the volume by
     /// without the mount; `None`: only through the mount.
     fn external_path(&self, _obj: &Obj) -> Option<HeldPath> {

@@ -11,18 +11,33 @@ use crate::error::{Error, Result};
 use crate::store::{Ctx, OpenVolume, ReadDone, StoreOpen, WriteDone};
 use crate::volume::Data;
 
-/// O_TRUNC never reaches a store: the namespace truncates with `setattr`.
-pub fn open_vol(vol: Arc<Vol>) -> StoreOpen {
-    StoreOpen {
-        file: Box::new(RbdFile { vol }),
-        passthrough: false,
+/// Opens volume `vol` with `flags`: an open for writing keeps other hosts
+/// from writing it until it closes (`Vol::start_writing`). O_TRUNC never
+/// reaches a store: the namespace truncates with `setattr`.
+pub fn open_vol(vol: Arc<Vol>, flags: i32) -> Result<StoreOpen> {
+    let writes = flags & libc::O_ACCMODE != libc::O_RDONLY;
+    if writes {
+        vol.start_writing()?;
     }
+    Ok(StoreOpen {
+        file: Box::new(RbdFile { vol, writes }),
+        passthrough: false,
+    })
 }
 
 /// One open of a volume.
 #[derive(Debug)]
 struct RbdFile {
     vol: Arc<Vol>,
+    writes: bool,
+}
+
+impl Drop for RbdFile {
+    fn drop(&mut self) {
+        if self.writes {
+            self.vol.stop_writing();
+        }
+    }
 }
 
 impl RbdFile {

@@ -22,7 +22,7 @@ use nix::errno::Errno;
 use parking_lot::Mutex;
 
 use super::file::open_vol;
-use super::librbd::{Cluster, ConnectOpts, Image};
+use super::librbd::{Cluster, ConnectOpts, Image, Linked};
 use super::vol::{MAX_SIZE, Owner, Vol};
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
@@ -38,6 +38,9 @@ const CACHED: usize = 64;
 const META_TTL: Duration = Duration::from_secs(1);
 /// How long a removal waits for the last release of a closed volume.
 const RELEASE_GRACE: Duration = Duration::from_secs(2);
+/// The snapshots poolfs takes for clones are named so (and the time):
+/// they go with their last clone.
+const CLONE_SNAP: &str = "poolfs-clone-";
 
 /// Images open in this daemon, by id. `live`: read-write handles, held by
 /// the opens of a volume and by an operation that changes an image (weak:
@@ -54,6 +57,10 @@ pub struct RbdStore {
     cluster: Arc<Cluster>,
     /// `pool` or `pool/namespace`, for messages and `info`.
     place: String,
+    /// The Ceph pool and namespace ("": none), to tell this pool's images
+    /// from others a clone relation names.
+    pool: String,
+    namespace: String,
     cache: Mutex<Cache>,
 }
 
@@ -101,6 +108,8 @@ impl RbdStore {
         RbdStore {
             cluster,
             place,
+            pool: opts.pool.clone(),
+            namespace: opts.namespace.clone().unwrap_or_default(),
             cache: Mutex::new(Cache {
                 live: HashMap::new(),
                 recent: lru::LruCache::new(NonZeroUsize::new(CACHED).unwrap_or(NonZeroUsize::MIN)),
@@ -242,7 +251,10 @@ impl RbdStore {
     /// Removes image `name`, refused while it is open on this host or
     /// another (RBD removes no image that has watchers).
     fn remove(&self, name: &str) -> Result<()> {
-        let id = self.by_name(name)?.id.clone();
+        let (id, parent) = {
+            let vol = self.by_name(name)?;
+            (vol.id.clone(), vol.image.parent()?)
+        };
         // The kernel sends the release of a closed file a moment after
         // close(2) returned: a removal right after it waits for it.
         let deadline = Instant::now() + RELEASE_GRACE;
@@ -254,15 +266,85 @@ impl RbdStore {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        {
+            let image = self.cluster.open_by_id(&id, true)?;
+            let clones = image.children()?;
+            if !clones.is_empty() {
+                return Err(Error::Busy(format!(
+                    "'{name}' has clones ({}): remove them, or flatten them, first",
+                    self.names(&clones).join(", ")
+                )));
+            }
+            self.drop_clone_snapshots(&image);
+        }
         self.cluster.remove(name).map_err(|e| match e.errno() {
             Errno::EBUSY => Error::Busy(format!(
-                "'{name}' is open on another host (or has snapshots or clones): it cannot be removed now"
+                "'{name}' is open on another host: it cannot be removed now"
             )),
             Errno::ENOTEMPTY => Error::Busy(format!(
-                "'{name}' has snapshots or clones: it cannot be removed"
+                "'{name}' has snapshots poolfs did not take: remove them first (rbd snap purge)"
             )),
             _ => e,
-        })
+        })?;
+        // The parent's snapshot a clone read through to goes with its
+        // last clone (it holds the parent's data as it was).
+        if let Some((p, snap)) = parent
+            && snap.starts_with(CLONE_SNAP)
+            && self.here(&p)
+        {
+            match self.rw(&p.id) {
+                Ok(v) => self.drop_clone_snapshot(&v.image, &snap),
+                Err(e) => {
+                    tracing::warn!(parent = %p.name, "cannot drop the snapshot '{snap}': {e}")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True for an image of this pool (and namespace).
+    fn here(&self, l: &Linked) -> bool {
+        l.pool == self.pool && l.namespace == self.namespace
+    }
+
+    /// How images a clone relation names are shown: by name in this pool,
+    /// else `pool/[namespace/]name`.
+    fn names(&self, images: &[Linked]) -> Vec<String> {
+        images
+            .iter()
+            .map(|l| {
+                let mut s = match (self.here(l), l.namespace.is_empty()) {
+                    (true, _) => l.name.clone(),
+                    (false, true) => format!("{}/{}", l.pool, l.name),
+                    (false, false) => format!("{}/{}/{}", l.pool, l.namespace, l.name),
+                };
+                if l.trash {
+                    s.push_str(" (in the trash)");
+                }
+                s
+            })
+            .collect()
+    }
+
+    /// Drops the snapshots poolfs took for clones that no clone reads any
+    /// more.
+    fn drop_clone_snapshots(&self, image: &Image) {
+        match image.snapshots() {
+            Ok(snaps) => snaps
+                .iter()
+                .filter(|s| s.starts_with(CLONE_SNAP))
+                .for_each(|s| self.drop_clone_snapshot(image, s)),
+            Err(e) => tracing::warn!("cannot list an image's snapshots: {e}"),
+        }
+    }
+
+    /// Drops snapshot `snap` unless a clone still reads through to it.
+    fn drop_clone_snapshot(&self, image: &Image, snap: &str) {
+        match image.drop_snapshot(snap) {
+            Ok(()) => tracing::debug!("dropped the clone snapshot '{snap}'"),
+            Err(e) if e.errno() == Errno::EBUSY => {}
+            Err(e) => tracing::warn!("cannot drop the clone snapshot '{snap}': {e}"),
+        }
     }
 }
 
@@ -390,7 +472,7 @@ impl Store for RbdStore {
             gid: ctx.gid,
         })?;
         let found = self.found(&vol)?;
-        Ok((found, open_vol(vol)))
+        Ok((found, open_vol(vol, flags)?))
     }
 
     fn unlink(&self, dir: Option<&Obj>, name: &OsStr) -> Result<()> {
@@ -442,8 +524,8 @@ impl Store for RbdStore {
         Ok(())
     }
 
-    fn open(&self, _ctx: &Ctx, obj: &Obj, _flags: i32) -> Result<StoreOpen> {
-        Ok(open_vol(self.vol_rw(obj)?))
+    fn open(&self, _ctx: &Ctx, obj: &Obj, flags: i32) -> Result<StoreOpen> {
+        open_vol(self.vol_rw(obj)?, flags)
     }
 
     /// The note for a successor server: who this server is to Ceph (the
@@ -553,6 +635,50 @@ impl Store for RbdStore {
         vol.changed();
         self.changed(&vol.id);
         Ok(())
+    }
+
+    fn can_clone(&self) -> bool {
+        true
+    }
+
+    /// An RBD clone: a protected snapshot of the volume now, and a new
+    /// image reading through to it; nothing is copied. The snapshot goes
+    /// with the last clone of it.
+    fn clone_volume(&self, obj: &Obj, vol: &VolumeRef, newname: &str) -> Result<()> {
+        let parent = self.vol_rw(obj)?;
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let snap = format!("{CLONE_SNAP}{}", since.as_nanos());
+        parent.image.snapshot(&snap)?;
+        if let Err(e) = self.cluster.clone_image(vol.name, &snap, newname) {
+            self.drop_clone_snapshot(&parent.image, &snap);
+            return Err(match e.errno() {
+                Errno::EEXIST => {
+                    Error::Exists(format!("storage volume '{newname}' exists already"))
+                }
+                Errno::ENOSYS => Error::Unsupported(format!(
+                    "'{}' lacks RBD's layering feature: copy it instead (vol-clone --flatten)",
+                    vol.name
+                )),
+                _ => e,
+            });
+        }
+        let clone = Vol::open(self.cluster.open(newname, true)?)?;
+        clone.set_owner(*parent.owner.lock())
+    }
+
+    fn clones(&self, obj: &Obj) -> Result<Vec<String>> {
+        Ok(self.names(&self.vol(obj)?.image.children()?))
+    }
+
+    /// `parent`: the image and snapshot a clone reads through to.
+    fn volume_lines(&self, obj: &Obj) -> Result<Vec<(&'static str, String)>> {
+        let parent = match self.vol(obj)?.image.parent()? {
+            Some((p, snap)) => format!("{}@{snap}", self.names(&[p]).join("")),
+            None => "-".into(),
+        };
+        Ok(vec![("parent", parent)])
     }
 
     fn wipe(

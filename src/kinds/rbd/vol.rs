@@ -6,8 +6,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
-use super::librbd::Image;
-use crate::error::Result;
+use super::librbd::{Image, held_elsewhere, plain_address};
+use crate::error::{Error, Result};
 use crate::store::{Attr, Kind};
 
 /// How long a volume's allocation (a walk of its object map) is reused.
@@ -57,6 +57,9 @@ pub struct Vol {
     pub alloc: Mutex<Option<(Instant, u64)>>,
     /// Serialises size changes (a write past the end grows the image first).
     pub grow: Mutex<()>,
+    /// Opens for writing here: while there is one, this host keeps the
+    /// image's exclusive lock (held across taking and releasing it).
+    writers: Mutex<usize>,
 }
 
 impl Vol {
@@ -72,6 +75,7 @@ impl Vol {
             owner: Mutex::new(owner),
             alloc: Mutex::new(None),
             grow: Mutex::new(()),
+            writers: Mutex::new(0),
         })
     }
 
@@ -122,6 +126,42 @@ impl Vol {
         self.image.set_metadata(ATTR_KEY, &o.text())?;
         *self.owner.lock() = o;
         Ok(())
+    }
+
+    /// An open for writing: the first takes RBD's exclusive lock and keeps
+    /// it until the last closes, so no other host writes meanwhile (its
+    /// opens for writing are refused with `EBUSY`).
+    pub fn start_writing(&self) -> Result<()> {
+        let mut w = self.writers.lock();
+        if *w == 0 {
+            self.image.lock().map_err(|e| {
+                if !held_elsewhere(e.errno()) {
+                    return e;
+                }
+                let owner = self
+                    .image
+                    .lock_owners()
+                    .ok()
+                    .and_then(|o| o.first().map(|o| plain_address(o)))
+                    .unwrap_or_else(|| "unknown".into());
+                Error::Busy(format!(
+                    "the volume is open for writing on another host (Ceph client {owner})"
+                ))
+            })?;
+        }
+        *w += 1;
+        Ok(())
+    }
+
+    /// The close of an open for writing: the last one lets the lock go.
+    pub fn stop_writing(&self) {
+        let mut w = self.writers.lock();
+        *w = w.saturating_sub(1);
+        if *w == 0
+            && let Err(e) = self.image.unlock()
+        {
+            tracing::warn!("cannot release the lock of image {}: {e}", self.id);
+        }
     }
 
     /// Makes the image at least `end` bytes long (a write past its end).
