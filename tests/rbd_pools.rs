@@ -67,6 +67,12 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
         "a_volume_open_for_writing_is_locked_against_other_hosts",
         &|| a_volume_open_for_writing_is_locked_against_other_hosts(&fx, &ceph),
     );
+    if survives_crash() {
+        step(
+            "a_write_answered_before_the_cluster_had_it_survives_a_crash",
+            &|| a_write_answered_before_the_cluster_had_it_survives_a_crash(&ceph),
+        );
+    }
     step("pool_dumpxml_is_libvirts_rbd_pool", &|| {
         pool_dumpxml_is_libvirts_rbd_pool(&fx)
     });
@@ -342,6 +348,54 @@ fn clones_are_instant_and_keep_their_parent(fx: &Fixture, ceph: &Ceph) {
         .collect();
     assert!(!listed.contains(&"clone".into()), "{listed:?}");
     fs::remove_file(fx.pool("default").join("d.img")).unwrap();
+}
+
+/// Write-behind: a write is answered once parked in the journal's memfd,
+/// before the cluster has it; writes past the end grow the image first on
+/// the pool's grower. The server crashes after answering a parked write and
+/// before sending it (`POOLFS_CRASH_AFTER=write-parked`): its successor
+/// sends it, and the image holds every answered byte at the right size.
+fn a_write_answered_before_the_cluster_had_it_survives_a_crash(ceph: &Ceph) {
+    let mut fx = Fixture::unstarted(&[]);
+    let flag = fx.dir.path().join("crash-once");
+    fx.env.push((
+        "POOLFS_CRASH_AFTER".into(),
+        format!("write-parked:{}", flag.display()),
+    ));
+    fx.start();
+    define(&fx, ceph, "ceph");
+    let path = fx.pool("ceph").join("wb.img");
+    let f = fs::File::create(&path).unwrap();
+    fs::write(&flag, b"").unwrap();
+    let old = fx.server_pid();
+    let mut want = Vec::new();
+    for i in 0..6u8 {
+        f.write_all_at(&pattern(1 << 20, 10 + i), u64::from(i) << 20)
+            .unwrap();
+        want.extend(pattern(1 << 20, 10 + i));
+    }
+    fx.wait_new_server(old);
+    assert!(!flag.exists(), "the server did not crash");
+    f.sync_all()
+        .unwrap_or_else(|e| panic!("fsync after the crash: {e}; log:\n{}", fx.log()));
+    drop(f);
+    assert_eq!(fs::metadata(&path).unwrap().len(), 6 << 20);
+    let exported = fx.dir.path().join("wb.exported");
+    ceph.rbd(&format!("export wb.img {}", exported.display()));
+    assert!(
+        fs::read(&exported).unwrap() == want,
+        "a parked write did not reach the cluster; log:\n{}",
+        fx.log()
+    );
+    assert!(
+        fx.log().contains("writes the previous server had answered"),
+        "the successor sent no parked write"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while let Err(e) = fs::remove_file(&path) {
+        assert!(std::time::Instant::now() < deadline, "rm: {e}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Sends `sig` to a process.

@@ -23,6 +23,7 @@
 //! - names reaching a store are single components (never `.`, `..` or a
 //!   reserved name at the top: the namespace filters those).
 
+pub mod behind;
 pub mod fdcache;
 pub mod local;
 pub mod tree;
@@ -667,7 +668,7 @@ pub trait RemoteLocks: Send + Sync + Debug {
 }
 
 pub use crate::journal::NoteSink;
-pub use crate::journal::spill::{ParkedWrite, Spill, SpillSink};
+pub use crate::journal::spill::{Parked, ParkedWrite, Spill, SpillSink};
 
 /// Chunk of a written wipe (random, or zeros where holes cannot be punched).
 const WIPE_CHUNK: usize = 1 << 20;

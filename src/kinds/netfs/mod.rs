@@ -4,7 +4,6 @@
 //! mounted, `start` connects and the namespace reaches volumes by NFS file
 //! handle.
 
-mod behind;
 pub mod client;
 pub mod exports;
 mod locks;

@@ -7,11 +7,11 @@ use std::sync::{Arc, Weak};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::behind::Behind;
+use crate::store::behind::Behind;
 
 /// One file's state on this host, kept while an open (or the file's locks)
 /// holds it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct FileShared {
     /// Counts the changes made from here that reached the server (writes,
     /// truncates, allocations) and the locks taken: data read ahead before
@@ -19,6 +19,15 @@ pub(super) struct FileShared {
     changes: AtomicU64,
     /// The writes of the file's opens the server has not answered yet.
     pub(super) behind: Arc<Behind>,
+}
+
+impl Default for FileShared {
+    fn default() -> Self {
+        FileShared {
+            changes: AtomicU64::new(0),
+            behind: Arc::new(Behind::new("the NFS server")),
+        }
+    }
 }
 
 impl FileShared {

@@ -1,26 +1,44 @@
-//! One open of an RBD volume: reads and writes through librbd's
-//! asynchronous calls (answered from its completion), sizes, holes.
+//! One open of an RBD volume: reads through librbd's asynchronous calls
+//! (answered from its completion), writes behind (`grower`), sizes, holes.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use nix::errno::Errno;
 
+use super::grower::{Grower, Job};
 use super::librbd::plain_address;
 use super::vol::{MAX_SIZE, Owner, Vol};
 use crate::error::{Error, Result};
-use crate::store::{Ctx, OpenVolume, ReadDone, StoreOpen, WriteDone};
+use crate::store::{Ctx, OpenVolume, ReadDone, SpillSink, StoreOpen, WriteDone};
 use crate::volume::Data;
+
+/// What the opens of one pool share to write behind: where writes are
+/// parked, the grower, and how long a wait for the cluster may take.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    pub spill: Option<SpillSink>,
+    pub grower: Arc<Grower>,
+    pub timeout: Duration,
+}
 
 /// Opens volume `vol` with `flags`: an open for writing keeps other hosts
 /// from writing it until it closes (`Vol::start_writing`). O_TRUNC never
 /// reaches a store: the namespace truncates with `setattr`.
-pub fn open_vol(vol: Arc<Vol>, flags: i32) -> Result<StoreOpen> {
+pub fn open_vol(vol: Arc<Vol>, flags: i32, sink: Sink) -> Result<StoreOpen> {
     let writes = flags & libc::O_ACCMODE != libc::O_RDONLY;
     if writes {
         vol.start_writing()?;
     }
+    let seen = AtomicU64::new(vol.behind.failures());
     Ok(StoreOpen {
-        file: Box::new(RbdFile { vol, writes }),
+        file: Box::new(RbdFile {
+            vol,
+            writes,
+            sink,
+            seen,
+        }),
         passthrough: false,
     })
 }
@@ -30,6 +48,9 @@ pub fn open_vol(vol: Arc<Vol>, flags: i32) -> Result<StoreOpen> {
 struct RbdFile {
     vol: Arc<Vol>,
     writes: bool,
+    sink: Sink,
+    /// The image's write-behind failures this open has seen (`Behind`).
+    seen: AtomicU64,
 }
 
 impl Drop for RbdFile {
@@ -43,8 +64,34 @@ impl Drop for RbdFile {
 impl RbdFile {
     /// The bytes of a read at `offset` of `size` that the image has.
     fn clip(&self, offset: u64, size: u32) -> Result<usize> {
-        let end = self.vol.image.size()?;
+        let end = self.vol.size()?;
         Ok(end.saturating_sub(offset).min(size as u64) as usize)
+    }
+
+    /// Waits for this host's writes in flight (a read or change of the
+    /// image must see them).
+    fn settle(&self) -> Result<()> {
+        self.vol.behind.settle(self.sink.timeout)
+    }
+
+    /// `settle`, and a failure of one of them this open has not seen.
+    fn drain(&self) -> Result<()> {
+        self.vol.behind.drain(self.sink.timeout, &self.seen)
+    }
+
+    /// Sends a write within the image answered at its completion (no
+    /// slot to park it in).
+    fn write_through(&self, offset: u64, data: &[u8], done: WriteDone) {
+        let (vol, end) = (self.vol.clone(), offset + data.len() as u64);
+        self.vol.image.aio_write(
+            offset,
+            data.to_vec(),
+            Box::new(move |r| {
+                vol.changed();
+                vol.behind.done(offset, end, None);
+                done(r)
+            }),
+        );
     }
 
     /// Drops the set-id bits a write by an unprivileged caller clears.
@@ -62,6 +109,7 @@ impl RbdFile {
 
 impl OpenVolume for RbdFile {
     fn read(&self, offset: u64, size: u32) -> Result<Data> {
+        self.settle()?;
         let n = self.clip(offset, size)?;
         if n == 0 {
             return Ok(Data::Heap(Vec::new()));
@@ -77,6 +125,7 @@ impl OpenVolume for RbdFile {
                 op: "write",
                 errno: Errno::EFBIG,
             })?;
+        self.drain()?;
         if kill_privs_for.is_some() {
             self.kill_privs()?;
         }
@@ -86,7 +135,11 @@ impl OpenVolume for RbdFile {
         Ok(n as u32)
     }
 
+    /// Not while this host's writes are in flight (`read` waits for them).
     fn read_async(&self, offset: u64, size: u32, done: ReadDone) -> Option<ReadDone> {
+        if !self.vol.behind.idle() {
+            return Some(done);
+        }
         let n = match self.clip(offset, size) {
             Ok(0) => return Some(done),
             Ok(n) => n,
@@ -101,24 +154,67 @@ impl OpenVolume for RbdFile {
         None
     }
 
-    /// Only within the image's size: a write past its end grows it first,
-    /// in `write`.
+    /// Parked and answered at once, then sent (`grower`); without a free
+    /// slot, sent and answered at its completion; past the image's end
+    /// without one, left to `write`.
     fn write_async(&self, offset: u64, data: &[u8], done: WriteDone) -> Option<WriteDone> {
-        let fits = self
-            .vol
-            .image
-            .size()
-            .is_ok_and(|s| offset.saturating_add(data.len() as u64) <= s);
-        if !fits {
+        let len = data.len() as u64;
+        let Some(end) = offset.checked_add(len).filter(|e| *e <= MAX_SIZE) else {
             return Some(done);
+        };
+        if let Err(e) = self
+            .vol
+            .behind
+            .admit(offset, end, self.sink.timeout, &self.seen)
+        {
+            done(Err(e));
+            return None;
         }
+        let fits = self.vol.image.size().is_ok_and(|s| end <= s);
+        let parked = self
+            .sink
+            .spill
+            .as_ref()
+            .and_then(|s| s.park(self.vol.id.as_bytes(), offset, data));
+        let Some(parked) = parked else {
+            if fits {
+                self.write_through(offset, data, done);
+                return None;
+            }
+            self.vol.behind.done(offset, end, None);
+            return Some(done);
+        };
         self.vol.changed();
-        self.vol.image.aio_write(offset, data.to_vec(), done);
+        let job = Job {
+            vol: self.vol.clone(),
+            offset,
+            data: data.to_vec(),
+            parked,
+        };
+        done(Ok(len as u32));
+        if fits {
+            job.send();
+        } else {
+            self.sink.grower.queue(job);
+        }
         None
     }
 
     fn fsync(&self, _datasync: bool) -> Result<()> {
+        self.drain()?;
         self.vol.image.flush()
+    }
+
+    /// At each close(2): this host's writes are on the cluster, and one
+    /// that failed after it was answered is reported here.
+    fn flush(&self) -> Result<()> {
+        self.drain()
+    }
+
+    /// At the last close: another host that opens the volume next reads
+    /// this one's writes.
+    fn close(&self) -> Result<()> {
+        self.settle()
     }
 
     fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()> {
@@ -129,6 +225,7 @@ impl OpenVolume for RbdFile {
                 op: "fallocate",
                 errno: Errno::EFBIG,
             })?;
+        self.settle()?;
         let keep = mode & libc::FALLOC_FL_KEEP_SIZE != 0;
         let size = self.vol.image.size()?;
         match mode & !libc::FALLOC_FL_KEEP_SIZE {
@@ -169,6 +266,7 @@ impl OpenVolume for RbdFile {
     /// objects where the image has an object map: data may start early,
     /// as a local filesystem's block granularity allows).
     fn lseek(&self, offset: i64, whence: i32) -> Result<i64> {
+        self.settle()?;
         let size = self.vol.image.size()?;
         let nxio = || Error::Os {
             op: "lseek",
@@ -200,7 +298,7 @@ impl OpenVolume for RbdFile {
     }
 
     fn size(&self) -> Result<u64> {
-        self.vol.image.size()
+        self.vol.size()
     }
 
     fn copy_to(
@@ -222,6 +320,9 @@ impl OpenVolume for RbdFile {
                 op: "truncate",
                 errno: Errno::EFBIG,
             }));
+        }
+        if let Err(e) = self.settle() {
+            return Some(Err(e));
         }
         let _g = self.vol.grow.lock();
         let r = self.vol.image.resize(size);

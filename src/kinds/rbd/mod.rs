@@ -5,6 +5,7 @@
 //! nothing to build.
 
 mod file;
+mod grower;
 #[allow(unsafe_code)]
 mod librbd;
 mod store;
@@ -81,6 +82,6 @@ impl PoolBackend for RbdBackend {
     /// pool does not exist).
     fn open_store(&self) -> Result<Arc<dyn Store>> {
         let cluster = librbd::Cluster::connect(&self.opts)?;
-        Ok(Arc::new(store::RbdStore::new(cluster, &self.opts)))
+        Ok(Arc::new(store::RbdStore::new(cluster, &self.opts)?))
     }
 }

@@ -21,14 +21,15 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use parking_lot::Mutex;
 
-use super::file::open_vol;
+use super::file::{Sink, open_vol};
+use super::grower::{Grower, resend};
 use super::librbd::{Cluster, ConnectOpts, Image, Linked};
 use super::vol::{MAX_SIZE, Owner, Vol};
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
 use crate::store::{
-    Attr, Ctx, Found, InfoLine, Kind, Listed, NodeKey, Obj, OpenVolume, SetAttr, Space, StatFs,
-    Store, StoreOpen, VolumeFacts, VolumeRef, foreign, not_dir,
+    Attr, Ctx, Found, InfoLine, Kind, Listed, NodeKey, Obj, OpenVolume, ParkedWrite, SetAttr,
+    Space, SpillSink, StatFs, Store, StoreOpen, VolumeFacts, VolumeRef, foreign, not_dir,
 };
 
 /// Read-only images kept for lookups and stats.
@@ -62,6 +63,12 @@ pub struct RbdStore {
     pool: String,
     namespace: String,
     cache: Mutex<Cache>,
+    /// Sends the writes answered past an image's end (`grower`).
+    grower: Arc<Grower>,
+    /// Where writes are parked before they are answered (from `set_notes`).
+    spill: std::sync::OnceLock<SpillSink>,
+    /// How long a wait for the cluster may take (the pool's `timeout`).
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for RbdStore {
@@ -100,13 +107,17 @@ fn name_of(name: &OsStr) -> Result<&str> {
 }
 
 impl RbdStore {
-    pub fn new(cluster: Arc<Cluster>, opts: &ConnectOpts) -> RbdStore {
+    pub fn new(cluster: Arc<Cluster>, opts: &ConnectOpts) -> Result<RbdStore> {
         let place = match &opts.namespace {
             Some(ns) => format!("{}/{ns}", opts.pool),
             None => opts.pool.clone(),
         };
-        RbdStore {
+        let grower = Arc::new(Grower::start(&opts.pool)?);
+        Ok(RbdStore {
             cluster,
+            grower,
+            spill: std::sync::OnceLock::new(),
+            timeout: Duration::from_secs(opts.timeout),
             place,
             pool: opts.pool.clone(),
             namespace: opts.namespace.clone().unwrap_or_default(),
@@ -114,6 +125,15 @@ impl RbdStore {
                 live: HashMap::new(),
                 recent: lru::LruCache::new(NonZeroUsize::new(CACHED).unwrap_or(NonZeroUsize::MIN)),
             }),
+        })
+    }
+
+    /// What an open of this pool writes behind with.
+    fn sink(&self) -> Sink {
+        Sink {
+            spill: self.spill.get().cloned(),
+            grower: self.grower.clone(),
+            timeout: self.timeout,
         }
     }
 
@@ -383,6 +403,7 @@ impl Store for RbdStore {
             return Ok(());
         }
         let vol = self.vol_rw(obj)?;
+        vol.behind.settle(self.timeout)?;
         if let Some(size) = sa.size {
             if size > MAX_SIZE {
                 return Err(Error::Os {
@@ -472,7 +493,7 @@ impl Store for RbdStore {
             gid: ctx.gid,
         })?;
         let found = self.found(&vol)?;
-        Ok((found, open_vol(vol, flags)?))
+        Ok((found, open_vol(vol, flags, self.sink())?))
     }
 
     fn unlink(&self, dir: Option<&Obj>, name: &OsStr) -> Result<()> {
@@ -525,12 +546,15 @@ impl Store for RbdStore {
     }
 
     fn open(&self, _ctx: &Ctx, obj: &Obj, flags: i32) -> Result<StoreOpen> {
-        open_vol(self.vol_rw(obj)?, flags)
+        open_vol(self.vol_rw(obj)?, flags, self.sink())
     }
 
     /// The note for a successor server: who this server is to Ceph (the
     /// holder of its images' locks, broken by the successor's opens).
     fn set_notes(&self, sink: crate::store::NoteSink) {
+        if let Some(spill) = sink.spill {
+            let _ = self.spill.set(spill);
+        }
         match self.cluster.address() {
             Ok(a) => (sink.note)(a.as_bytes()),
             Err(e) => tracing::warn!(
@@ -550,6 +574,13 @@ impl Store for RbdStore {
                 tracing::warn!(client = %dead, "cannot fence the previous server's Ceph client: {e}")
             }
         }
+    }
+
+    /// A write a crashed predecessor answered and parked: written before
+    /// any request of the image is served.
+    fn adopt(&self, w: ParkedWrite) -> Result<()> {
+        let id = String::from_utf8(w.key.clone()).map_err(|_| stale())?;
+        resend(&*self.rw(&id)?, w)
     }
 
     fn cache_time(&self) -> Option<Duration> {
@@ -607,7 +638,8 @@ impl Store for RbdStore {
 
     fn facts(&self, obj: &Obj) -> Result<VolumeFacts> {
         let vol = self.vol(obj)?;
-        let size = vol.image.size()?;
+        vol.behind.settle(self.timeout)?;
+        let size = vol.size()?;
         let head = vol
             .image
             .read(0, crate::volume::format::PROBE_LEN.min(size as usize))?;
@@ -620,6 +652,7 @@ impl Store for RbdStore {
 
     fn resize(&self, obj: &Obj, _vol: &VolumeRef, req: &ResizeRequest) -> Result<()> {
         let vol = self.vol_rw(obj)?;
+        vol.behind.settle(self.timeout)?;
         let _g = vol.grow.lock();
         let current = vol.image.size()?;
         let target = req.plan(current, MAX_SIZE)?;
@@ -646,6 +679,8 @@ impl Store for RbdStore {
     /// with the last clone of it.
     fn clone_volume(&self, obj: &Obj, vol: &VolumeRef, newname: &str) -> Result<()> {
         let parent = self.vol_rw(obj)?;
+        // The clone has every write answered before it.
+        parent.behind.settle(self.timeout)?;
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -690,6 +725,7 @@ impl Store for RbdStore {
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
         let vol = self.vol_rw(obj)?;
+        vol.behind.settle(self.timeout)?;
         match alg {
             WipeAlgorithm::Zero | WipeAlgorithm::Trim => {
                 vol.image.write_zeroes(0, size)?;

@@ -8,12 +8,17 @@ use parking_lot::Mutex;
 
 use super::librbd::{Image, held_elsewhere, plain_address};
 use crate::error::{Error, Result};
+use crate::store::behind::Behind;
 use crate::store::{Attr, Kind};
 
 /// How long a volume's allocation (a walk of its object map) is reused.
 const ALLOC_TTL: Duration = Duration::from_secs(1);
 /// The largest volume: RBD's sizes are 64-bit, the kernel's `loff_t` is signed.
 pub const MAX_SIZE: u64 = i64::MAX as u64;
+/// The preferred I/O size (`st_blksize`): RBD's default object size, so
+/// `cp` and other tools that size their buffers by it write whole objects
+/// (the kernel sends them as 1 MiB requests).
+const BLKSIZE: u32 = 4 << 20;
 /// The metadata key holding a volume's mode, owner and group.
 const ATTR_KEY: &str = "poolfs.attr";
 
@@ -57,6 +62,9 @@ pub struct Vol {
     pub alloc: Mutex<Option<(Instant, u64)>>,
     /// Serialises size changes (a write past the end grows the image first).
     pub grow: Mutex<()>,
+    /// Writes answered and not yet on the cluster (`grower`): whatever
+    /// reads or changes the image otherwise waits for them first.
+    pub behind: Behind,
     /// Opens for writing here: while there is one, this host keeps the
     /// image's exclusive lock (held across taking and releasing it).
     writers: Mutex<usize>,
@@ -75,6 +83,7 @@ impl Vol {
             owner: Mutex::new(owner),
             alloc: Mutex::new(None),
             grow: Mutex::new(()),
+            behind: Behind::new("the Ceph cluster"),
             writers: Mutex::new(0),
         })
     }
@@ -99,8 +108,14 @@ impl Vol {
         *self.alloc.lock() = None;
     }
 
+    /// The size this host's writers see: the image's, or the end of a
+    /// write answered and not yet on the cluster (it grows the image).
+    pub fn size(&self) -> Result<u64> {
+        Ok(self.image.size()?.max(self.behind.end()))
+    }
+
     pub fn attr(&self) -> Result<Attr> {
-        let size = self.image.size()?;
+        let size = self.size()?;
         let (m, c) = self.image.times()?;
         let ts = |t: libc::timespec| {
             SystemTime::UNIX_EPOCH + Duration::new(t.tv_sec.max(0) as u64, t.tv_nsec as u32)
@@ -118,7 +133,7 @@ impl Vol {
             nlink: 1,
             uid: o.uid,
             gid: o.gid,
-            blksize: 4096,
+            blksize: BLKSIZE,
         })
     }
 

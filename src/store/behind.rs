@@ -1,6 +1,7 @@
-//! Writes of one file sent to the server and not answered yet (write
-//! behind): a write is answered once it is sent, so the next one need not
-//! wait for the server.
+//! Writes of one file sent to its backend (an NFS server, a Ceph cluster)
+//! and not answered yet (write behind): a write is answered once it is
+//! sent and parked (`journal::spill`), so the next one need not wait for
+//! the backend.
 //!
 //! Rules: at most `WINDOW` bytes are in flight per file; a write that
 //! overlaps one in flight waits for it (the server may apply two WRITEs in
@@ -24,10 +25,12 @@ use crate::error::{Error, Result};
 /// Bytes in flight per file.
 const WINDOW: u64 = 8 << 20;
 
-#[derive(Debug, Default)]
-pub(super) struct Behind {
+#[derive(Debug)]
+pub struct Behind {
     st: Mutex<St>,
     cv: Condvar,
+    /// What the writes wait for, in messages ("the NFS server").
+    backend: &'static str,
 }
 
 #[derive(Debug, Default)]
@@ -43,7 +46,7 @@ struct St {
 impl St {
     /// The last failure, once to an open that has not seen it; `seen` is
     /// that open's count.
-    fn report(&self, seen: &AtomicU64) -> Result<()> {
+    fn report(&self, seen: &AtomicU64, backend: &str) -> Result<()> {
         if self.failures <= seen.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -51,7 +54,7 @@ impl St {
         let (errno, why) = self.last.clone().unwrap_or((Errno::EIO, String::new()));
         Err(Error::Sys {
             what: format!(
-                "a write to this volume failed at the NFS server after it was answered ({why})"
+                "a write to this volume failed at {backend} after it was answered ({why})"
             ),
             errno,
         })
@@ -59,8 +62,16 @@ impl St {
 }
 
 impl Behind {
+    pub fn new(backend: &'static str) -> Behind {
+        Behind {
+            st: Mutex::default(),
+            cv: Condvar::new(),
+            backend,
+        }
+    }
+
     /// The failures so far: where an open starts counting (`seen`).
-    pub(super) fn failures(&self) -> u64 {
+    pub fn failures(&self) -> u64 {
         self.st.lock().failures
     }
 
@@ -68,23 +79,17 @@ impl Behind {
     /// in flight overlaps it, waiting for at most `within` (the pool's
     /// timeout; then `EIO`); a failure the open (`seen`) has not seen is
     /// returned instead.
-    pub(super) fn admit(
-        &self,
-        start: u64,
-        end: u64,
-        within: Duration,
-        seen: &AtomicU64,
-    ) -> Result<()> {
+    pub fn admit(&self, start: u64, end: u64, within: Duration, seen: &AtomicU64) -> Result<()> {
         let deadline = Instant::now() + within;
         let mut st = self.st.lock();
         loop {
-            st.report(seen)?;
+            st.report(seen, self.backend)?;
             let overlaps = st.flying.iter().any(|&(s, e)| s < end && start < e);
             if !overlaps && (st.bytes == 0 || st.bytes + (end - start) <= WINDOW) {
                 break;
             }
             if self.cv.wait_until(&mut st, deadline).timed_out() {
-                return Err(still_waiting(st.bytes));
+                return Err(still_waiting(st.bytes, self.backend));
             }
         }
         st.flying.push((start, end));
@@ -93,7 +98,7 @@ impl Behind {
     }
 
     /// The write of [start, end) was answered (`failed`: with an error).
-    pub(super) fn done(&self, start: u64, end: u64, failed: Option<Error>) {
+    pub fn done(&self, start: u64, end: u64, failed: Option<Error>) {
         let mut st = self.st.lock();
         if let Some(i) = st.flying.iter().position(|&r| r == (start, end)) {
             st.flying.swap_remove(i);
@@ -106,20 +111,32 @@ impl Behind {
         self.cv.notify_all();
     }
 
+    /// The end of the furthest write in flight (0: none): a file is at
+    /// least this long to its writers.
+    pub fn end(&self) -> u64 {
+        self.st
+            .lock()
+            .flying
+            .iter()
+            .map(|&(_, e)| e)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// No write is in flight.
-    pub(super) fn idle(&self) -> bool {
+    pub fn idle(&self) -> bool {
         self.st.lock().flying.is_empty()
     }
 
     /// Waits until no write is in flight, for at most `within` (the pool's
     /// timeout): a write still waiting for the server then is `EIO` here;
     /// it stays parked and is sent once the server answers.
-    pub(super) fn settle(&self, within: Duration) -> Result<()> {
+    pub fn settle(&self, within: Duration) -> Result<()> {
         self.wait(within, None)
     }
 
     /// `settle`, then reports a failure the open (`seen`) has not seen.
-    pub(super) fn drain(&self, within: Duration, seen: &AtomicU64) -> Result<()> {
+    pub fn drain(&self, within: Duration, seen: &AtomicU64) -> Result<()> {
         self.wait(within, Some(seen))
     }
 
@@ -128,17 +145,17 @@ impl Behind {
         let mut st = self.st.lock();
         while !st.flying.is_empty() {
             if self.cv.wait_until(&mut st, deadline).timed_out() && !st.flying.is_empty() {
-                return Err(still_waiting(st.bytes));
+                return Err(still_waiting(st.bytes, self.backend));
             }
         }
-        seen.map_or(Ok(()), |seen| st.report(seen))
+        seen.map_or(Ok(()), |seen| st.report(seen, self.backend))
     }
 }
 
-fn still_waiting(bytes: u64) -> Error {
+fn still_waiting(bytes: u64, backend: &str) -> Error {
     Error::Sys {
         what: format!(
-            "{bytes} bytes written to this volume are still waiting for the NFS server (they are sent when it answers)"
+            "{bytes} bytes written to this volume are still waiting for {backend} (they are sent when it answers)"
         ),
         errno: Errno::EIO,
     }
