@@ -127,6 +127,18 @@ fn images_are_volumes(fx: &Fixture, ceph: &Ceph) {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert!(names.contains(&"made-by-rbd".to_string()), "{names:?}");
+    // A listing with attributes (its images opened at once, `warm`).
+    let long = common::run(&format!("ls -ln {}", p.display()));
+    let line = long
+        .lines()
+        .find(|l| l.ends_with(" made-by-rbd"))
+        .unwrap_or_else(|| panic!("{long}"));
+    assert!(line.contains(" 16777216 "), "{line}");
+    let line = long
+        .lines()
+        .find(|l| l.ends_with(" copied.img"))
+        .unwrap_or_else(|| panic!("{long}"));
+    assert!(line.contains(&format!(" {} ", 5 << 20)), "{line}");
     assert_eq!(fx.info("ceph", "type"), "rbd");
     assert_eq!(fx.info("ceph", "ceph_pool"), "rbd");
     assert!(fx.info("ceph", "capacity").parse::<u64>().unwrap() > 1 << 30);
