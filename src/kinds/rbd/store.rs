@@ -9,8 +9,12 @@
 //! sent from librbd's completion): the cluster sees the caller's queue depth.
 //!
 //! Invariants: no lock of this module is held across a call to the cluster,
-//! except `Vol::grow`, which serialises the size changes of one image; the
+//! except `Vol::grow`, which serialises the size changes of one image, and
+//! `Vol::writers`, held while one image's exclusive lock is taken or let
+//! go; neither is taken under the other, nor under the cache's lock. The
 //! cache of open images holds at most `CACHED` images besides those open.
+//! Writes are answered before the cluster has them (`grower`): everything
+//! else that reads or changes an image waits for them first.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
