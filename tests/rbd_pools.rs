@@ -9,7 +9,7 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::time::Duration;
 
 use common::ceph::Ceph;
@@ -59,6 +59,9 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
     });
     step("a_key_in_the_definition_is_never_shown", &|| {
         a_key_in_the_definition_is_never_shown(&fx, &ceph)
+    });
+    step("reads_ahead_and_sees_every_change", &|| {
+        reads_ahead_and_sees_every_change(&fx, &ceph)
     });
     step("clones_are_instant_and_keep_their_parent", &|| {
         clones_are_instant_and_keep_their_parent(&fx, &ceph)
@@ -247,6 +250,78 @@ fn renames_and_removals(fx: &Fixture, ceph: &Ceph) {
     }
     assert!(!p.join("b.img").exists());
     assert!(!ceph.rbd("ls").contains("b.img"));
+}
+
+/// Sequential reads are served read ahead (4 MiB chunks, several asked
+/// for at once), and never stale: a write made from this host shows at
+/// once, one made by another client (qemu's rbd driver) within the pool's
+/// cache time (1 s), as without read-ahead.
+fn reads_ahead_and_sees_every_change(fx: &Fixture, ceph: &Ceph) {
+    const MIB: u64 = 1 << 20;
+    let path = fx.pool("ceph").join("ra.img");
+    let want = pattern(32 << 20, 21);
+    fs::write(&path, &want).unwrap();
+    let r = fs::File::open(&path).unwrap();
+    let read = |from: u64, to: u64| {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 128 << 10];
+        let mut at = from;
+        while at < to {
+            r.read_exact_at(&mut buf, at).unwrap();
+            out.extend_from_slice(&buf);
+            at += buf.len() as u64;
+        }
+        out
+    };
+    assert!(read(0, 8 * MIB) == want[..8 << 20], "a sequential read");
+    // A write from this host, into what is read ahead by now (O_DIRECT:
+    // a buffered write would leave its page in the kernel's cache, which
+    // the read below would find without asking poolfs).
+    let w = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&path)
+        .unwrap();
+    let mut block = vec![0u8; 8192];
+    let a = block.as_ptr().align_offset(4096);
+    block[a..a + 4096].copy_from_slice(&pattern(4096, 22));
+    w.write_all_at(&block[a..a + 4096], 12 * MIB).unwrap();
+    w.sync_all().unwrap();
+    drop(w);
+    let mut now = want.clone();
+    now[12 << 20..(12 << 20) + 4096].copy_from_slice(&pattern(4096, 22));
+    assert!(
+        read(8 * MIB, 16 * MIB) == now[8 << 20..16 << 20],
+        "a write from this host did not show in the data read ahead"
+    );
+    // Another client writes what this open has read ahead; the write
+    // reaches RBD once this host's close let the lock go.
+    let url = format!(
+        "rbd:{}/ra.img:conf={}/ceph.conf:keyring={}",
+        ceph.pool,
+        ceph.path.display(),
+        ceph.keyring().display()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (ok, _, err) = common::sh(&format!(
+            "qemu-io -f raw -c 'write -P 0x5a {} 65536' '{url}'",
+            20 * MIB
+        ));
+        if ok {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "qemu-io: {err}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    now[20 << 20..(20 << 20) + 65536].fill(0x5a);
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(
+        read(16 * MIB, 24 * MIB) == now[16 << 20..24 << 20],
+        "another client's write did not show after the cache time"
+    );
+    drop(r);
+    fs::remove_file(&path).unwrap();
 }
 
 fn poolfs(fx: &Fixture, args: &[&str]) -> std::process::Output {

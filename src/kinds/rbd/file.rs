@@ -9,6 +9,7 @@ use nix::errno::Errno;
 
 use super::grower::{Grower, Job};
 use super::librbd::plain_address;
+use super::readahead::ReadAhead;
 use super::vol::{MAX_SIZE, Owner, Vol};
 use crate::error::{Error, Result};
 use crate::store::{Ctx, OpenVolume, ReadDone, SpillSink, StoreOpen, WriteDone};
@@ -38,6 +39,7 @@ pub fn open_vol(vol: Arc<Vol>, flags: i32, sink: Sink) -> Result<StoreOpen> {
             writes,
             sink,
             seen,
+            ra: ReadAhead::default(),
         }),
         passthrough: false,
     })
@@ -51,6 +53,7 @@ struct RbdFile {
     sink: Sink,
     /// The image's write-behind failures this open has seen (`Behind`).
     seen: AtomicU64,
+    ra: ReadAhead,
 }
 
 impl Drop for RbdFile {
@@ -136,18 +139,23 @@ impl OpenVolume for RbdFile {
     }
 
     /// Not while this host's writes are in flight (`read` waits for them).
+    /// A read that continues the previous one is served read ahead.
     fn read_async(&self, offset: u64, size: u32, done: ReadDone) -> Option<ReadDone> {
         if !self.vol.behind.idle() {
             return Some(done);
         }
-        let n = match self.clip(offset, size) {
-            Ok(0) => return Some(done),
-            Ok(n) => n,
+        let end = match self.vol.size() {
+            Ok(end) => end,
             Err(e) => {
                 done(Err(e));
                 return None;
             }
         };
+        let n = end.saturating_sub(offset).min(size as u64) as usize;
+        if n == 0 {
+            return Some(done);
+        }
+        let done = self.ra.read(&self.vol, end, offset, n, done)?;
         self.vol
             .image
             .aio_read(offset, n, Box::new(move |r| done(r.map(Data::Heap))));

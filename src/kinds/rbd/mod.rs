@@ -8,6 +8,7 @@ mod file;
 mod grower;
 #[allow(unsafe_code)]
 mod librbd;
+mod readahead;
 mod store;
 mod vol;
 

@@ -2,6 +2,7 @@
 //! and by the store's cache, and what RBD has no place for: a volume's
 //! mode and owner, kept in the image's metadata (`poolfs.attr`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
@@ -60,6 +61,9 @@ pub struct Vol {
     pub owner: Mutex<Owner>,
     /// (when, bytes): the allocation last read.
     pub alloc: Mutex<Option<(Instant, u64)>>,
+    /// Counts the changes made from this host (data read ahead before the
+    /// latest one is not served).
+    generation: AtomicU64,
     /// Serialises size changes (a write past the end grows the image first).
     pub grow: Mutex<()>,
     /// Writes answered and not yet on the cluster (`grower`): whatever
@@ -82,6 +86,7 @@ impl Vol {
             id,
             owner: Mutex::new(owner),
             alloc: Mutex::new(None),
+            generation: AtomicU64::new(0),
             grow: Mutex::new(()),
             behind: Behind::new("the Ceph cluster"),
             writers: Mutex::new(0),
@@ -105,7 +110,12 @@ impl Vol {
     }
 
     pub fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         *self.alloc.lock() = None;
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// The size this host's writers see: the image's, or the end of a
