@@ -1023,13 +1023,7 @@ fn a_write_answered_before_the_nfs_server_had_it_survives_a_crash() {
     if !require_server() {
         return;
     }
-    let mut fx = Fixture::unstarted(&[]);
-    let flag = fx.dir.path().join("crash-once");
-    fx.env.push((
-        "POOLFS_CRASH_AFTER".into(),
-        format!("write-parked:{}", flag.display()),
-    ));
-    fx.start();
+    let (fx, flag) = Fixture::crashing_after("write-parked");
     let srv = serve(&fx);
     define(&fx, &srv, "nfs1", Some("3"), 5);
     let path = fx.pool("nfs1").join("wb.img");

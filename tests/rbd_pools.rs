@@ -443,13 +443,7 @@ fn clones_are_instant_and_keep_their_parent(fx: &Fixture, ceph: &Ceph) {
 /// before sending it (`POOLFS_CRASH_AFTER=write-parked`): its successor
 /// sends it, and the image holds every answered byte at the right size.
 fn a_write_answered_before_the_cluster_had_it_survives_a_crash(ceph: &Ceph) {
-    let mut fx = Fixture::unstarted(&[]);
-    let flag = fx.dir.path().join("crash-once");
-    fx.env.push((
-        "POOLFS_CRASH_AFTER".into(),
-        format!("write-parked:{}", flag.display()),
-    ));
-    fx.start();
+    let (fx, flag) = Fixture::crashing_after("write-parked");
     define(&fx, ceph, "ceph");
     let path = fx.pool("ceph").join("wb.img");
     let f = fs::File::create(&path).unwrap();

@@ -281,13 +281,7 @@ fn crash_inside_after(
     act: impl FnOnce(&Fixture),
     check: impl FnOnce(&Fixture),
 ) {
-    let mut fx = Fixture::unstarted(&[]);
-    let flag = fx.dir.path().join("crash-once");
-    fx.env.push((
-        "POOLFS_CRASH_AFTER".into(),
-        format!("{op}:{}", flag.display()),
-    ));
-    fx.start();
+    let (fx, flag) = Fixture::crashing_after(op);
     setup(&fx);
     fs::write(&flag, b"").unwrap();
     let old = fx.server_pid();

@@ -104,6 +104,20 @@ impl Fixture {
         f
     }
 
+    /// A started fixture whose server aborts once, right after `op` took
+    /// effect and before it replies (`POOLFS_CRASH_AFTER`), once the
+    /// returned file exists; the crash removes it.
+    pub fn crashing_after(op: &str) -> (Fixture, PathBuf) {
+        let mut fx = Self::unstarted(&[]);
+        let flag = fx.dir.path().join("crash-once");
+        fx.env.push((
+            "POOLFS_CRASH_AFTER".into(),
+            format!("{op}:{}", flag.display()),
+        ));
+        fx.start();
+        (fx, flag)
+    }
+
     /// A fixture whose daemon is not started yet (the test prepares the
     /// state directory first, then calls `start`).
     pub fn unstarted(args: &[&str]) -> Fixture {
