@@ -200,11 +200,18 @@ impl ReadAhead {
             return Some(done);
         };
         chunk.served.fetch_add(n as u64, Ordering::Relaxed);
-        let mut state = chunk.state.lock();
-        match &mut *state {
-            State::Waiting(w) => w.push((off, n, done)),
-            State::Ready(data) => answer(chunk.start, data, off, n, done),
-        }
+        // The reply is sent with no lock held.
+        let ready = {
+            let mut state = chunk.state.lock();
+            match &mut *state {
+                State::Waiting(w) => {
+                    w.push((off, n, done));
+                    return None;
+                }
+                State::Ready(data) => data.clone(),
+            }
+        };
+        answer(chunk.start, &ready, off, n, done);
         None
     }
 }

@@ -703,8 +703,18 @@ impl Store for RbdStore {
                 _ => e,
             });
         }
-        let clone = Vol::open(self.cluster.open(newname, true)?)?;
-        clone.set_owner(*parent.owner.lock())
+        // The clone exists from here: a failure to give it its parent's
+        // mode and owner leaves it root's 0600, and is logged.
+        let owner = *parent.owner.lock();
+        let r = self
+            .cluster
+            .open(newname, true)
+            .and_then(Vol::open)
+            .and_then(|clone| clone.set_owner(owner));
+        if let Err(e) = r {
+            tracing::warn!(clone = newname, "the clone keeps root's 0600: {e}");
+        }
+        Ok(())
     }
 
     fn clones(&self, obj: &Obj) -> Result<Vec<String>> {
