@@ -195,8 +195,10 @@ impl PoolFs {
         // kernel cache long may have changed since, unseen (a directory
         // replaced behind poolfs's back while no server ran). Every cached
         // name is expired at once; looked up again, it is watched again. On
-        // a fresh mount there is nothing to expire.
-        self.inval.send(Inval::Names(Vec::new()));
+        // a fresh mount there is nothing to expire. Done before the first
+        // request is served: a name looked up before the expiry would be
+        // answered from the kernel's cache with the predecessor's object.
+        self.inval.send_now(Inval::Names(Vec::new()));
         let inotify = match Inotify::init(InitFlags::IN_CLOEXEC) {
             Ok(i) => i,
             Err(e) => {
