@@ -46,6 +46,9 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
     step("sizes_holes_and_allocation", &|| {
         sizes_holes_and_allocation(&fx, &ceph)
     });
+    step("allocation_writes_zeros_into_holes_only", &|| {
+        allocation_writes_zeros_into_holes_only(&fx, &ceph)
+    });
     step("mode_and_owner_are_kept_in_the_image", &|| {
         mode_and_owner_are_kept_in_the_image(&fx, &ceph)
     });
@@ -199,6 +202,64 @@ fn sizes_holes_and_allocation(fx: &Fixture, ceph: &Ceph) {
     // Past the old end: zeros, not the bytes the shrink cut off.
     let back = fs::read(&path).unwrap();
     assert!(back[2 << 20..].iter().all(|&b| b == 0));
+}
+
+/// The bytes `rbd du` counts as used by `image`.
+fn used(ceph: &Ceph, image: &str) -> u64 {
+    let du = ceph.rbd(&format!("du --format json {image}"));
+    let at = du.find("\"used_size\":").unwrap_or_else(|| panic!("{du}")) + 12;
+    du[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{du}"))
+}
+
+/// A plain `fallocate` and `vol-create-as --allocation` allocate (zeros
+/// written into the holes, as on ext4 the blocks are reserved) and keep
+/// the data already there.
+fn allocation_writes_zeros_into_holes_only(fx: &Fixture, ceph: &Ceph) {
+    let path = fx.pool("ceph").join("falloc.img");
+    let f = fs::OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let data = pattern(8192, 9);
+    f.write_all_at(&data, (6 << 20) - 4096).unwrap();
+    f.sync_all().unwrap();
+    // `rbd du` counts the bytes of each object up to its last written one.
+    assert!(used(ceph, "falloc.img") <= 4 << 20, "one object before");
+    let r = common::run(&format!("fallocate --length 16M {}", path.display()));
+    assert!(r.is_empty(), "{r}");
+    assert_eq!(fs::metadata(&path).unwrap().len(), 16 << 20);
+    assert_eq!(fs::metadata(&path).unwrap().blocks() * 512, 16 << 20);
+    let u = used(ceph, "falloc.img");
+    assert!(u >= 14 << 20, "{u} bytes used after fallocate of 16 MiB");
+    let mut back = vec![0u8; 16 << 20];
+    f.read_exact_at(&mut back, 0).unwrap();
+    let mut want = vec![0u8; 16 << 20];
+    want[(6 << 20) - 4096..(6 << 20) + 4096].copy_from_slice(&data);
+    assert!(back == want, "fallocate changed the volume's bytes");
+    drop(f);
+    let out = poolfs(
+        fx,
+        &[
+            "vol-create-as",
+            "ceph",
+            "pre.img",
+            "12M",
+            "--allocation",
+            "8M",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(used(ceph, "pre.img"), 8 << 20);
+    assert!(ceph.rbd("info pre.img").contains("size 12 MiB"));
+    for v in ["falloc.img", "pre.img"] {
+        fs::remove_file(fx.pool("ceph").join(v)).unwrap();
+    }
 }
 
 /// chmod and chown are kept in the image's metadata: they survive a stop

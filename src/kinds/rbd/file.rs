@@ -132,10 +132,18 @@ impl OpenVolume for RbdFile {
         if kill_privs_for.is_some() {
             self.kill_privs()?;
         }
-        self.vol.grow_to(end)?;
-        let n = self.vol.image.write(offset, data)?;
+        // Counted in flight as a write behind is (a plain `fallocate`
+        // filling holes meanwhile waits for it).
+        self.vol
+            .behind
+            .admit(offset, end, self.sink.timeout, &self.seen)?;
+        let r = self
+            .vol
+            .grow_to(end)
+            .and_then(|()| self.vol.image.write(offset, data));
+        self.vol.behind.done(offset, end, None);
         self.vol.changed();
-        Ok(n as u32)
+        Ok(r? as u32)
     }
 
     /// Not while this host's writes are in flight (`read` waits for them).
@@ -262,9 +270,14 @@ impl OpenVolume for RbdFile {
                 });
             }
         }
-        // Plain allocation: RBD allocates on write; only the size grows.
-        if mode == 0 {
-            self.vol.grow_to(end)?;
+        // Plain allocation: the size grows, and zeros are written into
+        // the range's holes (RBD allocates at write).
+        if mode & !libc::FALLOC_FL_KEEP_SIZE == 0 {
+            if !keep {
+                self.vol.grow_to(end)?;
+            }
+            self.vol
+                .allocate(offset, end.min(self.vol.image.size()?), self.sink.timeout)?;
         }
         self.vol.changed();
         Ok(())

@@ -662,8 +662,7 @@ impl Store for RbdStore {
         let target = req.plan(current, MAX_SIZE)?;
         vol.image.resize(target)?;
         if req.allocate && target > current {
-            // RBD allocates on write: zeros written are what "allocate" means.
-            let r = write_zeros(&vol.image, current, target - current);
+            let r = vol.allocate(current, target, self.timeout);
             if let Err(e) = r {
                 let _ = vol.image.resize(current);
                 return Err(e);
@@ -752,16 +751,4 @@ impl Store for RbdStore {
         vol.changed();
         vol.image.flush()
     }
-}
-
-/// Writes real zeros over a range (RBD's write-zeroes would deallocate).
-fn write_zeros(image: &Image, off: u64, len: u64) -> Result<()> {
-    let buf = vec![0u8; 1 << 22];
-    let mut done = 0;
-    while done < len {
-        let n = (len - done).min(buf.len() as u64) as usize;
-        image.write(off + done, &buf[..n])?;
-        done += n as u64;
-    }
-    Ok(())
 }

@@ -189,6 +189,50 @@ impl Vol {
         }
     }
 
+    /// Writes real zeros into the holes of [start, end) and leaves its data
+    /// alone (plain `fallocate`, `resize ... allocate`: RBD allocates at
+    /// write, and its write-zeroes would deallocate). A step at a time, each
+    /// counted as a write in flight first and only then looked at: a write
+    /// of this host to it is waited for, and one sent meanwhile waits, so
+    /// no data is zeroed over. Other hosts do not write the image meanwhile
+    /// (an open for writing holds its lock).
+    pub fn allocate(&self, start: u64, end: u64, within: Duration) -> Result<()> {
+        const STEP: u64 = 4 << 20;
+        // Failures of writes behind stay for the opens' fsync to report.
+        let unreported = AtomicU64::new(u64::MAX);
+        let zeros = vec![0u8; STEP as usize];
+        let mut at = start;
+        while at < end {
+            let stop = ((at / STEP + 1) * STEP).min(end);
+            self.behind.admit(at, stop, within, &unreported)?;
+            let r = self.fill(at, stop, &zeros);
+            self.behind.done(at, stop, None);
+            r?;
+            at = stop;
+        }
+        self.changed();
+        Ok(())
+    }
+
+    /// Writes `zeros` into what the image does not hold in [start, stop).
+    fn fill(&self, start: u64, stop: u64, zeros: &[u8]) -> Result<()> {
+        let mut holes = Vec::new();
+        let mut at = start;
+        for (o, l) in self.image.extents(start, stop - start)? {
+            if o > at {
+                holes.push((at, o.min(stop)));
+            }
+            at = at.max(o.saturating_add(l));
+        }
+        if at < stop {
+            holes.push((at, stop));
+        }
+        for (s, e) in holes {
+            self.image.write(s, &zeros[..(e - s) as usize])?;
+        }
+        Ok(())
+    }
+
     /// Makes the image at least `end` bytes long (a write past its end).
     pub fn grow_to(&self, end: u64) -> Result<()> {
         let _g = self.grow.lock();
