@@ -618,6 +618,10 @@ fn a_volume_open_for_writing_is_locked_against_other_hosts(fx: &Fixture, ceph: &
     mine.read_exact_at(&mut back, 0).unwrap();
     assert!(back == pattern(4096, 4), "the fenced host's write landed");
     drop(mine);
+    // The fenced host's pool says so until it starts a new client.
+    assert_eq!(other.read("ceph/status").trim(), "inaccessible");
+    let info = other.read("ceph/info");
+    assert!(info.contains("this host was fenced"), "{info}");
     // A new start connects as a new client.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while let Err(e) = other.ctl("ceph/status", "stop") {
@@ -625,6 +629,7 @@ fn a_volume_open_for_writing_is_locked_against_other_hosts(fx: &Fixture, ceph: &
         std::thread::sleep(Duration::from_millis(100));
     }
     other.ctl("ceph/status", "start").unwrap();
+    assert_eq!(other.read("ceph/status").trim(), "running");
     assert_eq!(
         fs::read(b.join("shared.img")).unwrap()[..4096],
         pattern(4096, 4)[..]

@@ -673,6 +673,16 @@ impl Store for RbdStore {
         Ok(())
     }
 
+    /// Fenced (another host broke a lock of this client's), the pool is
+    /// `inaccessible` until it is stopped and started (a new client).
+    fn health(&self) -> Option<std::result::Result<(), String>> {
+        Some(if self.cluster.fenced() {
+            Err("this host was fenced (another host broke its lock on an image): stop and start the pool to reconnect".into())
+        } else {
+            Ok(())
+        })
+    }
+
     fn can_clone(&self) -> bool {
         true
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::Cluster;
-use super::{Api, CompletionT, ImageT, check, cstr};
+use super::{Api, CompletionT, ImageT, cstr};
 use crate::error::{Error, Result};
 
 thread_local! {
@@ -39,16 +39,17 @@ enum Pending {
 
 /// librbd's completion callback: runs each operation's `done` once.
 unsafe extern "C" fn trampoline(c: CompletionT, arg: *mut c_void) {
-    // SAFETY: `arg` is the `Box<(&Api, Pending)>` leaked by `submit`, given
-    // back exactly once, here.
-    let boxed = unsafe { Box::from_raw(arg as *mut (&'static Api, Pending)) };
-    let (api, pending) = *boxed;
+    // SAFETY: `arg` is the `Box<(Arc<Cluster>, Pending)>` leaked by
+    // `submit`, given back exactly once, here.
+    let boxed = unsafe { Box::from_raw(arg as *mut (Arc<Cluster>, Pending)) };
+    let (cluster, pending) = *boxed;
+    let api = cluster.api;
     // SAFETY: `c` is this operation's completion, released once.
     let rc = unsafe { (api.rbd_aio_get_return_value)(c) };
     // SAFETY: as above; librbd allows the release from its own callback.
     unsafe { (api.rbd_aio_release)(c) };
     IN_CALLBACK.with(|f| f.set(true));
-    let failed = |what: &str| match check(rc, || what.into()) {
+    let failed = |what: &str| match cluster.check(rc, || what.into()) {
         Err(e) => e,
         Ok(_) => Error::Sys {
             what: what.into(),
@@ -81,7 +82,8 @@ impl Image {
         let mut buf = [0 as c_char; 64];
         // SAFETY: a valid image and a buffer of the length given.
         let rc = unsafe { (self.api().rbd_get_id)(self.img, buf.as_mut_ptr(), buf.len()) };
-        check(rc as isize, || "cannot read an image's id".into())?;
+        self.cluster
+            .check(rc as isize, || "cannot read an image's id".into())?;
         // SAFETY: librbd wrote a NUL-terminated id into `buf`.
         Ok(unsafe { CStr::from_ptr(buf.as_ptr()) }
             .to_string_lossy()
@@ -93,14 +95,16 @@ impl Image {
         let mut s = 0u64;
         // SAFETY: a valid image and an out-pointer.
         let rc = unsafe { (self.api().rbd_get_size)(self.img, &mut s) };
-        check(rc as isize, || "cannot read an image's size".into())?;
+        self.cluster
+            .check(rc as isize, || "cannot read an image's size".into())?;
         Ok(s)
     }
 
     pub fn resize(&self, size: u64) -> Result<()> {
         // SAFETY: a valid image.
         let rc = unsafe { (self.api().rbd_resize)(self.img, size) };
-        check(rc as isize, || "cannot resize the image".into())?;
+        self.cluster
+            .check(rc as isize, || "cannot resize the image".into())?;
         Ok(())
     }
 
@@ -113,10 +117,12 @@ impl Image {
         let (mut m, mut c) = (zero, zero);
         // SAFETY: a valid image and out-structs of the C layout.
         let rc = unsafe { (self.api().rbd_get_modify_timestamp)(self.img, &mut m) };
-        check(rc as isize, || "cannot read the image's times".into())?;
+        self.cluster
+            .check(rc as isize, || "cannot read the image's times".into())?;
         // SAFETY: as above.
         let rc = unsafe { (self.api().rbd_get_create_timestamp)(self.img, &mut c) };
-        check(rc as isize, || "cannot read the image's times".into())?;
+        self.cluster
+            .check(rc as isize, || "cannot read the image's times".into())?;
         Ok((m, c))
     }
 
@@ -146,7 +152,7 @@ impl Image {
                 rc if rc == -libc::ENOENT => return Ok(None),
                 rc if rc == -libc::ERANGE && len > buf.len() => buf.resize(len, 0),
                 rc => {
-                    check(rc as isize, || {
+                    self.cluster.check(rc as isize, || {
                         format!("cannot read the image's metadata '{key}'")
                     })?;
                 }
@@ -158,7 +164,7 @@ impl Image {
         let (k, v) = (cstr(key)?, cstr(value)?);
         // SAFETY: a valid image and NUL-terminated strings.
         let rc = unsafe { (self.api().rbd_metadata_set)(self.img, k.as_ptr(), v.as_ptr()) };
-        check(rc as isize, || {
+        self.cluster.check(rc as isize, || {
             format!("cannot set the image's metadata '{key}'")
         })?;
         Ok(())
@@ -169,7 +175,9 @@ impl Image {
         let mut buf = vec![0u8; len];
         // SAFETY: a valid image and a buffer of `len` bytes.
         let rc = unsafe { (self.api().rbd_read)(self.img, off, len, buf.as_mut_ptr().cast()) };
-        let n = check(rc, || "read from the Ceph image failed".into())?;
+        let n = self
+            .cluster
+            .check(rc, || "read from the Ceph image failed".into())?;
         buf.truncate(n);
         Ok(buf)
     }
@@ -177,7 +185,8 @@ impl Image {
     pub fn write(&self, off: u64, data: &[u8]) -> Result<usize> {
         // SAFETY: a valid image and `data.len()` readable bytes.
         let rc = unsafe { (self.api().rbd_write)(self.img, off, data.len(), data.as_ptr().cast()) };
-        check(rc, || "write to the Ceph image failed".into())
+        self.cluster
+            .check(rc, || "write to the Ceph image failed".into())
     }
 
     /// Writes zeros over a range (deallocating what it can).
@@ -187,7 +196,8 @@ impl Image {
             let n = (len - done).min(1 << 30) as usize;
             // SAFETY: a valid image; no flags.
             let rc = unsafe { (self.api().rbd_write_zeroes)(self.img, off + done, n, 0, 0) };
-            check(rc, || "writing zeros to the Ceph image failed".into())?;
+            self.cluster
+                .check(rc, || "writing zeros to the Ceph image failed".into())?;
             done += n as u64;
         }
         Ok(())
@@ -205,7 +215,7 @@ impl Image {
         if rc == -libc::ENOENT {
             return Ok(Vec::new());
         }
-        check(rc as isize, || {
+        self.cluster.check(rc as isize, || {
             "cannot read who holds the image's lock".into()
         })?;
         let out = owners[..n.min(owners.len())]
@@ -226,7 +236,7 @@ impl Image {
         let o = cstr(owner)?;
         // SAFETY: a valid image and a NUL-terminated owner; mode exclusive (0).
         let rc = unsafe { (self.api().rbd_lock_break)(self.img, 0, o.as_ptr()) };
-        check(rc as isize, || {
+        self.cluster.check(rc as isize, || {
             format!("cannot break the lock {owner} holds")
         })?;
         Ok(())
@@ -236,7 +246,8 @@ impl Image {
     pub fn flush(&self) -> Result<()> {
         // SAFETY: a valid image.
         let rc = unsafe { (self.api().rbd_flush)(self.img) };
-        check(rc as isize, || "flush of the Ceph image failed".into())?;
+        self.cluster
+            .check(rc as isize, || "flush of the Ceph image failed".into())?;
         Ok(())
     }
 
@@ -274,7 +285,8 @@ impl Image {
                 (&mut out as *mut Vec<(u64, u64)>).cast(),
             )
         };
-        check(rc as isize, || "cannot read the image's allocation".into())?;
+        self.cluster
+            .check(rc as isize, || "cannot read the image's allocation".into())?;
         Ok(out)
     }
 
@@ -311,7 +323,7 @@ impl Image {
         let (buf, len) = match &mut pending {
             Pending::Read(b, _) | Pending::Write(b, _) => (b.as_mut_ptr(), b.len()),
         };
-        let arg = Box::into_raw(Box::new((api, pending)));
+        let arg = Box::into_raw(Box::new((self.cluster.clone(), pending)));
         let mut c: CompletionT = std::ptr::null_mut();
         // SAFETY: `arg` stays valid until `trampoline` takes it back.
         let mut rc = unsafe { (api.rbd_aio_create_completion)(arg.cast(), trampoline, &mut c) };

@@ -7,7 +7,7 @@ use std::ffi::{CStr, c_char, c_int};
 use nix::errno::Errno;
 
 use super::image::Image;
-use super::{Cluster, FEATURES, LinkedImageSpecT, SnapInfoT, SnapSpecT, check, cstr};
+use super::{Cluster, FEATURES, LinkedImageSpecT, SnapInfoT, SnapSpecT, cstr};
 use crate::error::Result;
 
 /// An image a clone relation names: where it is and whether it is only in
@@ -59,7 +59,7 @@ impl Cluster {
                 &mut order,
             )
         };
-        check(rc as isize, || {
+        self.check(rc as isize, || {
             format!("cannot clone image '{parent}' as '{child}'")
         })?;
         Ok(())
@@ -72,10 +72,14 @@ impl Image {
         let c = cstr(name)?;
         // SAFETY: a valid image and a NUL-terminated name.
         let rc = unsafe { (self.api().rbd_snap_create)(self.img, c.as_ptr()) };
-        check(rc as isize, || format!("cannot take snapshot '{name}'"))?;
+        self.cluster
+            .check(rc as isize, || format!("cannot take snapshot '{name}'"))?;
         // SAFETY: as above.
         let rc = unsafe { (self.api().rbd_snap_protect)(self.img, c.as_ptr()) };
-        if let Err(e) = check(rc as isize, || format!("cannot protect snapshot '{name}'")) {
+        if let Err(e) = self
+            .cluster
+            .check(rc as isize, || format!("cannot protect snapshot '{name}'"))
+        {
             // SAFETY: as above; the snapshot just taken goes again.
             unsafe { (self.api().rbd_snap_remove)(self.img, c.as_ptr()) };
             return Err(e);
@@ -91,13 +95,14 @@ impl Image {
         let rc = unsafe { (self.api().rbd_snap_unprotect)(self.img, c.as_ptr()) };
         // EINVAL: it was not protected.
         if rc != -libc::EINVAL {
-            check(rc as isize, || {
+            self.cluster.check(rc as isize, || {
                 format!("cannot unprotect snapshot '{name}'")
             })?;
         }
         // SAFETY: as above.
         let rc = unsafe { (self.api().rbd_snap_remove)(self.img, c.as_ptr()) };
-        check(rc as isize, || format!("cannot remove snapshot '{name}'"))?;
+        self.cluster
+            .check(rc as isize, || format!("cannot remove snapshot '{name}'"))?;
         Ok(())
     }
 
@@ -113,7 +118,9 @@ impl Image {
                 cap = n.max(cap * 2);
                 continue;
             }
-            let count = check(rc as isize, || "cannot list the image's snapshots".into())?;
+            let count = self
+                .cluster
+                .check(rc as isize, || "cannot list the image's snapshots".into())?;
             // SAFETY: librbd filled `count` entries.
             unsafe { snaps.set_len(count) };
             let names = snaps.iter().map(|s| text(s.name)).collect();
@@ -137,7 +144,8 @@ impl Image {
                 cap = n.max(cap * 2);
                 continue;
             }
-            check(rc as isize, || "cannot list the image's clones".into())?;
+            self.cluster
+                .check(rc as isize, || "cannot list the image's clones".into())?;
             // SAFETY: librbd initialised the first `n` entries.
             unsafe { specs.set_len(n) };
             let out = specs.iter().map(linked).collect();
@@ -168,7 +176,8 @@ impl Image {
         if rc == -libc::ENOENT {
             return Ok(None);
         }
-        check(rc as isize, || "cannot read the image's parent".into())?;
+        self.cluster
+            .check(rc as isize, || "cannot read the image's parent".into())?;
         let out = (linked(&image), text(snap.name));
         // SAFETY: both structures librbd filled, freed once.
         unsafe {
@@ -184,7 +193,8 @@ impl Image {
     pub fn lock(&self) -> Result<()> {
         // SAFETY: a valid image; mode exclusive (0).
         let rc = unsafe { (self.api().rbd_lock_acquire)(self.img, 0) };
-        check(rc as isize, || "cannot take the image's lock".into())?;
+        self.cluster
+            .check(rc as isize, || "cannot take the image's lock".into())?;
         Ok(())
     }
 
@@ -195,7 +205,8 @@ impl Image {
         if rc == -libc::EINVAL {
             return Ok(());
         }
-        check(rc as isize, || "cannot release the image's lock".into())?;
+        self.cluster
+            .check(rc as isize, || "cannot release the image's lock".into())?;
         Ok(())
     }
 }

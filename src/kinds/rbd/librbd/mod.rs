@@ -18,6 +18,7 @@
 //!   for that thread): an image dropped there is closed on a thread of its own.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use libloading::Library;
@@ -320,6 +321,9 @@ pub struct Cluster {
     rados: RadosT,
     io: IoctxT,
     api: &'static Api,
+    /// Set once the cluster answered a call with `EBLOCKLISTED`: this
+    /// client is fenced for the rest of its life (a new one is needed).
+    fenced: AtomicBool,
 }
 
 impl std::fmt::Debug for Api {
@@ -356,6 +360,7 @@ impl Cluster {
             rados,
             io: std::ptr::null_mut(),
             api,
+            fenced: AtomicBool::new(false),
         };
         if let Some(conf) = &opts.conf {
             let c = cstr(conf)?;
@@ -418,6 +423,20 @@ impl Cluster {
         Ok(Arc::new(cluster))
     }
 
+    /// `check`, remembering a fencing (`EBLOCKLISTED`).
+    pub(super) fn check(&self, rc: isize, what: impl FnOnce() -> String) -> Result<usize> {
+        if rc == -(libc::ESHUTDOWN as isize) {
+            self.fenced.store(true, Ordering::Relaxed);
+        }
+        check(rc, what)
+    }
+
+    /// Another client broke a lock of this one's and fenced it: every
+    /// request to the OSDs fails until the pool starts a new client.
+    pub fn fenced(&self) -> bool {
+        self.fenced.load(Ordering::Relaxed)
+    }
+
     /// The cluster's raw space.
     pub fn space(&self) -> Result<ClusterSpace> {
         let mut st = ClusterStatT {
@@ -428,7 +447,7 @@ impl Cluster {
         };
         // SAFETY: a connected handle and an out-struct of the C layout.
         let rc = unsafe { (self.api.rados_cluster_stat)(self.rados, &mut st) };
-        check(rc as isize, || {
+        self.check(rc as isize, || {
             "cannot read the Ceph cluster's usage".into()
         })?;
         Ok(ClusterSpace {
@@ -443,7 +462,7 @@ impl Cluster {
         let mut p: *mut c_char = std::ptr::null_mut();
         // SAFETY: a connected handle and an out-pointer.
         let rc = unsafe { (self.api.rados_getaddrs)(self.rados, &mut p) };
-        check(rc as isize, || {
+        self.check(rc as isize, || {
             "cannot read this Ceph client's address".into()
         })?;
         // SAFETY: librados returned a NUL-terminated string, freed once below.
@@ -462,7 +481,7 @@ impl Cluster {
         // SAFETY: a connected handle; librados only reads the address
         // (the C declaration lacks `const`). 0: Ceph's default expiry.
         let rc = unsafe { (self.api.rados_blocklist_add)(self.rados, a.as_ptr().cast_mut(), 0) };
-        check(rc as isize, || {
+        self.check(rc as isize, || {
             format!("cannot blocklist the Ceph client {address}")
         })?;
         Ok(())
@@ -473,7 +492,7 @@ impl Cluster {
         let mut st = PoolStatT::default();
         // SAFETY: a valid context and an out-struct of the C layout.
         let rc = unsafe { (self.api.rados_ioctx_pool_stat)(self.io, &mut st) };
-        check(rc as isize, || "cannot read the Ceph pool's usage".into())?;
+        self.check(rc as isize, || "cannot read the Ceph pool's usage".into())?;
         Ok(st.num_bytes)
     }
 
@@ -490,7 +509,7 @@ impl Cluster {
                 cap = n.max(cap * 2);
                 continue;
             }
-            check(rc as isize, || {
+            self.check(rc as isize, || {
                 "cannot list the images of the Ceph pool".into()
             })?;
             // SAFETY: librbd initialised the first `n` entries.
@@ -519,7 +538,7 @@ impl Cluster {
         let mut order: c_int = 0;
         // SAFETY: a valid context, a NUL-terminated name, an out-pointer.
         let rc = unsafe { (self.api.rbd_create2)(self.io, c.as_ptr(), size, FEATURES, &mut order) };
-        check(rc as isize, || format!("cannot create image '{name}'"))?;
+        self.check(rc as isize, || format!("cannot create image '{name}'"))?;
         Ok(())
     }
 
@@ -527,7 +546,7 @@ impl Cluster {
         let c = cstr(name)?;
         // SAFETY: a valid context and a NUL-terminated name.
         let rc = unsafe { (self.api.rbd_remove)(self.io, c.as_ptr()) };
-        check(rc as isize, || format!("cannot remove image '{name}'"))?;
+        self.check(rc as isize, || format!("cannot remove image '{name}'"))?;
         Ok(())
     }
 
@@ -535,7 +554,7 @@ impl Cluster {
         let (f, t) = (cstr(from)?, cstr(to)?);
         // SAFETY: a valid context and NUL-terminated names.
         let rc = unsafe { (self.api.rbd_rename)(self.io, f.as_ptr(), t.as_ptr()) };
-        check(rc as isize, || {
+        self.check(rc as isize, || {
             format!("cannot rename image '{from}' to '{to}'")
         })?;
         Ok(())
@@ -576,7 +595,7 @@ impl Cluster {
 
     fn open_with(self: &Arc<Self>, f: impl FnOnce(*mut ImageT) -> c_int) -> Result<Image> {
         let mut img: ImageT = std::ptr::null_mut();
-        check(f(&mut img) as isize, String::new)?;
+        self.check(f(&mut img) as isize, String::new)?;
         Ok(Image {
             img,
             cluster: self.clone(),
