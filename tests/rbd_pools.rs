@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "common/exerciser.rs"]
+mod exerciser;
 
 use std::fs;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -48,6 +50,9 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
     });
     step("allocation_writes_zeros_into_holes_only", &|| {
         allocation_writes_zeros_into_holes_only(&fx, &ceph)
+    });
+    step("exercisers_find_the_bytes_they_wrote", &|| {
+        exercisers_find_the_bytes_they_wrote(&fx)
     });
     step("mode_and_owner_are_kept_in_the_image", &|| {
         mode_and_owner_are_kept_in_the_image(&fx, &ceph)
@@ -202,6 +207,34 @@ fn sizes_holes_and_allocation(fx: &Fixture, ceph: &Ceph) {
     // Past the old end: zeros, not the bytes the shrink cut off.
     let back = fs::read(&path).unwrap();
     assert!(back[2 << 20..].iter().all(|&b| b == 0));
+}
+
+/// fsx (buffered, mmap, fallocate, punch-hole, copy_file_range, a size
+/// check after every operation) and the project's exerciser (`O_DIRECT`
+/// mixed with buffered I/O, zero-range, SEEK_DATA/HOLE) on volumes: every
+/// read and size matches their model, with writes behind and read-ahead.
+fn exercisers_find_the_bytes_they_wrote(fx: &Fixture) {
+    let p = fx.pool("ceph");
+    let fsx = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fsx.sh");
+    for (profile, ops) in [("full", 3000), ("large", 1000)] {
+        let (ok, out, err) = common::sh(&format!(
+            "{} --profile {profile} {} {ops}",
+            fsx.display(),
+            p.join(format!("fsx-{profile}.img")).display()
+        ));
+        assert!(ok, "fsx ({profile}) failed:\n{out}\n{err}");
+    }
+    let cfg = exerciser::Config {
+        ops: 3000,
+        seed: 1,
+        max_size: 16 << 20,
+        direct: true,
+    };
+    let report = exerciser::run(&p.join("exerciser.img"), &cfg).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("exerciser: {report}");
+    for v in ["fsx-full.img", "fsx-large.img", "exerciser.img"] {
+        fs::remove_file(p.join(v)).unwrap();
+    }
 }
 
 /// The bytes `rbd du` counts as used by `image`.

@@ -99,6 +99,9 @@ impl Vol {
         {
             return Ok(bytes);
         }
+        // `size` counts writes in flight past the image's end; librbd
+        // refuses a range past it (`EINVAL`).
+        let size = size.min(self.image.size()?);
         let bytes = self
             .image
             .extents(0, size)?
