@@ -54,6 +54,9 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
     step("exercisers_find_the_bytes_they_wrote", &|| {
         exercisers_find_the_bytes_they_wrote(&fx)
     });
+    step("a_listing_opens_no_image", &|| {
+        a_listing_opens_no_image(&fx, &ceph)
+    });
     step("mode_and_owner_are_kept_in_the_image", &|| {
         mode_and_owner_are_kept_in_the_image(&fx, &ceph)
     });
@@ -234,6 +237,33 @@ fn exercisers_find_the_bytes_they_wrote(fx: &Fixture) {
     eprintln!("exerciser: {report}");
     for v in ["fsx-full.img", "fsx-large.img", "exerciser.img"] {
         fs::remove_file(p.join(v)).unwrap();
+    }
+}
+
+/// `ls` of a pool is one list call, whatever the number of images: a
+/// listing gives names only (`READDIRPLUS` looks no image up, each lookup
+/// being an image open); `stat` of a listed name still answers.
+fn a_listing_opens_no_image(fx: &Fixture, ceph: &Ceph) {
+    let p = fx.pool("ceph");
+    for i in 0..40 {
+        fs::File::create(p.join(format!("l{i:02}.img"))).unwrap();
+    }
+    // Past the store's cache time: a lookup would open the image again.
+    std::thread::sleep(Duration::from_millis(1200));
+    let before = ceph.osd_ops();
+    let names: Vec<_> = fs::read_dir(&p)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with('l'))
+        .collect();
+    let ops = ceph.osd_ops() - before;
+    assert_eq!(names.len(), 40);
+    // The listing reads the pool's directory object (a few operations);
+    // each image opened would be several.
+    assert!(ops < 20, "listing 40 images took {ops} OSD operations");
+    assert_eq!(fs::metadata(p.join("l07.img")).unwrap().len(), 0);
+    for i in 0..40 {
+        fs::remove_file(p.join(format!("l{i:02}.img"))).unwrap();
     }
 }
 

@@ -69,6 +69,7 @@ impl PoolFs {
             ino,
             kind: Kind::Dir,
             name: OsString::from(name),
+            plus: true,
         };
         let mut out = vec![dot(".", ino), dot("..", inodes::ROOT)];
         match self.node(ino)? {
@@ -78,6 +79,7 @@ impl PoolFs {
                         ino: inodes::pool_dir_ino(p.id),
                         kind: Kind::Dir,
                         name: p.name().into(),
+                        plus: true,
                     });
                 }
             }
@@ -87,6 +89,7 @@ impl PoolFs {
                         ino: inodes::pool_ctl_ino(pool.id, f),
                         kind: Kind::File,
                         name: f.name().into(),
+                        plus: true,
                     });
                 }
                 if pool.active().is_some() {
@@ -94,6 +97,7 @@ impl PoolFs {
                         ino: inodes::vol_root_ino(pool.id),
                         kind: Kind::Dir,
                         name: control::VOL_DIR.into(),
+                        plus: true,
                     });
                     self.list_in(&self.parent(ino)?, &mut out)?;
                 }
@@ -109,6 +113,7 @@ impl PoolFs {
                         ino: inodes::mirror_file(o.ino, f),
                         kind: Kind::File,
                         name: f.name().into(),
+                        plus: true,
                     });
                 }
             }
@@ -125,6 +130,7 @@ impl PoolFs {
     /// top hidden: the control files shadow them).
     pub(super) fn list_in(&self, d: &Dir, out: &mut Vec<DirEntry>) -> Result<()> {
         let listed = d.store().list(d.obj())?;
+        let plus = d.store().cheap_lookups();
         let mut t = self.inodes.write();
         for e in listed {
             if d.top() && control::is_reserved(&e.name.to_string_lossy()) {
@@ -134,6 +140,7 @@ impl PoolFs {
                 ino: t.number((d.pool.id, d.active.run, e.id.0, e.id.1)),
                 kind: e.kind,
                 name: e.name,
+                plus,
             });
         }
         Ok(())

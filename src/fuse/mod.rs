@@ -592,7 +592,9 @@ impl Filesystem for FuseAdapter {
 
     /// Listing and attributes in one round trip: every entry but `.` and
     /// `..` is looked up (the kernel counts it as a lookup); an entry that
-    /// no longer fits in the reply is forgotten again.
+    /// no longer fits in the reply is forgotten again. An entry of a store
+    /// whose lookups are round trips to a cluster goes as a name only
+    /// (node id 0: the kernel links nothing and looks it up when asked).
     fn readdirplus(
         &self,
         _req: &Request,
@@ -615,6 +617,9 @@ impl Filesystem for FuseAdapter {
                     &file_attr(&a.attr),
                     Generation(self.core.generation_of(a.attr.ino)),
                 );
+            }
+            if !e.plus {
+                return reply.add_name_only(INodeNo(e.ino), off, kind(e.kind), &e.name);
             }
             // Gone since the listing was taken: leave it out.
             let Ok(entry) = self.core.lookup(ino.0, &e.name) else {

@@ -190,6 +190,9 @@ pub struct DirEntry {
     pub ino: u64,
     pub kind: Kind,
     pub name: OsString,
+    /// A listing with attributes (`READDIRPLUS`) looks it up; false: its
+    /// name only, looked up when a program asks (`Store::cheap_lookups`).
+    pub plus: bool,
 }
 
 /// A path that names an object for as long as this value lives (a
@@ -450,6 +453,13 @@ pub trait Store: Send + Sync + Debug {
     -> Result<()>;
     /// Volumes and sub-directories of `dir` (regular files and directories only).
     fn list(&self, dir: Option<&Obj>) -> Result<Vec<Listed>>;
+    /// A lookup costs little (a local `fstatat`, or attributes the listing
+    /// brought): a listing with attributes looks every entry up. False
+    /// where each lookup is a round trip to a cluster: a listing then
+    /// gives names only, so `ls` of 100,000 volumes is one list call.
+    fn cheap_lookups(&self) -> bool {
+        true
+    }
     /// Creates a volume and opens it; `EEXIST` when the name is taken.
     fn create(
         &self,

@@ -67,6 +67,19 @@ impl Ceph {
         ))
     }
 
+    /// The operations the OSD has served so far (its `op` counter).
+    pub fn osd_ops(&self) -> u64 {
+        let dump = run(&format!(
+            "ceph -c {}/ceph.conf tell osd.0 perf dump",
+            self.path.display()
+        ));
+        let v: serde_json::Value =
+            serde_json::from_str(&dump).unwrap_or_else(|e| panic!("{e}: {dump}"));
+        v["osd"]["op"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no osd.op in {dump}"))
+    }
+
     /// `rbd` that may fail: (success, stdout, stderr).
     pub fn try_rbd(&self, args: &str) -> (bool, String, String) {
         sh(&format!(

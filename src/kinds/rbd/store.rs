@@ -462,6 +462,11 @@ impl Store for RbdStore {
             .collect())
     }
 
+    /// A lookup opens the image (several round trips to the cluster).
+    fn cheap_lookups(&self) -> bool {
+        false
+    }
+
     fn create(
         &self,
         ctx: &Ctx,

@@ -790,6 +790,22 @@ impl ReplyDirectoryPlus {
         ))
     }
 
+    /// Add an entry without its attributes: the kernel lists the name and
+    /// looks it up only when a program asks for it (the entry's node id is
+    /// 0, which `READDIRPLUS` allows: "no attributes or handle for this
+    /// entry"). For entries whose lookup is costly. Returns true if the
+    /// buffer is full.
+    pub fn add_name_only<T: AsRef<OsStr>>(
+        &mut self,
+        ino: INodeNo,
+        offset: u64,
+        kind: FileType,
+        name: T,
+    ) -> bool {
+        self.buf
+            .push_name_only(&DirEntry::new(ino, DirEntOffset(offset), kind, name.as_ref()))
+    }
+
     /// Reply to a request with the filled directory buffer
     pub fn ok(self) {
         let response: ll::ResponseData = self.buf.into();

@@ -535,6 +535,23 @@ impl DirEntPlusList {
         };
         self.0.push([header.as_bytes(), name])
     }
+
+    /// An entry with node id 0 and no attributes: the kernel emits its
+    /// name (with `x.ino` as its inode number) and links nothing.
+    #[must_use]
+    pub(crate) fn push_name_only<T: AsRef<Path>>(&mut self, x: &DirEntry<T>) -> bool {
+        let name = x.name.as_ref().as_os_str().as_bytes();
+        let header = abi::fuse_direntplus {
+            entry_out: zerocopy::FromZeros::new_zeroed(),
+            dirent: abi::fuse_dirent {
+                ino: x.ino.into(),
+                off: x.offset.0,
+                namelen: name.len().try_into().expect("Name too long"),
+                typ: mode_from_kind_and_perm(x.kind, 0) >> 12,
+            },
+        };
+        self.0.push([header.as_bytes(), name])
+    }
 }
 
 #[cfg(test)]
