@@ -57,6 +57,9 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
     step("a_listing_opens_no_image", &|| {
         a_listing_opens_no_image(&fx, &ceph)
     });
+    step("a_closed_images_stat_is_its_open_ones", &|| {
+        a_closed_images_stat_is_its_open_ones(&fx, &ceph)
+    });
     step("mode_and_owner_are_kept_in_the_image", &|| {
         mode_and_owner_are_kept_in_the_image(&fx, &ceph)
     });
@@ -242,7 +245,7 @@ fn exercisers_find_the_bytes_they_wrote(fx: &Fixture) {
 
 /// `ls` of a pool is one list call, whatever the number of images: a
 /// listing gives names only (`READDIRPLUS` looks no image up, each lookup
-/// being an image open); `stat` of a listed name still answers.
+/// being an image open); `stat` of an image reads it without opening it.
 fn a_listing_opens_no_image(fx: &Fixture, ceph: &Ceph) {
     let p = fx.pool("ceph");
     for i in 0..40 {
@@ -261,9 +264,47 @@ fn a_listing_opens_no_image(fx: &Fixture, ceph: &Ceph) {
     // The listing reads the pool's directory object (a few operations);
     // each image opened would be several.
     assert!(ops < 20, "listing 40 images took {ops} OSD operations");
-    assert_eq!(fs::metadata(p.join("l07.img")).unwrap().len(), 0);
+    // `stat` of an image not open here reads its header and object map:
+    // three operations, where an open of the image takes a dozen.
+    let before = ceph.osd_ops();
+    for n in &names {
+        assert_eq!(fs::metadata(p.join(n)).unwrap().len(), 0);
+    }
+    let ops = ceph.osd_ops() - before;
+    assert!(ops <= 4 * 40, "40 stats took {ops} OSD operations");
     for i in 0..40 {
         fs::remove_file(p.join(format!("l{i:02}.img"))).unwrap();
+    }
+}
+
+/// `stat` of an image not open here (read from its header and object map
+/// without opening it) shows what `fstat` of an open shows: size,
+/// allocation, mode, owner, times; for sparse images, one made by `rbd`
+/// and a clone (which is opened, its allocation counting its parent's).
+fn a_closed_images_stat_is_its_open_ones(fx: &Fixture, ceph: &Ceph) {
+    let p = fx.pool("ceph");
+    let f = fs::File::create(p.join("st-a.img")).unwrap();
+    f.write_all_at(&pattern(3 << 20, 1), 10 << 20).unwrap();
+    f.set_len(100 << 20).unwrap();
+    drop(f);
+    fs::set_permissions(p.join("st-a.img"), fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::chown(p.join("st-a.img"), Some(7), Some(8)).unwrap();
+    fs::write(p.join("st-b.img"), pattern(5000, 2)).unwrap();
+    ceph.rbd("create --size 20M st-c.img");
+    let out = poolfs(fx, &["vol-clone", "st-a.img", "st-d.img", "--pool", "ceph"]);
+    assert!(out.status.success(), "{out:?}");
+    std::thread::sleep(Duration::from_millis(1200));
+    let shown = |m: &fs::Metadata| (m.len(), m.blocks(), m.mode(), m.uid(), m.gid(), m.mtime());
+    for v in ["st-a.img", "st-b.img", "st-c.img", "st-d.img"] {
+        let closed = shown(&fs::metadata(p.join(v)).unwrap());
+        let open = shown(&fs::File::open(p.join(v)).unwrap().metadata().unwrap());
+        assert_eq!(closed, open, "{v}: stat closed (left) and open (right)");
+    }
+    let a = fs::metadata(p.join("st-a.img")).unwrap();
+    assert_eq!((a.len(), a.blocks() * 512), (100 << 20, 8 << 20));
+    assert_eq!((a.mode() & 0o7777, a.uid(), a.gid()), (0o640, 7, 8));
+    for v in ["st-d.img", "st-a.img", "st-b.img", "st-c.img"] {
+        fs::remove_file(p.join(v)).unwrap();
     }
 }
 

@@ -28,7 +28,7 @@ use parking_lot::Mutex;
 use super::file::{Sink, open_vol};
 use super::grower::{Grower, resend};
 use super::librbd::{Cluster, ConnectOpts, Image, Linked};
-use super::vol::{MAX_SIZE, Owner, Vol};
+use super::vol::{ATTR_KEY, MAX_SIZE, Owner, Vol, stat_attr};
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
 use crate::store::{
@@ -38,6 +38,8 @@ use crate::store::{
 
 /// Read-only images kept for lookups and stats.
 const CACHED: usize = 64;
+/// Attributes of images not open here, kept for stats.
+const STATS_CACHED: usize = 4096;
 /// How long a read-only image answers stats before it is opened again (the
 /// pool's cache time: what another client changed shows within it).
 const META_TTL: Duration = Duration::from_secs(1);
@@ -56,6 +58,21 @@ const CLONE_SNAP: &str = "poolfs-clone-";
 struct Cache {
     live: HashMap<String, Weak<Vol>>,
     recent: lru::LruCache<String, (Instant, Arc<Vol>)>,
+    /// Attributes of images not open here, read without opening them
+    /// (`Cluster::stat_image`), answered for `META_TTL`.
+    stats: lru::LruCache<String, (Instant, Attr)>,
+    /// Counts changes made here: attributes read while one happened are
+    /// not kept (they may predate it).
+    epoch: u64,
+}
+
+impl Cache {
+    /// Image `id` changed here: what is kept of it goes.
+    fn drop_image(&mut self, id: &str) {
+        self.recent.pop(id);
+        self.stats.pop(id);
+        self.epoch += 1;
+    }
 }
 
 pub struct RbdStore {
@@ -128,6 +145,10 @@ impl RbdStore {
             cache: Mutex::new(Cache {
                 live: HashMap::new(),
                 recent: lru::LruCache::new(NonZeroUsize::new(CACHED).unwrap_or(NonZeroUsize::MIN)),
+                stats: lru::LruCache::new(
+                    NonZeroUsize::new(STATS_CACHED).unwrap_or(NonZeroUsize::MIN),
+                ),
+                epoch: 0,
             }),
         })
     }
@@ -170,7 +191,7 @@ impl RbdStore {
             c.live.retain(|_, w| w.strong_count() > 0);
         }
         c.live.insert(vol.id.clone(), Arc::downgrade(&vol));
-        c.recent.pop(&vol.id);
+        c.drop_image(&vol.id);
         Ok(vol)
     }
 
@@ -210,16 +231,52 @@ impl RbdStore {
         Ok(vol)
     }
 
-    /// Image `id` changed through this daemon: its read-only handle goes.
+    /// Image `id` changed through this daemon: its read-only handle and
+    /// kept attributes go.
     fn changed(&self, id: &str) {
-        self.cache.lock().recent.pop(id);
+        self.cache.lock().drop_image(id);
+    }
+
+    /// The attributes of image `id`: from its open handle while it is open
+    /// here, else read without opening it (kept for `META_TTL`), or from a
+    /// read-only handle where only an open tells them (a clone).
+    fn attr_of(&self, id: &str) -> Result<Attr> {
+        let epoch = {
+            let mut c = self.cache.lock();
+            let live = c.live.get(id).and_then(Weak::upgrade);
+            match (live, c.stats.get(id)) {
+                (Some(v), _) => {
+                    drop(c);
+                    return v.attr();
+                }
+                (None, Some((at, a))) if at.elapsed() < META_TTL => return Ok(*a),
+                _ => {}
+            }
+            c.epoch
+        };
+        let stat = self.cluster.stat_image(id, ATTR_KEY).map_err(|e| {
+            if e.errno() == Errno::ENOENT {
+                stale()
+            } else {
+                e
+            }
+        })?;
+        let Some(stat) = stat else {
+            return self.meta(id)?.attr();
+        };
+        let a = stat_attr(&stat);
+        let mut c = self.cache.lock();
+        if c.epoch == epoch {
+            c.stats.put(id.to_string(), (Instant::now(), a));
+        }
+        Ok(a)
     }
 
     /// Forgets image `id` (removed or about to be): true when nothing
     /// holds it open here.
     fn forget(&self, id: &str) -> bool {
         let mut c = self.cache.lock();
-        c.recent.pop(id);
+        c.drop_image(id);
         match c.live.get(id) {
             Some(w) if w.strong_count() > 0 => false,
             _ => {
@@ -383,12 +440,30 @@ impl Store for RbdStore {
         if dir.is_some() {
             return Err(not_dir());
         }
-        let vol = self.by_name(name_of(name)?)?;
-        self.found(&vol)
+        let id = self
+            .cluster
+            .image_id(name_of(name)?)
+            .map_err(|e| match e.errno() {
+                Errno::ENOENT => enoent("lookup"),
+                _ => e,
+            })?;
+        // Removed since its name was read: as if it never was.
+        let attr = self.attr_of(&id).map_err(|e| match e.errno() {
+            Errno::ESTALE => enoent("lookup"),
+            _ => e,
+        })?;
+        Ok(Found {
+            id: (0, id_number(&id)),
+            attr,
+            obj: Obj::Remote {
+                fh: bytes::Bytes::from(id.into_bytes()),
+                is_dir: false,
+            },
+        })
     }
 
     fn getattr(&self, obj: &Obj) -> Result<Attr> {
-        self.vol(obj)?.attr()
+        self.attr_of(self.id(obj)?)
     }
 
     fn setattr(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
-use super::librbd::{Image, held_elsewhere, plain_address};
+use super::librbd::{Image, Stat, held_elsewhere, plain_address};
 use crate::error::{Error, Result};
 use crate::store::behind::Behind;
 use crate::store::{Attr, Kind};
@@ -21,7 +21,7 @@ pub const MAX_SIZE: u64 = i64::MAX as u64;
 /// (the kernel sends them as 1 MiB requests).
 const BLKSIZE: u32 = 4 << 20;
 /// The metadata key holding a volume's mode, owner and group.
-const ATTR_KEY: &str = "poolfs.attr";
+pub const ATTR_KEY: &str = "poolfs.attr";
 
 /// The mode, owner and group of a volume (`poolfs.attr`: "0600 0 0").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,38 @@ impl Owner {
 
     fn text(&self) -> String {
         format!("{:04o} {} {}", self.mode, self.uid, self.gid)
+    }
+}
+
+/// The attributes of an image that is not open here, read without
+/// opening it (`Cluster::stat_image` with `ATTR_KEY`).
+pub fn stat_attr(st: &Stat) -> Attr {
+    let owner = st
+        .meta
+        .as_deref()
+        .and_then(Owner::parse)
+        .unwrap_or(Owner::DEFAULT);
+    attr(st.size, st.allocated, st.modified, st.created, owner)
+}
+
+/// A volume's attributes: RBD keeps one modify and one create time.
+fn attr(size: u64, allocated: u64, m: libc::timespec, c: libc::timespec, o: Owner) -> Attr {
+    let ts = |t: libc::timespec| {
+        SystemTime::UNIX_EPOCH + Duration::new(t.tv_sec.max(0) as u64, t.tv_nsec as u32)
+    };
+    Attr {
+        ino: 0,
+        size,
+        blocks: allocated.div_ceil(512),
+        atime: ts(m),
+        mtime: ts(m).max(ts(c)),
+        ctime: ts(m).max(ts(c)),
+        kind: Kind::File,
+        perm: o.mode,
+        nlink: 1,
+        uid: o.uid,
+        gid: o.gid,
+        blksize: BLKSIZE,
     }
 }
 
@@ -130,24 +162,7 @@ impl Vol {
     pub fn attr(&self) -> Result<Attr> {
         let size = self.size()?;
         let (m, c) = self.image.times()?;
-        let ts = |t: libc::timespec| {
-            SystemTime::UNIX_EPOCH + Duration::new(t.tv_sec.max(0) as u64, t.tv_nsec as u32)
-        };
-        let o = *self.owner.lock();
-        Ok(Attr {
-            ino: 0,
-            size,
-            blocks: self.allocated(size)?.div_ceil(512),
-            atime: ts(m),
-            mtime: ts(m).max(ts(c)),
-            ctime: ts(m).max(ts(c)),
-            kind: Kind::File,
-            perm: o.mode,
-            nlink: 1,
-            uid: o.uid,
-            gid: o.gid,
-            blksize: BLKSIZE,
-        })
+        Ok(attr(size, self.allocated(size)?, m, c, *self.owner.lock()))
     }
 
     pub fn set_owner(&self, o: Owner) -> Result<()> {

@@ -26,9 +26,11 @@ use nix::errno::Errno;
 
 use crate::error::{Error, Result};
 
+mod header;
 mod image;
 mod layers;
 
+pub use header::Stat;
 pub use image::Image;
 pub use layers::{Linked, held_elsewhere};
 
@@ -36,6 +38,7 @@ type RadosT = *mut c_void;
 type IoctxT = *mut c_void;
 type ImageT = *mut c_void;
 type CompletionT = *mut c_void;
+type ReadOpT = *mut c_void;
 type Callback = unsafe extern "C" fn(CompletionT, *mut c_void);
 type DiffCallback = unsafe extern "C" fn(u64, usize, c_int, *mut c_void) -> c_int;
 
@@ -104,6 +107,22 @@ struct Api {
     rados_ioctx_destroy: unsafe extern "C" fn(IoctxT),
     rados_ioctx_set_namespace: unsafe extern "C" fn(IoctxT, *const c_char),
     rados_ioctx_pool_stat: unsafe extern "C" fn(IoctxT, *mut PoolStatT) -> c_int,
+    rados_create_read_op: unsafe extern "C" fn() -> ReadOpT,
+    rados_release_read_op: unsafe extern "C" fn(ReadOpT),
+    #[allow(clippy::type_complexity)]
+    rados_read_op_exec: unsafe extern "C" fn(
+        ReadOpT,
+        *const c_char,
+        *const c_char,
+        *const c_char,
+        usize,
+        *mut *mut c_char,
+        *mut usize,
+        *mut c_int,
+    ),
+    rados_read_op_set_flags: unsafe extern "C" fn(ReadOpT, c_int),
+    rados_read_op_operate: unsafe extern "C" fn(ReadOpT, IoctxT, *const c_char, c_int) -> c_int,
+    rados_read: unsafe extern "C" fn(IoctxT, *const c_char, *mut c_char, usize, u64) -> c_int,
     rbd_list2: unsafe extern "C" fn(IoctxT, *mut ImageSpecT, *mut usize) -> c_int,
     rbd_image_spec_list_cleanup: unsafe extern "C" fn(*mut ImageSpecT, usize),
     rbd_create2: unsafe extern "C" fn(IoctxT, *const c_char, u64, u64, *mut c_int) -> c_int,
@@ -217,6 +236,12 @@ fn load() -> std::result::Result<Api, String> {
         rados_ioctx_destroy: sym!(rados, rados_ioctx_destroy),
         rados_ioctx_set_namespace: sym!(rados, rados_ioctx_set_namespace),
         rados_ioctx_pool_stat: sym!(rados, rados_ioctx_pool_stat),
+        rados_create_read_op: sym!(rados, rados_create_read_op),
+        rados_release_read_op: sym!(rados, rados_release_read_op),
+        rados_read_op_exec: sym!(rados, rados_read_op_exec),
+        rados_read_op_set_flags: sym!(rados, rados_read_op_set_flags),
+        rados_read_op_operate: sym!(rados, rados_read_op_operate),
+        rados_read: sym!(rados, rados_read),
         rbd_list2: sym!(rbd, rbd_list2),
         rbd_image_spec_list_cleanup: sym!(rbd, rbd_image_spec_list_cleanup),
         rbd_create2: sym!(rbd, rbd_create2),
