@@ -361,6 +361,9 @@ fn allocation_writes_zeros_into_holes_only(fx: &Fixture, ceph: &Ceph) {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(used(ceph, "pre.img"), 8 << 20);
     assert!(ceph.rbd("info pre.img").contains("size 12 MiB"));
+    fx.ctl("ceph/.vol/pre.img/resize", "+4M allocate").unwrap();
+    assert!(ceph.rbd("info pre.img").contains("size 16 MiB"));
+    assert_eq!(used(ceph, "pre.img"), 12 << 20, "the new part allocated");
     for v in ["falloc.img", "pre.img"] {
         fs::remove_file(fx.pool("ceph").join(v)).unwrap();
     }

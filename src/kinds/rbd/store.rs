@@ -252,6 +252,14 @@ impl RbdStore {
                 (None, Some((at, a))) if at.elapsed() < META_TTL => return Ok(*a),
                 _ => {}
             }
+            // An image only an open describes (a clone), opened lately.
+            if let Some((at, v)) = c.recent.get(id)
+                && at.elapsed() < META_TTL
+            {
+                let v = v.clone();
+                drop(c);
+                return v.attr();
+            }
             c.epoch
         };
         let stat = self.cluster.stat_image(id, ATTR_KEY).map_err(|e| {
@@ -737,16 +745,24 @@ impl Store for RbdStore {
     fn resize(&self, obj: &Obj, _vol: &VolumeRef, req: &ResizeRequest) -> Result<()> {
         let vol = self.vol_rw(obj)?;
         vol.behind.settle(self.timeout)?;
-        let _g = vol.grow.lock();
-        let current = vol.image.size()?;
-        let target = req.plan(current, MAX_SIZE)?;
-        vol.image.resize(target)?;
-        if req.allocate && target > current {
-            let r = vol.allocate(current, target, self.timeout);
-            if let Err(e) = r {
+        let (current, target) = {
+            let _g = vol.grow.lock();
+            let current = vol.image.size()?;
+            let target = req.plan(current, MAX_SIZE)?;
+            vol.image.resize(target)?;
+            (current, target)
+        };
+        // Without the size lock: a write past the end meanwhile grows the
+        // image through it, and the filling waits for writes in flight.
+        if req.allocate
+            && target > current
+            && let Err(e) = vol.allocate(current, target, self.timeout)
+        {
+            let _g = vol.grow.lock();
+            if vol.image.size()? == target {
                 let _ = vol.image.resize(current);
-                return Err(e);
             }
+            return Err(e);
         }
         vol.changed();
         self.changed(&vol.id);
