@@ -66,9 +66,17 @@ impl PoolFs {
                 let f = VolFile::from_name(&name.to_string_lossy())
                     .filter(|f| *f != VolFile::Clone || o.store().can_clone())
                     .ok_or_else(|| Error::NotFound("no such control file".into()))?;
-                let o = self.inodes.write().add_lookup(o.ino).ok_or_else(|| {
-                    Error::NotFound("no such volume (its pool stopped or it was removed)".into())
-                })?;
+                // Forgotten since `node` found it (after a takeover the
+                // kernel forgets the nodes it looked up from the
+                // predecessor, which this server did not count): found
+                // again through its store key, as `node` does.
+                if self.inodes.write().add_lookup(o.ino).is_none() {
+                    self.revive(o.ino).map_err(|_| {
+                        Error::NotFound(
+                            "no such volume (its pool stopped or it was removed)".into(),
+                        )
+                    })?;
+                }
                 Ok(Entry {
                     attr: self.ctl_attr(inodes::mirror_file(o.ino, f), f.writable()),
                     cache: Cache::Never,
