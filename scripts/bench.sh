@@ -67,7 +67,8 @@
 #   NFS_SIZE_MB (1024), NFS_QD16_N (20000), SCALE_NS ("1000 10000 100000"), NFS_SCALE_N (10000),
 #   POOLFS_BEFORE (a second poolfs binary, say main before a change, for the
 #   targets poolfs-pt-before and poolfs-daemon-before: before and after
-#   columns of one run, e.g. -p "poolfs-pt-before poolfs-pt").
+#   columns of one run, e.g. -p "poolfs-pt-before poolfs-pt"),
+#   POOLFS_ARGS (more options for every poolfs mount, e.g. "--read-ahead 128").
 # Exit status: 0 when every job ran (a target failing an operation is recorded as
 # "fail", not an error); non-zero when the script itself broke, a poolfs variant
 # did not mount, or a job failed on native.
@@ -205,7 +206,8 @@ start_target() {  # target -> sets WORK[target] (where jobs run) and BWORK (same
         "${BWORK[$p]}" >"$state/defs/bench.toml"
       [ -z "$NFS_PORT" ] || nfs_pools "$state"
       [ -z "$RBD_DIR" ] || rbd_pool "$state"
-      cmd=("$bin" mount "$m" --state-dir "$state" --foreground "${io[@]}")
+      # shellcheck disable=SC2206 # POOLFS_ARGS is split into words on purpose
+      cmd=("$bin" mount "$m" --state-dir "$state" --foreground "${io[@]}" ${POOLFS_ARGS:-})
       pool=bench ;;
     # bindfs 1.14 (libfuse2): big_writes for 1 MiB writes; multithreaded; O_DIRECT forwarded (default clears it)
     bindfs)       cmd=(bindfs -f --no-allow-other --multithreaded -o big_writes --forward-odirect=4096 "$BACKING" "$m") ;;
@@ -654,7 +656,7 @@ nfs_qd16() {  # rep way image [prefix]: 4 KiB requests at queue depth 16, cache=
   done
 }
 nfs_phase() {  # rep: qemu-img convert of NFS_SIZE onto and off the export, four ways (medians in the table)
-  local rep=$1 p=$NFS_TARGET src=$BACKING/nfs-src.img out=/dev/shm/poolfs-bench-nfs.img way dst name t0 err m
+  local rep=$1 p=$NFS_TARGET src=$BACKING/nfs-src.img out=/dev/shm/poolfs-bench-nfs.img way dst name t0 t1 err m
   [ -n "$NFS_PORT" ] && [ -n "$p" ] || return 0
   [ -e "$src" ] || head -c "$((NFS_SIZE_MB << 20))" /dev/urandom >"$src"
   for way in "native:$NFS_DIR/export" "poolfs-v3:${MNT[$p]}/nfs3" \
@@ -671,8 +673,9 @@ nfs_phase() {  # rep: qemu-img convert of NFS_SIZE onto and off the export, four
         m="NFS: qemu-img convert ${NFS_SIZE_MB} MiB off the export (s)"
         echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
         t0=$EPOCHREALTIME
-        if err=$(qemu-img convert -f raw -O raw "$dst" "$out" 2>&1) && cmp -s "$src" "$out"; then
-          record "$rep" "$way" "$m" "$(python3 -c "print(round($EPOCHREALTIME - $t0, 2))")"
+        # the copy is timed alone; cmp after it (its reads are not the copy's)
+        if err=$(qemu-img convert -f raw -O raw "$dst" "$out" 2>&1) && t1=$EPOCHREALTIME && cmp -s "$src" "$out"; then
+          record "$rep" "$way" "$m" "$(python3 -c "print(round($t1 - $t0, 2))")"
         else failed "$rep" "$way" "$m" "${err:-the copy read back differs}"; fi
       else failed "$rep" "$way" "NFS: qemu-img convert ${NFS_SIZE_MB} MiB off the export (s)" "the export's copy differs"; fi
     else
@@ -713,7 +716,7 @@ rbd_pool() {  # state-dir: the rbd pool "ceph" on the cluster, started with the 
     "$(sed -n 's/^mon_host = //p' "$RBD_DIR/ceph.conf")" "$RBD_DIR/keyring" >"$1/defs/ceph.toml"
 }
 rbd_phase() {  # rep: qemu-img convert of RBD_SIZE onto and off the cluster, through poolfs and through qemu's rbd driver
-  local rep=$1 p=$RBD_TARGET src=$BACKING/rbd-src.img out=/dev/shm/poolfs-bench-rbd.img way dst name t0 err m q
+  local rep=$1 p=$RBD_TARGET src=$BACKING/rbd-src.img out=/dev/shm/poolfs-bench-rbd.img way dst name t0 t1 err m q
   [ -n "$RBD_DIR" ] && [ -n "$p" ] || return 0
   [ -e "$src" ] || head -c "$((RBD_SIZE_MB << 20))" /dev/urandom >"$src"
   q=":conf=$RBD_DIR/ceph.conf:keyring=$RBD_DIR/keyring"
@@ -727,8 +730,8 @@ rbd_phase() {  # rep: qemu-img convert of RBD_SIZE onto and off the cluster, thr
       record "$rep" "$way" "$m" "$(python3 -c "print(round($EPOCHREALTIME - $t0, 2))")"
       m="RBD: qemu-img convert ${RBD_SIZE_MB} MiB off the cluster (s)"
       t0=$EPOCHREALTIME
-      if err=$(qemu-img convert -f raw -O raw "$dst" "$out" 2>&1) && cmp -s "$src" "$out"; then
-        record "$rep" "$way" "$m" "$(python3 -c "print(round($EPOCHREALTIME - $t0, 2))")"
+      if err=$(qemu-img convert -f raw -O raw "$dst" "$out" 2>&1) && t1=$EPOCHREALTIME && cmp -s "$src" "$out"; then
+        record "$rep" "$way" "$m" "$(python3 -c "print(round($t1 - $t0, 2))")"
       else failed "$rep" "$way" "$m" "${err:-the copy read back differs}"; fi
       nfs_qd16 "$rep" "$way" "$dst" RBD
     else

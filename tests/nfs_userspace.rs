@@ -464,6 +464,74 @@ fn frozen_server_gives_bounded_eio_and_other_pools_answer() {
     assert_eq!(fs::read(&path).unwrap(), pattern(1 << 20, 2));
 }
 
+/// `O_DIRECT` writers on several threads (qemu's `aio=threads`) reach the
+/// daemon in parallel: a write that waits (here on an overlapping write the
+/// frozen server has not answered) does not hold up another thread's write
+/// elsewhere in the file, which is parked and answered at once. Without
+/// `FOPEN_PARALLEL_DIRECT_WRITES` the kernel holds the file's lock across
+/// each `O_DIRECT` write and the second write waits for the first.
+#[test]
+fn direct_writers_on_several_threads_do_not_wait_for_each_other() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = serve(&fx);
+    define(&fx, &srv, "nfs1", None, 10);
+    let path = fx.pool("nfs1").join("vol.raw");
+    fs::write(&path, pattern(2 << 20, 1)).unwrap();
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags_direct()
+        .open(&path)
+        .unwrap();
+    let f = std::sync::Arc::new(f);
+    // 4 KiB-aligned buffers of one byte value each.
+    let aligned = |byte: u8| {
+        let mut v = vec![byte; 8 << 10];
+        let skip = v.as_ptr().align_offset(4096);
+        v.drain(..skip);
+        v.truncate(4096);
+        v
+    };
+    srv.freeze();
+    let t = Instant::now();
+    f.write_all_at(&aligned(0xa1), 0).unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "a write to a frozen server was not answered once parked: {:?}",
+        t.elapsed()
+    );
+    // The same range again: it waits until the server has the first.
+    let waiting = {
+        let (f, buf) = (f.clone(), aligned(0xa2));
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            f.write_all_at(&buf, 0).map(|()| t.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!waiting.is_finished(), "the overlapping write did not wait");
+    let t = Instant::now();
+    let elsewhere = f.write_all_at(&aligned(0xb1), 1 << 20);
+    let other = t.elapsed();
+    srv.thaw();
+    let waited = waiting.join().unwrap().expect("the overlapping write");
+    assert!(
+        elsewhere.is_ok() && other < Duration::from_secs(1),
+        "a write elsewhere waited {other:?} for the waiting one ({elsewhere:?}; that one waited {waited:?})"
+    );
+    f.sync_all().unwrap();
+    drop(f);
+    let mut want = pattern(2 << 20, 1);
+    want[..4096].fill(0xa2);
+    want[1 << 20..(1 << 20) + 4096].fill(0xb1);
+    let got = fs::read(fx.dir.path().join("export").join("vol.raw")).unwrap();
+    assert!(got == want, "the export does not hold the three writes");
+}
+
 /// Close-to-open: a volume another client removed while this pool still
 /// caches its name (here for 30 s) is not written into the void. The open
 /// checks the handle with the server, the kernel looks the name up again,

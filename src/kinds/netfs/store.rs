@@ -811,6 +811,13 @@ impl OpenVolume for NfsFile {
         self.client.commit(&self.fh, &self.pending)
     }
 
+    /// Each write is a round trip to the server or a parked copy:
+    /// `O_DIRECT` writers on several threads (qemu's `aio=threads`) keep as
+    /// many writes in flight; `Behind` orders overlapping ones.
+    fn parallel_direct_writes(&self) -> bool {
+        true
+    }
+
     fn may_block(&self) -> bool {
         true
     }
