@@ -494,13 +494,11 @@ pub struct MountArgs {
     /// crash of the server is not survived; docs/io_uring.md).
     #[arg(long, value_enum, default_value = "auto")]
     pub transport: crate::config::Transport,
-    /// Kernel read-ahead of the mount in KiB. Sequential reads the daemon
-    /// serves (NFS and rbd pools, --io daemon) arrive in requests of up to
-    /// 1 MiB, several in flight; volumes in kernel passthrough read ahead on
-    /// their backing file instead. 128 (the kernel's own default) makes
-    /// sparse copies on the daemon path faster; see docs/performance.md.
-    #[arg(long, value_name = "KIB", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(4..=1048576))]
-    pub read_ahead: u32,
+    /// Kernel read-ahead of the mount in KiB (default: the kernel's 128).
+    /// 4096 makes sequential reads served by the daemon (userspace NFS
+    /// pools, --io daemon) arrive as 1 MiB requests; see docs/performance.md.
+    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(4..=1048576))]
+    pub read_ahead: Option<u32>,
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics (off by default;
     /// e.g. 127.0.0.1:9469). Pools, NFS servers, and FUSE requests by
     /// operation: reads and writes of volumes in kernel passthrough never

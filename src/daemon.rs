@@ -346,7 +346,9 @@ fn server_command(
                 .arg(&log_level)
                 .arg("--server")
                 .arg(inherited.to_string());
-            c.arg("--read-ahead").arg(read_ahead.to_string());
+            if let Some(kib) = read_ahead {
+                c.arg("--read-ahead").arg(kib.to_string());
+            }
             if let Some(addr) = metrics {
                 c.arg("--metrics").arg(addr.to_string());
             }

@@ -20,8 +20,8 @@ pub struct MountConfig {
     pub threads: usize,
     pub io: crate::config::IoMode,
     pub transport: crate::config::Transport,
-    /// The mount's kernel read-ahead.
-    pub read_ahead_kib: u32,
+    /// The mount's kernel read-ahead; `None` keeps the kernel's default.
+    pub read_ahead_kib: Option<u32>,
 }
 
 /// The mount's source name in /proc/mounts (`poolfs on /srv/pools type fuse.poolfs`).
@@ -299,7 +299,9 @@ fn run_session(
         })
         .map_err(Error::io("cannot start the FUSE session thread"))?;
     started();
-    set_read_ahead(&cfg.mountpoint, cfg.read_ahead_kib);
+    if let Some(kib) = cfg.read_ahead_kib {
+        set_read_ahead(&cfg.mountpoint, kib);
+    }
     loop {
         match signals.wait() {
             Ok(Signal::SIGUSR1) => break,
@@ -335,8 +337,8 @@ fn run_session(
 
 /// Sets the mount's kernel read-ahead (`/sys/class/bdi/<dev>/read_ahead_kb`,
 /// root only). The kernel offers FUSE 128 KiB at INIT, so sequential reads
-/// served by the daemon would arrive as 128 KiB requests; with 1 MiB they
-/// arrive in requests of up to 1 MiB (the most one request carries).
+/// served by the daemon arrive as 128 KiB requests; with 4 MiB they arrive
+/// as 1 MiB requests (the most one request carries), several in flight.
 /// Volumes in kernel passthrough read ahead on their backing file and are
 /// not affected. Called once the session serves: the stat waits for INIT,
 /// which would otherwise set the value back.
