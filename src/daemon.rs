@@ -96,6 +96,7 @@ pub fn run(args: &MountArgs, log_level: &str) -> Result<()> {
     if nix::unistd::geteuid().is_root() {
         // Root: a keeper holds the connection and runs the server (`keeper`).
         let server = server_command(args, &mountpoint, &state_dir, log_level)?;
+        session::prepare_transport(args.transport);
         return keeper::run(&mountpoint, &state_dir, !args.foreground, server, report);
     }
 

@@ -8,11 +8,20 @@ mod common;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use common::*;
 
 const PARAM: &str = "/sys/module/fuse/parameters/enable_uring";
+
+/// The test that turns `enable_uring` off runs alone: the others here hold
+/// this shared while they mount (other test binaries run after this one).
+static PARAM_USE: RwLock<()> = RwLock::new(());
+
+fn shared_param() -> RwLockReadGuard<'static, ()> {
+    PARAM_USE.read().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The kernel has FUSE-over-io_uring (Linux 6.14+); mounts are possible.
 fn have_ring() -> bool {
@@ -33,11 +42,36 @@ fn ring_fixture() -> Fixture {
     Fixture::with_args(&["--transport", "uring", "--io", "daemon"])
 }
 
+/// With FUSE-over-io_uring off in the kernel (its default after boot),
+/// `--transport uring` turns it on before it mounts: the kernel offers the
+/// ring only in the INIT of a mount made while it is on, so a server that
+/// turned it on after the mount failed its first start ("the kernel does
+/// not offer FUSE-over-io_uring").
+#[test]
+fn a_ring_mount_starts_with_the_ring_off_in_the_kernel() {
+    if !have_ring() {
+        return;
+    }
+    let _alone = PARAM_USE.write().unwrap_or_else(|e| e.into_inner());
+    fs::write(PARAM, "N").unwrap();
+    let fx = ring_fixture();
+    assert_eq!(fs::read_to_string(PARAM).unwrap().trim(), "Y");
+    let log = fx.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("FUSE session initialised") && l.contains("io_uring")),
+        "log:\n{log}"
+    );
+    fs::write(fx.pool("default").join("r.img"), b"ring").unwrap();
+    assert_eq!(fs::read(fx.pool("default").join("r.img")).unwrap(), b"ring");
+}
+
 #[test]
 fn requests_travel_over_io_uring() {
     if !have_ring() {
         return;
     }
+    let _param = shared_param();
     let fx = ring_fixture();
     assert_eq!(fs::read_to_string(PARAM).unwrap().trim(), "Y");
     let log = fx.log();
@@ -84,6 +118,7 @@ fn a_crash_on_io_uring_ends_the_mount_instead_of_hanging() {
     if !have_ring() {
         return;
     }
+    let _param = shared_param();
     let mut fx = ring_fixture();
     let up = Command::new(BIN)
         .args(["upgrade", "--mount"])
@@ -156,6 +191,7 @@ fn a_reply_from_a_short_lived_thread_leaves_the_ring_serving() {
     if !have_ring() {
         return;
     }
+    let _param = shared_param();
     let fx = ring_fixture();
     let f = fx.pool("default").join("l.img");
     fs::write(&f, b"x").unwrap();
@@ -204,6 +240,7 @@ fn a_waiting_handler_leaves_its_queue_serving() {
     if !have_ring() || !have_tool("fio") {
         return;
     }
+    let _param = shared_param();
     let fx = ring_fixture();
     let f = fx.pool("default").join("aio.img");
     fs::write(&f, vec![0xffu8; 640 << 10]).unwrap();

@@ -118,10 +118,11 @@ pub fn serve(
     run_session(session, unmounter, core, cfg, signals, ready, || {})
 }
 
-/// Before INIT: root turns the kernel's FUSE-over-io_uring on for
-/// `--transport uring` (its `enable_uring` is off by default); the log says
-/// which transport serves and why.
-fn prepare_transport(transport: crate::config::Transport) {
+/// Before the mount: root turns the kernel's FUSE-over-io_uring on for
+/// `--transport uring` (its `enable_uring` is off by default; the kernel
+/// offers the ring only in the INIT of a mount made while it is on); the
+/// log says which transport serves and why.
+pub fn prepare_transport(transport: crate::config::Transport) {
     use crate::config::Transport;
     const PARAM: &str = "/sys/module/fuse/parameters/enable_uring";
     match transport {
@@ -236,7 +237,7 @@ pub fn serve_kept(
                 .map_err(Error::io("cannot resume the FUSE session"))
         }
         false => {
-            prepare_transport(cfg.transport);
+            // The keeper prepared the transport before it mounted.
             // A predecessor may have read INIT and died before answering:
             // have it sent again, or the handshake would wait for ever.
             if let Err(e) = crate::sys::fuse_resend(resend.as_fd()) {
