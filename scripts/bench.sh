@@ -47,7 +47,8 @@
 # are installed): one NFS-Ganesha on 127.0.0.1 (NFSv3 and v4.1), a 1 GiB
 # (NFS_SIZE_MB) `qemu-img convert` of random data onto the export and back
 # off it (to /dev/shm), through the export directory itself ("native"),
-# poolfs userspace NFS pools (NFSv3, NFSv4.1; through the first poolfs target)
+# poolfs userspace NFS pools (NFSv3, NFSv3 with nconnect = 4, NFSv4.1; through
+# the first poolfs target)
 # and qemu's own NFS driver (libnfs, NFSv3); on each copy, `qemu-img bench` of
 # NFS_QD16_N 4 KiB reads and writes at queue depth 16, cache=none, strided
 # 1 MiB + 4 KiB apart (no read-ahead helps); with the guest job too, the fio
@@ -616,11 +617,12 @@ nfs_stop() {
   [ -z "$RPCBIND_PID" ] || { kill "$RPCBIND_PID" 2>/dev/null; wait "$RPCBIND_PID" 2>/dev/null; RPCBIND_PID=''; }
   rm -rf "${NFS_DIR:?}"
 }
-nfs_pools() {  # state-dir: userspace netfs pools nfs3 and nfs41 on the server, started with the daemon
+nfs_pools() {  # state-dir: userspace netfs pools nfs3, nfs41 and nfs3nc4 (NFSv3, nconnect = 4) on the server, started with the daemon
   local v id=2
-  for v in 3 4.1; do
+  for v in 3 4.1 3nc4; do
     printf 'uuid = "00000000-0000-0000-0000-00000000000%s"\nautostart = true\n[pool]\ntype = "netfs"\nsource = "127.0.0.1:%s"\nclient = "userspace"\nversion = "%s"\nport = %s\nmount_port = %s\n' \
-      "$id" "$NFS_DIR/export" "$v" "$NFS_PORT" "$NFS_MNTPORT" >"$1/defs/nfs${v/./}.toml"
+      "$id" "$NFS_DIR/export" "${v%nc4}" "$NFS_PORT" "$NFS_MNTPORT" >"$1/defs/nfs${v/./}.toml"
+    if [ "$v" = 3nc4 ]; then echo 'nconnect = 4' >>"$1/defs/nfs${v/./}.toml"; fi
     id=$((id + 1))
   done
 }
@@ -659,7 +661,7 @@ nfs_phase() {  # rep: qemu-img convert of NFS_SIZE onto and off the export, four
   local rep=$1 p=$NFS_TARGET src=$BACKING/nfs-src.img out=/dev/shm/poolfs-bench-nfs.img way dst name t0 t1 err m
   [ -n "$NFS_PORT" ] && [ -n "$p" ] || return 0
   [ -e "$src" ] || head -c "$((NFS_SIZE_MB << 20))" /dev/urandom >"$src"
-  for way in "native:$NFS_DIR/export" "poolfs-v3:${MNT[$p]}/nfs3" \
+  for way in "native:$NFS_DIR/export" "poolfs-v3:${MNT[$p]}/nfs3" "poolfs-v3-nc4:${MNT[$p]}/nfs3nc4" \
              "poolfs-v4.1:${MNT[$p]}/nfs41" "libnfs-v3:nfs://127.0.0.1$NFS_DIR/export"; do
     dst=${way#*:} way=${way%%:*}
     name=w-r$rep-${way/./}.img dst=$dst/$name
@@ -948,7 +950,7 @@ for rep in $(seq "$REPEATS"); do
   ! job scale || libvirt_scale_phase "$rep"
 done
 COLUMNS=$TARGETS
-[ -z "$NFS_TARGET" ] || COLUMNS="$TARGETS poolfs-v3 poolfs-v4.1 libnfs-v3"
+[ -z "$NFS_TARGET" ] || COLUMNS="$TARGETS poolfs-v3 poolfs-v3-nc4 poolfs-v4.1 libnfs-v3"
 [ -z "$RBD_TARGET" ] || COLUMNS="$COLUMNS poolfs-rbd qemu-rbd"
 [ -z "$LIBVIRT_OK" ] || ! job scale || COLUMNS="$COLUMNS libvirt"
 log "jobs done in $(( SECONDS - T0 )) s"

@@ -48,6 +48,11 @@ pub enum PoolDef {
         /// asked again (what other hosts changed shows within it); default 1.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cache: Option<u64>,
+        /// TCP connections to the server (as Linux's `nconnect`): the
+        /// kernel client's mount option; the userspace client spreads
+        /// READs and WRITEs over them (NFSv3 only); default 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nconnect: Option<u8>,
     },
     /// Raw block devices, each one a fixed-size volume.
     Block { source: Vec<PathBuf> },
@@ -76,6 +81,9 @@ pub enum PoolDef {
 
 /// The longest `cache` of a netfs pool, in seconds.
 pub const MAX_CACHE: u64 = 60;
+
+/// The most connections (`nconnect`) of a netfs pool (Linux allows 16).
+pub const MAX_NCONNECT: u8 = 16;
 
 fn default_format() -> String {
     "auto".into()
@@ -233,6 +241,7 @@ impl PoolDef {
                 version,
                 timeout,
                 cache,
+                nconnect,
                 ..
             } => {
                 match target {
@@ -273,6 +282,11 @@ impl PoolDef {
                 if cache.is_some_and(|c| c > MAX_CACHE) {
                     return Err(Error::Invalid(format!(
                         "cache must be between 0 and {MAX_CACHE} seconds"
+                    )));
+                }
+                if nconnect.is_some_and(|n| !(1..=MAX_NCONNECT).contains(&n)) {
+                    return Err(Error::Invalid(format!(
+                        "nconnect must be between 1 and {MAX_NCONNECT}"
                     )));
                 }
                 Ok(())
@@ -425,7 +439,7 @@ pub fn check_name(name: &str) -> Result<()> {
 
 /// Every key of any pool type (a document without `type` yet is checked
 /// against these).
-const ALL_KEYS: [&str; 17] = [
+const ALL_KEYS: [&str; 18] = [
     "type",
     "pool",
     "namespace",
@@ -442,6 +456,7 @@ const ALL_KEYS: [&str; 17] = [
     "mount_port",
     "timeout",
     "cache",
+    "nconnect",
     "uuid",
 ];
 

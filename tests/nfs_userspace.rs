@@ -532,6 +532,90 @@ fn direct_writers_on_several_threads_do_not_wait_for_each_other() {
     assert!(got == want, "the export does not hold the three writes");
 }
 
+/// The established TCP connections to `port` on loopback, with the bytes
+/// each sent (`ss -ti`'s `bytes_acked`).
+fn connections_to(port: u16) -> Vec<u64> {
+    let out = run(&format!(
+        "ss -Htin state established '( dport = :{port} )' dst 127.0.0.1"
+    ));
+    out.split_whitespace()
+        .filter_map(|w| w.strip_prefix("bytes_acked:"))
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
+/// `nconnect = 3` with NFSv3: three connections to the server, READs and
+/// WRITEs spread over them (each carries a share of 12 MiB written), the
+/// bytes right, and every connection back after the server restarts.
+#[test]
+fn nconnect_spreads_reads_and_writes_over_several_connections() {
+    require_mount!();
+    if !require_server() || !have_tool("ss") {
+        return;
+    }
+    let fx = Fixture::new();
+    let mut srv = serve(&fx);
+    fs::create_dir(fx.mnt.join("n3")).unwrap();
+    fx.ctl(
+        "n3/config",
+        &format!("{}nconnect = 3\n", srv.pool_config(Some("3"), 3)),
+    )
+    .unwrap();
+    fx.ctl("n3/status", "start").unwrap();
+    assert_eq!(connections_to(srv.port).len(), 3, "connections at start");
+    let path = fx.pool("n3").join("vol.raw");
+    let data = pattern(12 << 20, 9);
+    fs::write(&path, &data).unwrap();
+    let sent = connections_to(srv.port);
+    assert!(
+        sent.iter().all(|b| *b > 2 << 20),
+        "a connection carried less than 2 MiB of 12: {sent:?}"
+    );
+    assert_eq!(fs::read(srv.export.join("vol.raw")).unwrap(), data);
+    assert_eq!(fs::read(&path).unwrap(), data);
+
+    std::thread::sleep(Duration::from_millis(1100));
+    srv.restart();
+    wait_status(&fx, "n3", "running", Duration::from_secs(15));
+    let more = pattern(12 << 20, 10);
+    fs::write(&path, &more).unwrap();
+    assert_eq!(fs::read(&path).unwrap(), more);
+    assert_eq!(fs::read(srv.export.join("vol.raw")).unwrap(), more);
+    assert_eq!(
+        connections_to(srv.port).len(),
+        3,
+        "connections after a restart"
+    );
+
+    // NFSv4.1 has one connection whatever nconnect says (no trunking).
+    fs::create_dir(fx.mnt.join("n41")).unwrap();
+    fx.ctl(
+        "n41/config",
+        &format!("{}nconnect = 3\n", srv.pool_config(Some("4.1"), 3)),
+    )
+    .unwrap();
+    fx.ctl("n41/status", "start").unwrap();
+    assert_eq!(
+        connections_to(srv.port).len(),
+        4,
+        "NFSv3 three, NFSv4.1 one"
+    );
+    assert_eq!(fs::read(fx.pool("n41").join("vol.raw")).unwrap(), more);
+    // Out of range: refused with the sentence.
+    fs::create_dir(fx.mnt.join("bad")).unwrap();
+    let e = fx
+        .ctl(
+            "bad/config",
+            &format!("{}nconnect = 17\n", srv.pool_config(Some("3"), 3)),
+        )
+        .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+    assert!(
+        fx.info("bad", "last_error")
+            .contains("nconnect must be between 1 and 16")
+    );
+}
+
 /// Close-to-open: a volume another client removed while this pool still
 /// caches its name (here for 30 s) is not written into the void. The open
 /// checks the handle with the server, the kernel looks the name up again,

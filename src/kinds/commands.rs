@@ -47,6 +47,8 @@ pub struct NfsOptions {
     pub timeout: Option<u64>,
     /// Seconds attributes are cached (`actimeo`); `None`: the kernel's.
     pub cache: Option<u64>,
+    /// TCP connections to the server (`nconnect`); `None`: one.
+    pub nconnect: Option<u8>,
 }
 
 /// Mounts an NFS export with the kernel client. A timeout makes the mount
@@ -69,6 +71,9 @@ pub fn mount_nfs(source: &str, target: &Path, o: &NfsOptions) -> Cmd {
     }
     if let Some(c) = o.cache {
         opts.push(format!("actimeo={c}"));
+    }
+    if let Some(n) = o.nconnect {
+        opts.push(format!("nconnect={n}"));
     }
     Cmd::new("mount")
         .arg("-t")
@@ -130,6 +135,7 @@ mod tests {
                     port: Some(20490),
                     timeout: Some(5),
                     cache: None,
+                    nconnect: None,
                 },
             ),
         );
@@ -140,6 +146,18 @@ mod tests {
                 nfs,
                 &NfsOptions {
                     version: Some("3".into()),
+                    ..Default::default()
+                },
+            ),
+        );
+        golden(
+            "mount-nfs-v3-nconnect",
+            &mount_nfs(
+                "h:/e",
+                nfs,
+                &NfsOptions {
+                    version: Some("3".into()),
+                    nconnect: Some(4),
                     ..Default::default()
                 },
             ),

@@ -166,6 +166,7 @@ pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
             mount_port,
             timeout,
             cache,
+            nconnect,
         } => Ok(Box::new(netfs::NetfsBackend::new(
             source.clone(),
             // Validation: only a userspace pool may have none, and it uses none.
@@ -176,6 +177,7 @@ pub fn for_def(def: &PoolDef) -> Result<Box<dyn PoolBackend>> {
                 port: *port,
                 timeout: *timeout,
                 cache: *cache,
+                nconnect: *nconnect,
             },
             *mount_port,
         ))),

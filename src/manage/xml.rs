@@ -296,6 +296,7 @@ pub fn parse_pool(text: &str) -> Result<PoolXml> {
                 mount_port: None,
                 timeout: None,
                 cache: None,
+                nconnect: None,
             }
         }
     };
@@ -330,6 +331,7 @@ pub fn render_pool(facts: &PoolFacts, def: &PoolDef) -> Result<String> {
             mount_port,
             timeout,
             cache,
+            nconnect,
             ..
         } => {
             let (host, dir) = source
@@ -354,6 +356,9 @@ pub fn render_pool(facts: &PoolFacts, def: &PoolDef) -> Result<String> {
             }
             if let Some(c) = cache {
                 own.push(format!("cache = {c}"));
+            }
+            if let Some(n) = nconnect {
+                own.push(format!("nconnect = {n}"));
             }
             let extra = (!own.is_empty()).then(|| {
                 format!(
@@ -649,6 +654,7 @@ mod tests {
                 mount_port: None,
                 timeout: None,
                 cache: None,
+                nconnect: None,
             },
         ] {
             let xml = render_pool(&facts(), &def).unwrap();

@@ -118,6 +118,11 @@ pub struct Client {
     /// The NFS version in use (`3`, `4`, `4.1`, `4.2`).
     version: String,
     mount: Arc<dyn Mount>,
+    /// More connections for READs and WRITEs (`nconnect` beyond the first;
+    /// NFSv3 only: they share no state with `mount`). Empty: `mount` alone.
+    more: Vec<Arc<dyn Mount>>,
+    /// The next connection a READ or WRITE goes to.
+    turn: std::sync::atomic::AtomicUsize,
     rt: &'static Runtime,
     root: Bytes,
     timeout: Duration,
@@ -238,6 +243,7 @@ impl Client {
             });
         };
         tracing::info!(%server, version, "NFS export mounted");
+        let more = more_connections(rt, opts, version)?;
         let root = rt.block_on(mount.getfh());
         let lease = mount
             .health()
@@ -250,6 +256,8 @@ impl Client {
             max_read: mount.get_max_read_size().max(4096),
             max_write: mount.get_max_write_size().max(4096),
             mount,
+            more,
+            turn: Default::default(),
             rt,
             root,
             timeout: opts.timeout,
@@ -272,6 +280,18 @@ impl Client {
 
     pub fn root(&self) -> &Bytes {
         &self.root
+    }
+
+    /// The connection for the next READ or WRITE: each in turn.
+    pub(super) fn data_mount(&self) -> Arc<dyn Mount> {
+        if self.more.is_empty() {
+            return self.mount.clone();
+        }
+        let i = self.turn.fetch_add(1, Ordering::Relaxed) % (self.more.len() + 1);
+        match i.checked_sub(1).and_then(|j| self.more.get(j)) {
+            Some(m) => m.clone(),
+            None => self.mount.clone(),
+        }
     }
 
     /// The server answered a request sent at `sent`. A gap since the last
@@ -501,7 +521,8 @@ impl Client {
         let (c, fh) = (self.clone(), fh.clone());
         let task = self.rt.spawn(async move {
             let sent = Instant::now();
-            let r = tokio::time::timeout(c.timeout, c.mount.read(fh, off, len))
+            let m = c.data_mount();
+            let r = tokio::time::timeout(c.timeout, m.read(fh, off, len))
                 .await
                 .ok();
             c.settled(sent, r.as_ref());
@@ -672,11 +693,12 @@ impl Client {
     pub fn read(&self, fh: &Bytes, off: u64, len: usize) -> Result<Bytes> {
         let piece = (self.max_read as usize).clamp(4096, READ_PIECE);
         let starts: Vec<usize> = (0..len).step_by(piece).collect();
+        let mounts: Vec<Arc<dyn Mount>> = starts.iter().map(|_| self.data_mount()).collect();
         let mut chunks = self.call(
             "read",
-            futures::future::try_join_all(starts.iter().map(|&s| {
+            futures::future::try_join_all(starts.iter().zip(&mounts).map(|(&s, m)| {
                 let want = piece.min(len - s) as u32;
-                self.mount.read(fh.clone(), off + s as u64, want)
+                m.read(fh.clone(), off + s as u64, want)
             })),
         )?;
         if chunks.len() == 1 && chunks[0].len() == len {
@@ -691,10 +713,8 @@ impl Client {
         }
         while out.len() < len {
             let want = (len - out.len()).min(self.max_read as usize) as u32;
-            let chunk = self.call(
-                "read",
-                self.mount.read(fh.clone(), off + out.len() as u64, want),
-            )?;
+            let m = self.data_mount();
+            let chunk = self.call("read", m.read(fh.clone(), off + out.len() as u64, want))?;
             if chunk.is_empty() {
                 break;
             }
@@ -758,14 +778,60 @@ impl Client {
 }
 
 impl Drop for Client {
-    /// Tells the server goodbye without waiting (UMNT for NFSv3).
+    /// Tells the server goodbye without waiting (UMNT for NFSv3), on every
+    /// connection.
     fn drop(&mut self) {
-        let m = self.mount.clone();
         let t = self.timeout;
-        self.rt.spawn(async move {
-            let _ = tokio::time::timeout(t, m.umount()).await;
-        });
+        for m in std::iter::once(&self.mount).chain(&self.more) {
+            let m = m.clone();
+            self.rt.spawn(async move {
+                let _ = tokio::time::timeout(t, m.umount()).await;
+            });
+        }
     }
+}
+
+/// The connections past the first that `nconnect` asks for: NFSv3 only,
+/// where a connection holds no state (NFSv4.1 would need session
+/// trunking, which the client lacks: one connection, and the log says so).
+fn more_connections(rt: &Runtime, opts: &Options, version: &str) -> Result<Vec<Arc<dyn Mount>>> {
+    let extra = usize::from(opts.nconnect.max(1)) - 1;
+    if extra == 0 {
+        return Ok(Vec::new());
+    }
+    if version != "3" {
+        tracing::info!(
+            server = %opts.source,
+            version,
+            "nconnect applies to NFSv3 only: one connection"
+        );
+        return Ok(Vec::new());
+    }
+    let url = opts.url(version)?;
+    (0..extra)
+        .map(|_| {
+            match rt.block_on(async {
+                tokio::time::timeout(opts.timeout, nfs_rs::parse_url_and_mount(&url)).await
+            }) {
+                Ok(Ok(m)) => Ok(Arc::<dyn Mount>::from(m)),
+                Ok(Err(e)) => Err(Error::Sys {
+                    what: format!(
+                        "cannot open another connection to {} (nconnect): {e}",
+                        opts.source
+                    ),
+                    errno: Errno::EIO,
+                }),
+                Err(_) => Err(Error::Sys {
+                    what: format!(
+                        "NFS server of {} did not answer within {} s (nconnect)",
+                        opts.source,
+                        opts.timeout.as_secs()
+                    ),
+                    errno: Errno::EIO,
+                }),
+            }
+        })
+        .collect()
 }
 
 /// Marks the client up or down from an RPC NULL every `PROBE_EVERY`; ends
@@ -775,6 +841,9 @@ async fn probe(weak: Weak<Client>) {
         tokio::time::sleep(PROBE_EVERY).await;
         let Some(c) = weak.upgrade() else { return };
         let (m, t, root) = (c.mount.clone(), c.timeout, c.root.clone());
+        // The other connections (nconnect) are asked too: each comes back
+        // after a restart of the server before the pool says it answers.
+        let more = c.more.clone();
         // NFSv4.1: a request that renews the lease (a NULL does not).
         let renews = c.lease().is_some();
         drop(c);
@@ -783,7 +852,10 @@ async fn probe(weak: Weak<Client>) {
             if renews {
                 m.getattr(root).await.map(drop)
             } else {
-                m.null().await
+                for m in std::iter::once(&m).chain(&more) {
+                    m.null().await?;
+                }
+                Ok(())
             }
         })
         .await;

@@ -82,6 +82,7 @@ impl NetfsBackend {
                 .map_or(url::DEFAULT_TIMEOUT, std::time::Duration::from_secs),
             client_owner: self.identity.clone(),
             cache: std::time::Duration::from_secs(self.options.cache.unwrap_or(1)),
+            nconnect: self.options.nconnect.unwrap_or(1),
         }
     }
 

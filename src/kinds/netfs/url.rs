@@ -25,6 +25,8 @@ pub struct Options {
     pub client_owner: Option<String>,
     /// How long names and attributes may be cached (the pool's `cache`).
     pub cache: Duration,
+    /// TCP connections for READs and WRITEs (NFSv3; at least 1).
+    pub nconnect: u8,
 }
 
 /// What a definition without `version` tries, best first.
@@ -105,6 +107,7 @@ mod tests {
             timeout: DEFAULT_TIMEOUT,
             client_owner: None,
             cache: Duration::from_secs(1),
+            nconnect: 1,
         }
     }
 

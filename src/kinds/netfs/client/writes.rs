@@ -32,7 +32,7 @@ impl Client {
     /// Sends `pieces` at once and completes short ones in order; returns
     /// every piece written with its acknowledgement.
     fn write_pieces(&self, fh: &Bytes, pieces: Vec<(u64, Bytes)>) -> Result<Vec<Piece>> {
-        self.call("write", send_pieces(self.mount.clone(), fh.clone(), pieces))
+        self.call("write", send_pieces(self.data_mount(), fh.clone(), pieces))
     }
 
     /// Writes `data` at `off` (UNSTABLE) without waiting for the server
@@ -166,7 +166,7 @@ impl Client {
             let sent = Instant::now();
             let r = tokio::time::timeout(
                 self.timeout,
-                send_pieces(self.mount.clone(), fh.clone(), pieces.clone()),
+                send_pieces(self.data_mount(), fh.clone(), pieces.clone()),
             )
             .await
             .ok();
