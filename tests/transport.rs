@@ -38,6 +38,18 @@ fn have_ring() -> bool {
     true
 }
 
+/// The kernel's FUSE-over-io_uring is on, and `fx`'s server says the ring
+/// serves.
+fn assert_serves_on_the_ring(fx: &Fixture) {
+    assert_eq!(fs::read_to_string(PARAM).unwrap_or_default().trim(), "Y");
+    let log = fx.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("FUSE session initialised") && l.contains("io_uring")),
+        "log:\n{log}"
+    );
+}
+
 fn ring_fixture() -> Fixture {
     Fixture::with_args(&["--transport", "uring", "--io", "daemon"])
 }
@@ -55,13 +67,7 @@ fn a_ring_mount_starts_with_the_ring_off_in_the_kernel() {
     let _alone = PARAM_USE.write().unwrap_or_else(|e| e.into_inner());
     fs::write(PARAM, "N").unwrap();
     let fx = ring_fixture();
-    assert_eq!(fs::read_to_string(PARAM).unwrap().trim(), "Y");
-    let log = fx.log();
-    assert!(
-        log.lines()
-            .any(|l| l.contains("FUSE session initialised") && l.contains("io_uring")),
-        "log:\n{log}"
-    );
+    assert_serves_on_the_ring(&fx);
     fs::write(fx.pool("default").join("r.img"), b"ring").unwrap();
     assert_eq!(fs::read(fx.pool("default").join("r.img")).unwrap(), b"ring");
 }
@@ -73,13 +79,7 @@ fn requests_travel_over_io_uring() {
     }
     let _param = shared_param();
     let fx = ring_fixture();
-    assert_eq!(fs::read_to_string(PARAM).unwrap().trim(), "Y");
-    let log = fx.log();
-    assert!(
-        log.lines()
-            .any(|l| l.contains("FUSE session initialised") && l.contains("io_uring")),
-        "log:\n{log}"
-    );
+    assert_serves_on_the_ring(&fx);
     let pool = fx.pool("default");
     // Data through the daemon path, 1 MiB requests and small ones.
     let src = fx.dir.path().join("src.bin");
