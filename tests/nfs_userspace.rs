@@ -464,6 +464,88 @@ fn frozen_server_gives_bounded_eio_and_other_pools_answer() {
     assert_eq!(fs::read(&path).unwrap(), pattern(1 << 20, 2));
 }
 
+/// Reads waiting on a frozen server hold no thread: with more of them in
+/// flight than the daemon has threads for remote I/O (16), a pool on another
+/// server still reads and writes at once, and the waiting reads get their
+/// bytes when the server comes back. (A read used to wait on one of those
+/// threads, so the other server's pool waited for the frozen one.)
+#[test]
+fn reads_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let slow = serve(&fx);
+    // NFSv4 only: it needs no rpcbind, which takes one NFSv3 server.
+    let other = Ganesha::start_v4_only(
+        &fx.dir.path().join("ganesha2"),
+        &fx.dir.path().join("export2"),
+    );
+    define(&fx, &slow, "nfs1", None, 20);
+    define(&fx, &other, "nfs2", Some("4.1"), 20);
+    let (path, path2) = (
+        fx.pool("nfs1").join("vol.raw"),
+        fx.pool("nfs2").join("vol.raw"),
+    );
+    fs::write(&path, pattern(4 << 20, 3)).unwrap();
+    fs::write(&path2, pattern(1 << 20, 5)).unwrap();
+    let open = |p: &Path| {
+        std::sync::Arc::new(
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags_direct()
+                .open(p)
+                .unwrap(),
+        )
+    };
+    let (f, f2) = (open(&path), open(&path2));
+    slow.freeze();
+    let readers: Vec<_> = (0..24u64)
+        .map(|i| {
+            let f = f.clone();
+            std::thread::spawn(move || {
+                let mut b = vec![0u8; 128 << 10];
+                f.read_exact_at(&mut b, i * (128 << 10)).map(|()| b)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        readers.iter().all(|r| !r.is_finished()),
+        "a read of the frozen server was answered"
+    );
+    let t = Instant::now();
+    let mut page = vec![0u8; 8 << 10];
+    let skip = page.as_ptr().align_offset(4096);
+    let page = &mut page[skip..skip + 4096];
+    f2.read_exact_at(page, 64 << 10).unwrap();
+    assert_eq!(page, &pattern(1 << 20, 5)[64 << 10..(64 << 10) + 4096]);
+    page.fill(0x5a);
+    f2.write_all_at(page, 0).unwrap();
+    let took = t.elapsed();
+    slow.thaw();
+    assert!(
+        took < Duration::from_secs(2),
+        "the other server's pool waited {took:?} for the frozen one"
+    );
+    let want = pattern(4 << 20, 3);
+    for (i, r) in readers.into_iter().enumerate() {
+        let got = r.join().unwrap().expect("a read once the server is back");
+        let at = i * (128 << 10);
+        assert!(
+            got == want[at..at + (128 << 10)],
+            "read {i} got other bytes"
+        );
+    }
+    f2.sync_all().unwrap();
+    drop((f, f2));
+    let mut want2 = pattern(1 << 20, 5);
+    want2[..4096].fill(0x5a);
+    assert!(fs::read(fx.dir.path().join("export2").join("vol.raw")).unwrap() == want2);
+}
+
 /// `O_DIRECT` writers on several threads (qemu's `aio=threads`) reach the
 /// daemon in parallel: a write that waits (here on an overlapping write the
 /// frozen server has not answered) does not hold up another thread's write

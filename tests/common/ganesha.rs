@@ -2,8 +2,8 @@
 //! on loopback, exporting a temp directory on its own ports, NFSv3 and v4.
 //!
 //! NFSv3 makes Ganesha register with rpcbind, and rpcbind takes one server
-//! per program: servers run one at a time (a process-wide lock held by the
-//! fixture), and rpcbind is started here when nothing answers on port 111
+//! per program: servers with NFSv3 run one at a time (a process-wide lock
+//! held by the fixture; NFSv4-only servers register nothing and need not), and rpcbind is started here when nothing answers on port 111
 //! (and stopped with the last server). `Drop` kills the server even when
 //! the test fails.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -30,7 +30,7 @@ pub struct Ganesha {
     pub addr: String,
     pub netns: Option<String>,
     child: Option<Child>,
-    _one: MutexGuard<'static, ()>,
+    _one: Option<MutexGuard<'static, ()>>,
 }
 
 fn ensure_rpcbind() {
@@ -74,7 +74,7 @@ impl Ganesha {
     }
 
     fn start_at(dir: &Path, export: &Path, v4_only: bool, ns: Option<(&str, &str)>) -> Ganesha {
-        let one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let one = (!v4_only).then(|| ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()));
         if !v4_only {
             ensure_rpcbind();
         }
@@ -259,7 +259,11 @@ EXPORT {{
 impl Drop for Ganesha {
     fn drop(&mut self) {
         self.kill();
-        // The last server gone: stop the rpcbind this fixture started.
+        // The NFSv3 server gone (one runs at a time): stop the rpcbind this
+        // fixture started; an NFSv4-only server never needed it.
+        if self._one.is_none() {
+            return;
+        }
         if let Some(mut r) = RPCBIND.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = r.kill();
             let _ = r.wait();

@@ -3,7 +3,9 @@
 //! no mount privileges). Why this library: docs/backends.md.
 //!
 //! Every call is synchronous for the namespace: a FUSE worker thread blocks
-//! on the shared Tokio runtime, never holding a poolfs lock. Every call is
+//! on the shared Tokio runtime, never holding a poolfs lock. Volume reads
+//! are not waited for (`read_async`: answered from the runtime when the
+//! server replies), and parked writes are sent from it. Every call is
 //! bounded by the pool's `timeout`. An unanswered call or a broken connection
 //! marks the client *down*; while down, calls fail at once with `EIO` (so a
 //! dead server cannot pile up requests and hold every FUSE worker), and a
@@ -160,8 +162,9 @@ pub enum Locked {
     Denied,
 }
 
-/// The runtime every NFS client shares (two worker threads: NFS replies are
-/// small work; the waiting happens in the FUSE threads).
+/// The runtime every NFS client shares (two worker threads: NFS replies,
+/// and the answers to the kernel of reads, are small work; the waiting for
+/// the namespace's calls happens in the FUSE threads).
 pub(super) fn runtime() -> Result<&'static Runtime> {
     static RT: OnceLock<Runtime> = OnceLock::new();
     if let Some(rt) = RT.get() {
@@ -473,20 +476,51 @@ impl Client {
         op: &'static str,
         fut: impl Future<Output = nfs_rs::Result<T>>,
     ) -> Result<nfs_rs::Result<T>> {
+        // The deadline is made inside the runtime (it needs its timer).
+        self.rt.block_on(self.timed(op, fut))
+    }
+
+    /// `call`, awaited on the runtime instead of waited for.
+    async fn call_async<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = nfs_rs::Result<T>>,
+    ) -> Result<T> {
+        self.timed(op, fut).await?.map_err(|e| self.error(op, &e))
+    }
+
+    /// One NFS call with the deadline, bookkept (`call_raw`).
+    async fn timed<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = nfs_rs::Result<T>>,
+    ) -> Result<nfs_rs::Result<T>> {
         if let Some(why) = self.down() {
             return Err(Error::Sys {
                 what: format!("NFS server of {} is not answering ({why})", self.server),
                 errno: Errno::EIO,
             });
         }
-        // The deadline is made inside the runtime (it needs its timer).
         let sent = Instant::now();
-        let r = self
-            .rt
-            .block_on(async { tokio::time::timeout(self.timeout, fut).await })
-            .ok();
+        let r = tokio::time::timeout(self.timeout, fut).await.ok();
         self.settled(sent, r.as_ref());
         r.ok_or_else(|| self.no_answer(op))
+    }
+
+    /// Runs `fut` (one of the `async` reads) to its end on the runtime, then
+    /// `done` with its outcome there: no thread waits for it meanwhile.
+    /// `done` must not wait on the runtime (it runs on one of its threads).
+    pub(super) fn complete<T: Send + 'static>(
+        &self,
+        fut: impl Future<Output = T> + Send + 'static,
+        done: impl FnOnce(T) + Send + 'static,
+    ) {
+        self.rt.spawn(async move { done(fut.await) });
+    }
+
+    /// Waits here for `fut`, one of the `async` reads.
+    pub(super) fn wait<T>(&self, fut: impl Future<Output = T>) -> T {
+        self.rt.block_on(fut)
     }
 
     /// Books the outcome of a call sent at `sent` (`None`: no answer within
@@ -531,10 +565,10 @@ impl Client {
         async move { task.await.ok().flatten() }.boxed().shared()
     }
 
-    /// Waits for fetches sent with `read_soon`, in order.
-    pub(super) fn fetched(&self, fetches: Vec<Fetch>) -> Result<Vec<Bytes>> {
-        self.rt
-            .block_on(futures::future::join_all(fetches))
+    /// Awaits fetches sent with `read_soon`, in order.
+    pub(super) async fn fetched(&self, fetches: Vec<Fetch>) -> Result<Vec<Bytes>> {
+        futures::future::join_all(fetches)
+            .await
             .into_iter()
             .map(|r| match r {
                 Some(Ok(b)) => Ok(b),
@@ -691,16 +725,23 @@ impl Client {
     /// one READ at a time. A range read whole in one piece is the reply's
     /// own buffer, not a copy.
     pub fn read(&self, fh: &Bytes, off: u64, len: usize) -> Result<Bytes> {
+        self.wait(self.read_async(fh, off, len))
+    }
+
+    /// `read`, awaited.
+    pub(super) async fn read_async(&self, fh: &Bytes, off: u64, len: usize) -> Result<Bytes> {
         let piece = (self.max_read as usize).clamp(4096, READ_PIECE);
         let starts: Vec<usize> = (0..len).step_by(piece).collect();
         let mounts: Vec<Arc<dyn Mount>> = starts.iter().map(|_| self.data_mount()).collect();
-        let mut chunks = self.call(
-            "read",
-            futures::future::try_join_all(starts.iter().zip(&mounts).map(|(&s, m)| {
-                let want = piece.min(len - s) as u32;
-                m.read(fh.clone(), off + s as u64, want)
-            })),
-        )?;
+        let mut chunks = self
+            .call_async(
+                "read",
+                futures::future::try_join_all(starts.iter().zip(&mounts).map(|(&s, m)| {
+                    let want = piece.min(len - s) as u32;
+                    m.read(fh.clone(), off + s as u64, want)
+                })),
+            )
+            .await?;
         if chunks.len() == 1 && chunks[0].len() == len {
             return Ok(chunks.swap_remove(0));
         }
@@ -714,7 +755,9 @@ impl Client {
         while out.len() < len {
             let want = (len - out.len()).min(self.max_read as usize) as u32;
             let m = self.data_mount();
-            let chunk = self.call("read", m.read(fh.clone(), off + out.len() as u64, want))?;
+            let chunk = self
+                .call_async("read", m.read(fh.clone(), off + out.len() as u64, want))
+                .await?;
             if chunk.is_empty() {
                 break;
             }

@@ -21,6 +21,7 @@
 //! asked.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -54,7 +55,8 @@ static HELD: AtomicUsize = AtomicUsize::new(0);
 /// only the client's `down` lock is taken.
 #[derive(Debug, Default)]
 pub struct ReadAhead {
-    w: Mutex<Window>,
+    /// Shared with the reads under way (a failed one empties it).
+    w: Arc<Mutex<Window>>,
 }
 
 #[derive(Debug, Default)]
@@ -84,7 +86,9 @@ impl Drop for Chunk {
 
 impl ReadAhead {
     /// Reads up to `len` bytes at `off` of file `fh` (short only at its
-    /// end); `changes` is the file's change count now.
+    /// end); `changes` is the file's change count now. The READs are sent
+    /// now; the future (awaited on `c`'s runtime: `Client::wait` or
+    /// `Client::complete`) gathers their answers.
     pub fn read(
         &self,
         c: &Arc<Client>,
@@ -92,45 +96,27 @@ impl ReadAhead {
         changes: u64,
         off: u64,
         len: usize,
-    ) -> Result<Bytes> {
-        let Some(parts) = self.plan(c, fh, changes, off, len) else {
-            return c.read(fh, off, len);
-        };
-        let asked: Vec<(u64, u32)> = parts.iter().map(|(o, l, _)| (*o, *l)).collect();
-        let got = match c.fetched(parts.into_iter().map(|(_, _, f)| f).collect()) {
-            Ok(g) => g,
-            Err(e) => {
-                // Nothing failed is kept: the next request asks again.
-                self.w.lock().chunks.clear();
-                return Err(e);
-            }
-        };
-        let end = off + len as u64;
-        let mut whole: Option<Bytes> = None;
-        let mut out: Option<BytesMut> = None;
-        for ((o, l), data) in asked.iter().zip(got) {
-            let from = (off.saturating_sub(*o) as usize).min(data.len());
-            let to = ((end - o) as usize).min(data.len()).max(from);
-            let piece = data.slice(from..to);
-            match (&mut whole, &mut out) {
-                (None, _) => whole = Some(piece),
-                (Some(first), None) => {
-                    let mut b = BytesMut::with_capacity(len);
-                    b.extend_from_slice(first);
-                    b.extend_from_slice(&piece);
-                    out = Some(b);
+    ) -> impl Future<Output = Result<Bytes>> + Send + 'static {
+        let plan = self.plan(c, fh, changes, off, len);
+        let (c, fh, w) = (c.clone(), fh.clone(), self.w.clone());
+        async move {
+            let Some(parts) = plan else {
+                return c.read_async(&fh, off, len).await;
+            };
+            let asked: Vec<(u64, u32)> = parts.iter().map(|(o, l, _)| (*o, *l)).collect();
+            let got = match c
+                .fetched(parts.into_iter().map(|(_, _, f)| f).collect())
+                .await
+            {
+                Ok(g) => g,
+                Err(e) => {
+                    // Nothing failed is kept: the next request asks again.
+                    w.lock().chunks.clear();
+                    return Err(e);
                 }
-                (Some(_), Some(b)) => b.extend_from_slice(&piece),
-            }
-            // A short READ is the end of the file.
-            if data.len() < *l as usize {
-                break;
-            }
+            };
+            Ok(gather(&asked, got, off, len))
         }
-        Ok(match out {
-            Some(b) => b.freeze(),
-            None => whole.unwrap_or_default(),
-        })
     }
 
     /// The chunks that hold [off, off + len), asking for those missing and
@@ -203,6 +189,37 @@ impl ReadAhead {
             }
         }
         Some(parts)
+    }
+}
+
+/// The bytes of [off, off + len) out of the chunks `asked` (offset, length)
+/// and their answers `got`: one chunk's own buffer where it holds them all.
+fn gather(asked: &[(u64, u32)], got: Vec<Bytes>, off: u64, len: usize) -> Bytes {
+    let end = off + len as u64;
+    let mut whole: Option<Bytes> = None;
+    let mut out: Option<BytesMut> = None;
+    for ((o, l), data) in asked.iter().zip(got) {
+        let from = (off.saturating_sub(*o) as usize).min(data.len());
+        let to = ((end - o) as usize).min(data.len()).max(from);
+        let piece = data.slice(from..to);
+        match (&mut whole, &mut out) {
+            (None, _) => whole = Some(piece),
+            (Some(first), None) => {
+                let mut b = BytesMut::with_capacity(len);
+                b.extend_from_slice(first);
+                b.extend_from_slice(&piece);
+                out = Some(b);
+            }
+            (Some(_), Some(b)) => b.extend_from_slice(&piece),
+        }
+        // A short READ is the end of the file.
+        if data.len() < *l as usize {
+            break;
+        }
+    }
+    match out {
+        Some(b) => b.freeze(),
+        None => whole.unwrap_or_default(),
     }
 }
 

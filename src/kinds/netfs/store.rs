@@ -23,8 +23,8 @@ use super::shared::{ByFh, FileShared};
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
 use crate::store::{
-    Attr, Ctx, Found, Kind, Listed, NodeKey, Obj, OpenVolume, RemoteLocks, SetAttr, Space, StatFs,
-    Store, StoreOpen, Time, VolumeFacts, VolumeRef, foreign,
+    Attr, Ctx, Found, Kind, Listed, NodeKey, Obj, OpenVolume, ReadDone, RemoteLocks, SetAttr,
+    Space, StatFs, Store, StoreOpen, Time, VolumeFacts, VolumeRef, foreign,
 };
 use crate::volume::format::{self, Format};
 use crate::volume::qcow2::{self, MAX_FILE};
@@ -692,15 +692,29 @@ impl OpenVolume for NfsFile {
     fn read(&self, offset: u64, size: u32) -> Result<crate::volume::Data> {
         self.fenced()?;
         self.file.behind.settle(self.client.timeout())?;
-        self.ra
-            .read(
-                &self.client,
-                &self.fh,
-                self.file.changes(),
-                offset,
-                size as usize,
+        let changes = self.file.changes();
+        self.client
+            .wait(
+                self.ra
+                    .read(&self.client, &self.fh, changes, offset, size as usize),
             )
             .map(Into::into)
+    }
+
+    /// Sent now and answered from the runtime when the server has: not
+    /// while this host's writes to the file are in flight (`read` waits for
+    /// them) nor once its locks are lost (`read` says so).
+    fn read_async(&self, offset: u64, size: u32, done: ReadDone) -> Option<ReadDone> {
+        if self.fenced().is_err() || !self.file.behind.idle() {
+            return Some(done);
+        }
+        let changes = self.file.changes();
+        let fut = self
+            .ra
+            .read(&self.client, &self.fh, changes, offset, size as usize);
+        self.client
+            .complete(fut, move |r| done(r.map(crate::volume::Data::from)));
+        None
     }
 
     fn write(&self, offset: u64, data: &[u8], _kill_privs_for: Option<&Ctx>) -> Result<u32> {
