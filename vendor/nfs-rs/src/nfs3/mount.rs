@@ -572,6 +572,7 @@ mod tests {
                 readdir_buffer,
                 noresvport: true,
                 retain_delegations: false,
+                client_owner: None,
             };
             let auth = crate::Auth::new_null();
             let mount = mount_on_addr(&addr, &args, &auth, addr.port())

@@ -4096,6 +4096,7 @@ mod tests {
             readdir_buffer: None,
             noresvport: true,
             retain_delegations: false,
+            client_owner: None,
         };
         let mount = mount_on_addr(addr, &args, Auth::new_null()).await.unwrap();
         assert_eq!(mount.get_max_read_size(), 65536);
@@ -4144,6 +4145,7 @@ mod tests {
                 readdir_buffer,
                 noresvport: true,
                 retain_delegations: false,
+                client_owner: None,
             };
             let mount = mount_on_addr(addr, &args, Auth::new_null()).await.unwrap();
             assert_eq!(mount.get_max_read_size(), crate::mount::MAX_IO_SIZE);
@@ -4201,6 +4203,7 @@ mod tests {
             readdir_buffer: Some((32 * 1024, 32 * 1024)),
             noresvport: true,
             retain_delegations: true,
+            client_owner: None,
         };
 
         let error = mount_on_addr(addr, &args, Auth::new_null())
@@ -4604,6 +4607,7 @@ mod tests {
             readdir_buffer: Some((32 * 1024, 32 * 1024)),
             noresvport: true,
             retain_delegations: false,
+            client_owner: None,
         };
         let task = tokio::spawn(async move { mount_on_addr(addr, &args, Auth::new_null()).await });
         identity_seen_rx.await.unwrap();

@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Mutex as TokioMutex, MutexGuard as TokioMutexGuard, Notify, oneshot};
 use tokio::task::JoinHandle;
@@ -373,7 +373,7 @@ impl StreamMux {
         let pending: PendingMap = Arc::new(std::sync::Mutex::new(HashMap::new()));
         let writer = Arc::new(TokioMutex::new(writer));
         let backchannel: BackchannelSlot = Arc::new(std::sync::Mutex::new(None));
-        let reader = BufReader::with_capacity(1_048_576, reader);
+        let reader = RecordReader::new(reader);
         let failed_generation = Arc::new(AtomicU64::new(0));
         let reader_handle = tokio::spawn(reader_loop(
             reader,
@@ -569,7 +569,7 @@ impl StreamMux {
         // concurrent send_and_receive() calls are not blocked during connect.
         let stream = connect_stream(self.addr, self.noresvport).await?;
         let (reader, new_writer) = stream.into_split();
-        let reader = BufReader::with_capacity(1_048_576, reader);
+        let reader = RecordReader::new(reader);
 
         // Take the lock only to swap writer/reader (microsecond-level hold).
         let mut writer = self.writer.lock().await;
@@ -693,7 +693,7 @@ impl Drop for StreamMux {
 /// handed to the registered backchannel handler and the reply is written back on
 /// the same connection.
 async fn reader_loop(
-    mut reader: BufReader<OwnedReadHalf>,
+    mut reader: RecordReader,
     pending: PendingMap,
     writer: Arc<TokioMutex<OwnedWriteHalf>>,
     backchannel: BackchannelSlot,
@@ -807,43 +807,76 @@ async fn dispatch_backchannel_call(
 /// are rejected to prevent memory exhaustion from malicious or buggy servers.
 const MAX_RPC_RESPONSE: usize = 4 * 1024 * 1024 + 4096;
 
-async fn read_one_response(reader: &mut BufReader<OwnedReadHalf>) -> Result<(u32, Bytes)> {
-    let mut hdr = [0u8; 4];
-    reader.read_exact(&mut hdr).await?;
-    let raw = BigEndian::read_u32(&hdr);
-    let last = (raw & 0x80000000) != 0;
-    let sz = (raw & 0x7FFFFFFF) as usize;
-    if sz > MAX_RPC_RESPONSE {
-        return Err(NfsError::Rpc(format!(
-            "RPC fragment size {} exceeds maximum {}",
-            sz, MAX_RPC_RESPONSE
-        )));
+/// The read half of an RPC connection and the bytes read from it but not yet
+/// taken. Records are read straight into `buf`'s spare capacity and split
+/// off it: a READ reply's data reaches the caller with the one copy the
+/// socket makes, where a `BufReader` copied it again out of its buffer
+/// into a zero-filled one.
+pub(crate) struct RecordReader {
+    half: OwnedReadHalf,
+    buf: BytesMut,
+}
+
+/// What a read from the socket asks for at least (a READ reply asks for
+/// all of itself at once).
+const READ_AT_LEAST: usize = 64 * 1024;
+
+impl RecordReader {
+    pub(crate) fn new(half: OwnedReadHalf) -> Self {
+        RecordReader {
+            half,
+            buf: BytesMut::new(),
+        }
     }
 
-    let mut buf = BytesMut::with_capacity(sz);
-    buf.resize(sz, 0);
-    reader.read_exact(&mut buf[..sz]).await?;
+    /// Reads until `buf` holds `n` bytes.
+    async fn fill(&mut self, n: usize) -> std::io::Result<()> {
+        while self.buf.len() < n {
+            self.buf.reserve((n - self.buf.len()).max(READ_AT_LEAST));
+            if self.half.read_buf(&mut self.buf).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        Ok(())
+    }
 
-    if !last {
-        // Multi-fragment: keep reading until the last fragment.
-        loop {
-            reader.read_exact(&mut hdr).await?;
-            let raw = BigEndian::read_u32(&hdr);
-            let last = (raw & 0x80000000) != 0;
-            let sz = (raw & 0x7FFFFFFF) as usize;
-            let total = buf.len() + sz;
-            if total > MAX_RPC_RESPONSE {
-                return Err(NfsError::Rpc(format!(
+    /// The next `n` bytes.
+    async fn take(&mut self, n: usize) -> std::io::Result<BytesMut> {
+        self.fill(n).await?;
+        Ok(self.buf.split_to(n))
+    }
+}
+
+async fn read_one_response(reader: &mut RecordReader) -> Result<(u32, Bytes)> {
+    let mut buf = BytesMut::new();
+    loop {
+        let hdr = reader.take(4).await?;
+        let raw = BigEndian::read_u32(&hdr);
+        let last = (raw & 0x80000000) != 0;
+        let sz = (raw & 0x7FFFFFFF) as usize;
+        let total = buf.len() + sz;
+        if total > MAX_RPC_RESPONSE {
+            return Err(NfsError::Rpc(if buf.is_empty() {
+                format!(
+                    "RPC fragment size {} exceeds maximum {}",
+                    sz, MAX_RPC_RESPONSE
+                )
+            } else {
+                format!(
                     "RPC accumulated response size {} exceeds maximum {}",
                     total, MAX_RPC_RESPONSE
-                )));
-            }
-            let offset = buf.len();
-            buf.resize(total, 0);
-            reader.read_exact(&mut buf[offset..]).await?;
-            if last {
-                break;
-            }
+                )
+            }));
+        }
+        let fragment = reader.take(sz).await?;
+        if buf.is_empty() {
+            buf = fragment;
+        } else {
+            // Multi-fragment: the fragments joined.
+            buf.extend_from_slice(&fragment);
+        }
+        if last {
+            break;
         }
     }
 
@@ -1135,7 +1168,7 @@ impl Client {
         let pending: PendingMap = Arc::new(std::sync::Mutex::new(HashMap::new()));
         let writer = Arc::new(TokioMutex::new(writer));
         let backchannel: BackchannelSlot = Arc::new(std::sync::Mutex::new(None));
-        let reader = BufReader::with_capacity(1_048_576, reader);
+        let reader = RecordReader::new(reader);
         let failed_generation = Arc::new(AtomicU64::new(0));
         let reader_handle = tokio::spawn(reader_loop(
             reader,
@@ -1359,6 +1392,54 @@ mod tests {
         stream.write_all(payload).await
     }
 
+    /// Records arrive whole, in several fragments, and several in one
+    /// segment: each comes back as it was sent.
+    #[tokio::test]
+    async fn records_are_read_whole_whatever_the_segments() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let big: Vec<u8> = (0..(1 << 20) + 100).map(|i| (i * 7) as u8).collect();
+        let sent = big.clone();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            // One record of 1 MiB + 100 bytes, then one in three fragments,
+            // then two small ones in one write.
+            stream
+                .write_u32(0x8000_0000 | sent.len() as u32)
+                .await
+                .unwrap();
+            stream.write_all(&sent).await.unwrap();
+            for (i, part) in [&sent[..4], &sent[4..70_000], &sent[70_000..70_010]]
+                .iter()
+                .enumerate()
+            {
+                let last = if i == 2 { 0x8000_0000 } else { 0 };
+                stream.write_u32(last | part.len() as u32).await.unwrap();
+                stream.write_all(part).await.unwrap();
+            }
+            let mut two = Vec::new();
+            for xid in [7u32, 8] {
+                two.extend_from_slice(&(0x8000_0000u32 | 8).to_be_bytes());
+                two.extend_from_slice(&xid.to_be_bytes());
+                two.extend_from_slice(&[1, 2, 3, 4]);
+            }
+            stream.write_all(&two).await.unwrap();
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (reader, _) = stream.into_split();
+        let mut reader = RecordReader::new(reader);
+        let (xid, record) = read_one_response(&mut reader).await.unwrap();
+        assert_eq!(xid, BigEndian::read_u32(&big[..4]));
+        assert!(record == big);
+        let (_, record) = read_one_response(&mut reader).await.unwrap();
+        assert!(record == big[..70_010]);
+        for want in [7u32, 8] {
+            let (xid, record) = read_one_response(&mut reader).await.unwrap();
+            assert_eq!((xid, &record[4..]), (want, &[1u8, 2, 3, 4][..]));
+        }
+        server.await.unwrap();
+    }
+
     #[tokio::test]
     async fn short_rpc_records_are_rejected_without_panicking() {
         for payload_len in 0..4usize {
@@ -1374,7 +1455,7 @@ mod tests {
             });
             let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
             let (reader, _) = stream.into_split();
-            let mut reader = BufReader::new(reader);
+            let mut reader = RecordReader::new(reader);
 
             let error = read_one_response(&mut reader)
                 .await
