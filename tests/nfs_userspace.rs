@@ -464,13 +464,15 @@ fn frozen_server_gives_bounded_eio_and_other_pools_answer() {
     assert_eq!(fs::read(&path).unwrap(), pattern(1 << 20, 2));
 }
 
-/// Reads waiting on a frozen server hold no thread: with more of them in
-/// flight than the daemon has threads for remote I/O (16), a pool on another
-/// server still reads and writes at once, and the waiting reads get their
-/// bytes when the server comes back. (A read used to wait on one of those
-/// threads, so the other server's pool waited for the frozen one.)
+/// Requests waiting on a frozen server hold up no pool of another server:
+/// reads hold no thread (24 of them, more than a pool's 16 threads for
+/// remote I/O), and fsyncs (20) hold threads of their own pool only, so a
+/// pool on another server still reads, writes and syncs at once; the
+/// waiting requests complete, with the right bytes, when the server comes
+/// back. (Reads used to wait on threads shared by every pool, and so did
+/// fsyncs: the other server's pool waited for the frozen one.)
 #[test]
-fn reads_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
+fn requests_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
     require_mount!();
     if !require_server() {
         return;
@@ -500,7 +502,16 @@ fn reads_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
                 .unwrap(),
         )
     };
+    // A 4 KiB-aligned page of one byte value.
+    let page = |byte: u8| {
+        let mut v = vec![byte; 8 << 10];
+        let skip = v.as_ptr().align_offset(4096);
+        v.drain(..skip);
+        v.truncate(4096);
+        v
+    };
     let (f, f2) = (open(&path), open(&path2));
+    let opens: Vec<_> = (0..20).map(|_| open(&path)).collect();
     slow.freeze();
     let readers: Vec<_> = (0..24u64)
         .map(|i| {
@@ -511,26 +522,34 @@ fn reads_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
+    let syncers: Vec<_> = (0u64..)
+        .zip(opens)
+        .map(|(i, f)| {
+            let buf = page(0x70 + i as u8);
+            std::thread::spawn(move || {
+                f.write_all_at(&buf, (3 << 20) + i * 4096)?;
+                f.sync_all()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(800));
     assert!(
-        readers.iter().all(|r| !r.is_finished()),
-        "a read of the frozen server was answered"
+        readers.iter().all(|r| !r.is_finished()) && syncers.iter().all(|s| !s.is_finished()),
+        "a request to the frozen server was answered"
     );
     let t = Instant::now();
-    let mut page = vec![0u8; 8 << 10];
-    let skip = page.as_ptr().align_offset(4096);
-    let page = &mut page[skip..skip + 4096];
-    f2.read_exact_at(page, 64 << 10).unwrap();
-    assert_eq!(page, &pattern(1 << 20, 5)[64 << 10..(64 << 10) + 4096]);
-    page.fill(0x5a);
-    f2.write_all_at(page, 0).unwrap();
+    let mut got = page(0);
+    f2.read_exact_at(&mut got, 64 << 10).unwrap();
+    assert_eq!(got, &pattern(1 << 20, 5)[64 << 10..(64 << 10) + 4096]);
+    f2.write_all_at(&page(0x5a), 0).unwrap();
+    f2.sync_all().unwrap();
     let took = t.elapsed();
     slow.thaw();
     assert!(
         took < Duration::from_secs(2),
         "the other server's pool waited {took:?} for the frozen one"
     );
-    let want = pattern(4 << 20, 3);
+    let mut want = pattern(4 << 20, 3);
     for (i, r) in readers.into_iter().enumerate() {
         let got = r.join().unwrap().expect("a read once the server is back");
         let at = i * (128 << 10);
@@ -539,8 +558,15 @@ fn reads_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
             "read {i} got other bytes"
         );
     }
-    f2.sync_all().unwrap();
+    for (i, s) in syncers.into_iter().enumerate() {
+        s.join()
+            .unwrap()
+            .expect("a write and fsync once the server is back");
+        let at = (3 << 20) + i * 4096;
+        want[at..at + 4096].fill(0x70 + i as u8);
+    }
     drop((f, f2));
+    assert!(fs::read(fx.dir.path().join("export").join("vol.raw")).unwrap() == want);
     let mut want2 = pattern(1 << 20, 5);
     want2[..4096].fill(0x5a);
     assert!(fs::read(fx.dir.path().join("export2").join("vol.raw")).unwrap() == want2);

@@ -72,10 +72,14 @@ pub struct OpenFile {
 pub type Handle = Arc<OpenFile>;
 
 impl OpenFile {
-    /// True for an open volume whose requests may wait on a server
-    /// (`OpenVolume::may_block`): the FUSE layer serves them off its workers.
-    pub fn may_block(&self) -> bool {
-        matches!(&self.kind, OpenKind::Volume { file, .. } if file.may_block())
+    /// For an open volume whose requests may wait on a server
+    /// (`OpenVolume::may_block`): its pool. The FUSE layer serves them off
+    /// its workers, on threads of that pool's own.
+    pub fn remote_pool(&self) -> Option<u32> {
+        match &self.kind {
+            OpenKind::Volume { file, node, .. } if file.may_block() => Some(node.pool.id),
+            _ => None,
+        }
     }
 }
 

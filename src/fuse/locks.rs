@@ -97,6 +97,6 @@ impl FuseAdapter {
     ) {
         let (core, pid) = (self.core.clone(), req.pid());
         let attempt = move || lock_attempt(&core, ino, fh, owner, bsd, r, sleep, pid, reply);
-        self.serve(self.blocks(INodeNo(ino), FileHandle(fh)), t, attempt);
+        self.serve(self.remote(INodeNo(ino), FileHandle(fh)), t, attempt);
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Every failed request passes through `convert::fail`, the one place that logs a
 //! failure, records a refusal as its pool's `last_error`, and turns the
-//! error into an errno. Volume I/O of userspace NFS pools runs on the
-//! `offload` threads, so a silent server never holds the FUSE workers.
+//! error into an errno. Volume I/O of userspace NFS and rbd pools that
+//! waits on a server runs on the `offload` threads of its pool, so a silent
+//! server never holds the FUSE workers, nor the threads of other pools.
 
 mod convert;
 mod init;
@@ -91,18 +92,17 @@ impl FuseAdapter {
     }
 
     /// Runs `job`, the serving of a request on handle `fh`: off the worker
-    /// threads when the handle's requests may wait on a server (a userspace
-    /// NFS volume), else right here.
+    /// threads, on those of its pool, when the handle's requests may wait
+    /// on a server (`remote`: that pool), else right here.
     /// `t` times the request until `job` has replied.
-    fn serve(&self, blocks: bool, t: Timer, job: impl FnOnce() + Send + 'static) {
+    fn serve(&self, remote: Option<u32>, t: Timer, job: impl FnOnce() + Send + 'static) {
         let job = move || {
             job();
             drop(t);
         };
-        if blocks {
-            self.offload.run(job);
-        } else {
-            job();
+        match remote {
+            Some(pool) => self.offload.run(pool, job),
+            None => job(),
         }
     }
 
@@ -127,11 +127,14 @@ impl FuseAdapter {
             .map_err(|e| self.fail(op, ino.0, &e))
     }
 
-    /// True for a handle whose requests may wait on a server: the lock and
-    /// release requests, which look it up again themselves, are served off
-    /// the workers.
-    fn blocks(&self, ino: INodeNo, fh: FileHandle) -> bool {
-        self.core.handle(ino.0, fh.0).is_ok_and(|h| h.may_block())
+    /// The pool of a handle whose requests may wait on a server: the lock
+    /// and release requests, which look it up again themselves, are served
+    /// off the workers, on threads of that pool.
+    fn remote(&self, ino: INodeNo, fh: FileHandle) -> Option<u32> {
+        self.core
+            .handle(ino.0, fh.0)
+            .ok()
+            .and_then(|h| h.remote_pool())
     }
 
     fn fail(&self, op: &'static str, ino: u64, err: &Error) -> Errno {
@@ -165,7 +168,7 @@ impl Filesystem for FuseAdapter {
             Err(e) => reply.error(fail(&core, "getlk", ino.0, &e)),
         };
         // An NFS server's LOCKT may wait on the server: not on a worker.
-        self.serve(self.blocks(ino, fh), t, test);
+        self.serve(self.remote(ino, fh), t, test);
     }
 
     fn setlk(
@@ -418,7 +421,7 @@ impl Filesystem for FuseAdapter {
             Err(e) => return reply.error(e),
         };
         let core = self.core.clone();
-        let blocks = h.may_block();
+        let remote = h.remote_pool();
         let answer: ReadDone = Box::new(move |r| {
             match r {
                 Ok(d) => reply.data(&d),
@@ -426,18 +429,18 @@ impl Filesystem for FuseAdapter {
             }
             drop(t);
         });
-        // A volume whose store reads asynchronously (a local disk, librbd)
-        // is answered at completion, with this thread back for the next
-        // request meanwhile; otherwise the read is done here, or off the
-        // workers where it may wait on a server.
+        // A volume whose store reads asynchronously (a local disk, librbd,
+        // an NFS server) is answered at completion, with this thread back
+        // for the next request meanwhile; otherwise the read is done here,
+        // or off the workers where it may wait on a server.
         let Some(answer) = self.core.read_async(&h, offset, size, answer) else {
             return;
         };
-        if blocks {
+        if let Some(pool) = remote {
             let core = self.core.clone();
             return self
                 .offload
-                .run(move || answer(core.read(&h, offset, size)));
+                .run(pool, move || answer(core.read(&h, offset, size)));
         }
         answer(self.core.read(&h, offset, size));
     }
@@ -478,11 +481,11 @@ impl Filesystem for FuseAdapter {
         let Some(answer) = self.core.write_async(&h, offset, data, w, answer) else {
             return;
         };
-        if h.may_block() {
+        if let Some(pool) = h.remote_pool() {
             let (core, data) = (self.core.clone(), data.to_vec());
             return self
                 .offload
-                .run(move || answer(core.write(u, &h, offset, &data, w)));
+                .run(pool, move || answer(core.write(u, &h, offset, &data, w)));
         }
         answer(self.core.write(u, &h, offset, data, w));
     }
@@ -501,7 +504,7 @@ impl Filesystem for FuseAdapter {
             Err(e) => return reply.error(e),
         };
         let core = self.core.clone();
-        let blocks = h.may_block();
+        let remote = h.remote_pool();
         let close = move || {
             // The owner's POSIX locks go before close(2) returns.
             core.flush_locks(ino.0, lock_owner.0);
@@ -511,7 +514,7 @@ impl Filesystem for FuseAdapter {
             }
         };
         // Unlocking on an NFS server may wait on it: not on a worker.
-        self.serve(blocks, t, close);
+        self.serve(remote, t, close);
     }
 
     fn release(
@@ -525,10 +528,10 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         let t = self.timed("release");
-        if self.blocks(ino, fh) {
+        if let Some(pool) = self.remote(ino, fh) {
             // The release commits what the open wrote: it may wait on the server.
             let core = self.core.clone();
-            self.offload.run(move || {
+            self.offload.run(pool, move || {
                 core.release(fh.0);
                 reply.ok();
                 drop(t);
@@ -556,12 +559,12 @@ impl Filesystem for FuseAdapter {
             Err(e) => return reply.error(e),
         };
         let core = self.core.clone();
-        let blocks = h.may_block();
+        let remote = h.remote_pool();
         let job = move || match core.fsync(&h, datasync) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(fail(&core, "fsync", ino.0, &e)),
         };
-        self.serve(blocks, t, job);
+        self.serve(remote, t, job);
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {

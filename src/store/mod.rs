@@ -414,7 +414,7 @@ pub trait OpenVolume: Send + Sync + Debug {
         false
     }
     /// Requests may wait on a server: the FUSE layer serves them off its
-    /// worker threads.
+    /// worker threads, on threads of the volume's pool.
     fn may_block(&self) -> bool {
         false
     }
