@@ -466,10 +466,10 @@ fn frozen_server_gives_bounded_eio_and_other_pools_answer() {
 
 /// Requests waiting on a frozen server hold up no pool of another server:
 /// reads hold no thread (24 of them, more than a pool's 16 threads for
-/// remote I/O), and fsyncs (20) hold threads of their own pool only, so a
-/// pool on another server still reads, writes and syncs at once; the
-/// waiting requests complete, with the right bytes, when the server comes
-/// back. (Reads used to wait on threads shared by every pool, and so did
+/// remote I/O), and fsyncs (20, of 20 files) hold threads of their own
+/// pool only, so a pool on another server still reads, writes and syncs at
+/// once; the waiting requests complete, with the right bytes, when the
+/// server comes back. (Reads used to wait on threads shared by every pool, and so did
 /// fsyncs: the other server's pool waited for the frozen one.)
 #[test]
 fn requests_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
@@ -511,7 +511,14 @@ fn requests_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
         v
     };
     let (f, f2) = (open(&path), open(&path2));
-    let opens: Vec<_> = (0..20).map(|_| open(&path)).collect();
+    // Twenty files: the kernel lets one fsync of a file at a time through.
+    let synced = |i: u64| fx.pool("nfs1").join(format!("s{i}.raw"));
+    let opens: Vec<_> = (0..20)
+        .map(|i| {
+            fs::write(synced(i), pattern(64 << 10, 7)).unwrap();
+            open(&synced(i))
+        })
+        .collect();
     slow.freeze();
     let readers: Vec<_> = (0..24u64)
         .map(|i| {
@@ -527,7 +534,7 @@ fn requests_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
         .map(|(i, f)| {
             let buf = page(0x70 + i as u8);
             std::thread::spawn(move || {
-                f.write_all_at(&buf, (3 << 20) + i * 4096)?;
+                f.write_all_at(&buf, 4096)?;
                 f.sync_all()
             })
         })
@@ -549,7 +556,7 @@ fn requests_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
         took < Duration::from_secs(2),
         "the other server's pool waited {took:?} for the frozen one"
     );
-    let mut want = pattern(4 << 20, 3);
+    let want = pattern(4 << 20, 3);
     for (i, r) in readers.into_iter().enumerate() {
         let got = r.join().unwrap().expect("a read once the server is back");
         let at = i * (128 << 10);
@@ -558,15 +565,16 @@ fn requests_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
             "read {i} got other bytes"
         );
     }
-    for (i, s) in syncers.into_iter().enumerate() {
+    for (i, s) in (0u64..).zip(syncers) {
         s.join()
             .unwrap()
             .expect("a write and fsync once the server is back");
-        let at = (3 << 20) + i * 4096;
-        want[at..at + 4096].fill(0x70 + i as u8);
+        let mut want = pattern(64 << 10, 7);
+        want[4096..8192].fill(0x70 + i as u8);
+        let export = fx.dir.path().join("export").join(format!("s{i}.raw"));
+        assert!(fs::read(export).unwrap() == want, "s{i}.raw");
     }
     drop((f, f2));
-    assert!(fs::read(fx.dir.path().join("export").join("vol.raw")).unwrap() == want);
     let mut want2 = pattern(1 << 20, 5);
     want2[..4096].fill(0x5a);
     assert!(fs::read(fx.dir.path().join("export2").join("vol.raw")).unwrap() == want2);
