@@ -464,6 +464,15 @@ fn frozen_server_gives_bounded_eio_and_other_pools_answer() {
     assert_eq!(fs::read(&path).unwrap(), pattern(1 << 20, 2));
 }
 
+/// A 4 KiB page, 4 KiB-aligned (as `O_DIRECT` asks of buffers).
+#[repr(C, align(4096))]
+struct Page([u8; 4096]);
+
+/// A page of one byte value.
+fn page(byte: u8) -> Box<Page> {
+    Box::new(Page([byte; 4096]))
+}
+
 /// Requests waiting on a frozen server hold up no pool of another server:
 /// reads hold no thread (24 of them, more than a pool's 16 threads for
 /// remote I/O), and fsyncs (20, of 20 files) hold threads of their own
@@ -502,14 +511,6 @@ fn requests_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
                 .unwrap(),
         )
     };
-    // A 4 KiB-aligned page of one byte value.
-    let page = |byte: u8| {
-        let mut v = vec![byte; 8 << 10];
-        let skip = v.as_ptr().align_offset(4096);
-        v.drain(..skip);
-        v.truncate(4096);
-        v
-    };
     let (f, f2) = (open(&path), open(&path2));
     // Twenty files: the kernel lets one fsync of a file at a time through.
     let synced = |i: u64| fx.pool("nfs1").join(format!("s{i}.raw"));
@@ -534,7 +535,7 @@ fn requests_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
         .map(|(i, f)| {
             let buf = page(0x70 + i as u8);
             std::thread::spawn(move || {
-                f.write_all_at(&buf, 4096)?;
+                f.write_all_at(&buf.0, 4096)?;
                 f.sync_all()
             })
         })
@@ -546,9 +547,12 @@ fn requests_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
     );
     let t = Instant::now();
     let mut got = page(0);
-    f2.read_exact_at(&mut got, 64 << 10).unwrap();
-    assert_eq!(got, &pattern(1 << 20, 5)[64 << 10..(64 << 10) + 4096]);
-    f2.write_all_at(&page(0x5a), 0).unwrap();
+    f2.read_exact_at(&mut got.0, 64 << 10).unwrap();
+    assert_eq!(
+        &got.0[..],
+        &pattern(1 << 20, 5)[64 << 10..(64 << 10) + 4096]
+    );
+    f2.write_all_at(&page(0x5a).0, 0).unwrap();
     f2.sync_all().unwrap();
     let took = t.elapsed();
     slow.thaw();
@@ -604,17 +608,9 @@ fn direct_writers_on_several_threads_do_not_wait_for_each_other() {
         .open(&path)
         .unwrap();
     let f = std::sync::Arc::new(f);
-    // 4 KiB-aligned buffers of one byte value each.
-    let aligned = |byte: u8| {
-        let mut v = vec![byte; 8 << 10];
-        let skip = v.as_ptr().align_offset(4096);
-        v.drain(..skip);
-        v.truncate(4096);
-        v
-    };
     srv.freeze();
     let t = Instant::now();
-    f.write_all_at(&aligned(0xa1), 0).unwrap();
+    f.write_all_at(&page(0xa1).0, 0).unwrap();
     assert!(
         t.elapsed() < Duration::from_secs(1),
         "a write to a frozen server was not answered once parked: {:?}",
@@ -622,16 +618,16 @@ fn direct_writers_on_several_threads_do_not_wait_for_each_other() {
     );
     // The same range again: it waits until the server has the first.
     let waiting = {
-        let (f, buf) = (f.clone(), aligned(0xa2));
+        let (f, buf) = (f.clone(), page(0xa2));
         std::thread::spawn(move || {
             let t = Instant::now();
-            f.write_all_at(&buf, 0).map(|()| t.elapsed())
+            f.write_all_at(&buf.0, 0).map(|()| t.elapsed())
         })
     };
     std::thread::sleep(Duration::from_millis(500));
     assert!(!waiting.is_finished(), "the overlapping write did not wait");
     let t = Instant::now();
-    let elsewhere = f.write_all_at(&aligned(0xb1), 1 << 20);
+    let elsewhere = f.write_all_at(&page(0xb1).0, 1 << 20);
     let other = t.elapsed();
     srv.thaw();
     let waited = waiting.join().unwrap().expect("the overlapping write");
