@@ -96,6 +96,10 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
     step("many_requests_in_flight_return_the_right_bytes", &|| {
         many_requests_in_flight_return_the_right_bytes(&fx)
     });
+    step(
+        "writes_waiting_on_a_frozen_cluster_hold_up_no_other_pool",
+        &|| writes_waiting_on_a_frozen_cluster_hold_up_no_other_pool(&fx, &ceph),
+    );
     if survives_crash() {
         step("fio_verifies_through_two_crashes_of_the_server", &|| {
             fio_verifies_through(&fx, "crash", &|| {
@@ -902,6 +906,67 @@ fn many_requests_in_flight_return_the_right_bytes(fx: &Fixture) {
     ));
     // Terse format: field 5 is the job's error.
     assert_eq!(out.split(';').nth(4), Some("0"), "{out}");
+}
+
+/// A frozen cluster holds up only its own pool: while the OSD is stopped,
+/// 16 threads rewrite one block of a volume with `O_DIRECT` (the first is
+/// parked and answered; each other one must wait for the write in flight
+/// that it overlaps), and a write and a read on the mount's other pool still
+/// answer at once: the waiting writes hold none of the mount's request
+/// threads. Once the OSD runs again every write is answered and the block
+/// holds one of them.
+fn writes_waiting_on_a_frozen_cluster_hold_up_no_other_pool(fx: &Fixture, ceph: &Ceph) {
+    let path = fx.pool("ceph").join("frozen.img");
+    fs::write(&path, pattern(1 << 20, 1)).unwrap();
+    // Opened before the freeze: an open for writing takes the image's lock.
+    let files: Vec<fs::File> = (0..16)
+        .map(|_| {
+            fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_DIRECT)
+                .open(&path)
+                .unwrap()
+        })
+        .collect();
+    let osd: i32 = fs::read_to_string(ceph.path.join("run/osd.0.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    signal(osd, nix::sys::signal::Signal::SIGSTOP);
+    let resume = Resume(osd);
+    let writers: Vec<_> = files
+        .into_iter()
+        .zip(0u8..)
+        .map(|(f, i)| std::thread::spawn(move || f.write_all_at(&pattern(4096, 100 + i), 0)))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let other = fx.pool("default").join("beside-the-frozen.img");
+    let t = std::time::Instant::now();
+    fs::write(&other, pattern(4096, 7)).unwrap();
+    assert_eq!(fs::read(&other).unwrap(), pattern(4096, 7));
+    let took = t.elapsed();
+    drop(resume);
+    assert!(
+        took < Duration::from_secs(2),
+        "the other pool waited {took:?} for the frozen cluster"
+    );
+    for w in writers {
+        w.join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("a write after the thaw: {e}; log:\n{}", fx.log()));
+    }
+    let block = fs::read(&path).unwrap()[..4096].to_vec();
+    assert!(
+        (0..16u8).any(|i| block == pattern(4096, 100 + i)),
+        "the block holds none of the writes"
+    );
+    fs::remove_file(&other).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while let Err(e) = fs::remove_file(&path) {
+        assert!(std::time::Instant::now() < deadline, "rm: {e}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// fio with `verify` on an RBD volume while the server is replaced twice

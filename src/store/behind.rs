@@ -44,6 +44,18 @@ struct St {
 }
 
 impl St {
+    /// [start, end) may be sent now: the window has room (or nothing is in
+    /// flight) and no write in flight overlaps it.
+    fn room_for(&self, start: u64, end: u64) -> bool {
+        let overlaps = self.flying.iter().any(|&(s, e)| s < end && start < e);
+        !overlaps && (self.bytes == 0 || self.bytes + (end - start) <= WINDOW)
+    }
+
+    fn take(&mut self, start: u64, end: u64) {
+        self.flying.push((start, end));
+        self.bytes += end - start;
+    }
+
     /// The last failure, once to an open that has not seen it; `seen` is
     /// that open's count.
     fn report(&self, seen: &AtomicU64, backend: &str) -> Result<()> {
@@ -84,17 +96,28 @@ impl Behind {
         let mut st = self.st.lock();
         loop {
             st.report(seen, self.backend)?;
-            let overlaps = st.flying.iter().any(|&(s, e)| s < end && start < e);
-            if !overlaps && (st.bytes == 0 || st.bytes + (end - start) <= WINDOW) {
+            if st.room_for(start, end) {
                 break;
             }
             if self.cv.wait_until(&mut st, deadline).timed_out() {
                 return Err(still_waiting(st.bytes, self.backend));
             }
         }
-        st.flying.push((start, end));
-        st.bytes += end - start;
+        st.take(start, end);
         Ok(())
+    }
+
+    /// `admit` if it need not wait: false when the window is full, a
+    /// write in flight overlaps [start, end), or the open (`seen`) has a
+    /// failure to be told (the caller then goes through `admit`, which
+    /// waits or reports).
+    pub fn try_admit(&self, start: u64, end: u64, seen: &AtomicU64) -> bool {
+        let mut st = self.st.lock();
+        if st.failures > seen.load(Ordering::Relaxed) || !st.room_for(start, end) {
+            return false;
+        }
+        st.take(start, end);
+        true
     }
 
     /// The write of [start, end) was answered (`failed`: with an error).
@@ -158,5 +181,40 @@ fn still_waiting(bytes: u64, backend: &str) -> Error {
             "{bytes} bytes written to this volume are still waiting for {backend} (they are sent when it answers)"
         ),
         errno: Errno::EIO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn try_admit_takes_only_what_needs_no_wait_and_leaves_failures_to_admit() {
+        let b = Behind::new("the test");
+        let seen = AtomicU64::new(0);
+        assert!(b.try_admit(0, 4096, &seen));
+        // Overlapping a write in flight: it would wait.
+        assert!(!b.try_admit(0, 512, &seen));
+        assert!(b.try_admit(4096, 8192, &seen));
+        // The window full: it would wait.
+        assert!(!b.try_admit(1 << 20, (1 << 20) + WINDOW, &seen));
+        b.done(0, 4096, None);
+        b.done(
+            4096,
+            8192,
+            Some(Error::Os {
+                op: "write",
+                errno: Errno::ENOSPC,
+            }),
+        );
+        assert!(b.idle());
+        // A failure this open has not seen: left to `admit`, which reports it once.
+        assert!(!b.try_admit(0, 4096, &seen));
+        let e = b.admit(0, 4096, Duration::from_secs(1), &seen).unwrap_err();
+        assert_eq!(e.errno(), Errno::ENOSPC);
+        // Reported, so taken now; and the window fills exactly.
+        assert!(b.try_admit(0, 4096, &seen));
+        assert!(b.try_admit(8192, 8192 + WINDOW - 4096, &seen));
+        assert!(!b.try_admit(1 << 30, (1 << 30) + 1, &seen));
     }
 }

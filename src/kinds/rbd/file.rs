@@ -97,6 +97,34 @@ impl RbdFile {
         );
     }
 
+    /// Parks a write admitted to `behind` and sends it (through the
+    /// grower when it ends past the image's end); false, with nothing
+    /// done, when there is no slot to park it in.
+    fn park_and_send(&self, offset: u64, end: u64, data: &[u8]) -> bool {
+        let parked = self
+            .sink
+            .spill
+            .as_ref()
+            .and_then(|s| s.park(self.vol.id.as_bytes(), offset, data));
+        let Some(parked) = parked else {
+            return false;
+        };
+        self.vol.changed();
+        let fits = self.vol.image.size().is_ok_and(|s| end <= s);
+        let job = Job {
+            vol: self.vol.clone(),
+            offset,
+            data: data.to_vec(),
+            parked,
+        };
+        if fits {
+            job.send();
+        } else {
+            self.sink.grower.queue(job);
+        }
+        true
+    }
+
     /// Drops the set-id bits a write by an unprivileged caller clears.
     fn kill_privs(&self) -> Result<()> {
         let o = *self.vol.owner.lock();
@@ -128,15 +156,18 @@ impl OpenVolume for RbdFile {
                 op: "write",
                 errno: Errno::EFBIG,
             })?;
-        self.drain()?;
         if kill_privs_for.is_some() {
             self.kill_privs()?;
         }
         // Counted in flight as a write behind is (a plain `fallocate`
-        // filling holes meanwhile waits for it).
+        // filling holes meanwhile waits for it); a failure of one this open
+        // has not seen is reported here.
         self.vol
             .behind
             .admit(offset, end, self.sink.timeout, &self.seen)?;
+        if self.park_and_send(offset, end, data) {
+            return Ok(data.len() as u32);
+        }
         let r = self
             .vol
             .grow_to(end)
@@ -172,48 +203,28 @@ impl OpenVolume for RbdFile {
 
     /// Parked and answered at once, then sent (`grower`); without a free
     /// slot, sent and answered at its completion; past the image's end
-    /// without one, left to `write`.
+    /// without one, or when it would wait for writes in flight (the
+    /// window full, an overlapping write) or has a failure to report, left
+    /// to `write`, on the pool's threads: the caller's thread never waits
+    /// for the cluster.
     fn write_async(&self, offset: u64, data: &[u8], done: WriteDone) -> Option<WriteDone> {
         let len = data.len() as u64;
         let Some(end) = offset.checked_add(len).filter(|e| *e <= MAX_SIZE) else {
             return Some(done);
         };
-        if let Err(e) = self
-            .vol
-            .behind
-            .admit(offset, end, self.sink.timeout, &self.seen)
-        {
-            done(Err(e));
+        if !self.vol.behind.try_admit(offset, end, &self.seen) {
+            return Some(done);
+        }
+        if self.park_and_send(offset, end, data) {
+            done(Ok(len as u32));
             return None;
         }
-        let fits = self.vol.image.size().is_ok_and(|s| end <= s);
-        let parked = self
-            .sink
-            .spill
-            .as_ref()
-            .and_then(|s| s.park(self.vol.id.as_bytes(), offset, data));
-        let Some(parked) = parked else {
-            if fits {
-                self.write_through(offset, data, done);
-                return None;
-            }
-            self.vol.behind.done(offset, end, None);
-            return Some(done);
-        };
-        self.vol.changed();
-        let job = Job {
-            vol: self.vol.clone(),
-            offset,
-            data: data.to_vec(),
-            parked,
-        };
-        done(Ok(len as u32));
-        if fits {
-            job.send();
-        } else {
-            self.sink.grower.queue(job);
+        if self.vol.image.size().is_ok_and(|s| end <= s) {
+            self.write_through(offset, data, done);
+            return None;
         }
-        None
+        self.vol.behind.done(offset, end, None);
+        Some(done)
     }
 
     fn fsync(&self, _datasync: bool) -> Result<()> {
