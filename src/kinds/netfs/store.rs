@@ -24,7 +24,7 @@ use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
 use crate::store::{
     Attr, Ctx, Found, Kind, Listed, NodeKey, Obj, OpenVolume, ReadDone, RemoteLocks, SetAttr,
-    Space, StatFs, Store, StoreOpen, Time, VolumeFacts, VolumeRef, WriteDone, foreign,
+    Space, StatFs, Store, StoreOpen, Time, VolumeFacts, VolumeRef, foreign,
 };
 use crate::volume::format::{self, Format};
 use crate::volume::qcow2::{self, MAX_FILE};
@@ -733,29 +733,6 @@ impl OpenVolume for NfsFile {
             self.fsync(true)?;
         }
         Ok(data.len() as u32)
-    }
-
-    /// Parked and answered on the caller's thread, then sent from the
-    /// runtime, when nothing has to wait for the server first (see
-    /// `Client::write_parked`); otherwise left to `write`, on the pool's
-    /// threads.
-    fn write_async(&self, offset: u64, data: &[u8], done: WriteDone) -> Option<WriteDone> {
-        if self.fenced().is_err()
-            || self.pending.bytes() > REPLAY_LIMIT
-            || !self.client.write_parked(
-                &self.fh,
-                offset,
-                data,
-                &self.pending,
-                &self.file,
-                &self.seen,
-            )
-        {
-            return Some(done);
-        }
-        self.file.changed();
-        done(Ok(data.len() as u32));
-        None
     }
 
     fn fsync(&self, _datasync: bool) -> Result<()> {

@@ -56,59 +56,18 @@ impl Client {
             });
         }
         let end = off + data.len() as u64;
-        file.behind.admit(off, end, self.timeout, seen)?;
-        if self.park_and_send(fh, off, data, pending, file) {
-            return Ok(());
-        }
-        let r = self.write(fh, off, data, pending).map(drop);
-        file.behind.done(off, end, None);
-        r
-    }
-
-    /// `write_behind` where nothing waits (no room in the file's window, an
-    /// overlapping write in flight, no slot to park in, a failure or a
-    /// server down to report): true once the write is parked and on its
-    /// way; false, with nothing done, for the caller to call `write_behind`
-    /// where it may wait.
-    pub(in crate::kinds::netfs) fn write_parked(
-        self: &Arc<Self>,
-        fh: &Bytes,
-        off: u64,
-        data: &[u8],
-        pending: &Arc<Pending>,
-        file: &Arc<FileShared>,
-        seen: &std::sync::atomic::AtomicU64,
-    ) -> bool {
-        let end = off + data.len() as u64;
-        if self.down().is_some() || !file.behind.try_admit(off, end, seen) {
-            return false;
-        }
-        if self.park_and_send(fh, off, data, pending, file) {
-            return true;
-        }
-        file.behind.done(off, end, None);
-        false
-    }
-
-    /// Parks a write admitted to `file.behind` and sends it from the
-    /// runtime; false (nothing done) when there is no slot to park it in.
-    fn park_and_send(
-        self: &Arc<Self>,
-        fh: &Bytes,
-        off: u64,
-        data: &[u8],
-        pending: &Arc<Pending>,
-        file: &Arc<FileShared>,
-    ) -> bool {
+        let behind = &file.behind;
+        behind.admit(off, end, self.timeout, seen)?;
         let parked = self
             .notes
             .get()
             .and_then(|s| s.spill.as_ref())
             .and_then(|s| s.park(fh, off, data));
         let Some(parked) = parked else {
-            return false;
+            let r = self.write(fh, off, data, pending).map(drop);
+            behind.done(off, end, None);
+            return r;
         };
-        let end = off + data.len() as u64;
         let pieces = self.pieces(off, data);
         let (c, fh, pending, file) = (self.clone(), fh.clone(), pending.clone(), file.clone());
         self.rt.spawn(async move {
@@ -134,7 +93,7 @@ impl Client {
             file.changed();
             file.behind.done(off, end, failed);
         });
-        true
+        Ok(())
     }
 
     /// Sends a write a crashed predecessor answered and parked, and commits
