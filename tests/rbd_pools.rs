@@ -100,6 +100,9 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
         "writes_waiting_on_a_frozen_cluster_hold_up_no_other_pool",
         &|| writes_waiting_on_a_frozen_cluster_hold_up_no_other_pool(&fx, &ceph),
     );
+    step("a_silent_cluster_is_waited_for_once", &|| {
+        a_silent_cluster_is_waited_for_once(&fx, &ceph)
+    });
     if survives_crash() {
         step("fio_verifies_through_two_crashes_of_the_server", &|| {
             fio_verifies_through(&fx, "crash", &|| {
@@ -967,6 +970,85 @@ fn writes_waiting_on_a_frozen_cluster_hold_up_no_other_pool(fx: &Fixture, ceph: 
         assert!(std::time::Instant::now() < deadline, "rm: {e}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A cluster that stops answering is waited for once: the first request
+/// that needs it fails with `EIO` after the pool's timeout (3 s here) and
+/// the pool turns `inaccessible`; lookups, stats and listings then fail at
+/// once (12 in parallel, and the mount's other pool answers meanwhile)
+/// instead of each waiting out the timeout on a request thread. Once the
+/// OSD runs again the pool is `running` by itself and the volume is there.
+fn a_silent_cluster_is_waited_for_once(fx: &Fixture, ceph: &Ceph) {
+    fs::create_dir(fx.mnt.join("silent")).unwrap();
+    let config = ceph.pool_config().replace("timeout = 20", "timeout = 3");
+    fx.ctl("silent/config", &config).unwrap();
+    fx.ctl("silent/status", "start").unwrap();
+    let p = fx.pool("silent");
+    fs::write(p.join("there.img"), pattern(4096, 9)).unwrap();
+    let osd: i32 = fs::read_to_string(ceph.path.join("run/osd.0.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    signal(osd, nix::sys::signal::Signal::SIGSTOP);
+    let resume = Resume(osd);
+    // Past the pool's cache time: a stat asks the cluster.
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = std::time::Instant::now();
+    let first = fs::metadata(p.join("there.img"));
+    let waited = t.elapsed();
+    assert_eq!(errno_of(first), Some(libc::EIO), "after {waited:?}");
+    assert!(
+        waited < Duration::from_secs(8),
+        "the first request waited {waited:?}"
+    );
+    assert_eq!(fx.read("silent/status").trim(), "inaccessible");
+    let t = std::time::Instant::now();
+    let askers: Vec<_> = (0..12)
+        .map(|i| {
+            let p = p.clone();
+            std::thread::spawn(move || fs::metadata(p.join(format!("other-{i}.img"))))
+        })
+        .collect();
+    let listing = fs::read_dir(&p).and_then(|d| d.collect::<std::io::Result<Vec<_>>>());
+    assert_eq!(errno_of(listing), Some(libc::EIO), "a listing");
+    let other = fx.pool("default").join("beside-the-silent.img");
+    fs::write(&other, pattern(4096, 8)).unwrap();
+    assert_eq!(fs::read(&other).unwrap(), pattern(4096, 8));
+    for a in askers {
+        assert_eq!(errno_of(a.join().unwrap()), Some(libc::EIO));
+    }
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "requests to the silent pool waited {took:?}"
+    );
+    eprintln!(
+        "silent cluster: the first request waited {waited:?}, 12 more and a listing {took:?}"
+    );
+    drop(resume);
+    let back = std::time::Instant::now();
+    let deadline = back + Duration::from_secs(20);
+    while fx.read("silent/status").trim() != "running" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pool did not come back: {}",
+            fx.read("silent/info")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "silent cluster: running again {:?} after the thaw",
+        back.elapsed()
+    );
+    assert_eq!(fs::read(p.join("there.img")).unwrap(), pattern(4096, 9));
+    fs::remove_file(&other).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while let Err(e) = fs::remove_file(p.join("there.img")) {
+        assert!(std::time::Instant::now() < deadline, "rm: {e}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    fx.ctl("silent/status", "stop").unwrap();
 }
 
 /// fio with `verify` on an RBD volume while the server is replaced twice

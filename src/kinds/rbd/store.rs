@@ -770,10 +770,14 @@ impl Store for RbdStore {
     }
 
     /// Fenced (another host broke a lock of this client's), the pool is
-    /// `inaccessible` until it is stopped and started (a new client).
+    /// `inaccessible` until it is stopped and started (a new client); a
+    /// cluster that stopped answering makes it `inaccessible` until an OSD
+    /// answers the probe again.
     fn health(&self) -> Option<std::result::Result<(), String>> {
         Some(if self.cluster.fenced() {
             Err("this host was fenced (another host broke its lock on an image): stop and start the pool to reconnect".into())
+        } else if let Some(why) = self.cluster.down() {
+            Err(format!("the Ceph cluster is not answering ({why})"))
         } else {
             Ok(())
         })

@@ -179,6 +179,7 @@ impl Cluster {
 
     /// Runs `calls` of RBD's object class on object `oid` as one read.
     fn class_calls(&self, oid: &CStr, calls: &[Call]) -> Result<Vec<Answer>> {
+        self.gate()?;
         struct Out {
             buf: *mut c_char,
             len: usize,

@@ -45,6 +45,7 @@ impl Cluster {
     /// Makes image `child` a clone of snapshot `snap` of image `parent`
     /// (same pool): nothing is copied, the clone reads through to it.
     pub fn clone_image(&self, parent: &str, snap: &str, child: &str) -> Result<()> {
+        self.gate()?;
         let (p, s, c) = (cstr(parent)?, cstr(snap)?, cstr(child)?);
         let mut order: c_int = 0;
         // SAFETY: valid contexts, NUL-terminated names, an out-pointer.

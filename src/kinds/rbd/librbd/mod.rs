@@ -15,11 +15,16 @@
 //! - an asynchronous operation owns its buffer and its completion callback
 //!   until librbd calls back, exactly once (`trampoline`);
 //! - `rbd_close` never runs on librbd's own callback thread (it would wait
-//!   for that thread): an image dropped there is closed on a thread of its own.
+//!   for that thread): an image dropped there is closed on a thread of its own;
+//! - a call that gets no answer within the pool's timeout marks the cluster
+//!   down; while it is, the calls a request thread makes for names and
+//!   metadata (`gate`) fail at once, and one probe thread asks an OSD every
+//!   second until one answers.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
 use libloading::Library;
 use nix::errno::Errno;
@@ -349,6 +354,12 @@ pub struct Cluster {
     /// Set once the cluster answered a call with `EBLOCKLISTED`: this
     /// client is fenced for the rest of its life (a new one is needed).
     fenced: AtomicBool,
+    /// Why the cluster is down (a call got no answer within `timeout`
+    /// seconds), until the probe hears from an OSD again.
+    down: parking_lot::Mutex<Option<String>>,
+    timeout: u64,
+    /// This cluster, for the probe thread.
+    me: OnceLock<Weak<Cluster>>,
 }
 
 impl std::fmt::Debug for Api {
@@ -386,6 +397,9 @@ impl Cluster {
             io: std::ptr::null_mut(),
             api,
             fenced: AtomicBool::new(false),
+            down: parking_lot::Mutex::new(None),
+            timeout: opts.timeout,
+            me: OnceLock::new(),
         };
         if let Some(conf) = &opts.conf {
             let c = cstr(conf)?;
@@ -445,15 +459,68 @@ impl Cluster {
             // SAFETY: a valid context; librados copies the name.
             unsafe { (api.rados_ioctx_set_namespace)(cluster.io, ns.as_ptr()) };
         }
-        Ok(Arc::new(cluster))
+        let cluster = Arc::new(cluster);
+        let _ = cluster.me.set(Arc::downgrade(&cluster));
+        Ok(cluster)
     }
 
-    /// `check`, remembering a fencing (`EBLOCKLISTED`).
+    /// `check`, remembering a fencing (`EBLOCKLISTED`) and a call the
+    /// cluster did not answer in time (`ETIMEDOUT`: `EIO`, and the cluster
+    /// is down).
     pub(super) fn check(&self, rc: isize, what: impl FnOnce() -> String) -> Result<usize> {
         if rc == -(libc::ESHUTDOWN as isize) {
             self.fenced.store(true, Ordering::Relaxed);
         }
-        check(rc, what)
+        let r = check(rc, what);
+        if rc != -(libc::ETIMEDOUT as isize) {
+            return r;
+        }
+        let what = r.err().map(|e| e.to_string()).unwrap_or_default();
+        let why = format!("no answer within {} s: {what}", self.timeout);
+        self.mark_down(&why);
+        Err(Error::Sys {
+            what: format!("the Ceph cluster gave {why}"),
+            errno: Errno::EIO,
+        })
+    }
+
+    /// The cluster stopped answering: the first to see it starts the probe.
+    fn mark_down(&self, why: &str) {
+        let mut down = self.down.lock();
+        if down.is_some() {
+            return;
+        }
+        tracing::error!("the Ceph cluster is not answering ({why})");
+        *down = Some(why.to_string());
+        let Some(me) = self.me.get().cloned() else {
+            return;
+        };
+        let probe = std::thread::Builder::new()
+            .name("rbd-probe".into())
+            .spawn(move || probe(me));
+        if let Err(e) = probe {
+            // Without a probe nothing would mark it up again: calls keep
+            // going to it, each bounded by the timeout.
+            tracing::warn!("cannot start a thread to watch the Ceph cluster: {e}");
+            *down = None;
+        }
+    }
+
+    /// Why the cluster is down, while it is (see `check`).
+    pub fn down(&self) -> Option<String> {
+        self.down.lock().clone()
+    }
+
+    /// Fails at once while the cluster is down, so a request for names or
+    /// metadata does not wait out the timeout again.
+    fn gate(&self) -> Result<()> {
+        match self.down() {
+            Some(why) => Err(Error::Sys {
+                what: format!("the Ceph cluster is not answering ({why})"),
+                errno: Errno::EIO,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Another client broke a lock of this one's and fenced it: every
@@ -514,6 +581,7 @@ impl Cluster {
 
     /// Bytes the pool stores (what libvirt shows as its allocation).
     pub fn pool_bytes(&self) -> Result<u64> {
+        self.gate()?;
         let mut st = PoolStatT::default();
         // SAFETY: a valid context and an out-struct of the C layout.
         let rc = unsafe { (self.api.rados_ioctx_pool_stat)(self.io, &mut st) };
@@ -523,6 +591,7 @@ impl Cluster {
 
     /// Every image of the pool (namespace): (id, name).
     pub fn list(&self) -> Result<Vec<(String, String)>> {
+        self.gate()?;
         let mut cap = 64usize;
         loop {
             let mut specs: Vec<ImageSpecT> = Vec::with_capacity(cap);
@@ -559,6 +628,7 @@ impl Cluster {
     /// Creates an image of `size` bytes with the default features (layering,
     /// exclusive lock, object map, fast diff): sparse, nothing written.
     pub fn create(&self, name: &str, size: u64) -> Result<()> {
+        self.gate()?;
         let c = cstr(name)?;
         let mut order: c_int = 0;
         // SAFETY: a valid context, a NUL-terminated name, an out-pointer.
@@ -568,6 +638,7 @@ impl Cluster {
     }
 
     pub fn remove(&self, name: &str) -> Result<()> {
+        self.gate()?;
         let c = cstr(name)?;
         // SAFETY: a valid context and a NUL-terminated name.
         let rc = unsafe { (self.api.rbd_remove)(self.io, c.as_ptr()) };
@@ -576,6 +647,7 @@ impl Cluster {
     }
 
     pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.gate()?;
         let (f, t) = (cstr(from)?, cstr(to)?);
         // SAFETY: a valid context and NUL-terminated names.
         let rc = unsafe { (self.api.rbd_rename)(self.io, f.as_ptr(), t.as_ptr()) };
@@ -619,12 +691,31 @@ impl Cluster {
     }
 
     fn open_with(self: &Arc<Self>, f: impl FnOnce(*mut ImageT) -> c_int) -> Result<Image> {
+        self.gate()?;
         let mut img: ImageT = std::ptr::null_mut();
         self.check(f(&mut img) as isize, String::new)?;
         Ok(Image {
             img,
             cluster: self.clone(),
         })
+    }
+}
+
+/// Reads nothing from an object every second until an OSD answers (any
+/// answer but a timeout: `ENOENT` will do), then marks the cluster up.
+fn probe(me: Weak<Cluster>) {
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let Some(c) = me.upgrade() else { return };
+        let mut byte: c_char = 0;
+        // SAFETY: a valid context, a NUL-terminated name, a buffer of at
+        // least the length given (0).
+        let rc = unsafe { (c.api.rados_read)(c.io, c"rbd_directory".as_ptr(), &mut byte, 0, 0) };
+        if rc != -libc::ETIMEDOUT {
+            *c.down.lock() = None;
+            tracing::info!("the Ceph cluster answers again");
+            return;
+        }
     }
 }
 
