@@ -101,6 +101,7 @@ impl Image {
     }
 
     pub fn resize(&self, size: u64) -> Result<()> {
+        self.cluster.gate()?;
         // SAFETY: a valid image.
         let rc = unsafe { (self.api().rbd_resize)(self.img, size) };
         self.cluster
@@ -128,6 +129,7 @@ impl Image {
 
     /// The value of metadata `key`; `None` when unset.
     pub fn metadata(&self, key: &str) -> Result<Option<String>> {
+        self.cluster.gate()?;
         let k = cstr(key)?;
         let mut buf = vec![0u8; 256];
         loop {
@@ -161,6 +163,7 @@ impl Image {
     }
 
     pub fn set_metadata(&self, key: &str, value: &str) -> Result<()> {
+        self.cluster.gate()?;
         let (k, v) = (cstr(key)?, cstr(value)?);
         // SAFETY: a valid image and NUL-terminated strings.
         let rc = unsafe { (self.api().rbd_metadata_set)(self.img, k.as_ptr(), v.as_ptr()) };
@@ -205,6 +208,7 @@ impl Image {
 
     /// The clients holding the image's exclusive lock (none, or one).
     pub fn lock_owners(&self) -> Result<Vec<String>> {
+        self.cluster.gate()?;
         let mut owners: [*mut c_char; 8] = [std::ptr::null_mut(); 8];
         let mut n = owners.len();
         let mut mode: c_int = 0;
@@ -233,6 +237,7 @@ impl Image {
     /// Breaks the exclusive lock `owner` holds (and blocklists it, so
     /// nothing it still sends lands).
     pub fn break_lock(&self, owner: &str) -> Result<()> {
+        self.cluster.gate()?;
         let o = cstr(owner)?;
         // SAFETY: a valid image and a NUL-terminated owner; mode exclusive (0).
         let rc = unsafe { (self.api().rbd_lock_break)(self.img, 0, o.as_ptr()) };
@@ -255,6 +260,7 @@ impl Image {
     /// order, at the object map's granularity (whole objects) where the
     /// image has one.
     pub fn extents(&self, off: u64, len: u64) -> Result<Vec<(u64, u64)>> {
+        self.cluster.gate()?;
         unsafe extern "C" fn each(off: u64, len: usize, exists: c_int, arg: *mut c_void) -> c_int {
             // SAFETY: `arg` is the `Vec` passed below, alive for the call.
             let out = unsafe { &mut *(arg as *mut Vec<(u64, u64)>) };

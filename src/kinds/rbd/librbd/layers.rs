@@ -70,6 +70,7 @@ impl Cluster {
 impl Image {
     /// Takes snapshot `name` and protects it (a clone's parent must be).
     pub fn snapshot(&self, name: &str) -> Result<()> {
+        self.cluster.gate()?;
         let c = cstr(name)?;
         // SAFETY: a valid image and a NUL-terminated name.
         let rc = unsafe { (self.api().rbd_snap_create)(self.img, c.as_ptr()) };
@@ -91,6 +92,7 @@ impl Image {
     /// Removes snapshot `name`, unprotecting it first: `EBUSY` while a
     /// clone reads through to it.
     pub fn drop_snapshot(&self, name: &str) -> Result<()> {
+        self.cluster.gate()?;
         let c = cstr(name)?;
         // SAFETY: a valid image and a NUL-terminated name.
         let rc = unsafe { (self.api().rbd_snap_unprotect)(self.img, c.as_ptr()) };
@@ -109,6 +111,7 @@ impl Image {
 
     /// The names of the image's snapshots.
     pub fn snapshots(&self) -> Result<Vec<String>> {
+        self.cluster.gate()?;
         let mut cap: c_int = 16;
         loop {
             let mut snaps: Vec<SnapInfoT> = Vec::with_capacity(cap as usize + 1);
@@ -133,6 +136,7 @@ impl Image {
 
     /// The clones of any of the image's snapshots.
     pub fn children(&self) -> Result<Vec<Linked>> {
+        self.cluster.gate()?;
         let mut cap = 16usize;
         loop {
             let mut specs: Vec<LinkedImageSpecT> = Vec::with_capacity(cap);
@@ -159,6 +163,7 @@ impl Image {
     /// The image and snapshot a clone reads through to; `None` for an
     /// image that is no clone (or was flattened).
     pub fn parent(&self) -> Result<Option<(Linked, String)>> {
+        self.cluster.gate()?;
         let mut image = LinkedImageSpecT {
             pool_id: 0,
             pool_name: std::ptr::null_mut(),
@@ -192,6 +197,7 @@ impl Image {
     /// no other client that asks (they are refused), until `unlock`.
     /// `EROFS`/`EBUSY`: another client holds it and keeps it.
     pub fn lock(&self) -> Result<()> {
+        self.cluster.gate()?;
         // SAFETY: a valid image; mode exclusive (0).
         let rc = unsafe { (self.api().rbd_lock_acquire)(self.img, 0) };
         self.cluster
