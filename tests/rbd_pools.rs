@@ -659,7 +659,19 @@ fn signal(pid: i32, sig: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
 }
 
-/// Continues a stopped server however the test ends.
+/// Stops the cluster's OSD (`SIGSTOP`: it holds every request) until the
+/// returned guard is dropped, however the test ends.
+fn stop_the_osd(ceph: &Ceph) -> Resume {
+    let osd: i32 = fs::read_to_string(ceph.path.join("run/osd.0.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    signal(osd, nix::sys::signal::Signal::SIGSTOP);
+    Resume(osd)
+}
+
+/// Continues a stopped process (a server, the OSD) however the test ends.
 struct Resume(i32);
 impl Drop for Resume {
     fn drop(&mut self) {
@@ -931,13 +943,7 @@ fn writes_waiting_on_a_frozen_cluster_hold_up_no_other_pool(fx: &Fixture, ceph: 
                 .unwrap()
         })
         .collect();
-    let osd: i32 = fs::read_to_string(ceph.path.join("run/osd.0.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    signal(osd, nix::sys::signal::Signal::SIGSTOP);
-    let resume = Resume(osd);
+    let resume = stop_the_osd(ceph);
     let writers: Vec<_> = files
         .into_iter()
         .zip(0u8..)
@@ -985,13 +991,7 @@ fn a_silent_cluster_is_waited_for_once(fx: &Fixture, ceph: &Ceph) {
     fx.ctl("silent/status", "start").unwrap();
     let p = fx.pool("silent");
     fs::write(p.join("there.img"), pattern(4096, 9)).unwrap();
-    let osd: i32 = fs::read_to_string(ceph.path.join("run/osd.0.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    signal(osd, nix::sys::signal::Signal::SIGSTOP);
-    let resume = Resume(osd);
+    let resume = stop_the_osd(ceph);
     // Past the pool's cache time: a stat asks the cluster.
     std::thread::sleep(Duration::from_millis(1500));
     let t = std::time::Instant::now();
