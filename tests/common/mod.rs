@@ -404,6 +404,14 @@ pub fn survives_crash() -> bool {
     std::env::var("POOLFS_TEST_TRANSPORT").as_deref() != Ok("uring")
 }
 
+/// True in the io_uring round: there a request answered later (one that
+/// waits on a remote server) holds one of its CPU's ring entries until it
+/// is answered (docs/io_uring.md), so more such requests than entries hold
+/// up that CPU's other callers whatever the daemon does.
+pub fn on_the_ring() -> bool {
+    std::env::var("POOLFS_TEST_TRANSPORT").as_deref() == Ok("uring")
+}
+
 /// Runs a command, returns (success, stdout, stderr).
 pub fn sh(cmd: &str) -> (bool, String, String) {
     let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();

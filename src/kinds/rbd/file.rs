@@ -110,7 +110,7 @@ impl RbdFile {
             return false;
         };
         self.vol.changed();
-        let fits = self.vol.image.size().is_ok_and(|s| end <= s);
+        let fits = self.vol.fits(end);
         let job = Job {
             vol: self.vol.clone(),
             offset,
@@ -219,7 +219,7 @@ impl OpenVolume for RbdFile {
             done(Ok(len as u32));
             return None;
         }
-        if self.vol.image.size().is_ok_and(|s| end <= s) {
+        if self.vol.fits(end) {
             self.write_through(offset, data, done);
             return None;
         }
@@ -357,7 +357,7 @@ impl OpenVolume for RbdFile {
             return Some(Err(e));
         }
         let _g = self.vol.grow.lock();
-        let r = self.vol.image.resize(size);
+        let r = self.vol.set_size(size);
         self.vol.changed();
         Some(r)
     }

@@ -499,7 +499,7 @@ impl Store for RbdStore {
                 });
             }
             let _g = vol.grow.lock();
-            vol.image.resize(size)?;
+            vol.set_size(size)?;
             vol.changed();
         }
         let mut o = *vol.owner.lock();
@@ -749,7 +749,7 @@ impl Store for RbdStore {
             let _g = vol.grow.lock();
             let current = vol.image.size()?;
             let target = req.plan(current, MAX_SIZE)?;
-            vol.image.resize(target)?;
+            vol.set_size(target)?;
             (current, target)
         };
         // Without the size lock: a write past the end meanwhile grows the
@@ -760,7 +760,7 @@ impl Store for RbdStore {
         {
             let _g = vol.grow.lock();
             if vol.image.size()? == target {
-                let _ = vol.image.resize(current);
+                let _ = vol.set_size(current);
             }
             return Err(e);
         }

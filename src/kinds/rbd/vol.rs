@@ -104,6 +104,12 @@ pub struct Vol {
     /// Opens for writing here: while there is one, this host keeps the
     /// image's exclusive lock (held across taking and releasing it).
     writers: Mutex<usize>,
+    /// The image's size as this host last read or set it. Exact while an
+    /// open for writing holds the image's lock (only this host resizes it
+    /// then, through `set_size`): what a write checks on a request thread,
+    /// where `rbd_get_size` must not be called (it may first refresh the
+    /// image from the cluster, and wait for it).
+    size_hint: AtomicU64,
 }
 
 impl Vol {
@@ -113,6 +119,7 @@ impl Vol {
             .metadata(ATTR_KEY)?
             .and_then(|t| Owner::parse(&t))
             .unwrap_or(Owner::DEFAULT);
+        let size = image.size()?;
         Ok(Vol {
             image,
             id,
@@ -122,6 +129,7 @@ impl Vol {
             grow: Mutex::new(()),
             behind: Behind::new("the Ceph cluster"),
             writers: Mutex::new(0),
+            size_hint: AtomicU64::new(size),
         })
     }
 
@@ -156,7 +164,22 @@ impl Vol {
     /// The size this host's writers see: the image's, or the end of a
     /// write answered and not yet on the cluster (it grows the image).
     pub fn size(&self) -> Result<u64> {
-        Ok(self.image.size()?.max(self.behind.end()))
+        let size = self.image.size()?;
+        self.size_hint.store(size, Ordering::SeqCst);
+        Ok(size.max(self.behind.end()))
+    }
+
+    /// A write ending at `end` is within the image (`size_hint`: no call
+    /// to the cluster).
+    pub fn fits(&self, end: u64) -> bool {
+        end <= self.size_hint.load(Ordering::SeqCst)
+    }
+
+    /// Resizes the image; the caller holds `grow`.
+    pub fn set_size(&self, size: u64) -> Result<()> {
+        self.image.resize(size)?;
+        self.size_hint.store(size, Ordering::SeqCst);
+        Ok(())
     }
 
     pub fn attr(&self) -> Result<Attr> {
@@ -191,6 +214,10 @@ impl Vol {
                     "the volume is open for writing on another host (Ceph client {owner})"
                 ))
             })?;
+            // Another host may have resized it before this one took the lock.
+            if let Ok(size) = self.image.size() {
+                self.size_hint.store(size, Ordering::SeqCst);
+            }
         }
         *w += 1;
         Ok(())
@@ -255,7 +282,7 @@ impl Vol {
     pub fn grow_to(&self, end: u64) -> Result<()> {
         let _g = self.grow.lock();
         if self.image.size()? < end {
-            self.image.resize(end)?;
+            self.set_size(end)?;
         }
         Ok(())
     }
