@@ -69,15 +69,25 @@ impl Ceph {
 
     /// The operations the OSD has served so far (its `op` counter).
     pub fn osd_ops(&self) -> u64 {
+        self.osd_counter("op")
+    }
+
+    /// The bytes the OSD has sent back for reads so far.
+    pub fn osd_read_bytes(&self) -> u64 {
+        self.osd_counter("op_r_out_bytes")
+    }
+
+    /// One of the OSD's `osd` counters.
+    fn osd_counter(&self, name: &str) -> u64 {
         let dump = run(&format!(
             "ceph -c {}/ceph.conf tell osd.0 perf dump",
             self.path.display()
         ));
         let v: serde_json::Value =
             serde_json::from_str(&dump).unwrap_or_else(|e| panic!("{e}: {dump}"));
-        v["osd"]["op"]
+        v["osd"][name]
             .as_u64()
-            .unwrap_or_else(|| panic!("no osd.op in {dump}"))
+            .unwrap_or_else(|| panic!("no osd.{name} in {dump}"))
     }
 
     /// `rbd` that may fail: (success, stdout, stderr).

@@ -16,8 +16,10 @@
 //! `FRESH` (the pool's cache time: what another host wrote shows within
 //! it, as without read-ahead). Reads only come here while no write of this
 //! host is in flight. Memory: a chunk goes once every byte of it was
-//! served; an open keeps at most `KEEP` chunks (the oldest go), all opens
-//! together at most `BUDGET` bytes (past it, reads are read as asked).
+//! served (and is not asked for again as a chunk ahead while it would
+//! have been fresh: the readers are past it); an open keeps at most
+//! `KEEP` chunks (the oldest go), all opens together at most `BUDGET`
+//! bytes (past it, reads are read as asked).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -41,6 +43,8 @@ const AHEAD: u64 = 4;
 const STREAMS: usize = 16;
 /// Chunks one open keeps.
 const KEEP: usize = 12;
+/// Served chunks one open remembers.
+const CONSUMED: usize = 32;
 /// How long a chunk may be served after it was asked for.
 const FRESH: Duration = Duration::from_secs(1);
 /// Bytes the chunks of every open may hold together.
@@ -59,6 +63,11 @@ struct St {
     /// Where the last reads ended.
     ends: VecDeque<u64>,
     chunks: VecDeque<Arc<Chunk>>,
+    /// Chunks that went once all of them was served, while they would
+    /// still have been fresh (start, generation, when asked for): the
+    /// readers are past them, so they are not asked for again as chunks
+    /// ahead (only a read that falls in one asks for it again).
+    consumed: VecDeque<(u64, u64, Instant)>,
 }
 
 #[derive(Debug)]
@@ -147,7 +156,23 @@ impl ReadAhead {
             st.ends.pop_front();
         }
         st.ends.push_back(end);
-        st.chunks.retain(|c| c.usable(vol));
+        let generation = vol.generation();
+        let St {
+            chunks, consumed, ..
+        } = &mut *st;
+        chunks.retain(|c| {
+            if c.usable(vol) {
+                return true;
+            }
+            if c.generation == generation && c.asked.elapsed() < FRESH {
+                if consumed.len() >= CONSUMED {
+                    consumed.pop_front();
+                }
+                consumed.push_back((c.start, c.generation, c.asked));
+            }
+            false
+        });
+        consumed.retain(|(_, g, asked)| *g == generation && asked.elapsed() < FRESH);
         let found = st.chunks.iter().find(|c| c.covers(off, end)).cloned();
         if found.is_none() && !continues {
             return Some(done);
@@ -157,7 +182,8 @@ impl ReadAhead {
         let last = (first + AHEAD * CHUNK).min(size);
         let mut at = first;
         while at < last {
-            if !st.chunks.iter().any(|c| c.start == at) {
+            let passed = at != first && st.consumed.iter().any(|(s, ..)| *s == at);
+            if !passed && !st.chunks.iter().any(|c| c.start == at) {
                 let len = CHUNK.min(size - at);
                 if HELD.fetch_add(len as usize, Ordering::Relaxed) + len as usize > BUDGET {
                     HELD.fetch_sub(len as usize, Ordering::Relaxed);
