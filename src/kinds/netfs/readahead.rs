@@ -16,9 +16,10 @@
 //! `cache = 0` nothing is read ahead), nor once a change made from this
 //! host reached the server or a lock was taken since it was asked for
 //! (`FileShared::changes`). Memory: a chunk is dropped once every byte of
-//! it was served, an open keeps at most `KEEP` chunks (the oldest go), and
-//! all opens together at most `BUDGET` bytes; past it, reads are read as
-//! asked.
+//! it was served (and is not asked for again as a chunk ahead while it
+//! would have been fresh: the readers are past it), an open keeps at most
+//! `KEEP` chunks (the oldest go), and all opens together at most `BUDGET`
+//! bytes; past it, reads are read as asked.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -65,6 +66,11 @@ struct Window {
     ends: VecDeque<u64>,
     /// Chunks asked for, by index (offset / chunk size).
     chunks: BTreeMap<u64, Chunk>,
+    /// Chunks served whole (index, the file's change count and when they
+    /// were asked for), while they would still be fresh: the readers are
+    /// past them, so they are not asked for again as chunks ahead (only a
+    /// request that falls in one asks for it again).
+    consumed: VecDeque<(u64, u64, Instant)>,
 }
 
 #[derive(Debug)]
@@ -137,6 +143,8 @@ impl ReadAhead {
         let mut w = self.w.lock();
         w.chunks
             .retain(|_, k| k.changes == changes && now.duration_since(k.at) < cache);
+        w.consumed
+            .retain(|(_, ch, at)| *ch == changes && now.duration_since(*at) < cache);
         let continues = w.ends.contains(&off) || w.chunks.contains_key(&first);
         if w.ends.len() == STREAMS {
             w.ends.pop_front();
@@ -146,7 +154,7 @@ impl ReadAhead {
             return None;
         }
         for i in first..=last + AHEAD {
-            if w.chunks.contains_key(&i) {
+            if w.chunks.contains_key(&i) || i > last && w.consumed.iter().any(|(j, ..)| *j == i) {
                 continue;
             }
             if w.chunks.len() >= KEEP {
@@ -185,7 +193,12 @@ impl ReadAhead {
             parts.push((start, k.len, k.fetch.clone()));
             // Served whole: not needed again.
             if k.served >= u64::from(k.len) {
+                let at = k.at;
                 w.chunks.remove(&i);
+                if w.consumed.len() == KEEP {
+                    w.consumed.pop_front();
+                }
+                w.consumed.push_back((i, changes, at));
             }
         }
         Some(parts)
