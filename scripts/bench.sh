@@ -718,11 +718,14 @@ rbd_pool() {  # state-dir: the rbd pool "ceph" on the cluster, started with the 
     "$(sed -n 's/^mon_host = //p' "$RBD_DIR/ceph.conf")" "$RBD_DIR/keyring" >"$1/defs/ceph.toml"
 }
 rbd_phase() {  # rep: qemu-img convert of RBD_SIZE onto and off the cluster, through poolfs and through qemu's rbd driver
-  local rep=$1 p=$RBD_TARGET src=$BACKING/rbd-src.img out=/dev/shm/poolfs-bench-rbd.img way dst name t0 t1 err m q
+  local rep=$1 p=$RBD_TARGET src=$BACKING/rbd-src.img out=/dev/shm/poolfs-bench-rbd.img way ways dst name t0 t1 err m q
   [ -n "$RBD_DIR" ] && [ -n "$p" ] || return 0
   [ -e "$src" ] || head -c "$((RBD_SIZE_MB << 20))" /dev/urandom >"$src"
   q=":conf=$RBD_DIR/ceph.conf:keyring=$RBD_DIR/keyring"
-  for way in poolfs-rbd qemu-rbd; do
+  # The order alternates by repetition: a copy right after the other way's
+  # runs on an OSD warmed (or still busy) by it.
+  ways="poolfs-rbd qemu-rbd"; [ $((rep % 2)) = 1 ] || ways="qemu-rbd poolfs-rbd"
+  for way in $ways; do
     name=w-r$rep-$way.img
     case $way in poolfs-rbd) dst=${MNT[$p]}/ceph/$name ;; *) dst=rbd:rbd/$name$q ;; esac
     m="RBD: qemu-img convert ${RBD_SIZE_MB} MiB onto the cluster (s)"
