@@ -25,7 +25,8 @@
 #   -j JOBS     jobs to run (default all): rss perf meta clone guest scale nfs rbd
 #   --smoke     very short run to check the script works (1 repetition, 1 s jobs,
 #               64M files, 200 metadata files, 256M clone with 16M data, 500 volumes,
-#               a 256 MiB guest disk, scale job at 100 and 1000 volumes)
+#               a 256 MiB guest disk with aio=native only, scale job at 100 and 300
+#               volumes)
 # Scale job: for each N in SCALE_NS (default "1000 10000 100000"), N sparse
 # 1 GiB volumes made in the backing directory, then through each target:
 # `ls -l` of them, the first delete (the pool's headers read once), 10 more
@@ -41,8 +42,9 @@
 # Guest jobs (native and poolfs targets): a qemu guest (KVM where it boots the
 # guest, else TCG; the table says which) with fio inside (scripts/guest-image.sh,
 # POOLFS_GUEST_FIO=1) whose only disk is a raw image on the target, cache=none,
-# once with aio=native and once with aio=io_uring: 4k random read and write at
-# QD32, 1M sequential read and write at QD8, RUNTIME s each.
+# once with aio=native and once with aio=io_uring (GUEST_AIOS; --smoke: native
+# only): 4k random read and write at QD32, 1M sequential read and write at QD8,
+# RUNTIME s each.
 # NFS jobs (when nfs-ganesha, rpcbind and qemu's NFS driver, qemu-block-extra,
 # are installed): one NFS-Ganesha on 127.0.0.1 (NFSv3 and v4.1), a 1 GiB
 # (NFS_SIZE_MB) `qemu-img convert` of random data onto the export and back
@@ -96,13 +98,14 @@ done
 if [ "$SMOKE" = 1 ]; then
   REPEATS=${o_n:-1} RUNTIME=${o_t:-1} SIZE=${o_z:-64M}
   META_N=200 VOLS=500 CLONE_SIZE=256M CLONE_DATA=16M GUEST_DISK_MB=256 NFS_SIZE_MB=64 NFS_QD16_N=2000 RBD_SIZE_MB=64
-  SCALE_NS="100 1000" NFS_SCALE_N=200
+  SCALE_NS="100 300" NFS_SCALE_N=200 GUEST_AIOS=native
 else
   REPEATS=${o_n:-3} RUNTIME=${o_t:-10} SIZE=${o_z:-2G}
   META_N=${META_N:-5000} VOLS=${VOLS:-10000} CLONE_SIZE=${CLONE_SIZE:-8G} CLONE_DATA=${CLONE_DATA:-256M}
   GUEST_DISK_MB=${GUEST_DISK_MB:-1024} NFS_SIZE_MB=${NFS_SIZE_MB:-1024} NFS_QD16_N=${NFS_QD16_N:-20000}
   RBD_SIZE_MB=${RBD_SIZE_MB:-1024}
   SCALE_NS=${SCALE_NS:-"1000 10000 100000"} NFS_SCALE_N=${NFS_SCALE_N:-10000}
+  GUEST_AIOS=${GUEST_AIOS:-"native io_uring"}
 fi
 job() { case " $JOBS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 for j in $JOBS; do
@@ -797,7 +800,7 @@ guest_phase() {  # rep target
   acc=${GUEST_ACCEL^^}
   # real data, written on the backing filesystem (not measured): reads of holes cost nothing
   dd if=/dev/zero of="$bimg" bs=1M count="$GUEST_DISK_MB" oflag=direct status=none
-  for aio in native io_uring; do
+  for aio in $GUEST_AIOS; do
     out=$RES/logs/guest-r$rep-$p-$aio.txt
     log "  $p: guest ($acc), disk cache=none aio=$aio, 4 fio jobs of ${RUNTIME} s"
     timeout $((120 + 8 * RUNTIME)) bash -c "$(declare -f guest_qemu); GUEST_KERNEL=$GUEST_KERNEL GUEST_INITRD=$GUEST_INITRD guest_qemu $GUEST_ACCEL '$img' $aio poolfs.fio=$RUNTIME" >"$out" 2>&1 || true
