@@ -67,9 +67,10 @@ struct Window {
     /// Chunks asked for, by index (offset / chunk size).
     chunks: BTreeMap<u64, Chunk>,
     /// Chunks served whole (index, the file's change count and when they
-    /// were asked for), while they would still be fresh: the readers are
-    /// past them, so they are not asked for again as chunks ahead (only a
-    /// request that falls in one asks for it again).
+    /// were asked for; at most `KEEP`, the oldest go), while they would
+    /// still be fresh: the readers are past them, so they are not asked for
+    /// again as chunks ahead (only a request that falls in one asks for it
+    /// again).
     consumed: VecDeque<(u64, u64, Instant)>,
 }
 
