@@ -26,6 +26,7 @@
 pub mod behind;
 pub mod fdcache;
 pub mod local;
+pub mod passed;
 pub mod tree;
 
 use std::ffi::{OsStr, OsString};

@@ -17,7 +17,7 @@
 //! host reached the server or a lock was taken since it was asked for
 //! (`FileShared::changes`). Memory: a chunk is dropped once every byte of
 //! it was served (and is not asked for again as a chunk ahead while it
-//! would have been fresh: the readers are past it), an open keeps at most
+//! would have been fresh: `store::passed`), an open keeps at most
 //! `KEEP` chunks (the oldest go), and all opens together at most `BUDGET`
 //! bytes; past it, reads are read as asked.
 
@@ -32,6 +32,7 @@ use parking_lot::Mutex;
 
 use super::client::{Client, Fetch};
 use crate::error::Result;
+use crate::store::passed::Passed;
 
 /// Chunks asked for past a request that continues another.
 const AHEAD: u64 = 4;
@@ -60,18 +61,24 @@ pub struct ReadAhead {
     w: Arc<Mutex<Window>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Window {
     /// Where the last requests ended, newest last.
     ends: VecDeque<u64>,
     /// Chunks asked for, by index (offset / chunk size).
     chunks: BTreeMap<u64, Chunk>,
-    /// Chunks served whole (index, the file's change count and when they
-    /// were asked for; at most `KEEP`, the oldest go), while they would
-    /// still be fresh: the readers are past them, so they are not asked for
-    /// again as chunks ahead (only a request that falls in one asks for it
-    /// again).
-    consumed: VecDeque<(u64, u64, Instant)>,
+    /// Chunks (by index) served whole: at most `KEEP`.
+    passed: Passed,
+}
+
+impl Default for Window {
+    fn default() -> Window {
+        Window {
+            ends: VecDeque::new(),
+            chunks: BTreeMap::new(),
+            passed: Passed::new(KEEP),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -144,8 +151,7 @@ impl ReadAhead {
         let mut w = self.w.lock();
         w.chunks
             .retain(|_, k| k.changes == changes && now.duration_since(k.at) < cache);
-        w.consumed
-            .retain(|(_, ch, at)| *ch == changes && now.duration_since(*at) < cache);
+        w.passed.expire(changes, cache, now);
         let continues = w.ends.contains(&off) || w.chunks.contains_key(&first);
         if w.ends.len() == STREAMS {
             w.ends.pop_front();
@@ -155,7 +161,7 @@ impl ReadAhead {
             return None;
         }
         for i in first..=last + AHEAD {
-            if w.chunks.contains_key(&i) || i > last && w.consumed.iter().any(|(j, ..)| *j == i) {
+            if w.chunks.contains_key(&i) || i > last && w.passed.contains(i) {
                 continue;
             }
             if w.chunks.len() >= KEEP {
@@ -196,10 +202,7 @@ impl ReadAhead {
             if k.served >= u64::from(k.len) {
                 let at = k.at;
                 w.chunks.remove(&i);
-                if w.consumed.len() == KEEP {
-                    w.consumed.pop_front();
-                }
-                w.consumed.push_back((i, changes, at));
+                w.passed.note(i, changes, at);
             }
         }
         Some(parts)

@@ -17,7 +17,7 @@
 //! it, as without read-ahead). Reads only come here while no write of this
 //! host is in flight. Memory: a chunk goes once every byte of it was
 //! served (and is not asked for again as a chunk ahead while it would
-//! have been fresh: the readers are past it); an open keeps at most
+//! have been fresh: `store::passed`); an open keeps at most
 //! `KEEP` chunks (the oldest go), all opens together at most `BUDGET`
 //! bytes (past it, reads are read as asked).
 
@@ -33,6 +33,7 @@ use parking_lot::Mutex;
 use super::vol::Vol;
 use crate::error::Error;
 use crate::store::ReadDone;
+use crate::store::passed::Passed;
 use crate::volume::Data;
 
 /// The size and alignment of a chunk: RBD's object size.
@@ -43,8 +44,8 @@ const AHEAD: u64 = 4;
 const STREAMS: usize = 16;
 /// Chunks one open keeps.
 const KEEP: usize = 12;
-/// Served chunks one open remembers.
-const CONSUMED: usize = 32;
+/// Chunks served whole one open remembers.
+const PASSED: usize = 32;
 /// How long a chunk may be served after it was asked for.
 const FRESH: Duration = Duration::from_secs(1);
 /// Bytes the chunks of every open may hold together.
@@ -53,21 +54,30 @@ const BUDGET: usize = 256 << 20;
 static HELD: AtomicUsize = AtomicUsize::new(0);
 
 /// One open's read-ahead.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReadAhead {
     st: Mutex<St>,
 }
 
-#[derive(Debug, Default)]
+impl Default for ReadAhead {
+    fn default() -> ReadAhead {
+        ReadAhead {
+            st: Mutex::new(St {
+                ends: VecDeque::new(),
+                chunks: VecDeque::new(),
+                passed: Passed::new(PASSED),
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
 struct St {
     /// Where the last reads ended.
     ends: VecDeque<u64>,
     chunks: VecDeque<Arc<Chunk>>,
-    /// Chunks that went once all of them was served, while they would
-    /// still have been fresh (start, generation, when asked for): the
-    /// readers are past them, so they are not asked for again as chunks
-    /// ahead (only a read that falls in one asks for it again).
-    consumed: VecDeque<(u64, u64, Instant)>,
+    /// Chunks (by start) that went once all of them was served.
+    passed: Passed,
 }
 
 #[derive(Debug)]
@@ -157,22 +167,17 @@ impl ReadAhead {
         }
         st.ends.push_back(end);
         let generation = vol.generation();
-        let St {
-            chunks, consumed, ..
-        } = &mut *st;
+        let St { chunks, passed, .. } = &mut *st;
         chunks.retain(|c| {
             if c.usable(vol) {
                 return true;
             }
-            if c.generation == generation && c.asked.elapsed() < FRESH {
-                if consumed.len() >= CONSUMED {
-                    consumed.pop_front();
-                }
-                consumed.push_back((c.start, c.generation, c.asked));
+            if c.served.load(Ordering::Relaxed) >= c.len {
+                passed.note(c.start, c.generation, c.asked);
             }
             false
         });
-        consumed.retain(|(_, g, asked)| *g == generation && asked.elapsed() < FRESH);
+        passed.expire(generation, FRESH, Instant::now());
         let found = st.chunks.iter().find(|c| c.covers(off, end)).cloned();
         if found.is_none() && !continues {
             return Some(done);
@@ -182,7 +187,7 @@ impl ReadAhead {
         let last = (first + AHEAD * CHUNK).min(size);
         let mut at = first;
         while at < last {
-            let passed = at != first && st.consumed.iter().any(|(s, ..)| *s == at);
+            let passed = at != first && st.passed.contains(at);
             if !passed && !st.chunks.iter().any(|c| c.start == at) {
                 let len = CHUNK.min(size - at);
                 if HELD.fetch_add(len as usize, Ordering::Relaxed) + len as usize > BUDGET {
