@@ -117,19 +117,10 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
             })
         });
         step("fio_verifies_through_two_upgrades", &|| {
-            fio_verifies_through(&fx, "upgrade", &|| {
-                let old = fx.server_pid();
-                let up = std::process::Command::new(common::BIN)
-                    .arg("upgrade")
-                    .arg("--mount")
-                    .arg(&fx.mnt)
-                    .arg("--state-dir")
-                    .arg(&fx.state)
-                    .output()
-                    .unwrap();
-                assert!(up.status.success(), "{up:?}\nlog:\n{}", fx.log());
-                assert_ne!(fx.server_pid(), old, "the server was not replaced");
-            })
+            fio_verifies_through(&fx, "upgrade", &|| upgrade(&fx))
+        });
+        step("a_volume_removed_while_open_goes_after_an_upgrade", &|| {
+            a_volume_removed_while_open_goes_after_an_upgrade(&fx, &ceph)
         });
     }
 }
@@ -403,8 +394,11 @@ fn mode_and_owner_are_kept_in_the_image(fx: &Fixture, ceph: &Ceph) {
     assert_eq!(meta.trim(), "0640 107 108");
 }
 
-/// mv renames the image (replacing one in the way), rm removes it; an
-/// image open here cannot be removed (RBD keeps an image with watchers).
+/// mv renames the image (replacing one in the way), rm removes it. As on
+/// ext4, a volume removed while open stays readable and writable through
+/// its opens and is freed at the last close (RBD removes no open image:
+/// poolfs hides it until then); a hidden image left open nowhere (its host
+/// crashed) is removed by the next listing.
 fn renames_and_removals(fx: &Fixture, ceph: &Ceph) {
     let p = fx.pool("ceph");
     fs::write(p.join("a.img"), pattern(4096, 3)).unwrap();
@@ -418,20 +412,65 @@ fn renames_and_removals(fx: &Fixture, ceph: &Ceph) {
         "{listed}"
     );
 
-    let open = fs::File::open(p.join("b.img")).unwrap();
-    assert_eq!(
-        errno_of(fs::remove_file(p.join("b.img"))),
-        Some(libc::EBUSY)
+    let reader = fs::File::open(p.join("b.img")).unwrap();
+    let writer = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(p.join("b.img"))
+        .unwrap();
+    fs::remove_file(p.join("b.img")).unwrap();
+    assert!(!p.join("b.img").exists());
+    let shown: Vec<_> = fs::read_dir(&p)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!shown.iter().any(|n| n.starts_with(".poolfs")), "{shown:?}");
+    let listed = ceph.rbd("ls");
+    assert!(
+        !listed.contains("b.img") && listed.contains(".poolfs-removed-"),
+        "{listed}"
     );
-    drop(open);
-    // The release reaches the daemon shortly after close(2).
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while let Err(e) = fs::remove_file(p.join("b.img")) {
-        assert!(std::time::Instant::now() < deadline, "rm after close: {e}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The opens go on; the name is free for a new volume meanwhile.
+    writer.write_all_at(&pattern(4096, 5), 4096).unwrap();
+    writer.sync_all().unwrap();
+    let mut back = vec![0u8; 8192];
+    reader.read_exact_at(&mut back, 0).unwrap();
+    assert!(back[..4096] == pattern(4096, 3)[..] && back[4096..] == pattern(4096, 5)[..]);
+    fs::write(p.join("b.img"), pattern(4096, 6)).unwrap();
+    assert_eq!(fs::read(p.join("b.img")).unwrap(), pattern(4096, 6));
+    assert_eq!(
+        errno_of(fs::write(p.join(".poolfs-removed-x"), b"x")),
+        Some(libc::EINVAL),
+        "a hidden name was taken"
+    );
+    drop(reader);
+    assert!(
+        ceph.rbd("ls").contains(".poolfs-removed-"),
+        "removed at a close that was not the last"
+    );
+    drop(writer);
+    no_hidden_image_within_10s(ceph, "not removed at its last close");
+    fs::remove_file(p.join("b.img")).unwrap();
     assert!(!p.join("b.img").exists());
     assert!(!ceph.rbd("ls").contains("b.img"));
+
+    // Left behind by a host that crashed: the next listing removes it.
+    ceph.rbd("create --size 1M .poolfs-removed-left");
+    assert!(
+        fs::read_dir(&p)
+            .unwrap()
+            .all(|e| e.unwrap().file_name() != ".poolfs-removed-left")
+    );
+    no_hidden_image_within_10s(ceph, "a listing left the hidden image");
+}
+
+/// Waits until the Ceph pool holds no hidden image of a removed volume.
+fn no_hidden_image_within_10s(ceph: &Ceph, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while ceph.rbd("ls").contains(".poolfs-removed-") {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Sequential reads are served read ahead (4 MiB chunks, several asked
@@ -1148,4 +1187,41 @@ fn fio_verifies_through(fx: &Fixture, what: &str, replace: &dyn Fn()) {
         "fio took {took:?} after the first {what}: writes waited for the old server's image lock\nlog:\n{}",
         fx.log()
     );
+}
+
+/// Replaces the server with a new one (`poolfs upgrade`).
+fn upgrade(fx: &Fixture) {
+    let old = fx.server_pid();
+    let up = std::process::Command::new(common::BIN)
+        .arg("upgrade")
+        .arg("--mount")
+        .arg(&fx.mnt)
+        .arg("--state-dir")
+        .arg(&fx.state)
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{up:?}\nlog:\n{}", fx.log());
+    assert_ne!(fx.server_pid(), old, "the server was not replaced");
+}
+
+/// A volume removed while open is still removed at its last close when a
+/// new server took the open over (it knows the image by its hidden name).
+fn a_volume_removed_while_open_goes_after_an_upgrade(fx: &Fixture, ceph: &Ceph) {
+    let p = fx.pool("ceph");
+    fs::write(p.join("doomed.img"), pattern(8192, 1)).unwrap();
+    let open = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(p.join("doomed.img"))
+        .unwrap();
+    fs::remove_file(p.join("doomed.img")).unwrap();
+    upgrade(fx);
+    open.write_all_at(&pattern(4096, 2), 0).unwrap();
+    open.sync_all().unwrap();
+    let mut back = vec![0u8; 8192];
+    open.read_exact_at(&mut back, 0).unwrap();
+    assert!(back[..4096] == pattern(4096, 2)[..] && back[4096..] == pattern(8192, 1)[4096..]);
+    assert!(ceph.rbd("ls").contains(".poolfs-removed-"));
+    drop(open);
+    no_hidden_image_within_10s(ceph, "not removed at its last close");
 }

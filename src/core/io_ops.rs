@@ -316,9 +316,10 @@ impl PoolFs {
                 }
                 // The descriptor closes with the handle, before a stop waiting
                 // for the pool's open volumes sees this one gone.
-                let pool = node.pool.clone();
+                let (pool, ino) = (node.pool.clone(), node.ino);
                 drop(h);
                 pool.release_open(fh);
+                self.removed_closed(ino);
             }
             _ => {}
         }

@@ -173,6 +173,11 @@ pub struct PoolFs {
     /// Which volume backs which, per running pool (`backing`). Lock order:
     /// taken alone, never across I/O.
     overlays: parking_lot::Mutex<backing::Overlays>,
+    /// Volumes removed while open from a pool that keeps them until their
+    /// last close (`Store::removed_stay_open`): node -> the key whose
+    /// number goes at that close (`tree_ops::unnumber`). Lock order: taken
+    /// before the inode table's and the handle table's locks.
+    removed_open: parking_lot::Mutex<std::collections::HashMap<u64, inodes::Key>>,
 }
 
 fn enotdir(op: &'static str) -> Error {
@@ -238,6 +243,7 @@ impl PoolFs {
             recovery: Default::default(),
             requests: crate::metrics::Requests::new(false),
             locks: Default::default(),
+            removed_open: Default::default(),
             watcher: std::sync::OnceLock::new(),
             overlays: Default::default(),
         }

@@ -205,11 +205,41 @@ impl PoolFs {
     /// poolfs): its number is no longer remembered, in the table or the
     /// journal, so they do not grow with every file ever made. What the
     /// kernel still holds under the number stays until it forgets it.
+    /// A volume removed while open from a pool that keeps it until its
+    /// last close keeps its number until then, so a successor server can
+    /// still open it again for the opens it takes over.
     pub(super) fn unnumber(&self, d: &Dir, id: (u64, u64)) {
-        let gone = self
-            .inodes
-            .write()
-            .unnumber((d.pool.id, d.active.run, id.0, id.1));
+        let key = (d.pool.id, d.active.run, id.0, id.1);
+        if d.store().removed_stay_open() {
+            let mut later = self.removed_open.lock();
+            let node = self.inodes.read().node_of(key);
+            if let Some(n) = node
+                && self.handles.volume_opens(n.ino) > 0
+            {
+                later.insert(n.ino, key);
+                return;
+            }
+        }
+        self.unnumber_key(key);
+    }
+
+    /// The last open of node `ino` closed: its number goes if it was
+    /// removed while open (`unnumber`).
+    pub(super) fn removed_closed(&self, ino: u64) {
+        let key = {
+            let mut later = self.removed_open.lock();
+            if later.is_empty() || self.handles.volume_opens(ino) > 0 {
+                return;
+            }
+            later.remove(&ino)
+        };
+        if let Some(key) = key {
+            self.unnumber_key(key);
+        }
+    }
+
+    fn unnumber_key(&self, key: super::inodes::Key) {
+        let gone = self.inodes.write().unnumber(key);
         if let Some(ino) = gone {
             self.wipes.forget(ino);
             if let Some(j) = self.journal() {

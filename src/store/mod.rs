@@ -461,6 +461,13 @@ pub trait Store: Send + Sync + Debug {
     fn cheap_lookups(&self) -> bool {
         true
     }
+    /// A volume removed while open stays reachable by its key until its
+    /// last close (so a successor server can open it again for the opens
+    /// it takes over). False where a removed file is reachable only
+    /// through a descriptor already open.
+    fn removed_stay_open(&self) -> bool {
+        false
+    }
     /// Creates a volume and opens it; `EEXIST` when the name is taken.
     fn create(
         &self,

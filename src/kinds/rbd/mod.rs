@@ -83,6 +83,6 @@ impl PoolBackend for RbdBackend {
     /// pool does not exist).
     fn open_store(&self) -> Result<Arc<dyn Store>> {
         let cluster = librbd::Cluster::connect(&self.opts)?;
-        Ok(Arc::new(store::RbdStore::new(cluster, &self.opts)?))
+        Ok(store::RbdStore::new(cluster, &self.opts)?)
     }
 }

@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 
 use super::file::{Sink, open_vol};
 use super::grower::{Grower, resend};
-use super::librbd::{Cluster, ConnectOpts, Image, Linked};
+use super::librbd::{Cluster, ConnectOpts, Linked};
 use super::vol::{ATTR_KEY, MAX_SIZE, Owner, Vol, stat_attr};
 use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
@@ -43,11 +43,9 @@ const STATS_CACHED: usize = 4096;
 /// How long a read-only image answers stats before it is opened again (the
 /// pool's cache time: what another client changed shows within it).
 const META_TTL: Duration = Duration::from_secs(1);
-/// How long a removal waits for the last release of a closed volume.
-const RELEASE_GRACE: Duration = Duration::from_secs(2);
 /// The snapshots poolfs takes for clones are named so (and the time):
 /// they go with their last clone.
-const CLONE_SNAP: &str = "poolfs-clone-";
+pub(super) const CLONE_SNAP: &str = "poolfs-clone-";
 
 /// Images open in this daemon, by id. `live`: read-write handles, held by
 /// the opens of a volume and by an operation that changes an image (weak:
@@ -75,7 +73,11 @@ impl Cache {
     }
 }
 
+mod removal;
+
 pub struct RbdStore {
+    /// This store, for the threads that remove images (`removal`).
+    me: Weak<RbdStore>,
     cluster: Arc<Cluster>,
     /// `pool` or `pool/namespace`, for messages and `info`.
     place: String,
@@ -90,6 +92,8 @@ pub struct RbdStore {
     spill: std::sync::OnceLock<SpillSink>,
     /// How long a wait for the cluster may take (the pool's `timeout`).
     timeout: Duration,
+    /// Volumes removed while open (`removal`).
+    doomed: removal::Doomed,
 }
 
 impl std::fmt::Debug for RbdStore {
@@ -122,19 +126,39 @@ fn id_number(id: &str) -> u64 {
     })
 }
 
+/// The image a volume's name names: the hidden names of volumes removed
+/// while open are no volume's.
 fn name_of(name: &OsStr) -> Result<&str> {
-    name.to_str()
-        .ok_or_else(|| Error::Invalid("an RBD image name must be UTF-8".into()))
+    let name = name
+        .to_str()
+        .ok_or_else(|| Error::Invalid("an RBD image name must be UTF-8".into()))?;
+    if removal::is_hidden(name) {
+        return Err(enoent("lookup"));
+    }
+    Ok(name)
+}
+
+/// A name a new volume may take (not a hidden one).
+fn new_name_of(name: &OsStr) -> Result<&str> {
+    name_of(name).map_err(|e| match e.errno() {
+        Errno::ENOENT => Error::Invalid(format!(
+            "'{}': poolfs keeps names starting with '.poolfs-removed-' for volumes removed while open",
+            name.to_string_lossy()
+        )),
+        _ => e,
+    })
 }
 
 impl RbdStore {
-    pub fn new(cluster: Arc<Cluster>, opts: &ConnectOpts) -> Result<RbdStore> {
+    pub fn new(cluster: Arc<Cluster>, opts: &ConnectOpts) -> Result<Arc<RbdStore>> {
         let place = match &opts.namespace {
             Some(ns) => format!("{}/{ns}", opts.pool),
             None => opts.pool.clone(),
         };
         let grower = Arc::new(Grower::start(&opts.pool)?);
-        Ok(RbdStore {
+        Ok(Arc::new_cyclic(|me| RbdStore {
+            me: me.clone(),
+            doomed: removal::Doomed::default(),
             cluster,
             grower,
             spill: std::sync::OnceLock::new(),
@@ -150,7 +174,7 @@ impl RbdStore {
                 ),
                 epoch: 0,
             }),
-        })
+        }))
     }
 
     /// What an open of this pool writes behind with.
@@ -159,6 +183,7 @@ impl RbdStore {
             spill: self.spill.get().cloned(),
             grower: self.grower.clone(),
             timeout: self.timeout,
+            store: self.me.clone() as Weak<dyn super::file::LastCloses>,
         }
     }
 
@@ -175,6 +200,7 @@ impl RbdStore {
                 e
             }
         })?;
+        self.opened(id, &image);
         self.share(Vol::open(image)?)
     }
 
@@ -337,60 +363,6 @@ impl RbdStore {
         })
     }
 
-    /// Removes image `name`, refused while it is open on this host or
-    /// another (RBD removes no image that has watchers).
-    fn remove(&self, name: &str) -> Result<()> {
-        let (id, parent) = {
-            let vol = self.by_name(name)?;
-            (vol.id.clone(), vol.image.parent()?)
-        };
-        // The kernel sends the release of a closed file a moment after
-        // close(2) returned: a removal right after it waits for it.
-        let deadline = Instant::now() + RELEASE_GRACE;
-        while !self.forget(&id) {
-            if Instant::now() >= deadline {
-                return Err(Error::Busy(format!(
-                    "'{name}' is open: an RBD image is removed once nothing has it open"
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        {
-            let image = self.cluster.open_by_id(&id, true)?;
-            let clones = image.children()?;
-            if !clones.is_empty() {
-                return Err(Error::Busy(format!(
-                    "'{name}' has clones ({}): remove them, or flatten them, first",
-                    self.names(&clones).join(", ")
-                )));
-            }
-            self.drop_clone_snapshots(&image);
-        }
-        self.cluster.remove(name).map_err(|e| match e.errno() {
-            Errno::EBUSY => Error::Busy(format!(
-                "'{name}' is open on another host: it cannot be removed now"
-            )),
-            Errno::ENOTEMPTY => Error::Busy(format!(
-                "'{name}' has snapshots poolfs did not take: remove them first (rbd snap purge)"
-            )),
-            _ => e,
-        })?;
-        // The parent's snapshot a clone read through to goes with its
-        // last clone (it holds the parent's data as it was).
-        if let Some((p, snap)) = parent
-            && snap.starts_with(CLONE_SNAP)
-            && self.here(&p)
-        {
-            match self.rw(&p.id) {
-                Ok(v) => self.drop_clone_snapshot(&v.image, &snap),
-                Err(e) => {
-                    tracing::warn!(parent = %p.name, "cannot drop the snapshot '{snap}': {e}")
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// True for an image of this pool (and namespace).
     fn here(&self, l: &Linked) -> bool {
         l.pool == self.pool && l.namespace == self.namespace
@@ -413,27 +385,6 @@ impl RbdStore {
                 s
             })
             .collect()
-    }
-
-    /// Drops the snapshots poolfs took for clones that no clone reads any
-    /// more.
-    fn drop_clone_snapshots(&self, image: &Image) {
-        match image.snapshots() {
-            Ok(snaps) => snaps
-                .iter()
-                .filter(|s| s.starts_with(CLONE_SNAP))
-                .for_each(|s| self.drop_clone_snapshot(image, s)),
-            Err(e) => tracing::warn!("cannot list an image's snapshots: {e}"),
-        }
-    }
-
-    /// Drops snapshot `snap` unless a clone still reads through to it.
-    fn drop_clone_snapshot(&self, image: &Image, snap: &str) {
-        match image.drop_snapshot(snap) {
-            Ok(()) => tracing::debug!("dropped the clone snapshot '{snap}'"),
-            Err(e) if e.errno() == Errno::EBUSY => {}
-            Err(e) => tracing::warn!("cannot drop the clone snapshot '{snap}': {e}"),
-        }
     }
 }
 
@@ -532,9 +483,15 @@ impl Store for RbdStore {
         if dir.is_some() {
             return Err(not_dir());
         }
-        Ok(self
+        let (hidden, shown): (Vec<_>, Vec<_>) = self
             .cluster
             .list()?
+            .into_iter()
+            .partition(|(_, name)| removal::is_hidden(name));
+        if !hidden.is_empty() {
+            self.sweep(hidden);
+        }
+        Ok(shown
             .into_iter()
             .map(|(id, name)| Listed {
                 id: (0, id_number(&id)),
@@ -543,6 +500,12 @@ impl Store for RbdStore {
                 attr: None,
             })
             .collect())
+    }
+
+    /// An image removed while open is only renamed until its last close
+    /// (`removal`).
+    fn removed_stay_open(&self) -> bool {
+        true
     }
 
     /// A lookup opens the image (several round trips to the cluster).
@@ -561,7 +524,7 @@ impl Store for RbdStore {
         if dir.is_some() {
             return Err(not_dir());
         }
-        let name = name_of(name)?;
+        let name = new_name_of(name)?;
         match self.cluster.create(name, 0) {
             Ok(()) => {}
             Err(e) if e.errno() == Errno::EEXIST => {
@@ -611,7 +574,7 @@ impl Store for RbdStore {
                 "exchanging two RBD images is not supported".into(),
             ));
         }
-        let (name, newname) = (name_of(name)?, name_of(newname)?);
+        let (name, newname) = (name_of(name)?, new_name_of(newname)?);
         if name == newname {
             return Ok(());
         }
@@ -707,6 +670,7 @@ impl Store for RbdStore {
             .list()?
             .into_iter()
             .map(|(_, n)| n)
+            .filter(|n| !removal::is_hidden(n))
             .partition(|n| hidden(n));
         Ok((shown.len() as u64, shadowed))
     }
@@ -791,6 +755,7 @@ impl Store for RbdStore {
     /// image reading through to it; nothing is copied. The snapshot goes
     /// with the last clone of it.
     fn clone_volume(&self, obj: &Obj, vol: &VolumeRef, newname: &str) -> Result<()> {
+        new_name_of(OsStr::new(newname))?;
         let parent = self.vol_rw(obj)?;
         // The clone has every write answered before it.
         parent.behind.settle(self.timeout)?;
