@@ -1372,3 +1372,112 @@ fn a_write_answered_before_the_nfs_server_had_it_survives_a_crash() {
         "the successor sent no parked write"
     );
 }
+
+/// The names on the export that hide volumes removed while open.
+fn hidden_on(export: &std::path::Path) -> Vec<String> {
+    fs::read_dir(export)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".poolfs-removed-"))
+        .collect()
+}
+
+/// Waits until the export holds no hidden volume.
+fn no_hidden_within_5s(export: &std::path::Path, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !hidden_on(export).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// As on ext4, a volume removed (or renamed over) while open stays
+/// readable and writable through its opens, on NFSv3 and NFSv4.1, and
+/// through a crash of poolfs's server; it is freed at the last close. The
+/// NFS server would forget a removed file's handle, so poolfs renames it to
+/// a hidden name until then (the kernel's client "silly-renames" alike).
+#[test]
+fn a_volume_removed_while_open_stays_for_its_opens() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = serve(&fx);
+    let export = fx.dir.path().join("export");
+    for v in ["3", "4.1"] {
+        let name = format!("n{}", v.replace('.', ""));
+        define(&fx, &srv, &name, Some(v), 5);
+        let p = fx.pool(&name);
+        fs::write(p.join("v.img"), pattern(8192, 1)).unwrap();
+        let reader = fs::File::open(p.join("v.img")).unwrap();
+        let writer = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(p.join("v.img"))
+            .unwrap();
+        fs::remove_file(p.join("v.img")).unwrap();
+        assert!(!p.join("v.img").exists(), "NFSv{v}");
+        let listed: Vec<_> = fs::read_dir(&p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(
+            !listed.iter().any(|n| n.starts_with(".poolfs-removed-")),
+            "NFSv{v}: {listed:?}"
+        );
+        assert_eq!(hidden_on(&export).len(), 1, "NFSv{v}");
+        writer.write_all_at(&pattern(4096, 2), 8192).unwrap();
+        writer.sync_all().unwrap();
+        let mut back = vec![0u8; 12288];
+        reader.read_exact_at(&mut back, 0).unwrap();
+        assert!(
+            back[..8192] == pattern(8192, 1)[..] && back[8192..] == pattern(4096, 2)[..],
+            "NFSv{v}: the open read other bytes"
+        );
+        // The name is free for a new volume; hidden names are no volume's.
+        fs::write(p.join("v.img"), pattern(4096, 3)).unwrap();
+        assert_eq!(fs::read(p.join("v.img")).unwrap(), pattern(4096, 3));
+        assert_eq!(
+            errno_of(fs::write(p.join(".poolfs-removed-x"), b"x")),
+            Some(libc::EINVAL),
+            "NFSv{v}"
+        );
+        drop(reader);
+        assert_eq!(
+            hidden_on(&export).len(),
+            1,
+            "NFSv{v}: removed before the last close"
+        );
+        drop(writer);
+        no_hidden_within_5s(&export, &format!("NFSv{v}: not removed at its last close"));
+
+        // Renamed over while open, then poolfs's server crashes: the
+        // successor serves the open and removes it at its close.
+        fs::write(p.join("w.img"), pattern(4096, 4)).unwrap();
+        let open = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(p.join("v.img"))
+            .unwrap();
+        fs::rename(p.join("w.img"), p.join("v.img")).unwrap();
+        assert_eq!(fs::read(p.join("v.img")).unwrap(), pattern(4096, 4));
+        assert_eq!(hidden_on(&export).len(), 1, "NFSv{v}");
+        fx.crash_server();
+        open.write_all_at(&pattern(4096, 5), 4096).unwrap();
+        open.sync_all().unwrap();
+        let mut back = vec![0u8; 8192];
+        open.read_exact_at(&mut back, 0).unwrap();
+        assert!(
+            back[..4096] == pattern(4096, 3)[..] && back[4096..] == pattern(4096, 5)[..],
+            "NFSv{v}: the open read other bytes after the crash"
+        );
+        drop(open);
+        no_hidden_within_5s(
+            &export,
+            &format!("NFSv{v}: not removed at its last close after a crash"),
+        );
+        fs::remove_file(p.join("v.img")).unwrap();
+        fx.ctl(format!("{name}/status"), "stop").unwrap();
+    }
+}

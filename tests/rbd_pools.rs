@@ -656,6 +656,14 @@ fn clones_are_instant_and_keep_their_parent(fx: &Fixture, ceph: &Ceph) {
     );
     let why = fx.info("ceph", "last_error");
     assert!(why.contains("has clones (c.img)"), "{why}");
+    // Also while open (it would otherwise be hidden until its last close).
+    let open = fs::File::open(p.join("base.img")).unwrap();
+    assert_eq!(
+        errno_of(fs::remove_file(p.join("base.img"))),
+        Some(libc::EBUSY)
+    );
+    drop(open);
+    assert!(p.join("base.img").exists());
     let out = poolfs(
         fx,
         &[

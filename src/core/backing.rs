@@ -625,7 +625,7 @@ impl PoolFs {
 }
 
 /// The store's object at pool-relative `path`.
-fn lookup_path(store: &dyn Store, path: &str) -> Result<Obj> {
+pub(super) fn lookup_path(store: &dyn Store, path: &str) -> Result<Obj> {
     let mut obj: Option<Obj> = None;
     for part in path.split('/').filter(|p| !p.is_empty()) {
         obj = Some(store.lookup(obj.as_ref(), OsStr::new(part))?.obj);

@@ -131,9 +131,13 @@ impl PoolFs {
     pub(super) fn list_in(&self, d: &Dir, out: &mut Vec<DirEntry>) -> Result<()> {
         let listed = d.store().list(d.obj())?;
         let plus = d.store().cheap_lookups();
+        let hides = d.store().hides_removed_open();
         let mut t = self.inodes.write();
         for e in listed {
-            if d.top() && control::is_reserved(&e.name.to_string_lossy()) {
+            let name = e.name.to_string_lossy();
+            if d.top() && control::is_reserved(&name)
+                || hides && crate::store::is_removed_name(&name)
+            {
                 continue;
             }
             out.push(DirEntry {

@@ -37,6 +37,7 @@ mod lock_ops;
 pub mod locks;
 mod names;
 pub mod recovery;
+mod removed;
 mod takeover;
 mod tree_ops;
 mod volume_ops;
@@ -117,6 +118,9 @@ impl Dir {
 
     /// Refuses a name reserved at a pool's top for a new volume or directory.
     fn refuse_reserved(&self, name: &OsStr) -> Result<()> {
+        if self.store().hides_removed_open() {
+            crate::store::refuse_removed_name(name)?;
+        }
         if self.top() && control::is_reserved(&name.to_string_lossy()) {
             return Err(Error::Exists(format!(
                 "'{}' is a reserved name in a pool and cannot be a volume",
@@ -173,11 +177,6 @@ pub struct PoolFs {
     /// Which volume backs which, per running pool (`backing`). Lock order:
     /// taken alone, never across I/O.
     overlays: parking_lot::Mutex<backing::Overlays>,
-    /// Volumes removed while open from a pool that keeps them until their
-    /// last close (`Store::removed_stay_open`): node -> the key whose
-    /// number goes at that close (`tree_ops::unnumber`). Lock order: taken
-    /// before the inode table's and the handle table's locks.
-    removed_open: parking_lot::Mutex<std::collections::HashMap<u64, inodes::Key>>,
 }
 
 fn enotdir(op: &'static str) -> Error {
@@ -243,7 +242,6 @@ impl PoolFs {
             recovery: Default::default(),
             requests: crate::metrics::Requests::new(false),
             locks: Default::default(),
-            removed_open: Default::default(),
             watcher: std::sync::OnceLock::new(),
             overlays: Default::default(),
         }

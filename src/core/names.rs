@@ -101,7 +101,10 @@ impl PoolFs {
     /// Looks `name` up in a directory of a running pool: one kernel lookup
     /// of the node.
     pub(super) fn lookup_in(&self, d: &Dir, name: &OsStr) -> Result<Entry> {
-        if d.top() && control::is_reserved(&name.to_string_lossy()) {
+        let hidden = || {
+            d.store().hides_removed_open() && crate::store::is_removed_name(&name.to_string_lossy())
+        };
+        if d.top() && control::is_reserved(&name.to_string_lossy()) || hidden() {
             return Err(Error::Os {
                 op: "lookup",
                 errno: Errno::ENOENT,

@@ -191,6 +191,9 @@ impl PoolFs {
         let d = self.parent(parent)?;
         d.refuse_control(name, "removed")?;
         let victim = self.refuse_backing_removal(&d, name, "deleted")?;
+        if self.hide_if_open(&d, name, victim)? {
+            return Ok(());
+        }
         self.own(&[(&d, name, Change::Gone)], || {
             d.store().unlink(d.obj(), name)
         })?;
@@ -205,40 +208,11 @@ impl PoolFs {
     /// poolfs): its number is no longer remembered, in the table or the
     /// journal, so they do not grow with every file ever made. What the
     /// kernel still holds under the number stays until it forgets it.
-    /// A volume removed while open from a pool that keeps it until its
-    /// last close keeps its number until then, so a successor server can
-    /// still open it again for the opens it takes over.
     pub(super) fn unnumber(&self, d: &Dir, id: (u64, u64)) {
-        let key = (d.pool.id, d.active.run, id.0, id.1);
-        if d.store().removed_stay_open() {
-            let mut later = self.removed_open.lock();
-            let node = self.inodes.read().node_of(key);
-            if let Some(n) = node
-                && self.handles.volume_opens(n.ino) > 0
-            {
-                later.insert(n.ino, key);
-                return;
-            }
-        }
-        self.unnumber_key(key);
+        self.unnumber_key((d.pool.id, d.active.run, id.0, id.1));
     }
 
-    /// The last open of node `ino` closed: its number goes if it was
-    /// removed while open (`unnumber`).
-    pub(super) fn removed_closed(&self, ino: u64) {
-        let key = {
-            let mut later = self.removed_open.lock();
-            if later.is_empty() || self.handles.volume_opens(ino) > 0 {
-                return;
-            }
-            later.remove(&ino)
-        };
-        if let Some(key) = key {
-            self.unnumber_key(key);
-        }
-    }
-
-    fn unnumber_key(&self, key: super::inodes::Key) {
+    pub(super) fn unnumber_key(&self, key: super::inodes::Key) {
         let gone = self.inodes.write().unnumber(key);
         if let Some(ino) = gone {
             self.wipes.forget(ino);
@@ -291,7 +265,12 @@ impl PoolFs {
         to.refuse_reserved(newname)?;
         let same = parent == newparent && name == newname;
         if !same && flags & (libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) == 0 {
-            self.refuse_backing_removal(&to, newname, "replaced")?;
+            let victim = self.refuse_backing_removal(&to, newname, "replaced")?;
+            // A volume in the way that is open here is hidden, as `rm`
+            // would (once the volume to move is known to exist).
+            if victim.is_some() && from.store().lookup(from.obj(), name).is_ok() {
+                self.hide_if_open(&to, newname, victim)?;
+            }
         }
         let watched = self.watch_dir(&to);
         let mut changes = vec![(&from, name, Change::Gone), (&to, newname, Change::Came)];
@@ -305,10 +284,15 @@ impl PoolFs {
         });
         self.overlays_changed();
         renamed?;
-        // Keep the moved node's path (used in messages and to tell the
-        // watcher's events from poolfs's own) and its cache time current.
-        // Its reconnect record follows too: a forgotten file is found again
-        // only where it was last seen.
+        self.moved(&to, newname, watched);
+        Ok(())
+    }
+
+    /// `newname` of `to` is where a node moved: its path (used in messages
+    /// and to tell the watcher's events from poolfs's own) and its cache
+    /// time follow, and so does its reconnect record (a forgotten file is
+    /// found again only where it was last seen).
+    pub(super) fn moved(&self, to: &Dir, newname: &OsStr, watched: bool) {
         if let Ok(found) = to.store().lookup(to.obj(), newname) {
             let key = (to.pool.id, to.active.run, found.id.0, found.id.1);
             let path = to.child_path(newname);
@@ -329,6 +313,5 @@ impl PoolFs {
                 });
             }
         }
-        Ok(())
     }
 }

@@ -461,12 +461,19 @@ pub trait Store: Send + Sync + Debug {
     fn cheap_lookups(&self) -> bool {
         true
     }
-    /// A volume removed while open stays reachable by its key until its
-    /// last close (so a successor server can open it again for the opens
-    /// it takes over). False where a removed file is reachable only
-    /// through a descriptor already open.
-    fn removed_stay_open(&self) -> bool {
+    /// A removed volume is lost to its opens (an NFS server forgets its
+    /// handle; RBD removes no open image): the namespace then hides a
+    /// volume removed while open under a name `is_removed_name` knows and
+    /// removes it at its last close (`core::removed`). False where a
+    /// removed file stays readable through its open descriptors.
+    fn hides_removed_open(&self) -> bool {
         false
+    }
+    /// Refuses, with the store's sentence, a removal of `name` that
+    /// `unlink` would refuse (asked before a volume open here is hidden
+    /// instead of removed).
+    fn refuse_removal(&self, _dir: Option<&Obj>, _name: &OsStr) -> Result<()> {
+        Ok(())
     }
     /// Creates a volume and opens it; `EEXIST` when the name is taken.
     fn create(
@@ -738,4 +745,24 @@ pub fn foreign() -> Error {
         op: "lookup",
         errno: Errno::ESTALE,
     }
+}
+
+/// The start of the name a volume removed while open is hidden under in a
+/// store that `hides_removed_open` (`core::removed`).
+pub const REMOVED_PREFIX: &str = ".poolfs-removed-";
+
+/// True for the hidden name of a volume removed while open.
+pub fn is_removed_name(name: &str) -> bool {
+    name.starts_with(REMOVED_PREFIX)
+}
+
+/// Refuses a hidden name for a new volume (`EINVAL`, with a sentence).
+pub fn refuse_removed_name(name: &OsStr) -> Result<()> {
+    let name = name.to_string_lossy();
+    if is_removed_name(&name) {
+        return Err(Error::Invalid(format!(
+            "'{name}': names starting with '{REMOVED_PREFIX}' are kept for volumes removed while open"
+        )));
+    }
+    Ok(())
 }

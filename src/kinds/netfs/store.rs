@@ -304,6 +304,12 @@ impl Store for NfsStore {
         self.client.remove(self.dir(dir)?, utf8(name)?)
     }
 
+    /// The server forgets a removed file's handle (the kernel's client
+    /// "silly-renames" an open file for the same reason).
+    fn hides_removed_open(&self) -> bool {
+        true
+    }
+
     fn rmdir(&self, dir: Option<&Obj>, name: &OsStr) -> Result<()> {
         self.client.rmdir(self.dir(dir)?, utf8(name)?)
     }
@@ -382,7 +388,7 @@ impl Store for NfsStore {
             .client
             .list(self.client.root())?
             .into_iter()
-            .filter(|e| e.stat.is_file)
+            .filter(|e| e.stat.is_file && !crate::store::is_removed_name(&e.name))
             .map(|e| e.name)
             .partition(|n| hidden(n));
         Ok((shown.len() as u64, shadowed))

@@ -1,8 +1,8 @@
 //! One open of an RBD volume: reads through librbd's asynchronous calls
 //! (answered from its completion), writes behind (`grower`), sizes, holes.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -16,20 +16,12 @@ use crate::store::{Ctx, OpenVolume, ReadDone, SpillSink, StoreOpen, WriteDone};
 use crate::volume::Data;
 
 /// What the opens of one pool share to write behind: where writes are
-/// parked, the grower, and how long a wait for the cluster may take; and
-/// the store, told of an image's last close.
+/// parked, the grower, and how long a wait for the cluster may take.
 #[derive(Debug, Clone)]
 pub struct Sink {
     pub spill: Option<SpillSink>,
     pub grower: Arc<Grower>,
     pub timeout: Duration,
-    pub store: Weak<dyn LastCloses>,
-}
-
-/// What is told of an image's last close here (the store).
-pub trait LastCloses: Send + Sync {
-    /// The last open of image `id` here closed (its handle is closed).
-    fn closed(&self, id: &str);
 }
 
 /// Opens volume `vol` with `flags`: an open for writing keeps other hosts
@@ -41,11 +33,6 @@ pub fn open_vol(vol: Arc<Vol>, flags: i32, sink: Sink) -> Result<StoreOpen> {
         vol.start_writing()?;
     }
     let seen = AtomicU64::new(vol.behind.failures());
-    let last = LastClose {
-        id: vol.id.clone(),
-        vol: Arc::downgrade(&vol),
-        store: sink.store.clone(),
-    };
     Ok(StoreOpen {
         file: Box::new(RbdFile {
             vol,
@@ -53,7 +40,6 @@ pub fn open_vol(vol: Arc<Vol>, flags: i32, sink: Sink) -> Result<StoreOpen> {
             sink,
             seen,
             ra: ReadAhead::default(),
-            _last: last,
         }),
         passthrough: false,
     })
@@ -68,34 +54,12 @@ struct RbdFile {
     /// The image's write-behind failures this open has seen (`Behind`).
     seen: AtomicU64,
     ra: ReadAhead,
-    /// Dropped after `vol` (fields drop in order): tells the store when
-    /// this open was the image's last.
-    _last: LastClose,
 }
 
 impl Drop for RbdFile {
     fn drop(&mut self) {
         if self.writes {
             self.vol.stop_writing();
-        }
-    }
-}
-
-/// Tells the store of an image's last close here (the image handle is
-/// closed then), which removes a volume removed while open.
-#[derive(Debug)]
-struct LastClose {
-    id: String,
-    vol: Weak<Vol>,
-    store: Weak<dyn LastCloses>,
-}
-
-impl Drop for LastClose {
-    fn drop(&mut self) {
-        if self.vol.strong_count() == 0
-            && let Some(store) = self.store.upgrade()
-        {
-            store.closed(&self.id);
         }
     }
 }

@@ -76,7 +76,7 @@ impl Cache {
 mod removal;
 
 pub struct RbdStore {
-    /// This store, for the threads that remove images (`removal`).
+    /// This store, for the threads that remove hidden images (`removal`).
     me: Weak<RbdStore>,
     cluster: Arc<Cluster>,
     /// `pool` or `pool/namespace`, for messages and `info`.
@@ -92,8 +92,8 @@ pub struct RbdStore {
     spill: std::sync::OnceLock<SpillSink>,
     /// How long a wait for the cluster may take (the pool's `timeout`).
     timeout: Duration,
-    /// Volumes removed while open (`removal`).
-    doomed: removal::Doomed,
+    /// Hidden images a listing tried to remove (`removal`).
+    swept: removal::Swept,
 }
 
 impl std::fmt::Debug for RbdStore {
@@ -126,27 +126,9 @@ fn id_number(id: &str) -> u64 {
     })
 }
 
-/// The image a volume's name names: the hidden names of volumes removed
-/// while open are no volume's.
 fn name_of(name: &OsStr) -> Result<&str> {
-    let name = name
-        .to_str()
-        .ok_or_else(|| Error::Invalid("an RBD image name must be UTF-8".into()))?;
-    if removal::is_hidden(name) {
-        return Err(enoent("lookup"));
-    }
-    Ok(name)
-}
-
-/// A name a new volume may take (not a hidden one).
-fn new_name_of(name: &OsStr) -> Result<&str> {
-    name_of(name).map_err(|e| match e.errno() {
-        Errno::ENOENT => Error::Invalid(format!(
-            "'{}': poolfs keeps names starting with '.poolfs-removed-' for volumes removed while open",
-            name.to_string_lossy()
-        )),
-        _ => e,
-    })
+    name.to_str()
+        .ok_or_else(|| Error::Invalid("an RBD image name must be UTF-8".into()))
 }
 
 impl RbdStore {
@@ -158,7 +140,7 @@ impl RbdStore {
         let grower = Arc::new(Grower::start(&opts.pool)?);
         Ok(Arc::new_cyclic(|me| RbdStore {
             me: me.clone(),
-            doomed: removal::Doomed::default(),
+            swept: removal::Swept::default(),
             cluster,
             grower,
             spill: std::sync::OnceLock::new(),
@@ -183,7 +165,6 @@ impl RbdStore {
             spill: self.spill.get().cloned(),
             grower: self.grower.clone(),
             timeout: self.timeout,
-            store: self.me.clone() as Weak<dyn super::file::LastCloses>,
         }
     }
 
@@ -200,7 +181,6 @@ impl RbdStore {
                 e
             }
         })?;
-        self.opened(id, &image);
         self.share(Vol::open(image)?)
     }
 
@@ -487,7 +467,7 @@ impl Store for RbdStore {
             .cluster
             .list()?
             .into_iter()
-            .partition(|(_, name)| removal::is_hidden(name));
+            .partition(|(_, name)| crate::store::is_removed_name(name));
         if !hidden.is_empty() {
             self.sweep(hidden);
         }
@@ -502,10 +482,16 @@ impl Store for RbdStore {
             .collect())
     }
 
-    /// An image removed while open is only renamed until its last close
-    /// (`removal`).
-    fn removed_stay_open(&self) -> bool {
+    /// RBD removes no image a client has open.
+    fn hides_removed_open(&self) -> bool {
         true
+    }
+
+    fn refuse_removal(&self, dir: Option<&Obj>, name: &OsStr) -> Result<()> {
+        if dir.is_some() {
+            return Err(not_dir());
+        }
+        self.removal_refused(name_of(name)?)
     }
 
     /// A lookup opens the image (several round trips to the cluster).
@@ -524,7 +510,7 @@ impl Store for RbdStore {
         if dir.is_some() {
             return Err(not_dir());
         }
-        let name = new_name_of(name)?;
+        let name = name_of(name)?;
         match self.cluster.create(name, 0) {
             Ok(()) => {}
             Err(e) if e.errno() == Errno::EEXIST => {
@@ -574,7 +560,7 @@ impl Store for RbdStore {
                 "exchanging two RBD images is not supported".into(),
             ));
         }
-        let (name, newname) = (name_of(name)?, new_name_of(newname)?);
+        let (name, newname) = (name_of(name)?, name_of(newname)?);
         if name == newname {
             return Ok(());
         }
@@ -670,7 +656,7 @@ impl Store for RbdStore {
             .list()?
             .into_iter()
             .map(|(_, n)| n)
-            .filter(|n| !removal::is_hidden(n))
+            .filter(|n| !crate::store::is_removed_name(n))
             .partition(|n| hidden(n));
         Ok((shown.len() as u64, shadowed))
     }
@@ -755,7 +741,7 @@ impl Store for RbdStore {
     /// image reading through to it; nothing is copied. The snapshot goes
     /// with the last clone of it.
     fn clone_volume(&self, obj: &Obj, vol: &VolumeRef, newname: &str) -> Result<()> {
-        new_name_of(OsStr::new(newname))?;
+        crate::store::refuse_removed_name(OsStr::new(newname))?;
         let parent = self.vol_rw(obj)?;
         // The clone has every write answered before it.
         parent.behind.settle(self.timeout)?;

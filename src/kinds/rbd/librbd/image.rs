@@ -90,21 +90,6 @@ impl Image {
             .into_owned())
     }
 
-    /// The image's name now (another client may have renamed it).
-    pub fn name(&self) -> Result<String> {
-        let mut buf = vec![0 as c_char; 4096];
-        let mut len = buf.len();
-        // SAFETY: a valid image, a buffer and its length, which librbd
-        // updates to the length it wrote (the NUL included).
-        let rc = unsafe { (self.api().rbd_get_name)(self.img, buf.as_mut_ptr(), &mut len) };
-        self.cluster
-            .check(rc as isize, || "cannot read an image's name".into())?;
-        // SAFETY: librbd wrote a NUL-terminated name into `buf`.
-        Ok(unsafe { CStr::from_ptr(buf.as_ptr()) }
-            .to_string_lossy()
-            .into_owned())
-    }
-
     /// The size in bytes (librbd keeps it current from the image's header).
     pub fn size(&self) -> Result<u64> {
         let mut s = 0u64;

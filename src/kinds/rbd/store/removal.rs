@@ -1,15 +1,12 @@
-//! Removing volumes, also while they are open: ext4 unlinks an open file
-//! and frees it at its last close, but RBD removes no image a client has
-//! open (watched). So `rm` of a volume open on this host renames its image
-//! to a hidden name (`.poolfs-removed-<id>`), which every host's listing
-//! and lookup skip; the opens go on (an open is keyed by the image id).
-//! The name is the durable mark: the last close here removes the image,
-//! a successor server that opens it again after a takeover knows it by its
-//! name, and a listing that finds one open nowhere (its host crashed, its
-//! last close came through another handle) removes it.
+//! Removing images. A volume removed while open on this host is renamed
+//! to a hidden name by the namespace and removed at its last close
+//! (`core::removed`); here: the refusals, the removal itself, and the
+//! sweep of hidden images that no close will remove (their host crashed
+//! and no server took its opens over): a listing that finds one that no
+//! client has open any more (RBD refuses to remove a watched image)
+//! removes it.
 //!
-//! Lock order: `Doomed`'s two maps are leaves, never held across a call to
-//! the cluster nor while the cache's lock is taken.
+//! Lock order: `Swept` is a leaf, never held across a call to the cluster.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -19,123 +16,79 @@ use parking_lot::Mutex;
 
 use super::{CLONE_SNAP, RbdStore};
 use crate::error::{Error, Result};
-use crate::kinds::rbd::file::LastCloses;
-use crate::kinds::rbd::librbd::Image;
+use crate::kinds::rbd::librbd::{Image, Linked};
 
-/// The start of the hidden name of a volume removed while open.
-const PREFIX: &str = ".poolfs-removed-";
+/// How long the kernel may take to send the release of a file just
+/// closed: a removal right after close(2) waits for it.
+const RELEASE_GRACE: Duration = Duration::from_secs(2);
 /// How long a listing leaves a hidden image it could not remove (it may be
 /// open on another host) before it tries again.
 const RETRY: Duration = Duration::from_secs(30);
-/// How long a removal at the last close waits for other watchers to go
-/// (Ceph's `osd_client_watch_timeout` is 30 s).
-const WATCH_TIMEOUT: Duration = Duration::from_secs(45);
 
-/// True for the hidden name of a volume removed while open.
-pub fn is_hidden(name: &str) -> bool {
-    name.starts_with(PREFIX)
-}
-
-/// The volumes of one pool removed while open here, and the hidden images
-/// a listing tried to remove.
+/// The hidden images a listing tried to remove, and when: bounded by the
+/// hidden images of the pool (entries older than `RETRY` go).
 #[derive(Debug, Default)]
-pub struct Doomed {
-    /// Image id -> hidden name: removed at the image's last close here.
-    ids: Mutex<HashMap<String, String>>,
-    /// Hidden name -> when a listing last tried to remove it (bounded by
-    /// the hidden images of the pool; entries older than `RETRY` go).
-    tried: Mutex<HashMap<String, Instant>>,
-}
+pub struct Swept(Mutex<HashMap<String, Instant>>);
 
 impl RbdStore {
-    /// Removes image `name`; while it is open here, at its last close.
-    /// Refused for an image with clones or snapshots poolfs did not take.
+    /// Removes image `name`, refused while it is open (on this host past
+    /// the release grace: the namespace hides an open volume instead).
     pub(super) fn remove(&self, name: &str) -> Result<()> {
         let id = self.by_name(name)?.id.clone();
-        if self.forget(&id) {
-            return self.destroy(name, &id);
-        }
-        // Open here: refused now for what would refuse the removal later.
-        let vol = self.rw(&id)?;
-        refuse_layers(name, &vol.image, |c| self.names(c))?;
-        let hidden = format!("{PREFIX}{id}");
-        self.doomed.ids.lock().insert(id.clone(), hidden.clone());
-        if let Err(e) = self.cluster.rename(name, &hidden) {
-            self.doomed.ids.lock().remove(&id);
-            return Err(e);
-        }
-        self.changed(&id);
-        drop(vol);
-        // Its last close may have come before it was marked.
-        if self.forget(&id) {
-            self.closed(&id);
-        }
-        Ok(())
-    }
-
-    /// Image `id` was opened for this host's opens: one renamed away while
-    /// open (by the server this one took over from) goes at its last close.
-    pub(super) fn opened(&self, id: &str, image: &Image) {
-        match image.name() {
-            Ok(name) if is_hidden(&name) => {
-                self.doomed.ids.lock().insert(id.to_string(), name);
+        let deadline = Instant::now() + RELEASE_GRACE;
+        while !self.forget(&id) {
+            if Instant::now() >= deadline {
+                return Err(Error::Busy(format!(
+                    "'{name}' is open: an RBD image is removed once nothing has it open"
+                )));
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("cannot read the name of image {id}: {e}"),
+            std::thread::sleep(Duration::from_millis(20));
         }
+        self.destroy(name, &id)
     }
 
-    /// Hidden images a listing found (id, name): those not open here, and
-    /// not tried lately, are removed (refused while open on another host).
+    /// Refuses the removal of image `name` when RBD would (`refuse_layers`).
+    pub(super) fn removal_refused(&self, name: &str) -> Result<()> {
+        let vol = self.by_name(name)?;
+        refuse_layers(name, &vol.image, |c| self.names(c))
+    }
+
+    /// Hidden images a listing found (id, name): those not open here and
+    /// not tried lately are removed, on a thread of their own (a removal
+    /// deletes every object of the image; it is refused while another
+    /// client has the image open).
     pub(super) fn sweep(&self, hidden: Vec<(String, String)>) {
         let now = Instant::now();
         let mut due = Vec::new();
         {
-            let open = self.doomed.ids.lock();
-            let mut tried = self.doomed.tried.lock();
+            let mut tried = self.swept.0.lock();
             tried.retain(|_, at| now.duration_since(*at) < RETRY);
             for (id, name) in hidden {
-                if !open.contains_key(&id) && !tried.contains_key(&name) {
+                if !tried.contains_key(&name) {
                     tried.insert(name.clone(), now);
                     due.push((id, name));
                 }
             }
         }
         due.retain(|(id, _)| self.forget(id));
-        if !due.is_empty() {
-            self.reap(due);
-        }
-    }
-
-    /// Removes hidden images (id, name) on a thread of their own (a
-    /// removal deletes every object of the image).
-    fn reap(&self, images: Vec<(String, String)>) {
         let Some(me) = self.me.upgrade() else { return };
+        if due.is_empty() {
+            return;
+        }
         let spawned = std::thread::Builder::new()
             .name("rbd-remove".into())
             .spawn(move || {
-                for (id, name) in images {
-                    // A server killed with the image open (replaced by
-                    // this one) is still its watcher until the cluster
-                    // times the watch out.
-                    let deadline = Instant::now() + WATCH_TIMEOUT;
-                    let mut r = me.destroy(&name, &id);
-                    while matches!(&r, Err(e) if e.errno() == Errno::EBUSY)
-                        && Instant::now() < deadline
-                    {
-                        std::thread::sleep(Duration::from_secs(1));
-                        r = me.destroy(&name, &id);
-                    }
-                    match r {
-                        Ok(()) => tracing::info!("removed '{name}', a volume removed while open"),
-                        Err(e) => tracing::warn!(
-                            "'{name}', a volume removed while open, stays until a listing finds it unused: {e}"
-                        ),
+                for (id, name) in due {
+                    match me.destroy(&name, &id) {
+                        Ok(()) => {
+                            tracing::info!("removed '{name}', left by a volume removed while open")
+                        }
+                        Err(e) => tracing::debug!("'{name}' stays for now: {e}"),
                     }
                 }
             });
         if let Err(e) = spawned {
-            tracing::warn!("cannot start a thread to remove images removed while open: {e}");
+            tracing::warn!("cannot start a thread to remove hidden images: {e}");
         }
     }
 
@@ -172,7 +125,7 @@ impl RbdStore {
 
     /// Drops the snapshots poolfs took for clones that no clone reads any
     /// more.
-    pub(super) fn drop_clone_snapshots(&self, image: &Image) {
+    fn drop_clone_snapshots(&self, image: &Image) {
         match image.snapshots() {
             Ok(snaps) => snaps
                 .iter()
@@ -192,22 +145,12 @@ impl RbdStore {
     }
 }
 
-impl LastCloses for RbdStore {
-    /// The last open of image `id` here closed: removed if `rm` hid it.
-    fn closed(&self, id: &str) {
-        let Some(hidden) = self.doomed.ids.lock().remove(id) else {
-            return;
-        };
-        self.reap(vec![(id.to_string(), hidden)]);
-    }
-}
-
 /// Refuses the removal of an image with clones (named) or with snapshots
 /// poolfs did not take (RBD removes neither).
 fn refuse_layers(
     name: &str,
     image: &Image,
-    names: impl Fn(&[crate::kinds::rbd::librbd::Linked]) -> Vec<String>,
+    names: impl Fn(&[Linked]) -> Vec<String>,
 ) -> Result<()> {
     let clones = image.children()?;
     if !clones.is_empty() {

@@ -1,0 +1,114 @@
+//! Volumes removed while open, in pools whose backend would take a removed
+//! volume from its opens (`Store::hides_removed_open`: an NFS server
+//! forgets a removed file's handle, RBD removes no open image). ext4
+//! unlinks an open file and frees it at its last close; here `rm` (or a
+//! rename over it) renames a volume open on this host to a hidden name
+//! (`store::REMOVED_PREFIX`, then the server's generation and the node's
+//! number) that listings and lookups skip and no new volume may take, and
+//! its last close here removes it. The hidden name is the durable mark: it
+//! is the node's path, which the journal keeps, so a successor server that
+//! took the opens over removes it at their last close too.
+//!
+//! No lock is held across the store's rename or removal: the hiding and
+//! the last close may both see the volume closed and remove it; the second
+//! removal finds nothing (`ENOENT`, ignored).
+
+use std::ffi::{OsStr, OsString};
+
+use nix::errno::Errno;
+
+use super::watch::Change;
+use super::{Dir, PoolFs, backing};
+use crate::error::Result;
+use crate::store::{REMOVED_PREFIX, is_removed_name};
+
+impl PoolFs {
+    /// Hides `name` of `d` instead of removing it when it is open here and
+    /// its store would take it from its opens; `victim` is its identity
+    /// and link count. True when hidden.
+    pub(super) fn hide_if_open(
+        &self,
+        d: &Dir,
+        name: &OsStr,
+        victim: Option<((u64, u64), u32)>,
+    ) -> Result<bool> {
+        let Some((id, 1)) = victim else {
+            return Ok(false);
+        };
+        if !d.store().hides_removed_open() {
+            return Ok(false);
+        }
+        let node = self
+            .inodes
+            .read()
+            .node_of((d.pool.id, d.active.run, id.0, id.1));
+        let Some(node) = node.filter(|n| self.handles.volume_opens(n.ino) > 0) else {
+            return Ok(false);
+        };
+        // What would refuse the removal at the last close refuses it now.
+        d.store().refuse_removal(d.obj(), name)?;
+        let hidden = OsString::from(format!(
+            "{REMOVED_PREFIX}{:08x}-{:x}",
+            self.generation, node.ino
+        ));
+        let watched = self.watch_dir(d);
+        let changes = [
+            (d, name, Change::Gone),
+            (d, hidden.as_os_str(), Change::Came),
+        ];
+        self.own(&changes, || {
+            d.store().rename(d.obj(), name, d.obj(), &hidden, 0)
+        })?;
+        self.moved(d, &hidden, watched);
+        tracing::info!(
+            pool = %d.pool.name(),
+            "'{}' removed while open: hidden as '{}' until its last close",
+            d.child_path(name),
+            hidden.to_string_lossy()
+        );
+        // Its last close may have come before its path was the hidden one.
+        self.removed_closed(node.ino);
+        Ok(true)
+    }
+
+    /// The last open of node `ino` here may have closed: a volume removed
+    /// while open (its path's name a hidden one) is removed now.
+    pub(super) fn removed_closed(&self, ino: u64) {
+        let Some(node) = self.inodes.read().get(ino) else {
+            return;
+        };
+        let path = {
+            let path = node.path.read();
+            if !is_removed_name(path.rsplit('/').next().unwrap_or_default()) {
+                return;
+            }
+            path.clone()
+        };
+        let (dir, name) = match path.rsplit_once('/') {
+            Some((dir, name)) => (Some(dir), name),
+            None => (None, path.as_str()),
+        };
+        if !node.store().hides_removed_open() || self.handles.volume_opens(ino) > 0 {
+            return;
+        }
+        let store = node.store();
+        let removed = dir
+            .map(|d| backing::lookup_path(store, d))
+            .transpose()
+            .and_then(|parent| store.unlink(parent.as_ref(), OsStr::new(name)));
+        match removed {
+            Ok(()) => {
+                tracing::info!(pool = %node.pool.name(), "removed '{path}' at its last close")
+            }
+            Err(e) if e.errno() == Errno::ENOENT => {}
+            Err(e) => {
+                tracing::warn!(pool = %node.pool.name(), "cannot remove '{path}', removed while open, at its last close: {e}");
+                return;
+            }
+        }
+        let key = self.inodes.read().reconnect_of(ino).map(|(k, _)| k);
+        if let Some(key) = key {
+            self.unnumber_key(key);
+        }
+    }
+}
