@@ -314,12 +314,13 @@ impl PoolFs {
                 if let Err(e) = file.close() {
                     tracing::error!(pool = %node.pool.name(), "closing '{}': {e}", node.path.read());
                 }
-                // The descriptor closes with the handle, before a stop waiting
-                // for the pool's open volumes sees this one gone.
+                // The descriptor closes with the handle, and a volume removed
+                // while open goes, before a stop waiting for the pool's open
+                // volumes sees this one gone.
                 let (pool, ino) = (node.pool.clone(), node.ino);
                 drop(h);
-                pool.release_open(fh);
                 self.removed_closed(ino);
+                pool.release_open(fh);
             }
             _ => {}
         }
