@@ -214,9 +214,17 @@ impl Vol {
                     "the volume is open for writing on another host (Ceph client {owner})"
                 ))
             })?;
-            // Another host may have resized it before this one took the lock.
-            if let Ok(size) = self.image.size() {
-                self.size_hint.store(size, Ordering::SeqCst);
+            // Another host may have resized it before this one took the
+            // lock: the size writes are checked against must be read now,
+            // or the open fails (and lets the lock go).
+            match self.image.size() {
+                Ok(size) => self.size_hint.store(size, Ordering::SeqCst),
+                Err(e) => {
+                    if let Err(u) = self.image.unlock() {
+                        tracing::warn!("cannot release the lock of image {}: {u}", self.id);
+                    }
+                    return Err(e);
+                }
             }
         }
         *w += 1;

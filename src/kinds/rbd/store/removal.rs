@@ -50,7 +50,7 @@ impl RbdStore {
     /// Refuses the removal of image `name` when RBD would (`refuse_layers`).
     pub(super) fn removal_refused(&self, name: &str) -> Result<()> {
         let vol = self.by_name(name)?;
-        refuse_layers(name, &vol.image, |c| self.names(c))
+        refuse_layers(name, &vol.image, |c| self.names(c)).map(drop)
     }
 
     /// Hidden images a listing found (id, name): those not open here and
@@ -96,8 +96,10 @@ impl RbdStore {
     fn destroy(&self, name: &str, id: &str) -> Result<()> {
         let parent = {
             let image = self.cluster.open_by_id(id, true)?;
-            refuse_layers(name, &image, |c| self.names(c))?;
-            self.drop_clone_snapshots(&image);
+            // Poolfs's own snapshots, kept for clones since removed.
+            for s in refuse_layers(name, &image, |c| self.names(c))? {
+                self.drop_clone_snapshot(&image, &s);
+            }
             image.parent()?
         };
         self.cluster.remove(name).map_err(|e| match e.errno() {
@@ -123,18 +125,6 @@ impl RbdStore {
         Ok(())
     }
 
-    /// Drops the snapshots poolfs took for clones that no clone reads any
-    /// more.
-    fn drop_clone_snapshots(&self, image: &Image) {
-        match image.snapshots() {
-            Ok(snaps) => snaps
-                .iter()
-                .filter(|s| s.starts_with(CLONE_SNAP))
-                .for_each(|s| self.drop_clone_snapshot(image, s)),
-            Err(e) => tracing::warn!("cannot list an image's snapshots: {e}"),
-        }
-    }
-
     /// Drops snapshot `snap` unless a clone still reads through to it.
     pub(super) fn drop_clone_snapshot(&self, image: &Image, snap: &str) {
         match image.drop_snapshot(snap) {
@@ -146,12 +136,13 @@ impl RbdStore {
 }
 
 /// Refuses the removal of an image with clones (named) or with snapshots
-/// poolfs did not take (RBD removes neither).
+/// poolfs did not take (RBD removes neither); else returns its snapshots
+/// (poolfs's, taken for clones since removed).
 fn refuse_layers(
     name: &str,
     image: &Image,
     names: impl Fn(&[Linked]) -> Vec<String>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let clones = image.children()?;
     if !clones.is_empty() {
         return Err(Error::Busy(format!(
@@ -159,14 +150,11 @@ fn refuse_layers(
             names(&clones).join(", ")
         )));
     }
-    if image
-        .snapshots()?
-        .iter()
-        .any(|s| !s.starts_with(CLONE_SNAP))
-    {
+    let snaps = image.snapshots()?;
+    if snaps.iter().any(|s| !s.starts_with(CLONE_SNAP)) {
         return Err(not_empty(name));
     }
-    Ok(())
+    Ok(snaps)
 }
 
 fn not_empty(name: &str) -> Error {
