@@ -24,7 +24,7 @@ use crate::control::volume::{ResizeRequest, WipeAlgorithm};
 use crate::error::{Error, Result};
 use crate::store::{
     Attr, Ctx, Found, Kind, Listed, NodeKey, Obj, OpenVolume, ReadDone, RemoteLocks, SetAttr,
-    Space, StatFs, Store, StoreOpen, Time, VolumeFacts, VolumeRef, foreign,
+    Space, StatFs, Store, StoreOpen, Time, VolumeFacts, VolumeRef, WriteDone, foreign,
 };
 use crate::volume::format::{self, Format};
 use crate::volume::qcow2::{self, MAX_FILE};
@@ -739,6 +739,30 @@ impl OpenVolume for NfsFile {
             self.fsync(true)?;
         }
         Ok(data.len() as u32)
+    }
+
+    /// Parked, sent and answered at once, on the caller's thread: not once
+    /// the file's locks are lost or its writes are due for a COMMIT, nor
+    /// when it would wait (`Client::try_write_behind`); those go to `write`,
+    /// on the pool's threads.
+    fn write_async(&self, offset: u64, data: &[u8], done: WriteDone) -> Option<WriteDone> {
+        if self.fenced().is_err() || self.pending.bytes() > REPLAY_LIMIT {
+            return Some(done);
+        }
+        let sent = self.client.try_write_behind(
+            &self.fh,
+            offset,
+            data,
+            &self.pending,
+            &self.file,
+            &self.seen,
+        );
+        if !sent {
+            return Some(done);
+        }
+        self.file.changed();
+        done(Ok(data.len() as u32));
+        None
     }
 
     fn fsync(&self, _datasync: bool) -> Result<()> {

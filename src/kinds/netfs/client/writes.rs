@@ -56,17 +56,60 @@ impl Client {
             });
         }
         let end = off + data.len() as u64;
-        let behind = &file.behind;
-        behind.admit(off, end, self.timeout, seen)?;
+        file.behind.admit(off, end, self.timeout, seen)?;
+        if self.park_and_send(fh, off, data, pending, file) {
+            return Ok(());
+        }
+        let r = self.write(fh, off, data, pending).map(drop);
+        file.behind.done(off, end, None);
+        r
+    }
+
+    /// `write_behind` where it need not wait: true when the write is
+    /// parked and on its way; false, with nothing done, when the server is
+    /// down, the file's window has no room, a write in flight overlaps it,
+    /// the open has a failure to be told, or no slot is free to park it
+    /// (the caller then goes through `write_behind`, off the FUSE workers).
+    pub(in crate::kinds::netfs) fn try_write_behind(
+        self: &Arc<Self>,
+        fh: &Bytes,
+        off: u64,
+        data: &[u8],
+        pending: &Arc<Pending>,
+        file: &Arc<FileShared>,
+        seen: &std::sync::atomic::AtomicU64,
+    ) -> bool {
+        let end = off + data.len() as u64;
+        if self.down().is_some() || !file.behind.try_admit(off, end, seen) {
+            return false;
+        }
+        if self.park_and_send(fh, off, data, pending, file) {
+            return true;
+        }
+        file.behind.done(off, end, None);
+        false
+    }
+
+    /// Parks `data` (at `off`, admitted in `file.behind` by the caller) and
+    /// sends it from the runtime, which marks it done in `file.behind` when
+    /// the server answered: false, with nothing sent, when it cannot be
+    /// parked (no journal, no free slot, too large).
+    fn park_and_send(
+        self: &Arc<Self>,
+        fh: &Bytes,
+        off: u64,
+        data: &[u8],
+        pending: &Arc<Pending>,
+        file: &Arc<FileShared>,
+    ) -> bool {
+        let end = off + data.len() as u64;
         let parked = self
             .notes
             .get()
             .and_then(|s| s.spill.as_ref())
             .and_then(|s| s.park(fh, off, data));
         let Some(parked) = parked else {
-            let r = self.write(fh, off, data, pending).map(drop);
-            behind.done(off, end, None);
-            return r;
+            return false;
         };
         let pieces = self.pieces(off, data);
         let (c, fh, pending, file) = (self.clone(), fh.clone(), pending.clone(), file.clone());
@@ -93,7 +136,7 @@ impl Client {
             file.changed();
             file.behind.done(off, end, failed);
         });
-        Ok(())
+        true
     }
 
     /// Sends a write a crashed predecessor answered and parked, and commits
