@@ -36,8 +36,9 @@ const MAGIC: u64 = 0x706f_6f6c_6673_4a31; // "poolfsJ1"
 /// records to version 1) and marks what it takes over with its own version,
 /// so an older binary refuses it (the upgrade is refused and the old server serves on).
 /// Version 3 added `Unnumber`; version 4 the spill of parked writes
-/// (`spill`), which an older server would not send.
-pub const VERSION: u32 = 4;
+/// (`spill`), which an older server would not send; version 5 the spill's
+/// small slots, after the big ones, which a version-4 server would not see.
+pub const VERSION: u32 = 5;
 /// The oldest version this server takes over.
 const OLDEST: u32 = 1;
 const HEADER: u64 = 4096;
