@@ -109,8 +109,12 @@ pub struct SetStat {
     pub mtime: Option<(u32, u32)>,
 }
 
-/// Most uncommitted bytes one open keeps for a replay.
+/// Uncommitted bytes of one open past which a COMMIT is sent behind its
+/// writer's back (`Client::commit_behind`).
 pub(super) const REPLAY_LIMIT: usize = 16 << 20;
+/// Most uncommitted bytes one open keeps for a replay: past it, a write
+/// waits for a COMMIT (one behind the writer's back fell behind or failed).
+pub(super) const REPLAY_MOST: usize = 2 * REPLAY_LIMIT;
 
 /// One connection to one export.
 #[derive(Debug)]

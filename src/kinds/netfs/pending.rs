@@ -1,6 +1,8 @@
 //! What one open wrote and the server has not committed yet, kept for a
 //! replay.
 
+use std::sync::atomic::AtomicBool;
+
 use bytes::Bytes;
 use nfs_rs::WriteOutcome;
 use parking_lot::Mutex;
@@ -9,13 +11,16 @@ use parking_lot::Mutex;
 /// server's acknowledgement. The data is kept until a COMMIT covers it, so a
 /// server that restarted in between (a changed write verifier: it may have
 /// lost UNSTABLE data) gets it again, as the kernel's NFS client does.
-/// Bounded: past `REPLAY_LIMIT` bytes a write commits at once.
+/// Bounded: past `REPLAY_LIMIT` bytes a COMMIT goes behind the writer's
+/// back, past `REPLAY_MOST` a write waits for one.
 #[derive(Debug, Default)]
 pub struct Pending {
     writes: Mutex<Writes>,
     /// One COMMIT of this open at a time (taken before `writes`; held
     /// across the COMMIT's calls, which have the pool's timeout).
     pub(super) committing: Mutex<()>,
+    /// A COMMIT behind the writer's back is under way (at most one).
+    pub(super) behind: AtomicBool,
     /// For an open taken over from a crashed server: the write verifier of
     /// the writes that server may have left uncommitted (their data died
     /// with it). The next commit sends a COMMIT for them; a changed

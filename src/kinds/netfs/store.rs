@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use bytes::Bytes;
 use nix::errno::Errno;
 
-use super::client::{Client, Pending, REPLAY_LIMIT, SetStat, Stat};
+use super::client::{Client, Pending, REPLAY_MOST, SetStat, Stat};
 use super::locks::{LockState, NfsLocks};
 use super::readahead::ReadAhead;
 use super::shared::{ByFh, FileShared};
@@ -735,18 +735,19 @@ impl OpenVolume for NfsFile {
         )?;
         // Counted at once, and again when the server has it (read-ahead).
         self.file.changed();
-        if self.pending.bytes() > REPLAY_LIMIT {
+        if self.pending.bytes() > REPLAY_MOST {
             self.fsync(true)?;
         }
+        self.client.commit_behind(&self.fh, &self.pending);
         Ok(data.len() as u32)
     }
 
     /// Parked, sent and answered at once, on the caller's thread: not once
-    /// the file's locks are lost or its writes are due for a COMMIT, nor
+    /// the file's locks are lost or its writes must wait for a COMMIT, nor
     /// when it would wait (`Client::try_write_behind`); those go to `write`,
     /// on the pool's threads.
     fn write_async(&self, offset: u64, data: &[u8], done: WriteDone) -> Option<WriteDone> {
-        if self.fenced().is_err() || self.pending.bytes() > REPLAY_LIMIT {
+        if self.fenced().is_err() || self.pending.bytes() > REPLAY_MOST {
             return Some(done);
         }
         let sent = self.client.try_write_behind(

@@ -12,18 +12,19 @@ use nix::errno::Errno;
 use super::super::pending::Piece;
 use super::super::shared::FileShared;
 use super::super::status::{is_verifier_change, server_status};
-use super::{Client, PARKED_FOR, Pending, REPLAY_LIMIT, RETRY_AFTER, WRITE_PIECE};
+use super::{Client, PARKED_FOR, Pending, REPLAY_LIMIT, REPLAY_MOST, RETRY_AFTER, WRITE_PIECE};
 use crate::error::{Error, Result};
 use crate::store::ParkedWrite;
+use std::sync::atomic::Ordering;
 
 impl Client {
     /// Writes all of `data` at `off` (UNSTABLE): pieces all at once, a short
     /// piece completed one WRITE at a time; `pending` keeps them for the
-    /// next `commit`.
+    /// next `commit` (made here past `REPLAY_MOST`).
     pub fn write(&self, fh: &Bytes, off: u64, data: &[u8], pending: &Pending) -> Result<usize> {
         let acks = self.write_pieces(fh, self.pieces(off, data))?;
         self.saw_verifiers(&acks);
-        if pending.add(acks, false) > REPLAY_LIMIT {
+        if pending.add(acks, false) > REPLAY_MOST {
             self.commit(fh, pending)?;
         }
         Ok(data.len())
@@ -119,11 +120,12 @@ impl Client {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 crate::journal::crash_point("write-parked");
             }
-            let r = c.send_parked(fh, pieces).await;
+            let r = c.send_parked(fh.clone(), pieces).await;
             let failed = match r {
                 Some(Ok(acks)) => {
                     c.saw_verifiers(&acks);
                     pending.add(acks, false);
+                    c.commit_behind(&fh, &pending);
                     None
                 }
                 Some(Err(e)) => Some(c.error("write", &e)),
@@ -250,20 +252,7 @@ impl Client {
             if snapshot.is_empty() {
                 return Ok(());
             }
-            let mut acks: Vec<WriteOutcome> = Vec::new();
-            for (_, _, w) in &snapshot {
-                if !acks
-                    .iter()
-                    .any(|a| a.verifier == w.verifier && a.committed == w.committed)
-                {
-                    acks.push(w.clone());
-                }
-            }
-            let r = self.call_raw(
-                "fsync",
-                self.mount.commit_write_batch(fh.clone(), 0, 0, &acks),
-            )?;
-            match r {
+            match self.commit_snapshot(fh, &snapshot)? {
                 Ok(()) => {
                     // Writes added meanwhile stay for the next commit.
                     pending.settle(snapshot.len());
@@ -286,6 +275,66 @@ impl Client {
                 Err(e) => return Err(self.error("fsync", &e)),
             }
         }
+    }
+
+    /// One COMMIT of the writes of `snapshot`: the outer error is a server
+    /// that did not answer, the inner one the COMMIT's (a changed verifier).
+    fn commit_snapshot(&self, fh: &Bytes, snapshot: &[Piece]) -> Result<nfs_rs::Result<()>> {
+        let mut acks: Vec<WriteOutcome> = Vec::new();
+        for (_, _, w) in snapshot {
+            if !acks
+                .iter()
+                .any(|a| a.verifier == w.verifier && a.committed == w.committed)
+            {
+                acks.push(w.clone());
+            }
+        }
+        self.call_raw(
+            "fsync",
+            self.mount.commit_write_batch(fh.clone(), 0, 0, &acks),
+        )
+    }
+
+    /// Past `REPLAY_LIMIT` uncommitted bytes of an open, COMMITs what the
+    /// server acknowledged so far on a blocking thread of the runtime, at
+    /// most one at a time per open, while the writes go on (an `fsync` of
+    /// every write in flight at this point would stall the writer for the
+    /// server's flush of the file). What it covers is forgotten; on any
+    /// failure, a changed verifier included, nothing is: the next `fsync`,
+    /// `close(2)` or a write past `REPLAY_MOST` commits, sending the data
+    /// again after waiting for the writes in flight, and reports.
+    pub(in crate::kinds::netfs) fn commit_behind(
+        self: &Arc<Self>,
+        fh: &Bytes,
+        pending: &Arc<Pending>,
+    ) {
+        if pending.bytes() <= REPLAY_LIMIT || pending.behind.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (c, fh, pending) = (self.clone(), fh.clone(), pending.clone());
+        self.rt.spawn_blocking(move || {
+            let one = pending.committing.lock();
+            let snapshot = pending.snapshot();
+            let inherited = pending.inherited.lock().is_some();
+            if !inherited && pending.bytes() > REPLAY_LIMIT {
+                let failed = match c.commit_snapshot(&fh, &snapshot) {
+                    Ok(Ok(())) => {
+                        pending.settle(snapshot.len());
+                        None
+                    }
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(e) => Some(e.to_string()),
+                };
+                if let Some(why) = failed {
+                    tracing::warn!(
+                        server = %c.server,
+                        "a COMMIT behind the writer failed ({why}): the next fsync or close commits"
+                    );
+                }
+            }
+            drop(one);
+            pending.behind.store(false, Ordering::Release);
+        });
     }
 
     /// Commits what a crashed server wrote through the open `pending`
