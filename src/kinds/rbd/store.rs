@@ -286,6 +286,12 @@ impl RbdStore {
         Ok(a)
     }
 
+    /// Something holds image `id` open here.
+    fn open_here(&self, id: &str) -> bool {
+        let c = self.cache.lock();
+        c.live.get(id).is_some_and(|w| w.strong_count() > 0)
+    }
+
     /// Forgets image `id` (removed or about to be): true when nothing
     /// holds it open here.
     fn forget(&self, id: &str) -> bool {

@@ -70,7 +70,8 @@ impl RbdStore {
                 }
             }
         }
-        due.retain(|(id, _)| self.forget(id));
+        // An image open here keeps its cached attributes.
+        due.retain(|(id, _)| !self.open_here(id) && self.forget(id));
         let Some(me) = self.me.upgrade() else { return };
         if due.is_empty() {
             return;
