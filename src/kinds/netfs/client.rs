@@ -33,6 +33,7 @@ mod reads;
 mod writes;
 pub use super::url::Options;
 use crate::error::{Error, Result};
+pub(super) use writes::WriteTo;
 
 /// The largest piece a read is sent in (the pieces of one request go out
 /// all at once), at most the server's own maximum. A FUSE request is at most

@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use bytes::Bytes;
 use nix::errno::Errno;
 
-use super::client::{Client, Pending, REPLAY_MOST, SetStat, Stat};
+use super::client::{Client, Pending, REPLAY_MOST, SetStat, Stat, WriteTo};
 use super::locks::{LockState, NfsLocks};
 use super::readahead::ReadAhead;
 use super::shared::{ByFh, FileShared};
@@ -623,6 +623,15 @@ struct NfsFile {
 
 impl NfsFile {
     /// I/O may go on: the file's locks, if any, are still ours.
+    fn write_to(&self) -> WriteTo<'_> {
+        WriteTo {
+            fh: &self.fh,
+            pending: &self.pending,
+            file: &self.file,
+            seen: &self.seen,
+        }
+    }
+
     fn fenced(&self) -> Result<()> {
         self.locks.as_ref().map_or(Ok(()), |l| l.check())
     }
@@ -725,14 +734,7 @@ impl OpenVolume for NfsFile {
 
     fn write(&self, offset: u64, data: &[u8], _kill_privs_for: Option<&Ctx>) -> Result<u32> {
         self.fenced()?;
-        self.client.write_behind(
-            &self.fh,
-            offset,
-            data,
-            &self.pending,
-            &self.file,
-            &self.seen,
-        )?;
+        self.client.write_behind(&self.write_to(), offset, data)?;
         // Counted at once, and again when the server has it (read-ahead).
         self.file.changed();
         if self.pending.bytes() > REPLAY_MOST {
@@ -750,15 +752,7 @@ impl OpenVolume for NfsFile {
         if self.fenced().is_err() || self.pending.bytes() > REPLAY_MOST {
             return Some(done);
         }
-        let sent = self.client.try_write_behind(
-            &self.fh,
-            offset,
-            data,
-            &self.pending,
-            &self.file,
-            &self.seen,
-        );
-        if !sent {
+        if !self.client.try_write_behind(&self.write_to(), offset, data) {
             return Some(done);
         }
         self.file.changed();

@@ -15,7 +15,17 @@ use super::super::status::{is_verifier_change, server_status};
 use super::{Client, PARKED_FOR, Pending, REPLAY_LIMIT, REPLAY_MOST, RETRY_AFTER, WRITE_PIECE};
 use crate::error::{Error, Result};
 use crate::store::ParkedWrite;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where one open's writes go: the file's handle, what the open keeps for
+/// a replay, the file's state on this host, and the write-behind failures
+/// the open has seen (`Behind`).
+pub(in crate::kinds::netfs) struct WriteTo<'a> {
+    pub fh: &'a Bytes,
+    pub pending: &'a Arc<Pending>,
+    pub file: &'a Arc<FileShared>,
+    pub seen: &'a AtomicU64,
+}
 
 impl Client {
     /// Writes all of `data` at `off` (UNSTABLE): pieces all at once, a short
@@ -43,12 +53,9 @@ impl Client {
     /// close of the file reports it). Otherwise it is written through.
     pub(in crate::kinds::netfs) fn write_behind(
         self: &Arc<Self>,
-        fh: &Bytes,
+        to: &WriteTo<'_>,
         off: u64,
         data: &[u8],
-        pending: &Arc<Pending>,
-        file: &Arc<FileShared>,
-        seen: &std::sync::atomic::AtomicU64,
     ) -> Result<()> {
         if let Some(why) = self.down() {
             return Err(Error::Sys {
@@ -57,12 +64,12 @@ impl Client {
             });
         }
         let end = off + data.len() as u64;
-        file.behind.admit(off, end, self.timeout, seen)?;
-        if self.park_and_send(fh, off, data, pending, file) {
+        to.file.behind.admit(off, end, self.timeout, to.seen)?;
+        if self.park_and_send(to, off, data) {
             return Ok(());
         }
-        let r = self.write(fh, off, data, pending).map(drop);
-        file.behind.done(off, end, None);
+        let r = self.write(to.fh, off, data, to.pending).map(drop);
+        to.file.behind.done(off, end, None);
         r
     }
 
@@ -73,21 +80,18 @@ impl Client {
     /// (the caller then goes through `write_behind`, off the FUSE workers).
     pub(in crate::kinds::netfs) fn try_write_behind(
         self: &Arc<Self>,
-        fh: &Bytes,
+        to: &WriteTo<'_>,
         off: u64,
         data: &[u8],
-        pending: &Arc<Pending>,
-        file: &Arc<FileShared>,
-        seen: &std::sync::atomic::AtomicU64,
     ) -> bool {
         let end = off + data.len() as u64;
-        if self.down().is_some() || !file.behind.try_admit(off, end, seen) {
+        if self.down().is_some() || !to.file.behind.try_admit(off, end, to.seen) {
             return false;
         }
-        if self.park_and_send(fh, off, data, pending, file) {
+        if self.park_and_send(to, off, data) {
             return true;
         }
-        file.behind.done(off, end, None);
+        to.file.behind.done(off, end, None);
         false
     }
 
@@ -95,25 +99,19 @@ impl Client {
     /// sends it from the runtime, which marks it done in `file.behind` when
     /// the server answered: false, with nothing sent, when it cannot be
     /// parked (no journal, no free slot, too large).
-    fn park_and_send(
-        self: &Arc<Self>,
-        fh: &Bytes,
-        off: u64,
-        data: &[u8],
-        pending: &Arc<Pending>,
-        file: &Arc<FileShared>,
-    ) -> bool {
+    fn park_and_send(self: &Arc<Self>, to: &WriteTo<'_>, off: u64, data: &[u8]) -> bool {
         let end = off + data.len() as u64;
         let parked = self
             .notes
             .get()
             .and_then(|s| s.spill.as_ref())
-            .and_then(|s| s.park(fh, off, data));
+            .and_then(|s| s.park(to.fh, off, data));
         let Some(parked) = parked else {
             return false;
         };
         let pieces = self.pieces(off, data);
-        let (c, fh, pending, file) = (self.clone(), fh.clone(), pending.clone(), file.clone());
+        let (c, fh) = (self.clone(), to.fh.clone());
+        let (pending, file) = (to.pending.clone(), to.file.clone());
         self.rt.spawn(async move {
             if crate::journal::crash_armed("write-parked") {
                 // For the crash tests: the writer has its answer by now.
