@@ -336,12 +336,7 @@ fn server_killed_mid_io_gives_eio_then_recovers_without_restarting_the_pool() {
     let path = fx.pool("nfs1").join("vol.raw");
     let data = pattern(4 << 20, 5);
     fs::write(&path, &data).unwrap();
-    let mut f = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags_direct()
-        .open(&path)
-        .unwrap();
+    let mut f = open_direct(&path);
 
     // Written (UNSTABLE) but not committed when the server dies. A read
     // waits for the writes in flight (write-behind): then the server has it.
@@ -409,12 +404,7 @@ fn writes_past_the_replay_limit_are_committed_behind_the_writer() {
     define(&fx, &srv, "nfs1", Some("3"), 5);
     let path = fx.pool("nfs1").join("vol.raw");
     fs::write(&path, vec![0u8; 32 << 20]).unwrap();
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags_direct()
-        .open(&path)
-        .unwrap();
+    let f = open_direct(&path);
     let first = pattern(20 << 20, 41);
     for (i, piece) in first.chunks(1 << 20).enumerate() {
         f.write_all_at(piece, (i << 20) as u64).unwrap();
@@ -450,6 +440,16 @@ fn writes_past_the_replay_limit_are_committed_behind_the_writer() {
         fs::read(srv.export.join("vol.raw")).unwrap() == want,
         "the file differs"
     );
+}
+
+/// `path` opened read-write with `O_DIRECT`.
+fn open_direct(path: &Path) -> fs::File {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags_direct()
+        .open(path)
+        .unwrap()
 }
 
 /// `O_DIRECT` so reads reach the daemon, not the page cache.
@@ -559,16 +559,7 @@ fn requests_waiting_on_a_frozen_server_hold_up_no_other_servers_pool() {
     );
     fs::write(&path, pattern(4 << 20, 3)).unwrap();
     fs::write(&path2, pattern(1 << 20, 5)).unwrap();
-    let open = |p: &Path| {
-        std::sync::Arc::new(
-            fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags_direct()
-                .open(p)
-                .unwrap(),
-        )
-    };
+    let open = |p: &Path| std::sync::Arc::new(open_direct(p));
     let (f, f2) = (open(&path), open(&path2));
     // Twenty files: the kernel lets one fsync of a file at a time through.
     let synced = |i: u64| fx.pool("nfs1").join(format!("s{i}.raw"));
@@ -659,12 +650,7 @@ fn direct_writers_on_several_threads_do_not_wait_for_each_other() {
     define(&fx, &srv, "nfs1", None, 10);
     let path = fx.pool("nfs1").join("vol.raw");
     fs::write(&path, pattern(2 << 20, 1)).unwrap();
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags_direct()
-        .open(&path)
-        .unwrap();
+    let f = open_direct(&path);
     let f = std::sync::Arc::new(f);
     srv.freeze();
     let t = Instant::now();
@@ -1106,12 +1092,7 @@ fn a_crashed_servers_uncommitted_writes_are_committed_or_reported_lost() {
     define(&fx, &srv, "nfs1", Some("3"), 2);
     let path = fx.pool("nfs1").join("v.raw");
     fs::write(&path, vec![0u8; 2 << 20]).unwrap();
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags_direct()
-        .open(&path)
-        .unwrap();
+    let f = open_direct(&path);
 
     // The NFS server kept running: the successor's COMMIT covers them. A
     // read waits for the writes in flight (write-behind): the server has
