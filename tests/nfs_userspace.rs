@@ -442,6 +442,52 @@ fn writes_past_the_replay_limit_are_committed_behind_the_writer() {
     );
 }
 
+#[test]
+fn an_open_sends_no_older_data_again_over_a_newer_write_after_a_server_restart() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let mut srv = serve(&fx);
+    define(&fx, &srv, "nfs1", Some("3"), 5);
+    let path = fx.pool("nfs1").join("vol.raw");
+    fs::write(&path, vec![0u8; 1 << 20]).unwrap();
+    // Two opens write the same range, one after the other (a read waits
+    // for each write to reach the server); neither is committed yet.
+    let (a, b) = (open_direct(&path), open_direct(&path));
+    let older = pattern(256 << 10, 51);
+    a.write_all_at(&older, 0).unwrap();
+    a.read_exact_at(&mut [0u8; 4096], 0).unwrap();
+    let newer = pattern(256 << 10, 52);
+    b.write_all_at(&newer, 0).unwrap();
+    b.read_exact_at(&mut [0u8; 4096], 0).unwrap();
+    // Ganesha's write verifier is its start time in seconds.
+    std::thread::sleep(Duration::from_millis(1100));
+    srv.restart();
+    wait_status(&fx, "nfs1", "running", Duration::from_secs(15));
+    // The newer writer's fsync, then the older one's close: each finds the
+    // verifier changed. Neither may leave the older data in the file.
+    if let Err(e) = b.sync_all() {
+        panic!("fsync: {e}; log:\n{}", fx.log());
+    }
+    drop(a);
+    drop(b);
+    assert!(
+        fx.log().contains("restarted before a COMMIT"),
+        "no replay: the test did not test"
+    );
+    let mut want = newer;
+    want.resize(1 << 20, 0);
+    let got = fs::read(srv.export.join("vol.raw")).unwrap();
+    assert!(
+        got == want,
+        "the file differs at {:?} (older data sent again: {})",
+        got.iter().zip(&want).position(|(g, w)| g != w),
+        got[..older.len()] == older[..]
+    );
+}
+
 /// `path` opened read-write with `O_DIRECT`.
 fn open_direct(path: &Path) -> fs::File {
     fs::OpenOptions::new()

@@ -41,12 +41,17 @@ struct St {
     /// Failures so far, and the last one's errno and message.
     failures: u64,
     last: Option<(Errno, String)>,
+    /// Every write of the file waits (`hold_all`).
+    held: bool,
 }
 
 impl St {
     /// [start, end) may be sent now: the window has room (or nothing is in
     /// flight) and no write in flight overlaps it.
     fn room_for(&self, start: u64, end: u64) -> bool {
+        if self.held {
+            return false;
+        }
         let overlaps = self.flying.iter().any(|&(s, e)| s < end && start < e);
         !overlaps && (self.bytes == 0 || self.bytes + (end - start) <= WINDOW)
     }
@@ -163,6 +168,24 @@ impl Behind {
         self.wait(within, Some(seen))
     }
 
+    /// Waits until no write is in flight (as `settle`) and holds every new
+    /// one back until the returned guard goes: what the file's writes
+    /// acknowledged is then all there is, and nothing overtakes what the
+    /// holder sends (a replay after the server restarted).
+    pub fn hold_all(&self, within: Duration) -> Result<AllHeld<'_>> {
+        let deadline = Instant::now() + within;
+        let mut st = self.st.lock();
+        while st.held || !st.flying.is_empty() {
+            if self.cv.wait_until(&mut st, deadline).timed_out()
+                && (st.held || !st.flying.is_empty())
+            {
+                return Err(still_waiting(st.bytes, self.backend));
+            }
+        }
+        st.held = true;
+        Ok(AllHeld(self))
+    }
+
     fn wait(&self, within: Duration, seen: Option<&AtomicU64>) -> Result<()> {
         let deadline = Instant::now() + within;
         let mut st = self.st.lock();
@@ -172,6 +195,17 @@ impl Behind {
             }
         }
         seen.map_or(Ok(()), |seen| st.report(seen, self.backend))
+    }
+}
+
+/// The file's writes wait while this lives (`Behind::hold_all`).
+#[must_use]
+pub struct AllHeld<'a>(&'a Behind);
+
+impl Drop for AllHeld<'_> {
+    fn drop(&mut self) {
+        self.0.st.lock().held = false;
+        self.0.cv.notify_all();
     }
 }
 
@@ -216,5 +250,30 @@ mod tests {
         assert!(b.try_admit(0, 4096, &seen));
         assert!(b.try_admit(8192, 8192 + WINDOW - 4096, &seen));
         assert!(!b.try_admit(1 << 30, (1 << 30) + 1, &seen));
+    }
+
+    #[test]
+    fn hold_all_waits_for_the_writes_in_flight_and_holds_back_new_ones() {
+        let b = std::sync::Arc::new(Behind::new("the test"));
+        let seen = AtomicU64::new(0);
+        assert!(b.try_admit(0, 4096, &seen));
+        // A write in flight: not within a short wait.
+        let e = b.hold_all(Duration::from_millis(20)).err().unwrap();
+        assert_eq!(e.errno(), Errno::EIO);
+        let b2 = b.clone();
+        let answer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            b2.done(0, 4096, None);
+        });
+        let held = b.hold_all(Duration::from_secs(5)).unwrap();
+        answer.join().unwrap();
+        // Nothing is admitted while held, not even far from the old write.
+        assert!(!b.try_admit(1 << 20, (1 << 20) + 4096, &seen));
+        assert!(
+            b.admit(1 << 20, (1 << 20) + 4096, Duration::from_millis(20), &seen)
+                .is_err()
+        );
+        drop(held);
+        assert!(b.try_admit(1 << 20, (1 << 20) + 4096, &seen));
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::pending::Pending;
 use crate::store::behind::Behind;
 
 /// One file's state on this host, kept while an open (or the file's locks)
@@ -19,6 +20,8 @@ pub(super) struct FileShared {
     changes: AtomicU64,
     /// The writes of the file's opens the server has not answered yet.
     pub(super) behind: Arc<Behind>,
+    /// The writes of the file's opens the server has not committed yet.
+    pub(super) pending: Arc<Pending>,
 }
 
 impl Default for FileShared {
@@ -26,6 +29,7 @@ impl Default for FileShared {
         FileShared {
             changes: AtomicU64::new(0),
             behind: Arc::new(Behind::new("the NFS server")),
+            pending: Arc::default(),
         }
     }
 }

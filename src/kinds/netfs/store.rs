@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use bytes::Bytes;
 use nix::errno::Errno;
 
-use super::client::{Client, Pending, REPLAY_MOST, SetStat, Stat, WriteTo};
+use super::client::{Client, REPLAY_MOST, SetStat, Stat, WriteTo};
 use super::locks::{LockState, NfsLocks};
 use super::readahead::ReadAhead;
 use super::shared::{ByFh, FileShared};
@@ -471,7 +471,15 @@ impl Store for NfsStore {
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
         let fh = self.volume(obj, vol.name)?;
-        let pending = Pending::default();
+        // In turn with the writes of any open of the volume here, and
+        // committed with them.
+        let file = self.file_of(&fh);
+        let seen = AtomicU64::new(file.behind.failures());
+        let to = WriteTo {
+            fh: &fh,
+            file: &file,
+            seen: &seen,
+        };
         let punched = match alg {
             WipeAlgorithm::Zero | WipeAlgorithm::Trim => {
                 match self.client.deallocate(&fh, 0, size) {
@@ -484,10 +492,10 @@ impl Store for NfsStore {
         };
         if !punched {
             crate::store::overwrite(alg, size, progress, |off, buf| {
-                self.client.write(&fh, off, buf, &pending).map(drop)
+                self.client.write_through(&to, off, buf)
             })?;
         }
-        self.client.commit(&fh, &pending)
+        self.client.commit(&fh, &file)
     }
 
     fn health(&self) -> Option<std::result::Result<(), String>> {
@@ -598,7 +606,6 @@ impl NfsStore {
                 seen: AtomicU64::new(file.behind.failures()),
                 file,
                 fh,
-                pending: Arc::default(),
                 ra: ReadAhead::default(),
             }),
             passthrough: false,
@@ -606,12 +613,11 @@ impl NfsStore {
     }
 }
 
-/// An open volume of the export; `pending` holds its writes not yet committed.
+/// An open volume of the export.
 #[derive(Debug)]
 struct NfsFile {
     client: Arc<Client>,
     fh: Bytes,
-    pending: Arc<Pending>,
     /// The file's lock state (NFSv4.1): I/O stops once its locks are lost.
     locks: Option<Arc<NfsLocks>>,
     /// The file's state on this host, shared by its opens.
@@ -626,7 +632,6 @@ impl NfsFile {
     fn write_to(&self) -> WriteTo<'_> {
         WriteTo {
             fh: &self.fh,
-            pending: &self.pending,
             file: &self.file,
             seen: &self.seen,
         }
@@ -682,7 +687,7 @@ impl NfsFile {
         while at < end {
             let n = (end - at).min(chunk) as usize;
             self.client
-                .write(&self.fh, at, &zeros[..n], &self.pending)?;
+                .write_through(&self.write_to(), at, &zeros[..n])?;
             at += n as u64;
         }
         Ok(())
@@ -737,10 +742,10 @@ impl OpenVolume for NfsFile {
         self.client.write_behind(&self.write_to(), offset, data)?;
         // Counted at once, and again when the server has it (read-ahead).
         self.file.changed();
-        if self.pending.bytes() > REPLAY_MOST {
+        if self.file.pending.bytes() > REPLAY_MOST {
             self.fsync(true)?;
         }
-        self.client.commit_behind(&self.fh, &self.pending);
+        self.client.commit_behind(&self.fh, &self.file.pending);
         Ok(data.len() as u32)
     }
 
@@ -749,7 +754,7 @@ impl OpenVolume for NfsFile {
     /// when it would wait (`Client::try_write_behind`); those go to `write`,
     /// on the pool's threads.
     fn write_async(&self, offset: u64, data: &[u8], done: WriteDone) -> Option<WriteDone> {
-        if self.fenced().is_err() || self.pending.bytes() > REPLAY_MOST {
+        if self.fenced().is_err() || self.file.pending.bytes() > REPLAY_MOST {
             return Some(done);
         }
         if !self.client.try_write_behind(&self.write_to(), offset, data) {
@@ -763,11 +768,11 @@ impl OpenVolume for NfsFile {
     fn fsync(&self, _datasync: bool) -> Result<()> {
         self.fenced()?;
         self.file.behind.drain(self.client.timeout(), &self.seen)?;
-        self.client.commit(&self.fh, &self.pending)
+        self.client.commit(&self.fh, &self.file)
     }
 
     fn inherit(&self, note: &[u8]) {
-        self.pending.inherit(note);
+        self.file.pending.inherit(note);
     }
 
     fn fallocate(&self, offset: u64, length: u64, mode: i32) -> Result<()> {
@@ -847,7 +852,7 @@ impl OpenVolume for NfsFile {
     /// another client opens the volume.
     fn close(&self) -> Result<()> {
         self.file.behind.drain(self.client.timeout(), &self.seen)?;
-        self.client.commit(&self.fh, &self.pending)
+        self.client.commit(&self.fh, &self.file)
     }
 
     /// Each write is a round trip to the server or a parked copy:

@@ -2,6 +2,7 @@
 //! the writer's back (`write_behind`, `resend`), and committed (`commit`,
 //! with the replay of what a restarted server may have lost).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use bytes::Bytes;
 use nfs_rs::{Mount, NfsError, WriteOutcome};
 use nix::errno::Errno;
 
-use super::super::pending::Piece;
+use super::super::pending::{Piece, newest};
 use super::super::shared::FileShared;
 use super::super::status::{is_verifier_change, server_status};
 use super::{Client, PARKED_FOR, Pending, REPLAY_LIMIT, REPLAY_MOST, RETRY_AFTER, WRITE_PIECE};
@@ -17,12 +18,11 @@ use crate::error::{Error, Result};
 use crate::store::ParkedWrite;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Where one open's writes go: the file's handle, what the open keeps for
-/// a replay, the file's state on this host, and the write-behind failures
-/// the open has seen (`Behind`).
+/// Where one open's writes go: the file's handle, the file's state on this
+/// host (its writes in flight and what it keeps for a replay), and the
+/// write-behind failures the open has seen (`Behind`).
 pub(in crate::kinds::netfs) struct WriteTo<'a> {
     pub fh: &'a Bytes,
-    pub pending: &'a Arc<Pending>,
     pub file: &'a Arc<FileShared>,
     pub seen: &'a AtomicU64,
 }
@@ -30,20 +30,67 @@ pub(in crate::kinds::netfs) struct WriteTo<'a> {
 impl Client {
     /// Writes all of `data` at `off` (UNSTABLE): pieces all at once, a short
     /// piece completed one WRITE at a time; `pending` keeps them for the
-    /// next `commit` (made here past `REPLAY_MOST`).
-    pub fn write(&self, fh: &Bytes, off: u64, data: &[u8], pending: &Pending) -> Result<usize> {
+    /// next `commit`. The caller has [off, off + len) admitted in the file's
+    /// `behind` and commits past `REPLAY_MOST` once it is done there (a
+    /// commit may wait for every write of the file).
+    fn write(&self, fh: &Bytes, off: u64, data: &[u8], pending: &Pending) -> Result<()> {
         let acks = self.write_pieces(fh, self.pieces(off, data))?;
         self.saw_verifiers(&acks);
-        if pending.add(acks, false) > REPLAY_MOST {
-            self.commit(fh, pending)?;
+        pending.add(acks, false);
+        Ok(())
+    }
+
+    /// Writes `data` at `off` and waits for the server's answer, in turn
+    /// with the file's other writes (`Behind`); commits past `REPLAY_MOST`.
+    pub(in crate::kinds::netfs) fn write_through(
+        &self,
+        to: &WriteTo<'_>,
+        off: u64,
+        data: &[u8],
+    ) -> Result<()> {
+        let end = off + data.len() as u64;
+        to.file.behind.admit(off, end, self.timeout, to.seen)?;
+        let r = self.write(to.fh, off, data, &to.file.pending);
+        to.file.behind.done(off, end, None);
+        r?;
+        if to.file.pending.bytes() > REPLAY_MOST {
+            self.commit(to.fh, to.file)?;
         }
-        Ok(data.len())
+        Ok(())
     }
 
     /// Sends `pieces` at once and completes short ones in order; returns
     /// every piece written with its acknowledgement.
     fn write_pieces(&self, fh: &Bytes, pieces: Vec<(u64, Bytes)>) -> Result<Vec<Piece>> {
-        self.call("write", send_pieces(self.data_mount(), fh.clone(), pieces))
+        let m = self.data_mount();
+        self.once_more("write", &m, || {
+            send_pieces(m.clone(), fh.clone(), pieces.clone())
+        })?
+        .map_err(|e| self.error("write", &e))
+    }
+
+    /// `call_raw` of what `send` makes, made and sent once more on a new
+    /// connection when the first one's failed (no answer with an NFS
+    /// status: the server restarted). The library reconnects only for calls
+    /// it may send twice, so a NULL on `m` brings the connection back
+    /// first. Only for calls that are harmless twice: a COMMIT, and the
+    /// same data written at the same place while no write overlapping it is
+    /// in flight from here (`Behind`).
+    fn once_more<T, F: Future<Output = nfs_rs::Result<T>>>(
+        &self,
+        op: &'static str,
+        m: &Arc<dyn Mount>,
+        send: impl Fn() -> F,
+    ) -> Result<nfs_rs::Result<T>> {
+        match self.call_raw(op, send())? {
+            Err(e) if server_status(&e).is_none() => {
+                tracing::info!(server = %self.server, "an NFS {op}'s connection failed ({e}): sending it again");
+                // Its own failure shows in the call after it.
+                let _ = self.call_raw(op, m.null());
+                self.call_raw(op, send())
+            }
+            r => Ok(r),
+        }
     }
 
     /// Writes `data` at `off` (UNSTABLE) without waiting for the server
@@ -68,7 +115,7 @@ impl Client {
         if self.park_and_send(to, off, data) {
             return Ok(());
         }
-        let r = self.write(to.fh, off, data, to.pending).map(drop);
+        let r = self.write(to.fh, off, data, &to.file.pending);
         to.file.behind.done(off, end, None);
         r
     }
@@ -110,8 +157,7 @@ impl Client {
             return false;
         };
         let pieces = self.pieces(off, data);
-        let (c, fh) = (self.clone(), to.fh.clone());
-        let (pending, file) = (to.pending.clone(), to.file.clone());
+        let (c, fh, file) = (self.clone(), to.fh.clone(), to.file.clone());
         self.rt.spawn(async move {
             if crate::journal::crash_armed("write-parked") {
                 // For the crash tests: the writer has its answer by now.
@@ -122,8 +168,8 @@ impl Client {
             let failed = match r {
                 Some(Ok(acks)) => {
                     c.saw_verifiers(&acks);
-                    pending.add(acks, false);
-                    c.commit_behind(&fh, &pending);
+                    file.pending.add(acks, false);
+                    c.commit_behind(&fh, &file.pending);
                     None
                 }
                 Some(Err(e)) => Some(c.error("write", &e)),
@@ -238,10 +284,13 @@ impl Client {
             .collect()
     }
 
-    /// COMMIT: what this open wrote reaches the server's disk. A server that
-    /// restarted since the writes (a changed verifier) gets them again, once;
-    /// should that fail too, `EIO`.
-    pub fn commit(&self, fh: &Bytes, pending: &Pending) -> Result<()> {
+    /// COMMIT: what the file's opens wrote reaches the server's disk. A
+    /// server that restarted since the writes (a changed verifier) gets them
+    /// again, once, while the file's other writes wait (so none is older
+    /// than what it meets there); should that fail too, `EIO`. Lock order:
+    /// `Pending::committing`, then the file's writes held (`hold_all`).
+    pub(in crate::kinds::netfs) fn commit(&self, fh: &Bytes, file: &FileShared) -> Result<()> {
+        let pending = &file.pending;
         let _one = pending.committing.lock();
         self.commit_inherited(fh, pending)?;
         let mut replayed = false;
@@ -258,16 +307,21 @@ impl Client {
                 }
                 Err(e) if is_verifier_change(&e) && !replayed => {
                     replayed = true;
+                    // Every write of the file acknowledged is in the list
+                    // once none is in flight, and none starts meanwhile: the
+                    // newest data of each byte goes again, nothing older
+                    // lands over a newer write.
+                    let _held = file.behind.hold_all(self.timeout)?;
+                    let kept = pending.snapshot();
+                    let pieces = newest(&kept);
                     tracing::warn!(
                         server = %self.server,
                         "the NFS server restarted before a COMMIT: writing {} bytes again",
-                        snapshot.iter().map(|(_, b, _)| b.len()).sum::<usize>()
+                        pieces.iter().map(|(_, b)| b.len()).sum::<usize>()
                     );
-                    let pieces: Vec<(u64, Bytes)> =
-                        snapshot.iter().map(|(o, b, _)| (*o, b.clone())).collect();
                     let again = self.write_pieces(fh, pieces)?;
                     self.saw_verifiers(&again);
-                    pending.settle(snapshot.len());
+                    pending.settle(kept.len());
                     pending.add(again, true);
                 }
                 Err(e) => return Err(self.error("fsync", &e)),
@@ -277,6 +331,8 @@ impl Client {
 
     /// One COMMIT of the writes of `snapshot`: the outer error is a server
     /// that did not answer, the inner one the COMMIT's (a changed verifier).
+    /// Sent once more on a new connection if its own failed (`once_more`):
+    /// a restarted server's answer has the new verifier.
     fn commit_snapshot(&self, fh: &Bytes, snapshot: &[Piece]) -> Result<nfs_rs::Result<()>> {
         let mut acks: Vec<WriteOutcome> = Vec::new();
         for (_, _, w) in snapshot {
@@ -287,10 +343,9 @@ impl Client {
                 acks.push(w.clone());
             }
         }
-        self.call_raw(
-            "fsync",
-            self.mount.commit_write_batch(fh.clone(), 0, 0, &acks),
-        )
+        self.once_more("fsync", &self.mount, || {
+            self.mount.commit_write_batch(fh.clone(), 0, 0, &acks)
+        })
     }
 
     /// Past `REPLAY_LIMIT` uncommitted bytes of an open, COMMITs what the
