@@ -33,6 +33,9 @@ pub type AioDone<T> = Box<dyn FnOnce(Result<T>) + Send>;
 
 /// An operation in flight: its buffer and what to call at completion.
 enum Pending {
+    /// A buffer of the read's length in capacity, none of it initialised
+    /// (librbd fills what it returns, zeros for what the image does not
+    /// hold, as qemu's rbd driver relies on).
     Read(Vec<u8>, AioDone<Vec<u8>>),
     Write(Vec<u8>, AioDone<u32>),
 }
@@ -60,7 +63,9 @@ unsafe extern "C" fn trampoline(c: CompletionT, arg: *mut c_void) {
         Pending::Read(mut buf, done) => done(if rc < 0 {
             Err(failed("read from the Ceph image failed"))
         } else {
-            buf.truncate(rc as usize);
+            // SAFETY: librbd wrote the `rc` bytes it returns, at most the
+            // capacity it was given.
+            unsafe { buf.set_len((rc as usize).min(buf.capacity())) };
             Ok(buf)
         }),
         Pending::Write(buf, done) => done(if rc < 0 {
@@ -175,13 +180,15 @@ impl Image {
 
     /// Reads `len` bytes at `off` (fewer at the end of the image).
     pub fn read(&self, off: u64, len: usize) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; len];
+        // Not zeroed first: librbd fills what it returns (`Pending::Read`).
+        let mut buf: Vec<u8> = Vec::with_capacity(len);
         // SAFETY: a valid image and a buffer of `len` bytes.
         let rc = unsafe { (self.api().rbd_read)(self.img, off, len, buf.as_mut_ptr().cast()) };
         let n = self
             .cluster
             .check(rc, || "read from the Ceph image failed".into())?;
-        buf.truncate(n);
+        // SAFETY: librbd wrote the `n` bytes it returns, at most `len`.
+        unsafe { buf.set_len(n.min(len)) };
         Ok(buf)
     }
 
@@ -300,11 +307,15 @@ impl Image {
     /// the end of the image) on librbd's thread.
     pub fn aio_read(&self, off: u64, len: usize, done: AioDone<Vec<u8>>) {
         let api = self.api();
-        self.submit(Pending::Read(vec![0u8; len], done), |img, buf, len, c| {
-            // SAFETY: the buffer lives in the pending operation, which
-            // librbd hands back only at completion.
-            unsafe { (api.rbd_aio_read)(img, off, len, buf.cast(), c) }
-        })
+        self.submit(
+            Pending::Read(Vec::with_capacity(len), done),
+            |img, buf, _, c| {
+                // SAFETY: the buffer (at least `len` bytes of capacity) lives
+                // in the pending operation, which librbd hands back only at
+                // completion.
+                unsafe { (api.rbd_aio_read)(img, off, len, buf.cast(), c) }
+            },
+        )
     }
 
     /// Starts a write of `data` at `off`; `done` gets its length.
@@ -327,7 +338,8 @@ impl Image {
         let api = self.api();
         // The buffer's heap block does not move with the `Vec`.
         let (buf, len) = match &mut pending {
-            Pending::Read(b, _) | Pending::Write(b, _) => (b.as_mut_ptr(), b.len()),
+            Pending::Read(b, _) => (b.as_mut_ptr(), b.capacity()),
+            Pending::Write(b, _) => (b.as_mut_ptr(), b.len()),
         };
         let arg = Box::into_raw(Box::new((self.cluster.clone(), pending)));
         let mut c: CompletionT = std::ptr::null_mut();
