@@ -1467,6 +1467,43 @@ fn hidden_on(export: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// A volume hidden by a host that died with no successor (keeper and
+/// server killed, the machine's crash) is removed by the next listing of
+/// its directory on that host; another host's hidden file is left alone.
+#[test]
+fn a_hidden_volume_left_by_a_dead_host_is_removed_at_the_next_listing() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let srv = serve(&fx);
+    let export = fx.dir.path().join("export");
+    define(&fx, &srv, "n3", Some("3"), 5);
+    let p = fx.pool("n3");
+    fs::write(p.join("v.img"), pattern(8192, 1)).unwrap();
+    let open = fs::File::open(p.join("v.img")).unwrap();
+    fs::remove_file(p.join("v.img")).unwrap();
+    let other = ".poolfs-removed-0123456789abcdef-00000001-2";
+    fs::write(export.join(other), b"another host's").unwrap();
+    fs::read_dir(&p).unwrap().for_each(drop);
+    assert_eq!(hidden_on(&export).len(), 2, "removed while open");
+    fx.kill9();
+    drop(open);
+    fx.start();
+    fx.ctl("n3/status", "start").unwrap();
+    assert_eq!(hidden_on(&export).len(), 2, "removed before a listing");
+    fs::read_dir(&p).unwrap().for_each(drop);
+    assert_eq!(
+        hidden_on(&export),
+        vec![other.to_string()],
+        "this host's leftover not removed by the listing, or another host's removed: {}",
+        fx.log()
+    );
+    fs::remove_file(export.join(other)).unwrap();
+    fx.ctl("n3/status", "stop").unwrap();
+}
+
 /// Waits until the export holds no hidden volume.
 fn no_hidden_within_5s(export: &std::path::Path, what: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -1549,6 +1586,13 @@ fn a_volume_removed_while_open_stays_for_its_opens() {
         assert_eq!(fs::read(p.join("v.img")).unwrap(), pattern(4096, 4));
         assert_eq!(hidden_on(&export).len(), 1, "NFSv{v}");
         fx.crash_server();
+        // The successor holds it open: a listing leaves it.
+        fs::read_dir(&p).unwrap().for_each(drop);
+        assert_eq!(
+            hidden_on(&export).len(),
+            1,
+            "NFSv{v}: removed by a listing while open"
+        );
         open.write_all_at(&pattern(4096, 5), 4096).unwrap();
         open.sync_all().unwrap();
         let mut back = vec![0u8; 8192];

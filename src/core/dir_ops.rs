@@ -132,12 +132,17 @@ impl PoolFs {
         let listed = d.store().list(d.obj())?;
         let plus = d.store().cheap_lookups();
         let hides = d.store().hides_removed_open();
+        let mut leftovers = Vec::new();
         let mut t = self.inodes.write();
         for e in listed {
             let name = e.name.to_string_lossy();
-            if d.top() && control::is_reserved(&name)
-                || hides && crate::store::is_removed_name(&name)
-            {
+            if hides && crate::store::is_removed_name(&name) {
+                if self.is_leftover(&t, d, &name, e.id) {
+                    leftovers.push(e.name);
+                }
+                continue;
+            }
+            if d.top() && control::is_reserved(&name) {
                 continue;
             }
             out.push(DirEntry {
@@ -146,6 +151,10 @@ impl PoolFs {
                 name: e.name,
                 plus,
             });
+        }
+        drop(t);
+        if !leftovers.is_empty() {
+            self.remove_leftovers(d, leftovers);
         }
         Ok(())
     }

@@ -3,11 +3,16 @@
 //! forgets a removed file's handle, RBD removes no open image). ext4
 //! unlinks an open file and frees it at its last close; here `rm` (or a
 //! rename over it) renames a volume open on this host to a hidden name
-//! (`store::REMOVED_PREFIX`, then the server's generation and the node's
-//! number) that listings and lookups skip and no new volume may take, and
-//! its last close here removes it. The hidden name is the durable mark: it
-//! is the node's path, which the journal keeps, so a successor server that
-//! took the opens over removes it at their last close too.
+//! (`store::REMOVED_PREFIX`, then this daemon's host id, the server's
+//! generation and the node's number) that listings and lookups skip and no
+//! new volume may take, and its last close here removes it. The hidden name
+//! is the durable mark: it is the node's path, which the journal keeps, so a
+//! successor server that took the opens over removes it at their last close
+//! too. A hidden file of this host that no node here holds open (its host
+//! died with no successor, or the removal at the last close failed) is a
+//! leftover: a listing of its directory removes it (`leftovers`). Other
+//! hosts' hidden files are theirs: whether they are still open there cannot
+//! be told from here.
 //!
 //! No lock is held across the store's rename or removal: the hiding and
 //! the last close may both see the volume closed and remove it; the second
@@ -48,8 +53,10 @@ impl PoolFs {
         // What would refuse the removal at the last close refuses it now.
         d.store().refuse_removal(d.obj(), name)?;
         let hidden = OsString::from(format!(
-            "{REMOVED_PREFIX}{:08x}-{:x}",
-            self.generation, node.ino
+            "{}{:08x}-{:x}",
+            self.hidden_prefix(),
+            self.generation,
+            node.ino
         ));
         let watched = self.watch_dir(d);
         let changes = [
@@ -69,6 +76,50 @@ impl PoolFs {
         // Its last close may have come before its path was the hidden one.
         self.removed_closed(node.ino);
         Ok(true)
+    }
+
+    /// The start of the hidden names this host gives (`REMOVED_PREFIX`, the
+    /// first 16 digits of the host id, a dash).
+    fn hidden_prefix(&self) -> String {
+        let host = self.reg.host_id();
+        format!("{REMOVED_PREFIX}{}-", host.get(..16).unwrap_or(host))
+    }
+
+    /// True when the hidden name `name` of `d`, of object `id`, is a
+    /// leftover of this host: given here, and no node here holds it open.
+    /// The caller holds the inode table (`t`), which takes the handle table
+    /// after it.
+    pub(super) fn is_leftover(
+        &self,
+        t: &super::inodes::InodeTable,
+        d: &Dir,
+        name: &str,
+        id: (u64, u64),
+    ) -> bool {
+        if !name.starts_with(&self.hidden_prefix()) {
+            return false;
+        }
+        t.node_of((d.pool.id, d.active.run, id.0, id.1))
+            .is_none_or(|n| self.handles.volume_opens(n.ino) == 0)
+    }
+
+    /// Removes the leftovers `names` of `d` (`is_leftover`; no lock held).
+    pub(super) fn remove_leftovers(&self, d: &Dir, names: Vec<OsString>) {
+        for name in names {
+            match d.store().unlink(d.obj(), &name) {
+                Ok(()) => tracing::info!(
+                    pool = %d.pool.name(),
+                    "removed '{}', left by this host after a removal while open",
+                    d.child_path(&name)
+                ),
+                Err(e) if e.errno() == Errno::ENOENT => {}
+                Err(e) => tracing::warn!(
+                    pool = %d.pool.name(),
+                    "cannot remove '{}', left by this host after a removal while open: {e}",
+                    d.child_path(&name)
+                ),
+            }
+        }
     }
 
     /// The last open of node `ino` here may have closed: a volume removed

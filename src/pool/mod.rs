@@ -238,6 +238,11 @@ impl std::fmt::Debug for PoolNotes {
 }
 
 impl Registry {
+    /// This daemon's persistent identity (`StateDir::host_id`).
+    pub fn host_id(&self) -> &str {
+        &self.host_id
+    }
+
     /// Loads every stored definition. With none stored at all, defines the
     /// autostart `dir` pool `default` under the state directory.
     pub fn load(state_dir: StateDir) -> Result<Registry> {
