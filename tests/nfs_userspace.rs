@@ -1504,6 +1504,55 @@ fn a_hidden_volume_left_by_a_dead_host_is_removed_at_the_next_listing() {
     fx.ctl("n3/status", "stop").unwrap();
 }
 
+/// As on ext4, `rmdir` of a directory whose volumes were all removed while
+/// open succeeds, and the opens go on; a directory holding another host's
+/// hidden file stays `ENOTEMPTY`.
+#[test]
+fn rmdir_after_its_volumes_were_removed_while_open_succeeds() {
+    require_mount!();
+    if !require_server() {
+        return;
+    }
+    let fx = Fixture::new();
+    let srv = serve(&fx);
+    let export = fx.dir.path().join("export");
+    define(&fx, &srv, "n3", Some("3"), 5);
+    let d = fx.pool("n3").join("d");
+    fs::create_dir(&d).unwrap();
+    fs::write(d.join("v.img"), pattern(8192, 1)).unwrap();
+    let open = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(d.join("v.img"))
+        .unwrap();
+    fs::remove_file(d.join("v.img")).unwrap();
+    assert_eq!(hidden_on(&export.join("d")).len(), 1);
+    fs::remove_dir(&d).unwrap();
+    assert!(!d.exists() && !export.join("d").exists());
+    open.write_all_at(&pattern(4096, 2), 8192).unwrap();
+    open.sync_all().unwrap();
+    let mut back = vec![0u8; 12288];
+    open.read_exact_at(&mut back, 0).unwrap();
+    assert!(
+        back[..8192] == pattern(8192, 1)[..] && back[8192..] == pattern(4096, 2)[..],
+        "the open read other bytes after the rmdir"
+    );
+    assert_eq!(hidden_on(&export).len(), 1, "not kept for its open");
+    drop(open);
+    no_hidden_within_5s(&export, "not removed at its last close after the rmdir");
+
+    fs::create_dir(&d).unwrap();
+    fs::write(
+        export.join("d/.poolfs-removed-0123456789abcdef-00000001-2"),
+        b"another host's",
+    )
+    .unwrap();
+    assert_eq!(errno_of(fs::remove_dir(&d)), Some(libc::ENOTEMPTY));
+    assert_eq!(hidden_on(&export.join("d")).len(), 1);
+    fs::remove_dir_all(export.join("d")).unwrap();
+    fx.ctl("n3/status", "stop").unwrap();
+}
+
 /// Waits until the export holds no hidden volume.
 fn no_hidden_within_5s(export: &std::path::Path, what: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);

@@ -122,6 +122,54 @@ impl PoolFs {
         }
     }
 
+    /// For `rmdir` of `name` of `d`, which the store found not empty: true
+    /// when it holds only this host's hidden volumes, which are then moved
+    /// to the pool's top (those open here: the node follows, as a rename)
+    /// or removed (leftovers), so the directory goes as on ext4, where the
+    /// files' opens keep them. False, with nothing done, when it holds
+    /// anything else.
+    pub(super) fn holds_only_removed(&self, d: &Dir, name: &OsStr) -> Result<bool> {
+        if !d.store().hides_removed_open() {
+            return Ok(false);
+        }
+        let sub = d.store().lookup(d.obj(), name)?;
+        let listed = d.store().list(Some(&sub.obj))?;
+        let ours = self.hidden_prefix();
+        if !listed
+            .iter()
+            .all(|e| e.name.to_string_lossy().starts_with(&ours))
+        {
+            return Ok(false);
+        }
+        let top = Dir {
+            pool: d.pool.clone(),
+            active: d.active.clone(),
+            dir: None,
+        };
+        for e in listed {
+            let key = (d.pool.id, d.active.run, e.id.0, e.id.1);
+            let node = self.inodes.read().node_of(key);
+            if node.is_none_or(|n| self.handles.volume_opens(n.ino) == 0) {
+                match d.store().unlink(Some(&sub.obj), &e.name) {
+                    Err(err) if err.errno() != Errno::ENOENT => return Err(err),
+                    _ => continue,
+                }
+            }
+            // Hidden names are unique (host, generation, node): free at the top.
+            let watched = self.watch_dir(&top);
+            self.own(&[(&top, e.name.as_os_str(), Change::Came)], || {
+                d.store().rename(Some(&sub.obj), &e.name, None, &e.name, 0)
+            })?;
+            self.moved(&top, &e.name, watched);
+            // Its last close may have come before its path was the new one.
+            let node = self.inodes.read().node_of(key);
+            if let Some(n) = node {
+                self.removed_closed(n.ino);
+            }
+        }
+        Ok(true)
+    }
+
     /// The last open of node `ino` here may have closed: a volume removed
     /// while open (its path's name a hidden one) is removed now.
     pub(super) fn removed_closed(&self, ino: u64) {

@@ -62,9 +62,17 @@ impl PoolFs {
         let d = self.parent(parent)?;
         d.refuse_control(name, "removed")?;
         let victim = d.store().lookup(d.obj(), name).ok().map(|f| f.id);
-        self.own(&[(&d, name, Change::Gone)], || {
-            d.store().rmdir(d.obj(), name)
-        })?;
+        let rmdir = || {
+            self.own(&[(&d, name, Change::Gone)], || {
+                d.store().rmdir(d.obj(), name)
+            })
+        };
+        match rmdir() {
+            Err(e) if e.errno() == Errno::ENOTEMPTY && self.holds_only_removed(&d, name)? => {
+                rmdir()?
+            }
+            r => r?,
+        }
         if let Some(id) = victim {
             self.unnumber(&d, id);
         }
