@@ -39,7 +39,13 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
     };
     let fx = Fixture::new();
     define(&fx, &ceph, "ceph");
+    // POOLFS_RBD_STEP=<part of a name>: only the steps it names (one
+    // cluster start for the few a change is about).
+    let only = std::env::var("POOLFS_RBD_STEP").ok();
     let step = |name: &str, f: &dyn Fn()| {
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            return;
+        }
         let t = std::time::Instant::now();
         f();
         eprintln!("{name}: {:?}", t.elapsed());
@@ -87,6 +93,11 @@ fn rbd_pools_on_a_throwaway_ceph_cluster() {
         "a_volume_open_for_writing_is_locked_against_other_hosts",
         &|| a_volume_open_for_writing_is_locked_against_other_hosts(&fx, &ceph),
     );
+    if have_tool("qemu-system-x86_64") {
+        step("qemu_migrates_between_two_hosts_of_one_pool", &|| {
+            qemu_migrates_between_two_hosts_of_one_pool(&fx, &ceph)
+        });
+    }
     if survives_crash() {
         step(
             "a_write_answered_before_the_cluster_had_it_survives_a_crash",
@@ -853,6 +864,174 @@ fn a_volume_open_for_writing_is_locked_against_other_hosts(fx: &Fixture, ceph: &
         assert!(std::time::Instant::now() < deadline, "rm: {e}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A qemu (no guest: a paused machine) with its disk on an rbd volume of
+/// one host migrates live to a qemu on another host whose disk is the same
+/// volume through that host's mount. qemu opens a disk read-write only
+/// while it may write it: the destination waits read-only, the source
+/// holds the volume open for writing (another writer on the other host is
+/// refused) until the switch-over, where it reopens it read-only, so the
+/// lock goes with the guest and the destination writes at once.
+fn qemu_migrates_between_two_hosts_of_one_pool(fx: &Fixture, ceph: &Ceph) {
+    let other = Fixture::new();
+    define(&other, ceph, "ceph");
+    let (a, b) = (fx.pool("ceph"), other.pool("ceph"));
+    fs::write(a.join("mig.img"), pattern(1 << 20, 7)).unwrap();
+    let dir = fx.dir.path();
+    let stream = dir.join("mig.sock");
+    let src = Qemu::start(&dir.join("src.mon"), &a.join("mig.img"), None);
+    let dst = Qemu::start(&dir.join("dst.mon"), &b.join("mig.img"), Some(&stream));
+    let mut src_mon = src.monitor();
+    let mut dst_mon = dst.monitor();
+    // The source writes before it migrates; meanwhile no other writer on
+    // the destination's host.
+    hmp(&mut src_mon, "qemu-io d0 \"write -P 0x11 0 4k\"");
+    assert!(
+        src.printed().contains("wrote 4096/4096"),
+        "{}",
+        src.printed()
+    );
+    let rw = |p: &std::path::Path| fs::OpenOptions::new().read(true).write(true).open(p);
+    assert_eq!(errno_of(rw(&b.join("mig.img"))), Some(libc::EBUSY));
+    hmp(
+        &mut src_mon,
+        &format!("migrate -d unix:{}", stream.display()),
+    );
+    let t = std::time::Instant::now();
+    loop {
+        let info = hmp(&mut src_mon, "info migrate");
+        if info.contains("Migration status: completed") {
+            break;
+        }
+        assert!(
+            !info.contains("failed") && t.elapsed() < Duration::from_secs(60),
+            "{info}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("migrated in {:?}", t.elapsed());
+    // The source (still running until libvirt ends it) let the lock go.
+    hmp(&mut dst_mon, "qemu-io d0 \"write -P 0x22 4k 4k\"");
+    hmp(&mut dst_mon, "qemu-io d0 flush");
+    let out = dst.printed();
+    assert!(
+        out.contains("wrote 4096/4096") && !out.contains("rror"),
+        "{out}\n{}",
+        other.log()
+    );
+    // And the source can no longer write.
+    assert_eq!(errno_of(rw(&a.join("mig.img"))), Some(libc::EBUSY));
+    hmp(&mut src_mon, "quit");
+    drop(src);
+    hmp(&mut dst_mon, "quit");
+    drop(dst);
+    let got = fs::read(a.join("mig.img")).unwrap();
+    assert!(got[..4096].iter().all(|&x| x == 0x11), "the source's write");
+    assert!(
+        got[4096..8192].iter().all(|&x| x == 0x22),
+        "the destination's write"
+    );
+    assert!(got[8192..] == pattern(1 << 20, 7)[8192..]);
+    fs::remove_file(a.join("mig.img")).unwrap();
+}
+
+/// A qemu with one raw disk `d0` (`cache=none`), paused, its human monitor
+/// on a unix socket; killed when dropped.
+struct Qemu(std::process::Child, std::path::PathBuf);
+
+impl Qemu {
+    fn start(
+        mon: &std::path::Path,
+        disk: &std::path::Path,
+        incoming: Option<&std::path::Path>,
+    ) -> Qemu {
+        let mut cmd = std::process::Command::new("qemu-system-x86_64");
+        cmd.args([
+            "-nodefaults",
+            "-display",
+            "none",
+            "-machine",
+            "q35,accel=tcg",
+            "-m",
+            "64",
+            "-S",
+        ])
+        .arg("-drive")
+        .arg(format!(
+            "file={},format=raw,if=none,id=d0,cache=none,aio=threads",
+            disk.display()
+        ))
+        .args(["-device", "virtio-blk-pci,drive=d0", "-monitor"])
+        .arg(format!("unix:{},server=on,wait=off", mon.display()))
+        // Where `qemu-io` from the monitor prints.
+        .stdout(fs::File::create(mon.with_extension("out")).unwrap());
+        if let Some(s) = incoming {
+            cmd.arg("-incoming").arg(format!("unix:{}", s.display()));
+        }
+        Qemu(cmd.spawn().unwrap(), mon.to_path_buf())
+    }
+
+    /// What its monitor's `qemu-io` commands printed so far.
+    fn printed(&self) -> String {
+        fs::read_to_string(self.1.with_extension("out")).unwrap_or_default()
+    }
+
+    /// The monitor, once qemu listens on it (its greeting read).
+    fn monitor(&self) -> std::os::unix::net::UnixStream {
+        let t = std::time::Instant::now();
+        let mut s = loop {
+            match std::os::unix::net::UnixStream::connect(&self.1) {
+                Ok(s) => break s,
+                Err(e) => assert!(t.elapsed() < Duration::from_secs(20), "qemu's monitor: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        read_prompt(&mut s);
+        s
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let t = std::time::Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs one human-monitor command; its output.
+fn hmp(s: &mut std::os::unix::net::UnixStream, cmd: &str) -> String {
+    use std::io::Write;
+    s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+    if cmd == "quit" {
+        return String::new();
+    }
+    read_prompt(s)
+}
+
+/// What the monitor writes up to its next prompt.
+fn read_prompt(s: &mut std::os::unix::net::UnixStream) -> String {
+    use std::io::Read;
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !out.ends_with(b"(qemu) ") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "qemu's monitor closed: {}",
+            String::from_utf8_lossy(&out)
+        );
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Ceph's own tools work beside poolfs: a resize made with `rbd` shows
