@@ -6,6 +6,7 @@
 pub mod ceph;
 pub mod handles;
 pub mod locks;
+pub mod qemu;
 
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
