@@ -472,13 +472,13 @@ impl Store for NfsStore {
     ) -> Result<()> {
         let fh = self.volume(obj, vol.name)?;
         // In turn with the writes of any open of the volume here, and
-        // committed with them.
+        // committed with them; their failures stay for the opens to report.
         let file = self.file_of(&fh);
-        let seen = AtomicU64::new(file.behind.failures());
+        let unreported = AtomicU64::new(u64::MAX);
         let to = WriteTo {
             fh: &fh,
             file: &file,
-            seen: &seen,
+            seen: &unreported,
         };
         let punched = match alg {
             WipeAlgorithm::Zero | WipeAlgorithm::Trim => {
@@ -683,11 +683,17 @@ impl NfsFile {
     fn zero(&self, start: u64, end: u64) -> Result<()> {
         let chunk = self.client.max_io().clamp(4096, 1 << 20) as u64;
         let zeros = vec![0u8; chunk as usize];
+        // Failures of writes behind stay for this open's write, fsync or
+        // close to report.
+        let unreported = AtomicU64::new(u64::MAX);
+        let to = WriteTo {
+            seen: &unreported,
+            ..self.write_to()
+        };
         let mut at = start;
         while at < end {
             let n = (end - at).min(chunk) as usize;
-            self.client
-                .write_through(&self.write_to(), at, &zeros[..n])?;
+            self.client.write_through(&to, at, &zeros[..n])?;
             at += n as u64;
         }
         Ok(())
