@@ -15,7 +15,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::qemu::{Qemu, hmp, migrate};
+use common::qemu::{migrate_writing, migrated_bytes};
 use common::{Fixture, errno_of, have_tool, run, sh};
 use ganesha::Ganesha;
 
@@ -1044,55 +1044,29 @@ fn qemu_migrates_between_two_daemons_on_one_export() {
     define(&b, &srv, "shared", Some("4.1"), 5);
     fs::write(a.pool("shared").join("mig.img"), pattern(1 << 20, 7)).unwrap();
     b.ctl("shared/status", "refresh").unwrap();
-    let dir = a.dir.path();
-    let stream = dir.join("mig.sock");
-    let src = Qemu::start(
-        &dir.join("src.mon"),
+    let on_b = b.pool("shared").join("mig.img");
+    migrate_writing(
+        a.dir.path(),
         &a.pool("shared").join("mig.img"),
-        None,
+        &on_b,
+        &|| b.log(),
+        // A third qemu on the destination's host may not write it meanwhile.
+        &|| {
+            let (ok, _, err) = sh(&format!(
+                "qemu-io -f raw -c 'write 0 512' {}",
+                on_b.display()
+            ));
+            assert!(
+                !ok && err.contains("lock"),
+                "qemu's image lock does not hold across hosts: {err}"
+            );
+        },
+        &|| {},
     );
-    let dst = Qemu::start(
-        &dir.join("dst.mon"),
-        &b.pool("shared").join("mig.img"),
-        Some(&stream),
+    migrated_bytes(
+        &fs::read(srv.export.join("mig.img")).unwrap(),
+        &pattern(1 << 20, 7),
     );
-    let (mut src_mon, mut dst_mon) = (src.monitor(), dst.monitor());
-    hmp(&mut src_mon, "qemu-io d0 \"write -P 0x11 0 4k\"");
-    assert!(
-        src.printed().contains("wrote 4096/4096"),
-        "{}",
-        src.printed()
-    );
-    // A third qemu on the other host may not write it meanwhile.
-    let (ok, _, err) = sh(&format!(
-        "qemu-io -f raw -c 'write 0 512' {}",
-        b.pool("shared").join("mig.img").display()
-    ));
-    assert!(
-        !ok && err.contains("lock"),
-        "qemu's image lock does not hold across hosts: {err}"
-    );
-    let took = migrate(&mut src_mon, &stream);
-    eprintln!("migrated in {took:?}");
-    hmp(&mut dst_mon, "qemu-io d0 \"write -P 0x22 4k 4k\"");
-    hmp(&mut dst_mon, "qemu-io d0 flush");
-    let out = dst.printed();
-    assert!(
-        out.contains("wrote 4096/4096") && !out.contains("rror"),
-        "{out}\n{}",
-        b.log()
-    );
-    hmp(&mut src_mon, "quit");
-    drop(src);
-    hmp(&mut dst_mon, "quit");
-    drop(dst);
-    let got = fs::read(srv.export.join("mig.img")).unwrap();
-    assert!(got[..4096].iter().all(|&x| x == 0x11), "the source's write");
-    assert!(
-        got[4096..8192].iter().all(|&x| x == 0x22),
-        "the destination's write"
-    );
-    assert!(got[8192..] == pattern(1 << 20, 7)[8192..]);
 }
 
 /// The server dies (SIGKILL) with an NFS volume open: its successor

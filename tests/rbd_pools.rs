@@ -15,7 +15,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::time::Duration;
 
 use common::ceph::Ceph;
-use common::qemu::{Qemu, hmp, migrate};
+use common::qemu::{migrate_writing, migrated_bytes};
 use common::{Fixture, errno_of, have_tool, survives_crash};
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -879,46 +879,18 @@ fn qemu_migrates_between_two_hosts_of_one_pool(fx: &Fixture, ceph: &Ceph) {
     define(&other, ceph, "ceph");
     let (a, b) = (fx.pool("ceph"), other.pool("ceph"));
     fs::write(a.join("mig.img"), pattern(1 << 20, 7)).unwrap();
-    let dir = fx.dir.path();
-    let stream = dir.join("mig.sock");
-    let src = Qemu::start(&dir.join("src.mon"), &a.join("mig.img"), None);
-    let dst = Qemu::start(&dir.join("dst.mon"), &b.join("mig.img"), Some(&stream));
-    let mut src_mon = src.monitor();
-    let mut dst_mon = dst.monitor();
-    // The source writes before it migrates; meanwhile no other writer on
-    // the destination's host.
-    hmp(&mut src_mon, "qemu-io d0 \"write -P 0x11 0 4k\"");
-    assert!(
-        src.printed().contains("wrote 4096/4096"),
-        "{}",
-        src.printed()
-    );
     let rw = |p: &std::path::Path| fs::OpenOptions::new().read(true).write(true).open(p);
-    assert_eq!(errno_of(rw(&b.join("mig.img"))), Some(libc::EBUSY));
-    let took = migrate(&mut src_mon, &stream);
-    eprintln!("migrated in {took:?}");
-    // The source (still running until libvirt ends it) let the lock go.
-    hmp(&mut dst_mon, "qemu-io d0 \"write -P 0x22 4k 4k\"");
-    hmp(&mut dst_mon, "qemu-io d0 flush");
-    let out = dst.printed();
-    assert!(
-        out.contains("wrote 4096/4096") && !out.contains("rror"),
-        "{out}\n{}",
-        other.log()
+    migrate_writing(
+        fx.dir.path(),
+        &a.join("mig.img"),
+        &b.join("mig.img"),
+        &|| other.log(),
+        // No other writer on the destination's host meanwhile.
+        &|| assert_eq!(errno_of(rw(&b.join("mig.img"))), Some(libc::EBUSY)),
+        // The lock went with the guest.
+        &|| assert_eq!(errno_of(rw(&a.join("mig.img"))), Some(libc::EBUSY)),
     );
-    // And the source can no longer write.
-    assert_eq!(errno_of(rw(&a.join("mig.img"))), Some(libc::EBUSY));
-    hmp(&mut src_mon, "quit");
-    drop(src);
-    hmp(&mut dst_mon, "quit");
-    drop(dst);
-    let got = fs::read(a.join("mig.img")).unwrap();
-    assert!(got[..4096].iter().all(|&x| x == 0x11), "the source's write");
-    assert!(
-        got[4096..8192].iter().all(|&x| x == 0x22),
-        "the destination's write"
-    );
-    assert!(got[8192..] == pattern(1 << 20, 7)[8192..]);
+    migrated_bytes(&fs::read(a.join("mig.img")).unwrap(), &pattern(1 << 20, 7));
     fs::remove_file(a.join("mig.img")).unwrap();
 }
 

@@ -4,6 +4,59 @@
 use std::fs;
 use std::time::Duration;
 
+/// A live migration of a disk between two mounts: a qemu on `from` (the
+/// disk's path through one host) writes 0x11 over its first 4 KiB, then
+/// `before` runs, the qemu migrates to one on `to` (the same disk through
+/// another host), which writes 0x22 over the next 4 KiB and flushes, then
+/// `after` runs and both quit. `dir` holds the sockets; `log` is read for
+/// a failure's message. The caller checks the disk (`migrated_bytes`).
+pub fn migrate_writing(
+    dir: &std::path::Path,
+    from: &std::path::Path,
+    to: &std::path::Path,
+    log: &dyn Fn() -> String,
+    before: &dyn Fn(),
+    after: &dyn Fn(),
+) {
+    let stream = dir.join("mig.sock");
+    let src = Qemu::start(&dir.join("src.mon"), from, None);
+    let dst = Qemu::start(&dir.join("dst.mon"), to, Some(&stream));
+    let (mut src_mon, mut dst_mon) = (src.monitor(), dst.monitor());
+    hmp(&mut src_mon, "qemu-io d0 \"write -P 0x11 0 4k\"");
+    assert!(
+        src.printed().contains("wrote 4096/4096"),
+        "{}",
+        src.printed()
+    );
+    before();
+    let took = migrate(&mut src_mon, &stream);
+    eprintln!("migrated in {took:?}");
+    hmp(&mut dst_mon, "qemu-io d0 \"write -P 0x22 4k 4k\"");
+    hmp(&mut dst_mon, "qemu-io d0 flush");
+    let out = dst.printed();
+    assert!(
+        out.contains("wrote 4096/4096") && !out.contains("rror"),
+        "{out}\n{}",
+        log()
+    );
+    after();
+    hmp(&mut src_mon, "quit");
+    drop(src);
+    hmp(&mut dst_mon, "quit");
+    drop(dst);
+}
+
+/// The disk `migrate_writing` left: both sides' writes, and `base` (what
+/// it held before) after them.
+pub fn migrated_bytes(got: &[u8], base: &[u8]) {
+    assert!(got[..4096].iter().all(|&x| x == 0x11), "the source's write");
+    assert!(
+        got[4096..8192].iter().all(|&x| x == 0x22),
+        "the destination's write"
+    );
+    assert!(got[8192..] == base[8192..], "the rest of the disk");
+}
+
 /// Migrates the qemu whose monitor is `src` to the one waiting on `stream`
 /// (`-incoming`), until done; how long it took.
 pub fn migrate(src: &mut std::os::unix::net::UnixStream, stream: &std::path::Path) -> Duration {
